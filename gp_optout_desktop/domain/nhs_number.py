@@ -1,0 +1,85 @@
+"""NHS number: normalise, validate (Modulus 11), display 3-3-4."""
+
+from __future__ import annotations
+
+from .errors import ValidationError
+
+_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+def normalise(raw: str) -> str:
+    """Strip spaces and hyphens (as typed at a desk or pasted from a letter)."""
+    return "".join(ch for ch in str(raw) if ch not in " -\t")
+
+
+def check_digit(first_nine: str) -> int | None:
+    """The Modulus 11 check digit for nine digits, or None when the remainder gives 10 (never issued)."""
+    total = sum(int(d) * w for d, w in zip(first_nine, _WEIGHTS))
+    check = 11 - (total % 11)
+    if check == 11:
+        return 0
+    if check == 10:
+        return None
+    return check
+
+
+def validate(raw: str) -> str:
+    """Return the 10-digit form or raise ValidationError saying exactly what is wrong."""
+    digits = normalise(raw)
+    if not digits:
+        raise ValidationError("Enter an NHS number (10 digits).", "nhs_number")
+    if not digits.isascii() or not digits.isdigit():
+        raise ValidationError("An NHS number has digits only (spaces and hyphens are ignored).", "nhs_number")
+    if len(digits) != 10:
+        raise ValidationError(f"An NHS number has 10 digits; this has {len(digits)}.", "nhs_number")
+    if len(set(digits)) == 1:
+        raise ValidationError("An NHS number of one repeated digit is never issued.", "nhs_number")
+    expected = check_digit(digits[:9])
+    if expected is None:
+        raise ValidationError("Not a valid NHS number: these first nine digits are never issued.", "nhs_number")
+    if expected != int(digits[9]):
+        raise ValidationError("Not a valid NHS number: the check digit does not match (a digit may be mistyped).", "nhs_number")
+    return digits
+
+
+def is_valid(raw: str) -> bool:
+    try:
+        validate(raw)
+    except ValidationError:
+        return False
+    return True
+
+
+def display(digits: str) -> str:
+    """'9434765919' -> '943 476 5919'."""
+    d = normalise(digits)
+    return f"{d[:3]} {d[3:6]} {d[6:]}" if len(d) == 10 else d
+
+
+def synthetic(serial: int) -> str:
+    """The serial-th valid NHS number beginning 999 (test numbers only; deterministic)."""
+    n = serial
+    while True:
+        first = f"999{n:06d}"
+        if len(first) != 9:
+            raise ValueError("synthetic NHS number space exhausted")
+        check = check_digit(first)
+        candidate = f"{first}{check}" if check is not None else None
+        if candidate and len(set(candidate)) > 1:
+            return candidate
+        n += 1
+
+
+def synthetic_range(count: int) -> list[str]:
+    """``count`` distinct valid 999 numbers, in order (about 10/11 of serials give one)."""
+    out: list[str] = []
+    serial = 0
+    while len(out) < count:
+        first = f"999{serial:06d}"
+        if len(first) != 9:
+            raise ValueError("at most about 909,000 synthetic 999 numbers exist")
+        check = check_digit(first)
+        if check is not None and len(set(f"{first}{check}")) > 1:
+            out.append(f"{first}{check}")
+        serial += 1
+    return out
