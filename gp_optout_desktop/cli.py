@@ -1,0 +1,418 @@
+"""The headless face: ``gp-optout`` for scripts, scheduled exports and tests.
+
+Exit 0 on success; otherwise a one-line reason on stderr and a non-zero exit, never a
+traceback. Patient identifiers are printed only by commands whose purpose is to show
+them (find, status, history), never in errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from . import __version__
+from .domain import codes, nhs_number, roles
+from .domain.errors import ValidationError
+from .domain.events import HOW_RECEIVED, PROXY_ROLES, Proxy
+from .store.errors import Conflict, NotFound, StoreError, Throttled, WrongPassword
+
+EXIT_INVALID = 2  # bad input: nothing changed
+EXIT_REFUSED = 3  # permission, password, throttle
+EXIT_STORE = 4  # register missing, corrupt, newer, disk full
+
+
+def default_register() -> Path:
+    env = os.environ.get("GP_OPTOUT_REGISTER")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("gp-optout-desktop", "gp-optout")) / "register"
+
+
+class CliContext:
+    """What every command handler gets: parsed args, a lazily unlocked session, output."""
+
+    def __init__(self, args):
+        self.args = args
+        self._session = None
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.args.register) if self.args.register else default_register()
+
+    def user(self) -> str:
+        user = self.args.user or os.environ.get("GP_OPTOUT_USER")
+        if not user:
+            raise ValidationError("Say who you are with --user NAME (or GP_OPTOUT_USER).")
+        return user
+
+    def password(self, prompt: str = "Password: ") -> str:
+        if self.args.password_file:
+            return Path(self.args.password_file).read_text(encoding="utf-8").rstrip("\r\n")
+        env = os.environ.get("GP_OPTOUT_PASSWORD")
+        if env is not None:
+            return env
+        if not sys.stdin.isatty():
+            raise ValidationError("No password given: use a terminal, --password-file FILE or GP_OPTOUT_PASSWORD.")
+        return getpass.getpass(prompt)
+
+    def session(self):
+        if self._session is None:
+            from .services import session as session_service
+
+            self._session = session_service.unlock(self.folder, self.user(), self.password())
+            if self._session.must_change_password:
+                self.out("Your password was reset: choose a new one with 'gp-optout user passwd'.", err=True)
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None and self._session.register.is_open:
+            self._session.lock()
+
+    @staticmethod
+    def out(text: str = "", err: bool = False) -> None:
+        print(text, file=sys.stderr if err else sys.stdout)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def _nhs(text: str) -> str:
+    try:
+        return nhs_number.validate(text)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# ---------------------------------------------------------------- handlers
+def cmd_init(ctx: CliContext) -> int:
+    from .services import setup
+
+    a = ctx.args
+    practice = setup.practice_details(name=a.practice_name, address=a.address or [], phone=a.phone or "", email=a.email or "")
+    session, recovery = setup.create_register(ctx.folder, ods=a.ods, practice=practice, user=ctx.user(),
+                                              password=ctx.password("New password: "))
+    ctx._session = session
+    ctx.out(f"Created the register in {ctx.folder} for {practice['name']} ({a.ods.upper()}).")
+    ctx.out(f"{session.user} is its practice manager.")
+    ctx.out("RECOVERY KEY (shown once: print it and keep it locked away; it can unlock the register):")
+    ctx.out(f"  {recovery}")
+    return 0
+
+
+def cmd_demo(ctx: CliContext) -> int:
+    from .services import demo
+
+    session, recovery, stats = demo.create_demo(ctx.folder, ctx.args.patients)
+    ctx._session = session
+    ctx.out(f"Created a demo register in {ctx.folder} with {stats['patients']} synthetic patients "
+            f"(NHS numbers beginning 999): {stats['type1_active']} current Type 1 objections, "
+            f"{stats['type2']} legacy Type 2, {stats['withdrawn']} withdrawn, {stats['proxies']} made by a proxy, "
+            f"{stats['dependants']} dependants on a parent's form.")
+    ctx.out("Demo users (name / password / role):")
+    for name, (password, role) in demo.DEMO_USERS.items():
+        ctx.out(f"  {name:<10} {password:<22} {roles.ROLE_LABELS[role]}")
+    ctx.out(f"Recovery key: {recovery}")
+    return 0
+
+
+def cmd_user(ctx: CliContext) -> int:
+    from .services import users
+
+    a = ctx.args
+    session = ctx.session()
+    if a.user_cmd == "add":
+        password = None if a.temporary else ctx.password(f"Password for {a.name}: ") if a.new_password_file is None \
+            else Path(a.new_password_file).read_text(encoding="utf-8").rstrip("\r\n")
+        change = users.add(session, a.name, a.role, password)
+    elif a.user_cmd == "remove":
+        change = users.remove(session, a.name)
+    elif a.user_cmd == "role":
+        change = users.change_role(session, a.name, a.role)
+    elif a.user_cmd == "reset":
+        change = users.reset_password(session, a.name)
+    elif a.user_cmd == "list":
+        for name, role in users.list_users(session):
+            ctx.out(f"{name:<20} {roles.ROLE_LABELS[role]}")
+        return 0
+    else:  # passwd
+        if a.name and a.name != session.user:
+            change = users.reset_password(session, a.name)
+        else:
+            new = Path(a.new_password_file).read_text(encoding="utf-8").rstrip("\r\n") if a.new_password_file \
+                else getpass.getpass("New password: ")
+            change = users.change_own_password(session, new)
+    ctx.out(change.summary)
+    if change.data.get("password"):
+        ctx.out(f"Temporary password (tell them in person; they must change it): {change.data['password']}")
+    return 0
+
+
+def cmd_patient(ctx: CliContext) -> int:
+    from .services import patients
+
+    a = ctx.args
+    session = ctx.session()
+    if a.patient_cmd == "add":
+        change = patients.add(session, surname=a.surname, forenames=a.forenames, dob=a.dob, postcode_raw=a.postcode,
+                              nhs=a.nhs, title=a.title or "", address=a.address_line or [], phone=a.phone or "",
+                              email=a.email or "")
+        ctx.out(change.summary)
+        for warning in change.warnings:
+            ctx.out(f"Note: {warning}")
+        return 0
+    rows = patients.find(session, a.query, limit=a.limit)
+    if not rows:
+        ctx.out("No patients found.")
+        return 1
+    for r in rows:
+        flags = ", ".join(k for k, v in (("Type 1", r.type1_active), ("Type 2", r.type2_active)) if v) or "-"
+        number = nhs_number.display(r.nhs_number) if r.nhs_number else "(no NHS number)"
+        ctx.out(f"{number:<14} {r.name:<36} {r.dob.isoformat()}  {r.postcode:<9} objects: {flags}")
+    return 0
+
+
+def _patient_id(ctx: CliContext) -> int:
+    from .services import patients
+
+    return patients.by_nhs(ctx.session(), ctx.args.nhs).patient_id
+
+
+def _dependant_ids(ctx: CliContext) -> list[int]:
+    from .services import patients
+
+    return [patients.by_nhs(ctx.session(), n).patient_id for n in (ctx.args.dependant or [])]
+
+
+def cmd_object(ctx: CliContext, action: str) -> int:
+    from .services import objections
+
+    a = ctx.args
+    proxy = None
+    if a.proxy_role or a.proxy_name:
+        proxy = Proxy(a.proxy_role or "", a.proxy_name or "", a.proxy_evidence or "",
+                      a.proxy_verified_by or ctx.user())
+    change = objections.record(ctx.session(), _patient_id(ctx), a.type, action, effective=a.effective,
+                               received=a.received, via=a.via, proxy=proxy, dependants=_dependant_ids(ctx))
+    ctx.out(change.summary)
+    return 0
+
+
+def cmd_status(ctx: CliContext) -> int:
+    from .services import patients
+
+    record = patients.view(ctx.session(), _patient_id(ctx))
+    p = record.patient
+    ctx.out(f"{p.display_name}, NHS number {p.nhs_display}, born {p.dob:%d %b %Y}")
+    for status in record.statuses.values():
+        ctx.out(f"  {status.describe()}")
+    if record.signposts:
+        ctx.out(f"  National Data Opt-out signposted on {record.signposts[-1]:%d %b %Y}")
+    return 0
+
+
+def cmd_history(ctx: CliContext) -> int:
+    from .services import patients
+
+    record = patients.view(ctx.session(), _patient_id(ctx))
+    if not record.history:
+        ctx.out("No objections, withdrawals or requests recorded.")
+    for e in record.history:
+        who = f"by proxy {e.proxy.name} ({PROXY_ROLES[e.proxy.role]})" if e.proxy else "by the patient"
+        label = "include me" if e.kind == "include" else codes.SHORT_LABELS[e.kind]
+        coded = f", coded {e.coded_at:%d %b %Y} by {e.coded_by}" if e.coded_at else ", not yet coded"
+        ctx.out(f"{e.effective.isoformat()}  {label:<10} {e.action:<9} received {e.received.isoformat()} "
+                f"{HOW_RECEIVED[e.via]}, {who}; recorded by {e.recorded_by}{coded}")
+    return 0
+
+
+def cmd_audit(ctx: CliContext) -> int:
+    from .services import audit
+
+    a = ctx.args
+    if a.audit_cmd == "verify":
+        result = audit.verify(ctx.session())
+        ctx.out(result.describe())
+        return 0 if result.ok else 5
+    rows = audit.query(ctx.session(), since=a.since, until=a.until, user=a.by, action=a.action, patient=a.patient,
+                       limit=a.limit)
+    for r in rows:
+        ctx.out(f"{r.seq:>7} {r.at:%Y-%m-%d %H:%M:%S} {r.user:<12} {r.role:<12} {r.action:<24} {r.patient:<12} "
+                f"{r.outcome:<7} {r.workstation} {r.detail}")
+    return 0
+
+
+def cmd_backup(ctx: CliContext) -> int:
+    from .services import backup
+
+    ctx.out(backup.backup(ctx.session(), Path(ctx.args.out)).summary)
+    return 0
+
+
+def cmd_restore(ctx: CliContext) -> int:
+    from .services import backup
+
+    session, change = backup.restore(ctx.folder, Path(ctx.args.from_file), ctx.user(), ctx.password())
+    ctx._session = session
+    ctx.out(change.summary)
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gp-optout", description="Register of patients' objections to GP data extraction.")
+    parser.add_argument("--version", action="version", version=f"gp-optout {__version__}")
+    parser.add_argument("--register", help="register folder (default: GP_OPTOUT_REGISTER, else your data folder)")
+    parser.add_argument("--user", help="your user name (or GP_OPTOUT_USER)")
+    parser.add_argument("--password-file", help="read your password from this file (for scripts)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create a new register (you become its practice manager)")
+    p.add_argument("--ods", required=True)
+    p.add_argument("--practice-name", required=True)
+    p.add_argument("--address", action="append", help="an address line (repeat)")
+    p.add_argument("--phone")
+    p.add_argument("--email")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("demo", help="create a demo register of synthetic patients")
+    p.add_argument("--patients", type=int, default=2000)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("user", help="manage users (practice manager)")
+    usub = p.add_subparsers(dest="user_cmd", required=True)
+    q = usub.add_parser("add")
+    q.add_argument("name")
+    q.add_argument("--role", required=True, choices=roles.ROLES)
+    q.add_argument("--temporary", action="store_true", help="make a temporary password they must change")
+    q.add_argument("--new-password-file")
+    q = usub.add_parser("remove")
+    q.add_argument("name")
+    q = usub.add_parser("role")
+    q.add_argument("name")
+    q.add_argument("--role", required=True, choices=roles.ROLES)
+    q = usub.add_parser("reset", help="give a user a temporary password")
+    q.add_argument("name")
+    q = usub.add_parser("passwd", help="change your password (or reset NAME's)")
+    q.add_argument("name", nargs="?")
+    q.add_argument("--new-password-file")
+    usub.add_parser("list")
+    p.set_defaults(func=cmd_user)
+
+    p = sub.add_parser("patient", help="add or find patients")
+    psub = p.add_subparsers(dest="patient_cmd", required=True)
+    q = psub.add_parser("add")
+    q.add_argument("--nhs")
+    q.add_argument("--surname", required=True)
+    q.add_argument("--forenames", required=True)
+    q.add_argument("--dob", required=True)
+    q.add_argument("--postcode", required=True)
+    q.add_argument("--title")
+    q.add_argument("--address-line", action="append")
+    q.add_argument("--phone")
+    q.add_argument("--email")
+    q = psub.add_parser("find")
+    q.add_argument("query")
+    q.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=cmd_patient)
+
+    for name, action, help_text in (("object", codes.REGISTER, "record an objection"),
+                                    ("withdraw", codes.WITHDRAW, "record a withdrawal")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--nhs", required=True, type=_nhs)
+        p.add_argument("--type", default=codes.TYPE1, choices=codes.OBJECTION_TYPES)
+        p.add_argument("--effective", type=_date)
+        p.add_argument("--received", type=_date)
+        p.add_argument("--via", default="desk", choices=tuple(HOW_RECEIVED))
+        p.add_argument("--proxy-role", choices=tuple(PROXY_ROLES))
+        p.add_argument("--proxy-name")
+        p.add_argument("--proxy-evidence")
+        p.add_argument("--proxy-verified-by")
+        p.add_argument("--dependant", action="append", type=_nhs, help="NHS number of a dependant on the same form")
+        p.set_defaults(func=lambda ctx, action=action: cmd_object(ctx, action))
+
+    p = sub.add_parser("status", help="a patient's current state, in words")
+    p.add_argument("--nhs", required=True, type=_nhs)
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("history", help="a patient's full history")
+    p.add_argument("--nhs", required=True, type=_nhs)
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("audit", help="verify or show the audit trail (practice manager)")
+    asub = p.add_subparsers(dest="audit_cmd", required=True)
+    asub.add_parser("verify")
+    q = asub.add_parser("show")
+    q.add_argument("--since", type=_date)
+    q.add_argument("--until", type=_date)
+    q.add_argument("--by", help="user name")
+    q.add_argument("--action", help="action prefix, e.g. type1 or login")
+    q.add_argument("--patient", help="NHS number")
+    q.add_argument("--limit", type=int, default=200)
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("backup", help="write a verified encrypted backup (practice manager)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser("restore", help="restore a backup after checking it (practice manager)")
+    p.add_argument("--from", dest="from_file", required=True)
+    p.set_defaults(func=cmd_restore)
+
+    for module in _command_modules():
+        module.add_commands(sub)
+    return parser
+
+
+def _command_modules():
+    """Command groups that live beside their features (exclusion file, letters)."""
+    import importlib
+
+    modules = []
+    for name in ("cli_exclusion", "cli_letters"):
+        try:
+            modules.append(importlib.import_module(f"{__package__}.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{name}":
+                raise
+    return modules
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ctx = CliContext(args)
+    try:
+        return args.func(ctx)
+    except ValidationError as exc:
+        print(f"gp-optout: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except PermissionError as exc:
+        print(f"gp-optout: refused: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except (Conflict, NotFound) as exc:
+        print(f"gp-optout: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except StoreError as exc:
+
+        print(f"gp-optout: {exc}", file=sys.stderr)
+        return EXIT_REFUSED if isinstance(exc, (WrongPassword, Throttled)) else EXIT_STORE
+    except OSError as exc:
+        print(f"gp-optout: {exc.strerror or exc} ({exc.filename or 'file'}); nothing was changed.", file=sys.stderr)
+        return EXIT_STORE
+    except KeyboardInterrupt:
+        print("gp-optout: interrupted; nothing was changed.", file=sys.stderr)
+        return 130
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

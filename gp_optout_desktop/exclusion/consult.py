@@ -1,0 +1,197 @@
+"""Filter a candidate extraction list through a verified exclusion set.
+
+Input: a CSV with a header row and an NHS number column (found by name, any case; a UTF-8
+BOM and CRLF line endings from Windows tools are fine). Output: the same header and only
+the rows that may be extracted, in the input's own order, BOM and line endings. Invalid
+NHS numbers are held back and reported by row number (the header is row 1, as in a
+spreadsheet). Any failure replaces the output with an empty file and raises, so a stale
+allowed list from an earlier run can never be picked up by mistake.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from ..domain import nhs_number
+from ..domain.errors import ValidationError
+from ..domain.exclusion_rules import EXCLUDE_LISTED
+from . import state
+from .errors import CandidateFileError, ExclusionError
+from .format import Manifest, nhs_valid
+from .fsutil import replace_file_atomically
+from .reader import ExclusionSet, read_export
+
+NHS_COLUMN_NAMES = frozenset({"nhsnumber", "nhsno", "nhsnum"})
+_BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class ConsultResult:
+    candidates: int
+    allowed: int
+    held_back_by_set: int
+    invalid_rows: tuple[tuple[int, str], ...]  # (row number, reason); never the number itself
+    out_path: Path
+    manifest: Manifest
+
+    @property
+    def held_back(self) -> int:
+        return self.candidates - self.allowed
+
+
+def consult(
+    exclusions_dir: Path,
+    public_key: Ed25519PublicKey,
+    candidates_path: Path,
+    out_path: Path,
+    *,
+    practice_ods: str | None = None,
+    state_path: Path | None = None,
+    now: datetime | None = None,
+) -> ConsultResult:
+    candidates_path, out_path = Path(candidates_path), Path(out_path)
+    if out_path.resolve() == candidates_path.resolve():
+        raise CandidateFileError("The output file must not be the candidate file itself.")
+    try:
+        exset = read_export(exclusions_dir, public_key, practice_ods=practice_ods, state_path=state_path, now=now)
+        result = _filter(exset, candidates_path, out_path)
+        if state_path is not None:
+            state.record_seen(Path(state_path), exset.manifest)
+        return result
+    except (ExclusionError, OSError):
+        _clear(out_path)
+        raise
+
+
+def _clear(out_path: Path) -> None:
+    try:
+        if out_path.parent.is_dir():
+            replace_file_atomically(out_path, b"")
+    except OSError:
+        pass  # the original error is the one to report
+
+
+def _filter(exset: ExclusionSet, candidates_path: Path, out_path: Path) -> ConsultResult:
+    try:
+        raw = candidates_path.read_bytes()
+    except FileNotFoundError:
+        raise CandidateFileError(f"The candidate file {candidates_path} does not exist.") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CandidateFileError(f"The candidate file is not UTF-8 text (bad byte at offset {exc.start}).") from None
+    bom = text.startswith(_BOM)
+    if bom:
+        text = text[1:]
+    if not text.strip():
+        raise CandidateFileError("The candidate file is empty: it needs a header row naming the NHS number column.")
+    first_line = text.split("\n", 1)[0]
+    newline = "\r\n" if first_line.endswith("\r") else "\n"
+    listed_means_allowed = exset.manifest.mode != EXCLUDE_LISTED
+    numbers = exset.nhs_numbers
+
+    lf_text = text.replace("\r\n", "\n") if newline == "\r\n" else text
+    if '"' not in lf_text and "\r" not in lf_text:
+        header, kept, total, invalid = _filter_plain(lf_text, numbers, listed_means_allowed)
+        body = newline.join([header, *kept]) + newline
+    else:
+        header_row, kept_rows, total, invalid = _filter_csv(text, numbers, listed_means_allowed)
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator=newline)
+        writer.writerow(header_row)
+        writer.writerows(kept_rows)
+        body = buf.getvalue()
+        kept = kept_rows
+    out = ((_BOM if bom else "") + body).encode("utf-8")
+    replace_file_atomically(out_path, out)
+    allowed = len(kept)
+    return ConsultResult(
+        candidates=total,
+        allowed=allowed,
+        held_back_by_set=total - allowed - len(invalid),
+        invalid_rows=tuple(invalid),
+        out_path=out_path,
+        manifest=exset.manifest,
+    )
+
+
+def _column(header: list[str]) -> int:
+    keys = [re.sub(r"[\s_.\-]", "", h.strip().lower()) for h in header]
+    hits = [i for i, k in enumerate(keys) if k in NHS_COLUMN_NAMES]
+    if not hits:
+        shown = ", ".join(repr(h) for h in header[:20])
+        raise CandidateFileError(
+            f"The candidate file has no NHS number column (a header such as 'nhs_number' or 'NHS Number'); its header is: {shown}."
+        )
+    if len(hits) > 1:
+        raise CandidateFileError("The candidate file has more than one NHS number column; keep exactly one.")
+    return hits[0]
+
+
+def _reason(raw: str) -> str:
+    try:
+        nhs_number.validate(raw)
+    except ValidationError as exc:
+        return str(exc)
+    return "not a valid NHS number"
+
+
+def _filter_plain(text: str, numbers: frozenset, listed_means_allowed: bool):
+    """No quotes anywhere: split lines and commas directly and copy kept lines unchanged."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    header = lines[0]
+    columns = header.split(",")
+    col, ncols = _column(columns), len(columns)
+    kept, invalid, total = [], [], 0
+    for rowno, line in enumerate(lines[1:], start=2):
+        if not line:
+            continue  # a blank line is no candidate
+        total += 1
+        if ncols == 1:
+            raw = line
+        else:
+            parts = line.split(",")
+            if len(parts) != ncols:
+                invalid.append((rowno, f"has {len(parts)} fields; the header has {ncols}."))
+                continue
+            raw = parts[col]
+        nhs = raw if len(raw) == 10 else nhs_number.normalise(raw.strip())
+        if not nhs_valid(nhs):
+            invalid.append((rowno, _reason(raw)))
+        elif (nhs in numbers) is listed_means_allowed:
+            kept.append(line)
+    return header, kept, total, invalid
+
+
+def _filter_csv(text: str, numbers: frozenset, listed_means_allowed: bool):
+    """Quoted fields (maybe with commas or line breaks inside): the csv module decides."""
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        header = next(reader)
+        col, ncols = _column(header), len(header)
+        kept, invalid, total = [], [], 0
+        for rowno, row in enumerate(reader, start=2):
+            if not row or row == [""]:
+                continue
+            total += 1
+            if len(row) != ncols:
+                invalid.append((rowno, f"has {len(row)} fields; the header has {ncols}."))
+                continue
+            raw = row[col]
+            nhs = nhs_number.normalise(raw.strip())
+            if not nhs_valid(nhs):
+                invalid.append((rowno, _reason(raw)))
+            elif (nhs in numbers) is listed_means_allowed:
+                kept.append(row)
+    except csv.Error as exc:
+        raise CandidateFileError(f"The candidate file is not well-formed CSV: {exc}.") from None
+    return header, kept, total, invalid

@@ -1,0 +1,161 @@
+"""What a letter is about: plain frozen inputs, no Qt, no SQL, no files.
+
+The services layer builds these from the register; rendering only reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from ..domain import nhs_number
+from ..domain.codes import ACTIONS, REGISTER, TYPE1, TYPE2, WITHDRAW, Code
+from ..domain.errors import ValidationError
+from ..domain.events import EVENT_KINDS, INCLUDE, PROXY_ROLES
+
+OBJECTION = "objection"
+WITHDRAWAL = "withdrawal"
+TYPE2_IN_ERROR = "type2_in_error"
+PRACTICE_WIDE_NOTICE = "practice_wide_notice"
+KINDS = (OBJECTION, WITHDRAWAL, TYPE2_IN_ERROR, PRACTICE_WIDE_NOTICE)
+KIND_LABELS = {
+    OBJECTION: "Confirmation of an objection",
+    WITHDRAWAL: "Confirmation of a withdrawal",
+    TYPE2_IN_ERROR: "Type 2 objection recorded in error",
+    PRACTICE_WIDE_NOTICE: "Practice-wide opt-out notice",
+}
+# Letter kinds that confirm recorded events and so list them.
+ITEM_KINDS = (OBJECTION, WITHDRAWAL, TYPE2_IN_ERROR)
+
+
+def long_date(d: date) -> str:
+    """'3 March 2025': unambiguous on paper, unlike 03/03/2025 to a US-trained reader."""
+    return f"{d.day} {d:%B %Y}"
+
+
+@dataclass(frozen=True)
+class PracticeDetails:
+    name: str
+    address: tuple[str, ...]
+    phone: str
+    email: str
+    ods_code: str
+
+    def __post_init__(self):
+        if not self.name.strip():
+            raise ValidationError("The practice name is needed for the letterhead.", "practice_name")
+
+
+@dataclass(frozen=True)
+class LetterRecipient:
+    title: str
+    forenames: str
+    surname: str
+    address: tuple[str, ...]
+    postcode: str
+    nhs_number: str | None = None
+    dob: date | None = None
+
+    def __post_init__(self):
+        if not (self.forenames.strip() or self.surname.strip()):
+            raise ValidationError("A letter needs the recipient's name.", "recipient")
+        if self.nhs_number is not None:
+            object.__setattr__(self, "nhs_number", nhs_number.validate(self.nhs_number))
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.title, self.forenames, self.surname) if p.strip())
+
+    @property
+    def salutation(self) -> str:
+        """'Mr O'Brien' with a title, else the full name (never 'Dear Patient')."""
+        if self.title.strip() and self.surname.strip():
+            return f"{self.title.strip()} {self.surname.strip()}"
+        return " ".join(p for p in (self.forenames, self.surname) if p.strip())
+
+    @property
+    def address_lines(self) -> tuple[str, ...]:
+        return tuple(line for line in (*self.address, self.postcode) if line and line.strip())
+
+
+@dataclass(frozen=True)
+class LetterItem:
+    """One person's recorded event that the letter confirms."""
+
+    name: str
+    nhs_number: str | None
+    dob: date | None
+    kind: str  # type1 | type2 | include
+    action: str  # register | withdraw
+    effective: date
+    snomed: str
+    read_v2: str
+    ctv3: str
+
+    def __post_init__(self):
+        if self.kind not in EVENT_KINDS:
+            raise ValidationError(f"Unknown objection type '{self.kind}'.", "kind")
+        if self.action not in ACTIONS:
+            raise ValidationError(f"Unknown action '{self.action}'.", "action")
+        if self.nhs_number is not None:
+            object.__setattr__(self, "nhs_number", nhs_number.validate(self.nhs_number))
+
+    @classmethod
+    def from_code(cls, *, name: str, nhs: str | None, dob: date | None, kind: str, action: str,
+                  effective: date, code: Code) -> "LetterItem":
+        return cls(name, nhs, dob, kind, action, effective, code.snomed, code.read_v2, code.ctv3)
+
+    @property
+    def nhs_display(self) -> str:
+        return nhs_number.display(self.nhs_number) if self.nhs_number else "not known"
+
+    @property
+    def codes_text(self) -> str:
+        return f"SNOMED CT {self.snomed}; Read v2 {self.read_v2}; CTV3 {self.ctv3}"
+
+    @property
+    def description(self) -> str:
+        """What was recorded, in words a patient can follow."""
+        if self.kind == INCLUDE:
+            return "Asked to be included" if self.action == REGISTER else "Include request withdrawn"
+        label = {TYPE1: "Type 1 objection", TYPE2: "Type 2 objection"}[self.kind]
+        return label if self.action == REGISTER else f"{label} withdrawn"
+
+
+@dataclass(frozen=True)
+class LetterRequest:
+    kind: str
+    reference: str
+    letter_date: date
+    recipient: LetterRecipient
+    items: tuple[LetterItem, ...] = ()
+    proxy_name: str | None = None
+    proxy_role: str | None = None  # a key of domain.events.PROXY_ROLES
+    policy_effective: date | None = None  # practice-wide notice only
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValidationError(f"Unknown letter kind '{self.kind}': one of {', '.join(KINDS)}.", "kind")
+        if not self.reference.strip():
+            raise ValidationError("Every letter needs a reference.", "reference")
+        object.__setattr__(self, "items", tuple(self.items))
+        if self.kind in ITEM_KINDS and not self.items:
+            raise ValidationError("This letter confirms a recorded event: list at least one.", "items")
+        if self.kind == PRACTICE_WIDE_NOTICE and self.policy_effective is None:
+            raise ValidationError("A practice-wide notice needs the date the opt-out applies from.", "policy_effective")
+        if (self.proxy_name is None) != (self.proxy_role is None):
+            raise ValidationError("A proxy needs both a name and a role.", "proxy")
+        if self.proxy_role is not None and self.proxy_role not in PROXY_ROLES:
+            raise ValidationError(f"Unknown proxy role '{self.proxy_role}'.", "proxy_role")
+        if self.kind == WITHDRAWAL and any(i.action != WITHDRAW for i in self.items):
+            raise ValidationError("A withdrawal letter lists withdrawals only.", "items")
+        if self.kind == OBJECTION and any(i.action != REGISTER for i in self.items):
+            raise ValidationError("An objection letter lists objections only.", "items")
+
+    @property
+    def has_proxy(self) -> bool:
+        return self.proxy_name is not None
+
+    @property
+    def proxy_role_label(self) -> str:
+        return PROXY_ROLES[self.proxy_role] if self.proxy_role else ""

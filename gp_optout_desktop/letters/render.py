@@ -1,0 +1,289 @@
+"""Render letters to PDF with reportlab: one letter, a batch in one file, or one file each.
+
+Every piece of patient or practice text reaches a Paragraph only through ``escape``:
+reportlab reads '<' and '&' as markup and an <img src> could fetch a URL.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+from xml.sax.saxutils import escape
+
+from reportlab.lib.colors import Color
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import (
+    BaseDocTemplate, Flowable, Frame, KeepTogether, NextPageTemplate, PageBreak, PageTemplate,
+    Paragraph, Spacer, Table, TableStyle,
+)
+
+from . import fonts, page
+from .atomic import write_atomic
+from .fields import conditions_met, values_for
+from .model import LetterRequest, PracticeDetails, long_date
+from .templates import BULLETS, HEADING, TABLE, LetterTemplate, fill, load_template
+
+
+@dataclass(frozen=True)
+class RenderedLetter:
+    reference: str
+    kind: str
+    template_version: int
+    template_digest: str
+    pages: int
+    path: Path | None = None  # set in split mode: the letter's own file
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    path: Path
+    letters: tuple[RenderedLetter, ...]
+
+    @property
+    def pages(self) -> int:
+        return sum(letter.pages for letter in self.letters)
+
+
+class _Styles:
+    def __init__(self):
+        fonts.register()
+        base = dict(fontName=fonts.REGULAR, fontSize=9.5, leading=13)
+        self.body = ParagraphStyle("body", spaceAfter=6, **base)
+        self.subject = ParagraphStyle("subject", parent=self.body, fontName=fonts.BOLD, fontSize=11.5,
+                                      leading=15, spaceAfter=8)
+        self.heading = ParagraphStyle("heading", parent=self.body, fontName=fonts.BOLD, fontSize=10,
+                                      spaceBefore=4, spaceAfter=3)
+        self.bullet = ParagraphStyle("bullet", parent=self.body, leftIndent=5 * mm, bulletIndent=1 * mm,
+                                     spaceAfter=3)
+        self.cell = ParagraphStyle("cell", fontName=fonts.REGULAR, fontSize=8, leading=10)
+        self.cell_head = ParagraphStyle("cell_head", parent=self.cell, fontName=fonts.BOLD)
+
+
+_STYLES: _Styles | None = None
+
+
+def _styles() -> _Styles:
+    global _STYLES
+    if _STYLES is None:
+        _STYLES = _Styles()
+    return _STYLES
+
+
+def _p(text: str, style) -> Paragraph:
+    return Paragraph(escape(text), style)
+
+
+def _lines(texts: list[str], style) -> Paragraph:
+    return Paragraph("<br/>".join(escape(t) for t in texts), style)
+
+
+_TABLE_STYLE = TableStyle([
+    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ("LINEBELOW", (0, 0), (-1, 0), 0.6, Color(0.3, 0.3, 0.3)),
+    ("LINEBELOW", (0, 1), (-1, -1), 0.3, Color(0.75, 0.75, 0.75)),
+    ("BACKGROUND", (0, 0), (-1, 0), Color(0.93, 0.93, 0.93)),
+    ("LEFTPADDING", (0, 0), (-1, -1), 3),
+    ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+    ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+    ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+])
+# Sized so a SNOMED CT code never wraps mid-number at 8 pt (measured with the embedded font).
+_TABLE_WIDTHS = [36 * mm, 23 * mm, 28 * mm, 35 * mm, 48 * mm]
+
+
+def _recorded_table(request: LetterRequest, s: _Styles) -> Table:
+    head = ["Name", "NHS number", "Date of birth", "Recorded", "Codes"]
+    rows = [[_p(h, s.cell_head) for h in head]]
+    for item in request.items:
+        rows.append([
+            _p(item.name, s.cell),
+            _p(item.nhs_display, s.cell),
+            _p(long_date(item.dob) if item.dob else "not known", s.cell),
+            _lines([item.description, f"from {long_date(item.effective)}"], s.cell),
+            _lines([f"SNOMED CT {item.snomed}", f"Read v2 {item.read_v2} · CTV3 {item.ctv3}"], s.cell),
+        ])
+    table = Table(rows, colWidths=_TABLE_WIDTHS, repeatRows=1, hAlign="LEFT")
+    table.setStyle(_TABLE_STYLE)
+    return table
+
+
+class _EndOfLetter(Flowable):
+    """Drawn on a letter's last page: fixes its 'of Y' and hands the next page to the next letter."""
+
+    def __init__(self, index: int):
+        super().__init__()
+        self.index = index
+        self.width = self.height = 0
+
+    def wrap(self, availWidth, availHeight):
+        return 0, 0
+
+    def draw(self):
+        doc = self.canv._doctemplate
+        total = self.canv.getPageNumber() - doc.letter_first_page + 1
+        doc.page_counts[self.index] = total
+        page.define_total(self.canv, _total_form(self.index), total)
+        doc.pending_letter = self.index + 1
+
+
+def _total_form(index: int) -> str:
+    return f"LetterPages{index}"
+
+
+def _story(index: int, request: LetterRequest, template: LetterTemplate, practice: PracticeDetails) -> list:
+    s = _styles()
+    values = values_for(request, practice, template.version)
+    met = conditions_met(request)
+    story: list = [NextPageTemplate("later"), _p(fill(template.subject, values), s.subject)]
+    pending_heading = None
+    for block in template.blocks:
+        if block.condition and block.condition not in met:
+            continue
+        if block.style == HEADING:
+            pending_heading = _p(fill(block.texts[0], values), s.heading)
+            continue
+        if block.style == TABLE:
+            flow = [_recorded_table(request, s), Spacer(1, 4)]
+        elif block.style == BULLETS:
+            flow = [Paragraph(escape(fill(t, values)), s.bullet, bulletText="•") for t in block.texts]
+        else:
+            flow = [_p(fill(block.texts[0], values), s.body)]
+        if pending_heading is not None:  # never strand a heading at the foot of a page
+            story.append(KeepTogether([pending_heading, flow[0]]))
+            story.extend(flow[1:])
+            pending_heading = None
+        else:
+            story.extend(flow)
+    if pending_heading is not None:
+        story.append(pending_heading)
+    story += [_EndOfLetter(index), NextPageTemplate("first"), PageBreak()]
+    return story
+
+
+class _LetterDoc(BaseDocTemplate):
+    def __init__(self, out, practice: PracticeDetails, furniture: Sequence[page.Furniture]):
+        super().__init__(out, pagesize=page.A4, leftMargin=page.MARGIN_X, rightMargin=page.MARGIN_X,
+                         topMargin=page.LATER_BODY_TOP, bottomMargin=page.BODY_BOTTOM,
+                         title="Letters", author=practice.name, creator="gp-optout-desktop",
+                         invariant=True)
+        self.practice = practice
+        self.furniture = furniture
+        self.pending_letter = 0
+        self.current = 0
+        self.letter_first_page = 1
+        self.page_counts: dict[int, int] = {}
+        width = page.PAGE_W - 2 * page.MARGIN_X
+        first = Frame(page.MARGIN_X, page.BODY_BOTTOM, width, page.PAGE_H - page.FIRST_BODY_TOP - page.BODY_BOTTOM,
+                      id="first", leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+        later = Frame(page.MARGIN_X, page.BODY_BOTTOM, width, page.PAGE_H - page.LATER_BODY_TOP - page.BODY_BOTTOM,
+                      id="later", leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
+        self.addPageTemplates([
+            PageTemplate("first", [first], onPage=self._first_page),
+            PageTemplate("later", [later], onPage=self._later_page),
+        ])
+
+    def _first_page(self, canv, doc):
+        self.current = self.pending_letter
+        self.letter_first_page = canv.getPageNumber()
+        f = self.furniture[self.current]
+        page.draw_letterhead(canv, self.practice)
+        page.draw_address(canv, f)
+        page.draw_info(canv, f)
+        page.draw_fold_marks(canv)
+        page.draw_footer(canv, f, 1, _total_form(self.current))
+
+    def _later_page(self, canv, doc):
+        f = self.furniture[self.current]
+        page.draw_continuation(canv, self.practice, f)
+        page.draw_footer(canv, f, canv.getPageNumber() - self.letter_first_page + 1, _total_form(self.current))
+
+
+def _templates_for(requests: Iterable[LetterRequest], templates: Mapping[str, LetterTemplate] | None) -> dict:
+    out = dict(templates or {})
+    for r in requests:
+        if r.kind not in out:
+            out[r.kind] = load_template(r.kind)
+    return out
+
+
+def render_bytes(
+    requests: Sequence[LetterRequest],
+    practice: PracticeDetails,
+    templates: Mapping[str, LetterTemplate] | None = None,
+) -> tuple[bytes, tuple[RenderedLetter, ...]]:
+    """All the letters, each starting on a new page, in one PDF (bytes)."""
+    if not requests:
+        raise ValueError("No letters to render.")
+    tpl = _templates_for(requests, templates)
+    furniture = [page.furniture_for(i, r, tpl[r.kind].label) for i, r in enumerate(requests)]
+    story: list = []
+    for i, r in enumerate(requests):
+        story += _story(i, r, tpl[r.kind], practice)
+    story.pop()  # no blank page after the last letter
+    buf = io.BytesIO()
+    doc = _LetterDoc(buf, practice, furniture)
+    doc.build(story)
+    letters = tuple(
+        RenderedLetter(r.reference, r.kind, tpl[r.kind].version, tpl[r.kind].digest, doc.page_counts[i])
+        for i, r in enumerate(requests)
+    )
+    return buf.getvalue(), letters
+
+
+def render_batch(
+    requests: Sequence[LetterRequest],
+    practice: PracticeDetails,
+    out_path: str | os.PathLike,
+    templates: Mapping[str, LetterTemplate] | None = None,
+) -> RenderResult:
+    data, letters = render_bytes(requests, practice, templates)
+    path = write_atomic(out_path, data)
+    return RenderResult(path, letters)
+
+
+def split_filename(index: int, reference: str) -> str:
+    """Order number and reference only: a file name must never carry a patient's name."""
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", reference).strip("_")[:40] or "letter"
+    return f"{index + 1:04d}-{safe}.pdf"
+
+
+def _render_chunk(args) -> list[RenderedLetter]:
+    start, requests, practice, templates, out_dir = args
+    out = []
+    for offset, request in enumerate(requests):
+        data, (letter,) = render_bytes([request], practice, templates)
+        path = write_atomic(Path(out_dir) / split_filename(start + offset, request.reference), data)
+        out.append(RenderedLetter(letter.reference, letter.kind, letter.template_version,
+                                  letter.template_digest, letter.pages, path))
+    return out
+
+
+def render_split(
+    requests: Sequence[LetterRequest],
+    practice: PracticeDetails,
+    out_dir: str | os.PathLike,
+    templates: Mapping[str, LetterTemplate] | None = None,
+    workers: int | None = None,
+) -> tuple[RenderedLetter, ...]:
+    """One PDF per letter in ``out_dir``, spread over the machine's cores (reportlab is pure
+    Python and holds the GIL, so threads would not help)."""
+    if not requests:
+        raise ValueError("No letters to render.")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tpl = _templates_for(requests, templates)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(requests)))
+    if workers == 1:
+        return tuple(_render_chunk((0, list(requests), practice, tpl, str(out_dir))))
+    # A few chunks per worker evens out letters of different lengths without much pickling.
+    size = max(1, -(-len(requests) // (workers * 4)))
+    chunks = [(i, list(requests[i:i + size]), practice, tpl, str(out_dir)) for i in range(0, len(requests), size)]
+    with ProcessPoolExecutor(max_workers=workers, initializer=fonts.register) as pool:
+        results = list(pool.map(_render_chunk, chunks))
+    return tuple(letter for chunk in results for letter in chunk)

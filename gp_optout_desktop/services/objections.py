@@ -1,0 +1,123 @@
+"""Recording objections, withdrawals and include-me requests; coding; NDOO signposting."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+
+from ..domain import codes
+from ..domain.errors import ValidationError
+from ..domain.events import INCLUDE, Event, Proxy, check_new_event
+from ..store import events as events_store, patients as patients_store
+from .changes import ChangeSet
+from .patients import audit_ref
+from .session import Session
+
+LETTER_KIND = {codes.REGISTER: "objection", codes.WITHDRAW: "withdrawal"}
+DEPENDANT_EVIDENCE = "Named on the submitting adult's form"
+
+
+def one_calendar_month_after(day: date) -> date:
+    """The ICO's deadline: the same day next month, or that month's last day if it is shorter."""
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def record(
+    session: Session,
+    patient_id: int,
+    kind: str = codes.TYPE1,
+    action: str = codes.REGISTER,
+    *,
+    effective: date | None = None,
+    received: date | None = None,
+    via: str = "desk",
+    proxy: Proxy | None = None,
+    dependants: list[int] | tuple[int, ...] = (),
+    for_self: bool = True,
+) -> ChangeSet:
+    """One form: the patient's own event (unless ``for_self`` is False) and one event per
+    dependant, linked to the submitting adult, in one transaction, with one letter queued."""
+    today = session.today()
+    effective = effective or today
+    received = received or today
+    permission = {
+        (codes.REGISTER, False): "record_objection",
+        (codes.WITHDRAW, False): "record_withdrawal",
+    }.get((action, kind == INCLUDE), "record_include")
+    if not for_self and not dependants:
+        raise ValidationError("Choose who the form is for: the patient, their dependants, or both.", "dependants")
+    if patient_id in dependants:
+        raise ValidationError("The submitting patient cannot also be their own dependant.", "dependants")
+    if len(set(dependants)) != len(dependants):
+        raise ValidationError("A dependant is listed twice.", "dependants")
+    with session.write(permission) as ctx:
+        conn = ctx.conn
+        adult = patients_store.get(conn, patient_id)
+        form_id = events_store.next_form_id(conn)
+        targets = ([(adult, proxy, None)] if for_self else []) + [
+            (patients_store.get(conn, dep_id),
+             Proxy("parental_responsibility", adult.display_name, DEPENDANT_EVIDENCE, session.user), patient_id)
+            for dep_id in dependants
+        ]
+        event_ids = []
+        for person, acting_proxy, submitted_by in targets:
+            existing = events_store.history(conn, person.patient_id)
+            try:
+                check_new_event(kind, action, effective, received, via, today, existing, session.codes.type2_cutoff)
+            except ValidationError as exc:
+                if person.patient_id != patient_id:
+                    raise ValidationError(f"For {person.display_name}: {exc}", exc.field) from None
+                raise
+            event = Event(kind=kind, action=action, effective=effective, received=received, via=via,
+                          recorded_by=session.user, recorded_at=session.now(), proxy=acting_proxy,
+                          submitted_by=submitted_by)
+            event_ids.append(events_store.insert(conn, person.patient_id, event, form_id))
+            events_store.refresh_current_state(conn, person.patient_id)
+            ctx.audit(f"{kind}.{action}", audit_ref(person), detail=f"form={form_id}")
+        letter_kind = "include" if kind == INCLUDE else LETTER_KIND[action]
+        letter_id = events_store.queue_letter(conn, patient_id, form_id, letter_kind, session.now(),
+                                              one_calendar_month_after(received))
+        ctx.audit("letter.queue", audit_ref(adult), detail=f"letter={letter_id}")
+    names = ", ".join(t[0].display_name for t in targets)
+    label = "Request to be included" if kind == INCLUDE else f"{codes.SHORT_LABELS[kind]} objection"
+    done = "recorded" if action == codes.REGISTER else "withdrawn"
+    due = one_calendar_month_after(received)
+    summary = f"{label} {done} for {names}. A confirmation letter is queued (due by {due.day} {due:%b %Y})."
+    return ChangeSet(summary, ctx.revision, frozenset(t[0].patient_id for t in targets), tuple(event_ids), (letter_id,),
+                     areas=frozenset({"patients", "letters"}), data={"form_id": form_id})
+
+
+def mark_coded(session: Session, event_id: int) -> ChangeSet:
+    """The event has been entered as a clinical code in the practice's clinical system."""
+    with session.write("mark_coded") as ctx:
+        patient_id = events_store.patient_of_event(ctx.conn, event_id)
+        if patient_id is None:
+            raise ValidationError("No such event.", "event")
+        if events_store.mark_coded(ctx.conn, event_id, by=session.user, at=session.now()) == 0:
+            raise ValidationError("That event is already marked as coded.", "event")
+        ctx.audit("event.coded", audit_ref(patients_store.get(ctx.conn, patient_id)), detail=f"event={event_id}")
+    return ChangeSet("Marked as coded in the clinical system.", ctx.revision, frozenset({patient_id}),
+                     (event_id,), areas=frozenset({"patients"}))
+
+
+def signpost_ndoo(session: Session, patient_id: int, on: date | None = None) -> ChangeSet:
+    """Record that the patient was told how to set the National Data Opt-out themselves.
+    The practice cannot set it and must not store its result: only the signposting is kept."""
+    with session.write("signpost_ndoo") as ctx:
+        patient = patients_store.get(ctx.conn, patient_id)
+        events_store.add_signpost(ctx.conn, patient_id, on or session.today(), by=session.user, at=session.now())
+        ctx.audit("ndoo.signposted", audit_ref(patient))
+    return ChangeSet("National Data Opt-out signposted.", ctx.revision, frozenset({patient_id}), areas=frozenset({"patients"}))
+
+
+def type2_recorded_in_error(session: Session, patient_id: int) -> ChangeSet:
+    """Queue the letter telling a patient their late Type 2 was recorded in error (NDOO signposted)."""
+    with session.write("queue_letter") as ctx:
+        patient = patients_store.get(ctx.conn, patient_id)
+        letter_id = events_store.queue_letter(ctx.conn, patient_id, None, "type2_in_error", session.now(),
+                                              one_calendar_month_after(session.today()))
+        events_store.add_signpost(ctx.conn, patient_id, session.today(), by=session.user, at=session.now())
+        ctx.audit("letter.queue", audit_ref(patient), detail=f"letter={letter_id} kind=type2_in_error")
+    return ChangeSet("Letter queued: Type 2 recorded in error, with National Data Opt-out signposting.", ctx.revision,
+                     frozenset({patient_id}), letter_ids=(letter_id,), areas=frozenset({"patients", "letters"}))

@@ -1,0 +1,88 @@
+"""Patients: add, edit, search, and the audited read of one patient's record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from ..domain import events as ev
+from ..domain.patient import Patient, validate_patient
+from ..store import events as events_store, patients as patients_store
+from .changes import ChangeSet
+from .session import Session
+
+
+def audit_ref(patient: Patient) -> str:
+    """How the audit trail names a patient: NHS number, else the register's own id."""
+    return patient.nhs_number or f"id:{patient.patient_id}"
+
+
+def add(session: Session, **fields) -> ChangeSet:
+    patient = validate_patient(today=session.today(), **fields)
+    with session.write("add_patient") as ctx:
+        patient_id = patients_store.insert(ctx.conn, patient, by=session.user, at=session.now())
+        ctx.audit("patient.create", patient.nhs_number or f"id:{patient_id}")
+    warnings = (patient.postcode_warning,) if patient.postcode_warning else ()
+    return ChangeSet(f"Added {patient.display_name}.", ctx.revision, frozenset({patient_id}),
+                     areas=frozenset({"patients"}), warnings=warnings, data={"patient_id": patient_id})
+
+
+def edit(session: Session, patient_id: int, **fields) -> ChangeSet:
+    patient = validate_patient(today=session.today(), **fields)
+    with session.write("edit_patient") as ctx:
+        patients_store.get(ctx.conn, patient_id)  # NotFound if absent
+        patients_store.update(ctx.conn, Patient(**{**patient.__dict__, "patient_id": patient_id}))
+        ctx.audit("patient.update", patient.nhs_number or f"id:{patient_id}")
+    return ChangeSet(f"Updated {patient.display_name}.", ctx.revision, frozenset({patient_id}), areas=frozenset({"patients"}))
+
+
+def find(session: Session, text: str, limit: int = 200) -> list[patients_store.ResultRow]:
+    """The front-desk search: NHS number (any spacing), surname prefix ('Smith, J'), DOB or postcode."""
+    query = patients_store.parse_query(text)
+    with session.read("search") as conn:
+        ids = patients_store.search_ids(conn, query, limit)
+        return patients_store.result_rows(conn, ids)
+
+
+def find_ids(session: Session, text: str, limit: int = 500) -> list[int]:
+    query = patients_store.parse_query(text)
+    with session.read("search") as conn:
+        return patients_store.search_ids(conn, query, limit)
+
+
+def result_rows(session: Session, ids: list[int]) -> list[patients_store.ResultRow]:
+    with session.read("search") as conn:
+        return patients_store.result_rows(conn, ids)
+
+
+def by_nhs(session: Session, nhs: str) -> Patient:
+    from ..domain import nhs_number
+
+    with session.read("search") as conn:
+        return patients_store.by_nhs(conn, nhs_number.validate(nhs))
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    patient: Patient
+    history: list[ev.Event]
+    statuses: dict[str, ev.Status]
+    letters: list[dict]
+    signposts: list[date]
+    submitted_by: dict[int, str]  # patient id -> display name of adults who submitted forms for them
+
+
+def view(session: Session, patient_id: int) -> PatientRecord:
+    """One patient's full record; the read is audited."""
+    with session.write("view_patient", changes_register=False) as ctx:
+        patient = patients_store.get(ctx.conn, patient_id)
+        history = events_store.history(ctx.conn, patient_id)
+        letters = events_store.letters_for(ctx.conn, patient_id)
+        signposts = events_store.signposts(ctx.conn, patient_id)
+        adult_ids = sorted({e.submitted_by for e in history if e.submitted_by})
+        adults = patients_store.get_many(ctx.conn, adult_ids)
+        ctx.audit("patient.read", audit_ref(patient))
+    return PatientRecord(
+        patient, history, ev.all_statuses(history), letters, signposts,
+        {pid: p.display_name for pid, p in adults.items()},
+    )

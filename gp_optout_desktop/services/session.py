@@ -1,0 +1,153 @@
+"""An unlocked register with its user: the context every service operation runs in."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from ..domain import codes as codes_mod
+from ..domain import roles
+from ..domain.errors import ValidationError
+from ..paths import resource
+from ..store import meta, register as register_store, users as users_store
+from ..store.errors import StoreError, WrongPassword
+
+
+@lru_cache(maxsize=1)
+def code_table() -> codes_mod.CodeTable:
+    return codes_mod.parse_code_table(resource("codes.json").read_text(encoding="utf-8"))
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Locked(StoreError):
+    """The register was locked (idle lock or Lock now) and must be unlocked again."""
+
+
+@dataclass
+class WriteContext:
+    """Handed to an operation inside its transaction, so its audit rows commit with it."""
+
+    conn: object
+    session: "Session"
+    audited: list = field(default_factory=list)
+    revision: int = 0  # set when the transaction's changes are complete
+
+    def audit(self, action: str, patient: str = "", detail: str = "", outcome: str = "ok") -> None:
+        self.session.register.audit.append(
+            self.conn, user=self.session.user, role=self.session.role, action=action,
+            patient=patient, outcome=outcome, detail=detail,
+        )
+        self.audited.append(action)
+
+
+@dataclass
+class Session:
+    register: register_store.Register
+    user: str
+    role: str
+    must_change_password: bool = False
+    clock: Callable[[], datetime] = utc_now
+
+    @property
+    def codes(self) -> codes_mod.CodeTable:
+        return code_table()
+
+    @property
+    def folder(self) -> Path:
+        return self.register.folder
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def today(self) -> date:
+        return self.clock().astimezone().date()
+
+    def _check_open(self) -> None:
+        if not self.register.is_open:
+            raise Locked("The register is locked. Unlock it to continue.")
+
+    def require(self, permission: str) -> None:
+        """Refuse (and audit the refusal) unless this user's role allows ``permission``."""
+        self._check_open()
+        if roles.allowed(self.role, permission):
+            return
+        with self.register.transaction() as conn:
+            self.register.audit.append(conn, user=self.user, role=self.role, action=f"denied.{permission}", outcome="denied")
+        roles.require(self.role, permission)
+
+    @contextmanager
+    def write(self, permission: str, *, changes_register: bool = True):
+        """The one write path: permission, one transaction, revision bump, audit rows.
+
+        ``changes_register=False`` is for audited reads: the audit row is written but the
+        register revision (which tells whether the exclusion file is current) stays."""
+        self.require(permission)
+        with self.register.transaction() as conn:
+            ctx = WriteContext(conn, self)
+            yield ctx
+            if not ctx.audited:
+                raise AssertionError("every write must leave an audit row")
+            ctx.revision = meta.bump_revision(conn) if changes_register else meta.revision(conn)
+
+    @contextmanager
+    def read(self, permission: str):
+        self.require(permission)
+        with self.register.reading() as conn:
+            yield conn
+
+    def practice(self) -> dict:
+        with self.register.reading() as conn:
+            data = dict(meta.get(conn, "practice", {}))
+            data["ods"] = meta.get(conn, "ods", "")
+        return data
+
+    def revision(self) -> int:
+        self._check_open()
+        with self.register.reading() as conn:
+            return meta.revision(conn)
+
+    def lock(self) -> None:
+        """Close the connection and forget the key (idle lock, Lock now, quit)."""
+        if self.register.is_open:
+            with self.register.transaction() as conn:
+                self.register.audit.append(conn, user=self.user, role=self.role, action="session.lock")
+        self.register.close()
+
+
+def _start(reg: register_store.Register, user: str, failures: list[dict], via: str) -> Session:
+    with reg.reading() as conn:
+        role = users_store.role_of(conn, user)
+    if role is None:
+        reg.db.close()
+        raise WrongPassword("The user name or password is wrong.")
+    session = Session(reg, user, role, must_change_password=reg.keys.must_change(user))
+    with reg.transaction() as conn:
+        for failure in failures:
+            reg.audit.append(conn, user=failure["user"], role="", action="login", outcome="failed",
+                             at=datetime.fromisoformat(failure["at"]))
+        reg.audit.append(conn, user=user, role=role, action="login", detail=via)
+    return session
+
+
+def unlock(folder: Path, user: str, password: str) -> Session:
+    if not user or not user.strip():
+        raise ValidationError("Enter your user name.", "user")
+    reg, failures = register_store.unlock(Path(folder), user.strip(), password)
+    return _start(reg, user.strip(), failures, "password")
+
+
+def unlock_with_recovery(folder: Path, user: str, recovery_key: str) -> Session:
+    """The recovery key opens the register as a named practice manager (e.g. to reset passwords)."""
+    reg, failures = register_store.unlock(Path(folder), user, recovery_key=recovery_key)
+    session = _start(reg, user, failures, "recovery key")
+    if session.role != roles.MANAGER:
+        session.lock()
+        raise WrongPassword("The recovery key may only be used by a practice manager.")
+    return session

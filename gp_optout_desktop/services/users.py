@@ -1,0 +1,96 @@
+"""Users: add, remove, reset a password, change role, change one's own password, re-key."""
+
+from __future__ import annotations
+
+import secrets
+
+from ..domain import roles
+from ..domain.errors import ValidationError
+from ..store import users as users_store
+from ..store.errors import Conflict, NotFound
+from .changes import ChangeSet
+from .session import Session
+from .setup import check_password, check_user_name
+
+
+def temporary_password() -> str:
+    """Readable, 12 characters from an alphabet without look-alikes; changed at next unlock."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3))
+
+
+def list_users(session: Session) -> list[tuple[str, str]]:
+    with session.read("manage_users") as conn:
+        return users_store.active(conn)
+
+
+def add(session: Session, name: str, role: str, password: str | None = None) -> ChangeSet:
+    """Add a user. Without ``password`` a temporary one is made, returned in data, and must be changed at first unlock."""
+    name = check_user_name(name)
+    roles.check_role(role)
+    temporary = password is None
+    password = password if password is not None else temporary_password()
+    if not temporary:
+        check_password(password)
+    if session.register.keys.has_user(name):
+        raise Conflict(f"There is already a user called {name}.")
+    with session.write("manage_users") as ctx:
+        users_store.add(ctx.conn, name, role, by=session.user, at=session.now())
+        ctx.audit("user.add", detail=f"name={name} role={role}")
+        session.register.keys.wrap(name, password, session.register.data_key, must_change=temporary)
+        session.register.keys.save()  # inside the transaction: if the key file cannot be written, the user is not added
+    return ChangeSet(f"Added {roles.ROLE_LABELS[role].lower()} {name}.", ctx.revision, areas=frozenset({"users"}),
+                     data={"password": password if temporary else None})
+
+
+def remove(session: Session, name: str) -> ChangeSet:
+    if name == session.user:
+        raise ValidationError("You cannot remove yourself; ask another practice manager.", "user")
+    with session.write("manage_users") as ctx:
+        role = users_store.role_of(ctx.conn, name)
+        if role is None:
+            raise NotFound(f"There is no user called {name}.")
+        if role == roles.MANAGER and users_store.count_role(ctx.conn, roles.MANAGER) <= 1:
+            raise ValidationError("The last practice manager cannot be removed.", "user")
+        users_store.deactivate(ctx.conn, name)
+        ctx.audit("user.remove", detail=f"name={name}")
+        session.register.keys.remove(name)
+        session.register.keys.save()
+    return ChangeSet(f"Removed {name}; their key was deleted.", ctx.revision, areas=frozenset({"users"}))
+
+
+def change_role(session: Session, name: str, role: str) -> ChangeSet:
+    roles.check_role(role)
+    with session.write("manage_users") as ctx:
+        old = users_store.role_of(ctx.conn, name)
+        if old is None:
+            raise NotFound(f"There is no user called {name}.")
+        if old == roles.MANAGER and role != roles.MANAGER and users_store.count_role(ctx.conn, roles.MANAGER) <= 1:
+            raise ValidationError("The last practice manager must stay a practice manager.", "role")
+        users_store.set_role(ctx.conn, name, role)
+        ctx.audit("user.role", detail=f"name={name} role={old}->{role}")
+    return ChangeSet(f"{name} is now a {roles.ROLE_LABELS[role].lower()}.", ctx.revision, areas=frozenset({"users"}))
+
+
+def reset_password(session: Session, name: str) -> ChangeSet:
+    """A temporary password (returned in data['password']) that the user must change at next unlock."""
+    password = temporary_password()
+    with session.write("manage_users") as ctx:
+        if users_store.role_of(ctx.conn, name) is None:
+            raise NotFound(f"There is no user called {name}.")
+        ctx.audit("user.reset_password", detail=f"name={name}")
+        session.register.keys.wrap(name, password, session.register.data_key, must_change=True)
+        session.register.keys.clear_throttle(name)
+        session.register.keys.save()
+    return ChangeSet(f"{name} has a temporary password and must choose a new one at next unlock.", ctx.revision,
+                     areas=frozenset({"users"}), data={"password": password})
+
+
+def change_own_password(session: Session, new_password: str) -> ChangeSet:
+    check_password(new_password)
+    with session.write("change_own_password", changes_register=False) as ctx:
+        ctx.audit("user.change_password")
+        session.register.keys.wrap(session.user, new_password, session.register.data_key)
+        session.register.keys.save()
+    session.must_change_password = False
+    return ChangeSet("Password changed.", ctx.revision, areas=frozenset({"users"}))

@@ -1,0 +1,168 @@
+"""Encrypted backups: one file holding an encrypted copy of the register, its key file
+and a manifest (content hash, audit head, counts). Verified after writing; a restore
+never replaces the live register until the restored copy has passed every check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import atomic, database, keyfile, location, meta
+from .audit import AuditChain, Head, audit_key
+from .errors import RegisterCorrupt, StoreError
+
+FORMAT = "gp-optout-backup/1"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _counts(conn) -> dict:
+    return {
+        "patients": conn.execute("SELECT count(*) FROM patients").fetchone()[0],
+        "events": conn.execute("SELECT count(*) FROM events").fetchone()[0],
+        "audit": conn.execute("SELECT count(*) FROM audit").fetchone()[0],
+    }
+
+
+def _export_copy(conn, data_key: bytes, target: Path) -> None:
+    """An encrypted copy with the same key, made by SQLCipher itself (never plaintext on disk)."""
+    conn.execute("ATTACH DATABASE ? AS backup KEY ?", (str(target), f"x'{data_key.hex()}'"))
+    try:
+        conn.execute("SELECT sqlcipher_export('backup')")
+        version = conn.execute("PRAGMA main.user_version").fetchone()[0]
+        conn.execute(f"PRAGMA backup.user_version = {int(version)}")
+    finally:
+        conn.execute("DETACH DATABASE backup")
+
+
+def _check_copy(db_path: Path, data_key: bytes, expected: dict | None, head: dict | None) -> dict:
+    conn = database.connect(db_path, data_key)
+    try:
+        database.check_integrity(conn, full=True)
+        counts = _counts(conn)
+        if expected is not None and counts != expected:
+            raise RegisterCorrupt(f"The backup copy's counts {counts} differ from the register's {expected}.")
+        verification = AuditChain(audit_key(data_key)).verify(conn, Head.from_dict(head))
+        if not verification.ok:
+            raise RegisterCorrupt(f"The backup's audit trail does not verify: {verification.problem}")
+        return counts
+    finally:
+        conn.close()
+
+
+def write(conn, data_key: bytes, keys: keyfile.KeyFile, out: Path, head: Head | None) -> dict:
+    """Write and verify a backup file; returns its manifest."""
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise StoreError(f"The backup folder {out.parent} does not exist.")
+    with tempfile.TemporaryDirectory(prefix=".gp-optout-backup-", dir=out.parent) as tmp:
+        tmp_path = Path(tmp)
+        copy = tmp_path / database.DB_NAME
+        counts = _counts(conn)
+        _export_copy(conn, data_key, copy)
+        _check_copy(copy, data_key, counts, head.as_dict() if head else None)
+        manifest = {
+            "format": FORMAT,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "register_id": keys.register_id,
+            "revision": meta.revision(conn),
+            "schema": database.schema_version(conn),
+            "counts": counts,
+            "audit_head": head.as_dict() if head else None,
+            "db_sha256": _sha256(copy),
+        }
+        archive = tmp_path / "backup.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+            zf.writestr("manifest.json", json.dumps(manifest, indent=1))
+            zf.write(copy, database.DB_NAME)
+            zf.writestr(database.KEYS_NAME, json.dumps(keys.data, indent=1, sort_keys=True))
+        with open(archive, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(archive, out)
+        atomic.fsync_dir(out.parent)
+    verify_file(out, data_key)  # re-read what landed on disk
+    return manifest
+
+
+def _unpack(path: Path, into: Path) -> dict:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            manifest = json.loads(zf.read("manifest.json"))
+            if manifest.get("format") != FORMAT:
+                raise StoreError("This file is not a gp-optout backup, or is from an unknown version.")
+            zf.extract(database.DB_NAME, into)
+            zf.extract(database.KEYS_NAME, into)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise RegisterCorrupt(f"The backup file is damaged or incomplete ({exc.__class__.__name__}).") from None
+    if _sha256(into / database.DB_NAME) != manifest.get("db_sha256"):
+        raise RegisterCorrupt("The backup's content hash does not match: the file is damaged or was altered.")
+    return manifest
+
+
+def verify_file(path: Path, data_key: bytes) -> dict:
+    with tempfile.TemporaryDirectory(prefix=".gp-optout-verify-", dir=Path(path).parent) as tmp:
+        manifest = _unpack(Path(path), Path(tmp))
+        _check_copy(Path(tmp) / database.DB_NAME, data_key, manifest["counts"], manifest.get("audit_head"))
+    return manifest
+
+
+def _role_in_copy(db_path: Path, data_key: bytes, user: str) -> str | None:
+    from . import users
+
+    conn = database.connect(db_path, data_key)
+    try:
+        return users.role_of(conn, user)
+    finally:
+        conn.close()
+
+
+def restore(path: Path, folder: Path, user: str, password: str | None, recovery_key: str | None,
+            required_role: str) -> tuple[dict, bytes, Path | None]:
+    """Check a backup fully, then swap it in. The live register (if any) is kept aside, not deleted.
+
+    Unlocks with the backup's own key file (the live register may be the damaged one).
+    Returns (manifest, data key, folder the previous register was moved to)."""
+    folder = Path(folder)
+    location.check_local(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".restore-", dir=folder))
+    try:
+        manifest = _unpack(Path(path), staging)
+        keys = keyfile.KeyFile.load(staging / database.KEYS_NAME)
+        if recovery_key is not None:
+            data_key = keys.unlock_with_recovery(recovery_key)
+        else:
+            data_key = keys.unlock(user, password or "")
+        keys.clear_throttle(user)
+        keys.data["failed_unlocks"] = []
+        keys.save()
+        _check_copy(staging / database.DB_NAME, data_key, manifest["counts"], manifest.get("audit_head"))
+        if _role_in_copy(staging / database.DB_NAME, data_key, user) != required_role:
+            raise StoreError(f"Only a practice manager named in the backup can restore it; {user} is not one.")
+        aside = None
+        live_db, live_keys = folder / database.DB_NAME, folder / database.KEYS_NAME
+        if live_db.exists() or live_keys.exists():
+            aside = folder / f"before-restore-{datetime.now():%Y%m%d-%H%M%S}"
+            aside.mkdir()
+            for name in (database.DB_NAME, database.DB_NAME + "-wal", database.DB_NAME + "-shm", database.KEYS_NAME):
+                if (folder / name).exists():
+                    os.replace(folder / name, aside / name)
+        os.replace(staging / database.DB_NAME, live_db)
+        os.replace(staging / database.KEYS_NAME, live_keys)
+        atomic.fsync_dir(folder)
+        return manifest, data_key, aside
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

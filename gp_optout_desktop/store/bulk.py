@@ -1,0 +1,45 @@
+"""Bulk inserts for the demo generator and benchmarks: one executemany per table."""
+
+from __future__ import annotations
+
+
+def insert_patients(conn, rows: list[tuple]) -> None:
+    """rows: (id, nhs, title, surname, forenames, surname_key, dob, address_json, postcode, postcode_key, created_at, created_by)."""
+    conn.executemany(
+        "INSERT INTO patients(id, nhs, title, surname, forenames, surname_key, dob, address, postcode, postcode_key,"
+        " created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
+
+
+def insert_events(conn, rows: list[tuple]) -> None:
+    """rows: (id, patient_id, kind, action, effective, received, via, proxy_role, proxy_name, proxy_evidence,
+    proxy_verified_by, submitted_by, form_id, recorded_by, recorded_at, coded_at, coded_by)."""
+    conn.executemany(
+        "INSERT INTO events(id, patient_id, kind, action, effective, received, via, proxy_role, proxy_name,"
+        " proxy_evidence, proxy_verified_by, submitted_by, form_id, recorded_by, recorded_at, coded_at, coded_by)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
+
+
+def insert_current_state(conn, rows: list[tuple]) -> None:
+    """rows: (patient_id, kind, active, since, event_id)."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO current_state(patient_id, kind, active, since, event_id) VALUES (?,?,?,?,?)", rows
+    )
+
+
+def insert_letters(conn, rows: list[tuple]) -> None:
+    """rows: (patient_id, form_id, kind, queued_at, due, sent_at, template_version, printed_count)."""
+    conn.executemany(
+        "INSERT INTO letters(patient_id, form_id, kind, queued_at, due, sent_at, template_version, printed_count)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        rows,
+    )
+
+
+def next_ids(conn) -> tuple[int, int]:
+    patient = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM patients").fetchone()[0]
+    event = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM events").fetchone()[0]
+    return patient, event

@@ -1,0 +1,159 @@
+"""Opening the SQLCipher register safely, and its one transaction helper.
+
+Sharp edges handled here (see shared/design.md): plain sqlite3 accepts PRAGMA key and
+writes plaintext, so cipher_version is checked; temp files would be unencrypted, so
+temp_store=MEMORY is set and read back; a wrong key and a corrupt file give the same
+error, but the key here comes from an authenticated unwrap, so a read failure after a
+successful unwrap means the file itself is corrupt or tampered with.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlcipher3
+
+from . import schema
+from .errors import NewerSchema, RegisterCorrupt, StoreError
+
+DB_NAME = "register.db"
+KEYS_NAME = "register.keys"
+
+DatabaseError = sqlcipher3.DatabaseError
+IntegrityError = sqlcipher3.IntegrityError
+
+
+def _key_pragma(data_key: bytes) -> str:
+    # A raw 256-bit key as hex (SQLCipher's x'' form): no passphrase ever reaches SQL,
+    # and SQLCipher's own PBKDF2 is skipped (Argon2id already stretched the password).
+    if len(data_key) != 32:
+        raise StoreError("The register key has the wrong length.")
+    return f"PRAGMA key = \"x'{data_key.hex()}'\""
+
+
+def connect(db_path: Path, data_key: bytes, *, create: bool = False) -> sqlcipher3.Connection:
+    db_path = Path(db_path)
+    if not create and not db_path.exists():
+        raise StoreError(f"No register found at {db_path.parent}.")
+    conn = sqlcipher3.connect(str(db_path), isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        conn.execute(_key_pragma(data_key))
+        version = conn.execute("PRAGMA cipher_version").fetchone()
+        if not version or not version[0]:
+            raise StoreError("SQLCipher is not available: refusing to write an unencrypted register.")
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except DatabaseError:
+            raise RegisterCorrupt(
+                "The register file is damaged or has been tampered with (it does not decrypt with its key). "
+                "Nothing was changed. Restore the latest backup."
+            ) from None
+        conn.execute("PRAGMA temp_store = MEMORY")
+        if conn.execute("PRAGMA temp_store").fetchone()[0] != 2:
+            raise StoreError("Could not keep temporary data in memory: refusing to open.")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB of page cache
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def check_integrity(conn: sqlcipher3.Connection, full: bool = False) -> None:
+    """SQLCipher's per-page HMAC check plus SQLite's structural check."""
+    try:
+        bad_pages = conn.execute("PRAGMA cipher_integrity_check").fetchall()
+        rows = conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
+    except DatabaseError as exc:
+        raise RegisterCorrupt(f"The register failed its integrity check ({exc}). Restore the latest backup.") from None
+    if bad_pages or rows != [("ok",)]:
+        raise RegisterCorrupt("The register failed its integrity check: it is damaged or was tampered with. Restore the latest backup.")
+
+
+def schema_version(conn) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn, db_path: Path) -> int:
+    """Bring the schema up to date; copy the file aside first. Returns the old version."""
+    current = schema_version(conn)
+    if current > schema.LATEST:
+        raise NewerSchema(
+            f"This register was written by a newer version of gp-optout-desktop (schema {current}; this "
+            f"version knows {schema.LATEST}). Install the newer version; nothing was changed."
+        )
+    if current == schema.LATEST:
+        return current
+    if current > 0:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copy2(db_path, db_path.with_name(f"{db_path.name}.pre-v{schema.LATEST}.bak"))
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for step in range(current, schema.LATEST):
+            for statement in schema.MIGRATIONS[step].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {int(schema.LATEST)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return current
+
+
+class Database:
+    """One open connection. Writes go through ``transaction()``; one lock serialises threads."""
+
+    def __init__(self, conn, db_path: Path):
+        self.conn = conn
+        self.path = Path(db_path)
+        self._lock = threading.RLock()
+        self._depth = 0
+
+    @contextmanager
+    def transaction(self):
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.conn
+                finally:
+                    self._depth -= 1
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self.conn
+                self.conn.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except DatabaseError:
+                    pass
+                if isinstance(exc, sqlcipher3.OperationalError) and "full" in str(exc).lower():
+                    raise StoreError("The disk is full: nothing was saved. Free some space and try again.") from None
+                raise
+            finally:
+                self._depth = 0
+
+    @contextmanager
+    def reading(self):
+        with self._lock:
+            yield self.conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self.conn is not None:
+                try:
+                    self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except DatabaseError:
+                    pass
+                self.conn.close()
+                self.conn = None

@@ -1,0 +1,35 @@
+"""Errors the store raises; each message is a sentence a user can act on."""
+
+
+class StoreError(Exception):
+    """Base class: the register could not be opened, read or written."""
+
+
+class WrongPassword(StoreError):
+    pass
+
+
+class Throttled(StoreError):
+    def __init__(self, message: str, retry_at):
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+class RegisterCorrupt(StoreError):
+    """The file decrypts with the right key but fails its checks: corrupt or tampered."""
+
+
+class UnsafeLocation(StoreError):
+    """A network share: SQLite's locking and WAL are unsafe there."""
+
+
+class NewerSchema(StoreError):
+    pass
+
+
+class NotFound(StoreError):
+    pass
+
+
+class Conflict(StoreError):
+    """E.g. a duplicate NHS number."""

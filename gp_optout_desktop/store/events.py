@@ -1,0 +1,113 @@
+"""Objection events, the derived current_state table, letters queued with them, signposts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from ..domain.events import EVENT_KINDS, Event, Proxy, current_status
+
+_EVENT_COLUMNS = (
+    "id, kind, action, effective, received, via, proxy_role, proxy_name, proxy_evidence, proxy_verified_by,"
+    " submitted_by, recorded_by, recorded_at, coded_at, coded_by"
+)
+
+
+def _row_to_event(row) -> Event:
+    proxy = Proxy(row[6], row[7], row[8], row[9]) if row[6] else None
+    return Event(
+        event_id=row[0], seq=row[0], kind=row[1], action=row[2],
+        effective=date.fromisoformat(row[3]), received=date.fromisoformat(row[4]), via=row[5],
+        proxy=proxy, submitted_by=row[10], recorded_by=row[11],
+        recorded_at=datetime.fromisoformat(row[12]),
+        coded_at=datetime.fromisoformat(row[13]) if row[13] else None, coded_by=row[14],
+    )
+
+
+def history(conn, patient_id: int) -> list[Event]:
+    rows = conn.execute(
+        f"SELECT {_EVENT_COLUMNS} FROM events WHERE patient_id = ? ORDER BY effective, id", (patient_id,)
+    )
+    return [_row_to_event(r) for r in rows]
+
+
+def next_form_id(conn) -> int:
+    row = conn.execute("SELECT coalesce(max(form_id), 0) + 1 FROM events").fetchone()
+    return row[0]
+
+
+def insert(conn, patient_id: int, e: Event, form_id: int) -> int:
+    p = e.proxy
+    cur = conn.execute(
+        "INSERT INTO events(patient_id, kind, action, effective, received, via, proxy_role, proxy_name,"
+        " proxy_evidence, proxy_verified_by, submitted_by, form_id, recorded_by, recorded_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (patient_id, e.kind, e.action, e.effective.isoformat(), e.received.isoformat(), e.via,
+         p.role if p else None, p.name if p else None, p.evidence if p else None, p.verified_by if p else None,
+         e.submitted_by, form_id, e.recorded_by, e.recorded_at.isoformat()),
+    )
+    return cur.lastrowid
+
+
+def refresh_current_state(conn, patient_id: int) -> None:
+    """Recompute the derived state for one patient from their whole history (latest wins)."""
+    events = history(conn, patient_id)
+    for kind in EVENT_KINDS:
+        status = current_status(events, kind)
+        if status.event is None:
+            conn.execute("DELETE FROM current_state WHERE patient_id = ? AND kind = ?", (patient_id, kind))
+            continue
+        conn.execute(
+            "INSERT OR REPLACE INTO current_state(patient_id, kind, active, since, event_id) VALUES (?,?,?,?,?)",
+            (patient_id, kind, int(status.active), status.since.isoformat(), status.event.event_id),
+        )
+
+
+def mark_coded(conn, event_id: int, *, by: str, at: datetime) -> int:
+    cur = conn.execute(
+        "UPDATE events SET coded_at = ?, coded_by = ? WHERE id = ? AND coded_at IS NULL",
+        (at.isoformat(), by, event_id),
+    )
+    return cur.rowcount
+
+
+def patient_of_event(conn, event_id: int) -> int | None:
+    row = conn.execute("SELECT patient_id FROM events WHERE id = ?", (event_id,)).fetchone()
+    return row[0] if row else None
+
+
+def queue_letter(conn, patient_id: int, form_id: int | None, kind: str, queued_at: datetime, due: date) -> int:
+    cur = conn.execute(
+        "INSERT INTO letters(patient_id, form_id, kind, queued_at, due) VALUES (?,?,?,?,?)",
+        (patient_id, form_id, kind, queued_at.isoformat(), due.isoformat()),
+    )
+    return cur.lastrowid
+
+
+def letters_for(conn, patient_id: int) -> list[dict]:
+    rows = conn.execute(
+        "SELECT id, kind, queued_at, due, sent_at, template_version, printed_count FROM letters"
+        " WHERE patient_id = ? ORDER BY queued_at",
+        (patient_id,),
+    )
+    keys = ("letter_id", "kind", "queued_at", "due", "sent_at", "template_version", "printed_count")
+    return [dict(zip(keys, r)) for r in rows]
+
+
+def add_signpost(conn, patient_id: int, on: date, *, by: str, at: datetime) -> None:
+    conn.execute(
+        "INSERT INTO signposts(patient_id, on_date, recorded_by, recorded_at) VALUES (?,?,?,?)",
+        (patient_id, on.isoformat(), by, at.isoformat()),
+    )
+
+
+def signposts(conn, patient_id: int) -> list[date]:
+    rows = conn.execute("SELECT on_date FROM signposts WHERE patient_id = ? ORDER BY on_date", (patient_id,))
+    return [date.fromisoformat(r[0]) for r in rows]
+
+
+def counts(conn) -> dict[str, int]:
+    """Current objections by type, withdrawals in force, include-me requests."""
+    out = {}
+    for kind, active, n in conn.execute("SELECT kind, active, count(*) FROM current_state GROUP BY kind, active"):
+        out[f"{kind}_{'active' if active else 'withdrawn'}"] = n
+    return out

@@ -1,0 +1,224 @@
+"""Per-user keys: one random 256-bit data key encrypts the register; each user's
+password unwraps that user's own wrapped copy (Argon2id, then AES-256-GCM).
+
+The key file sits beside the register and is written atomically. It holds no
+patient data: user names, KDF parameters, wrapped keys, the recovery key's wrapped
+copy, the failed-unlock throttle (so it survives a restart) and the last audit
+head seen (so truncation of the audit chain can be detected).
+
+The AES-GCM associated data binds each wrapped key to the register id and the
+user name, so entries cannot be swapped between users or registers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from argon2.low_level import Type, hash_secret_raw
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from . import atomic
+from .errors import StoreError, Throttled, WrongPassword
+
+FORMAT = 1
+# Argon2id: 3 passes over 96 MiB with 2 lanes, measured at about 0.4-0.7 s on the
+# 2-core reference machine (benchmarks/bench_register.py prints the figure).
+KDF_DEFAULTS = {"alg": "argon2id", "t": 3, "m_kib": 98304, "p": 2}
+FREE_FAILURES = 5
+FIRST_DELAY_S = 30
+MAX_DELAY_S = 15 * 60
+RECOVERY_USER = "*recovery*"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def derive_kek(password: str, salt: bytes, kdf: dict) -> bytes:
+    if kdf.get("alg") == "argon2id":
+        return hash_secret_raw(password.encode("utf-8"), salt, kdf["t"], kdf["m_kib"], kdf["p"], 32, Type.ID)
+    if kdf.get("alg") == "hkdf-sha256":  # only for the recovery key, which is itself 256 random bits
+        return HKDF(hashes.SHA256(), 32, salt, b"gp-optout recovery").derive(password.encode("utf-8"))
+    raise StoreError(f"The key file uses an unknown key derivation '{kdf.get('alg')}'.")
+
+
+def normalise_recovery(text: str) -> str:
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+def new_recovery_key() -> str:
+    """52 base32 characters (260 bits) in groups of four, for printing."""
+    raw = base64.b32encode(secrets.token_bytes(33)).decode("ascii").rstrip("=")[:52]
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+@dataclass
+class KeyFile:
+    path: Path
+    data: dict
+
+    # ---- loading and saving -------------------------------------------------
+    @classmethod
+    def create(cls, path: Path, register_id: str) -> "KeyFile":
+        return cls(Path(path), {"format": FORMAT, "register_id": register_id, "users": {}, "throttle": {}, "audit_head": None})
+
+    @classmethod
+    def load(cls, path: Path) -> "KeyFile":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise StoreError(
+                f"The key file {path.name} is missing beside the register. Without it nobody can unlock the "
+                "register: restore it from a backup, or restore the whole register."
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"The key file {path.name} is unreadable or damaged ({exc.__class__.__name__}).") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT or "users" not in data:
+            raise StoreError(f"The key file {path.name} is not one this version can read.")
+        data.setdefault("throttle", {})
+        data.setdefault("audit_head", None)
+        return cls(path, data)
+
+    def save(self) -> None:
+        atomic.write_bytes(self.path, json.dumps(self.data, indent=1, sort_keys=True).encode("utf-8"))
+
+    @property
+    def register_id(self) -> str:
+        return self.data["register_id"]
+
+    # ---- wrapping -----------------------------------------------------------
+    def _aad(self, name: str) -> bytes:
+        return f"{self.register_id}|{name}".encode("utf-8")
+
+    def wrap(self, name: str, secret: str, data_key: bytes, *, kdf: dict | None = None, must_change: bool = False) -> None:
+        kdf = dict(kdf or KDF_DEFAULTS)
+        salt = secrets.token_bytes(16)
+        kek = derive_kek(secret, salt, kdf)
+        nonce = secrets.token_bytes(12)
+        wrapped = AESGCM(kek).encrypt(nonce, data_key, self._aad(name))
+        self.data["users"][name] = {
+            "kdf": kdf,
+            "salt": _b64(salt),
+            "nonce": _b64(nonce),
+            "wrapped": _b64(wrapped),
+            "must_change": must_change,
+        }
+
+    def wrap_recovery(self, recovery_key: str, data_key: bytes) -> None:
+        self.wrap(RECOVERY_USER, normalise_recovery(recovery_key), data_key, kdf={"alg": "hkdf-sha256"})
+
+    def has_user(self, name: str) -> bool:
+        return name in self.data["users"] and name != RECOVERY_USER
+
+    def user_names(self) -> list[str]:
+        return sorted(n for n in self.data["users"] if n != RECOVERY_USER)
+
+    def must_change(self, name: str) -> bool:
+        return bool(self.data["users"].get(name, {}).get("must_change"))
+
+    def remove(self, name: str) -> None:
+        self.data["users"].pop(name, None)
+        self.data["throttle"].pop(name.casefold(), None)
+
+    def try_unwrap(self, name: str, secret: str) -> bytes | None:
+        entry = self.data["users"].get(name)
+        if entry is None:
+            # Spend the same time as a real attempt so user names cannot be probed by timing.
+            derive_kek(secret, b"\0" * 16, KDF_DEFAULTS)
+            return None
+        kek = derive_kek(secret, _unb64(entry["salt"]), entry["kdf"])
+        try:
+            return AESGCM(kek).decrypt(_unb64(entry["nonce"]), _unb64(entry["wrapped"]), self._aad(name))
+        except InvalidTag:
+            return None
+
+    # ---- throttle -----------------------------------------------------------
+    def throttle_state(self, name: str) -> dict:
+        return self.data["throttle"].get(name.casefold(), {"failures": 0, "retry_at": None, "log": []})
+
+    def retry_at(self, name: str) -> datetime | None:
+        raw = self.throttle_state(name).get("retry_at")
+        return datetime.fromisoformat(raw) if raw else None
+
+    def check_throttle(self, name: str, now: datetime | None = None) -> None:
+        retry = self.retry_at(name)
+        now = now or _now()
+        if retry and now < retry:
+            local = retry.astimezone().strftime("%H:%M:%S")
+            raise Throttled(f"Too many wrong passwords. The next try is allowed at {local}.", retry)
+
+    def record_failure(self, name: str, now: datetime | None = None) -> None:
+        now = now or _now()
+        state = dict(self.throttle_state(name))
+        state["failures"] = state.get("failures", 0) + 1
+        extra = state["failures"] - FREE_FAILURES
+        if extra >= 0:
+            delay = min(FIRST_DELAY_S * (2**extra), MAX_DELAY_S)
+            state["retry_at"] = (now + timedelta(seconds=delay)).isoformat()
+        self.data["throttle"][name.casefold()] = state
+        # Failed unlocks cannot be written to the locked register: keep them here until
+        # the next successful unlock moves them into the audit trail.
+        pending = self.data.setdefault("failed_unlocks", [])
+        pending.append({"user": name[:64], "at": now.isoformat()})
+        del pending[:-1000]
+        self.save()
+
+    def clear_throttle(self, name: str) -> None:
+        self.data["throttle"].pop(name.casefold(), None)
+
+    def drain_failed_unlocks(self) -> list[dict]:
+        pending = list(self.data.get("failed_unlocks") or [])
+        self.data["failed_unlocks"] = []
+        return pending
+
+    # ---- unlock ---------------------------------------------------------------
+    def unlock(self, name: str, password: str, now: datetime | None = None) -> bytes:
+        self.check_throttle(name, now)
+        key = self.try_unwrap(name, password) if name != RECOVERY_USER else None
+        if key is None:
+            self.record_failure(name, now)
+            raise WrongPassword("The user name or password is wrong.")
+        return key
+
+    def unlock_with_recovery(self, recovery_key: str, now: datetime | None = None) -> bytes:
+        self.check_throttle(RECOVERY_USER, now)
+        key = self.try_unwrap(RECOVERY_USER, normalise_recovery(recovery_key))
+        if key is None:
+            self.record_failure(RECOVERY_USER, now)
+            raise WrongPassword("That recovery key does not unlock this register.")
+        return key
+
+
+def new_data_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def new_register_id() -> str:
+    return secrets.token_hex(16)
+
+
+def kdf_seconds(kdf: dict | None = None) -> float:
+    """Time one derivation with these parameters (used by benchmarks and the README figure)."""
+    import time
+
+    start = time.perf_counter()
+    derive_kek("benchmark-password", os.urandom(16), dict(kdf or KDF_DEFAULTS))
+    return time.perf_counter() - start

@@ -1,0 +1,143 @@
+"""Creating, unlocking and closing a register folder: register.db + register.keys.
+
+``Register`` holds the one open connection, the audit chain and the key file. It knows
+nothing of users' permissions (services/ does) or of windows (ui/ does).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import database, keyfile, location, meta
+from .audit import AuditChain, Head, audit_key
+from .errors import StoreError
+
+
+def register_paths(folder: Path) -> tuple[Path, Path]:
+    folder = Path(folder)
+    return folder / database.DB_NAME, folder / database.KEYS_NAME
+
+
+def exists(folder: Path) -> bool:
+    db, keys = register_paths(folder)
+    return db.exists() or keys.exists()
+
+
+@dataclass
+class Register:
+    folder: Path
+    db: database.Database
+    keys: keyfile.KeyFile
+    audit: AuditChain
+    data_key: bytes
+
+    @property
+    def conn(self):
+        return self.db.conn
+
+    def transaction(self):
+        return self.db.transaction()
+
+    def reading(self):
+        return self.db.reading()
+
+    @property
+    def is_open(self) -> bool:
+        return self.db.conn is not None
+
+    def remember_audit_head(self) -> None:
+        """Keep the latest audit head outside the register, to detect truncation later."""
+        with self.reading() as conn:
+            head = self.audit.head(conn)
+        self.keys.data["audit_head"] = head.as_dict() if head else None
+        self.keys.save()
+
+    def recorded_head(self) -> Head | None:
+        return Head.from_dict(self.keys.data.get("audit_head"))
+
+    def close(self) -> None:
+        if self.is_open:
+            try:
+                self.remember_audit_head()
+            except (StoreError, OSError):
+                pass  # closing must not fail because the key file could not be rewritten
+            self.db.close()
+        self.data_key = b""
+
+
+def _open_db(folder: Path, data_key: bytes, create: bool) -> database.Database:
+    db_path, _ = register_paths(folder)
+    conn = database.connect(db_path, data_key, create=create)
+    try:
+        if not create:
+            database.check_integrity(conn)
+        database.migrate(conn, db_path)
+    except BaseException:
+        conn.close()
+        raise
+    return database.Database(conn, db_path)
+
+
+def create(folder: Path, *, first_user: str, password: str, ods: str, practice: dict, role: str) -> tuple[Register, str]:
+    """A new register; returns it open, and the recovery key (shown once)."""
+    folder = Path(folder)
+    location.check_local(folder)
+    if exists(folder):
+        raise StoreError(f"A register already exists in {folder}; nothing was changed.")
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.name != "nt":
+        os.chmod(folder, 0o700)
+    data_key = keyfile.new_data_key()
+    recovery = keyfile.new_recovery_key()
+    _, keys_path = register_paths(folder)
+    keys = keyfile.KeyFile.create(keys_path, keyfile.new_register_id())
+    keys.wrap(first_user, password, data_key)
+    keys.wrap_recovery(recovery, data_key)
+    db = _open_db(folder, data_key, create=True)
+    reg = Register(folder, db, keys, AuditChain(audit_key(data_key)), data_key)
+    now = datetime.now(timezone.utc).isoformat()
+    with reg.transaction() as conn:
+        meta.put(conn, "register_id", keys.register_id)
+        meta.put(conn, "ods", ods)
+        meta.put(conn, "practice", practice)
+        meta.put(conn, "revision", 0)
+        conn.execute(
+            "INSERT INTO users(name, role, active, created_at, created_by) VALUES (?,?,1,?,?)",
+            (first_user, role, now, first_user),
+        )
+        reg.audit.append(conn, user=first_user, role=role, action="register.create", detail=f"ods={ods}")
+    keys.save()  # only once the database exists, so a failed create leaves no key file behind
+    reg.remember_audit_head()
+    return reg, recovery
+
+
+def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key: str | None = None) -> tuple[Register, list[dict]]:
+    """Open with a user's password (or the recovery key). Returns the register and the
+    failed attempts (user, time) since the last success, for the audit trail."""
+    folder = Path(folder)
+    location.check_local(folder)
+    db_path, keys_path = register_paths(folder)
+    if not db_path.exists():
+        raise StoreError(f"No register found in {folder}.")
+    keys = keyfile.KeyFile.load(keys_path)
+    if recovery_key is not None:
+        data_key = keys.unlock_with_recovery(recovery_key)
+        keys.clear_throttle(keyfile.RECOVERY_USER)
+    else:
+        data_key = keys.unlock(user, password or "")
+        keys.clear_throttle(user)
+    failures = keys.drain_failed_unlocks()
+    db = _open_db(folder, data_key, create=False)
+    reg = Register(folder, db, keys, AuditChain(audit_key(data_key)), data_key)
+    with reg.reading() as conn:
+        if meta.get(conn, "register_id") != keys.register_id:
+            reg.db.close()
+            raise StoreError("The key file belongs to a different register; nothing was changed.")
+    try:
+        keys.save()
+    except OSError:
+        pass  # a full disk must not lock everyone out; the throttle reset is simply not kept
+    return reg, failures

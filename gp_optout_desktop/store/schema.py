@@ -1,0 +1,69 @@
+"""Schema versions and migrations (PRAGMA user_version).
+
+Plain SQL steps rather than SQLAlchemy/Alembic: see docs/adr/0002-plain-sql-migrations.md.
+The register file is copied aside before any migration; a register written by a newer
+version is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+V1 = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE users(
+    name TEXT PRIMARY KEY, role TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL, created_by TEXT NOT NULL);
+CREATE TABLE patients(
+    id INTEGER PRIMARY KEY,
+    nhs TEXT UNIQUE,
+    title TEXT NOT NULL DEFAULT '', surname TEXT NOT NULL, forenames TEXT NOT NULL,
+    surname_key TEXT NOT NULL, dob TEXT NOT NULL,
+    address TEXT NOT NULL DEFAULT '[]', postcode TEXT NOT NULL, postcode_key TEXT NOT NULL,
+    phone TEXT NOT NULL DEFAULT '', email TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL, created_by TEXT NOT NULL);
+CREATE INDEX patients_surname ON patients(surname_key, forenames);
+CREATE INDEX patients_dob ON patients(dob);
+CREATE INDEX patients_postcode ON patients(postcode_key);
+CREATE TABLE events(
+    id INTEGER PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES patients(id),
+    kind TEXT NOT NULL CHECK (kind IN ('type1', 'type2', 'include')),
+    action TEXT NOT NULL CHECK (action IN ('register', 'withdraw')),
+    effective TEXT NOT NULL, received TEXT NOT NULL, via TEXT NOT NULL,
+    proxy_role TEXT, proxy_name TEXT, proxy_evidence TEXT, proxy_verified_by TEXT,
+    submitted_by INTEGER REFERENCES patients(id),
+    form_id INTEGER NOT NULL,
+    recorded_by TEXT NOT NULL, recorded_at TEXT NOT NULL,
+    coded_at TEXT, coded_by TEXT);
+CREATE INDEX events_patient ON events(patient_id, kind, effective, id);
+CREATE INDEX events_form ON events(form_id);
+-- Derived from events (latest wins), rewritten for a patient in the same transaction
+-- as each of their events, so exports and counts need not replay 1,000,000 histories.
+CREATE TABLE current_state(
+    patient_id INTEGER NOT NULL, kind TEXT NOT NULL, active INTEGER NOT NULL,
+    since TEXT, event_id INTEGER,
+    PRIMARY KEY (patient_id, kind)) WITHOUT ROWID;
+CREATE INDEX current_active ON current_state(kind, active);
+CREATE TABLE policy(
+    id INTEGER PRIMARY KEY, state TEXT NOT NULL CHECK (state IN ('on', 'off')),
+    effective TEXT NOT NULL, reason TEXT NOT NULL, recorded_by TEXT NOT NULL, recorded_at TEXT NOT NULL);
+CREATE TABLE letters(
+    id INTEGER PRIMARY KEY, patient_id INTEGER NOT NULL REFERENCES patients(id),
+    form_id INTEGER, kind TEXT NOT NULL,
+    queued_at TEXT NOT NULL, due TEXT NOT NULL, sent_at TEXT,
+    template_version TEXT, printed_count INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX letters_pending ON letters(sent_at, due);
+CREATE INDEX letters_patient ON letters(patient_id);
+CREATE TABLE signposts(
+    id INTEGER PRIMARY KEY, patient_id INTEGER NOT NULL REFERENCES patients(id),
+    on_date TEXT NOT NULL, recorded_by TEXT NOT NULL, recorded_at TEXT NOT NULL);
+CREATE TABLE audit(
+    seq INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL,
+    action TEXT NOT NULL, patient TEXT NOT NULL, outcome TEXT NOT NULL,
+    workstation TEXT NOT NULL, detail TEXT NOT NULL, prev TEXT NOT NULL, mac TEXT NOT NULL);
+CREATE INDEX audit_patient ON audit(patient);
+CREATE INDEX audit_at ON audit(at);
+"""
+
+# Index i holds the SQL that takes a register from version i to i + 1.
+MIGRATIONS: list[str] = [V1]
+LATEST = len(MIGRATIONS)
