@@ -1,0 +1,72 @@
+"""Shared fixtures: every test gets a fresh encrypted register in its own temp folder.
+
+Argon2id runs for real in every test, but with cheaper parameters (1 pass, 8 MiB) so a
+suite with hundreds of unlocks stays fast; tests/store/test_keyfile.py checks the
+production parameters and benchmarks/ measures their cost.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from gp_optout_desktop.store import keyfile  # noqa: E402
+
+FAST_KDF = {"alg": "argon2id", "t": 1, "m_kib": 8192, "p": 1}
+PRODUCTION_KDF = dict(keyfile.KDF_DEFAULTS)
+
+
+@pytest.fixture(autouse=True)
+def fast_kdf(monkeypatch):
+    monkeypatch.setattr(keyfile, "KDF_DEFAULTS", dict(FAST_KDF))
+
+
+@pytest.fixture
+def register_dir(tmp_path) -> Path:
+    return tmp_path / "register"
+
+
+@pytest.fixture
+def manager(register_dir):
+    """A new register (practice manager 'pm') with no patients."""
+    from gp_optout_desktop.services import setup
+
+    practice = setup.practice_details(name="Test Surgery", address=["1 Test Road", "Testtown"], phone="01632 960001",
+                                      email="surgery@example.invalid")
+    session, _recovery = setup.create_register(register_dir, ods="F84003", practice=practice, user="pm",
+                                               password="pm-password-1")
+    yield session
+    if session.register.is_open:
+        session.lock()
+
+
+@pytest.fixture
+def demo(register_dir):
+    """A demo register with 300 synthetic patients and the demo users; yields the manager's session."""
+    from gp_optout_desktop.services import demo as demo_service
+
+    session, _recovery, _stats = demo_service.create_demo(register_dir, 300)
+    yield session
+    if session.register.is_open:
+        session.lock()
+
+
+@pytest.fixture
+def add_patient():
+    """Add a synthetic patient through the service layer; returns its id."""
+    from gp_optout_desktop.domain import nhs_number
+    from gp_optout_desktop.services import patients
+
+    counter = iter(range(500_000, 900_000))
+
+    def add(session, surname="Testperson", forenames="Alex", dob="1970-05-06", postcode="LS1 4AP", nhs="auto", **kw):
+        if nhs == "auto":
+            nhs = nhs_number.synthetic(next(counter))
+        return patients.add(session, surname=surname, forenames=forenames, dob=dob, postcode_raw=postcode,
+                            nhs=nhs, **kw).data["patient_id"]
+
+    return add
