@@ -41,7 +41,7 @@ def add_commands(subparsers) -> None:
 def run_consult(args) -> int:
     try:
         key = load_public_key(args.public_key)
-        result = consult_mod.consult(
+        result = consult_mod.filter_candidates(
             args.exclusions, key, args.infile, args.out, practice_ods=args.practice, state_path=args.state
         )
     except ExclusionError as exc:

@@ -3,10 +3,10 @@ practice system's own scripts. Specification: docs/exclusion-file.md.
 
     from gp_optout_desktop.exclusion import read_export, load_public_key
     exset = read_export(folder, load_public_key("register-public.pem"), practice_ods="F84003")
-    exset.may_extract("9990000018")   # raises ExclusionSetError on any doubt instead
+    exset.may_extract(nhs)   # read_export raises ExclusionSetError on any doubt instead
 """
 
-from .consult import ConsultResult, consult
+from .consult import ConsultResult, filter_candidates
 from .errors import ExclusionError, ExclusionSetError, ExportError
 from .format import FORMAT_VERSION, Manifest
 from .reader import ExclusionSet, load_public_key, read_export
@@ -21,7 +21,7 @@ __all__ = [
     "ExportError",
     "ExportResult",
     "Manifest",
-    "consult",
+    "filter_candidates",
     "load_public_key",
     "read_export",
     "write_export",

@@ -46,7 +46,7 @@ class ConsultResult:
         return self.candidates - self.allowed
 
 
-def consult(
+def filter_candidates(
     exclusions_dir: Path,
     public_key: Ed25519PublicKey,
     candidates_path: Path,
