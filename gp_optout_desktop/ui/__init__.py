@@ -1,0 +1,1 @@
+"""The desktop app: Qt only. Every change goes through gp_optout_desktop.services."""
