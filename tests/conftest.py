@@ -61,11 +61,11 @@ def add_patient():
     from gp_optout_desktop.domain import nhs_number
     from gp_optout_desktop.services import patients
 
-    counter = iter(range(500_000, 900_000))
+    numbers = nhs_number.iter_synthetic(500_000)  # above the demo generator's range
 
     def add(session, surname="Testperson", forenames="Alex", dob="1970-05-06", postcode="LS1 4AP", nhs="auto", **kw):
         if nhs == "auto":
-            nhs = nhs_number.synthetic(next(counter))
+            nhs = next(numbers)
         return patients.add(session, surname=surname, forenames=forenames, dob=dob, postcode_raw=postcode,
                             nhs=nhs, **kw).data["patient_id"]
 

@@ -56,30 +56,25 @@ def display(digits: str) -> str:
     return f"{d[:3]} {d[3:6]} {d[6:]}" if len(d) == 10 else d
 
 
-def synthetic(serial: int) -> str:
-    """The serial-th valid NHS number beginning 999 (test numbers only; deterministic)."""
-    n = serial
-    while True:
-        first = f"999{n:06d}"
-        if len(first) != 9:
-            raise ValueError("synthetic NHS number space exhausted")
+def iter_synthetic(start_serial: int = 0):
+    """Valid, distinct NHS numbers beginning 999, in order from ``start_serial`` (test numbers only)."""
+    for serial in range(start_serial, 1_000_000):
+        first = f"999{serial:06d}"
         check = check_digit(first)
-        candidate = f"{first}{check}" if check is not None else None
-        if candidate and len(set(candidate)) > 1:
-            return candidate
-        n += 1
+        if check is not None and len(set(f"{first}{check}")) > 1:
+            yield f"{first}{check}"
+
+
+def synthetic(serial: int) -> str:
+    """The first valid 999 NHS number at or after ``serial`` (deterministic)."""
+    return next(iter_synthetic(serial))
 
 
 def synthetic_range(count: int) -> list[str]:
     """``count`` distinct valid 999 numbers, in order (about 10/11 of serials give one)."""
-    out: list[str] = []
-    serial = 0
-    while len(out) < count:
-        first = f"999{serial:06d}"
-        if len(first) != 9:
-            raise ValueError("at most about 909,000 synthetic 999 numbers exist")
-        check = check_digit(first)
-        if check is not None and len(set(f"{first}{check}")) > 1:
-            out.append(f"{first}{check}")
-        serial += 1
+    from itertools import islice
+
+    out = list(islice(iter_synthetic(0), count))
+    if len(out) < count:
+        raise ValueError("at most about 909,000 synthetic 999 numbers exist")
     return out
