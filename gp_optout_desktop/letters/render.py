@@ -53,7 +53,7 @@ class RenderResult:
 class _Styles:
     def __init__(self):
         fonts.register()
-        base = dict(fontName=fonts.REGULAR, fontSize=9.5, leading=13)
+        base = dict(fontName=fonts.REGULAR, bulletFontName=fonts.REGULAR, fontSize=9.5, leading=13)
         self.body = ParagraphStyle("body", spaceAfter=6, **base)
         self.subject = ParagraphStyle("subject", parent=self.body, fontName=fonts.BOLD, fontSize=11.5,
                                       leading=15, spaceAfter=8)
@@ -84,6 +84,7 @@ def _lines(texts: list[str], style) -> Paragraph:
 
 
 _TABLE_STYLE = TableStyle([
+    ("FONT", (0, 0), (-1, -1), fonts.REGULAR, 8),  # else the table sets Helvetica, which has no ŵ
     ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ("LINEBELOW", (0, 0), (-1, 0), 0.6, Color(0.3, 0.3, 0.3)),
     ("LINEBELOW", (0, 1), (-1, -1), 0.3, Color(0.75, 0.75, 0.75)),
@@ -94,7 +95,7 @@ _TABLE_STYLE = TableStyle([
     ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
 ])
 # Sized so a SNOMED CT code never wraps mid-number at 8 pt (measured with the embedded font).
-_TABLE_WIDTHS = [36 * mm, 23 * mm, 28 * mm, 35 * mm, 48 * mm]
+_TABLE_WIDTHS = [35.5 * mm, 22.5 * mm, 31 * mm, 33 * mm, 48 * mm]
 
 
 def _recorded_table(request: LetterRequest, s: _Styles) -> Table:
@@ -171,7 +172,7 @@ class _LetterDoc(BaseDocTemplate):
         super().__init__(out, pagesize=page.A4, leftMargin=page.MARGIN_X, rightMargin=page.MARGIN_X,
                          topMargin=page.LATER_BODY_TOP, bottomMargin=page.BODY_BOTTOM,
                          title="Letters", author=practice.name, creator="gp-optout-desktop",
-                         invariant=True)
+                         invariant=True, initialFontName=fonts.REGULAR, initialFontSize=9.5)
         self.practice = practice
         self.furniture = furniture
         self.pending_letter = 0

@@ -1,0 +1,162 @@
+"""Letters benchmark: 1,000 letters into one PDF, and 1,000 separate PDFs on all cores,
+each beside a raw reportlab baseline (a bare canvas drawing the same strings with the
+same embedded font, no layout) measured in the same run.
+
+    python benchmarks/bench_letters.py [--count 1000] [--workers 2]
+
+Targets (issue 4): one PDF <= 5 s; separate PDFs <= 4 s using both cores.
+Synthetic patients only (valid NHS numbers beginning 999).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from reportlab.lib.pagesizes import A4  # noqa: E402
+from reportlab.pdfgen.canvas import Canvas  # noqa: E402
+
+from gp_optout_desktop.domain.codes import parse_code_table  # noqa: E402
+from gp_optout_desktop.domain.nhs_number import synthetic_range  # noqa: E402
+from gp_optout_desktop.letters import fonts  # noqa: E402
+from gp_optout_desktop.letters.atomic import write_atomic  # noqa: E402
+from gp_optout_desktop.letters.fields import conditions_met, values_for  # noqa: E402
+from gp_optout_desktop.letters.model import (  # noqa: E402
+    LetterItem, LetterRecipient, LetterRequest, PracticeDetails, long_date,
+)
+from gp_optout_desktop.letters.render import render_batch, render_split, split_filename  # noqa: E402
+from gp_optout_desktop.letters.templates import TABLE, fill, load_template  # noqa: E402
+from gp_optout_desktop.paths import resource  # noqa: E402
+
+PRACTICE = PracticeDetails("Riverside Medical Centre", ("12 High Street", "Llandudno", "LL30 2AB"),
+                           "01492 000000", "riverside.practice@nhs.net", "W94001")
+FORENAMES = ["Siân", "Dafydd", "Zoë", "Ŵyn", "Ifan", "Megan", "Tomos", "Éowyn"]
+SURNAMES = ["O'Brien-Ŵyn", "Jones", "ap Dafydd", "Smith & Sons <Ltd>", "Ŷr-Evans", "Ní Bhriain"]
+
+
+def make_requests(count: int) -> list[LetterRequest]:
+    """A realistic mix: mostly single objections, every fifth a family of three, some withdrawals."""
+    codes = parse_code_table(resource("codes.json").read_text(encoding="utf-8"))
+    nhs = synthetic_range(count * 3)
+    out = []
+    for i in range(count):
+        fore, sur = FORENAMES[i % len(FORENAMES)], SURNAMES[i % len(SURNAMES)]
+        rec = LetterRecipient("Ms", fore, sur, (f"{i + 1} Ffordd yr Orsaf", "Llandudno"), "LL30 1AA",
+                              nhs[3 * i], date(1970 + i % 40, 1 + i % 12, 1 + i % 28))
+        action = "withdraw" if i % 7 == 3 else "register"
+        people = 3 if i % 5 == 0 else 1
+        items = tuple(
+            LetterItem.from_code(name=f"{FORENAMES[(i + k) % len(FORENAMES)]} {sur}", nhs=nhs[3 * i + k],
+                                 dob=date(1970 + (i + k) % 40, 1 + k, 1 + k), kind="type1", action=action,
+                                 effective=date(2025, 3, 1), code=codes.lookup("type1", action))
+            for k in range(people)
+        )
+        kind = "withdrawal" if action == "withdraw" else "objection"
+        proxy = {"proxy_name": "Gwen Jones", "proxy_role": "parental_responsibility"} if people > 1 else {}
+        out.append(LetterRequest(kind, f"L-{i + 1:06d}", date(2025, 3, 4), rec, items, **proxy))
+    return out
+
+
+def baseline_lines(request: LetterRequest, templates) -> list[str]:
+    """The same strings the real renderer prints, as flat lines for a bare canvas."""
+    tpl = templates[request.kind]
+    values = values_for(request, PRACTICE, tpl.version)
+    met = conditions_met(request)
+    r = request.recipient
+    lines = [PRACTICE.name, ", ".join(PRACTICE.address), f"Tel {PRACTICE.phone}  Email {PRACTICE.email}",
+             r.full_name, *r.address_lines, long_date(request.letter_date), request.reference,
+             values["nhs_number"], values["date_of_birth"], fill(tpl.subject, values)]
+    for block in tpl.blocks:
+        if block.condition and block.condition not in met:
+            continue
+        if block.style == TABLE:
+            for it in request.items:
+                lines.append(f"{it.name}  {it.nhs_display}  {long_date(it.dob)}  {it.description}  {it.codes_text}")
+            continue
+        for text in block.texts:
+            lines.append(fill(text, values))
+    return lines
+
+
+def _draw(canv: Canvas, lines: list[str]) -> None:
+    y = A4[1] - 60
+    canv.setFont(fonts.REGULAR, 9.5)
+    for line in lines:
+        # Cut long paragraphs into ~100-character rows: roughly the real line count, no measuring.
+        for start in range(0, max(len(line), 1), 100):
+            if y < 60:
+                canv.showPage()
+                canv.setFont(fonts.REGULAR, 9.5)
+                y = A4[1] - 60
+            canv.drawString(56, y, line[start:start + 100])
+            y -= 13
+    canv.showPage()
+
+
+def baseline_one(all_lines: list[list[str]], path: Path) -> None:
+    fonts.register()
+    canv = Canvas(str(path), pagesize=A4, invariant=True, initialFontName=fonts.REGULAR)
+    for lines in all_lines:
+        _draw(canv, lines)
+    canv.save()
+
+
+def _baseline_chunk(args) -> int:
+    start, chunk, out_dir = args
+    fonts.register()
+    for offset, lines in enumerate(chunk):
+        canv = Canvas(None, pagesize=A4, invariant=True, initialFontName=fonts.REGULAR)  # in memory
+        _draw(canv, lines)
+        write_atomic(Path(out_dir) / split_filename(start + offset, "base"), canv.getpdfdata())
+    return len(chunk)
+
+
+def baseline_split(all_lines: list[list[str]], out_dir: Path, workers: int) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    size = max(1, -(-len(all_lines) // (workers * 4)))
+    chunks = [(i, all_lines[i:i + size], str(out_dir)) for i in range(0, len(all_lines), size)]
+    with ProcessPoolExecutor(max_workers=workers, initializer=fonts.register) as pool:
+        list(pool.map(_baseline_chunk, chunks))
+
+
+def timed(fn, *args) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--count", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args(argv)
+    fonts.register()
+    requests = make_requests(args.count)
+    templates = {kind: load_template(kind) for kind in ("objection", "withdrawal")}
+    all_lines = [baseline_lines(r, templates) for r in requests]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        t_one = timed(render_batch, requests, PRACTICE, tmp / "batch.pdf", templates)
+        t_one_base = timed(baseline_one, all_lines, tmp / "base.pdf")
+        t_split = timed(render_split, requests, PRACTICE, tmp / "split", templates, args.workers)
+        t_split_base = timed(baseline_split, all_lines, tmp / "base_split", args.workers)
+        n_split = len(list((tmp / "split").iterdir()))
+        size_mb = (tmp / "batch.pdf").stat().st_size / 1e6
+    print(f"letters: {args.count} (every 5th covers 3 people), workers: {args.workers}, cpus: {os.cpu_count()}")
+    print(f"one PDF      : {t_one:6.2f} s  (target <= 5 s; {size_mb:.1f} MB)   raw canvas baseline: {t_one_base:6.2f} s")
+    print(f"separate PDFs: {t_split:6.2f} s  (target <= 4 s; {n_split} files)   raw canvas baseline: {t_split_base:6.2f} s")
+    ok = t_one <= 5 and t_split <= 4
+    print("targets met" if ok else "TARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,119 @@
+import re
+from datetime import date
+
+from pypdf import PdfReader
+
+from gp_optout_desktop.letters.model import LetterRequest
+from gp_optout_desktop.letters.render import render_batch, render_split
+from gp_optout_desktop.letters.templates import load_template, parse_template
+
+from .helpers import AWKWARD, NHS, PRACTICE, item, objection, pdf_text, poppler_text, recipient
+
+
+def test_letter_holds_name_address_nhs_number_date_and_codes_exactly(tmp_path):
+    result = render_batch([objection()], PRACTICE, tmp_path / "one.pdf")
+    (text,) = pdf_text(result.path)
+    for expected in ("Ms Megan Jones", "Flat 2, Tŷ Gwyn", "5 Ffordd yr Orsaf", "LL30 1AA",
+                     "999 000 0018", "4 March 2025", "3 March 1980", "from 1 March 2025", "L-000001",
+                     "SNOMED CT 827241000000103", "Read v2 9Nu0.", "CTV3 XaZ89",
+                     "Riverside Medical Centre", "01492 000000", "riverside.practice@nhs.net", "ODS code W94001"):
+        assert expected in text, expected
+    assert "9990000018" not in text  # always shown 3-3-4
+    assert result.letters[0].pages == 1
+
+
+def test_awkward_names_render_literally_and_markup_is_not_interpreted(tmp_path):
+    hostile = 'Ŷ <img src="http://127.0.0.1:9/x.png"/> <b>Bold</b>'
+    letter = objection(recipient=recipient(surname=AWKWARD, forenames=hostile),
+                       items=(item(name=f"{hostile} {AWKWARD}"),))
+    result = render_batch([letter], PRACTICE, tmp_path / "awkward.pdf")
+    text = pdf_text(result.path)[0]
+    assert AWKWARD in text
+    assert "Dear Ms O'Brien-Ŵyn <script>&amp; Siân," in text
+    assert '<img src="http://127.0.0.1:9/x.png"/>' in text and "<b>Bold</b>" in text
+    # Nothing was embedded from the markup: the only images would be ones we drew (none).
+    reader = PdfReader(str(result.path))
+    xobjects = reader.pages[0]["/Resources"].get("/XObject", {})
+    assert all(x.get_object()["/Subtype"] == "/Form" for x in xobjects.values())
+
+
+def test_font_is_embedded_with_welsh_letters(tmp_path):
+    result = render_batch([objection(recipient=recipient(surname="Ŵyn-Ŷr"))], PRACTICE, tmp_path / "f.pdf")
+    fonts = {f["/BaseFont"] for f in _fonts(PdfReader(str(result.path)))}
+    # Only the embedded subsets: no base-14 font, which has no ŵ or ŷ.
+    assert fonts == {"/AAAAAA+DejaVuSans", "/AAAAAA+DejaVuSans-Bold"}
+    assert "Ŵyn-Ŷr" in pdf_text(result.path)[0]
+
+
+def _fonts(reader):
+    res = reader.pages[0]["/Resources"]["/Font"].get_object()
+    return [f.get_object() for f in res.values()]
+
+
+def test_dependants_are_each_listed_and_proxy_named(tmp_path):
+    family = (item(name="Megan Jones"), item(name="Tomos Jones", nhs=NHS[1], dob=date(2014, 6, 1)),
+              item(name="Zoë Jones", nhs=NHS[2], dob=date(2017, 9, 30)))
+    letter = objection(items=family, proxy_name="Gwen Jones", proxy_role="parental_responsibility")
+    result = render_batch([letter], PRACTICE, tmp_path / "family.pdf")
+    text = "".join(pdf_text(result.path))
+    for name, nhs, dob in (("Tomos Jones", "999 000 0026", "1 June 2014"), ("Zoë Jones", "999 000 0034", "30 September 2017")):
+        assert name in text and nhs in text and dob in text
+    assert "covered 3 people: Megan Jones, Tomos Jones and Zoë Jones" in text
+    assert "by Gwen Jones (Parental responsibility)" in text
+
+
+def test_conditional_paragraphs_drop_out_when_they_do_not_apply(tmp_path):
+    result = render_batch([objection()], PRACTICE, tmp_path / "self.pdf")
+    text = pdf_text(result.path)[0]
+    assert "on the patient's behalf" not in text and "Your form covered" not in text
+
+
+def test_page_numbers_restart_for_each_letter_in_a_batch(tmp_path):
+    many = tuple(item(name=f"Child {i} Jones", nhs=NHS[i]) for i in range(1, 26))  # long table: 2+ pages
+    batch = [objection("L-1"), objection("L-2", items=many), objection("L-3")]
+    result = render_batch(batch, PRACTICE, tmp_path / "batch.pdf")
+    counts = [letter.pages for letter in result.letters]
+    assert counts[0] == 1 and counts[1] >= 2 and counts[2] == 1
+    pages = poppler_text(result.path)
+    assert len(pages) == sum(counts)
+    numbers = [re.search(r"Page (\d+) of (\d+)", p).groups() for p in pages]
+    expected = [(str(n), str(total)) for total in counts for n in range(1, total + 1)]
+    assert numbers == expected
+    # Continuation pages carry the reference so a loose sheet finds its letter.
+    assert "Reference L-2" in pages[2]
+
+
+def test_each_letter_records_its_template_version(tmp_path):
+    source = load_template("withdrawal").source.replace("version: 1", "version: 7")
+    tpl = parse_template(source, expected_kind="withdrawal")
+    letter = LetterRequest("withdrawal", "L-9", date(2025, 3, 4), recipient(), (item(action="withdraw"),))
+    result = render_batch([letter], PRACTICE, tmp_path / "w.pdf", templates={"withdrawal": tpl})
+    assert result.letters[0].template_version == 7
+    assert result.letters[0].template_digest == tpl.digest
+    text = pdf_text(result.path)[0]
+    assert "Template withdrawal v7" in text
+    flat = " ".join(text.split())  # a table cell may wrap
+    assert "SNOMED CT 827261000000102" in flat and "Type 1 objection withdrawn" in flat
+
+
+def test_type2_in_error_and_practice_wide_notice(tmp_path):
+    t2 = LetterRequest("type2_in_error", "L-20", date(2025, 3, 4), recipient(),
+                       (item(kind="type2", effective=date(2019, 2, 1)),))
+    notice = LetterRequest("practice_wide_notice", "L-21", date(2025, 3, 4), recipient(),
+                           policy_effective=date(2025, 4, 1))
+    result = render_batch([t2, notice], PRACTICE, tmp_path / "mix.pdf")
+    t2_text, notice_text = pdf_text(result.path)
+    assert "SNOMED CT 881561000000100" in t2_text and "recorded in error" in t2_text
+    assert "0300 303 5678" in t2_text
+    assert "From 1 April 2025" in notice_text and "want to be included" in notice_text
+
+
+def test_split_mode_writes_one_file_per_letter_named_without_patient_names(tmp_path):
+    batch = [objection(f"L-{i}", recipient=recipient(surname=f"Jones{i}")) for i in range(6)]
+    letters = render_split(batch, PRACTICE, tmp_path / "split", workers=2)
+    files = sorted(p.name for p in (tmp_path / "split").iterdir())
+    assert files == [f"{i + 1:04d}-L-{i}.pdf" for i in range(6)]
+    assert [letter.reference for letter in letters] == [f"L-{i}" for i in range(6)]
+    for i, letter in enumerate(letters):
+        (text,) = pdf_text(letter.path)
+        assert f"Jones{i}" in text and "Page 1 of" in text
