@@ -72,9 +72,15 @@ def check_integrity(conn: sqlcipher3.Connection, full: bool = False) -> None:
         bad_pages = conn.execute("PRAGMA cipher_integrity_check").fetchall()
         rows = conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
     except DatabaseError as exc:
-        raise RegisterCorrupt(f"The register failed its integrity check ({exc}). Restore the latest backup.") from None
+        raise RegisterCorrupt(
+            "The register failed its integrity check: it is damaged or was tampered with "
+            f"({exc}). Nothing was changed. Restore the latest backup."
+        ) from None
     if bad_pages or rows != [("ok",)]:
-        raise RegisterCorrupt("The register failed its integrity check: it is damaged or was tampered with. Restore the latest backup.")
+        raise RegisterCorrupt(
+            "The register failed its integrity check: it is damaged or was tampered with. "
+            "Nothing was changed. Restore the latest backup."
+        )
 
 
 def schema_version(conn) -> int:
