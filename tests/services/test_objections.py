@@ -1,0 +1,108 @@
+from datetime import date
+
+import pytest
+
+from gp_optout_desktop.domain.errors import ValidationError
+from gp_optout_desktop.domain.events import Proxy
+from gp_optout_desktop.services import objections, patients
+from gp_optout_desktop.services.objections import one_calendar_month_after
+from gp_optout_desktop.store.errors import Conflict
+
+
+def test_record_then_withdraw_reads_as_not_objecting(manager, add_patient):
+    pid = add_patient(manager)
+    change = objections.record(manager, pid, effective=date(2014, 1, 6), received=date(2014, 1, 6), via="post")
+    assert "Type 1 objection recorded" in change.summary and "letter is queued" in change.summary
+    record = patients.view(manager, pid)
+    assert record.statuses["type1"].describe() == "Objects to their GP data leaving the practice, since 6 Jan 2014"
+    objections.record(manager, pid, action="withdraw")
+    record = patients.view(manager, pid)
+    assert not record.statuses["type1"].active
+    assert [r.type1_active for r in patients.find(manager, "Testperson")] == [False]
+    assert [l["kind"] for l in record.letters] == ["objection", "withdrawal"]
+
+
+def test_one_form_covers_an_adult_and_dependants(manager, add_patient):
+    parent = add_patient(manager, surname="Family", forenames="Parent")
+    kids = [add_patient(manager, surname="Family", forenames=f"Child{i}", dob="2015-02-03") for i in range(2)]
+    change = objections.record(manager, parent, dependants=kids)
+    assert change.patient_ids == {parent, *kids} and len(change.event_ids) == 3 and len(change.letter_ids) == 1
+    for kid in kids:
+        record = patients.view(manager, kid)
+        event = record.history[0]
+        assert record.statuses["type1"].active
+        assert event.submitted_by == parent and event.proxy.role == "parental_responsibility"
+        assert record.submitted_by[parent] == "Parent Family"
+    # The letter goes to the adult who sent the form.
+    assert len(patients.view(manager, parent).letters) == 1 and patients.view(manager, kids[0]).letters == []
+
+
+def test_a_refused_dependant_refuses_the_whole_form(manager, add_patient):
+    parent = add_patient(manager, surname="Family")
+    kid = add_patient(manager, surname="Family", forenames="Kid", dob="2015-02-03")
+    objections.record(manager, kid, via="post")
+    revision = manager.revision()
+    with pytest.raises(ValidationError, match="For Kid Family: Already recorded"):
+        objections.record(manager, parent, dependants=[kid])
+    assert manager.revision() == revision
+    assert not patients.view(manager, parent).statuses["type1"].active, "nothing half-written"
+
+
+def test_proxy_is_recorded_with_evidence(manager, add_patient):
+    pid = add_patient(manager)
+    proxy = Proxy("lpa_health_welfare", "Jo Attorney", "OPG VALIDATED-OPG stamp", "pm")
+    objections.record(manager, pid, proxy=proxy, via="post")
+    assert patients.view(manager, pid).history[0].proxy == proxy
+
+
+def test_late_type2_is_refused_and_changes_nothing(manager, add_patient):
+    pid = add_patient(manager)
+    revision = manager.revision()
+    with pytest.raises(ValidationError, match="National Data Opt-out"):
+        objections.record(manager, pid, "type2")
+    assert manager.revision() == revision and patients.view(manager, pid).history == []
+    objections.record(manager, pid, "type2", effective=date(2016, 5, 1), received=date(2016, 5, 1))
+    assert patients.view(manager, pid).statuses["type2"].active
+
+
+def test_coding_and_signposting_are_recorded(manager, add_patient):
+    pid = add_patient(manager)
+    change = objections.record(manager, pid)
+    objections.mark_coded(manager, change.event_ids[0])
+    objections.signpost_ndoo(manager, pid, date(2026, 1, 5))
+    record = patients.view(manager, pid)
+    assert record.history[0].coded_by == "pm" and record.signposts == [date(2026, 1, 5)]
+    with pytest.raises(ValidationError, match="already marked"):
+        objections.mark_coded(manager, change.event_ids[0])
+
+
+@pytest.mark.parametrize("received, due", [
+    (date(2026, 1, 31), date(2026, 2, 28)), (date(2024, 1, 31), date(2024, 2, 29)),
+    (date(2026, 12, 15), date(2027, 1, 15)), (date(2026, 3, 31), date(2026, 4, 30)),
+])
+def test_one_calendar_month_deadline(received, due):
+    assert one_calendar_month_after(received) == due
+
+
+def test_duplicate_nhs_number_and_bad_input_change_nothing(manager, add_patient):
+    pid = add_patient(manager, nhs="9990000018")
+    revision = manager.revision()
+    with pytest.raises(Conflict):
+        add_patient(manager, nhs="999 000 0018")
+    with pytest.raises(ValidationError, match="check digit"):
+        add_patient(manager, nhs="9990000017")
+    with pytest.raises(ValidationError, match="postcode"):
+        add_patient(manager, postcode="Q1 1AA")
+    assert manager.revision() == revision
+    assert [r.patient_id for r in patients.find(manager, "9990000018")] == [pid]
+
+
+def test_search_each_kind(manager, add_patient):
+    a = add_patient(manager, surname="O'Brien", forenames="Siân", dob="1961-11-19", postcode="CF10 1AA", nhs="9990000026")
+    b = add_patient(manager, surname="Obi", forenames="Chidi", dob="1990-02-03", postcode="LS1 4AP")
+    ids = lambda q: [r.patient_id for r in patients.find(manager, q)]
+    assert ids("999 000 0026") == [a] and ids("999-000-0026") == [a]
+    assert ids("o'b") == [a] and ids("O") == [a, b] and ids("OB") == [b] and ids("ob, c") == [b]
+    assert ids("1961-11-19") == [a] and ids("19/11/1961") == [a]
+    assert ids("cf101aa") == [a] and ids("CF10 1AA") == [a] and ids("LS1") == [b]
+    assert ids("") == []
