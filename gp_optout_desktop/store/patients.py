@@ -107,16 +107,15 @@ def parse_query(text: str) -> Query:
     if not raw:
         return Query("empty", "")
     digits = nhs_number.normalise(raw)
-    if digits.isdigit():
-        if len(digits) == 10:
-            return Query("nhs", digits)
-        if len(digits) >= 3 and len(digits) < 10 and not any(c in raw for c in "/."):
-            return Query("nhs_prefix", digits)
+    if digits.isdigit() and len(digits) == 10:
+        return Query("nhs", digits)
     for form in _DATE_FORMS:
         try:
             return Query("dob", datetime.strptime(raw, form).date().isoformat())
         except ValueError:
             continue
+    if digits.isdigit() and 3 <= len(digits) < 10:
+        return Query("nhs_prefix", digits)
     upper = " ".join(raw.upper().split())
     if any(ch.isdigit() for ch in upper) and _POSTCODE_LIKE.match(upper):
         return Query("postcode", postcode.search_key(upper))
