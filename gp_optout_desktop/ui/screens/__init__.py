@@ -12,6 +12,7 @@ The main window shows each ``ScreenSpec`` in ``SCREENS`` whose ``permission``
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Callable
 
@@ -23,4 +24,17 @@ class ScreenSpec:
     create: Callable  # (session_provider, bus) -> QWidget
 
 
-SCREENS: list[ScreenSpec] = []
+def _lazy(module: str) -> Callable:
+    """Import a screen's module only when its screen is built (keeps start-up quick)."""
+
+    def create(session_provider, bus):
+        return importlib.import_module(f"{__name__}.{module}").create(session_provider, bus)
+
+    create.__qualname__ = f"{module}.create"
+    return create
+
+
+# Title, the permission that shows it, its module. The service layer refuses the same roles anyway.
+SCREENS: list[ScreenSpec] = [
+    ScreenSpec("Users", "manage_users", _lazy("users")),
+]
