@@ -1,0 +1,83 @@
+"""The headless face: exit codes, one-line reasons, nothing changed on bad input."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gp_optout_desktop import cli
+
+
+@pytest.fixture
+def run(register_dir, monkeypatch, capsys):
+    monkeypatch.setenv("GP_OPTOUT_REGISTER", str(register_dir))
+    monkeypatch.setenv("GP_OPTOUT_PASSWORD", "pm-password-1")
+
+    def run(*args, password=None):
+        if password is not None:
+            monkeypatch.setenv("GP_OPTOUT_PASSWORD", password)
+        code = cli.main(list(args))
+        out = capsys.readouterr()
+        monkeypatch.setenv("GP_OPTOUT_PASSWORD", "pm-password-1")
+        return code, out.out, out.err
+
+    code, out, _ = run("--user", "pm", "init", "--ods", "F84003", "--practice-name", "Test Surgery")
+    assert code == 0 and "RECOVERY KEY" in out
+    return run
+
+
+def test_full_flow(run):
+    assert run("--user", "pm", "patient", "add", "--nhs", "999 000 0018", "--surname", "Cli", "--forenames", "Pat",
+               "--dob", "1980-01-01", "--postcode", "ls14ap")[0] == 0
+    code, out, _ = run("--user", "pm", "patient", "find", "cli")
+    assert code == 0 and "999 000 0018" in out and "LS1 4AP" in out
+    assert run("--user", "pm", "object", "--nhs", "9990000018", "--via", "post")[0] == 0
+    code, out, _ = run("--user", "pm", "status", "--nhs", "9990000018")
+    assert "Objects to their GP data leaving the practice, since" in out
+    assert run("--user", "pm", "withdraw", "--nhs", "9990000018")[0] == 0
+    code, out, _ = run("--user", "pm", "status", "--nhs", "9990000018")
+    assert "Does not object" in out
+    code, out, _ = run("--user", "pm", "history", "--nhs", "9990000018")
+    assert out.count("\n") == 2 and "by post" in out
+    code, out, _ = run("--user", "pm", "audit", "verify")
+    assert code == 0 and "intact" in out
+
+
+@pytest.mark.parametrize("args, expected_code, reason", [
+    (("patient", "add", "--nhs", "9990000017", "--surname", "A", "--forenames", "B", "--dob", "1980-01-01",
+      "--postcode", "LS1 4AP"), 2, "check digit"),
+    (("patient", "add", "--surname", "A", "--forenames", "B", "--dob", "1980-01-01", "--postcode", "Q1 1AA"), 2,
+     "not a UK postcode"),
+    (("status", "--nhs", "9990000026"), 2, "No patient with this NHS number"),
+    (("object", "--nhs", "9990000026", "--type", "type2"), 2, "No patient"),
+])
+def test_bad_input_gives_one_line_and_changes_nothing(run, register_dir, args, expected_code, reason):
+    before = (register_dir / "register.db").stat().st_size, (register_dir / "register.keys").read_bytes()
+    code, out, err = run("--user", "pm", *args)
+    assert code == expected_code and reason in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "999" not in err, "no identifiers in error messages"
+
+
+def test_wrong_password_is_refused_with_exit_3(run):
+    code, _, err = run("--user", "pm", "audit", "verify", password="wrong-password")
+    assert code == 3 and "password is wrong" in err
+    code, out, _ = run("--user", "pm", "audit", "show", "--action", "login")
+    assert "failed" in out, "the failed unlock reached the audit trail"
+
+
+def test_receptionist_is_refused_manager_commands(run, tmp_path, monkeypatch):
+    pw = tmp_path / "pw"
+    pw.write_text("desk-password\n")
+    assert run("--user", "pm", "user", "add", "desk", "--role", "receptionist", "--new-password-file", str(pw))[0] == 0
+    code, _, err = run("--user", "desk", "backup", "--out", str(tmp_path / "b.gpob"), password="desk-password")
+    assert code == 3 and "may not back up" in err
+    assert not (tmp_path / "b.gpob").exists()
+
+
+def test_cli_process_reports_without_traceback(tmp_path):
+    env = {**os.environ, "GP_OPTOUT_REGISTER": str(tmp_path / "none"), "GP_OPTOUT_PASSWORD": "x"}
+    proc = subprocess.run([sys.executable, "-m", "gp_optout_desktop.cli", "--user", "pm", "status", "--nhs",
+                           "9990000018"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 4 and "No register found" in proc.stderr and "Traceback" not in proc.stderr
