@@ -31,6 +31,7 @@ def screen(qtbot, manager):
     bus = ChangeBus()
     widget = users_screen.create(lambda: manager, bus)
     qtbot.addWidget(widget)
+    widget.show()
     wait_idle(qtbot, widget)
     return widget
 

@@ -53,6 +53,7 @@ class Screen(QWidget):
         self.bus = bus
         self.runner = TaskRunner(self)
         self._action_widgets: list[QWidget] = []
+        self._stale = False
         self.setAccessibleName(title)
         self.setObjectName(title.replace(" ", "_").lower())
         self.outer = QVBoxLayout(self)
@@ -138,8 +139,16 @@ class Screen(QWidget):
 
     def _on_changed(self, changeset: ChangeSet) -> None:
         if self.AREAS is None or not changeset.areas or (self.AREAS & changeset.areas):
-            if self._session_provider() is not None:
+            if not self.isVisible():
+                self._stale = True  # reload when next shown: hidden tabs need not read (or audit) now
+            elif self._session_provider() is not None:
                 self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale and self._session_provider() is not None:
+            self._stale = False
+            self.refresh()
 
     def _on_busy(self, busy: bool) -> None:
         for widget in self._action_widgets:

@@ -1,0 +1,81 @@
+"""The audit trail as a table, and the filtered view as CSV (tested without widgets)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Sequence
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QColor
+
+from ...services.audit import AuditRow
+
+COLUMNS = (
+    ("When", "at"), ("User", "user"), ("Role", "role"), ("Action", "action"), ("Patient", "patient"),
+    ("Outcome", "outcome"), ("Workstation", "workstation"), ("Detail", "detail"),
+)
+_FLAGGED = {"denied", "failed"}
+
+
+def local_time(row: AuditRow) -> str:
+    return row.at.astimezone().strftime("%d %b %Y %H:%M:%S")
+
+
+def cell_text(row: AuditRow, attr: str) -> str:
+    return local_time(row) if attr == "at" else str(getattr(row, attr))
+
+
+class AuditModel(QAbstractTableModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._rows: list[AuditRow] = []
+
+    @property
+    def rows(self) -> list[AuditRow]:
+        return list(self._rows)
+
+    def set_rows(self, rows: Sequence[AuditRow]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def data(self, index, role=Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        if role in (Qt.DisplayRole, Qt.AccessibleTextRole):
+            return cell_text(row, COLUMNS[index.column()][1])
+        if role == Qt.ToolTipRole and COLUMNS[index.column()][1] == "at":
+            return row.at.isoformat()  # the stored UTC time, exactly
+        if role == Qt.ForegroundRole and row.outcome in _FLAGGED:
+            return QColor("#a4000f")  # refusals and failed logins stand out
+        return None
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if role != Qt.DisplayRole:
+            return None
+        return COLUMNS[section][0] if orientation == Qt.Horizontal else None
+
+
+def _safe(value: str) -> str:
+    # A cell starting with = + - @ is run as a formula by spreadsheet programs.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def csv_bytes(rows: Sequence[AuditRow]) -> bytes:
+    """UTF-8 with BOM (Excel reads accents correctly), CRLF, times in UTC ISO 8601."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["seq", "at_utc", "user", "role", "action", "patient", "outcome", "workstation", "detail"])
+    for r in rows:
+        writer.writerow([r.seq, r.at.isoformat(), *(_safe(str(v)) for v in
+                                                     (r.user, r.role, r.action, r.patient, r.outcome,
+                                                      r.workstation, r.detail))])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
