@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
+from reportlab import rl_config
 from reportlab.lib.colors import Color
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
 from reportlab.platypus import (
     BaseDocTemplate, Flowable, Frame, KeepTogether, NextPageTemplate, PageBreak, PageTemplate,
     Paragraph, Spacer, Table, TableStyle,
@@ -28,6 +30,10 @@ from .atomic import write_atomic
 from .fields import conditions_met, values_for
 from .model import LetterRequest, PracticeDetails, long_date
 from .templates import BULLETS, HEADING, TABLE, LetterTemplate, fill, load_template
+
+
+# Binary (Flate-only) streams: ASCII85 on top costs time in pure Python and a quarter more bytes.
+rl_config.useA85 = 0
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,6 @@ class _Styles:
         self.bullet = ParagraphStyle("bullet", parent=self.body, leftIndent=5 * mm, bulletIndent=1 * mm,
                                      spaceAfter=3)
         self.cell = ParagraphStyle("cell", fontName=fonts.REGULAR, fontSize=8, leading=10)
-        self.cell_head = ParagraphStyle("cell_head", parent=self.cell, fontName=fonts.BOLD)
 
 
 _STYLES: _Styles | None = None
@@ -79,12 +84,40 @@ def _p(text: str, style) -> Paragraph:
     return Paragraph(escape(text), style)
 
 
-def _lines(texts: list[str], style) -> Paragraph:
-    return Paragraph("<br/>".join(escape(t) for t in texts), style)
+class _SharedParagraph(Paragraph):
+    """Wording that is the same in every letter (no patient field): one object serves the
+    whole batch, and its line breaks are worked out once per width instead of per letter."""
+
+    _laid_out_for: float | None = None
+
+    def wrap(self, availWidth, availHeight):
+        if self._laid_out_for != availWidth:
+            super().wrap(availWidth, availHeight)
+            self._laid_out_for = availWidth
+        return self.width, self.height
+
+
+# Fields whose value is the same for every letter of a batch.
+_BATCH_FIELDS = frozenset({"practice_name", "practice_address", "practice_phone", "practice_email", "ods_code",
+                           "template_version"})
+_shared: dict[tuple, Paragraph] = {}
+
+
+def _para(text, values: dict[str, str], style, key: tuple, bullet: str | None = None) -> Paragraph:
+    """A Paragraph for template text; shared across letters (per process) when nothing in it varies."""
+    if any(is_field and name not in _BATCH_FIELDS for is_field, name in text):
+        return Paragraph(escape(fill(text, values)), style, bulletText=bullet)
+    para = _shared.get(key)
+    if para is None:
+        if len(_shared) > 2000:  # practices and templates change rarely; bound it anyway
+            _shared.clear()
+        para = _shared[key] = _SharedParagraph(escape(fill(text, values)), style, bulletText=bullet)
+    return para
 
 
 _TABLE_STYLE = TableStyle([
-    ("FONT", (0, 0), (-1, -1), fonts.REGULAR, 8),  # else the table sets Helvetica, which has no ŵ
+    ("FONT", (0, 0), (-1, -1), fonts.REGULAR, 8, 10),  # else the table sets Helvetica, which has no ŵ
+    ("FONT", (0, 0), (-1, 0), fonts.BOLD, 8, 10),
     ("VALIGN", (0, 0), (-1, -1), "TOP"),
     ("LINEBELOW", (0, 0), (-1, 0), 0.6, Color(0.3, 0.3, 0.3)),
     ("LINEBELOW", (0, 1), (-1, -1), 0.3, Color(0.75, 0.75, 0.75)),
@@ -96,20 +129,32 @@ _TABLE_STYLE = TableStyle([
 ])
 # Sized so a SNOMED CT code never wraps mid-number at 8 pt (measured with the embedded font).
 _TABLE_WIDTHS = [35.5 * mm, 22.5 * mm, 31 * mm, 33 * mm, 48 * mm]
+_TABLE_HEAD = ["Name", "NHS number", "Date of birth", "Recorded", "Codes"]
+_PAD = 6  # left + right cell padding, points
+
+
+def _fit(lines: list[str], width: float) -> str:
+    """Plain-string cell (drawn literally, no markup), wrapped at spaces to the column."""
+    out: list[str] = []
+    for line in lines:
+        out += simpleSplit(line, fonts.REGULAR, 8, width - _PAD) or [line]
+    return "\n".join(out)
 
 
 def _recorded_table(request: LetterRequest, s: _Styles) -> Table:
-    head = ["Name", "NHS number", "Date of birth", "Recorded", "Codes"]
-    rows = [[_p(h, s.cell_head) for h in head]]
+    # Only the name needs a Paragraph (free text that may wrap anywhere); the rest are plain
+    # strings, which the table draws literally and far faster.
+    w = _TABLE_WIDTHS
+    rows: list[list] = [_TABLE_HEAD]
     for item in request.items:
         rows.append([
             _p(item.name, s.cell),
-            _p(item.nhs_display, s.cell),
-            _p(long_date(item.dob) if item.dob else "not known", s.cell),
-            _lines([item.description, f"from {long_date(item.effective)}"], s.cell),
-            _lines([f"SNOMED CT {item.snomed}", f"Read v2 {item.read_v2} · CTV3 {item.ctv3}"], s.cell),
+            item.nhs_display,
+            long_date(item.dob) if item.dob else "not known",
+            _fit([item.description, f"from {long_date(item.effective)}"], w[3]),
+            _fit([f"SNOMED CT {item.snomed}", f"Read v2 {item.read_v2} · CTV3 {item.ctv3}"], w[4]),
         ])
-    table = Table(rows, colWidths=_TABLE_WIDTHS, repeatRows=1, hAlign="LEFT")
+    table = Table(rows, colWidths=w, repeatRows=1, hAlign="LEFT")
     table.setStyle(_TABLE_STYLE)
     return table
 
@@ -143,18 +188,19 @@ def _story(index: int, request: LetterRequest, template: LetterTemplate, practic
     met = conditions_met(request)
     story: list = [NextPageTemplate("later"), _p(fill(template.subject, values), s.subject)]
     pending_heading = None
-    for block in template.blocks:
+    for n, block in enumerate(template.blocks):
         if block.condition and block.condition not in met:
             continue
+        key = (template.digest, practice, n)
         if block.style == HEADING:
-            pending_heading = _p(fill(block.texts[0], values), s.heading)
+            pending_heading = _para(block.texts[0], values, s.heading, key)
             continue
         if block.style == TABLE:
             flow = [_recorded_table(request, s), Spacer(1, 4)]
         elif block.style == BULLETS:
-            flow = [Paragraph(escape(fill(t, values)), s.bullet, bulletText="•") for t in block.texts]
+            flow = [_para(t, values, s.bullet, key + (b,), bullet="•") for b, t in enumerate(block.texts)]
         else:
-            flow = [_p(fill(block.texts[0], values), s.body)]
+            flow = [_para(block.texts[0], values, s.body, key)]
         if pending_heading is not None:  # never strand a heading at the foot of a page
             story.append(KeepTogether([pending_heading, flow[0]]))
             story.extend(flow[1:])
