@@ -38,4 +38,5 @@ def _lazy(module: str) -> Callable:
 SCREENS: list[ScreenSpec] = [
     ScreenSpec("Audit trail", "view_audit", _lazy("audit")),
     ScreenSpec("Users", "manage_users", _lazy("users")),
+    ScreenSpec("Backups", "backup", _lazy("backups")),
 ]

@@ -93,7 +93,8 @@ class Screen(QWidget):
         return self.runner.busy
 
     def call(self, fn: Callable, done: Callable[[object], None] | None = None, *,
-             failed: Callable[[BaseException], None] | None = None, working: str | None = None) -> None:
+             failed: Callable[[BaseException], None] | None = None, working: str | None = None,
+             publish: bool = True) -> None:
         """Run ``fn(session)`` off the UI thread. A ChangeSet result is published on the bus
         and its summary shown; errors are shown in words in the status line."""
         try:
@@ -107,7 +108,7 @@ class Screen(QWidget):
         def finished(result):
             if isinstance(result, ChangeSet):
                 self.show_info(result.summary + "".join(f" {w}" for w in result.warnings))
-                if self.bus is not None:
+                if publish and self.bus is not None:
                     self.bus.publish(result)
             if done is not None:
                 done(result)
