@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 
+_SECONDARY_INDEXES = {
+    "patients_surname": "CREATE INDEX patients_surname ON patients(surname_key, forenames)",
+    "patients_dob": "CREATE INDEX patients_dob ON patients(dob)",
+    "patients_postcode": "CREATE INDEX patients_postcode ON patients(postcode_key)",
+}
+
+
 def insert_patients(conn, rows: list[tuple]) -> None:
-    """rows: (id, nhs, title, surname, forenames, surname_key, dob, address_json, postcode, postcode_key, created_at, created_by)."""
+    """rows: (id, nhs, title, surname, forenames, surname_key, dob, address_json, postcode, postcode_key, created_at, created_by).
+
+    Into an empty table, the search indexes are built once afterwards (a sort) rather than
+    row by row (random B-tree inserts): about twice as fast for a large demo register."""
+    empty = conn.execute("SELECT NOT EXISTS (SELECT 1 FROM patients)").fetchone()[0]
+    if empty:
+        for name in _SECONDARY_INDEXES:
+            conn.execute(f"DROP INDEX IF EXISTS {name}")
     conn.executemany(
         "INSERT INTO patients(id, nhs, title, surname, forenames, surname_key, dob, address, postcode, postcode_key,"
         " created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         rows,
     )
+    if empty:
+        for sql in _SECONDARY_INDEXES.values():
+            conn.execute(sql)
 
 
 def insert_events(conn, rows: list[tuple]) -> None:
