@@ -4,7 +4,7 @@
                       [--practice ODS] [--state FILE]
 
 ``add_commands(subparsers)`` registers the commands; each sets ``func`` to a handler
-``(args) -> exit code``. Failures print one line saying the reason on stderr (no
+``(ctx) -> exit code`` where ``ctx.args`` holds the parsed arguments (cli.CliContext). Failures print one line saying the reason on stderr (no
 traceback) and exit 1. Also runnable alone: ``python -m gp_optout_desktop.cli_exclusion``.
 """
 
@@ -17,7 +17,6 @@ from pathlib import Path
 from .exclusion import consult as consult_mod
 from .exclusion.errors import ExclusionError
 from .exclusion.format import MODE_WORDS, format_ts
-from .exclusion.reader import load_public_key
 
 MAX_ROWS_SHOWN = 50
 
@@ -38,11 +37,11 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=run_consult)
 
 
-def run_consult(args) -> int:
+def run_consult(ctx) -> int:
+    args = ctx.args
     try:
-        key = load_public_key(args.public_key)
         result = consult_mod.filter_candidates(
-            args.exclusions, key, args.infile, args.out, practice_ods=args.practice, state_path=args.state
+            args.exclusions, args.public_key, args.infile, args.out, practice_ods=args.practice, state_path=args.state
         )
     except ExclusionError as exc:
         return fail(f"consult refused, nothing may be extracted: {exc}")
@@ -80,7 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gp-optout")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    return args.func(_Standalone(args))
+
+
+class _Standalone:
+    """The part of cli.CliContext the register-free commands use."""
+
+    def __init__(self, args):
+        self.args = args
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ allowed list from an earlier run can never be picked up by mistake.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import gc
 import io
 import re
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from . import state
 from .errors import CandidateFileError, ExclusionError
 from .format import Manifest, nhs_valid
 from .fsutil import replace_file_atomically
-from .reader import ExclusionSet, read_export
+from .reader import ExclusionSet, load_public_key, read_export
 
 NHS_COLUMN_NAMES = frozenset({"nhsnumber", "nhsno", "nhsnum"})
 _BOM = "\ufeff"
@@ -48,7 +50,7 @@ class ConsultResult:
 
 def filter_candidates(
     exclusions_dir: Path,
-    public_key: Ed25519PublicKey,
+    public_key: Ed25519PublicKey | Path | str,
     candidates_path: Path,
     out_path: Path,
     *,
@@ -60,6 +62,8 @@ def filter_candidates(
     if out_path.resolve() == candidates_path.resolve():
         raise CandidateFileError("The output file must not be the candidate file itself.")
     try:
+        if not isinstance(public_key, Ed25519PublicKey):
+            public_key = load_public_key(Path(public_key))
         exset = read_export(exclusions_dir, public_key, practice_ods=practice_ods, state_path=state_path, now=now)
         result = _filter(exset, candidates_path, out_path)
         if state_path is not None:
@@ -97,9 +101,10 @@ def _filter(exset: ExclusionSet, candidates_path: Path, out_path: Path) -> Consu
     listed_means_allowed = exset.manifest.mode != EXCLUDE_LISTED
     numbers = exset.nhs_numbers
 
-    lf_text = text.replace("\r\n", "\n") if newline == "\r\n" else text
-    if '"' not in lf_text and "\r" not in lf_text:
-        header, kept, total, invalid = _filter_plain(lf_text, numbers, listed_means_allowed)
+    plain = '"' not in text and text.count("\r") == (text.count("\r\n") if newline == "\r\n" else 0)
+    if plain:
+        with _gc_paused():
+            header, kept, total, invalid = _filter_plain(text, newline, numbers, listed_means_allowed)
         body = newline.join([header, *kept]) + newline
     else:
         header_row, kept_rows, total, invalid = _filter_csv(text, numbers, listed_means_allowed)
@@ -143,9 +148,21 @@ def _reason(raw: str) -> str:
     return "not a valid NHS number"
 
 
-def _filter_plain(text: str, numbers: frozenset, listed_means_allowed: bool):
-    """No quotes anywhere: split lines and commas directly and copy kept lines unchanged."""
-    lines = text.split("\n")
+@contextlib.contextmanager
+def _gc_paused():
+    """A million small lists and strings, none cyclic: the cyclic collector would only rescan them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _filter_plain(text: str, newline: str, numbers: frozenset, listed_means_allowed: bool):
+    """No quotes and one kind of line ending: split directly and copy kept lines unchanged."""
+    lines = text.split(newline)
     if lines and lines[-1] == "":
         lines.pop()
     header = lines[0]
@@ -159,11 +176,10 @@ def _filter_plain(text: str, numbers: frozenset, listed_means_allowed: bool):
         if ncols == 1:
             raw = line
         else:
-            parts = line.split(",")
-            if len(parts) != ncols:
-                invalid.append((rowno, f"has {len(parts)} fields; the header has {ncols}."))
+            if line.count(",") != ncols - 1:
+                invalid.append((rowno, f"has {line.count(',') + 1} fields; the header has {ncols}."))
                 continue
-            raw = parts[col]
+            raw = line.split(",", col + 1)[col]
         nhs = raw if len(raw) == 10 else nhs_number.normalise(raw.strip())
         if not nhs_valid(nhs):
             invalid.append((rowno, _reason(raw)))

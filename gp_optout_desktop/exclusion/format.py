@@ -8,6 +8,7 @@ checks the worked example in the document against this module).
 from __future__ import annotations
 
 import hashlib
+import operator
 import json
 import re
 from dataclasses import dataclass
@@ -46,19 +47,31 @@ MODE_WORDS = {
 
 # ---- NHS numbers -------------------------------------------------------------------------
 
+def _partial_sums(weights: tuple[int, int, int]) -> dict[str, int]:
+    return {
+        f"{a}{b}{c}": weights[0] * a + weights[1] * b + weights[2] * c
+        for a in range(10) for b in range(10) for c in range(10)
+    }
+
+
+# Modulus 11 by table lookup on three 3-digit chunks: no per-digit Python arithmetic.
+_W0, _W1, _W2 = _partial_sums((10, 9, 8)), _partial_sums((7, 6, 5)), _partial_sums((4, 3, 2))
+_CHECK_CHAR = tuple("0" if r == 0 else ("" if r == 1 else str(11 - r)) for r in range(11))  # by total % 11
+_REPEATED = frozenset(str(d) * 10 for d in range(10))
+
+
 def nhs_valid(s: str) -> bool:
     """Same answer as domain.nhs_number.is_valid for an already-normalised string, ~10x faster.
 
     The consult step checks a million candidates; a property test keeps the two in step.
     """
-    if len(s) != 10 or not s.isascii() or not s.isdigit() or s == s[0] * 10:
+    if len(s) != 10:
         return False
-    b = s.encode("ascii")
-    total = 10 * b[0] + 9 * b[1] + 8 * b[2] + 7 * b[3] + 6 * b[4] + 5 * b[5] + 4 * b[6] + 3 * b[7] + 2 * b[8]
-    check = 11 - (total - 48 * 54) % 11
-    if check == 11:
-        check = 0
-    return check != 10 and check == b[9] - 48
+    try:
+        total = _W0[s[:3]] + _W1[s[3:6]] + _W2[s[6:9]]
+    except KeyError:  # a non-digit in the first nine
+        return False
+    return _CHECK_CHAR[total % 11] == s[9] and s not in _REPEATED
 
 
 def sha256_hex(data: bytes) -> str:
@@ -89,9 +102,12 @@ def utc_seconds(moment: datetime) -> datetime:
 
 # ---- the list ------------------------------------------------------------------------------
 
+_by_nhs = operator.attrgetter("nhs_number")
+
+
 def check_rows(rows: Iterable[ExclusionRow]) -> list[ExclusionRow]:
     """Sorted rows, or ValueError naming the first bad one by position (never by NHS number)."""
-    out = sorted(rows)
+    out = sorted(rows, key=_by_nhs)
     previous = None
     for i, row in enumerate(out, start=1):
         if not nhs_valid(row.nhs_number):
@@ -127,6 +143,8 @@ def parse_rows(data: bytes) -> list[ExclusionRow]:
     lines = text[len(LIST_HEADER):-1].split("\n") if len(text) > len(LIST_HEADER) else []
     rows: list[ExclusionRow] = []
     previous = ""
+    good_codes: set[str] = set()
+    dates: dict[str, date] = {}  # few distinct values: parse each once
     for lineno, line in enumerate(lines, start=2):
         parts = line.split(",")
         if len(parts) != 3:
@@ -134,14 +152,13 @@ def parse_rows(data: bytes) -> list[ExclusionRow]:
         nhs, snomed, eff = parts
         if not nhs_valid(nhs):
             raise MalformedSetError(f"Line {lineno} of the list file has an invalid NHS number.")
-        if not _SNOMED_RE.match(snomed):
-            raise MalformedSetError(f"Line {lineno} of the list file has a malformed SNOMED CT code.")
-        if not _DATE_RE.match(eff):
-            raise MalformedSetError(f"Line {lineno} of the list file has a malformed effective date.")
-        try:
-            effective = date.fromisoformat(eff)
-        except ValueError:
-            raise MalformedSetError(f"Line {lineno} of the list file has an impossible effective date.") from None
+        if snomed not in good_codes:
+            if not _SNOMED_RE.match(snomed):
+                raise MalformedSetError(f"Line {lineno} of the list file has a malformed SNOMED CT code.")
+            good_codes.add(snomed)
+        effective = dates.get(eff)
+        if effective is None:
+            effective = dates[eff] = _parse_row_date(eff, lineno)
         if nhs <= previous:
             raise MalformedSetError(
                 f"Line {lineno} of the list file is out of order or repeats a patient (rows must be sorted, one per patient)."
@@ -149,6 +166,15 @@ def parse_rows(data: bytes) -> list[ExclusionRow]:
         previous = nhs
         rows.append(ExclusionRow(nhs, snomed, effective))
     return rows
+
+
+def _parse_row_date(text: str, lineno: int) -> date:
+    if not _DATE_RE.match(text):
+        raise MalformedSetError(f"Line {lineno} of the list file has a malformed effective date.")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise MalformedSetError(f"Line {lineno} of the list file has an impossible effective date.") from None
 
 
 # ---- the national-check shape (NHS numbers only) ---------------------------------------------

@@ -59,3 +59,13 @@ def test_add_commands_plugs_into_another_parser():
     cli_exclusion.add_commands(parser.add_subparsers(dest="command"))
     ns = parser.parse_args(["consult", "--exclusions", "d", "--public-key", "k", "--in", "i", "--out", "o"])
     assert ns.func is cli_exclusion.run_consult and ns.state is None
+
+
+def test_consult_through_the_main_gp_optout_command(setup, capsys):
+    from gp_optout_desktop import cli
+
+    assert cli.main(args(setup)) == 0
+    assert "May be extracted: 1 of 3" in capsys.readouterr().out
+    (setup / "pub.pem").write_bytes(b"junk")
+    assert cli.main(args(setup)) == 1
+    assert (setup / "out.csv").read_bytes() == b""

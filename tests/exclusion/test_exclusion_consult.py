@@ -176,3 +176,10 @@ def test_state_records_revision_and_refuses_rollback(tmp_path, key):
     with pytest.raises(RevisionRollbackError, match="revision 6, older than revision 7"):
         run(tmp_path, key, f"nhs_number\n{OTHERS[0]}\n", state_path=seen)
     assert (tmp_path / "allowed.csv").read_bytes() == b""
+
+
+def test_mixed_line_endings_take_the_csv_path(tmp_path, key, listed):
+    text = f"nhs_number\r\n{OTHERS[0]}\n{LISTED[0]}\r\n{OTHERS[1]}\r\n"
+    result, out = run(tmp_path, key, text)
+    assert out.read_bytes() == f"nhs_number\r\n{OTHERS[0]}\r\n{OTHERS[1]}\r\n".encode()
+    assert (result.candidates, result.allowed) == (3, 2)

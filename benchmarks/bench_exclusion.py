@@ -1,0 +1,106 @@
+"""Exclusion file benchmarks, each beside a raw baseline measured in the same run.
+
+    python benchmarks/bench_exclusion.py            # phase-1 figures (no register needed)
+    python benchmarks/bench_exclusion.py --export   # also export from a 1,000,000-patient register
+
+Targets (issue 3): consult of 1,000,000 candidates <= 2 s; export from a register of
+1,000,000 patients with 100,000 objections <= 3 s including signing and fsync.
+Synthetic 999 NHS numbers only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from gp_optout_desktop.domain.exclusion_rules import EXCLUDE_LISTED, ExclusionRow
+from gp_optout_desktop.domain.nhs_number import synthetic_range
+from gp_optout_desktop.exclusion import signing
+from gp_optout_desktop.exclusion.consult import filter_candidates
+from gp_optout_desktop.exclusion.writer import write_export
+
+TYPE1 = "827241000000103"
+
+
+def timed(fn, repeat=3):
+    best = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        value = fn()
+        elapsed = time.perf_counter() - t
+        best = elapsed if best is None else min(best, elapsed)
+    return best, value
+
+
+def line(name, seconds, baseline, target=None):
+    ratio = f"{seconds / baseline:5.1f}x baseline" if baseline else ""
+    goal = f"  (target <= {target:.1f} s: {'met' if seconds <= target else 'MISSED'})" if target else ""
+    print(f"  {name:<44} {seconds:7.3f} s  {ratio}{goal}")
+
+
+def bench_consult(work: Path, numbers: list[str], key) -> None:
+    listed = numbers[::9][:100_000]
+    write_export(work / "x", [ExclusionRow(n, TYPE1, date(2024, 1, 1)) for n in listed], private_key=key,
+                 practice_ods="F84003", register_revision=1, mode=EXCLUDE_LISTED, audit_chain_head="1:" + "0" * 64)
+    candidates = (numbers + numbers[: 1_000_000 - len(numbers)])[:1_000_000]
+    src = work / "candidates.csv"
+    with open(src, "w", newline="") as f:  # a Windows tool's export: BOM and CRLF
+        f.write("\ufeffPatient ID,NHS Number,Postcode\r\n")
+        f.writelines(f"{i},{n},ZZ99 3VZ\r\n" for i, n in enumerate(candidates))
+    listed_set = set(listed)
+
+    def baseline():  # plain csv read + set difference + write: no verification, no NHS number checks
+        with open(src, newline="", encoding="utf-8-sig") as f, open(work / "raw.csv", "w", newline="") as out:
+            reader, writer = csv.reader(f), csv.writer(out)
+            writer.writerow(next(reader))
+            writer.writerows(r for r in reader if r[1] not in listed_set)
+
+    base, _ = timed(baseline)
+    ours, result = timed(lambda: filter_candidates(work / "x", key.public_key(), src, work / "allowed.csv"))
+    print(f"consult: {result.candidates:,} candidates, {result.held_back:,} held back, exclusion set of {len(listed):,}")
+    line("raw baseline (csv read, set difference, write)", base, None)
+    line("consult (verify signed set, validate, write)", ours, base, 2.0)
+
+
+def bench_writer(work: Path, numbers: list[str], key) -> None:
+    rows = [ExclusionRow(n, TYPE1, date(2024, 1, 1)) for n in numbers[:100_000]]
+
+    def baseline():
+        with open(work / "plain.csv", "w", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(("nhs_number", "snomed_ct", "effective_date"))
+            w.writerows((r.nhs_number, r.snomed, r.effective.isoformat()) for r in rows)
+
+    revision = iter(range(2, 100))
+    base, _ = timed(baseline)
+    ours, result = timed(lambda: write_export(work / "w", rows, private_key=key, practice_ods="F84003",
+                                               register_revision=next(revision), mode=EXCLUDE_LISTED,
+                                               audit_chain_head="1:" + "0" * 64, national_list=True))
+    print(f"writer: {result.row_count:,} rows")
+    line("raw baseline (plain CSV write)", base, None)
+    line("writer (check, sign, fsync, rename, re-read)", ours, base)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--export", action="store_true", help="also benchmark export from a 1,000,000-patient register")
+    args = parser.parse_args()
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {datetime.now(timezone.utc):%Y-%m-%d %H:%M}Z; best of 3")
+    numbers = synthetic_range(900_000)
+    key = signing.generate_private_key()
+    with tempfile.TemporaryDirectory() as d:
+        bench_consult(Path(d), numbers, key)
+        bench_writer(Path(d), numbers, key)
+    if args.export:
+        from bench_exclusion_export import bench_export  # noqa: F401  (phase 2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

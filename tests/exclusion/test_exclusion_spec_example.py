@@ -1,0 +1,53 @@
+"""docs/exclusion-file.md's worked example is real: the reader accepts it byte for byte."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from gp_optout_desktop.exclusion import format as fmt
+from gp_optout_desktop.exclusion import signing
+from gp_optout_desktop.exclusion.errors import ExpiredError
+from gp_optout_desktop.exclusion.reader import read_export
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "exclusion-file.md"
+
+
+def block(name: str) -> bytes:
+    match = re.search(rf"<!-- example:{re.escape(name)} -->\n```[a-z]*\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    assert match, f"the spec lost its {name} example"
+    return match.group(1).encode("ascii")
+
+
+@pytest.fixture
+def example_dir(tmp_path):
+    gen = tmp_path / "g000000001842-20250301T093000Z-3f9c0a17"
+    gen.mkdir()
+    (tmp_path / "CURRENT").write_bytes(gen.name.encode() + b"\n")
+    (gen / "exclusions.csv").write_bytes(block("exclusions.csv"))
+    (gen / "national-check.csv").write_bytes(block("national-check.csv"))
+    (gen / "manifest.json").write_bytes(block("manifest.json"))
+    (gen / "manifest.sig").write_bytes(bytes.fromhex(block("manifest.sig.hex").decode().strip()))
+    return tmp_path
+
+
+def test_worked_example_is_accepted_and_means_what_the_text_says(example_dir):
+    key = signing.load_public_key_pem(block("public.pem"))
+    exset = read_export(example_dir, key, practice_ods="F84003", now=datetime(2025, 3, 2, tzinfo=timezone.utc))
+    assert exset.manifest.register_revision == 1842 and exset.manifest.objectors_without_nhs_number == 1
+    assert [n for n in ("9990000018", "9990000026", "9990000050") if exset.may_extract(n)] == ["9990000018"]
+    with pytest.raises(ExpiredError):
+        read_export(example_dir, key, now=datetime(2025, 3, 8, 9, 30, tzinfo=timezone.utc))
+
+
+def test_example_key_is_the_documented_seed_and_bytes_are_canonical():
+    example = signing.private_key_from_bytes(bytes(range(32)))
+    assert signing.public_key_pem(example) == block("public.pem")
+    manifest = fmt.parse_manifest(block("manifest.json"))
+    assert fmt.serialise_manifest(manifest) == block("manifest.json")
+    assert manifest.signing_key_id == signing.key_id(example)
+    assert signing.sign(example, block("manifest.json")).hex() == block("manifest.sig.hex").decode().strip()
+    assert fmt.serialise_rows(fmt.parse_rows(block("exclusions.csv"))) == block("exclusions.csv")
