@@ -101,7 +101,8 @@ def _filter(exset: ExclusionSet, candidates_path: Path, out_path: Path) -> Consu
     listed_means_allowed = exset.manifest.mode != EXCLUDE_LISTED
     numbers = exset.nhs_numbers
 
-    plain = '"' not in text and text.count("\r") == (text.count("\r\n") if newline == "\r\n" else 0)
+    crlf = text.count("\r\n") if newline == "\r\n" else 0
+    plain = '"' not in text and text.count("\r") == crlf and (not crlf or text.count("\n") == crlf)
     if plain:
         with _gc_paused():
             header, kept, total, invalid = _filter_plain(text, newline, numbers, listed_means_allowed)
