@@ -1,0 +1,36 @@
+"""Practice settings the desktop app needs: the idle-lock time, and whether a register exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..domain.errors import ValidationError
+from ..store import register as register_store, settings as settings_store
+from .changes import ChangeSet
+from .session import Session
+
+DEFAULT_IDLE_LOCK_MINUTES = 5
+MAX_IDLE_LOCK_MINUTES = 15  # the requirement: a practice manager may lengthen it to 15 at most
+
+
+def register_exists(folder: Path) -> bool:
+    """True when ``folder`` already holds a register (or its key file): the app then asks to unlock."""
+    return register_store.exists(Path(folder))
+
+
+def idle_lock_minutes(session: Session) -> int:
+    with session.register.reading() as conn:
+        stored = settings_store.idle_lock_minutes(conn)
+    if stored is None:
+        return DEFAULT_IDLE_LOCK_MINUTES
+    return max(1, min(MAX_IDLE_LOCK_MINUTES, stored))
+
+
+def set_idle_lock_minutes(session: Session, minutes: int) -> ChangeSet:
+    if not isinstance(minutes, int) or not 1 <= minutes <= MAX_IDLE_LOCK_MINUTES:
+        raise ValidationError(f"The idle lock is 1 to {MAX_IDLE_LOCK_MINUTES} minutes.", "idle_lock_minutes")
+    with session.write("settings", changes_register=False) as ctx:
+        settings_store.set_idle_lock_minutes(ctx.conn, minutes)
+        ctx.audit("settings.idle_lock", detail=f"minutes={minutes}")
+    return ChangeSet(f"The register now locks after {minutes} minutes without use.", ctx.revision,
+                     areas=frozenset({"settings"}), data={"idle_lock_minutes": minutes})

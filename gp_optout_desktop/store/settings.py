@@ -1,0 +1,16 @@
+"""Practice settings kept in the register's meta table (so every workstation shares them)."""
+
+from __future__ import annotations
+
+from . import meta
+
+IDLE_LOCK_KEY = "idle_lock_minutes"
+
+
+def idle_lock_minutes(conn) -> int | None:
+    value = meta.get(conn, IDLE_LOCK_KEY)
+    return int(value) if value is not None else None
+
+
+def set_idle_lock_minutes(conn, minutes: int) -> None:
+    meta.put(conn, IDLE_LOCK_KEY, int(minutes))

@@ -1,0 +1,192 @@
+"""The front desk: one search box, results as you type, Enter opens the patient.
+
+The search is debounced (150 ms) and runs in the database; the table model holds
+only the ids and rows it fetched.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QTableView, QVBoxLayout, QWidget)
+
+from ..domain.errors import ValidationError
+from ..store.errors import StoreError
+from .bus import ChangeBus
+from .models.results_model import ResultsModel
+from .widgets import heading
+
+DEBOUNCE_MS = 150
+
+
+class FrontDesk(QWidget):
+    open_patient = Signal(int)
+    record_objection = Signal(int)
+    new_patient = Signal(str)  # the search text, to prefill the form
+
+    def __init__(self, session_provider: Callable, bus: ChangeBus, parent=None):
+        super().__init__(parent)
+        self._session = session_provider
+        self.model = ResultsModel(self)
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("NHS number, surname (Smith, J), date of birth (dd/mm/yyyy) or postcode")
+        self.search.setAccessibleName("Search patients")
+        self.search.setToolTip("Find a patient as you type (Ctrl+F). Down arrow moves to the results; Enter opens.")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._typed)
+        self.search.returnPressed.connect(self.open_selected)
+        self.search.installEventFilter(self)
+
+        self.summary = QLabel()
+        self.summary.setAccessibleName("Search result summary")
+
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAccessibleName("Patients found")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSortingEnabled(False)  # the database sorts (surname, forenames)
+        self.table.verticalHeader().hide()
+        self.table.setAlternatingRowColors(True)
+        self.table.setTabKeyNavigation(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for col, width in enumerate((120, 320, 110, 100, 90)):
+            self.table.setColumnWidth(col, width)
+        self.table.activated.connect(lambda index: self.open_selected())
+        self.table.installEventFilter(self)
+
+        self.open_button = QPushButton("&Open patient")
+        self.open_button.setAccessibleName("Open patient")
+        self.open_button.setToolTip("Open the selected patient (Enter)")
+        self.open_button.clicked.connect(self.open_selected)
+        self.record_button = QPushButton("&Record objection")
+        self.record_button.setAccessibleName("Record objection")
+        self.record_button.setToolTip("Record an objection for the selected patient (Ctrl+R)")
+        self.record_button.clicked.connect(self._record)
+        self.new_button = QPushButton("&New patient")
+        self.new_button.setAccessibleName("New patient")
+        self.new_button.setToolTip("Add a patient who is not in the register (Ctrl+N)")
+        self.new_button.clicked.connect(lambda: self.new_patient.emit(self.search.text()))
+        self.not_found_button = QPushButton("Add a new patient with these details")
+        self.not_found_button.setAccessibleName("Add new patient from search")
+        self.not_found_button.setToolTip("Open the new-patient form filled in from the search (Ctrl+N)")
+        self.not_found_button.clicked.connect(lambda: self.new_patient.emit(self.search.text()))
+        self.not_found_button.hide()
+
+        QShortcut(QKeySequence("Ctrl+F"), self, activated=self.focus_search)
+        QShortcut(QKeySequence("Ctrl+N"), self, activated=lambda: self.new_patient.emit(self.search.text()))
+        QShortcut(QKeySequence("Ctrl+R"), self, activated=self._record)
+
+        buttons = QHBoxLayout()
+        for b in (self.open_button, self.record_button, self.new_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        found = QHBoxLayout()
+        found.addWidget(self.summary)
+        found.addWidget(self.not_found_button)
+        found.addStretch(1)
+        lay = QVBoxLayout(self)
+        lay.addWidget(heading("Front desk"))
+        lay.addWidget(self.search)
+        lay.addLayout(found)
+        lay.addWidget(self.table, 1)
+        lay.addLayout(buttons)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.refresh)
+        bus.changed.connect(self._changed)
+        bus.locked.connect(self.clear)
+        self._update_buttons()
+
+    # ---- searching ------------------------------------------------------------------
+    def _typed(self, _text: str) -> None:
+        self._timer.start()  # restarts: the search runs 150 ms after the last key
+
+    def refresh(self) -> None:
+        """Run the search now (the debounce timer calls this)."""
+        self._timer.stop()
+        session = self._session()
+        if session is None:
+            return
+        text = self.search.text()
+        try:
+            self.model.search(session, text)
+        except (StoreError, ValidationError) as exc:
+            self.model.clear()
+            self.summary.setText(str(exc))
+            self._update_buttons()
+            return
+        self.summary.setText(self.model.summary())
+        self.not_found_button.setVisible(bool(text.strip()) and self.model.rowCount() == 0)
+        if self.model.rowCount():
+            self.table.selectionModel().setCurrentIndex(
+                self.model.index(0, 0),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        self._update_buttons()
+
+    def _changed(self, changes) -> None:
+        # A new objection or patient changes what the rows show; re-run the same search.
+        if "patients" in changes.areas and self.search.text().strip():
+            self.refresh()
+
+    def clear(self) -> None:
+        """On lock: forget the search and every row fetched."""
+        self._timer.stop()
+        self.search.blockSignals(True)
+        self.search.clear()
+        self.search.blockSignals(False)
+        self.model.clear()
+        self.summary.clear()
+        self.not_found_button.hide()
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        has = self.model.rowCount() > 0
+        self.open_button.setEnabled(has)
+        self.record_button.setEnabled(has)
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    # ---- acting on the selection --------------------------------------------------
+    def selected_id(self) -> int | None:
+        if self._timer.isActive():
+            self.refresh()  # Enter pressed before the debounce fired: search first
+        index = self.table.currentIndex()
+        row = index.row() if index.isValid() else (0 if self.model.rowCount() else -1)
+        return self.model.patient_id(row)
+
+    def open_selected(self) -> None:
+        patient_id = self.selected_id()
+        if patient_id is not None:
+            self.open_patient.emit(patient_id)
+        elif self.search.text().strip():
+            self.new_patient.emit(self.search.text())
+
+    def _record(self) -> None:
+        patient_id = self.selected_id()
+        if patient_id is not None:
+            self.record_objection.emit(patient_id)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.KeyPress:
+            if obj is self.search and event.key() == Qt.Key.Key_Down and self.model.rowCount():
+                self.table.setFocus()
+                return True
+            if obj is self.table and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self.open_selected()
+                return True
+            if obj is self.table and event.key() == Qt.Key.Key_Up and self.table.currentIndex().row() <= 0:
+                self.search.setFocus()
+                return True
+        return super().eventFilter(obj, event)

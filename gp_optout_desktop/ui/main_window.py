@@ -1,0 +1,233 @@
+"""The main window: the unlock screen, then a navigation list of screens with the
+front desk first; a status bar with the user, role and exclusion-file state; Lock now
+(Ctrl+L) and the idle lock. Extra screens come from ui.screens.SCREENS (part 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QListWidget, QMainWindow, QStackedWidget,
+                               QToolBar, QWidget)
+
+from ..domain import roles
+from ..services import settings as settings_service
+from ..store.errors import StoreError
+from . import exclusion_status, worker
+from .bus import ChangeBus
+from .desk import DeskFlow
+from .idle_lock import IdleLock
+from .unlock import UnlockWidget
+
+DESK_TITLE = "Front desk"
+
+
+def demo_hint_text() -> str:
+    from ..services.demo import DEMO_USERS
+
+    users = ", ".join(f"{name} / {pw} ({roles.ROLE_LABELS[role].lower()})" for name, (pw, role) in DEMO_USERS.items())
+    return f"Demo register of synthetic patients. Users and passwords: {users}."
+
+
+def load_screens() -> list:
+    from .screens import SCREENS
+
+    return list(SCREENS)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, folder: Path, settings: QSettings, *, idle_ms: int | None = None, app: QApplication | None = None):
+        super().__init__()
+        self.folder = Path(folder)
+        self.settings = settings
+        self.session = None
+        self.bus = ChangeBus(self)
+        self._idle_override = idle_ms
+        self._place: dict | None = None
+        self._last_user = ""
+        self._extra: list[tuple[str, QWidget]] = []
+        self.setWindowTitle("GP objection register")
+        self.setMinimumSize(960, 600)
+
+        self.pages = QStackedWidget()
+        self.unlock = UnlockWidget(self.folder)
+        self.unlock.unlocked.connect(self.on_unlocked)
+        self.workspace = QWidget()
+        self.nav = QListWidget()
+        self.nav.setAccessibleName("Screens")
+        self.nav.setToolTip("Choose a screen (Ctrl+1 to Ctrl+9)")
+        self.nav.setFixedWidth(190)
+        self.screens = QStackedWidget()
+        self.desk = DeskFlow(lambda: self.session, self.bus)
+        self.screens.addWidget(self.desk)
+        self.nav.currentRowChanged.connect(self._nav_changed)
+        row = QHBoxLayout(self.workspace)
+        row.setContentsMargins(4, 4, 4, 4)
+        row.addWidget(self.nav)
+        row.addWidget(self.screens, 1)
+        self.pages.addWidget(self.unlock)
+        self.pages.addWidget(self.workspace)
+        self.first_run = None
+        if not settings_service.register_exists(self.folder):
+            from .first_run import FirstRunWidget
+
+            self.first_run = FirstRunWidget(self.folder)
+            self.first_run.opened.connect(self.on_unlocked)
+            self.first_run.demo_ready.connect(self._demo_ready)
+            self.pages.addWidget(self.first_run)
+            self.pages.setCurrentWidget(self.first_run)
+        else:
+            self.pages.setCurrentWidget(self.unlock)
+        self.setCentralWidget(self.pages)
+
+        self.idle = IdleLock(app or QApplication.instance(), idle_ms or 5 * 60_000, self)
+        self.idle.idle.connect(self.lock)
+        self._build_actions()
+        self.user_label = QLabel()
+        self.user_label.setAccessibleName("Signed in user")
+        self.exclusion_label = QLabel()
+        self.exclusion_label.setAccessibleName("Exclusion file status")
+        self.statusBar().addWidget(self.user_label)
+        self.statusBar().addPermanentWidget(self.exclusion_label)
+        self.bus.changed.connect(lambda _c: self._update_status())
+        self._restore_geometry()
+        if self.settings.value(f"demo/{self.folder}", False, type=bool):
+            self.unlock.set_hint(demo_hint_text())
+        self.unlock.prepare(self.settings.value("unlock/last_user", "", type=str))
+
+    # ---- chrome -----------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        self.lock_action = QAction("&Lock now", self)
+        self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.lock_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.lock_action.setToolTip("Lock the register now (Ctrl+L)")
+        self.lock_action.triggered.connect(self.lock)
+        self.lock_action.setEnabled(False)
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        quit_action.triggered.connect(self.close)
+        menu = self.menuBar().addMenu("&Register")
+        menu.addAction(self.lock_action)
+        menu.addSeparator()
+        menu.addAction(quit_action)
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setMovable(False)
+        toolbar.addAction(self.lock_action)
+        self.addToolBar(toolbar)
+        for n in range(1, 10):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(f"Ctrl+{n}"))
+            action.triggered.connect(lambda _=False, row=n - 1: self._go(row))
+            self.addAction(action)
+
+    def _go(self, row: int) -> None:
+        if self.session is not None and row < self.nav.count():
+            self.nav.setCurrentRow(row)
+
+    def _nav_changed(self, row: int) -> None:
+        if row >= 0:
+            self.screens.setCurrentIndex(row)
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None and self.restoreGeometry(geometry):
+            return
+        screen = QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen else None
+        width, height = 1280, 720
+        if avail is not None:  # fits a 1366x768 laptop with its taskbar
+            width, height = min(width, avail.width() - 40), min(height, avail.height() - 60)
+        self.resize(max(width, 960), max(height, 600))
+
+    def _update_status(self) -> None:
+        if self.session is None:
+            self.user_label.setText("Locked")
+            self.exclusion_label.clear()
+            return
+        self.user_label.setText(f"Signed in: {self.session.user} ({roles.ROLE_LABELS.get(self.session.role, self.session.role)})")
+        self.exclusion_label.setText(exclusion_status.describe(self.session))
+
+    # ---- screens from part 2 ----------------------------------------------------------
+    def _build_nav(self) -> None:
+        self.nav.clear()
+        self.nav.addItem(DESK_TITLE)
+        for spec in load_screens():
+            if not roles.allowed(self.session.role, spec.permission):
+                continue
+            try:
+                widget = spec.create(lambda: self.session, self.bus)
+            except Exception as exc:  # noqa: BLE001 - one broken screen must not stop the desk
+                widget = QLabel(f"This screen could not be opened ({exc.__class__.__name__}).")
+            self._extra.append((spec.title, widget))
+            self.screens.addWidget(widget)
+            self.nav.addItem(spec.title)
+
+    def _drop_screens(self) -> None:
+        for _title, widget in self._extra:
+            self.screens.removeWidget(widget)
+            widget.deleteLater()
+        self._extra.clear()
+        self.nav.clear()
+
+    # ---- unlock and lock --------------------------------------------------------------
+    def on_unlocked(self, session) -> None:
+        same_user = session.user == self._last_user
+        self.session = session
+        self._last_user = session.user
+        self.settings.setValue("unlock/last_user", session.user)
+        self._build_nav()
+        self.bus.unlocked.emit(session)
+        self.pages.setCurrentWidget(self.workspace)
+        self.lock_action.setEnabled(True)
+        self._update_status()
+        place, self._place = self._place, None
+        titles = [self.nav.item(i).text() for i in range(self.nav.count())]
+        if place and same_user and place["screen"] in titles:
+            self.nav.setCurrentRow(titles.index(place["screen"]))
+            self.desk.restore(place["desk"])
+        else:
+            self.nav.setCurrentRow(0)
+            self.desk.to_search()
+        if self._idle_override is None:
+            try:
+                self.idle.set_timeout_ms(settings_service.idle_lock_minutes(session) * 60_000)
+            except StoreError:
+                self.idle.set_timeout_ms(settings_service.DEFAULT_IDLE_LOCK_MINUTES * 60_000)
+        self.idle.start()
+
+    def lock(self) -> None:
+        """Idle lock and Lock now: forget every patient shown, close the register, ask to unlock."""
+        if self.session is None:
+            return
+        row = self.nav.currentRow()
+        self._place = {"screen": self.nav.item(row).text() if row >= 0 else DESK_TITLE, "desk": self.desk.place()}
+        self.idle.stop()
+        session, self.session = self.session, None
+        self.bus.locked.emit()
+        self._drop_screens()
+        try:
+            session.lock()
+        except StoreError:
+            session.register.close()
+        self.lock_action.setEnabled(False)
+        self._update_status()
+        self.unlock.prepare(session.user)
+        self.pages.setCurrentWidget(self.unlock)
+        self.unlock.prepare(session.user)
+
+    def _demo_ready(self) -> None:
+        self.settings.setValue(f"demo/{self.folder}", True)
+        self.unlock.set_hint(demo_hint_text())
+        self.pages.setCurrentWidget(self.unlock)
+        self.unlock.prepare("reception")
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.sync()
+        worker.wait(30000)
+        if self.session is not None:
+            self.lock()
+        self.unlock.discard()
+        super().closeEvent(event)

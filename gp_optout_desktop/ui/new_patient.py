@@ -1,0 +1,232 @@
+"""The new-patient form: NHS number and postcode are checked as they are typed and the
+reason for a refusal is shown beside the field. Saving goes through services.patients.add."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLineEdit, QPushButton, QScrollArea, QVBoxLayout,
+                               QWidget)
+
+from ..domain import nhs_number, postcode
+from ..domain.errors import ValidationError
+from ..services import patients
+from ..store.errors import Conflict, StoreError
+from .bus import ChangeBus
+from .widgets import InlineMessage, field_with_message, heading
+
+DATE_FORMS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d %m %Y", "%Y-%m-%d", "%d%m%Y")
+
+
+def parse_date(text: str) -> date:
+    raw = " ".join(text.split())
+    for form in DATE_FORMS:
+        try:
+            return datetime.strptime(raw, form).date()
+        except ValueError:
+            continue
+    raise ValidationError("Type the date as dd/mm/yyyy, e.g. 06/01/1970.", "dob")
+
+
+def prefill_from_query(text: str) -> dict[str, str]:
+    """What a front-desk search that found nobody tells us about the new patient."""
+    raw = (text or "").strip()
+    if not raw:
+        return {}
+    digits = nhs_number.normalise(raw)
+    if digits.isdigit() and len(digits) == 10:
+        return {"nhs": nhs_number.display(digits)}
+    try:
+        return {"dob": parse_date(raw).strftime("%d/%m/%Y")}
+    except ValidationError:
+        pass
+    if any(ch.isdigit() for ch in raw):
+        try:
+            return {"postcode": postcode.validate(raw).value}
+        except ValidationError:
+            return {}
+    surname, _, forenames = raw.partition(",")
+    out = {"surname": surname.strip()}
+    if forenames.strip():
+        out["forenames"] = forenames.strip()
+    return out
+
+
+class NewPatientForm(QWidget):
+    added = Signal(int, str)  # patient id, what was done (plain words)
+    cancelled = Signal()
+
+    FIELDS = ("nhs_number", "title", "surname", "forenames", "dob", "address1", "address2", "address3",
+              "postcode", "phone", "email")
+    LABELS = {"nhs_number": "&NHS number", "title": "&Title", "surname": "&Surname", "forenames": "&Forename(s)",
+              "dob": "&Date of birth", "address1": "&Address", "address2": "", "address3": "",
+              "postcode": "&Postcode", "phone": "P&hone", "email": "&Email"}
+    ACCESSIBLE = {"nhs_number": "NHS number", "title": "Title", "surname": "Surname", "forenames": "Forenames",
+                  "dob": "Date of birth", "address1": "Address line 1", "address2": "Address line 2",
+                  "address3": "Address line 3", "postcode": "Postcode", "phone": "Phone", "email": "Email"}
+
+    def __init__(self, session_provider: Callable, bus: ChangeBus, parent=None):
+        super().__init__(parent)
+        self._session = session_provider
+        self._bus = bus
+        self.edits: dict[str, QLineEdit] = {}
+        self.messages: dict[str, InlineMessage] = {}
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for name in self.FIELDS:
+            edit = QLineEdit()
+            edit.setAccessibleName(self.ACCESSIBLE[name])
+            message = InlineMessage(f"{self.ACCESSIBLE[name]} message")
+            self.edits[name], self.messages[name] = edit, message
+            form.addRow(self.LABELS[name], field_with_message(edit, message))
+            edit.returnPressed.connect(self.save)
+        self.edits["nhs_number"].setPlaceholderText("10 digits, spaces allowed; leave empty if not known")
+        self.edits["dob"].setPlaceholderText("dd/mm/yyyy")
+        self.edits["postcode"].setPlaceholderText("e.g. LS1 4AP")
+        self.edits["nhs_number"].textChanged.connect(self._check_nhs)
+        self.edits["postcode"].textChanged.connect(self._check_postcode)
+        self.edits["dob"].textChanged.connect(self._check_dob)
+
+        self.general = InlineMessage("Form message")
+        self.save_button = QPushButton("&Save patient")
+        self.save_button.setAccessibleName("Save patient")
+        self.save_button.setToolTip("Add this patient to the register (Enter or Ctrl+S)")
+        self.save_button.clicked.connect(self.save)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAccessibleName("Cancel new patient")
+        self.cancel_button.setToolTip("Back to the front desk without saving (Esc)")
+        self.cancel_button.clicked.connect(self.cancelled.emit)
+        QShortcut(QKeySequence("Ctrl+S"), self, activated=self.save)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancelled.emit)
+
+        body = QWidget()
+        v = QVBoxLayout(body)
+        v.addWidget(heading("New patient"))
+        v.addLayout(form)
+        v.addWidget(self.general)
+        row = QHBoxLayout()
+        row.addWidget(self.save_button)
+        row.addWidget(self.cancel_button)
+        row.addStretch(1)
+        v.addLayout(row)
+        v.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(body)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(scroll)
+        order = [self.edits[n] for n in self.FIELDS] + [self.save_button, self.cancel_button]
+        for a, b in zip(order, order[1:]):
+            self.setTabOrder(a, b)
+        bus.locked.connect(self.clear)
+
+    # ---- as typed -------------------------------------------------------------------
+    def _check_nhs(self, text: str) -> None:
+        msg = self.messages["nhs_number"]
+        digits = nhs_number.normalise(text)
+        if not digits:
+            msg.clear_message()
+        elif digits.isdigit() and len(digits) < 10:
+            msg.show_warning(f"{len(digits)} of 10 digits")
+        else:
+            try:
+                nhs_number.validate(text)
+            except ValidationError as exc:
+                msg.show_error(str(exc))
+            else:
+                msg.show_ok("Valid NHS number")
+
+    def _check_postcode(self, text: str) -> None:
+        msg = self.messages["postcode"]
+        if not text.strip():
+            msg.clear_message()
+            return
+        try:
+            result = postcode.validate(text)
+        except ValidationError as exc:
+            # Half-typed postcodes are normal: only say why once it has its full length.
+            if len("".join(text.split())) < 5:
+                msg.show_warning("Keep typing: a postcode has 5 to 7 letters and digits.")
+            else:
+                msg.show_error(str(exc))
+        else:
+            if result.warning:
+                msg.show_warning(result.warning)
+            else:
+                msg.show_ok(f"Valid postcode format ({result.value})")
+
+    def _check_dob(self, text: str) -> None:
+        msg = self.messages["dob"]
+        if len(text.strip()) < 8:
+            msg.clear_message()
+            return
+        try:
+            parse_date(text)
+        except ValidationError as exc:
+            msg.show_error(str(exc))
+        else:
+            msg.clear_message()
+
+    # ---- lifecycle ------------------------------------------------------------------
+    def start(self, query: str = "") -> None:
+        self.clear()
+        for name, value in prefill_from_query(query).items():
+            self.edits["nhs_number" if name == "nhs" else name].setText(value)
+        first_empty = next((n for n in ("nhs_number", "title", "surname", "forenames", "dob")
+                            if not self.edits[n].text()), "nhs_number")
+        self.edits[first_empty].setFocus()
+
+    def clear(self) -> None:
+        for edit in self.edits.values():
+            edit.clear()
+        for message in self.messages.values():
+            message.clear_message()
+        self.general.clear_message()
+
+    def save(self) -> None:
+        for name, message in self.messages.items():
+            message.clear_message()
+        # The as-typed checks put back what they know about these fields.
+        self._check_nhs(self.edits["nhs_number"].text())
+        self._check_postcode(self.edits["postcode"].text())
+        self._check_dob(self.edits["dob"].text())
+        self.general.clear_message()
+        session = self._session()
+        if session is None:
+            return
+        e = {k: v.text() for k, v in self.edits.items()}
+        try:
+            dob = parse_date(e["dob"]) if e["dob"].strip() else None
+            if dob is None:
+                raise ValidationError("Enter the date of birth (dd/mm/yyyy).", "dob")
+            changes = patients.add(
+                session, surname=e["surname"], forenames=e["forenames"], dob=dob, postcode_raw=e["postcode"],
+                nhs=e["nhs_number"] or None, title=e["title"],
+                address=[e["address1"], e["address2"], e["address3"]], phone=e["phone"], email=e["email"])
+        except ValidationError as exc:
+            self._show_error(exc.field, str(exc))
+            return
+        except Conflict as exc:
+            self._show_error("nhs_number", str(exc))
+            return
+        except StoreError as exc:
+            self.general.show_error(str(exc))
+            return
+        self._bus.publish(changes)
+        summary = changes.summary + "".join(f" {w}" for w in changes.warnings)
+        patient_id = changes.data["patient_id"]
+        self.clear()
+        self.added.emit(patient_id, summary)
+
+    def _show_error(self, field: str | None, text: str) -> None:
+        target = {"postcode_raw": "postcode", "nhs": "nhs_number"}.get(field or "", field or "")
+        if target in self.messages:
+            self.messages[target].show_error(text)
+            self.edits[target].setFocus()
+            self.edits[target].selectAll()
+        else:
+            self.general.show_error(text)

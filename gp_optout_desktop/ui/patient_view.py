@@ -1,0 +1,296 @@
+"""One patient's record: current status in plain words, the full history, letters,
+and the National Data Opt-out signpost. Opening it is an audited read."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QScrollArea, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from ..domain import codes
+from ..domain.errors import ValidationError
+from ..domain.events import HOW_RECEIVED, INCLUDE, NDOO_SIGNPOST, PROXY_ROLES
+from ..services import objections, patients
+from ..store.errors import StoreError
+from . import dialogs
+from .bus import ChangeBus
+from .widgets import InlineMessage, heading
+
+LETTER_KINDS = {"objection": "Objection confirmation", "withdrawal": "Withdrawal confirmation",
+                "include": "Inclusion confirmation", "type2_in_error": "Type 2 recorded in error"}
+
+
+def _day(value) -> str:
+    """An ISO date or datetime (str or object) as 6 Jan 2014."""
+    if not value:
+        return ""
+    from datetime import date, datetime
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        value = value.astimezone().date() if value.tzinfo else value.date()
+    return f"{value.day} {value:%b %Y}"
+
+
+def describe_event(e) -> str:
+    what = {INCLUDE: "Request to be included"}.get(e.kind, f"{codes.SHORT_LABELS.get(e.kind, e.kind)} objection")
+    return f"{what} {'recorded' if e.action == codes.REGISTER else 'withdrawn'}"
+
+
+def describe_proxy(e, submitted_by: dict[int, str]) -> str:
+    if e.submitted_by is not None:
+        return f"On the form of {submitted_by.get(e.submitted_by, 'another patient')}"
+    if e.proxy is None:
+        return "The patient"
+    p = e.proxy
+    return f"{p.name} ({PROXY_ROLES.get(p.role, p.role)}); evidence: {p.evidence}; verified by {p.verified_by}"
+
+
+class PatientView(QWidget):
+    record = Signal(int)
+    withdraw = Signal(int, str)  # patient id, objection kind
+    back = Signal()
+
+    HISTORY_COLUMNS = ("Effective", "What", "Received", "How received", "Recorded by", "Acting", "Coded in clinical system")
+
+    def __init__(self, session_provider: Callable, bus: ChangeBus, parent=None):
+        super().__init__(parent)
+        self._session = session_provider
+        self._bus = bus
+        self.patient_id: int | None = None
+        self.record_data = None
+
+        self.name = heading("")
+        self.name.setAccessibleName("Patient name")
+        self.details = QLabel()
+        self.details.setAccessibleName("Patient details")
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.status_box = QGroupBox("Current status")
+        self.status_labels: dict[str, QLabel] = {}
+        sl = QVBoxLayout(self.status_box)
+        for kind, name in ((codes.TYPE1, "Type 1 status"), (codes.TYPE2, "Type 2 status"), (INCLUDE, "Inclusion status")):
+            label = QLabel()
+            label.setAccessibleName(name)
+            label.setWordWrap(True)
+            f = label.font()
+            f.setPointSize(f.pointSize() + 1)
+            label.setFont(f)
+            self.status_labels[kind] = label
+            sl.addWidget(label)
+
+        self.record_button = self._button("&Record objection", "Record an objection for this patient (Ctrl+R)",
+                                          lambda: self.record.emit(self.patient_id))
+        self.withdraw_button = self._button("&Withdraw objection…", "Record that the patient withdraws their objection",
+                                            self._withdraw)
+        self.back_button = self._button("&Back to front desk", "Back to the search (Esc)", self.back.emit)
+        actions = QHBoxLayout()
+        for b in (self.record_button, self.withdraw_button, self.back_button):
+            actions.addWidget(b)
+        actions.addStretch(1)
+
+        self.history = QTableWidget(0, len(self.HISTORY_COLUMNS))
+        self.history.setHorizontalHeaderLabels(self.HISTORY_COLUMNS)
+        self.history.setAccessibleName("History")
+        self._table_defaults(self.history)
+        self.history.itemSelectionChanged.connect(self._update_buttons)
+        self.coded_button = self._button("Mark &coded in the clinical system",
+                                         "The selected event has been entered as a code in the clinical system",
+                                         self._mark_coded)
+        self.message = InlineMessage("Patient view message")
+        history_box = QGroupBox("History")
+        hl = QVBoxLayout(history_box)
+        hl.addWidget(self.history)
+        row = QHBoxLayout()
+        row.addWidget(self.coded_button)
+        row.addWidget(self.message, 1)
+        hl.addLayout(row)
+
+        self.letters = QTableWidget(0, 4)
+        self.letters.setHorizontalHeaderLabels(("Letter", "Queued", "Due by", "Sent"))
+        self.letters.setAccessibleName("Letters")
+        self._table_defaults(self.letters)
+        letters_box = QGroupBox("Letters")
+        QVBoxLayout(letters_box).addWidget(self.letters)
+
+        ndoo_box = QGroupBox("National Data Opt-out")
+        nl = QVBoxLayout(ndoo_box)
+        ndoo_text = QLabel(NDOO_SIGNPOST + " The practice cannot set it or record the patient's choice: only that they were told.")
+        ndoo_text.setWordWrap(True)
+        ndoo_text.setAccessibleName("National Data Opt-out signpost")
+        self.signposted = QLabel()
+        self.signposted.setAccessibleName("Signposted")
+        self.signpost_button = self._button("&Signposted today", "Record that the patient was told how to set it today",
+                                            self._signpost)
+        nl.addWidget(ndoo_text)
+        srow = QHBoxLayout()
+        srow.addWidget(self.signpost_button)
+        srow.addWidget(self.signposted, 1)
+        nl.addLayout(srow)
+
+        body = QWidget()
+        v = QVBoxLayout(body)
+        v.addWidget(self.name)
+        v.addWidget(self.details)
+        v.addWidget(self.status_box)
+        v.addLayout(actions)
+        v.addWidget(history_box, 2)
+        lower = QHBoxLayout()
+        lower.addWidget(letters_box, 1)
+        lower.addWidget(ndoo_box, 1)
+        v.addLayout(lower, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(body)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(scroll)
+
+        QShortcut(QKeySequence("Ctrl+R"), self, activated=lambda: self.patient_id and self.record.emit(self.patient_id))
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.back.emit)
+        bus.changed.connect(self._changed)
+        bus.locked.connect(self.clear)
+        self.clear()
+
+    def _button(self, text: str, tip: str, slot) -> QPushButton:
+        button = QPushButton(text)
+        button.setAccessibleName(text.replace("&", "").rstrip("…"))
+        button.setToolTip(tip)
+        button.clicked.connect(slot)
+        return button
+
+    @staticmethod
+    def _table_defaults(table: QTableWidget) -> None:
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.verticalHeader().hide()
+        table.setTabKeyNavigation(False)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        table.horizontalHeader().setStretchLastSection(True)
+        table.setMinimumHeight(110)
+
+    # ---- loading --------------------------------------------------------------------
+    def show_patient(self, patient_id: int) -> bool:
+        session = self._session()
+        if session is None:
+            return False
+        try:
+            rec = patients.view(session, patient_id)
+        except StoreError as exc:
+            self.clear()
+            self.message.show_error(str(exc))
+            return False
+        self.patient_id, self.record_data = patient_id, rec
+        self._fill(rec)
+        return True
+
+    def _fill(self, rec) -> None:
+        p = rec.patient
+        self.name.setText(p.display_name)
+        address = ", ".join([*p.address, p.postcode])
+        self.details.setText(f"NHS number {p.nhs_display}  ·  born {p.dob.day} {p.dob:%b %Y}  ·  {address}"
+                             + (f"  ·  {p.phone}" if p.phone else "") + (f"  ·  {p.email}" if p.email else ""))
+        for kind, label in self.status_labels.items():
+            status = rec.statuses[kind]
+            label.setText(status.describe())
+            label.setStyleSheet("font-weight: bold;" if status.active else "")
+            label.setVisible(kind != INCLUDE or status.event is not None)
+
+        self.history.setRowCount(0)
+        for e in sorted(rec.history, key=lambda e: (e.effective, e.seq or e.event_id or 0), reverse=True):
+            r = self.history.rowCount()
+            self.history.insertRow(r)
+            coded = f"{_day(e.coded_at)} by {e.coded_by}" if e.coded_at else "Not yet"
+            cells = (_day(e.effective), describe_event(e), _day(e.received), HOW_RECEIVED.get(e.via, e.via),
+                     f"{e.recorded_by}, {_day(e.recorded_at)}", describe_proxy(e, rec.submitted_by), coded)
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, e.event_id)
+                item.setData(Qt.ItemDataRole.UserRole + 1, e.coded_at is None)
+                self.history.setItem(r, c, item)
+
+        self.letters.setRowCount(0)
+        for letter in rec.letters:
+            r = self.letters.rowCount()
+            self.letters.insertRow(r)
+            cells = (LETTER_KINDS.get(letter["kind"], letter["kind"]), _day(letter["queued_at"]), _day(letter["due"]),
+                     _day(letter["sent_at"]) if letter["sent_at"] else "Not yet sent")
+            for c, text in enumerate(cells):
+                self.letters.setItem(r, c, QTableWidgetItem(text))
+
+        if rec.signposts:
+            self.signposted.setText("Signposted on " + ", ".join(_day(d) for d in rec.signposts[-3:]))
+        else:
+            self.signposted.setText("Not signposted yet")
+        self._update_buttons()
+
+    def clear(self) -> None:
+        """On lock or when leaving: nothing about the patient stays in the widgets."""
+        self.patient_id, self.record_data = None, None
+        self.name.clear()
+        self.details.clear()
+        for label in self.status_labels.values():
+            label.clear()
+        self.history.setRowCount(0)
+        self.letters.setRowCount(0)
+        self.signposted.clear()
+        self.message.clear_message()
+        self._update_buttons()
+
+    def _changed(self, changes) -> None:
+        if self.patient_id is not None and self.patient_id in changes.patient_ids and self.isVisible():
+            message = self.message.text()
+            self.show_patient(self.patient_id)
+            if message:
+                self.message.show_ok(message)
+
+    # ---- actions --------------------------------------------------------------------
+    def _update_buttons(self) -> None:
+        rec = self.record_data
+        self.record_button.setEnabled(rec is not None)
+        self.withdraw_button.setEnabled(rec is not None and any(
+            rec.statuses[k].active for k in (codes.TYPE1, codes.TYPE2)))
+        self.signpost_button.setEnabled(rec is not None)
+        item = self.history.currentItem() if self.history.selectedItems() else None
+        self.coded_button.setEnabled(bool(item and item.data(Qt.ItemDataRole.UserRole + 1)))
+
+    def _withdraw(self) -> None:
+        rec = self.record_data
+        if rec is None:
+            return
+        active = [k for k in (codes.TYPE1, codes.TYPE2) if rec.statuses[k].active]
+        kind = active[0]
+        if len(active) > 1:
+            answer = dialogs.ask(self, "Which objection?", "The patient has a Type 1 and a legacy Type 2 objection. "
+                                 "Which one do they withdraw?", ("Type 1", "Type 2", "Cancel"), default="Type 1")
+            if answer == "Cancel":
+                return
+            kind = codes.TYPE2 if answer == "Type 2" else codes.TYPE1
+        self.withdraw.emit(self.patient_id, kind)
+
+    def _mark_coded(self) -> None:
+        item = self.history.currentItem()
+        session = self._session()
+        if item is None or session is None:
+            return
+        self._run(lambda: objections.mark_coded(session, item.data(Qt.ItemDataRole.UserRole)))
+
+    def _signpost(self) -> None:
+        session = self._session()
+        if session is not None and self.patient_id is not None:
+            self._run(lambda: objections.signpost_ndoo(session, self.patient_id))
+
+    def _run(self, operation) -> None:
+        self.message.clear_message()
+        try:
+            changes = operation()
+        except (StoreError, ValidationError) as exc:
+            self.message.show_error(str(exc))
+            return
+        self.message.show_ok(changes.summary)
+        self._bus.publish(changes)

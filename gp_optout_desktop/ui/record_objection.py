@@ -1,0 +1,370 @@
+"""Record an objection (or a withdrawal) on one form: Type 1 preselected, how it was
+received, the dates, an optional proxy, and dependants covered by the same form.
+Errors come back from the service with the field they concern and are shown beside it."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Callable
+
+from PySide6.QtCore import QDate, QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDateEdit, QFormLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QRadioButton,
+                               QScrollArea, QVBoxLayout, QWidget)
+
+from ..domain import codes, nhs_number
+from ..domain.errors import ValidationError
+from ..domain.events import HOW_RECEIVED, PROXY_ROLES, Proxy
+from ..services import objections, patients
+from ..store.errors import StoreError
+from . import dialogs
+from .bus import ChangeBus
+from .widgets import InlineMessage, field_with_message, heading
+
+DEPENDANT_LIMIT = 20
+
+
+def _qdate(d: date) -> QDate:
+    return QDate(d.year, d.month, d.day)
+
+
+def _pydate(q: QDate) -> date:
+    return date(q.year(), q.month(), q.day())
+
+
+def row_label(row) -> str:
+    nhs = nhs_number.display(row.nhs_number) if row.nhs_number else "NHS number not known"
+    return f"{row.name}  ·  born {row.dob:%d/%m/%Y}  ·  {nhs}"
+
+
+class RecordObjectionForm(QWidget):
+    recorded = Signal(int, str)  # submitting patient id, the ChangeSet summary
+    cancelled = Signal()
+
+    def __init__(self, session_provider: Callable, bus: ChangeBus, parent=None):
+        super().__init__(parent)
+        self._session = session_provider
+        self._bus = bus
+        self.patient_id: int | None = None
+        self.action = codes.REGISTER
+        self.messages: dict[str, InlineMessage] = {}
+
+        self.title = heading("Record an objection")
+        self.who = QLabel()
+        self.who.setAccessibleName("Patient")
+        self.who.setWordWrap(True)
+
+        # What
+        self.type1 = QRadioButton("Type &1: GP data must not leave the practice except for direct care")
+        self.type1.setAccessibleName("Type 1 objection")
+        self.type2 = QRadioButton("Type 2 (legacy, only for objections received before 11 Oct 2018)")
+        self.type2.setAccessibleName("Type 2 objection (legacy)")
+        self.type2.setToolTip("Type 2 was replaced by the National Data Opt-out; new ones are not processed.")
+        self.types = QButtonGroup(self)
+        self.types.addButton(self.type1)
+        self.types.addButton(self.type2)
+        self.type1.setChecked(True)
+        type_box = QWidget()
+        tl = QVBoxLayout(type_box)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.type1)
+        tl.addWidget(self.type2)
+
+        self.via = QComboBox()
+        self.via.setAccessibleName("How received")
+        for key, label in HOW_RECEIVED.items():
+            self.via.addItem(label[0].upper() + label[1:], key)
+        self.effective = self._date_edit("Effective date")
+        self.received = self._date_edit("Date received")
+        self.for_self = QCheckBox("The form is for the &patient themselves")
+        self.for_self.setAccessibleName("For the patient themselves")
+        self.for_self.setToolTip("Untick when a parent sends a form only for their children")
+        self.for_self.setChecked(True)
+
+        form = QFormLayout()
+        form.addRow("Type", self._with_message("type", type_box))
+        form.addRow("&How received", self._with_message("via", self.via))
+        form.addRow("&Effective date", self._with_message("effective", self.effective))
+        form.addRow("Date recei&ved", self._with_message("received", self.received))
+        form.addRow("", self._with_message("action", self.for_self))
+
+        # Proxy
+        self.proxy_box = QGroupBox("Someone else is acting for the patient (pro&xy)")
+        self.proxy_box.setCheckable(True)
+        self.proxy_box.setChecked(False)
+        self.proxy_box.setAccessibleName("Proxy acting for the patient")
+        self.proxy_role = QComboBox()
+        self.proxy_role.setAccessibleName("Proxy role")
+        for key, label in PROXY_ROLES.items():
+            self.proxy_role.addItem(label, key)
+        self.proxy_name = QLineEdit()
+        self.proxy_name.setAccessibleName("Proxy name")
+        self.proxy_evidence = QLineEdit()
+        self.proxy_evidence.setAccessibleName("Evidence seen")
+        self.proxy_evidence.setPlaceholderText("e.g. OPG 'VALIDATED-OPG' stamp, access code, court order")
+        self.proxy_verified = QLineEdit()
+        self.proxy_verified.setAccessibleName("Evidence verified by")
+        pf = QFormLayout(self.proxy_box)
+        pf.addRow("R&ole", self._with_message("proxy_role", self.proxy_role))
+        pf.addRow("Na&me", self._with_message("proxy_name", self.proxy_name))
+        pf.addRow("Evidence seen", self._with_message("proxy_evidence", self.proxy_evidence))
+        pf.addRow("Verified by", self._with_message("proxy_verified_by", self.proxy_verified))
+
+        # Dependants
+        self.dep_box = QGroupBox("Dependants on the same form (children)")
+        self.dep_search = QLineEdit()
+        self.dep_search.setAccessibleName("Find a dependant")
+        self.dep_search.setPlaceholderText("Find a child: surname, NHS number or date of birth; Enter adds the first")
+        self.dep_search.setToolTip("Type to find; Down arrow to choose; Enter adds")
+        self.dep_found = QListWidget()
+        self.dep_found.setAccessibleName("Dependants found")
+        self.dep_found.setMaximumHeight(110)
+        self.dep_added = QListWidget()
+        self.dep_added.setAccessibleName("Dependants added")
+        self.dep_added.setMaximumHeight(90)
+        self.dep_added.setToolTip("Delete removes the selected dependant")
+        self.dep_remove = QPushButton("Remove dependant")
+        self.dep_remove.setAccessibleName("Remove dependant")
+        self.dep_remove.setToolTip("Remove the selected dependant from the form (Delete)")
+        self.dep_remove.clicked.connect(self._remove_dependant)
+        dl = QVBoxLayout(self.dep_box)
+        dl.addWidget(self.dep_search)
+        dl.addWidget(self.dep_found)
+        dl.addWidget(QLabel("Added:"))
+        dl.addWidget(self.dep_added)
+        dl.addWidget(self._with_message("dependants", self.dep_remove))
+        self._dep_timer = QTimer(self)
+        self._dep_timer.setSingleShot(True)
+        self._dep_timer.setInterval(150)
+        self._dep_timer.timeout.connect(self._find_dependants)
+        self.dep_search.textChanged.connect(lambda _t: self._dep_timer.start())
+        self.dep_search.returnPressed.connect(self._add_first_dependant)
+        self.dep_found.itemActivated.connect(self._add_dependant)
+        self.dep_search.installEventFilter(self)
+        self.dep_added.installEventFilter(self)
+
+        self.general = InlineMessage("Form message")
+        self.save_button = QPushButton("&Save")
+        self.save_button.setAccessibleName("Save objection")
+        self.save_button.setToolTip("Record it (Ctrl+S; Enter in a text field)")
+        self.save_button.setDefault(True)
+        self.save_button.clicked.connect(self.save)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAccessibleName("Cancel objection")
+        self.cancel_button.setToolTip("Back without saving (Esc)")
+        self.cancel_button.clicked.connect(self.cancel)
+        QShortcut(QKeySequence("Ctrl+S"), self, activated=self.save)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancel)
+        for edit in (self.proxy_name, self.proxy_evidence, self.proxy_verified):
+            edit.returnPressed.connect(self.save)
+
+        body = QWidget()
+        v = QVBoxLayout(body)
+        v.addWidget(self.title)
+        v.addWidget(self.who)
+        v.addLayout(form)
+        v.addWidget(self.proxy_box)
+        v.addWidget(self.dep_box)
+        v.addWidget(self.general)
+        row = QHBoxLayout()
+        row.addWidget(self.save_button)
+        row.addWidget(self.cancel_button)
+        row.addStretch(1)
+        v.addLayout(row)
+        v.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(body)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(scroll)
+
+        order = [self.type1, self.type2, self.via, self.effective, self.received, self.for_self, self.proxy_box,
+                 self.proxy_role, self.proxy_name, self.proxy_evidence, self.proxy_verified, self.dep_search,
+                 self.dep_found, self.dep_added, self.dep_remove, self.save_button, self.cancel_button]
+        for a, b in zip(order, order[1:]):
+            self.setTabOrder(a, b)
+        bus.locked.connect(self.clear)
+
+    def _date_edit(self, name: str) -> QDateEdit:
+        edit = QDateEdit()
+        edit.setAccessibleName(name)
+        edit.setDisplayFormat("dd/MM/yyyy")
+        edit.setCalendarPopup(True)
+        edit.setMinimumDate(QDate(2000, 1, 1))
+        return edit
+
+    def _with_message(self, field: str, widget: QWidget) -> QWidget:
+        message = InlineMessage(f"{field.replace('_', ' ')} message")
+        self.messages[field] = message
+        return field_with_message(widget, message)
+
+    # ---- lifecycle ------------------------------------------------------------------
+    def start(self, patient_id: int, action: str = codes.REGISTER, kind: str = codes.TYPE1) -> bool:
+        """Show a fresh form for this patient; False if the patient cannot be read."""
+        session = self._session()
+        if session is None:
+            return False
+        try:
+            rows = patients.result_rows(session, [patient_id])
+        except StoreError as exc:
+            self.general.show_error(str(exc))
+            return False
+        if not rows:
+            return False
+        self.clear()
+        self.patient_id, self.action = patient_id, action
+        withdrawing = action == codes.WITHDRAW
+        self.title.setText("Record a withdrawal" if withdrawing else "Record an objection")
+        self.save_button.setText("&Save withdrawal" if withdrawing else "&Save objection")
+        self.who.setText(row_label(rows[0]))
+        (self.type2 if kind == codes.TYPE2 else self.type1).setChecked(True)
+        self.dep_box.setVisible(not withdrawing)
+        self.for_self.setVisible(not withdrawing)
+        today = session.today()
+        for edit in (self.effective, self.received):
+            edit.setMaximumDate(_qdate(today))
+            edit.setDate(_qdate(today))
+        self.proxy_verified.setText(session.user)
+        self.type1.setFocus() if kind == codes.TYPE1 else self.type2.setFocus()
+        return True
+
+    def clear(self) -> None:
+        self.patient_id = None
+        self.who.clear()
+        self.type1.setChecked(True)
+        self.via.setCurrentIndex(0)
+        self.for_self.setChecked(True)
+        self.proxy_box.setChecked(False)
+        self.proxy_role.setCurrentIndex(0)
+        for edit in (self.proxy_name, self.proxy_evidence, self.proxy_verified, self.dep_search):
+            edit.clear()
+        self.dep_found.clear()
+        self.dep_added.clear()
+        self._clear_messages()
+
+    def _clear_messages(self) -> None:
+        for message in self.messages.values():
+            message.clear_message()
+        self.general.clear_message()
+
+    def is_dirty(self) -> bool:
+        return bool(self.proxy_box.isChecked() or self.dep_added.count() or self.type2.isChecked()
+                    or self.via.currentIndex() or not self.for_self.isChecked())
+
+    def cancel(self) -> None:
+        if self.is_dirty():
+            answer = dialogs.ask(self, "Discard this form?", "Nothing has been recorded yet. Discard the form?",
+                                 ("Discard", "Keep editing"), default="Keep editing")
+            if answer != "Discard":
+                return
+        self.clear()
+        self.cancelled.emit()
+
+    # ---- dependants -----------------------------------------------------------------
+    def _find_dependants(self) -> None:
+        self.dep_found.clear()
+        session = self._session()
+        text = self.dep_search.text()
+        if session is None or not text.strip():
+            return
+        try:
+            rows = patients.find(session, text, DEPENDANT_LIMIT)
+        except (StoreError, ValidationError):
+            return
+        taken = {self.patient_id} | set(self.dependant_ids())
+        for row in rows:
+            if row.patient_id in taken:
+                continue
+            item = QListWidgetItem(row_label(row))
+            item.setData(Qt.ItemDataRole.UserRole, row.patient_id)
+            self.dep_found.addItem(item)
+        if self.dep_found.count():
+            self.dep_found.setCurrentRow(0)
+
+    def _add_first_dependant(self) -> None:
+        if self._dep_timer.isActive():
+            self._find_dependants()
+            self._dep_timer.stop()
+        item = self.dep_found.currentItem() or self.dep_found.item(0)
+        if item is not None:
+            self._add_dependant(item)
+
+    def _add_dependant(self, item: QListWidgetItem) -> None:
+        copy = QListWidgetItem(item.text())
+        copy.setData(Qt.ItemDataRole.UserRole, item.data(Qt.ItemDataRole.UserRole))
+        self.dep_added.addItem(copy)
+        self.dep_search.clear()
+        self.dep_found.clear()
+        self.messages["dependants"].clear_message()
+        self.dep_search.setFocus()
+
+    def _remove_dependant(self) -> None:
+        row = self.dep_added.currentRow()
+        if row >= 0:
+            self.dep_added.takeItem(row)
+
+    def dependant_ids(self) -> list[int]:
+        return [self.dep_added.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.dep_added.count())]
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.KeyPress:
+            if obj is self.dep_search and event.key() == Qt.Key.Key_Down and self.dep_found.count():
+                self.dep_found.setFocus()
+                return True
+            if obj is self.dep_added and event.key() == Qt.Key.Key_Delete:
+                self._remove_dependant()
+                return True
+        return super().eventFilter(obj, event)
+
+    # ---- saving ---------------------------------------------------------------------
+    def kind(self) -> str:
+        return codes.TYPE2 if self.type2.isChecked() else codes.TYPE1
+
+    def proxy(self) -> Proxy | None:
+        if not self.proxy_box.isChecked():
+            return None
+        return Proxy(self.proxy_role.currentData(), self.proxy_name.text().strip(),
+                     self.proxy_evidence.text().strip(), self.proxy_verified.text().strip())
+
+    def save(self) -> None:
+        session = self._session()
+        if session is None or self.patient_id is None:
+            return
+        self._clear_messages()
+        if self.action == codes.WITHDRAW:
+            answer = dialogs.ask(
+                self, "Withdraw the objection?",
+                f"Withdraw the {codes.SHORT_LABELS[self.kind()]} objection for {self.who.text().split('  ·')[0]}? "
+                "From the effective date their GP data may leave the practice again.",
+                ("Withdraw", "Cancel"), default="Cancel")
+            if answer != "Withdraw":
+                return
+        try:
+            changes = objections.record(
+                session, self.patient_id, self.kind(), self.action,
+                effective=_pydate(self.effective.date()), received=_pydate(self.received.date()),
+                via=self.via.currentData(), proxy=self.proxy(),
+                dependants=self.dependant_ids() if self.action == codes.REGISTER else (),
+                for_self=self.for_self.isChecked() or self.action == codes.WITHDRAW)
+        except ValidationError as exc:
+            self._show_error(exc.field, str(exc))
+            return
+        except StoreError as exc:
+            self.general.show_error(str(exc))
+            return
+        self._bus.publish(changes)
+        patient_id = self.patient_id
+        self.clear()
+        self.recorded.emit(patient_id, changes.summary)
+
+    def _show_error(self, field: str | None, text: str) -> None:
+        message = self.messages.get(field or "")
+        (message or self.general).show_error(text)
+        focus = {"type": self.type2 if self.type2.isChecked() else self.type1, "via": self.via,
+                 "effective": self.effective, "received": self.received, "proxy_name": self.proxy_name,
+                 "proxy_evidence": self.proxy_evidence, "proxy_verified_by": self.proxy_verified,
+                 "dependants": self.dep_search}.get(field or "")
+        if focus is not None:
+            focus.setFocus()

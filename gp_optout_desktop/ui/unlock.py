@@ -1,0 +1,271 @@
+"""The unlock screen (KeePassXC's DatabaseOpenWidget is the model).
+
+Errors are shown inline, never in a modal; the password is reselected after a
+failure; Caps Lock is warned about; input is disabled with a busy hint while the
+key is derived off the UI thread; when throttled, the time of the next allowed
+try is shown and Unlock stays disabled until then. A user who must change their
+password does so here before the register opens.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QFormLayout, QLabel, QLineEdit, QPushButton, QStackedWidget, QVBoxLayout,
+                               QWidget)
+
+from ..domain.errors import ValidationError
+from ..services import session as session_service, users as users_service
+from ..store.errors import StoreError, Throttled
+from . import worker
+from .widgets import InlineMessage, WARN_STYLE, card, heading
+
+
+def caps_lock_guess(text: str, shift: bool) -> bool | None:
+    """Qt has no portable Caps Lock query: an upper-case letter typed without Shift (or a
+    lower-case one with Shift) means it is on. None when the key says nothing (digits)."""
+    if len(text) != 1 or not text.isalpha() or text.lower() == text.upper():
+        return None
+    return text.isupper() != shift
+
+
+class _CapsWatcher(QObject):
+    def __init__(self, edit: QLineEdit, label: QLabel):
+        super().__init__(edit)
+        self._label = label
+        edit.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.KeyPress:
+            if event.key() == Qt.Key.Key_CapsLock:
+                self._label.setVisible(not self._label.isVisible())
+            else:
+                shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+                guess = caps_lock_guess(event.text(), shift)
+                if guess is not None:
+                    self._label.setVisible(guess)
+        return False
+
+
+def password_edit(name: str) -> QLineEdit:
+    """A password field with a show/hide action (Alt+S flips it)."""
+    edit = QLineEdit()
+    edit.setEchoMode(QLineEdit.EchoMode.Password)
+    edit.setAccessibleName(name)
+    show = QAction("Show password", edit)
+    show.setCheckable(True)
+    show.setShortcut(QKeySequence("Alt+S"))
+    show.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+    show.setToolTip("Show or hide the password (Alt+S)")
+    show.setIcon(edit.style().standardIcon(edit.style().StandardPixmap.SP_FileDialogContentsView))
+
+    def flip(on: bool) -> None:
+        edit.setEchoMode(QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password)
+        show.setText("Hide password" if on else "Show password")
+
+    show.toggled.connect(flip)
+    edit.addAction(show, QLineEdit.ActionPosition.TrailingPosition)
+    edit.addAction(show)  # so the widget shortcut works while the field has focus
+    edit.show_action = show
+    return edit
+
+
+class UnlockWidget(QWidget):
+    unlocked = Signal(object)  # services.session.Session
+
+    def __init__(self, folder: Path, *, unlock_fn: Callable = session_service.unlock,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), parent=None):
+        super().__init__(parent)
+        self.folder = Path(folder)
+        self._unlock_fn = unlock_fn
+        self._clock = clock
+        self._session = None
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self._build_login())
+        self.pages.addWidget(self._build_change())
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.pages)
+        self.setTabOrder(self.user, self.password)
+        self.setTabOrder(self.password, self.unlock_button)
+        self._retry_timer = QTimer(self)
+        self._retry_timer.setSingleShot(True)
+        self._retry_timer.timeout.connect(self._retry_allowed)
+
+    # ---- building ------------------------------------------------------------------
+    def _build_login(self) -> QWidget:
+        inner = QWidget()
+        v = QVBoxLayout(inner)
+        v.addWidget(heading("Unlock the objection register"))
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setAccessibleName("Hint")
+        self.hint.hide()
+        v.addWidget(self.hint)
+        form = QFormLayout()
+        self.user = QLineEdit()
+        self.user.setAccessibleName("User name")
+        self.user.setToolTip("Your user name for this register")
+        self.password = password_edit("Password")
+        self.password.setToolTip("Your password. Enter unlocks; Alt+S shows or hides it.")
+        form.addRow("&User name", self.user)
+        form.addRow("&Password", self.password)
+        v.addLayout(form)
+        self.caps = QLabel("Caps Lock is on.")
+        self.caps.setStyleSheet(WARN_STYLE)
+        self.caps.setAccessibleName("Caps Lock warning")
+        self.caps.hide()
+        _CapsWatcher(self.password, self.caps)
+        v.addWidget(self.caps)
+        self.error = InlineMessage("Unlock error")
+        v.addWidget(self.error)
+        self.busy = QLabel("Checking the password…")
+        self.busy.setAccessibleName("Busy")
+        self.busy.hide()
+        v.addWidget(self.busy)
+        self.unlock_button = QPushButton("&Unlock")
+        self.unlock_button.setAccessibleName("Unlock")
+        self.unlock_button.setToolTip("Unlock the register (Enter)")
+        self.unlock_button.setDefault(True)
+        self.unlock_button.clicked.connect(self.submit)
+        v.addWidget(self.unlock_button)
+        where = QLabel(f"Register: {self.folder}")
+        where.setWordWrap(True)
+        where.setStyleSheet("color: #555;")
+        v.addWidget(where)
+        self.user.returnPressed.connect(self._user_entered)
+        self.password.returnPressed.connect(self.submit)
+        return card(inner)
+
+    def _build_change(self) -> QWidget:
+        inner = QWidget()
+        v = QVBoxLayout(inner)
+        v.addWidget(heading("Choose a new password"))
+        note = QLabel("You were given a temporary password. Choose your own (at least 10 characters) before you continue.")
+        note.setWordWrap(True)
+        v.addWidget(note)
+        form = QFormLayout()
+        self.new_password = password_edit("New password")
+        self.new_password2 = password_edit("New password again")
+        form.addRow("&New password", self.new_password)
+        form.addRow("&Again", self.new_password2)
+        v.addLayout(form)
+        self.change_error = InlineMessage("New password error")
+        v.addWidget(self.change_error)
+        self.change_button = QPushButton("&Save password and continue")
+        self.change_button.setAccessibleName("Save new password")
+        self.change_button.setDefault(True)
+        self.change_button.clicked.connect(self.submit_new_password)
+        self.new_password.returnPressed.connect(self.new_password2.setFocus)
+        self.new_password2.returnPressed.connect(self.submit_new_password)
+        v.addWidget(self.change_button)
+        return card(inner)
+
+    # ---- behaviour -----------------------------------------------------------------
+    def set_hint(self, text: str) -> None:
+        self.hint.setText(text)
+        self.hint.setVisible(bool(text))
+
+    def prepare(self, user: str = "") -> None:
+        """Show a clean form (after a lock, or at start), focused where typing starts."""
+        self.pages.setCurrentIndex(0)
+        self.password.clear()
+        self.error.clear_message()
+        self._set_busy(False)
+        if user:
+            self.user.setText(user)
+        (self.password if self.user.text() else self.user).setFocus()
+
+    def _user_entered(self) -> None:
+        self.password.setFocus()
+
+    def _set_busy(self, busy: bool) -> None:
+        for w in (self.user, self.password):
+            w.setEnabled(not busy)
+        self.unlock_button.setEnabled(not busy and not self._retry_timer.isActive())
+        self.busy.setVisible(busy)
+
+    def submit(self) -> None:
+        if not self.unlock_button.isEnabled():
+            return
+        user, password = self.user.text().strip(), self.password.text()
+        if not user:
+            self.error.show_error("Enter your user name.")
+            self.user.setFocus()
+            return
+        if not password:
+            self.error.show_error("Enter your password.")
+            self.password.setFocus()
+            return
+        self.error.clear_message()
+        self._set_busy(True)
+        folder, fn = self.folder, self._unlock_fn
+        worker.run(lambda: fn(folder, user, password), self._unlocked, self._failed)
+
+    def _failed(self, exc: BaseException) -> None:
+        self._set_busy(False)
+        if isinstance(exc, Throttled):
+            retry = exc.retry_at
+            self.error.show_error(f"Too many wrong passwords. The next try is allowed at "
+                                  f"{retry.astimezone():%H:%M:%S}.")
+            wait_ms = max(0, int((retry - self._clock()).total_seconds() * 1000))
+            self.unlock_button.setEnabled(False)
+            self._retry_timer.start(wait_ms)
+        elif isinstance(exc, (StoreError, ValidationError)):
+            self.error.show_error(str(exc))
+        else:
+            self.error.show_error(f"The register could not be opened ({exc.__class__.__name__}).")
+        self.password.setFocus()
+        self.password.selectAll()
+
+    def _retry_allowed(self) -> None:
+        self.unlock_button.setEnabled(True)
+        self.error.show_ok("You may try again now.")
+
+    def _unlocked(self, session) -> None:
+        self._set_busy(False)
+        self.password.clear()
+        self.error.clear_message()
+        if session.must_change_password:
+            self._session = session
+            self.pages.setCurrentIndex(1)
+            self.new_password.setFocus()
+            return
+        self.unlocked.emit(session)
+
+    def submit_new_password(self) -> None:
+        first, second = self.new_password.text(), self.new_password2.text()
+        if first != second:
+            self.change_error.show_error("The two passwords differ. Type the same password twice.")
+            self.new_password2.setFocus()
+            self.new_password2.selectAll()
+            return
+        session = self._session
+        self.change_button.setEnabled(False)
+        self.change_error.show_ok("Saving…")
+
+        def done(_changes) -> None:
+            self.change_button.setEnabled(True)
+            self.new_password.clear()
+            self.new_password2.clear()
+            self.change_error.clear_message()
+            self._session = None
+            self.pages.setCurrentIndex(0)
+            self.unlocked.emit(session)
+
+        def failed(exc: BaseException) -> None:
+            self.change_button.setEnabled(True)
+            self.change_error.show_error(str(exc))
+            self.new_password.setFocus()
+            self.new_password.selectAll()
+
+        worker.run(lambda: users_service.change_own_password(session, first), done, failed)
+
+    def discard(self) -> None:
+        """Forget a half-finished password change (e.g. the window closes)."""
+        if self._session is not None:
+            self._session.lock()
+            self._session = None
