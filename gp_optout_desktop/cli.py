@@ -251,6 +251,17 @@ def cmd_audit(ctx: CliContext) -> int:
     return 0
 
 
+def cmd_rekey(ctx: CliContext) -> int:
+    from .services import users
+
+    change = users.rekey(ctx.session(), ctx.password("Your password, to confirm: "))
+    ctx.out(change.summary)
+    for name, password in change.data["passwords"].items():
+        ctx.out(f"  {name:<20} temporary password: {password}")
+    ctx.out(f"NEW RECOVERY KEY (the old one no longer works; print it and lock it away): {change.data['recovery_key']}")
+    return 0
+
+
 def cmd_backup(ctx: CliContext) -> int:
     from .services import backup
 
@@ -358,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--patient", help="NHS number")
     q.add_argument("--limit", type=int, default=200)
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("rekey", help="re-encrypt the register with a new key (practice manager)")
+    p.set_defaults(func=cmd_rekey)
 
     p = sub.add_parser("backup", help="write a verified encrypted backup (practice manager)")
     p.add_argument("--out", required=True)

@@ -94,3 +94,34 @@ def change_own_password(session: Session, new_password: str) -> ChangeSet:
         session.register.keys.save()
     session.must_change_password = False
     return ChangeSet("Password changed.", ctx.revision, areas=frozenset({"users"}))
+
+
+def rekey(session: Session, password: str) -> ChangeSet:
+    """Re-encrypt the register with a new data key (e.g. after a suspected leak).
+
+    The practice manager confirms with their own password and keeps it; every other user
+    gets a temporary password (returned in data['passwords']) to change at next unlock, and
+    a new recovery key is made (data['recovery_key']): old key files and recovery keys stop
+    working. Backups made before keep the old key."""
+    from ..store import keyfile, register as register_store
+
+    session.require("rekey")
+    reg = session.register
+    if reg.keys.try_unwrap(session.user, password) is None:
+        raise ValidationError("Your password is needed to re-key the register, and that one is wrong.", "password")
+    new_key = keyfile.new_data_key()
+    new_keys = keyfile.KeyFile.create(reg.keys.path, reg.keys.register_id)
+    new_keys.data["audit_head"] = reg.keys.data.get("audit_head")
+    new_keys.wrap(session.user, password, new_key)
+    temporary = {}
+    for name in reg.keys.user_names():
+        if name != session.user:
+            temporary[name] = temporary_password()
+            new_keys.wrap(name, temporary[name], new_key, must_change=True)
+    recovery = keyfile.new_recovery_key()
+    new_keys.wrap_recovery(recovery, new_key)
+    with session.write("rekey", changes_register=False) as ctx:
+        ctx.audit("register.rekey", detail=f"users_reset={len(temporary)}")
+    register_store.rekey(reg, new_keys, new_key)
+    return ChangeSet("The register has a new key. Give each user their temporary password in person.", ctx.revision,
+                     areas=frozenset({"users"}), data={"recovery_key": recovery, "passwords": temporary})

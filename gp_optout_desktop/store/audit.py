@@ -17,15 +17,25 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 GENESIS = "0" * 64
 FIELDS = ("seq", "at", "user", "role", "action", "patient", "outcome", "workstation", "detail")
 
 
-def audit_key(data_key: bytes) -> bytes:
-    return HKDF(hashes.SHA256(), 32, b"gp-optout audit chain", b"audit-v1").derive(data_key)
+def new_audit_key() -> bytes:
+    """A random chain key, kept inside the encrypted register (meta 'audit_key') so that
+    re-keying the register does not invalidate the MACs already written."""
+    import secrets
+
+    return secrets.token_bytes(32)
+
+
+def load_key(conn) -> bytes:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'audit_key'").fetchone()
+    if row is None:
+        from .errors import RegisterCorrupt
+
+        raise RegisterCorrupt("The register has no audit key: it is damaged or was tampered with.")
+    return bytes.fromhex(json.loads(row[0]))
 
 
 def workstation() -> str:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import atomic, database, keyfile, location, meta
-from .audit import AuditChain, Head, audit_key
+from .audit import AuditChain, Head, load_key
 from .errors import RegisterCorrupt, StoreError
 
 FORMAT = "gp-optout-backup/1"
@@ -55,7 +55,7 @@ def _check_copy(db_path: Path, data_key: bytes, expected: dict | None, head: dic
         counts = _counts(conn)
         if expected is not None and counts != expected:
             raise RegisterCorrupt(f"The backup copy's counts {counts} differ from the register's {expected}.")
-        verification = AuditChain(audit_key(data_key)).verify(conn, Head.from_dict(head))
+        verification = AuditChain(load_key(conn)).verify(conn, Head.from_dict(head))
         if not verification.ok:
             raise RegisterCorrupt(f"The backup's audit trail does not verify: {verification.problem}")
         return counts

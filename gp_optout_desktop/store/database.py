@@ -34,6 +34,10 @@ def _key_pragma(data_key: bytes) -> str:
     return f"PRAGMA key = \"x'{data_key.hex()}'\""
 
 
+def rekey_pragma(data_key: bytes) -> str:
+    return _key_pragma(data_key).replace("PRAGMA key", "PRAGMA rekey", 1)
+
+
 def connect(db_path: Path, data_key: bytes, *, create: bool = False) -> sqlcipher3.Connection:
     db_path = Path(db_path)
     if not create and not db_path.exists():

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import database, keyfile, location, meta
-from .audit import AuditChain, Head, audit_key
+from .audit import AuditChain, Head, load_key, new_audit_key
 from .errors import StoreError
 
 
@@ -97,9 +97,11 @@ def create(folder: Path, *, first_user: str, password: str, ods: str, practice: 
     keys.wrap(first_user, password, data_key)
     keys.wrap_recovery(recovery, data_key)
     db = _open_db(folder, data_key, create=True)
-    reg = Register(folder, db, keys, AuditChain(audit_key(data_key)), data_key)
+    chain_key = new_audit_key()
+    reg = Register(folder, db, keys, AuditChain(chain_key), data_key)
     now = datetime.now(timezone.utc).isoformat()
     with reg.transaction() as conn:
+        meta.put(conn, "audit_key", chain_key.hex())
         meta.put(conn, "register_id", keys.register_id)
         meta.put(conn, "ods", ods)
         meta.put(conn, "practice", practice)
@@ -114,6 +116,51 @@ def create(folder: Path, *, first_user: str, password: str, ods: str, practice: 
     return reg, recovery
 
 
+def _unwrap(keys: keyfile.KeyFile, user: str, password: str | None, recovery_key: str | None) -> bytes:
+    if recovery_key is not None:
+        data_key = keys.unlock_with_recovery(recovery_key)
+        keys.clear_throttle(keyfile.RECOVERY_USER)
+    else:
+        data_key = keys.unlock(user, password or "")
+        keys.clear_throttle(user)
+    return data_key
+
+
+def _finish_interrupted_rekey(folder, keys, data_key, pending: Path, user, password, recovery_key):
+    """A re-key stopped part-way: keep whichever key file matches the database."""
+    db_path, keys_path = register_paths(folder)
+    try:
+        database.connect(db_path, data_key).close()
+        pending.unlink()  # the database still has the old key: the re-key never happened
+        return keys, data_key
+    except StoreError:
+        new_keys = keyfile.KeyFile.load(pending)
+        new_key = _unwrap(new_keys, user, password, recovery_key)
+        database.connect(db_path, new_key).close()  # raises if neither key opens it
+        os.replace(pending, keys_path)
+        new_keys.path = keys_path
+        return new_keys, new_key
+
+
+def rekey(reg: Register, new_keys: keyfile.KeyFile, new_data_key: bytes) -> None:
+    """Re-encrypt the register with a new data key. The new key file is written first (as
+    register.keys.next), then the database is re-keyed, then the key file is swapped in;
+    an interruption at any point is finished at the next unlock."""
+    _, keys_path = register_paths(reg.folder)
+    pending = keys_path.with_name(keys_path.name + ".next")
+    new_keys.path = pending
+    new_keys.save()
+    with reg.db.reading() as conn:
+        conn.execute(database.rekey_pragma(new_data_key))
+    os.replace(pending, keys_path)
+    from .atomic import fsync_dir
+
+    fsync_dir(reg.folder)
+    new_keys.path = keys_path
+    reg.keys = new_keys
+    reg.data_key = new_data_key
+
+
 def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key: str | None = None) -> tuple[Register, list[dict]]:
     """Open with a user's password (or the recovery key). Returns the register and the
     failed attempts (user, time) since the last success, for the audit trail."""
@@ -123,15 +170,15 @@ def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key
     if not db_path.exists():
         raise StoreError(f"No register found in {folder}.")
     keys = keyfile.KeyFile.load(keys_path)
-    if recovery_key is not None:
-        data_key = keys.unlock_with_recovery(recovery_key)
-        keys.clear_throttle(keyfile.RECOVERY_USER)
-    else:
-        data_key = keys.unlock(user, password or "")
-        keys.clear_throttle(user)
+    data_key = _unwrap(keys, user, password, recovery_key)
+    pending = keys_path.with_name(keys_path.name + ".next")
+    if pending.exists():
+        keys, data_key = _finish_interrupted_rekey(folder, keys, data_key, pending, user, password, recovery_key)
     failures = keys.drain_failed_unlocks()
     db = _open_db(folder, data_key, create=False)
-    reg = Register(folder, db, keys, AuditChain(audit_key(data_key)), data_key)
+    with db.reading() as conn:
+        chain_key = load_key(conn)
+    reg = Register(folder, db, keys, AuditChain(chain_key), data_key)
     with reg.reading() as conn:
         if meta.get(conn, "register_id") != keys.register_id:
             reg.db.close()

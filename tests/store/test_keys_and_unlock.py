@@ -109,3 +109,50 @@ def test_missing_key_file_is_a_clear_error(manager, register_dir):
     (register_dir / "register.keys").unlink()
     with pytest.raises(StoreError, match="key file .* is missing"):
         session_service.unlock(register_dir, "pm", "pm-password-1")
+
+
+def test_rekey_replaces_every_key_and_keeps_the_data(manager, register_dir, add_patient):
+    from gp_optout_desktop.services import audit, patients
+    from gp_optout_desktop.store import register as register_store
+
+    pid = add_patient(manager, surname="Kept")
+    users.add(manager, "desk1", "receptionist", "desk1-password")
+    old_keys = (register_dir / "register.keys").read_bytes()
+    change = users.rekey(manager, "pm-password-1")
+    manager.lock()
+    # The old key file beside the re-keyed database no longer opens it.
+    stale = register_dir.parent / "stale"
+    stale.mkdir()
+    (stale / "register.db").write_bytes((register_dir / "register.db").read_bytes())
+    (stale / "register.keys").write_bytes(old_keys)
+    with pytest.raises(StoreError, match="damaged or has been tampered"):
+        register_store.unlock(stale, "pm", "pm-password-1")
+    session = session_service.unlock(register_dir, "desk1", change.data["passwords"]["desk1"])
+    assert session.must_change_password and patients.view(session, pid).patient.surname == "Kept"
+    session.lock()
+    pm = session_service.unlock(register_dir, "pm", "pm-password-1")
+    assert audit.verify(pm).ok, "the audit chain survives a re-key"
+    pm.lock()
+    assert session_service.unlock_with_recovery(register_dir, "pm", change.data["recovery_key"]).role == "manager"
+
+
+def test_an_interrupted_rekey_is_finished_at_next_unlock(manager, register_dir, monkeypatch):
+    import os as os_module
+
+    from gp_optout_desktop.store import register as register_store
+
+    real_replace = os_module.replace
+
+    def crash_on_key_swap(src, dst):
+        if str(src).endswith("register.keys.next"):
+            raise OSError("power cut")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(register_store.os, "replace", crash_on_key_swap)
+    with pytest.raises(OSError):
+        users.rekey(manager, "pm-password-1")
+    monkeypatch.setattr(register_store.os, "replace", real_replace)
+    manager.register.db.close()
+    assert (register_dir / "register.keys.next").exists()
+    assert session_service.unlock(register_dir, "pm", "pm-password-1").role == "manager"
+    assert not (register_dir / "register.keys.next").exists()

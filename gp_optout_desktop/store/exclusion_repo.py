@@ -1,0 +1,74 @@
+"""SQL for the exclusion file: who is listed, the signing key, and the last export.
+
+Reads the derived current_state table (one row per patient and kind, kept in step with
+the events in the same transaction) instead of replaying 1,000,000 histories: the two
+queries below touch only the ~100,000 rows with an active state, through the
+current_active index, and join patients by primary key.
+"""
+
+from __future__ import annotations
+
+from . import meta
+
+SIGNING_KEY = "export_signing_key"  # hex of the raw 32-byte Ed25519 seed: only inside the encrypted register
+LAST_EXPORT = "last_export"
+
+# Patients with an active Type 1 or Type 2 objection (the NHS number may be NULL: not known).
+_OBJECTORS = """
+SELECT p.nhs, s.kind, s.since
+FROM current_state AS s JOIN patients AS p ON p.id = s.patient_id
+WHERE s.kind IN ('type1', 'type2') AND s.active = 1
+"""
+
+# Patients who asked to be included and have no active objection of their own.
+_INCLUDERS = """
+SELECT p.nhs, s.since
+FROM current_state AS s JOIN patients AS p ON p.id = s.patient_id
+WHERE s.kind = 'include' AND s.active = 1
+  AND NOT EXISTS (SELECT 1 FROM current_state AS o
+                  WHERE o.patient_id = s.patient_id AND o.kind IN ('type1', 'type2') AND o.active = 1)
+"""
+
+
+def objector_rows(conn) -> list[tuple[str | None, str, str]]:
+    """(nhs or None, kind, since ISO date): one row per active objection, so a patient with
+    both types appears twice; the service keeps Type 1 (the domain rule's precedence)."""
+    return conn.execute(_OBJECTORS).fetchall()
+
+
+def includer_rows(conn) -> list[tuple[str | None, str]]:
+    return conn.execute(_INCLUDERS).fetchall()
+
+
+def count_objecting_patients(conn) -> tuple[int, int]:
+    """Independent reconciliation count: (patients with an active objection, of whom without an NHS number)."""
+    row = conn.execute(
+        "SELECT count(DISTINCT s.patient_id), count(DISTINCT CASE WHEN p.nhs IS NULL THEN s.patient_id END)"
+        " FROM current_state AS s JOIN patients AS p ON p.id = s.patient_id"
+        " WHERE s.kind IN ('type1', 'type2') AND s.active = 1"
+    ).fetchone()
+    return row[0], row[1]
+
+
+def count_includers(conn) -> tuple[int, int]:
+    row = conn.execute(
+        f"SELECT count(*), coalesce(sum(nhs IS NULL), 0) FROM ({_INCLUDERS})"
+    ).fetchone()
+    return row[0], row[1]
+
+
+def signing_key(conn) -> bytes | None:
+    value = meta.get(conn, SIGNING_KEY)
+    return bytes.fromhex(value) if value else None
+
+
+def store_signing_key(conn, raw: bytes) -> None:
+    meta.put(conn, SIGNING_KEY, raw.hex())
+
+
+def last_export(conn) -> dict | None:
+    return meta.get(conn, LAST_EXPORT)
+
+
+def record_export(conn, record: dict) -> None:
+    meta.put(conn, LAST_EXPORT, record)

@@ -1,0 +1,36 @@
+"""Counts for the overview screen: aggregates only, no identifiers leave these queries."""
+
+from __future__ import annotations
+
+from datetime import date
+
+
+def patient_count(conn) -> int:
+    return conn.execute("SELECT count(*) FROM patients").fetchone()[0]
+
+
+def current_counts(conn) -> dict[tuple[str, bool], int]:
+    """(kind, active) -> patients, from the derived current_state (latest event wins)."""
+    rows = conn.execute("SELECT kind, active, count(*) FROM current_state GROUP BY kind, active")
+    return {(kind, bool(active)): n for kind, active, n in rows}
+
+
+def letter_counts(conn, today: date, soon: date) -> dict[str, int]:
+    """Letters not yet sent: all, past their one-month deadline, and due by ``soon``."""
+    row = conn.execute(
+        "SELECT count(*), coalesce(sum(due < ?), 0), coalesce(sum(due >= ? AND due <= ?), 0)"
+        " FROM letters WHERE sent_at IS NULL",
+        (today.isoformat(), today.isoformat(), soon.isoformat()),
+    ).fetchone()
+    return {"pending": row[0], "overdue": row[1], "due_soon": row[2]}
+
+
+def monthly_events(conn, kinds: tuple[str, ...]) -> list[tuple[str, str, int]]:
+    """(YYYY-MM of the effective date, action, count) for the given kinds, oldest first."""
+    marks = ",".join("?" * len(kinds))
+    rows = conn.execute(
+        f"SELECT substr(effective, 1, 7) AS month, action, count(*) FROM events WHERE kind IN ({marks})"
+        " GROUP BY month, action ORDER BY month",
+        kinds,
+    )
+    return [tuple(r) for r in rows]
