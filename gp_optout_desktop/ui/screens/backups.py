@@ -146,16 +146,25 @@ class BackupsScreen(Screen):
 
         def done(changes):
             _ask.inform(self, "Register restored", changes.summary + "\n\nUnlock the register to continue.")
-            self.bus.locked.emit()
+            self._locked_by_restore()
 
         def failed(exc):
             # Every check runs before the swap, so the live register was not replaced; but it was locked.
             _ask.inform(self, "Restore failed", f"{describe_error(exc)}\n\nThe current register was not replaced. "
                         "Unlock it to continue.")
-            self.bus.locked.emit()
+            self._locked_by_restore()
 
         # Not published: the old session is closed, so screens must not reload from it.
         self.call(run, done, failed=failed, working="Checking the backup and restoring…", publish=False)
+
+    def _locked_by_restore(self) -> None:
+        """The register is closed: the window must show its unlock screen (its own lock does that
+        and tells every screen through bus.locked); on its own, this screen just tells the bus."""
+        window = self.window()
+        if window is not self and callable(getattr(window, "lock", None)):
+            window.lock()
+        else:
+            self.bus.locked.emit()
 
 
 def create(session_provider, bus) -> BackupsScreen:

@@ -1,0 +1,120 @@
+"""The overview (everyone may see it) and the practice-wide opt-out's state for the
+banner shown on every screen. Reads only aggregates, so nothing here is audited per
+patient; no identifier is returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from ..domain import codes
+from ..domain.events import INCLUDE
+from ..domain.practice_policy import PolicyChange, current_policy
+from ..store import overview as store_overview, policy as store_policy
+from .session import Session
+
+DUE_SOON_DAYS = 7
+OBJECTION_KINDS = (codes.TYPE1, codes.TYPE2)
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str  # "2019" or "Mar 2026"
+    objections: int  # new objections (Type 1 and legacy Type 2) effective in the period
+    withdrawals: int
+    objecting_at_end: int  # objections in force at the end of the period (running total)
+
+
+@dataclass(frozen=True)
+class Overview:
+    patients: int
+    objecting: dict[str, int]  # kind -> patients whose latest event is an objection
+    withdrawn: dict[str, int]  # kind -> patients whose latest event is a withdrawal
+    included: int  # "include me" requests in force (opt-ins during a practice-wide opt-out)
+    letters_pending: int
+    letters_overdue: int
+    letters_due_soon: int
+    timeline: list[Period] = field(default_factory=list)
+    policy: PolicyChange | None = None
+
+    @property
+    def policy_on(self) -> bool:
+        return self.policy is not None and self.policy.state == "on"
+
+
+@dataclass(frozen=True)
+class PolicyState:
+    current: PolicyChange | None
+    history: list[PolicyChange]
+
+    @property
+    def on(self) -> bool:
+        return self.current is not None and self.current.state == "on"
+
+
+def _month_label(month: str) -> str:
+    year, mon = month.split("-")
+    return f"{date(int(year), int(mon), 1):%b %Y}"
+
+
+def timeline(monthly: list[tuple[str, str, int]], today: date) -> list[Period]:
+    """Per year when the history spans more than three years, else per month; empty
+    periods are kept so the chart's spacing is true to time."""
+    if not monthly:
+        return []
+    per_month: dict[str, list[int]] = {}
+    for month, action, n in monthly:
+        per_month.setdefault(month, [0, 0])[0 if action == codes.REGISTER else 1] += n
+    first = min(per_month)
+    last = max(max(per_month), f"{today:%Y-%m}")
+    yearly = int(last[:4]) - int(first[:4]) >= 3
+    keys: list[str] = []
+    if yearly:
+        keys = [str(y) for y in range(int(first[:4]), int(last[:4]) + 1)]
+    else:
+        y, m = int(first[:4]), int(first[5:])
+        while f"{y:04d}-{m:02d}" <= last:
+            keys.append(f"{y:04d}-{m:02d}")
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    buckets = {k: [0, 0] for k in keys}
+    for month, (reg, wd) in per_month.items():
+        key = month[:4] if yearly else month
+        buckets[key][0] += reg
+        buckets[key][1] += wd
+    periods, running = [], 0
+    for key in keys:
+        reg, wd = buckets[key]
+        running += reg - wd
+        periods.append(Period(key if yearly else _month_label(key), reg, wd, running))
+    return periods
+
+
+def overview(session: Session) -> Overview:
+    today = session.today()
+    with session.read("search") as conn:
+        patients = store_overview.patient_count(conn)
+        current = store_overview.current_counts(conn)
+        letters = store_overview.letter_counts(conn, today, today + timedelta(days=DUE_SOON_DAYS))
+        monthly = store_overview.monthly_events(conn, OBJECTION_KINDS)
+        policy = current_policy(store_policy.history(conn), as_of=today)
+    return Overview(
+        patients=patients,
+        objecting={k: current.get((k, True), 0) for k in OBJECTION_KINDS},
+        withdrawn={k: current.get((k, False), 0) for k in OBJECTION_KINDS},
+        included=current.get((INCLUDE, True), 0),
+        letters_pending=letters["pending"],
+        letters_overdue=letters["overdue"],
+        letters_due_soon=letters["due_soon"],
+        timeline=timeline(monthly, today),
+        policy=policy,
+    )
+
+
+def policy_state(session: Session) -> PolicyState:
+    """The practice-wide opt-out as of today, and its whole history (newest last).
+    Everyone may read it: the banner is shown on every screen."""
+    today = session.today()
+    with session.read("search") as conn:
+        history = store_policy.history(conn)
+    return PolicyState(current_policy(history, as_of=today), history)

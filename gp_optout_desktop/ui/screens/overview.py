@@ -1,0 +1,98 @@
+"""Overview (everyone): patients, objections in force by type, withdrawals, opt-ins,
+letters due and overdue, and objections over time as a chart."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout
+
+from ...domain import codes
+from ...services import overview as overview_service
+from .base import Screen
+from .chart import TimelineChart
+from .policy_banner import PolicyBanner
+
+TITLE = "Overview"
+
+
+class Tile(QFrame):
+    """One figure with its meaning underneath; read out as 'meaning: figure'."""
+
+    def __init__(self, meaning: str, parent=None):
+        super().__init__(parent)
+        self.meaning = meaning
+        self.setFrameShape(QFrame.StyledPanel)
+        self.setFocusPolicy(Qt.TabFocus)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        self.figure = QLabel("–")
+        font = self.figure.font()
+        font.setPointSize(font.pointSize() + 10)
+        font.setBold(True)
+        self.figure.setFont(font)
+        self.caption = QLabel(meaning)
+        self.caption.setWordWrap(True)
+        layout.addWidget(self.figure)
+        layout.addWidget(self.caption)
+        self.setAccessibleName(meaning)
+
+    def set_value(self, value: int | None, note: str = "", warn: bool = False) -> None:
+        self.figure.setText("–" if value is None else f"{value:,}")
+        self.caption.setText(self.meaning + (f"\n{note}" if note else ""))
+        self.figure.setStyleSheet("color: #a4000f;" if warn else "")
+        self.setAccessibleDescription("not known" if value is None else f"{value}. {note}".strip())
+
+
+class OverviewScreen(Screen):
+    AREAS = frozenset({"patients", "letters", "policy"})
+
+    def __init__(self, session_provider, bus, parent=None):
+        super().__init__(session_provider, bus, TITLE, parent)
+        self.banner = PolicyBanner(session_provider, bus)
+        self.outer.addWidget(self.banner)
+        grid = QGridLayout()
+        self.tiles = {
+            "patients": Tile("Patients in the register"),
+            "type1": Tile("Type 1 objections in force"),
+            "type2": Tile("Legacy Type 2 objections in force"),
+            "withdrawn": Tile("Objections withdrawn (no longer objecting)"),
+            "included": Tile("Asked to be included (opt-ins)"),
+            "pending": Tile("Confirmation letters to send"),
+            "overdue": Tile("Letters past the one-month deadline"),
+        }
+        for i, tile in enumerate(self.tiles.values()):
+            grid.addWidget(tile, i // 4, i % 4)
+        self.outer.addLayout(grid)
+        chart_title = QLabel("<b>Objections over time</b> (by the date each took effect)")
+        self.outer.addWidget(chart_title)
+        self.chart = TimelineChart()
+        self.outer.addWidget(self.chart, 1)
+        self.add_status_line()
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.call(overview_service.overview, self._show)
+
+    def _show(self, o: overview_service.Overview) -> None:
+        self.data = o
+        t = self.tiles
+        t["patients"].set_value(o.patients)
+        t["type1"].set_value(o.objecting[codes.TYPE1])
+        t["type2"].set_value(o.objecting[codes.TYPE2], "not accepted as new since 11 Oct 2018")
+        t["withdrawn"].set_value(sum(o.withdrawn.values()))
+        t["included"].set_value(o.included, "counts while the practice-wide opt-out is on" if not o.policy_on else "")
+        t["pending"].set_value(o.letters_pending, f"{o.letters_due_soon} due within "
+                                                  f"{overview_service.DUE_SOON_DAYS} days")
+        t["overdue"].set_value(o.letters_overdue, "send these first" if o.letters_overdue else "",
+                               warn=o.letters_overdue > 0)
+        self.chart.set_periods(o.timeline)
+
+    def clear(self) -> None:
+        super().clear()
+        for tile in self.tiles.values():
+            tile.set_value(None)
+        self.chart.set_periods([])
+
+
+def create(session_provider, bus) -> OverviewScreen:
+    return OverviewScreen(session_provider, bus)
