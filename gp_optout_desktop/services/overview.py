@@ -1,6 +1,5 @@
-"""The overview (everyone may see it) and the practice-wide opt-out's state for the
-banner shown on every screen. Reads only aggregates, so nothing here is audited per
-patient; no identifier is returned.
+"""The overview (everyone may see it). Reads only aggregates, so nothing here is audited
+per patient; no identifier is returned.
 """
 
 from __future__ import annotations
@@ -41,16 +40,6 @@ class Overview:
     @property
     def policy_on(self) -> bool:
         return self.policy is not None and self.policy.state == "on"
-
-
-@dataclass(frozen=True)
-class PolicyState:
-    current: PolicyChange | None
-    history: list[PolicyChange]
-
-    @property
-    def on(self) -> bool:
-        return self.current is not None and self.current.state == "on"
 
 
 def _month_label(month: str) -> str:
@@ -110,11 +99,3 @@ def overview(session: Session) -> Overview:
         policy=policy,
     )
 
-
-def policy_state(session: Session) -> PolicyState:
-    """The practice-wide opt-out as of today, and its whole history (newest last).
-    Everyone may read it: the banner is shown on every screen."""
-    today = session.today()
-    with session.read("search") as conn:
-        history = store_policy.history(conn)
-    return PolicyState(current_policy(history, as_of=today), history)

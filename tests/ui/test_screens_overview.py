@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 
 import pytest
 from PySide6.QtCore import QRectF
 
 from gp_optout_desktop.domain import codes, roles
-from gp_optout_desktop.domain.practice_policy import PolicyChange
-from gp_optout_desktop.services import demo as demo_service, objections, overview as overview_service
+from gp_optout_desktop.services import demo as demo_service, exclusion as exclusion_service, objections
+from gp_optout_desktop.services import overview as overview_service, session as session_service
+from gp_optout_desktop.services import users as users_service
 from gp_optout_desktop.services.overview import Period, timeline
-from gp_optout_desktop.store import policy as store_policy
 from gp_optout_desktop.ui.bus import ChangeBus
 from gp_optout_desktop.ui.screens import SCREENS, chart, overview as overview_screen
 from gp_optout_desktop.ui.screens.policy_banner import PolicyBanner
@@ -82,21 +82,17 @@ def test_overview_of_a_demo_register_agrees_with_the_generator(qtbot, tmp_path):
         session.lock()
 
 
-def _policy(session, state, reason="Practice decision"):
-    with session.register.transaction() as conn:
-        store_policy.insert(conn, PolicyChange(state, date(2026, 1, 10), reason, "drwho", datetime.now(timezone.utc)))
-
-
-def test_policy_banner_shows_only_while_on_and_on_every_overview(qtbot, manager):
-    from gp_optout_desktop.services.changes import ChangeSet
-
+def test_policy_banner_shows_only_while_on_for_every_role(qtbot, manager, register_dir):
+    users_service.add(manager, "doc", roles.GP, password="doc-password-1")
+    users_service.add(manager, "desk", roles.RECEPTIONIST, password="desk-password-1")
+    gp = session_service.unlock(register_dir, "doc", "doc-password-1")
+    desk = session_service.unlock(register_dir, "desk", "desk-password-1")
     bus = ChangeBus()
-    banner = PolicyBanner(lambda: manager, bus)
+    banner = PolicyBanner(lambda: desk, bus)  # a receptionist's window
     qtbot.addWidget(banner)
     wait_idle(qtbot, banner)
-    assert not banner.isVisibleTo(banner.parentWidget() or banner) or banner.isHidden()
-    _policy(manager, "on", "GP partners <decided>")
-    bus.publish(ChangeSet("on", areas=frozenset({"policy"})))
+    assert banner.isHidden()
+    bus.publish(exclusion_service.set_practice_optout(gp, "on", "GP partners <decided>"))
     wait_idle(qtbot, banner)
     assert not banner.isHidden()
     assert "Practice-wide opt-out is ON" in banner.label.text() and "&lt;decided&gt;" in banner.label.text()
@@ -105,10 +101,13 @@ def test_policy_banner_shows_only_while_on_and_on_every_overview(qtbot, manager)
     bus.unlocked.emit(manager)
     wait_idle(qtbot, banner)
     assert not banner.isHidden()
-    _policy(manager, "off")
-    bus.publish(ChangeSet("off", areas=frozenset({"policy"})))
+    bus.publish(exclusion_service.set_practice_optout(gp, "off", "Reversed"))
     wait_idle(qtbot, banner)
     assert banner.isHidden()
+    overview_data = overview_service.overview(desk)
+    assert overview_data.policy is not None and not overview_data.policy_on
+    gp.register.close()
+    desk.register.close()
 
 
 def test_overview_is_for_everyone():

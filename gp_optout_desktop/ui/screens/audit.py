@@ -26,7 +26,7 @@ ACTIONS = [("Any action", ""), ("Logins and locks", "login"), ("Patient records 
            ("Type 1 objections", "type1."), ("Type 2 objections", "type2."), ("Include-me requests", "include."),
            ("Letters", "letter."), ("Users", "user."), ("Refused (not permitted)", "denied."),
            ("Backups and restores", "register."), ("Audit trail views", "audit."), ("Exclusion file", "exclusion."),
-           ("Practice-wide opt-out", "policy.")]
+           ("Practice-wide opt-out", "practice_optout.")]
 _ANY = QDate(2000, 1, 1)
 
 

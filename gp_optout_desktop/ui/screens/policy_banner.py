@@ -1,7 +1,7 @@
 """A banner for the top of every screen while the practice-wide opt-out is on.
 
 Everyone sees it (receptionists most of all: patients ask at the desk). The main window
-places one above its screens; it reads services.overview.policy_state and hides itself
+places one above its screens; it reads services.exclusion.practice_optout_status and hides itself
 when the opt-out is off or the register is locked.
 """
 
@@ -12,7 +12,7 @@ from typing import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel
 
-from ...services import overview as overview_service
+from ...services import exclusion as exclusion_service
 from ._task import TaskRunner
 
 
@@ -58,12 +58,12 @@ class PolicyBanner(QFrame):
         if session is None:
             self.clear()
             return
-        self.runner.run(lambda: overview_service.policy_state(session), self._show, lambda _exc: self.clear())
+        self.runner.run(lambda: exclusion_service.practice_optout_status(session), self._show, lambda _exc: self.clear())
 
     def _show(self, state) -> None:
         self.state = state
         if state.on:
-            self.label.setText(banner_text(state.current))
+            self.label.setText(banner_text(state.latest))
             self.setAccessibleDescription(self.label.text())
         self.setVisible(state.on)
 
