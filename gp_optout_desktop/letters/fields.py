@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..domain import nhs_number
-from .model import ITEM_KINDS, KINDS, PRACTICE_WIDE_NOTICE, LetterRequest, PracticeDetails, long_date
+from .model import ITEM_KINDS, KINDS, LISTING_KINDS, PRACTICE_WIDE_NOTICE, LetterRequest, PracticeDetails, long_date
 
 # Paragraph conditions: "[if proxy]" keeps a paragraph only when a proxy acted;
 # "[if dependants]" only when the letter covers more than one person.
 CONDITIONS = {
     "proxy": "someone acted for the patient (a proxy)",
     "dependants": "the letter covers more than one person",
+    "recorded": "the register holds the event(s) the letter is about",
 }
 
 
@@ -47,7 +48,7 @@ FIELDS: dict[str, Field] = {
     "recorded_table": Field(
         "A table of each person covered: name, NHS number, date of birth, what was recorded, codes and date. "
         "Must stand alone as its own paragraph",
-        ITEM_KINDS,
+        LISTING_KINDS,
     ),
     "proxy_name": Field("The name of the person who acted for the patient", KINDS, needs="proxy"),
     "proxy_role": Field("Their role, e.g. 'Lasting power of attorney (health and welfare)'", KINDS, needs="proxy"),
@@ -85,6 +86,8 @@ def conditions_met(request: LetterRequest) -> set[str]:
         met.add("proxy")
     if len(request.items) > 1:
         met.add("dependants")
+    if request.items:
+        met.add("recorded")
     return met
 
 

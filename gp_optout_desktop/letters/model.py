@@ -17,15 +17,23 @@ OBJECTION = "objection"
 WITHDRAWAL = "withdrawal"
 TYPE2_IN_ERROR = "type2_in_error"
 PRACTICE_WIDE_NOTICE = "practice_wide_notice"
-KINDS = (OBJECTION, WITHDRAWAL, TYPE2_IN_ERROR, PRACTICE_WIDE_NOTICE)
+INCLUDE_CONFIRMATION = "include"  # the register queues this kind for an include-me request
+KINDS = (OBJECTION, WITHDRAWAL, TYPE2_IN_ERROR, PRACTICE_WIDE_NOTICE, INCLUDE_CONFIRMATION)
 KIND_LABELS = {
     OBJECTION: "Confirmation of an objection",
     WITHDRAWAL: "Confirmation of a withdrawal",
     TYPE2_IN_ERROR: "Type 2 objection recorded in error",
     PRACTICE_WIDE_NOTICE: "Practice-wide opt-out notice",
+    INCLUDE_CONFIRMATION: "Confirmation of a request to be included",
 }
-# Letter kinds that confirm recorded events and so list them.
-ITEM_KINDS = (OBJECTION, WITHDRAWAL, TYPE2_IN_ERROR)
+# Letter kinds that confirm recorded events and so must list at least one.
+ITEM_KINDS = (OBJECTION, WITHDRAWAL, INCLUDE_CONFIRMATION)
+# A late Type 2 may never have been recorded here (the register refuses it): its list may be empty.
+LISTING_KINDS = ITEM_KINDS + (TYPE2_IN_ERROR,)
+
+
+# An include request withdrawn puts the patient back under the practice-wide opt-out: no code of its own.
+NO_CODE = "No code: the practice-wide opt-out applies"
 
 
 def long_date(d: date) -> str:
@@ -111,6 +119,8 @@ class LetterItem:
 
     @property
     def codes_text(self) -> str:
+        if not self.snomed:
+            return NO_CODE
         return f"SNOMED CT {self.snomed}; Read v2 {self.read_v2}; CTV3 {self.ctv3}"
 
     @property
@@ -147,6 +157,9 @@ class LetterRequest:
             raise ValidationError("A proxy needs both a name and a role.", "proxy")
         if self.proxy_role is not None and self.proxy_role not in PROXY_ROLES:
             raise ValidationError(f"Unknown proxy role '{self.proxy_role}'.", "proxy_role")
+        includes = [i.kind == INCLUDE for i in self.items]
+        if any(includes) != (self.kind == INCLUDE_CONFIRMATION) or (any(includes) and not all(includes)):
+            raise ValidationError("Include requests are confirmed in their own letter, and only there.", "items")
         if self.kind == WITHDRAWAL and any(i.action != WITHDRAW for i in self.items):
             raise ValidationError("A withdrawal letter lists withdrawals only.", "items")
         if self.kind == OBJECTION and any(i.action != REGISTER for i in self.items):

@@ -6,6 +6,7 @@ reportlab reads '<' and '&' as markup and an <img src> could fetch a URL.
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import re
@@ -28,7 +29,7 @@ from reportlab.platypus import (
 from . import fonts, page
 from .atomic import write_atomic
 from .fields import conditions_met, values_for
-from .model import LetterRequest, PracticeDetails, long_date
+from .model import NO_CODE, LetterRequest, PracticeDetails, long_date
 from .templates import BULLETS, HEADING, TABLE, LetterTemplate, fill, load_template
 
 
@@ -84,35 +85,42 @@ def _p(text: str, style) -> Paragraph:
     return Paragraph(escape(text), style)
 
 
-class _SharedParagraph(Paragraph):
-    """Wording that is the same in every letter (no patient field): one object serves the
-    whole batch, and its line breaks are worked out once per width instead of per letter."""
+class _CachedParagraph(Paragraph):
+    """Wording that is the same in every letter (no patient field): parsed and broken into
+    lines once per process and width. Each use is a shallow copy, so the layout engine's
+    per-use state (splits, postponement) never leaks from one letter into the next."""
 
-    _laid_out_for: float | None = None
+    _layouts: dict
 
     def wrap(self, availWidth, availHeight):
-        if self._laid_out_for != availWidth:
+        cached = self._layouts.get(availWidth)
+        if cached is None:
             super().wrap(availWidth, availHeight)
-            self._laid_out_for = availWidth
+            self._layouts[availWidth] = (self.blPara, self.height)
+        else:
+            self.width = availWidth
+            self.blPara, self.height = cached
         return self.width, self.height
 
 
 # Fields whose value is the same for every letter of a batch.
 _BATCH_FIELDS = frozenset({"practice_name", "practice_address", "practice_phone", "practice_email", "ods_code",
                            "template_version"})
-_shared: dict[tuple, Paragraph] = {}
+_prototypes: dict[tuple, _CachedParagraph] = {}
 
 
 def _para(text, values: dict[str, str], style, key: tuple, bullet: str | None = None) -> Paragraph:
-    """A Paragraph for template text; shared across letters (per process) when nothing in it varies."""
+    """A Paragraph for template text; cached (per process) when nothing in it varies by letter."""
     if any(is_field and name not in _BATCH_FIELDS for is_field, name in text):
         return Paragraph(escape(fill(text, values)), style, bulletText=bullet)
-    para = _shared.get(key)
-    if para is None:
-        if len(_shared) > 2000:  # practices and templates change rarely; bound it anyway
-            _shared.clear()
-        para = _shared[key] = _SharedParagraph(escape(fill(text, values)), style, bulletText=bullet)
-    return para
+    proto = _prototypes.get(key)
+    if proto is None:
+        if len(_prototypes) > 2000:  # practices and templates change rarely; bound it anyway
+            _prototypes.clear()
+        proto = _CachedParagraph(escape(fill(text, values)), style, bulletText=bullet)
+        proto._layouts = {}
+        _prototypes[key] = proto
+    return copy.copy(proto)
 
 
 _TABLE_STYLE = TableStyle([
@@ -128,7 +136,7 @@ _TABLE_STYLE = TableStyle([
     ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
 ])
 # Sized so a SNOMED CT code never wraps mid-number at 8 pt (measured with the embedded font).
-_TABLE_WIDTHS = [35.5 * mm, 22.5 * mm, 31 * mm, 33 * mm, 48 * mm]
+_TABLE_WIDTHS = [31 * mm, 22 * mm, 30.5 * mm, 39 * mm, 47.5 * mm]
 _TABLE_HEAD = ["Name", "NHS number", "Date of birth", "Recorded", "Codes"]
 _PAD = 6  # left + right cell padding, points
 
@@ -152,7 +160,8 @@ def _recorded_table(request: LetterRequest, s: _Styles) -> Table:
             item.nhs_display,
             long_date(item.dob) if item.dob else "not known",
             _fit([item.description, f"from {long_date(item.effective)}"], w[3]),
-            _fit([f"SNOMED CT {item.snomed}", f"Read v2 {item.read_v2} · CTV3 {item.ctv3}"], w[4]),
+            _fit([f"SNOMED CT {item.snomed}", f"Read v2 {item.read_v2} · CTV3 {item.ctv3}"] if item.snomed
+                 else [NO_CODE], w[4]),
         ])
     table = Table(rows, colWidths=w, repeatRows=1, hAlign="LEFT")
     table.setStyle(_TABLE_STYLE)
@@ -196,6 +205,8 @@ def _story(index: int, request: LetterRequest, template: LetterTemplate, practic
             pending_heading = _para(block.texts[0], values, s.heading, key)
             continue
         if block.style == TABLE:
+            if not request.items:
+                continue
             flow = [_recorded_table(request, s), Spacer(1, 4)]
         elif block.style == BULLETS:
             flow = [_para(t, values, s.bullet, key + (b,), bullet="•") for b, t in enumerate(block.texts)]

@@ -21,7 +21,7 @@ def test_shipped_templates_load_with_a_version(kind):
     assert len(t.digest) == 64
 
 
-@pytest.mark.parametrize("kind", ["objection", "withdrawal", "type2_in_error", "practice_wide_notice"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_shipped_templates_signpost_the_national_data_opt_out(kind):
     source = load_template(kind).source
     for how in ("nhs.uk/your-nhs-data-matters", "NHS App", "0300 303 5678", "by post"):

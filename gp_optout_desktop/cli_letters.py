@@ -1,0 +1,64 @@
+"""Letters commands for the `gp-optout` CLI (wired in by cli._command_modules):
+
+    gp-optout letters pending
+    gp-optout letters print --out FILE.pdf [--split DIR] [--sent-on DATE]
+    gp-optout letters reprint --nhs N [--out FILE.pdf]
+
+Handlers take cli.CliContext and return an exit code; cli.main turns errors into one line.
+The pending list shows names and NHS numbers because that is its purpose (the desk works
+from it); nothing else here prints an identifier.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+
+def add_commands(subparsers) -> None:
+    from .cli import _date, _nhs
+
+    p = subparsers.add_parser("letters", help="confirmation letters: the queue, printing, reprints")
+    lsub = p.add_subparsers(dest="letters_cmd", required=True)
+    lsub.add_parser("pending", help="letters waiting to be sent, nearest deadline first")
+    q = lsub.add_parser("print", help="print all pending letters into one PDF and mark them sent (practice manager)")
+    q.add_argument("--out", required=True, type=Path, help="the PDF to write")
+    q.add_argument("--split", type=Path, metavar="DIR", help="also write one PDF per letter into DIR")
+    q.add_argument("--sent-on", type=_date, help="the date they are posted (default today)")
+    q = lsub.add_parser("reprint", help="reprint a patient's latest letter (practice manager)")
+    q.add_argument("--nhs", required=True, type=_nhs)
+    q.add_argument("--out", type=Path, help="the PDF to write (default reprint-DATE.pdf in this folder)")
+    q.add_argument("--letter", type=int, help="a particular letter id instead of the latest")
+    p.set_defaults(func=run_letters)
+
+
+def run_letters(ctx) -> int:
+    from .services import letters
+
+    a = ctx.args
+    session = ctx.session()
+    if a.letters_cmd == "pending":
+        rows = letters.pending(session)
+        if not rows:
+            ctx.out("No letters are waiting.")
+            return 0
+        for r in rows:
+            when = f"OVERDUE by {-r.days_left} day{'s' if r.days_left != -1 else ''}" if r.overdue \
+                else f"{r.days_left} days left"
+            ctx.out(f"{letters.reference(r.letter_id)}  due {r.due.isoformat()} ({when})  {r.kind_label:<42} "
+                    f"{r.nhs_display:<14} {r.patient_name}")
+        overdue = sum(1 for r in rows if r.overdue)
+        ctx.out(f"{len(rows)} waiting, {overdue} overdue.")
+        return 0
+    if a.letters_cmd == "print":
+        change = letters.print_batch(session, a.out, split_dir=a.split, sent_on=a.sent_on)
+        ctx.out(change.summary)
+        ctx.out(f"PDF: {change.data['path']}")
+        if change.data.get("split_dir"):
+            ctx.out(f"One file per letter in: {change.data['split_dir']}")
+        return 0
+    out = a.out or Path(f"reprint-{date.today().isoformat()}.pdf")
+    change = letters.reprint(session, a.nhs, out, letter_id=a.letter)
+    ctx.out(change.summary)
+    ctx.out(f"PDF: {change.data['path']}")
+    return 0
