@@ -37,7 +37,7 @@ def raw_connection(path: Path):
 
 def raw_bulk(folder: Path, count: int) -> float:
     """Baseline: the same number of patient rows into one indexed encrypted table, one executemany."""
-    conn = raw_connection(folder / "raw.db")
+    conn = raw_connection(folder / f"raw-{count}.db")
     conn.execute("CREATE TABLE p(id INTEGER PRIMARY KEY, nhs TEXT UNIQUE, surname TEXT, forenames TEXT, dob TEXT,"
                  " address TEXT, postcode TEXT)")
     conn.execute("CREATE INDEX p_s ON p(surname, forenames)")
@@ -115,7 +115,7 @@ def main() -> None:
         raw_unlock = []
         for _ in range(3):
             def pbkdf2_open():
-                c = sqlcipher3.connect(str(tmp / "raw.db"))
+                c = sqlcipher3.connect(str(tmp / "raw-100000.db"))
                 c.execute("PRAGMA key = 'a passphrase'")
                 try:
                     c.execute("SELECT count(*) FROM sqlite_master").fetchone()
