@@ -15,7 +15,7 @@ from ..domain import roles
 from ..services import settings as settings_service
 from ..store.errors import StoreError
 from . import exclusion_status, worker
-from .bus import ChangeBus
+from .bus import ChangeBus, ScopedBus
 from .desk import DeskFlow
 from .idle_lock import IdleLock
 from .unlock import UnlockWidget
@@ -46,7 +46,7 @@ class MainWindow(QMainWindow):
         self._idle_override = idle_ms
         self._place: dict | None = None
         self._last_user = ""
-        self._extra: list[tuple[str, QWidget]] = []
+        self._extra: list[tuple[str, QWidget, ScopedBus]] = []
         self.setWindowTitle("GP objection register")
         self.setMinimumSize(960, 600)
 
@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.user_label)
         self.statusBar().addPermanentWidget(self.exclusion_label)
         self.bus.changed.connect(lambda _c: self._update_status())
+        self.bus.locked.connect(self._locked_elsewhere)
         self._restore_geometry()
         if self.settings.value(f"demo/{self.folder}", False, type=bool):
             self.unlock.set_hint(demo_hint_text())
@@ -156,16 +157,20 @@ class MainWindow(QMainWindow):
         for spec in load_screens():
             if not roles.allowed(self.session.role, spec.permission):
                 continue
+            scoped = ScopedBus(self.bus)
+            scoped.locked.connect(self._locked_elsewhere)
             try:
-                widget = spec.create(lambda: self.session, self.bus)
+                widget = spec.create(lambda: self.session, scoped)
             except Exception as exc:  # noqa: BLE001 - one broken screen must not stop the desk
                 widget = QLabel(f"This screen could not be opened ({exc.__class__.__name__}).")
-            self._extra.append((spec.title, widget))
+            scoped.setParent(widget)
+            self._extra.append((spec.title, widget, scoped))
             self.screens.addWidget(widget)
             self.nav.addItem(spec.title)
 
     def _drop_screens(self) -> None:
-        for _title, widget in self._extra:
+        for _title, widget, scoped in self._extra:
+            scoped.detach()
             self.screens.removeWidget(widget)
             widget.deleteLater()
         self._extra.clear()
@@ -216,6 +221,11 @@ class MainWindow(QMainWindow):
         self.unlock.prepare(session.user)
         self.pages.setCurrentWidget(self.unlock)
         self.unlock.prepare(session.user)
+
+    def _locked_elsewhere(self) -> None:
+        # A screen locked the register itself (e.g. a restore swapped its files).
+        if self.session is not None:
+            self.lock()
 
     def _demo_ready(self) -> None:
         self.settings.setValue(f"demo/{self.folder}", True)

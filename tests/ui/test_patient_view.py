@@ -1,0 +1,84 @@
+"""The patient view: status in plain words, withdraw, mark coded, NDOO signpost."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from PySide6.QtCore import Qt
+
+from gp_optout_desktop.services import objections, patients
+from gp_optout_desktop.ui import dialogs
+from gp_optout_desktop.ui.desk import DONE, PATIENT, RECORD
+
+
+def _objector(desk, add_patient, surname):
+    pid = add_patient(desk.session, surname=surname, forenames="Pat")
+    objections.record(desk.session, pid, effective=date(2014, 1, 6), received=date(2014, 1, 6), via="post")
+    return pid
+
+
+def test_status_history_and_letters_in_plain_words(qtbot, desk, add_patient):
+    pid = _objector(desk, add_patient, "Plainwords")
+    desk.desk.open_patient(pid)
+    view = desk.desk.patient
+    assert view.status_labels["type1"].text() == "Objects to their GP data leaving the practice, since 6 Jan 2014"
+    assert view.status_labels["type2"].text() == "No Type 2 objection recorded"
+    assert view.history.rowCount() == 1
+    cells = [view.history.item(0, c).text() for c in range(view.history.columnCount())]
+    assert cells[:4] == ["6 Jan 2014", "Type 1 objection recorded", "6 Jan 2014", "by post"]
+    assert cells[4].startswith("reception, ") and cells[5] == "The patient" and cells[6] == "Not yet"
+    assert view.letters.item(0, 0).text() == "Objection confirmation"
+    assert view.letters.item(0, 3).text() == "Not yet sent"
+    assert view.withdraw_button.isEnabled()
+
+
+def test_withdraw_confirmed_through_the_dialog_function(qtbot, desk, add_patient):
+    pid = _objector(desk, add_patient, "Withdrawer")
+    desk.desk.open_patient(pid)
+    desk.desk.patient.withdraw_button.click()
+    assert desk.desk.currentIndex() == RECORD
+    form = desk.desk.record
+    assert form.title.text() == "Record a withdrawal" and not form.dep_box.isVisible()
+    dialogs.set_next_answer("Cancel")
+    form.save_button.click()
+    assert desk.desk.currentIndex() == RECORD
+    assert patients.view(desk.session, pid).statuses["type1"].active  # nothing withdrawn
+    dialogs.set_next_answer("Withdraw")
+    form.save_button.click()
+    assert desk.desk.currentIndex() == DONE
+    assert desk.desk.done.text.text().startswith("Type 1 objection withdrawn for Pat Withdrawer.")
+    assert [t for t, _ in dialogs.shown] == ["Withdraw the objection?", "Withdraw the objection?"]
+    desk.desk.done.open_button.click()
+    assert desk.desk.currentIndex() == PATIENT
+    status = desk.desk.patient.status_labels["type1"].text()
+    assert status == f"Does not object (Type 1 objection withdrawn {date.today().day} {date.today():%b %Y})"
+    assert not desk.desk.patient.withdraw_button.isEnabled()
+    assert not patients.view(desk.session, pid).statuses["type1"].active
+
+
+def test_mark_coded_and_signpost(qtbot, desk, add_patient):
+    pid = _objector(desk, add_patient, "Codedone")
+    desk.desk.open_patient(pid)
+    view = desk.desk.patient
+    assert not view.coded_button.isEnabled()  # nothing selected yet
+    view.history.selectRow(0)
+    assert view.coded_button.isEnabled()
+    view.coded_button.click()
+    assert view.message.text() == "Marked as coded in the clinical system."
+    assert view.history.item(0, 6).text().endswith("by reception")
+    assert not view.coded_button.isEnabled() or not view.history.selectedItems()
+    assert patients.view(desk.session, pid).history[0].coded_by == "reception"
+    assert view.signposted.text() == "Not signposted yet"
+    view.signpost_button.click()
+    today = date.today()
+    assert view.signposted.text() == f"Signposted on {today.day} {today:%b %Y}"
+    assert patients.view(desk.session, pid).signposts == [today]
+
+
+def test_escape_goes_back_and_forgets_the_patient(qtbot, desk, add_patient):
+    pid = _objector(desk, add_patient, "Escaper")
+    desk.desk.open_patient(pid)
+    assert desk.desk.currentIndex() == PATIENT
+    qtbot.keyClick(desk.desk.patient.record_button, Qt.Key.Key_Escape)
+    assert desk.desk.currentIndex() == 0
+    assert desk.desk.patient.history.rowCount() == 0 and desk.desk.patient.name.text() == ""

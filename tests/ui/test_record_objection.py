@@ -1,0 +1,108 @@
+"""Recording an objection with the keyboard alone; inline errors; Type 2 refused; dependants."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from gp_optout_desktop.domain import nhs_number
+from gp_optout_desktop.services import patients
+from gp_optout_desktop.ui.desk import DONE, PATIENT, RECORD
+
+
+def _type1(session, patient_id):
+    return patients.view(session, patient_id).statuses["type1"]
+
+
+def test_record_objection_with_the_keyboard_alone(qtbot, desk, add_patient):
+    number = nhs_number.synthetic(620_000)
+    pid = add_patient(desk.session, surname="Keyboardonly", forenames="Kim", nhs=number)
+    front = desk.desk.front
+    qtbot.keyClicks(front.search, number)
+    qtbot.keyClick(front.search, Qt.Key.Key_Return)  # open the patient
+    assert desk.desk.currentIndex() == PATIENT
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert desk.desk.currentIndex() == RECORD
+    form = desk.desk.record
+    assert form.type1.isChecked() and form.type1.hasFocus()
+    assert form.effective.date() == form.received.date()  # today, both
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is form.via
+    qtbot.keyClick(form.via, Qt.Key.Key_Down)  # in person at the desk -> by post
+    assert form.via.currentData() == "post"
+    qtbot.keyClick(form.via, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # save
+    assert desk.desk.currentIndex() == DONE
+    summary = desk.desk.done.text.text()
+    assert summary.startswith("Type 1 objection recorded for Kim Keyboardonly.")
+    assert "confirmation letter is queued" in summary
+    record = patients.view(desk.session, pid)
+    assert record.statuses["type1"].active
+    assert record.history[-1].via == "post" and record.history[-1].recorded_by == "reception"
+    assert len(record.letters) == 1 and record.letters[0]["sent_at"] is None
+    qtbot.keyClick(desk.desk.done.next_button, Qt.Key.Key_Return)  # next patient
+    assert desk.desk.currentIndex() == 0 and front.search.hasFocus()
+
+
+def test_type2_after_cutoff_is_refused_with_the_reason(qtbot, desk, add_patient):
+    pid = add_patient(desk.session, surname="Latetypetwo")
+    desk.desk.record_objection(pid)
+    form = desk.desk.record
+    form.type2.setChecked(True)
+    form.save_button.click()
+    assert desk.desk.currentIndex() == RECORD
+    assert form.messages["type"].isVisible()
+    assert "cannot be recorded" in form.messages["type"].text()
+    assert "National Data Opt-out" in form.messages["type"].text()
+    assert patients.view(desk.session, pid).history == []
+
+
+def test_proxy_without_evidence_shown_beside_the_field(qtbot, desk, add_patient):
+    pid = add_patient(desk.session, surname="Proxied")
+    desk.desk.record_objection(pid)
+    form = desk.desk.record
+    form.proxy_box.setChecked(True)
+    form.proxy_role.setCurrentIndex(form.proxy_role.findData("lpa_health_welfare"))
+    qtbot.keyClicks(form.proxy_name, "Pat Attorney")
+    form.save_button.click()
+    assert form.messages["proxy_evidence"].isVisible()
+    assert "evidence" in form.messages["proxy_evidence"].text()
+    qtbot.keyClicks(form.proxy_evidence, "OPG VALIDATED-OPG stamp seen")
+    qtbot.keyClick(form.proxy_evidence, Qt.Key.Key_Return)
+    assert desk.desk.currentIndex() == DONE
+    event = patients.view(desk.session, pid).history[-1]
+    assert event.proxy.name == "Pat Attorney" and event.proxy.role == "lpa_health_welfare"
+    assert event.proxy.verified_by == "reception"
+
+
+def test_dependants_added_on_the_same_form(qtbot, desk, add_patient):
+    parent = add_patient(desk.session, surname="Famparent", forenames="Alex", dob="1980-01-01")
+    child = add_patient(desk.session, surname="Famchild", forenames="Bo", dob="2015-03-04")
+    desk.desk.record_objection(parent)
+    form = desk.desk.record
+    qtbot.keyClicks(form.dep_search, "Famchild")
+    qtbot.keyClick(form.dep_search, Qt.Key.Key_Return)  # adds the first found
+    assert form.dependant_ids() == [child]
+    assert form.dep_search.text() == "" and form.dep_search.hasFocus()
+    qtbot.keyClick(form.dep_search, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert desk.desk.currentIndex() == DONE
+    assert "Alex Famparent, Bo Famchild" in desk.desk.done.text.text()
+    child_event = patients.view(desk.session, child).history[-1]
+    assert child_event.submitted_by == parent
+    assert _type1(desk.session, child).active and _type1(desk.session, parent).active
+
+
+def test_escape_on_a_changed_form_asks_through_the_dialog_function(qtbot, desk, add_patient):
+    from gp_optout_desktop.ui import dialogs
+
+    pid = add_patient(desk.session, surname="Changedmind")
+    desk.desk.record_objection(pid)
+    form = desk.desk.record
+    form.proxy_box.setChecked(True)
+    dialogs.set_next_answer("Keep editing")
+    qtbot.keyClick(form.type1, Qt.Key.Key_Escape)
+    assert desk.desk.currentIndex() == RECORD and form.proxy_box.isChecked()
+    dialogs.set_next_answer("Discard")
+    qtbot.keyClick(form.type1, Qt.Key.Key_Escape)
+    assert desk.desk.currentIndex() == 0
+    assert [title for title, _ in dialogs.shown] == ["Discard this form?", "Discard this form?"]
+    assert patients.view(desk.session, pid).history == []
