@@ -1,7 +1,15 @@
-"""Exclusion-file commands for the `gp-optout` CLI, usable without the register.
+"""Exclusion-file commands for the `gp-optout` CLI.
 
+Without the register (the practice system's side):
     gp-optout consult --exclusions DIR --public-key FILE --in candidates.csv --out allowed.csv
                       [--practice ODS] [--state FILE]
+With the register (they unlock it through cli.CliContext):
+    gp-optout export --out DIR [--national-list] [--valid-days N]
+    gp-optout export-public-key --out FILE
+    gp-optout export-status
+    gp-optout practice-optout on|off --reason TEXT [--effective DATE] [--yes]
+    gp-optout practice-optout status
+    gp-optout optin --nhs N [--via HOW] [--effective DATE]
 
 ``add_commands(subparsers)`` registers the commands; each sets ``func`` to a handler
 ``(ctx) -> exit code`` where ``ctx.args`` holds the parsed arguments (cli.CliContext). Failures print one line saying the reason on stderr (no
@@ -12,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 
 from .exclusion import consult as consult_mod
@@ -35,6 +44,114 @@ def add_commands(subparsers) -> None:
     p.add_argument("--practice", metavar="ODS", help="refuse a set for any other practice")
     p.add_argument("--state", type=Path, metavar="FILE", help="remembers the highest revision seen; refuses older sets")
     p.set_defaults(func=run_consult)
+
+    p = subparsers.add_parser("export", help="write the signed exclusion file (practice manager)")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="the export folder the clinical system reads")
+    p.add_argument("--national-list", action="store_true",
+                   help="also write NHS numbers only, in the national check service's shape (normal mode only)")
+    p.add_argument("--valid-days", type=int, default=7, metavar="N", help="the consumer refuses the file after N days (default 7)")
+    p.set_defaults(func=run_export)
+
+    p = subparsers.add_parser("export-public-key", help="write the register's public key for the consuming system")
+    p.add_argument("--out", required=True, type=Path, metavar="FILE")
+    p.set_defaults(func=run_export_public_key)
+
+    p = subparsers.add_parser("export-status", help="when the exclusion file was last exported and whether it is out of date")
+    p.set_defaults(func=run_export_status)
+
+    p = subparsers.add_parser("practice-optout", help="the practice-wide opt-out: on, off (GP only) or status")
+    p.add_argument("state", choices=("on", "off", "status"))
+    p.add_argument("--reason", help="why (required for on and off)")
+    p.add_argument("--effective", type=_date, metavar="DATE", help="YYYY-MM-DD (default today)")
+    p.add_argument("--yes", action="store_true", help="confirm without the prompt (NHS England's position is still shown)")
+    p.set_defaults(func=run_practice_optout)
+
+    p = subparsers.add_parser("optin", help="record that a patient asks to be included despite the practice-wide opt-out")
+    p.add_argument("--nhs", required=True, metavar="N")
+    p.add_argument("--via", default="desk", choices=("desk", "post", "email", "phone"))
+    p.add_argument("--effective", type=_date, metavar="DATE")
+    p.set_defaults(func=run_optin)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def run_export(ctx) -> int:
+    from datetime import timedelta
+
+    from .services import exclusion as service
+
+    a = ctx.args
+    if a.valid_days < 1:
+        return fail("--valid-days must be at least 1.")
+    try:
+        change = service.export(ctx.session(), a.out, national_list=a.national_list, valid_for=timedelta(days=a.valid_days))
+    except ExclusionError as exc:
+        return fail(str(exc))
+    print(change.summary)
+    for warning in change.warnings:
+        print(f"Warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def run_export_public_key(ctx) -> int:
+    from .services import exclusion as service
+
+    print(service.export_public_key(ctx.session(), ctx.args.out).summary)
+    return 0
+
+
+def run_export_status(ctx) -> int:
+    from .services import exclusion as service
+
+    session = ctx.session()
+    for text in service.export_status(session).describe(session.now()):
+        print(text)
+    return 0
+
+
+def run_practice_optout(ctx, confirm=None) -> int:
+    from .domain.practice_policy import NHSE_POSITION
+    from .services import exclusion as service
+
+    a = ctx.args
+    session = ctx.session()
+    if a.state == "status":
+        status = service.practice_optout_status(session)
+        print(status.describe())
+        for c in status.history:
+            print(f"  {c.effective.isoformat()}  {c.state:<3}  by {c.recorded_by} at {c.recorded_at:%Y-%m-%d %H:%M}: {c.reason}")
+        return 0
+    if not (a.reason or "").strip():
+        return fail("Give a reason with --reason TEXT.")
+    print(NHSE_POSITION)
+    if not a.yes:
+        confirm = confirm or _ask
+        if not confirm(f"Turn the practice-wide opt-out {a.state}? Type 'yes' to confirm: "):
+            return fail("Not confirmed; nothing was changed.")
+    print(service.set_practice_optout(session, a.state, a.reason, a.effective).summary)
+    return 0
+
+
+def _ask(prompt: str) -> bool:
+    if not sys.stdin.isatty():
+        return False  # a script must say --yes explicitly
+    return input(prompt).strip().lower() == "yes"
+
+
+def run_optin(ctx) -> int:
+    from .services import exclusion as service
+
+    a = ctx.args
+    change = service.opt_in(ctx.session(), a.nhs, via=a.via, effective=a.effective)
+    print(change.summary)
+    for warning in change.warnings:
+        print(f"Warning: {warning}", file=sys.stderr)
+    return 0
 
 
 def run_consult(ctx) -> int:

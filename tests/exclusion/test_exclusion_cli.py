@@ -9,7 +9,7 @@ import pytest
 from gp_optout_desktop import cli_exclusion
 from gp_optout_desktop.exclusion import signing
 
-from conftest import NHS, export
+from excl_helpers import NHS, export
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from gp_optout_desktop.exclusion.errors import (
     WrongPracticeError,
 )
 
-from conftest import NHS, NOW, TYPE1_WITHDRAWN, export, make_rows
+from excl_helpers import NHS, NOW, TYPE1_WITHDRAWN, export, make_rows
 
 LISTED = NHS[:10]  # what export() lists by default
 OTHERS = NHS[10:20]

@@ -20,7 +20,7 @@ from gp_optout_desktop.exclusion import reader as reader_mod
 from gp_optout_desktop.exclusion.errors import ExportError
 from gp_optout_desktop.exclusion.reader import read_export
 
-from conftest import NHS, NOW, export, make_rows, snapshot
+from excl_helpers import NHS, NOW, export, make_rows, snapshot
 
 HOOKED = ("open", "write", "fsync", "mkdir", "replace")
 

@@ -15,7 +15,7 @@ from gp_optout_desktop.domain.exclusion_rules import ExclusionRow
 from gp_optout_desktop.exclusion import format as fmt
 from gp_optout_desktop.exclusion.errors import MalformedSetError, UnknownFormatVersionError
 
-from conftest import CHAIN, NHS, NOW, TYPE1, make_rows
+from excl_helpers import CHAIN, NHS, NOW, TYPE1, make_rows
 
 
 @given(st.text(alphabet="0123456789", min_size=10, max_size=10))

@@ -32,7 +32,7 @@ from gp_optout_desktop.exclusion.errors import (
 from gp_optout_desktop.exclusion.reader import current_generation, load_public_key, read_export
 from gp_optout_desktop.exclusion.writer import write_export
 
-from conftest import CHAIN, NHS, NOW, TYPE1, TYPE1_WITHDRAWN, export, make_rows, snapshot
+from excl_helpers import CHAIN, NHS, NOW, TYPE1, TYPE1_WITHDRAWN, export, make_rows, snapshot
 
 
 @given(st.sets(st.sampled_from(NHS)), st.sampled_from([EXCLUDE_LISTED, EXCLUDE_ALL_EXCEPT_LISTED]))

@@ -1,0 +1,257 @@
+"""The exclusion file from the register: export, status, the practice-wide opt-out, include-me.
+
+Export = one consistent read of the register (rows, revision, mode, audit head), the
+atomic writer (which re-reads what it wrote), a reconciliation of the count against an
+independent SQL count, and an audit row with the count and hash. The register's Ed25519
+signing key is created on first use and kept only inside the encrypted register.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ..domain import codes
+from ..domain import practice_policy as policy
+from ..domain.errors import ValidationError
+from ..domain.events import INCLUDE
+from ..domain.exclusion_rules import EXCLUDE_ALL_EXCEPT_LISTED, EXCLUDE_LISTED, ExclusionRow
+from ..exclusion import signing
+from ..exclusion.errors import ExportError
+from ..exclusion.format import format_ts
+from ..exclusion.writer import DEFAULT_VALIDITY, ExportResult, write_export
+from ..store import exclusion_repo as repo
+from ..store import meta
+from ..store import policy as policy_store
+from . import objections, patients
+from .changes import ChangeSet
+from .session import Session
+
+
+# ---- the signing key -----------------------------------------------------------------------
+
+def _signing_key(session: Session) -> Ed25519PrivateKey:
+    """The register's key, created (and audited) the first time it is needed."""
+    with session.read("export") as conn:
+        raw = repo.signing_key(conn)
+    if raw is not None:
+        return signing.private_key_from_bytes(raw)
+    key = signing.generate_private_key()
+    with session.write("export", changes_register=False) as ctx:
+        if repo.signing_key(ctx.conn) is not None:  # created meanwhile: keep the first
+            return signing.private_key_from_bytes(repo.signing_key(ctx.conn))
+        repo.store_signing_key(ctx.conn, signing.private_key_bytes(key))
+        ctx.audit("export.signing_key_created", detail=f"key_id={signing.key_id(key)}")
+    return key
+
+
+def public_key_pem(session: Session) -> tuple[bytes, str]:
+    """The PEM public key to install once on the consuming system, and its key id."""
+    key = _signing_key(session)
+    return signing.public_key_pem(key), signing.key_id(key)
+
+
+def export_public_key(session: Session, out: Path) -> ChangeSet:
+    pem, kid = public_key_pem(session)
+    out = Path(out)
+    from ..exclusion.fsutil import replace_file_atomically
+
+    replace_file_atomically(out, pem)
+    with session.write("export", changes_register=False) as ctx:
+        ctx.audit("export.public_key", detail=f"key_id={kid}")
+    return ChangeSet(f"Public key {kid} written to {out}. Install it once on the system that reads the exclusion file.",
+                     areas=frozenset({"export"}), data={"key_id": kid})
+
+
+# ---- rows -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Snapshot:
+    revision: int
+    ods: str
+    mode: str
+    rows: list[ExclusionRow]
+    expected_count: int
+    without_nhs: int
+    audit_head: str
+
+
+def _mode(conn, today: date) -> str:
+    return EXCLUDE_ALL_EXCEPT_LISTED if policy.is_on(policy_store.history(conn), as_of=today) else EXCLUDE_LISTED
+
+
+def _rows(conn, mode: str, table: codes.CodeTable) -> tuple[list[ExclusionRow], int, int]:
+    """(rows, expected count from an independent SQL count, objectors without an NHS number)."""
+    dates: dict[str, date] = {}
+
+    def day(text: str) -> date:
+        d = dates.get(text)
+        if d is None:
+            d = dates[text] = date.fromisoformat(text)
+        return d
+
+    if mode == EXCLUDE_LISTED:
+        snomed = {k: table.lookup(k, codes.REGISTER).snomed for k in codes.OBJECTION_TYPES}
+        best: dict[str, tuple[str, str]] = {}
+        for nhs, kind, since in repo.objector_rows(conn):
+            if nhs is not None and (kind == codes.TYPE1 or nhs not in best):
+                best[nhs] = (kind, since)  # an active Type 1 takes precedence, as in domain.row_for
+        rows = [ExclusionRow(nhs, snomed[kind], day(since)) for nhs, (kind, since) in best.items()]
+        total, without = repo.count_objecting_patients(conn)
+        return rows, total - without, without
+    withdrawn = table.lookup(codes.TYPE1, codes.WITHDRAW).snomed
+    rows = [ExclusionRow(nhs, withdrawn, day(since)) for nhs, since in repo.includer_rows(conn) if nhs is not None]
+    total, without = repo.count_includers(conn)
+    # Unlisted includers are simply not extracted in this mode (the safe side): nothing to warn about.
+    return rows, total - without, 0
+
+
+def snapshot(session: Session) -> Snapshot:
+    with session.read("export") as conn:
+        revision = meta.revision(conn)
+        mode = _mode(conn, session.today())
+        rows, expected, without = _rows(conn, mode, session.codes)
+        head = session.register.audit.head(conn)
+        ods = meta.get(conn, "ods", "")
+        if meta.revision(conn) != revision:
+            raise ExportError("The register changed while the export was being prepared: export again.")
+    return Snapshot(revision, ods, mode, rows, expected, without, f"{head.seq}:{head.mac}" if head else "0:genesis")
+
+
+# ---- export -----------------------------------------------------------------------------------
+
+def export(session: Session, out_dir: Path, *, national_list: bool = False,
+           valid_for: timedelta = DEFAULT_VALIDITY) -> ChangeSet:
+    """Write the exclusion set; raise ExportError (audited; the previous set stays current) on failure."""
+    session.require("export")
+    key = _signing_key(session)
+    snap = snapshot(session)
+    out_dir = Path(out_dir)
+    try:
+        result = write_export(
+            out_dir, snap.rows, private_key=key, practice_ods=snap.ods, register_revision=snap.revision,
+            mode=snap.mode, audit_chain_head=snap.audit_head, generated_at=session.now(), valid_for=valid_for,
+            objectors_without_nhs_number=snap.without_nhs, national_list=national_list,
+            expected_count=snap.expected_count,
+        )
+    except ExportError as exc:
+        with session.write("export", changes_register=False) as ctx:
+            ctx.audit("exclusion.export", outcome="failed", detail=str(exc)[:300])
+        raise
+    if result.row_count != snap.expected_count:  # the writer checks too; a second look costs nothing
+        raise ExportError(f"The export holds {result.row_count} rows but the register counts {snap.expected_count}.")
+    record = {
+        "at": format_ts(result.manifest.generated_at),
+        "by": session.user,
+        "directory": str(out_dir.resolve()),
+        "generation": result.generation.name,
+        "rows": result.row_count,
+        "sha256": result.list_sha256,
+        "revision": snap.revision,
+        "mode": snap.mode,
+        "valid_until": format_ts(result.manifest.valid_until),
+        "without_nhs": snap.without_nhs,
+        "key_id": result.manifest.signing_key_id,
+        "national_list": national_list,
+    }
+    with session.write("export", changes_register=False) as ctx:
+        repo.record_export(ctx.conn, record)
+        ctx.audit("exclusion.export", detail=f"rows={result.row_count} sha256={result.list_sha256} "
+                                             f"revision={snap.revision} mode={snap.mode}")
+    warnings = ()
+    if snap.without_nhs:
+        warnings = (f"{snap.without_nhs} objecting patient(s) have no NHS number recorded and cannot be in the file: "
+                    "make sure their objection is coded in the clinical system.",)
+    summary = (f"Exclusion file written to {out_dir}: {result.row_count} patient(s) listed, mode {snap.mode}, "
+               f"register revision {snap.revision}, valid until {format_ts(result.manifest.valid_until)}.")
+    return ChangeSet(summary, snap.revision, areas=frozenset({"export"}), warnings=warnings,
+                     data={"result": result, "record": record})
+
+
+@dataclass(frozen=True)
+class ExportStatus:
+    last: dict | None
+    revision: int
+    mode_now: str
+
+    @property
+    def out_of_date(self) -> bool:
+        return self.last is None or self.last["revision"] != self.revision or self.last["mode"] != self.mode_now
+
+    def expired(self, now: datetime) -> bool:
+        return self.last is not None and format_ts(now) >= self.last["valid_until"]
+
+    def describe(self, now: datetime) -> list[str]:
+        if self.last is None:
+            return ["The exclusion file has never been exported from this register."]
+        last = self.last
+        lines = [f"Last exported {last['at']} by {last['by']} to {last['directory']}: {last['rows']} patient(s), "
+                 f"mode {last['mode']}, register revision {last['revision']}, valid until {last['valid_until']}."]
+        if self.out_of_date:
+            lines.append(f"OUT OF DATE: the register has changed since (now revision {self.revision}). Export again.")
+        elif self.expired(now):
+            lines.append("EXPIRED: the consuming system will refuse it. Export again.")
+        else:
+            lines.append("Up to date: no change since the last export.")
+        return lines
+
+
+def export_status(session: Session) -> ExportStatus:
+    with session.read("search") as conn:
+        return ExportStatus(repo.last_export(conn), meta.revision(conn), _mode(conn, session.today()))
+
+
+# ---- practice-wide opt-out and include-me -----------------------------------------------------
+
+@dataclass(frozen=True)
+class PolicyStatus:
+    on: bool
+    latest: policy.PolicyChange | None
+    history: list[policy.PolicyChange]
+
+    def describe(self) -> str:
+        if self.latest is None:
+            return "The practice-wide opt-out has never been turned on."
+        c = self.latest
+        word = "ON: nobody's data is extracted except patients who asked to be included" if self.on else "off"
+        return f"The practice-wide opt-out is {word} (since {c.effective.isoformat()}, set by {c.recorded_by}: {c.reason})."
+
+
+def practice_optout_status(session: Session) -> PolicyStatus:
+    with session.read("search") as conn:
+        history = policy_store.history(conn)
+    today = session.today()
+    return PolicyStatus(policy.is_on(history, as_of=today), policy.current_policy(history, as_of=today), history)
+
+
+def set_practice_optout(session: Session, state: str, reason: str, effective: date | None = None) -> ChangeSet:
+    """GP only; the caller has shown policy.NHSE_POSITION and had it confirmed. Individual
+    objections are separate events and are never touched by this setting."""
+    effective = effective or session.today()
+    with session.write("practice_optout") as ctx:
+        history = policy_store.history(ctx.conn)
+        policy.check_change(state, reason, effective, session.today(), history)
+        change = policy.PolicyChange(state=state, effective=effective, reason=reason.strip(),
+                                     recorded_by=session.user, recorded_at=session.now())
+        policy_id = policy_store.insert(ctx.conn, change)
+        ctx.audit(f"practice_optout.{state}", detail=f"policy={policy_id} effective={effective.isoformat()}")
+    summary = (f"Practice-wide opt-out turned {state} from {effective.isoformat()}. "
+               "Export the exclusion file again so the clinical system sees the change.")
+    return ChangeSet(summary, ctx.revision, areas=frozenset({"policy", "export"}))
+
+
+def opt_in(session: Session, nhs: str, *, via: str = "desk", effective: date | None = None,
+           received: date | None = None) -> ChangeSet:
+    """A patient asks to be included while (or before) the practice-wide opt-out is in force."""
+    patient = patients.by_nhs(session, nhs)
+    change = objections.record(session, patient.patient_id, INCLUDE, codes.REGISTER, effective=effective,
+                               received=received, via=via)
+    if not practice_optout_status(session).on:
+        change = ChangeSet(change.summary, change.revision, change.patient_ids, change.event_ids, change.letter_ids,
+                           change.areas | {"export"},
+                           change.warnings + ("The practice-wide opt-out is off, so this request changes nothing "
+                                              "until it is turned on.",), change.data)
+    return change

@@ -1,0 +1,162 @@
+"""Export from a real encrypted register through the service layer; status; practice-wide opt-out; include-me."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from gp_optout_desktop.domain import roles
+from gp_optout_desktop.domain.errors import ValidationError
+from gp_optout_desktop.domain.exclusion_rules import EXCLUDE_ALL_EXCEPT_LISTED, EXCLUDE_LISTED
+from gp_optout_desktop.exclusion import signing
+from gp_optout_desktop.exclusion.errors import ExportError
+from gp_optout_desktop.exclusion.reader import read_export
+from gp_optout_desktop.services import exclusion, objections, users
+from gp_optout_desktop.services.session import Session
+from gp_optout_desktop.store import exclusion_repo
+
+NOW = datetime(2025, 6, 2, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def pm(manager):
+    manager.clock = lambda: NOW
+    return manager
+
+
+def as_role(session: Session, name: str, role: str) -> Session:
+    """Another user of the same open register (as after they unlock it)."""
+    users.add(session, name, role, "password-for-" + name)
+    return Session(session.register, name, role, clock=session.clock)
+
+
+def public_key(session):
+    pem, _ = exclusion.public_key_pem(session)
+    return signing.load_public_key_pem(pem)
+
+
+def test_export_lists_current_objectors_and_reconciles(pm, add_patient, tmp_path):
+    a, b, c = (add_patient(pm, forenames=n) for n in ("A", "B", "C"))
+    objections.record(pm, a, effective=date(2014, 2, 1))
+    objections.record(pm, b, effective=date(2014, 2, 1))
+    objections.record(pm, b, action="withdraw", effective=date(2015, 1, 1))  # withdrawal = not objecting
+    objections.record(pm, c, "type2", effective=date(2016, 3, 3))
+    change = exclusion.export(pm, tmp_path / "out")
+    exset = read_export(tmp_path / "out", public_key(pm), practice_ods="F84003", now=NOW)
+    assert exset.manifest.mode == EXCLUDE_LISTED and exset.manifest.row_count == 2
+    assert [(r.snomed, r.effective) for r in exset.rows] == [("827241000000103", date(2014, 2, 1)),
+                                                              ("881561000000100", date(2016, 3, 3))]
+    assert exset.manifest.register_revision == pm.revision() == change.revision
+    head = pm.register.audit.head(pm.register.conn)
+    assert exset.manifest.audit_chain_head.startswith(f"{head.seq - 1}:")  # the head before the export's own audit row
+    with pm.register.reading() as conn:
+        assert exclusion_repo.last_export(conn)["sha256"] == exset.manifest.list_sha256
+        logged = conn.execute("SELECT detail, outcome FROM audit WHERE action = 'exclusion.export'").fetchall()
+    assert logged == [(f"rows=2 sha256={exset.manifest.list_sha256} revision={change.revision} mode=exclude-listed", "ok")]
+
+
+def test_objector_without_nhs_number_is_counted_not_lost(pm, add_patient, tmp_path):
+    known, unknown = add_patient(pm), add_patient(pm, nhs=None, forenames="Unknown")
+    objections.record(pm, known)
+    objections.record(pm, unknown)
+    change = exclusion.export(pm, tmp_path / "out")
+    exset = read_export(tmp_path / "out", public_key(pm), now=NOW)
+    assert exset.manifest.row_count == 1 and exset.manifest.objectors_without_nhs_number == 1
+    assert "no NHS number" in change.warnings[0]
+
+
+def test_status_says_out_of_date_after_a_change(pm, add_patient, tmp_path):
+    assert exclusion.export_status(pm).describe(NOW) == ["The exclusion file has never been exported from this register."]
+    pid = add_patient(pm)
+    exclusion.export(pm, tmp_path / "out")
+    status = exclusion.export_status(pm)
+    assert not status.out_of_date and "Up to date" in status.describe(NOW)[1]
+    assert "EXPIRED" in status.describe(NOW + timedelta(days=8))[1]
+    objections.record(pm, pid)
+    assert exclusion.export_status(pm).out_of_date
+    assert "OUT OF DATE" in exclusion.export_status(pm).describe(NOW)[1]
+
+
+def test_signing_key_is_made_once_and_kept_in_the_register(pm, tmp_path):
+    pem1, kid1 = exclusion.public_key_pem(pm)
+    pem2, kid2 = exclusion.public_key_pem(pm)
+    assert pem1 == pem2 and kid1 == kid2
+    change = exclusion.export_public_key(pm, tmp_path / "pub.pem")
+    assert (tmp_path / "pub.pem").read_bytes() == pem1 and kid1 in change.summary
+    with pm.register.reading() as conn:
+        raw = exclusion_repo.signing_key(conn)
+        created = conn.execute("SELECT count(*) FROM audit WHERE action = 'export.signing_key_created'").fetchone()[0]
+    assert signing.key_id(signing.private_key_from_bytes(raw)) == kid1 and created == 1
+    assert raw not in (tmp_path / "pub.pem").read_bytes() and raw.hex().encode() not in pem1
+
+
+def test_only_a_manager_may_export(pm, tmp_path):
+    reception = as_role(pm, "desk1", roles.RECEPTIONIST)
+    gp = as_role(pm, "drgp", roles.GP)
+    for who in (reception, gp):
+        with pytest.raises(PermissionError, match="may not write the exclusion file"):
+            exclusion.export(who, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_failed_export_is_audited_and_keeps_the_previous_set(pm, add_patient, tmp_path, monkeypatch):
+    objections.record(pm, add_patient(pm))
+    exclusion.export(pm, tmp_path / "out")
+    before = (tmp_path / "out" / "CURRENT").read_bytes()
+    objections.record(pm, add_patient(pm))
+    real = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    with pytest.raises(ExportError, match="previous exclusion set is still the current one: No space left"):
+        exclusion.export(pm, tmp_path / "out")
+    monkeypatch.setattr(os, "replace", real)
+    assert (tmp_path / "out" / "CURRENT").read_bytes() == before
+    assert read_export(tmp_path / "out", public_key(pm), now=NOW).manifest.row_count == 1
+    with pm.register.reading() as conn:
+        outcomes = [r[0] for r in conn.execute("SELECT outcome FROM audit WHERE action = 'exclusion.export' ORDER BY seq")]
+    assert outcomes == ["ok", "failed"]
+    assert exclusion.export_status(pm).out_of_date
+
+
+def test_practice_wide_opt_out_is_gp_only_audited_and_reversible(pm, add_patient, tmp_path):
+    objector, includer, other = (add_patient(pm, forenames=n) for n in ("Obj", "Inc", "Other"))
+    objections.record(pm, objector, effective=date(2020, 1, 1))
+    with pytest.raises(PermissionError, match="apply or lift the practice-wide opt-out"):
+        exclusion.set_practice_optout(pm, "on", "reason")
+    gp = as_role(pm, "drgp", roles.GP)
+    with pytest.raises(ValidationError, match="reason"):
+        exclusion.set_practice_optout(gp, "on", "  ")
+    exclusion.set_practice_optout(gp, "on", "Partners' decision, minuted", date(2025, 5, 1))
+    with pytest.raises(ValidationError, match="already on"):
+        exclusion.set_practice_optout(gp, "on", "again")
+    assert exclusion.practice_optout_status(pm).on
+    nhs_of = {pid: pm.register.conn.execute("SELECT nhs FROM patients WHERE id=?", (pid,)).fetchone()[0]
+              for pid in (objector, includer, other)}
+    change = exclusion.opt_in(pm, nhs_of[includer])
+    assert change.warnings == ()
+    exclusion.opt_in(pm, nhs_of[objector])  # an objection beats an include-me request
+    exclusion.export(pm, tmp_path / "out")
+    exset = read_export(tmp_path / "out", public_key(pm), now=NOW)
+    assert exset.manifest.mode == EXCLUDE_ALL_EXCEPT_LISTED and exset.manifest.national_list is None
+    assert [(r.nhs_number, r.snomed, r.effective) for r in exset.rows] == [(nhs_of[includer], "827261000000102", NOW.date())]
+    assert [exset.may_extract(nhs_of[p]) for p in (objector, includer, other)] == [False, True, False]
+    with pytest.raises(ExportError, match="mistaken for a list to exclude"):
+        exclusion.export(pm, tmp_path / "out", national_list=True)
+
+    exclusion.set_practice_optout(gp, "off", "Lifted after NHS England's letter")
+    exclusion.export(pm, tmp_path / "out", national_list=True)
+    exset = read_export(tmp_path / "out", public_key(pm), now=NOW)
+    assert exset.manifest.mode == EXCLUDE_LISTED  # normal mode again, the individual objection kept
+    assert [r.nhs_number for r in exset.rows] == [nhs_of[objector]]
+    with pm.register.reading() as conn:
+        actions = [r[0] for r in conn.execute("SELECT action FROM audit WHERE action LIKE 'practice_optout.%' ORDER BY seq")]
+    assert actions == ["practice_optout.on", "practice_optout.off"]
+    assert "off" in exclusion.practice_optout_status(pm).describe()
+
+
+def test_opt_in_while_policy_off_warns(pm, add_patient):
+    pid = add_patient(pm)
+    nhs = pm.register.conn.execute("SELECT nhs FROM patients WHERE id=?", (pid,)).fetchone()[0]
+    change = exclusion.opt_in(pm, nhs)
+    assert "changes nothing until it is turned on" in change.warnings[0]
