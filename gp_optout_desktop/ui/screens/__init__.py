@@ -37,6 +37,7 @@ def _lazy(module: str) -> Callable:
 # Title, the permission that shows it, its module. The service layer refuses the same roles anyway.
 SCREENS: list[ScreenSpec] = [
     ScreenSpec("Overview", "search", _lazy("overview")),
+    ScreenSpec("Letters", "print_letters", _lazy("letters")),
     ScreenSpec("Exclusion file", "export", _lazy("exclusion")),
     ScreenSpec("Practice-wide opt-out", "practice_optout", _lazy("practice_optout")),
     ScreenSpec("Audit trail", "view_audit", _lazy("audit")),

@@ -158,14 +158,8 @@ class BackupsScreen(Screen):
         self.call(run, done, failed=failed, working="Checking the backup and restoring…", publish=False)
 
     def _locked_by_restore(self) -> None:
-        """The register is closed: the window must show its unlock screen (its own lock does that
-        and tells every screen through bus.locked); on its own, this screen just tells the bus."""
-        window = self.window()
-        if window is not self and callable(getattr(window, "lock", None)):
-            window.lock()
-        else:
-            self.bus.locked.emit()
-
+        # The register is closed: bus.locked makes the main window lock and show its unlock screen.
+        self.bus.locked.emit()
 
 def create(session_provider, bus) -> BackupsScreen:
     return BackupsScreen(session_provider, bus)

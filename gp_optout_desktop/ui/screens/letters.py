@@ -1,0 +1,337 @@
+"""Letters (practice manager): the queue with deadlines (overdue highlighted), print a batch
+to a PDF file or a printer, preview the same PDF pages, mark sent, reprint; template
+editing is on its own tab (letter_templates.py).
+
+Printing goes through services.letters.print_batch, which marks the letters sent only
+once their PDF exists; a printer then gets exactly those pages (_printing.print_pdf).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from PySide6.QtCore import QDate, Qt
+from PySide6.QtPdf import QPdfDocument
+from PySide6.QtPdfWidgets import QPdfView
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDateEdit, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QPushButton, QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
+
+from ...services import letters as letters_service
+from ..models.letters_model import LettersModel
+from . import _ask, _paths, _printing
+from .base import Screen
+
+TITLE = "Letters"
+
+
+class PdfPreview(QWidget):
+    """The PDF pages exactly as printed, with a line saying which file they are."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.caption = QLabel("Print letters to see their pages here.")
+        self.caption.setWordWrap(True)
+        self.caption.setAccessibleName("Preview caption")
+        self.document = QPdfDocument(self)
+        self.view = QPdfView(self)
+        self.view.setDocument(self.document)
+        self.view.setPageMode(QPdfView.PageMode.MultiPage)
+        self.view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
+        self.view.setAccessibleName("Letter preview")
+        self.print_button = QPushButton("Print &these pages…")
+        self.print_button.setEnabled(False)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.print_button)
+        self.path: Path | None = None
+
+    def show_pdf(self, path: Path, what: str) -> None:
+        self.document.close()
+        error = self.document.load(str(path))
+        self.path = Path(path) if error == QPdfDocument.Error.None_ else None
+        pages = self.document.pageCount() if self.path else 0
+        self.caption.setText(f"{what}: {pages} page{'s' if pages != 1 else ''} ({Path(path).name})." if self.path
+                             else f"The PDF {Path(path).name} could not be opened for preview.")
+        self.print_button.setEnabled(self.path is not None)
+
+    def clear(self) -> None:
+        self.document.close()
+        self.path = None
+        self.caption.setText("Print letters to see their pages here.")
+        self.print_button.setEnabled(False)
+
+
+class LettersScreen(Screen):
+    AREAS = frozenset({"letters", "patients"})
+
+    def __init__(self, session_provider, bus, parent=None):
+        super().__init__(session_provider, bus, TITLE, parent)
+        self._scratch: Path | None = None  # private temp folder for printer jobs; removed on lock
+        self.model = LettersModel(self)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._build_queue(), "&Queue")
+        self.outer.addWidget(self.tabs, 1)
+        self._add_templates_tab()
+        self.add_status_line()
+        self.refresh()
+
+    def _add_templates_tab(self) -> None:
+        try:
+            from .letter_templates import TemplatesPanel
+        except ImportError:  # the template service is not in this build
+            return
+        self.templates = TemplatesPanel(self)
+        self.tabs.addTab(self.templates, "&Templates")
+
+    # --- building -----------------------------------------------------------------------
+    def _build_queue(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setAccessibleName("Letters waiting")
+        layout.addWidget(self.summary)
+        split = QSplitter(Qt.Horizontal)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setAccessibleName("Letters waiting to be sent")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+        left_layout.addWidget(self.table, 1)
+        left_layout.addWidget(self._build_print())
+        left_layout.addWidget(self._build_reprint())
+        split.addWidget(left)
+        self.preview = PdfPreview()
+        self.preview.print_button.clicked.connect(self.print_previewed)
+        split.addWidget(self.preview)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout.addWidget(split, 1)
+        return page
+
+    def _build_print(self) -> QGroupBox:
+        box = QGroupBox("Print and send")
+        layout = QVBoxLayout(box)
+        row = QHBoxLayout()
+        self.select_overdue_button = QPushButton("Select &overdue")
+        self.select_overdue_button.clicked.connect(self.select_overdue)
+        self.pdf_button = QPushButton("Print to &PDF…")
+        self.pdf_button.clicked.connect(self.print_to_pdf)
+        self.printer_button = QPushButton("Print to p&rinter…")
+        self.printer_button.clicked.connect(self.print_to_printer)
+        for w in (self.select_overdue_button, self.pdf_button, self.printer_button):
+            row.addWidget(w)
+        layout.addLayout(row)
+        self.split_check = QCheckBox("Also save one PDF per letter in a folder (for email)")
+        layout.addWidget(self.split_check)
+        sent_row = QHBoxLayout()
+        self.sent_on = QDateEdit()
+        self.sent_on.setCalendarPopup(True)
+        self.sent_on.setDisplayFormat("dd/MM/yyyy")
+        self.sent_on.setAccessibleName("Date sent")
+        self.sent_on.setMaximumDate(QDate.currentDate())
+        self.sent_on.setDate(QDate.currentDate())
+        self.mark_button = QPushButton("&Mark sent without printing…")
+        self.mark_button.clicked.connect(self.mark_sent)
+        label = QLabel("Sent &on:")
+        label.setBuddy(self.sent_on)
+        sent_row.addWidget(label)
+        sent_row.addWidget(self.sent_on)
+        sent_row.addWidget(self.mark_button)
+        sent_row.addStretch(1)
+        layout.addLayout(sent_row)
+        self.actions(self.pdf_button, self.printer_button, self.mark_button)
+        return box
+
+    def _build_reprint(self) -> QGroupBox:
+        box = QGroupBox("Reprint a letter already sent")
+        row = QHBoxLayout(box)
+        self.reprint_nhs = QLineEdit()
+        self.reprint_nhs.setAccessibleName("NHS number to reprint for")
+        self.reprint_nhs.setPlaceholderText("NHS number")
+        self.reprint_button = QPushButton("Reprint &latest letter…")
+        self.reprint_button.clicked.connect(self.reprint)
+        self.reprint_nhs.returnPressed.connect(self.reprint)
+        label = QLabel("&NHS number:")
+        label.setBuddy(self.reprint_nhs)
+        row.addWidget(label)
+        row.addWidget(self.reprint_nhs, 1)
+        row.addWidget(self.reprint_button)
+        self.actions(self.reprint_button)
+        return box
+
+    # --- the queue ------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self.call(letters_service.pending, self._show)
+
+    def _show(self, rows) -> None:
+        self.model.set_rows(rows)
+        overdue = self.model.overdue_count()
+        text = f"{len(rows)} letter{'s' if len(rows) != 1 else ''} waiting to be sent"
+        text += f"; {overdue} OVERDUE (past the one-month deadline): send those first." if overdue else "."
+        self.summary.setText(text)
+        self.summary.setStyleSheet("color: #a4000f; font-weight: bold;" if overdue else "")
+        self._update_buttons()
+
+    def clear(self) -> None:
+        super().clear()
+        self.model.set_rows([])
+        self.summary.clear()
+        self.preview.clear()
+        self.reprint_nhs.clear()
+        self._drop_scratch()
+        if hasattr(self, "templates"):
+            self.templates.clear()
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted(i.row() for i in self.table.selectionModel().selectedRows())
+        return [self.model.letter_at(r).letter_id for r in rows]
+
+    def _target_ids(self) -> list[int] | None:
+        """The selected letters, or None for every letter waiting."""
+        return self.selected_ids() or None
+
+    def select_overdue(self) -> None:
+        self.table.clearSelection()
+        for row, letter in enumerate(self.model.rows):
+            if letter.overdue:
+                self.table.selectionModel().select(self.model.index(row, 0),
+                                                   self.table.selectionModel().SelectionFlag.Select
+                                                   | self.table.selectionModel().SelectionFlag.Rows)
+
+    def _update_buttons(self, *_args) -> None:
+        chosen, total = len(self.selected_ids()), self.model.rowCount()
+        what = f"{chosen} selected" if chosen else f"all {total}"
+        self.pdf_button.setText(f"Print {what} to &PDF…")
+        self.printer_button.setText(f"Print {what} to p&rinter…")
+        self.mark_button.setText(f"&Mark {chosen} sent without printing…" if chosen else "&Mark sent without printing…")
+        if not self.busy:
+            self.pdf_button.setEnabled(total > 0)
+            self.printer_button.setEnabled(total > 0)
+            self.mark_button.setEnabled(chosen > 0)
+        self.select_overdue_button.setEnabled(self.model.overdue_count() > 0)
+
+    def _on_busy(self, busy: bool) -> None:
+        super()._on_busy(busy)
+        if not busy:
+            self._update_buttons()
+
+    # --- printing -------------------------------------------------------------------------
+    def _split_dir(self) -> tuple[bool, Path | None]:
+        if not self.split_check.isChecked():
+            return True, None
+        folder = _paths.choose_folder(self, "Choose the folder for one PDF per letter", Path.home())
+        return folder is not None, folder
+
+    def print_to_pdf(self) -> None:
+        ids = self._target_ids()
+        target = _paths.choose_save_file(self, "Save the letters as a PDF",
+                                         Path.home() / f"letters-{date.today():%Y-%m-%d}.pdf", "PDF files (*.pdf)")
+        if target is None:
+            return
+        ok, split = self._split_dir()
+        if not ok:
+            return
+        self.call(lambda s: letters_service.print_batch(s, target, letter_ids=ids, split_dir=split),
+                  lambda changes: self.preview.show_pdf(Path(changes.data["path"]), "Printed and marked sent"),
+                  working="Printing the letters to a PDF file…")
+
+    def print_to_printer(self) -> None:
+        ids = self._target_ids()
+        printer = _printing.choose_printer(self, "Print the letters")
+        if printer is None:
+            return
+        ok, split = self._split_dir()
+        if not ok:
+            return
+        pdf = self._scratch_dir() / f"letters-{date.today():%Y-%m-%d}.pdf"
+
+        def run(session):
+            changes = letters_service.print_batch(session, pdf, letter_ids=ids, split_dir=split)
+            try:
+                _printing.print_pdf(pdf, printer)
+            except _printing.PrintError as exc:
+                # They are marked sent (their PDF exists); say so, and how to get the paper copies.
+                raise _printing.PrintError(f"{exc} The letters were marked sent: print the pages shown in the "
+                                           "preview again, or reprint them.") from None
+            return changes
+
+        def failed(_exc):
+            if pdf.exists():
+                self.preview.show_pdf(pdf, "Marked sent but NOT printed")
+                self._refresh_after_error()
+
+        self.call(run, lambda _c: self.preview.show_pdf(pdf, "Sent to the printer and marked sent"),
+                  failed=failed, working="Printing the letters…")
+
+    def _refresh_after_error(self) -> None:
+        message = self.status.text()
+        self.call(letters_service.pending, lambda rows: (self._show(rows), self.show_error(message)))
+
+    def print_previewed(self) -> None:
+        path = self.preview.path
+        if path is None:
+            return
+        printer = _printing.choose_printer(self, "Print these pages")
+        if printer is None:
+            return
+        self.call(lambda _s: _printing.print_pdf(path, printer),
+                  lambda pages: self.show_info(f"Sent {pages} page{'s' if pages != 1 else ''} to the printer."),
+                  working="Printing…")
+
+    def mark_sent(self) -> None:
+        ids = self.selected_ids()
+        if not ids:
+            return
+        d = self.sent_on.date()
+        on = date(d.year(), d.month(), d.day())
+        if not _ask.confirm(self, "Mark letters sent",
+                            f"Mark {len(ids)} letter{'s' if len(ids) != 1 else ''} as sent on {on.day} {on:%B %Y} "
+                            "without printing them here (for example, sent by email)?", yes="Mark sent"):
+            return
+        self.call(lambda s: letters_service.mark_sent(s, ids, on))
+
+    def reprint(self) -> None:
+        nhs = self.reprint_nhs.text().strip()
+        if not nhs:
+            self.show_error("Enter the patient's NHS number.")
+            self.reprint_nhs.setFocus()
+            return
+        target = _paths.choose_save_file(self, "Save the reprinted letter",
+                                         Path.home() / "letter-reprint.pdf", "PDF files (*.pdf)")
+        if target is None:
+            return
+        self.call(lambda s: letters_service.reprint(s, nhs, target),
+                  lambda changes: self.preview.show_pdf(Path(changes.data["path"]), "Reprint"))
+
+    # --- the private scratch folder for printer jobs ------------------------------------------
+    def _scratch_dir(self) -> Path:
+        if self._scratch is None or not self._scratch.exists():
+            self._scratch = Path(tempfile.mkdtemp(prefix="gp-optout-print-"))  # mode 0700
+        return self._scratch
+
+    def _drop_scratch(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def closeEvent(self, event) -> None:
+        self._drop_scratch()
+        super().closeEvent(event)
+
+
+def create(session_provider, bus) -> LettersScreen:
+    return LettersScreen(session_provider, bus)
