@@ -56,9 +56,9 @@ class FrontDesk(QWidget):
         self.table.setTabKeyNavigation(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        for col, width in enumerate((120, 320, 110, 100, 90)):
+        for col, width in enumerate((130, 340, 120, 110, 110, 110)):
             self.table.setColumnWidth(col, width)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # the name gets the spare width
         self.table.activated.connect(lambda index: self.open_selected())
         self.table.installEventFilter(self)
 

@@ -40,13 +40,16 @@ def describe_event(e) -> str:
     return f"{what} {'recorded' if e.action == codes.REGISTER else 'withdrawn'}"
 
 
-def describe_proxy(e, submitted_by: dict[int, str]) -> str:
+def describe_proxy(e, submitted_by: dict[int, str]) -> tuple[str, str]:
+    """Who acted: a short cell text and the full detail (evidence, verifier) for its tooltip."""
     if e.submitted_by is not None:
-        return f"On the form of {submitted_by.get(e.submitted_by, 'another patient')}"
+        text = f"On the form of {submitted_by.get(e.submitted_by, 'another patient')}"
+        return text, text
     if e.proxy is None:
-        return "The patient"
+        return "The patient", "The patient acted for themselves"
     p = e.proxy
-    return f"{p.name} ({PROXY_ROLES.get(p.role, p.role)}); evidence: {p.evidence}; verified by {p.verified_by}"
+    role = PROXY_ROLES.get(p.role, p.role)
+    return f"{p.name} ({role})", f"{p.name} ({role}); evidence seen: {p.evidence}; verified by {p.verified_by}"
 
 
 class PatientView(QWidget):
@@ -97,6 +100,9 @@ class PatientView(QWidget):
         self.history.setHorizontalHeaderLabels(self.HISTORY_COLUMNS)
         self.history.setAccessibleName("History")
         self._table_defaults(self.history)
+        # Long proxy details stay in the tooltip so the "coded" column is always in view.
+        self.history.horizontalHeader().setSectionResizeMode(5, QHeaderView.ResizeMode.Interactive)
+        self.history.setColumnWidth(5, 300)
         self.history.itemSelectionChanged.connect(self._update_buttons)
         self.coded_button = self._button("Mark &coded in the clinical system",
                                          "The selected event has been entered as a code in the clinical system",
@@ -108,17 +114,24 @@ class PatientView(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.coded_button)
         row.addWidget(self.message, 1)
+        row.addStretch(0)
         hl.addLayout(row)
 
         self.letters = QTableWidget(0, 4)
         self.letters.setHorizontalHeaderLabels(("Letter", "Queued", "Due by", "Sent"))
         self.letters.setAccessibleName("Letters")
         self._table_defaults(self.letters)
+        self.letters_note = QLabel()
+        self.letters_note.setWordWrap(True)
+        self.letters_note.setAccessibleName("Letters note")
         letters_box = QGroupBox("Letters")
-        QVBoxLayout(letters_box).addWidget(self.letters)
+        ll = QVBoxLayout(letters_box)
+        ll.addWidget(self.letters_note)
+        ll.addWidget(self.letters)
 
         ndoo_box = QGroupBox("National Data Opt-out")
         nl = QVBoxLayout(ndoo_box)
+        nl.setAlignment(Qt.AlignmentFlag.AlignTop)
         ndoo_text = QLabel(NDOO_SIGNPOST + " The practice cannot set it or record the patient's choice: only that they were told.")
         ndoo_text.setWordWrap(True)
         ndoo_text.setAccessibleName("National Data Opt-out signpost")
@@ -206,10 +219,12 @@ class PatientView(QWidget):
             r = self.history.rowCount()
             self.history.insertRow(r)
             coded = f"{_day(e.coded_at)} by {e.coded_by}" if e.coded_at else "Not yet"
+            acting, acting_detail = describe_proxy(e, rec.submitted_by)
             cells = (_day(e.effective), describe_event(e), _day(e.received), HOW_RECEIVED.get(e.via, e.via),
-                     f"{e.recorded_by}, {_day(e.recorded_at)}", describe_proxy(e, rec.submitted_by), coded)
+                     f"{e.recorded_by}, {_day(e.recorded_at)}", acting, coded)
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
+                item.setToolTip(acting_detail if c == 5 else text)
                 item.setData(Qt.ItemDataRole.UserRole, e.event_id)
                 item.setData(Qt.ItemDataRole.UserRole + 1, e.coded_at is None)
                 self.history.setItem(r, c, item)
@@ -223,6 +238,16 @@ class PatientView(QWidget):
             for c, text in enumerate(cells):
                 self.letters.setItem(r, c, QTableWidgetItem(text))
 
+        # A dependant's confirmation goes to the adult who sent the form: say so, not an empty table.
+        adults = sorted(set(rec.submitted_by.values()))
+        if rec.letters:
+            self.letters_note.setText("")
+        elif adults:
+            self.letters_note.setText(f"Confirmation letters for this patient go to {', '.join(adults)}, who sent the form.")
+        else:
+            self.letters_note.setText("No letters for this patient.")
+        self.letters_note.setVisible(bool(self.letters_note.text()))
+        self.letters.setVisible(bool(rec.letters))
         if rec.signposts:
             self.signposted.setText("Signposted on " + ", ".join(_day(d) for d in rec.signposts[-3:]))
         else:
@@ -238,6 +263,7 @@ class PatientView(QWidget):
             label.clear()
         self.history.setRowCount(0)
         self.letters.setRowCount(0)
+        self.letters_note.clear()
         self.signposted.clear()
         self.message.clear_message()
         self._update_buttons()

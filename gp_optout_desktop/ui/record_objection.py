@@ -20,7 +20,7 @@ from ..services import objections, patients
 from ..store.errors import StoreError
 from . import dialogs
 from .bus import ChangeBus
-from .widgets import InlineMessage, field_with_message, heading
+from .widgets import FIELD_WIDTH, InlineMessage, field_with_message, heading
 
 DEPENDANT_LIMIT = 20
 
@@ -83,11 +83,11 @@ class RecordObjectionForm(QWidget):
         self.for_self.setChecked(True)
 
         form = QFormLayout()
-        form.addRow("Type", self._with_message("type", type_box))
+        form.addRow("Type", self._with_message("type", type_box, 560))
         form.addRow("&How received", self._with_message("via", self.via))
-        form.addRow("&Effective date", self._with_message("effective", self.effective))
-        form.addRow("Date recei&ved", self._with_message("received", self.received))
-        form.addRow("", self._with_message("action", self.for_self))
+        form.addRow("&Effective date", self._with_message("effective", self.effective, 160))
+        form.addRow("Date recei&ved", self._with_message("received", self.received, 160))
+        form.addRow("", self._with_message("action", self.for_self, 560))
 
         # Proxy
         self.proxy_box = QGroupBox("Someone else is acting for the patient (pro&xy)")
@@ -116,24 +116,30 @@ class RecordObjectionForm(QWidget):
         self.dep_search = QLineEdit()
         self.dep_search.setAccessibleName("Find a dependant")
         self.dep_search.setPlaceholderText("Find a child: surname, NHS number or date of birth; Enter adds the first")
+        self.dep_search.setMaximumWidth(FIELD_WIDTH + 200)
         self.dep_search.setToolTip("Type to find; Down arrow to choose; Enter adds")
         self.dep_found = QListWidget()
         self.dep_found.setAccessibleName("Dependants found")
         self.dep_found.setMaximumHeight(110)
+        self.dep_found.hide()
         self.dep_added = QListWidget()
         self.dep_added.setAccessibleName("Dependants added")
         self.dep_added.setMaximumHeight(90)
+        self.dep_added.hide()
+        self.dep_added_label = QLabel("Added to this form:")
+        self.dep_added_label.hide()
         self.dep_added.setToolTip("Delete removes the selected dependant")
         self.dep_remove = QPushButton("Remove dependant")
         self.dep_remove.setAccessibleName("Remove dependant")
         self.dep_remove.setToolTip("Remove the selected dependant from the form (Delete)")
         self.dep_remove.clicked.connect(self._remove_dependant)
+        self.dep_remove.hide()
         dl = QVBoxLayout(self.dep_box)
         dl.addWidget(self.dep_search)
         dl.addWidget(self.dep_found)
-        dl.addWidget(QLabel("Added:"))
+        dl.addWidget(self.dep_added_label)
         dl.addWidget(self.dep_added)
-        dl.addWidget(self._with_message("dependants", self.dep_remove))
+        dl.addWidget(self._with_message("dependants", self.dep_remove, 200))
         self._dep_timer = QTimer(self)
         self._dep_timer.setSingleShot(True)
         self._dep_timer.setInterval(150)
@@ -166,19 +172,21 @@ class RecordObjectionForm(QWidget):
         v.addLayout(form)
         v.addWidget(self.proxy_box)
         v.addWidget(self.dep_box)
-        v.addWidget(self.general)
-        row = QHBoxLayout()
-        row.addWidget(self.save_button)
-        row.addWidget(self.cancel_button)
-        row.addStretch(1)
-        v.addLayout(row)
         v.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(body)
+        # Save and Cancel stay in view below the scrolling form, even at 1366x768.
+        row = QHBoxLayout()
+        row.addWidget(self.save_button)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.general, 1)
+        row.addStretch(0)
+        row.setContentsMargins(8, 4, 8, 4)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(scroll)
+        lay.addWidget(scroll, 1)
+        lay.addLayout(row)
 
         order = [self.type1, self.type2, self.via, self.effective, self.received, self.for_self, self.proxy_box,
                  self.proxy_role, self.proxy_name, self.proxy_evidence, self.proxy_verified, self.dep_search,
@@ -195,10 +203,10 @@ class RecordObjectionForm(QWidget):
         edit.setMinimumDate(QDate(2000, 1, 1))
         return edit
 
-    def _with_message(self, field: str, widget: QWidget) -> QWidget:
+    def _with_message(self, field: str, widget: QWidget, width: int = FIELD_WIDTH) -> QWidget:
         message = InlineMessage(f"{field.replace('_', ' ')} message")
         self.messages[field] = message
-        return field_with_message(widget, message)
+        return field_with_message(widget, message, width)
 
     # ---- lifecycle ------------------------------------------------------------------
     def start(self, patient_id: int, action: str = codes.REGISTER, kind: str = codes.TYPE1) -> bool:
@@ -242,6 +250,7 @@ class RecordObjectionForm(QWidget):
             edit.clear()
         self.dep_found.clear()
         self.dep_added.clear()
+        self._sync_dependant_lists()
         self._clear_messages()
 
     def _clear_messages(self) -> None:
@@ -265,6 +274,7 @@ class RecordObjectionForm(QWidget):
     # ---- dependants -----------------------------------------------------------------
     def _find_dependants(self) -> None:
         self.dep_found.clear()
+        self._sync_dependant_lists()
         session = self._session()
         text = self.dep_search.text()
         if session is None or not text.strip():
@@ -282,6 +292,13 @@ class RecordObjectionForm(QWidget):
             self.dep_found.addItem(item)
         if self.dep_found.count():
             self.dep_found.setCurrentRow(0)
+        self._sync_dependant_lists()
+
+    def _sync_dependant_lists(self) -> None:
+        self.dep_found.setVisible(self.dep_found.count() > 0)
+        has = self.dep_added.count() > 0
+        for widget in (self.dep_added, self.dep_added_label, self.dep_remove):
+            widget.setVisible(has)
 
     def _add_first_dependant(self) -> None:
         if self._dep_timer.isActive():
@@ -297,6 +314,7 @@ class RecordObjectionForm(QWidget):
         self.dep_added.addItem(copy)
         self.dep_search.clear()
         self.dep_found.clear()
+        self._sync_dependant_lists()
         self.messages["dependants"].clear_message()
         self.dep_search.setFocus()
 
@@ -304,6 +322,7 @@ class RecordObjectionForm(QWidget):
         row = self.dep_added.currentRow()
         if row >= 0:
             self.dep_added.takeItem(row)
+        self._sync_dependant_lists()
 
     def dependant_ids(self) -> list[int]:
         return [self.dep_added.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.dep_added.count())]

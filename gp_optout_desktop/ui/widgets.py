@@ -39,13 +39,18 @@ class InlineMessage(QLabel):
         self.hide()
 
 
-def field_with_message(field: QWidget, message: InlineMessage) -> QWidget:
-    """The field and, beside it, the reason it is refused."""
+FIELD_WIDTH = 420
+
+
+def field_with_message(field: QWidget, message: InlineMessage, width: int = FIELD_WIDTH) -> QWidget:
+    """The field at a readable width and, beside it, the reason it is refused."""
     box = QWidget()
     row = QHBoxLayout(box)
     row.setContentsMargins(0, 0, 0, 0)
+    field.setMaximumWidth(width)
     row.addWidget(field, 1)
     row.addWidget(message, 1)
+    row.addStretch(0)
     return box
 
 

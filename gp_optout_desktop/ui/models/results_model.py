@@ -7,6 +7,7 @@ filters Python data, so it stays fast at 1,000,000 patients.
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QFont
 
 from ...domain import nhs_number
 from ...services import patients
@@ -89,6 +90,12 @@ class ResultsModel(QAbstractTableModel):
                 return _objection(row.type2_active)
         if role == Qt.ItemDataRole.UserRole:
             return row.patient_id
+        if role == Qt.ItemDataRole.ForegroundRole and col in (4, 5):
+            return QBrush(QColor("#8b0000"))  # an objection in force stands out
+        if role == Qt.ItemDataRole.FontRole and col in (4, 5):
+            font = QFont()
+            font.setBold(True)
+            return font
         if role == Qt.ItemDataRole.ToolTipRole and col in (4, 5):
             kind = "Type 1" if col == 4 else "Type 2"
             active = row.type1_active if col == 4 else row.type2_active
