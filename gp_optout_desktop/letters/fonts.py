@@ -1,7 +1,16 @@
 """The embedded font: DejaVu Sans has every Latin letter a patient's name may carry
-(accents, Welsh ŵ ŷ), unlike the PDF base fonts. Licence: resources/fonts/DejaVu-LICENSE.txt."""
+(accents, Welsh ŵ ŷ), unlike the PDF base fonts. Licence: resources/fonts/DejaVu-LICENSE.txt.
+
+Embedding a TrueType subset costs about 5 ms per PDF (cutting the subset out of the font
+file and compressing it), more than laying out a whole letter. In split mode each letter
+is its own PDF, so the subset is made the same in every letter (``seed``: ASCII plus the
+common accented and Welsh letters, in a fixed order) and its bytes are kept per process.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import zlib
 
 from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfmetrics
@@ -12,7 +21,67 @@ from ..paths import resource
 REGULAR = "LetterSans"
 BOLD = "LetterSans-Bold"
 
+# Non-ASCII characters every letter's subset starts with, in this order (fits subset 0).
+SEED = "·•‘’“”–—" + "".join(chr(c) for c in range(0xC0, 0x100) if c not in (0xD7, 0xF7)) + "ŴŵŶŷ"
+_CACHE_LIMIT = 64
+
 _registered = False
+
+
+class _CachedFlate:
+    """Flate compression remembered by content, for font files repeated from PDF to PDF."""
+
+    pdfname = "FlateDecode"
+
+    def __init__(self):
+        self._done: dict[bytes, bytes] = {}
+
+    def encode(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf8")
+        key = hashlib.blake2b(data, digest_size=16).digest()
+        out = self._done.get(key)
+        if out is None:
+            if len(self._done) >= _CACHE_LIMIT:
+                self._done.clear()
+            out = self._done[key] = zlib.compress(data)
+        return out
+
+    def decode(self, encoded):
+        return zlib.decompress(encoded)
+
+
+_FLATE = _CachedFlate()
+
+
+class _CachingTTFont(TTFont):
+    """A TTFont whose subsets are cut and compressed once per process for each distinct subset."""
+
+    def __init__(self, name, filename):
+        super().__init__(name, filename)
+        face = self.face
+        made: dict[tuple, bytes] = {}
+        cut = face.makeSubset
+        add = face.addSubsetObjects
+
+        def make_subset(subset):
+            key = tuple(subset)
+            data = made.get(key)
+            if data is None:
+                if len(made) >= _CACHE_LIMIT:
+                    made.clear()
+                data = made[key] = cut(subset)
+            return data
+
+        def add_subset_objects(doc, fontname, subset):
+            ref = add(doc, fontname, subset)
+            stream = doc.idToObject.get(f"fontFile:{face.filename}({fontname})")
+            if stream is not None and doc.compression:
+                stream.filters = [_FLATE]
+            return ref
+
+        face.makeSubset = make_subset
+        face.addSubsetObjects = add_subset_objects
 
 
 def register() -> None:
@@ -20,11 +89,17 @@ def register() -> None:
     global _registered
     if _registered:
         return
-    pdfmetrics.registerFont(TTFont(REGULAR, str(resource("fonts", "DejaVuSans.ttf"))))
-    pdfmetrics.registerFont(TTFont(BOLD, str(resource("fonts", "DejaVuSans-Bold.ttf"))))
+    pdfmetrics.registerFont(_CachingTTFont(REGULAR, str(resource("fonts", "DejaVuSans.ttf"))))
+    pdfmetrics.registerFont(_CachingTTFont(BOLD, str(resource("fonts", "DejaVuSans-Bold.ttf"))))
     # Paragraph's <b> and the table styles look the bold face up through this family.
     addMapping(REGULAR, 0, 0, REGULAR)
     addMapping(REGULAR, 1, 0, BOLD)
     addMapping(REGULAR, 0, 1, REGULAR)
     addMapping(REGULAR, 1, 1, BOLD)
     _registered = True
+
+
+def seed(canv) -> None:
+    """Give this PDF's font subsets the fixed starting order, so repeated letters reuse them."""
+    for name in (REGULAR, BOLD):
+        pdfmetrics.getFont(name).splitString(SEED, canv._doc)

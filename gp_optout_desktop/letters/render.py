@@ -247,6 +247,8 @@ class _LetterDoc(BaseDocTemplate):
         ])
 
     def _first_page(self, canv, doc):
+        if canv.getPageNumber() == 1:
+            fonts.seed(canv)  # before any text, so the font subset is the same in every PDF
         self.current = self.pending_letter
         self.letter_first_page = canv.getPageNumber()
         f = self.furniture[self.current]

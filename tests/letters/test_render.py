@@ -117,3 +117,14 @@ def test_split_mode_writes_one_file_per_letter_named_without_patient_names(tmp_p
     for i, letter in enumerate(letters):
         (text,) = pdf_text(letter.path)
         assert f"Jones{i}" in text and "Page 1 of" in text
+
+
+def test_split_letters_keep_their_own_rare_letters_when_font_subsets_are_reused(tmp_path):
+    # Subsets are cached per process: letters with different characters outside the common
+    # set must each still show their own names.
+    names = ["Łucja Ğül", "Ōtake Ŝŭŝa", "Megan Jones", "Łucja Ğül"]
+    batch = [objection(f"L-{i}", recipient=recipient(surname=n)) for i, n in enumerate(names)]
+    letters = render_split(batch, PRACTICE, tmp_path / "split", workers=1)
+    for name, letter in zip(names, letters):
+        assert name in pdf_text(letter.path)[0]
+        assert name in poppler_text(letter.path)[0]
