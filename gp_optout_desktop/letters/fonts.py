@@ -83,6 +83,41 @@ class _CachingTTFont(TTFont):
         face.makeSubset = make_subset
         face.addSubsetObjects = add_subset_objects
 
+    def addObjects(self, doc):
+        """As TTFont's, then reuse the formatted widths and compressed ToUnicode map of a
+        subset seen before (both formatted in pure Python per PDF otherwise)."""
+        fonts = doc.idToObject["BasicFonts"].dict
+        before = set(fonts)
+        super().addObjects(doc)
+        for name in set(fonts) - before:
+            font = fonts[name]
+            font.Widths = _Preformatted.of(font.Widths, doc)
+            cmap = doc.idToObject.get(f"toUnicodeCMap:{font.BaseFont}")
+            if cmap is not None and doc.compression:
+                cmap.filters = [_FLATE]
+
+
+class _Preformatted:
+    """A PDF array formatted once per process (font widths repeat from PDF to PDF)."""
+
+    _done: dict[tuple, bytes] = {}
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def format(self, document):
+        return self.data
+
+    @classmethod
+    def of(cls, array, doc) -> "_Preformatted":
+        key = tuple(array.sequence)
+        data = cls._done.get(key)
+        if data is None:
+            if len(cls._done) >= _CACHE_LIMIT:
+                cls._done.clear()
+            data = cls._done[key] = array.format(doc)
+        return cls(data)
+
 
 def register() -> None:
     """Register once per process (parsing the TTF costs a few milliseconds)."""
