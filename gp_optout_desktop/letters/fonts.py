@@ -13,7 +13,7 @@ import hashlib
 import zlib
 
 from reportlab.lib.fonts import addMapping
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
 from ..paths import resource
@@ -97,7 +97,7 @@ class _CachingTTFont(TTFont):
                 cmap.filters = [_FLATE]
 
 
-class _Preformatted:
+class _Preformatted(pdfdoc.PDFObject):
     """A PDF array formatted once per process (font widths repeat from PDF to PDF)."""
 
     _done: dict[tuple, bytes] = {}
