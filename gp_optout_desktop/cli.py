@@ -210,6 +210,13 @@ def cmd_object(ctx: CliContext, action: str) -> int:
 def cmd_status(ctx: CliContext) -> int:
     from .services import patients
 
+    if ctx.args.export:
+        from .cli_exclusion import run_export_status
+
+        return run_export_status(ctx)
+    if not ctx.args.nhs:
+        raise ValidationError("Say whose status: --nhs NUMBER (or --export for the exclusion file).")
+
     record = patients.view(ctx.session(), _patient_id(ctx))
     p = record.patient
     ctx.out(f"{p.display_name}, NHS number {p.nhs_display}, born {p.dob:%d %b %Y}")
@@ -351,8 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dependant", action="append", type=_nhs, help="NHS number of a dependant on the same form")
         p.set_defaults(func=lambda ctx, action=action: cmd_object(ctx, action))
 
-    p = sub.add_parser("status", help="a patient's current state, in words")
-    p.add_argument("--nhs", required=True, type=_nhs)
+    p = sub.add_parser("status", help="a patient's current state in words, or --export: the exclusion file's")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--nhs", type=_nhs)
+    which.add_argument("--export", action="store_true", help="when the exclusion file was last written, and whether it is out of date")
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("history", help="a patient's full history")
     p.add_argument("--nhs", required=True, type=_nhs)

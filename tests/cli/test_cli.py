@@ -81,3 +81,15 @@ def test_cli_process_reports_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "gp_optout_desktop.cli", "--user", "pm", "status", "--nhs",
                            "9990000018"], capture_output=True, text=True, env=env)
     assert proc.returncode == 4 and "No register found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_status_export_says_whether_the_exclusion_file_is_current(run, tmp_path):
+    code, out, _ = run("--user", "pm", "status", "--export")
+    assert code == 0 and "never" in out.lower()
+    assert run("--user", "pm", "export", "--out", str(tmp_path / "excl"))[0] == 0
+    code, out, _ = run("--user", "pm", "status", "--export")
+    assert code == 0 and "up to date" in out.lower()
+    run("--user", "pm", "patient", "add", "--surname", "New", "--forenames", "P", "--dob", "1990-01-01",
+        "--postcode", "M1 1AE")
+    code, out, _ = run("--user", "pm", "status", "--export")
+    assert "out of date" in out.lower()
