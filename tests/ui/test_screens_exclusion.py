@@ -52,7 +52,7 @@ def export_via_screen(qtbot, screen, folder):
 
 
 def test_export_now_then_out_of_date_after_a_change(qtbot, screen, demo, tmp_path, add_patient):
-    assert screen.verdict == "never" and "never been written" in screen.summary.text()
+    assert screen.verdict == "never" and "never been written" in screen.verdict_label.text()
     out = tmp_path / "exports"
     out.mkdir()
     export_via_screen(qtbot, screen, out)
@@ -61,13 +61,13 @@ def test_export_now_then_out_of_date_after_a_change(qtbot, screen, demo, tmp_pat
     key, _kid = exclusion_service.public_key_pem(demo)
     written = reader.read_export(out, signing.load_public_key_pem(key), practice_ods="Y99999")
     assert f"How many patients: {len(written.rows):,}" in screen.summary.text()
-    assert str(out.resolve()) in screen.summary.text() and "Up to date" in screen.summary.text()
+    assert str(out.resolve()) in screen.summary.text() and "Up to date" in screen.verdict_label.text()
 
     objections.record(demo, add_patient(demo))  # one more objector: the file no longer matches
     screen.refresh()
     wait_idle(qtbot, screen)
     assert screen.verdict == "out_of_date"
-    assert "OUT OF DATE: the register has changed 2 times since it was written" in screen.summary.text()
+    assert "OUT OF DATE: the register has changed 2 times since it was written" in screen.verdict_label.text()
     screen.export_button.click()  # the remembered folder
     wait_idle(qtbot, screen)
     qtbot.waitUntil(lambda: screen.verdict == "current")

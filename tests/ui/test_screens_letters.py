@@ -62,10 +62,10 @@ def test_model_words_and_overdue_highlight():
     soon = PendingLetter(8, "withdrawal", "Withdrawal confirmation", 2, "Mr B Test", "not known", today, today, 0)
     model = LettersModel()
     model.set_rows([late, soon])
-    assert model.index(0, 0).data() == "L000007" and model.index(0, 6).data() == "OVERDUE by 9 days"
+    assert model.index(0, 0).data() == "L000007" and model.index(0, 6).data() == "OVERDUE 9 days"
     assert model.index(0, 0).data(Qt.ForegroundRole) == OVERDUE and model.index(0, 0).data(Qt.FontRole).bold()
     assert model.index(1, 6).data() == "Due today" and model.overdue_count() == 1
-    assert deadline_words(1) == "1 day left" and deadline_words(-1) == "OVERDUE by 1 day"
+    assert deadline_words(1) == "1 day left" and deadline_words(-1) == "OVERDUE 1 day"
 
 
 def test_queue_matches_the_register(screen, demo):

@@ -61,7 +61,7 @@ def test_overview_counts_match_what_was_recorded(qtbot, manager, add_patient):
     wait_idle(qtbot, screen)
     shown = {k: t.figure.text() for k, t in screen.tiles.items()}
     assert shown == {"patients": "4", "type1": "2", "type2": "0", "withdrawn": "1", "included": "0",
-                     "pending": "4", "overdue": "1" if date.today() > date(2026, 2, 5) else "0"}
+                     "pending": "4", "overdue": "1" if date.today() > date(2026, 2, 5) else "0", "policy": "Off"}
     assert screen.chart.periods[-1].objecting_at_end == 2
     image = screen.grab().toImage()
     assert image.width() > 0 and len({image.pixel(x, image.height() // 2 + 60) for x in range(0, image.width(), 4)}) > 2

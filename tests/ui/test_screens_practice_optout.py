@@ -56,6 +56,7 @@ def test_gp_turns_it_on_then_off_and_the_banner_follows(qtbot, people):
     screen.show()
     wait_idle(qtbot, screen, banner)
     assert "OFF" in screen.state.text() and banner.isHidden()
+    assert screen.included.text().startswith("0 patients have asked to be included")
     assert screen.change_button.text() == "Turn it &on…"
 
     # No reason: refused in words before any question.

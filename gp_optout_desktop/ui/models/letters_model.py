@@ -18,10 +18,19 @@ def _day(d) -> str:
     return f"{d.day} {d:%b %Y}"
 
 
+def short_kind(label: str) -> str:
+    """'Confirmation of an objection' -> 'Objection': the column is narrow and every row is a confirmation."""
+    for prefix in ("Confirmation of an ", "Confirmation of a ", "Confirmation of "):
+        if label.startswith(prefix):
+            rest = label[len(prefix):]
+            return rest[:1].upper() + rest[1:]
+    return label
+
+
 def deadline_words(days_left: int) -> str:
     if days_left < 0:
         n = -days_left
-        return f"OVERDUE by {n} day{'s' if n != 1 else ''}"
+        return f"OVERDUE {n} day{'s' if n != 1 else ''}"
     if days_left == 0:
         return "Due today"
     return f"{days_left} day{'s' if days_left != 1 else ''} left"
@@ -60,9 +69,11 @@ class LettersModel(QAbstractTableModel):
         if role in (Qt.DisplayRole, Qt.AccessibleTextRole):
             from ...services.letters import reference
 
-            values = (reference(r.letter_id), r.kind_label, r.patient_name, r.nhs_display, _day(r.queued_on),
+            values = (reference(r.letter_id), short_kind(r.kind_label), r.patient_name, r.nhs_display, _day(r.queued_on),
                       _day(r.due), deadline_words(r.days_left))
             return values[index.column()]
+        if role == Qt.ToolTipRole and index.column() == 1:
+            return r.kind_label
         if role == Qt.ForegroundRole:
             if r.days_left < 0:
                 return OVERDUE

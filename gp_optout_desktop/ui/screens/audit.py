@@ -167,8 +167,11 @@ class AuditScreen(Screen):
         def shown(result):
             self.verify_result.setText(result.describe())
             self.verify_result.setStyleSheet("color: #004b1c;" if result.ok else "color: #a4000f; font-weight: bold;")
-            self.show_info("Checked." if result.ok else "The check failed: see above. Restore the latest backup and "
-                                                         "tell your Caldicott Guardian.")
+            if result.ok:
+                self.status.clear()
+            else:
+                self.show_error("The check failed: see above. Restore the latest backup and tell your Caldicott "
+                                "Guardian.")
         self.call(audit_service.verify, shown, working="Checking every entry of the audit trail…")
 
     def export_csv(self) -> None:

@@ -33,6 +33,14 @@ def nice_max(value: int) -> int:
     return 10 * power
 
 
+def tick_count(top: int) -> int:
+    """Gridlines at whole numbers: 50 -> 5 steps of 10, 20 -> 4 of 5, 2 -> 2 of 1."""
+    for steps in (5, 4, 2):
+        if top % steps == 0 and top >= steps:
+            return steps
+    return 1
+
+
 def plot_area(width: float, height: float) -> QRectF:
     return QRectF(MARGIN_LEFT, MARGIN_TOP, max(1.0, width - MARGIN_LEFT - MARGIN_RIGHT),
                   max(1.0, height - MARGIN_TOP - MARGIN_BOTTOM))
@@ -98,16 +106,19 @@ class TimelineChart(QWidget):
             return
         left_top = nice_max(max(max(x.objections, x.withdrawals) for x in self._periods))
         right_top = nice_max(max(max(x.objecting_at_end for x in self._periods), 0))
-        # Grid and both axes' figures.
-        for i in range(5):
-            y = area.bottom() - area.height() * i / 4
+        # Grid at the left scale's whole steps; the right scale is labelled at the same heights
+        # only where its figure is whole too (both tops are 1, 2 or 5 times a power of ten).
+        steps = tick_count(left_top)
+        for i in range(steps + 1):
+            y = area.bottom() - area.height() * i / steps
             p.setPen(QPen(QColor("#d8d8d8"), 1))
             p.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
             p.setPen(text_pen)
             p.drawText(QRectF(0, y - 8, MARGIN_LEFT - 6, 16), Qt.AlignRight | Qt.AlignVCenter,
-                       f"{left_top * i // 4}")
-            p.drawText(QRectF(area.right() + 6, y - 8, MARGIN_RIGHT - 6, 16), Qt.AlignLeft | Qt.AlignVCenter,
-                       f"{right_top * i // 4}")
+                       f"{left_top * i // steps}")
+            if (right_top * i) % steps == 0:
+                p.drawText(QRectF(area.right() + 6, y - 8, MARGIN_RIGHT - 6, 16), Qt.AlignLeft | Qt.AlignVCenter,
+                           f"{right_top * i // steps}")
         for obj, wd in bar_rects(self._periods, area):
             p.fillRect(obj, OBJECTION_COLOUR)
             p.fillRect(wd, WITHDRAWAL_COLOUR)

@@ -73,6 +73,10 @@ class ExclusionScreen(Screen):
         self.summary.setWordWrap(True)
         self.summary.setAccessibleName("Exclusion file status")
         box.addWidget(self.summary)
+        self.verdict_label = QLabel()
+        self.verdict_label.setWordWrap(True)
+        self.verdict_label.setAccessibleName("Is it up to date")
+        box.addWidget(self.verdict_label)
         self.outer.addWidget(self.status_box)
         self.outer.addWidget(self._build_export())
         self.outer.addWidget(self._build_key())
@@ -123,8 +127,13 @@ class ExclusionScreen(Screen):
 
     def _show(self, status) -> None:
         lines, self.verdict = describe_status(status, datetime.now(timezone.utc))
-        self.summary.setText("\n".join(lines))
-        self.summary.setStyleSheet("" if self.verdict == "current" else "color: #8a5300; font-weight: bold;")
+        # The last line is the verdict: shown on its own, in colour, where the eye lands.
+        details, verdict = (lines[:-1], lines[-1]) if self.verdict != "never" else ([], lines[0])
+        self.summary.setText("\n".join(details))
+        self.summary.setVisible(bool(details))
+        self.verdict_label.setText(verdict)
+        self.verdict_label.setStyleSheet("color: #004b1c; font-weight: bold;" if self.verdict == "current"
+                                         else "color: #a4000f; font-weight: bold;")
         if status.last and not self.folder.text():
             self.folder.setText(status.last["directory"])
         self.national.setEnabled(status.mode_now == EXCLUDE_LISTED)
@@ -134,6 +143,7 @@ class ExclusionScreen(Screen):
     def clear(self) -> None:
         super().clear()
         self.summary.clear()
+        self.verdict_label.clear()
         self.verdict = None
 
     def choose_folder(self) -> None:

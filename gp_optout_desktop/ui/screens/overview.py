@@ -37,10 +37,15 @@ class Tile(QFrame):
         self.setAccessibleName(meaning)
 
     def set_value(self, value: int | None, note: str = "", warn: bool = False) -> None:
-        self.figure.setText("–" if value is None else f"{value:,}")
+        self.set_text("–" if value is None else f"{value:,}", note, warn)
+        if value is None:
+            self.setAccessibleDescription("not known")
+
+    def set_text(self, text: str, note: str = "", warn: bool = False) -> None:
+        self.figure.setText(text)
         self.caption.setText(self.meaning + (f"\n{note}" if note else ""))
         self.figure.setStyleSheet("color: #a4000f;" if warn else "")
-        self.setAccessibleDescription("not known" if value is None else f"{value}. {note}".strip())
+        self.setAccessibleDescription(f"{text}. {note}".strip())
 
 
 class OverviewScreen(Screen):
@@ -59,6 +64,7 @@ class OverviewScreen(Screen):
             "included": Tile("Asked to be included (opt-ins)"),
             "pending": Tile("Confirmation letters to send"),
             "overdue": Tile("Letters past the one-month deadline"),
+            "policy": Tile("Practice-wide opt-out"),
         }
         for i, tile in enumerate(self.tiles.values()):
             grid.addWidget(tile, i // 4, i % 4)
@@ -80,11 +86,14 @@ class OverviewScreen(Screen):
         t["type1"].set_value(o.objecting[codes.TYPE1])
         t["type2"].set_value(o.objecting[codes.TYPE2], "not accepted as new since 11 Oct 2018")
         t["withdrawn"].set_value(sum(o.withdrawn.values()))
-        t["included"].set_value(o.included, "counts while the practice-wide opt-out is on" if not o.policy_on else "")
+        t["included"].set_value(o.included, "" if o.policy_on else "matter only while the practice-wide opt-out is on")
         t["pending"].set_value(o.letters_pending, f"{o.letters_due_soon} due within "
                                                   f"{overview_service.DUE_SOON_DAYS} days")
         t["overdue"].set_value(o.letters_overdue, "send these first" if o.letters_overdue else "",
                                warn=o.letters_overdue > 0)
+        t["policy"].set_text("ON" if o.policy_on else "Off",
+                             f"since {o.policy.effective.day} {o.policy.effective:%b %Y}" if o.policy else "never used",
+                             warn=o.policy_on)
         self.chart.set_periods(o.timeline)
 
     def clear(self) -> None:

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFormLayout, QGroup
                                QPushButton, QTableView, QVBoxLayout)
 
 from ...domain.practice_policy import NHSE_POSITION, OFF, ON
-from ...services import exclusion as exclusion_service
+from ...services import exclusion as exclusion_service, overview as overview_service
 from ..models.policy_model import PolicyHistoryModel
 from . import _ask
 from .base import Screen
@@ -46,6 +46,9 @@ class PracticeOptOutScreen(Screen):
         font.setPointSize(font.pointSize() + 2)
         self.state.setFont(font)
         self.outer.addWidget(self.state)
+        self.included = QLabel()
+        self.included.setAccessibleName("Patients who asked to be included")
+        self.outer.addWidget(self.included)
         position = QLabel(f"<i>NHS England's position:</i> {NHSE_POSITION}")
         position.setWordWrap(True)
         position.setAccessibleName("NHS England's position")
@@ -79,11 +82,13 @@ class PracticeOptOutScreen(Screen):
         self.effective.setDisplayFormat("dd/MM/yyyy")
         self.effective.setAccessibleName("Effective date")
         self._reset_date()
+        self.effective.setMaximumWidth(160)
         self.change_button = QPushButton("Turn it &on…")
+        self.change_button.setMaximumWidth(240)
         self.change_button.clicked.connect(self.change)
         form.addRow("&Reason:", self.reason)
         form.addRow("&Effective from:", self.effective)
-        form.addRow(self.change_button)
+        form.addRow("", self.change_button)
         self.actions(self.change_button)
         return box
 
@@ -94,6 +99,12 @@ class PracticeOptOutScreen(Screen):
 
     def refresh(self) -> None:
         self.call(exclusion_service.practice_optout_status, self._show)
+        self.call(overview_service.overview, self._show_included)
+
+    def _show_included(self, data) -> None:
+        n = data.included
+        self.included.setText(f"{n} patient{'s have' if n != 1 else ' has'} asked to be included (recorded from "
+                              "the patient view at the front desk).")
 
     def _show(self, status) -> None:
         self.status_obj = status
@@ -106,6 +117,7 @@ class PracticeOptOutScreen(Screen):
         super().clear()
         self.status_obj = None
         self.state.clear()
+        self.included.clear()
         self.model.set_history([])
 
     def target_state(self) -> str:

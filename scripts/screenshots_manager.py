@@ -1,0 +1,150 @@
+"""Render the practice manager's and GP's screens to PNG for docs/screenshots/ (manager_*, gp_*).
+
+Builds a demo register of synthetic patients in a temporary folder, drives the real main
+window at 1366x768 (offscreen, or under Xvfb if DISPLAY is set) and grabs each screen.
+Dialog answers and chosen folders are queued, exactly as the tests do.
+
+    .venv/bin/python scripts/screenshots_manager.py [--out docs/screenshots] [--patients 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from screenshots import settle, wait_for  # noqa: E402  (part 1's helpers, same folder)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "screenshots")
+    parser.add_argument("--patients", type=int, default=2000)
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    from gp_optout_desktop.services import demo, objections, patients
+    from gp_optout_desktop.ui import dialogs
+    from gp_optout_desktop.ui.main_window import MainWindow
+    from gp_optout_desktop.ui.screens import _paths
+
+    app = QApplication.instance() or QApplication(["screenshots"])
+    tmp = Path(tempfile.mkdtemp(prefix="gp-optout-shots-"))
+    session, _recovery, _stats = demo.create_demo(tmp / "register", args.patients)
+    session.lock()
+    settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(tmp / "register", settings)
+    window.resize(1366, 768)
+    window.show()
+    settle(app)
+    exports, backups = tmp / "exports", tmp / "usb-backups"
+    exports.mkdir()
+    backups.mkdir()
+
+    def shot(name: str) -> None:
+        settle(app, 0.5)
+        path = args.out / f"{name}.png"
+        window.grab().save(str(path))
+        print(path)
+
+    def unlock(user: str, password: str) -> None:
+        window.unlock.prepare(user)
+        window.unlock.user.setText(user)
+        window.unlock.password.setText(password)
+        window.unlock.submit()
+        wait_for(app, lambda: window.session is not None)
+        settle(app)
+
+    def open_screen(title: str):
+        titles = [window.nav.item(i).text() for i in range(window.nav.count())]
+        window.nav.setCurrentRow(titles.index(title))
+        widget = window.screens.currentWidget()
+        wait_for(app, lambda: not getattr(widget, "busy", False))
+        return widget
+
+    def idle(widget) -> None:
+        wait_for(app, lambda: not widget.busy, 120)
+        settle(app)
+
+    unlock("manager", "manager-demo-pass")
+    overview = open_screen("Overview")
+    shot("manager_overview")
+
+    letters = open_screen("Letters")
+    letters.select_overdue()
+    shot("manager_letters_queue")
+    # Today's forms at the desk: their letters are printed as a batch and previewed.
+    fresh = []
+    for surname in ("Wright", "Hughes", "Clarke"):
+        pid = patients.find_ids(window.session, surname, 5)[-1]
+        fresh += objections.record(window.session, pid).letter_ids
+    letters.refresh()
+    idle(letters)
+    flags = letters.table.selectionModel().SelectionFlag
+    letters.table.clearSelection()
+    for row, letter in enumerate(letters.model.rows):
+        if letter.letter_id in fresh:
+            letters.table.selectionModel().select(letters.model.index(row, 0), flags.Select | flags.Rows)
+    _paths.set_next_path(tmp / "letters.pdf")
+    letters.pdf_button.click()
+    idle(letters)
+    shot("manager_letters_printed")
+
+    exclusion = open_screen("Exclusion file")
+    _paths.set_next_path(exports)
+    exclusion.choose_button.click()
+    exclusion.export_button.click()
+    idle(exclusion)
+    shot("manager_exclusion_current")
+
+    audit = open_screen("Audit trail")
+    audit.refresh()
+    idle(audit)
+    audit.verify_button.click()
+    idle(audit)
+    shot("manager_audit")
+
+    users = open_screen("Users")
+    users.new_name.setText("jsmith")
+    users.new_role.setCurrentIndex(users.new_role.findData("receptionist"))
+    users.add_button.click()
+    idle(users)
+    shot("manager_users")
+    users.password_panel.forget()
+
+    backups_screen = open_screen("Backups")
+    _paths.set_next_path(backups)
+    backups_screen.backup_button.click()
+    idle(backups_screen)
+    shot("manager_backups")
+
+    window.lock()
+    unlock("gp", "gp-demo-pass")
+    optout = open_screen("Practice-wide opt-out")
+    shot("gp_practice_optout_off")
+    optout.reason.setText("Partners' decision at the practice meeting; patients told by letter and on the website")
+    dialogs.set_next_answer("Turn it on")
+    optout.change_button.click()
+    idle(optout)
+    shot("gp_practice_optout_on")
+    open_screen("Overview")
+    shot("gp_overview_with_banner")
+    window.lock()
+
+    unlock("manager", "manager-demo-pass")
+    open_screen("Exclusion file")
+    shot("manager_exclusion_out_of_date")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
