@@ -31,6 +31,7 @@ def test_awkward_names_render_literally_and_markup_is_not_interpreted(tmp_path):
     assert AWKWARD in text
     assert "Dear Ms O'Brien-Ŵyn <script>&amp; Siân," in text
     assert '<img src="http://127.0.0.1:9/x.png"/>' in text and "<b>Bold</b>" in text
+    assert AWKWARD in poppler_text(result.path)[0]  # and poppler reads the file without complaint
     # Nothing was embedded from the markup: the only images would be ones we drew (none).
     reader = PdfReader(str(result.path))
     xobjects = reader.pages[0]["/Resources"].get("/XObject", {})
