@@ -52,6 +52,9 @@ class FrontDesk(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(False)  # the database sorts (surname, forenames)
         self.table.verticalHeader().hide()
+        # Fixed row heights: no per-row measuring when 500 new rows arrive.
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
         self.table.setAlternatingRowColors(True)
         self.table.setTabKeyNavigation(False)
         header = self.table.horizontalHeader()

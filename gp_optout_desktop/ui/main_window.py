@@ -148,7 +148,9 @@ class MainWindow(QMainWindow):
             self.exclusion_label.clear()
             return
         self.user_label.setText(f"Signed in: {self.session.user} ({roles.ROLE_LABELS.get(self.session.role, self.session.role)})")
-        self.exclusion_label.setText(exclusion_status.describe(self.session))
+        text = exclusion_status.describe(self.session)
+        self.exclusion_label.setText(text)
+        self.exclusion_label.setStyleSheet("color: #b00020; font-weight: bold;" if exclusion_status.needs_attention(text) else "")
 
     # ---- screens from part 2 ----------------------------------------------------------
     def _build_nav(self) -> None:

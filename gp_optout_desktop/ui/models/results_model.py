@@ -13,11 +13,18 @@ from ...domain import nhs_number
 from ...services import patients
 
 LIMIT = 500
+
 COLUMNS = ("NHS number", "Name", "Date of birth", "Postcode", "Type 1", "Type 2")
 
 
 def _objection(active: bool) -> str:
     return "Objects" if active else ""
+
+
+def _cells(row) -> tuple[str, ...]:
+    return (nhs_number.display(row.nhs_number) if row.nhs_number else "not known", row.name,
+            f"{row.dob.day:02d}/{row.dob.month:02d}/{row.dob.year}", row.postcode,
+            _objection(row.type1_active), _objection(row.type2_active))
 
 
 class ResultsModel(QAbstractTableModel):
@@ -26,6 +33,11 @@ class ResultsModel(QAbstractTableModel):
         self.limit = limit
         self._ids: list[int] = []
         self._rows: list = []  # services ResultRow, in the database's order
+        self._cells: list[tuple[str, ...]] = []
+        # Made once per model (not per module: Qt objects must not outlive the QApplication).
+        self._red = QBrush(QColor("#8b0000"))
+        self._bold = QFont()
+        self._bold.setBold(True)
         self.truncated = False
         self.query = ""
 
@@ -38,11 +50,12 @@ class ResultsModel(QAbstractTableModel):
         rows = patients.result_rows(session, ids) if ids else []
         self.beginResetModel()
         self._ids, self._rows, self.truncated, self.query = ids, rows, truncated, text
+        self._cells = [_cells(r) for r in rows]  # once per search, so painting is a lookup
         self.endResetModel()
 
     def clear(self) -> None:
         self.beginResetModel()
-        self._ids, self._rows, self.truncated, self.query = [], [], False, ""
+        self._ids, self._rows, self._cells, self.truncated, self.query = [], [], [], False, ""
         self.endResetModel()
 
     def patient_id(self, row: int) -> int | None:
@@ -73,29 +86,18 @@ class ResultsModel(QAbstractTableModel):
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
-        row = self._rows[index.row()]
         col = index.column()
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            if col == 0:
-                return nhs_number.display(row.nhs_number) if row.nhs_number else "not known"
-            if col == 1:
-                return row.name
-            if col == 2:
-                return row.dob.strftime("%d/%m/%Y")
-            if col == 3:
-                return row.postcode
-            if col == 4:
-                return _objection(row.type1_active)
-            if col == 5:
-                return _objection(row.type2_active)
+        if role == Qt.ItemDataRole.DisplayRole or role == Qt.ItemDataRole.AccessibleTextRole:
+            return self._cells[index.row()][col]
+        if col < 4 and role != Qt.ItemDataRole.UserRole:
+            return None  # the common case while painting: nothing more to say
+        row = self._rows[index.row()]
         if role == Qt.ItemDataRole.UserRole:
             return row.patient_id
-        if role == Qt.ItemDataRole.ForegroundRole and col in (4, 5):
-            return QBrush(QColor("#8b0000"))  # an objection in force stands out
-        if role == Qt.ItemDataRole.FontRole and col in (4, 5):
-            font = QFont()
-            font.setBold(True)
-            return font
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return self._red  # an objection in force stands out
+        if role == Qt.ItemDataRole.FontRole:
+            return self._bold
         if role == Qt.ItemDataRole.ToolTipRole and col in (4, 5):
             kind = "Type 1" if col == 4 else "Type 2"
             active = row.type1_active if col == 4 else row.type2_active
