@@ -1,0 +1,50 @@
+"""The include-me action for the patient view (part 1 places the button): a patient asks
+to be extracted even while the practice-wide opt-out is on.
+
+One function: confirm through ui.dialogs, record through services.objections off the UI
+thread, publish the ChangeSet, and say the result in words.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ...domain import codes
+from ...domain.events import INCLUDE
+from ...services import objections
+from .. import worker
+from . import _ask
+from .base import describe_error
+
+TITLE = "Request to be included"
+
+
+def question(name: str, policy_on: bool) -> str:
+    now = ("The practice-wide opt-out is on, so from today their GP data can be extracted like that of any "
+           "patient without an objection of their own." if policy_on else
+           "The practice-wide opt-out is off, so this changes nothing until a GP turns it on.")
+    return (f"Record that {name} asks to be included in GP data extractions?\n\n{now} A confirmation letter is "
+            "queued. A Type 1 objection of their own still keeps their data in the practice.")
+
+
+def ask_and_record(parent, session, bus, patient_id: int, name: str, policy_on: bool, *, via: str = "desk",
+                   done: Callable[[object], None] | None = None) -> bool:
+    """Returns False if the user cancelled; otherwise the request runs in the background and
+    ``done(changeset_or_exception)`` is called on the UI thread when it finishes."""
+    if not _ask.confirm(parent, TITLE, question(name, policy_on), yes="Record request"):
+        return False
+
+    def finished(changes):
+        if bus is not None:
+            bus.publish(changes)
+        _ask.inform(parent, TITLE, changes.summary + "".join(f"\n\n{w}" for w in changes.warnings))
+        if done is not None:
+            done(changes)
+
+    def failed(exc):
+        _ask.inform(parent, TITLE, f"Not recorded: {describe_error(exc)}")
+        if done is not None:
+            done(exc)
+
+    worker.run(lambda: objections.record(session, patient_id, INCLUDE, codes.REGISTER, via=via), finished, failed)
+    return True
