@@ -255,3 +255,15 @@ def opt_in(session: Session, nhs: str, *, via: str = "desk", effective: date | N
                            change.warnings + ("The practice-wide opt-out is off, so this request changes nothing "
                                               "until it is turned on.",), change.data)
     return change
+
+
+def status(session: Session) -> str:
+    """One line for the main window's status bar."""
+    s = export_status(session)
+    if s.last is None:
+        return "Exclusion file: never exported"
+    if s.out_of_date:
+        return f"Exclusion file: OUT OF DATE (last written {s.last['at']}; the register has changed since)"
+    if s.expired(session.now()):
+        return f"Exclusion file: EXPIRED at {s.last['valid_until']}: export again"
+    return f"Exclusion file: up to date ({s.last['rows']:,} listed, written {s.last['at']})"

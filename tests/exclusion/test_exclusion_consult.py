@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gp_optout_desktop.domain.exclusion_rules import EXCLUDE_ALL_EXCEPT_LISTED
 from gp_optout_desktop.exclusion import consult as consult_mod
@@ -183,3 +185,44 @@ def test_mixed_line_endings_take_the_csv_path(tmp_path, key, listed):
     result, out = run(tmp_path, key, text)
     assert out.read_bytes() == f"nhs_number\r\n{OTHERS[0]}\r\n{OTHERS[1]}\r\n".encode()
     assert (result.candidates, result.allowed) == (3, 2)
+
+
+_candidate = st.one_of(
+    st.sampled_from(LISTED + OTHERS),  # valid, listed or not
+    st.sampled_from(OTHERS).map(lambda n: f"{n[:3]} {n[3:6]} {n[6:]}"),  # typed with spaces
+    st.sampled_from(["", "12345", "1111111111", "9990000000", "abc"]),  # invalid
+)
+
+
+@given(cands=st.lists(st.tuples(_candidate, st.booleans(), st.booleans()), max_size=25),
+       crlf=st.booleans(), mode_all=st.booleans())
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_candidate_file_is_filtered_exactly(tmp_path_factory, key, cands, crlf, mode_all):
+    """Reference model: keep a row iff its normalised NHS number is valid and the mode allows it;
+    every other row is held back, invalid ones reported by row; the fast and general paths agree."""
+    work = tmp_path_factory.mktemp("prop")
+    mode = EXCLUDE_ALL_EXCEPT_LISTED if mode_all else "exclude-listed"
+    export(work / "x", key, make_rows(LISTED, TYPE1_WITHDRAWN if mode_all else "827241000000103"), mode=mode)
+    nl = "\r\n" if crlf else "\n"
+    lines, expect_kept, expect_invalid = [], [], []
+    rowno = 1
+    for cand, blank_before, extra_field in cands:
+        if blank_before:  # a blank line is no candidate but still counts as a row
+            lines.append("")
+            rowno += 1
+        rowno += 1
+        line = f"{cand},x,extra" if extra_field and cand else f"{cand},x"
+        lines.append(line)
+        nhs = cand.replace(" ", "")
+        if extra_field and cand:
+            expect_invalid.append(rowno)
+        elif nhs in LISTED or nhs in OTHERS:
+            if (nhs in LISTED) == mode_all:
+                expect_kept.append(line)
+        else:
+            expect_invalid.append(rowno)
+    text = "nhs_number,other" + nl + "".join(line + nl for line in lines)
+    result, out = run(work, key, text)
+    assert out.read_bytes().decode() == "nhs_number,other" + nl + "".join(k + nl for k in expect_kept)
+    assert [r for r, _ in result.invalid_rows] == expect_invalid
+    assert result.candidates == len(cands) and result.allowed == len(expect_kept)

@@ -77,6 +77,15 @@ def test_status_says_out_of_date_after_a_change(pm, add_patient, tmp_path):
     objections.record(pm, pid)
     assert exclusion.export_status(pm).out_of_date
     assert "OUT OF DATE" in exclusion.export_status(pm).describe(NOW)[1]
+    assert exclusion.status(pm).startswith("Exclusion file: OUT OF DATE")
+
+
+def test_status_line_for_the_window(pm, tmp_path):
+    assert exclusion.status(pm) == "Exclusion file: never exported"
+    exclusion.export(pm, tmp_path / "out")
+    assert exclusion.status(pm) == "Exclusion file: up to date (0 listed, written 2025-06-02T12:00:00Z)"
+    pm.clock = lambda: NOW + timedelta(days=9)
+    assert exclusion.status(pm).startswith("Exclusion file: EXPIRED at 2025-06-09T12:00:00Z")
 
 
 def test_signing_key_is_made_once_and_kept_in_the_register(pm, tmp_path):
