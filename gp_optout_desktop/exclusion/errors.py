@@ -20,6 +20,10 @@ class MissingFileError(ExclusionSetError):
     pass
 
 
+class UnreadableFileError(ExclusionSetError):
+    """A file exists but cannot be read (permissions, a failing disk)."""
+
+
 class UnknownFormatVersionError(ExclusionSetError):
     pass
 

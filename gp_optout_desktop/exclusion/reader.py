@@ -24,6 +24,7 @@ from .errors import (
     MalformedSetError,
     MissingFileError,
     NotYetValidError,
+    UnreadableFileError,
     WrongPracticeError,
 )
 from .format import (
@@ -77,6 +78,8 @@ def current_generation(directory: Path) -> Path:
         raise MissingFileError(
             f"The exclusion folder {directory} has no {POINTER_FILE} file: no exclusion set has been exported there."
         ) from None
+    except OSError as exc:
+        raise UnreadableFileError(f"The {POINTER_FILE} file in {directory} cannot be read ({exc.strerror}).") from None
     try:
         text = name.decode("ascii")
     except UnicodeDecodeError:
@@ -111,6 +114,8 @@ def _read(path: Path, what: str) -> bytes:
         return path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         raise MissingFileError(f"The {what} ({path.name}) is missing from {path.parent}.") from None
+    except OSError as exc:
+        raise UnreadableFileError(f"The {what} ({path.name}) in {path.parent} cannot be read ({exc.strerror}).") from None
 
 
 def read_generation(

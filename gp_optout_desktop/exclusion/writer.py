@@ -197,12 +197,16 @@ def _prune(directory: Path, keep: set) -> list[str]:
     reading the previous one), and temp folders abandoned by a crashed writer over an hour ago."""
     problems = []
     now = time.time()
-    for entry in directory.iterdir():
-        stale_temp = entry.name.startswith(".tmp-") and now - entry.stat().st_mtime > STALE_TEMP_SECONDS
-        old_gen = GENERATION_RE.match(entry.name) and entry.name not in keep
-        if stale_temp or old_gen:
-            try:
+    try:
+        entries = list(directory.iterdir())
+    except OSError as exc:
+        return [f"could not list {directory}: {exc.strerror}"]
+    for entry in entries:
+        try:
+            stale_temp = entry.name.startswith(".tmp-") and now - entry.stat().st_mtime > STALE_TEMP_SECONDS
+            old_gen = GENERATION_RE.match(entry.name) and entry.name not in keep
+            if stale_temp or old_gen:
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-            except OSError as exc:
-                problems.append(f"could not remove {entry.name}: {exc.strerror}")
+        except OSError as exc:  # the new set is already committed: a leftover is untidy, not unsafe
+            problems.append(f"could not remove {entry.name}: {exc.strerror}")
     return problems

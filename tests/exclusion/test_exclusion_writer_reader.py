@@ -258,3 +258,50 @@ def test_load_public_key_file(tmp_path, key):
         load_public_key(tmp_path / "none.pem")
     (tmp_path / "k.pem").write_bytes(signing.public_key_pem(key))
     assert signing.key_id(load_public_key(tmp_path / "k.pem")) == signing.key_id(key)
+
+
+def test_unreadable_file_fails_closed(exported, key, monkeypatch):
+    directory, result = exported
+    from pathlib import Path as P
+
+    real = P.read_bytes
+
+    def denied(self):
+        if self.name == "exclusions.csv":
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(P, "read_bytes", denied)
+    with pytest.raises(ExclusionSetError, match="list file .* cannot be read \\(Permission denied\\)"):
+        read(directory, key)
+
+
+def test_reader_follows_the_pointer_again_if_its_generation_was_pruned(tmp_path, key, monkeypatch):
+    """A writer may commit and prune between our reading CURRENT and opening the generation."""
+    from gp_optout_desktop.exclusion import reader as reader_mod
+
+    export(tmp_path, key, revision=1)
+    stale = current_generation(tmp_path)
+    export(tmp_path, key, revision=2)
+    export(tmp_path, key, revision=3)  # revision 1's generation is pruned now
+    assert not stale.exists()
+    calls = []
+    real = reader_mod.current_generation
+
+    def first_stale(directory):
+        calls.append(1)
+        return stale if len(calls) == 1 else real(directory)
+
+    monkeypatch.setattr(reader_mod, "current_generation", first_stale)
+    assert read(tmp_path, key).manifest.register_revision == 3 and len(calls) == 2
+
+
+def test_cleanup_problems_after_commit_are_reported_not_raised(tmp_path, key, monkeypatch):
+    import shutil
+
+    export(tmp_path, key, revision=1)
+    export(tmp_path, key, revision=2)
+    monkeypatch.setattr(shutil, "rmtree", lambda p: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    result = export(tmp_path, key, revision=3)
+    assert result.cleanup_problems and "Permission denied" in result.cleanup_problems[0]
+    assert read(tmp_path, key).manifest.register_revision == 3
