@@ -3,6 +3,7 @@
     gp-optout letters pending
     gp-optout letters print --out FILE.pdf [--split DIR] [--sent-on DATE]
     gp-optout letters reprint --nhs N [--out FILE.pdf]
+    gp-optout letters notify-practice-wide
 
 Handlers take cli.CliContext and return an exit code; cli.main turns errors into one line.
 The pending list shows names and NHS numbers because that is its purpose (the desk works
@@ -29,6 +30,8 @@ def add_commands(subparsers) -> None:
     q.add_argument("--nhs", required=True, type=_nhs)
     q.add_argument("--out", type=Path, help="the PDF to write (default reprint-DATE.pdf in this folder)")
     q.add_argument("--letter", type=int, help="a particular letter id instead of the latest")
+    lsub.add_parser("notify-practice-wide",
+                    help="queue the practice-wide opt-out notice, one per household not yet told (practice manager)")
     p.set_defaults(func=run_letters)
 
 
@@ -49,6 +52,10 @@ def run_letters(ctx) -> int:
                     f"{r.nhs_display:<14} {r.patient_name}")
         overdue = sum(1 for r in rows if r.overdue)
         ctx.out(f"{len(rows)} waiting, {overdue} overdue.")
+        return 0
+    if a.letters_cmd == "notify-practice-wide":
+        change = letters.queue_practice_wide_notice(session)
+        ctx.out(change.summary)
         return 0
     if a.letters_cmd == "print":
         change = letters.print_batch(session, a.out, split_dir=a.split, sent_on=a.sent_on)

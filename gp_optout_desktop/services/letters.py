@@ -14,15 +14,17 @@ from typing import Sequence
 
 from ..domain import codes as codes_mod, nhs_number
 from ..domain.errors import ValidationError
+from ..domain import practice_policy
 from ..domain.events import INCLUDE
 from ..domain.patient import Patient
 from ..letters import render
 from ..letters.model import (
-    KIND_LABELS, TYPE2_IN_ERROR, LetterItem, LetterRecipient, LetterRequest, PracticeDetails,
+    KIND_LABELS, PRACTICE_WIDE_NOTICE, TYPE2_IN_ERROR, LetterItem, LetterRecipient, LetterRequest, PracticeDetails,
 )
 from ..letters.templates import LetterTemplate, load_template
-from ..store import events as events_store, letters_repo, meta, patients as patients_store
+from ..store import events as events_store, letters_repo, meta, patients as patients_store, policy as policy_store
 from .changes import ChangeSet
+from .objections import one_calendar_month_after
 from .patients import audit_ref
 from .session import Session
 
@@ -84,8 +86,24 @@ def _item(person: Patient, kind: str, action: str, effective: date, table: codes
                       code.snomed if code else "", code.read_v2 if code else "", code.ctv3 if code else "")
 
 
-def build_request(conn, row: letters_repo.LetterRow, table: codes_mod.CodeTable, letter_date: date) -> LetterRequest:
-    """Everything one letter says, read from the register."""
+def _notice_policy(history: Sequence[practice_policy.PolicyChange], row: letters_repo.LetterRow):
+    """The turn-on a practice-wide notice was queued for: the latest 'on' recorded by then."""
+    ons = [c for c in history if c.state == practice_policy.ON and c.recorded_at <= row.queued_at]
+    if not ons:
+        raise ValidationError(f"Letter {reference(row.letter_id)} is a practice-wide notice, but the register has "
+                              "no record of the practice-wide opt-out being turned on before it was queued.", "letters")
+    return max(ons, key=lambda c: c.seq)
+
+
+def build_request(conn, row: letters_repo.LetterRow, table: codes_mod.CodeTable, letter_date: date,
+                  policy_history: Sequence[practice_policy.PolicyChange] | None = None) -> LetterRequest:
+    """Everything one letter says, read from the register (``policy_history`` saves re-reading
+    the practice-wide opt-out's history for each notice in a batch)."""
+    if row.kind == PRACTICE_WIDE_NOTICE:
+        history = policy_store.history(conn) if policy_history is None else policy_history
+        return LetterRequest(row.kind, reference(row.letter_id), letter_date,
+                             _recipient(patients_store.get(conn, row.patient_id)),
+                             policy_effective=_notice_policy(history, row).effective)
     adult = patients_store.get(conn, row.patient_id)
     proxy_name = proxy_role = None
     if row.form_id is not None:
@@ -151,8 +169,36 @@ def print_batch(
 
 def _requests(conn, session: Session, rows, letter_date: date, templates_dir: Path | None):
     templates = {kind: load_template(kind, templates_dir) for kind in sorted({r.kind for r in rows})}
-    requests = [build_request(conn, r, session.codes, letter_date) for r in rows]
+    history = policy_store.history(conn) if any(r.kind == PRACTICE_WIDE_NOTICE for r in rows) else ()
+    requests = [build_request(conn, r, session.codes, letter_date, history) for r in rows]
     return requests, templates
+
+
+def queue_practice_wide_notice(session: Session) -> ChangeSet:
+    """Queue the notice that tells patients the practice-wide opt-out is on (the ICO: every
+    patient must be told). One letter per household (same address lines and postcode), to
+    its oldest patient, worded for everyone there; households already sent a notice since
+    the opt-out was last turned on are skipped, so running it again queues only newcomers.
+    Due one calendar month from today. Manager only; one audit row with the count."""
+    today = session.today()
+    with session.write("print_letters", changes_register=False) as ctx:
+        history = policy_store.history(ctx.conn)
+        if not practice_policy.is_on(history, as_of=today):
+            raise ValidationError(
+                "The practice-wide opt-out is not on, so there is nothing to tell patients. "
+                "A GP turns it on first; then queue the notice.", "practice_optout")
+        turned_on = practice_policy.current_policy(history, as_of=today)
+        due = one_calendar_month_after(today)
+        count = letters_repo.queue_household_notices(ctx.conn, PRACTICE_WIDE_NOTICE, since=turned_on.recorded_at,
+                                                     queued_at=session.now(), due=due)
+        ctx.audit("letter.queue_practice_wide", detail=f"letters={count} kind={PRACTICE_WIDE_NOTICE} "
+                                                       f"policy={turned_on.seq} due={due.isoformat()}")
+    if count == 0:
+        summary = "Every household has already had a practice-wide opt-out notice queued since it was turned on."
+    else:
+        summary = (f"Queued {count:,} practice-wide opt-out notice{'s' if count != 1 else ''}, one per household "
+                   f"(due by {due.day} {due:%b %Y}). Print them from the letters queue.")
+    return ChangeSet(summary, ctx.revision, areas=frozenset({"letters"}), data={"count": count, "due": due.isoformat()})
 
 
 def mark_sent(session: Session, letter_ids: Sequence[int], on: date) -> ChangeSet:

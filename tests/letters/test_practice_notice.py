@@ -1,0 +1,178 @@
+"""The practice-wide opt-out notice: queued once per household while the opt-out is on,
+through a real encrypted register, and printed through the ordinary batch."""
+
+from __future__ import annotations
+
+import pytest
+
+from gp_optout_desktop import cli
+from gp_optout_desktop.domain import roles
+from gp_optout_desktop.domain.errors import ValidationError
+from gp_optout_desktop.services import audit, exclusion, letters, session as session_service, users
+from gp_optout_desktop.services.objections import one_calendar_month_after
+
+from .helpers import pdf_text
+
+HOME_A = ["Flat 2, Tŷ Gwyn", "5 Ffordd yr Orsaf"]
+HOME_B = ["7 Church Lane"]
+
+
+def _as_gp(manager, register_dir, fn):
+    """Run ``fn(gp_session)`` as a GP (only a GP may change the practice-wide opt-out), then
+    return the manager's session, unlocked again."""
+    if not getattr(manager, "_gp_added", False):
+        users.add(manager, "drgp", roles.GP, "gp-password-1")
+    manager.lock()
+    gp = session_service.unlock(register_dir, "drgp", "gp-password-1")
+    try:
+        fn(gp)
+    finally:
+        gp.lock()
+    pm = session_service.unlock(register_dir, "pm", "pm-password-1")
+    pm._gp_added = True
+    return pm
+
+
+def _turn(manager, register_dir, state):
+    return _as_gp(manager, register_dir,
+                  lambda gp: exclusion.set_practice_optout(gp, state, f"Practice meeting decided {state}"))
+
+
+def _flat(path) -> str:
+    return " ".join("".join(pdf_text(path)).split())
+
+
+@pytest.fixture
+def households(manager, add_patient):
+    """Three households: A (three people, the eldest born 1950), B (two), C (one, no address lines)."""
+    ids = {
+        "a_child": add_patient(manager, surname="Jones", forenames="Tomos", dob="2014-06-01", postcode="LL30 1AA",
+                               address=HOME_A),
+        "a_eldest": add_patient(manager, surname="O'Brien-Ŵyn", forenames="Siân", title="Mrs", dob="1950-02-03",
+                                postcode="LL30 1AA", address=HOME_A),
+        "a_parent": add_patient(manager, surname="Jones", forenames="Megan", dob="1982-09-09", postcode="LL30 1AA",
+                                address=HOME_A),
+        "b_one": add_patient(manager, surname="Evans", forenames="Ifan", dob="1975-01-01", postcode="LS1 4AP",
+                             address=HOME_B),
+        "b_two": add_patient(manager, surname="Evans", forenames="Lowri", dob="1976-01-01", postcode="ls14ap",
+                             address=HOME_B),
+        "c_alone": add_patient(manager, surname="Single", forenames="Sam", dob="1990-01-01", postcode="LS1 4AP"),
+    }
+    return ids
+
+
+def _notices(session):
+    return [q for q in letters.pending(session) if q.kind == "practice_wide_notice"]
+
+
+def test_refused_while_the_practice_wide_opt_out_is_off(manager, register_dir, households):
+    with pytest.raises(ValidationError, match="practice-wide opt-out is not on"):
+        letters.queue_practice_wide_notice(manager)
+    assert _notices(manager) == []
+    # Turned on and then off again: still refused, nothing queued.
+    pm = _turn(manager, register_dir, "on")
+    pm = _turn(pm, register_dir, "off")
+    try:
+        with pytest.raises(ValidationError, match="not on"):
+            letters.queue_practice_wide_notice(pm)
+        assert _notices(pm) == []
+    finally:
+        pm.lock()
+
+
+def test_one_notice_per_household_to_its_oldest_patient_audited_once(manager, register_dir, households):
+    pm = _turn(manager, register_dir, "on")
+    try:
+        change = letters.queue_practice_wide_notice(pm)
+        assert change.data["count"] == 3 and "Queued 3 practice-wide opt-out notices" in change.summary
+        queued = _notices(pm)
+        assert sorted(q.patient_id for q in queued) == sorted(
+            [households["a_eldest"], households["b_one"], households["c_alone"]])
+        assert {q.due for q in queued} == {one_calendar_month_after(pm.today())}
+        # One audit row with the count, not one per patient (the patients' own rows are 'patient.*').
+        queue_rows = audit.query(pm, action="letter.")
+        assert [r.action for r in queue_rows] == ["letter.queue_practice_wide"]
+        assert "letters=3" in queue_rows[0].detail and queue_rows[0].patient == ""
+    finally:
+        pm.lock()
+
+
+def test_not_queued_twice_only_new_households_and_again_after_a_new_turn_on(manager, register_dir, add_patient,
+                                                                           households, tmp_path):
+    pm = _turn(manager, register_dir, "on")
+    letters.queue_practice_wide_notice(pm)
+    again = letters.queue_practice_wide_notice(pm)
+    assert again.data["count"] == 0 and "already had" in again.summary
+    assert len(_notices(pm)) == 3
+    # Someone joins household B (already told): nothing; a new household: one more.
+    add_patient(pm, surname="Evans", forenames="Baby", dob="2024-01-01", postcode="LS1 4AP", address=HOME_B)
+    newcomer = add_patient(pm, surname="Newhome", forenames="Nia", dob="1999-01-01", postcode="LS2 9JT",
+                           address=["3 New Street"])
+    third = letters.queue_practice_wide_notice(pm)
+    assert third.data["count"] == 1
+    assert [q.patient_id for q in _notices(pm)].count(newcomer) == 1
+    # Printed and sent: still counted as told while the opt-out stays on.
+    letters.print_batch(pm, tmp_path / "sent.pdf")
+    assert letters.queue_practice_wide_notice(pm).data["count"] == 0
+    # Turned off and on again: every household is told afresh.
+    pm = _turn(pm, register_dir, "off")
+    pm = _turn(pm, register_dir, "on")
+    try:
+        assert letters.queue_practice_wide_notice(pm).data["count"] == 4
+    finally:
+        pm.lock()
+
+
+def test_printed_notice_explains_how_to_ask_to_be_included(manager, register_dir, households, tmp_path):
+    pm = _turn(manager, register_dir, "on")
+    try:
+        letters.queue_practice_wide_notice(pm)
+        ids = [q.letter_id for q in _notices(pm)]
+        out = tmp_path / "notices.pdf"
+        change = letters.print_batch(pm, out, letter_ids=ids, split_dir=tmp_path / "split")
+        assert "Printed 3 letters" in change.summary
+        text = _flat(out)
+        today = pm.today()
+        for expected in ("Mrs Siân O'Brien-Ŵyn", "Flat 2, Tŷ Gwyn", "LL30 1AA", "Dear Mrs O'Brien-Ŵyn,",
+                         "Dear Ifan Evans,", "Dear Sam Single,",
+                         f"From {today.day} {today:%B %Y}, identifiable information",
+                         "If you want your data to be included",
+                         "Tell us in person, by post, by email or by phone that you want to be included",
+                         "for everyone registered with us who lives at your address",
+                         "Template practice_wide_notice v2", "Test Surgery"):
+            assert expected in text, expected
+        assert "To the household at" not in text
+        # The split files carry the same letters, one each.
+        split = sorted((tmp_path / "split").iterdir())
+        assert len(split) == 3
+        assert "that you want to be included" in " ".join("".join(pdf_text(split[0])).split())
+        assert _notices(pm) == []
+        prints = [r for r in audit.query(pm, action="letter.print")]
+        assert len(prints) == 3 and all("kind=practice_wide_notice" in r.detail for r in prints)
+    finally:
+        pm.lock()
+
+
+def test_only_the_practice_manager_may_queue_the_notice(manager, register_dir, households):
+    pm = _turn(manager, register_dir, "on")
+    pm.lock()
+    gp = session_service.unlock(register_dir, "drgp", "gp-password-1")
+    try:
+        with pytest.raises(PermissionError):
+            letters.queue_practice_wide_notice(gp)
+    finally:
+        gp.lock()
+
+
+def test_cli_notify_practice_wide(manager, register_dir, households, monkeypatch, capsys):
+    pm = _turn(manager, register_dir, "on")
+    pm.lock()
+    monkeypatch.setenv("GP_OPTOUT_REGISTER", str(register_dir))
+    monkeypatch.setenv("GP_OPTOUT_PASSWORD", "pm-password-1")
+    assert cli.main(["--user", "pm", "letters", "notify-practice-wide"]) == 0
+    out = capsys.readouterr().out
+    assert "Queued 3 practice-wide opt-out notices" in out
+    assert cli.main(["--user", "pm", "letters", "notify-practice-wide"]) == 0
+    assert "already had" in capsys.readouterr().out
+    assert cli.main(["--user", "pm", "letters", "pending"]) == 0
+    assert "3 waiting" in capsys.readouterr().out
