@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Sequence
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont
+
+from ...services.letters import reference
 
 HEADERS = ("Reference", "Letter", "Patient", "NHS number", "Queued", "Due by", "Deadline")
 DUE_SOON_DAYS = 7
@@ -34,6 +36,12 @@ def deadline_words(days_left: int) -> str:
     if days_left == 0:
         return "Due today"
     return f"{days_left} day{'s' if days_left != 1 else ''} left"
+
+
+def _bold() -> QFont:
+    font = QFont()
+    font.setBold(True)
+    return font
 
 
 class LettersModel(QAbstractTableModel):
@@ -67,8 +75,6 @@ class LettersModel(QAbstractTableModel):
             return None
         r = self._rows[index.row()]
         if role in (Qt.DisplayRole, Qt.AccessibleTextRole):
-            from ...services.letters import reference
-
             values = (reference(r.letter_id), short_kind(r.kind_label), r.patient_name, r.nhs_display, _day(r.queued_on),
                       _day(r.due), deadline_words(r.days_left))
             return values[index.column()]
@@ -80,11 +86,7 @@ class LettersModel(QAbstractTableModel):
             if r.days_left <= DUE_SOON_DAYS:
                 return SOON
         if role == Qt.FontRole and r.days_left < 0:
-            from PySide6.QtGui import QFont
-
-            font = QFont()
-            font.setBold(True)
-            return font
+            return _bold()
         return None
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):

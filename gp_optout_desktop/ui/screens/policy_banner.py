@@ -31,7 +31,7 @@ class PolicyBanner(QFrame):
     def __init__(self, session_provider: Callable, bus, parent=None):
         super().__init__(parent)
         self._session_provider = session_provider
-        self.runner = TaskRunner(self)
+        self.runner = TaskRunner()
         self.setObjectName("policy_banner")
         self.setStyleSheet("#policy_banner { background: #fff4ce; border: 2px solid #8a5300; border-radius: 4px; }")
         self.label = QLabel()
