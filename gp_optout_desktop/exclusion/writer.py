@@ -46,7 +46,7 @@ from .format import (
     utc_seconds,
 )
 from .fsutil import fsync_dir, temp_name, write_durable
-from .reader import current_generation, read_export, read_generation
+from .reader import current_generation, read_generation
 
 DEFAULT_VALIDITY = timedelta(days=7)
 STALE_TEMP_SECONDS = 3600
@@ -152,15 +152,17 @@ def write_export(
         raise ExportError(f"The export failed and the previous exclusion set is still the current one: {_reason(exc)}") from exc
 
     # ---- after the commit point: the new set is current ----------------------------------
+    # The reader fully checked these files before the commit; now confirm CURRENT names them and
+    # every file still holds exactly the bytes meant (a second full parse would add nothing).
     try:
         fsync_dir(directory)
-        reread = read_export(directory, public_key, practice_ods=practice_ods, now=when)
+        if current_generation(directory) != gen:
+            raise ExportError("Another export replaced this one while it was being written: export again.")
+        changed = [name for name, data in files.items() if (gen / name).read_bytes() != data]
     except (OSError, ExclusionSetError) as exc:
         raise ExportError(f"The new exclusion set is in place but could not be confirmed: {_reason(exc)}") from exc
-    if reread.generation != gen or reread.manifest.list_sha256 != manifest.list_sha256:
-        raise ExportError("Another export replaced this one while it was being written: export again.")
-    if len(reread.rows) != len(ordered):
-        raise ExportError(f"The re-read set has {len(reread.rows)} rows; {len(ordered)} were written.")
+    if changed:
+        raise ExportError(f"The new exclusion set is in place but {', '.join(changed)} re-read differently: export again.")
 
     problems = _prune(directory, keep={gen.name, previous})
     paths = {name: gen / name for name in files}

@@ -84,7 +84,10 @@ def _mode(conn, today: date) -> str:
 
 
 def _rows(conn, mode: str, table: codes.CodeTable) -> tuple[list[ExclusionRow], int, int]:
-    """(rows, expected count from an independent SQL count, objectors without an NHS number)."""
+    """(rows, expected count from an independent SQL count, objectors without an NHS number).
+
+    The expected count comes from a separate COUNT over current_state, so a patient dropped
+    while assembling rows in Python (the SystmOne failure: recorded but never sent) stops the export."""
     dates: dict[str, date] = {}
 
     def day(text: str) -> date:
@@ -96,17 +99,19 @@ def _rows(conn, mode: str, table: codes.CodeTable) -> tuple[list[ExclusionRow], 
     if mode == EXCLUDE_LISTED:
         snomed = {k: table.lookup(k, codes.REGISTER).snomed for k in codes.OBJECTION_TYPES}
         best: dict[str, tuple[str, str]] = {}
-        for nhs, kind, since in repo.objector_rows(conn):
-            if nhs is not None and (kind == codes.TYPE1 or nhs not in best):
+        unknown: set[int] = set()
+        for pid, nhs, kind, since in repo.objector_rows(conn):
+            if nhs is None:
+                unknown.add(pid)
+            elif kind == codes.TYPE1 or nhs not in best:
                 best[nhs] = (kind, since)  # an active Type 1 takes precedence, as in domain.row_for
         rows = [ExclusionRow(nhs, snomed[kind], day(since)) for nhs, (kind, since) in best.items()]
-        total, without = repo.count_objecting_patients(conn)
-        return rows, total - without, without
+        return rows, repo.count_objecting_patients(conn) - len(unknown), len(unknown)
     withdrawn = table.lookup(codes.TYPE1, codes.WITHDRAW).snomed
-    rows = [ExclusionRow(nhs, withdrawn, day(since)) for nhs, since in repo.includer_rows(conn) if nhs is not None]
-    total, without = repo.count_includers(conn)
+    found = repo.includer_rows(conn)
+    rows = [ExclusionRow(nhs, withdrawn, day(since)) for _pid, nhs, since in found if nhs is not None]
     # Unlisted includers are simply not extracted in this mode (the safe side): nothing to warn about.
-    return rows, total - without, 0
+    return rows, repo.count_includers(conn) - (len(found) - len(rows)), 0
 
 
 def snapshot(session: Session) -> Snapshot:

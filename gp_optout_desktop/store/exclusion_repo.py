@@ -15,14 +15,14 @@ LAST_EXPORT = "last_export"
 
 # Patients with an active Type 1 or Type 2 objection (the NHS number may be NULL: not known).
 _OBJECTORS = """
-SELECT p.nhs, s.kind, s.since
+SELECT s.patient_id, p.nhs, s.kind, s.since
 FROM current_state AS s JOIN patients AS p ON p.id = s.patient_id
 WHERE s.kind IN ('type1', 'type2') AND s.active = 1
 """
 
 # Patients who asked to be included and have no active objection of their own.
 _INCLUDERS = """
-SELECT p.nhs, s.since
+SELECT s.patient_id, p.nhs, s.since
 FROM current_state AS s JOIN patients AS p ON p.id = s.patient_id
 WHERE s.kind = 'include' AND s.active = 1
   AND NOT EXISTS (SELECT 1 FROM current_state AS o
@@ -30,31 +30,25 @@ WHERE s.kind = 'include' AND s.active = 1
 """
 
 
-def objector_rows(conn) -> list[tuple[str | None, str, str]]:
-    """(nhs or None, kind, since ISO date): one row per active objection, so a patient with
+def objector_rows(conn) -> list[tuple[int, str | None, str, str]]:
+    """(patient id, nhs or None, kind, since ISO date): one row per active objection, so a patient with
     both types appears twice; the service keeps Type 1 (the domain rule's precedence)."""
     return conn.execute(_OBJECTORS).fetchall()
 
 
-def includer_rows(conn) -> list[tuple[str | None, str]]:
+def includer_rows(conn) -> list[tuple[int, str | None, str]]:
     return conn.execute(_INCLUDERS).fetchall()
 
 
-def count_objecting_patients(conn) -> tuple[int, int]:
-    """Independent reconciliation count: (patients with an active objection, of whom without an NHS number)."""
-    row = conn.execute(
-        "SELECT count(DISTINCT s.patient_id), count(DISTINCT CASE WHEN p.nhs IS NULL THEN s.patient_id END)"
-        " FROM current_state AS s JOIN patients AS p ON p.id = s.patient_id"
-        " WHERE s.kind IN ('type1', 'type2') AND s.active = 1"
-    ).fetchone()
-    return row[0], row[1]
+def count_objecting_patients(conn) -> int:
+    """Reconciliation count from the index alone (no join, no Python): patients with an active objection."""
+    return conn.execute(
+        "SELECT count(DISTINCT patient_id) FROM current_state WHERE kind IN ('type1', 'type2') AND active = 1"
+    ).fetchone()[0]
 
 
-def count_includers(conn) -> tuple[int, int]:
-    row = conn.execute(
-        f"SELECT count(*), coalesce(sum(nhs IS NULL), 0) FROM ({_INCLUDERS})"
-    ).fetchone()
-    return row[0], row[1]
+def count_includers(conn) -> int:
+    return conn.execute(f"SELECT count(*) FROM ({_INCLUDERS})").fetchone()[0]
 
 
 def signing_key(conn) -> bytes | None:

@@ -169,3 +169,14 @@ def test_opt_in_while_policy_off_warns(pm, add_patient):
     nhs = pm.register.conn.execute("SELECT nhs FROM patients WHERE id=?", (pid,)).fetchone()[0]
     change = exclusion.opt_in(pm, nhs)
     assert "changes nothing until it is turned on" in change.warnings[0]
+
+
+def test_a_patient_lost_while_assembling_rows_stops_the_export(pm, add_patient, tmp_path, monkeypatch):
+    """The SystmOne lesson: recorded but never sent. The independent count catches a dropped row."""
+    for _ in range(3):
+        objections.record(pm, add_patient(pm))
+    real = exclusion_repo.objector_rows
+    monkeypatch.setattr(exclusion_repo, "objector_rows", lambda conn: real(conn)[1:])
+    with pytest.raises(ExportError, match="2 rows were computed but the register expects 3"):
+        exclusion.export(pm, tmp_path / "out")
+    assert not (tmp_path / "out" / "CURRENT").exists()
