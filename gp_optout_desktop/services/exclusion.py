@@ -16,13 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..domain import codes
 from ..domain import practice_policy as policy
-from ..domain.errors import ValidationError
 from ..domain.events import INCLUDE
 from ..domain.exclusion_rules import EXCLUDE_ALL_EXCEPT_LISTED, EXCLUDE_LISTED, ExclusionRow
 from ..exclusion import signing
 from ..exclusion.errors import ExportError
 from ..exclusion.format import format_ts
-from ..exclusion.writer import DEFAULT_VALIDITY, ExportResult, write_export
+from ..exclusion.fsutil import replace_file_atomically
+from ..exclusion.writer import DEFAULT_VALIDITY, write_export
 from ..store import exclusion_repo as repo
 from ..store import meta
 from ..store import policy as policy_store
@@ -57,8 +57,6 @@ def public_key_pem(session: Session) -> tuple[bytes, str]:
 def export_public_key(session: Session, out: Path) -> ChangeSet:
     pem, kid = public_key_pem(session)
     out = Path(out)
-    from ..exclusion.fsutil import replace_file_atomically
-
     replace_file_atomically(out, pem)
     with session.write("export", changes_register=False) as ctx:
         ctx.audit("export.public_key", detail=f"key_id={kid}")

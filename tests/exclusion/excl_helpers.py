@@ -7,7 +7,6 @@ from pathlib import Path
 
 from gp_optout_desktop.domain.exclusion_rules import EXCLUDE_LISTED, ExclusionRow
 from gp_optout_desktop.domain.nhs_number import synthetic_range
-from gp_optout_desktop.exclusion import signing
 from gp_optout_desktop.exclusion.writer import write_export
 
 TYPE1 = "827241000000103"
