@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -51,3 +54,16 @@ def test_example_key_is_the_documented_seed_and_bytes_are_canonical():
     assert manifest.signing_key_id == signing.key_id(example)
     assert signing.sign(example, block("manifest.json")).hex() == block("manifest.sig.hex").decode().strip()
     assert fmt.serialise_rows(fmt.parse_rows(block("exclusions.csv"))) == block("exclusions.csv")
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+def test_documented_openssl_and_sha256_checks_work_on_the_example(example_dir):
+    gen = next(p for p in example_dir.iterdir() if p.is_dir())
+    (gen / "register-public.pem").write_bytes(block("public.pem"))
+    cmd = ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "register-public.pem", "-rawin",
+           "-in", "manifest.json", "-sigfile", "manifest.sig"]
+    assert cmd == block("openssl.sh").decode().split("\n")[0].split(), "the spec's command changed: update this test"
+    done = subprocess.run(cmd, cwd=gen, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    manifest = fmt.parse_manifest(block("manifest.json"))
+    assert hashlib.sha256((gen / "exclusions.csv").read_bytes()).hexdigest() == manifest.list_sha256
