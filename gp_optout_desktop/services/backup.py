@@ -36,13 +36,19 @@ def last_backup(session: Session) -> dict | None:
 
 def restore(folder: Path, backup_file: Path, user: str, password: str | None = None,
             recovery_key: str | None = None) -> tuple[Session, ChangeSet]:
-    """Restore from a backup file as a practice manager named in that backup."""
+    """Restore from a backup file as a practice manager named in that backup.
+
+    The revision carries on above the highest one the replaced register reached: the
+    clinical system refuses an exclusion file whose revision goes backwards."""
+    previous_revision = store_backup.revision_seen(Path(folder))
     manifest, _key, aside = store_backup.restore(Path(backup_file), Path(folder), user, password, recovery_key,
                                                         roles.MANAGER)
     reg, failures = register_store.unlock(Path(folder), user, password, recovery_key=recovery_key)
     session = _start(reg, user, failures, "restore")
     session.require("restore")
     with session.write("restore") as ctx:
+        if meta.revision(ctx.conn) < previous_revision:
+            meta.put(ctx.conn, "revision", previous_revision)
         ctx.audit("register.restore", detail=f"backup_created={manifest['created_at']}")
     reg.remember_audit_head()
     where = f" The previous register was kept in {aside}." if aside else ""

@@ -119,6 +119,16 @@ def verify_file(path: Path, data_key: bytes) -> dict:
     return manifest
 
 
+def revision_seen(folder: Path) -> int:
+    """The highest revision the register in ``folder`` is known to have reached (from its key
+    file, readable without unlocking; 0 if there is none or it is unreadable)."""
+    try:
+        data = json.loads((Path(folder) / database.KEYS_NAME).read_text(encoding="utf-8"))
+        return int(data.get("revision_seen") or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+
+
 def _role_in_copy(db_path: Path, data_key: bytes, user: str) -> str | None:
     from . import users
 

@@ -49,10 +49,13 @@ class Register:
         return self.db.conn is not None
 
     def remember_audit_head(self) -> None:
-        """Keep the latest audit head outside the register, to detect truncation later."""
+        """Keep the latest audit head outside the register, to detect truncation later, and
+        the revision, so a restored register never goes back to a revision already exported."""
         with self.reading() as conn:
             head = self.audit.head(conn)
+            revision = meta.revision(conn)
         self.keys.data["audit_head"] = head.as_dict() if head else None
+        self.keys.data["revision_seen"] = max(revision, int(self.keys.data.get("revision_seen") or 0))
         self.keys.save()
 
     def recorded_head(self) -> Head | None:

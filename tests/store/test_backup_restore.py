@@ -59,3 +59,15 @@ def test_only_a_manager_may_restore(manager, register_dir, tmp_path):
     manager.lock()
     with pytest.raises(StoreError, match="practice manager"):
         backup.restore(register_dir, tmp_path / "b.gpob", "desk1", "desk1-password")
+
+
+def test_restore_never_takes_the_revision_backwards(manager, register_dir, add_patient, tmp_path):
+    """The clinical system refuses an exclusion file with an older revision than it has seen."""
+    backup.backup(manager, tmp_path / "old.gpob")
+    for i in range(5):
+        add_patient(manager, surname=f"Later{i}")
+    reached = manager.revision()
+    manager.lock()
+    session, _ = backup.restore(register_dir, tmp_path / "old.gpob", "pm", "pm-password-1")
+    assert session.revision() > reached
+    session.lock()
