@@ -164,6 +164,9 @@ def export(session: Session, out_dir: Path, *, national_list: bool = False,
         repo.record_export(ctx.conn, record)
         ctx.audit("exclusion.export", detail=f"rows={result.row_count} sha256={result.list_sha256} "
                                              f"revision={snap.revision} mode={snap.mode}")
+    # Outside the register too: the audit head (truncation check) and the revision the
+    # consumer has now seen (a later restore must carry on above it).
+    session.register.remember_audit_head()
     warnings = ()
     if snap.without_nhs:
         warnings = (f"{snap.without_nhs} objecting patient(s) have no NHS number recorded and cannot be in the file: "
