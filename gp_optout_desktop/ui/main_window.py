@@ -208,6 +208,13 @@ class MainWindow(QMainWindow):
         """Idle lock and Lock now: forget every patient shown, close the register, ask to unlock."""
         if self.session is None:
             return
+        # A question left open on screen (e.g. "Withdraw ... for <name>?") must not outlive
+        # the lock: close it, which answers it with its escape button.
+        for _ in range(5):
+            modal = QApplication.activeModalWidget()
+            if modal is None or modal is self:
+                break
+            modal.close()
         row = self.nav.currentRow()
         self._place = {"screen": self.nav.item(row).text() if row >= 0 else DESK_TITLE, "desk": self.desk.place()}
         self.idle.stop()
