@@ -138,3 +138,29 @@ def seed(canv) -> None:
     """Give this PDF's font subsets the fixed starting order, so repeated letters reuse them."""
     for name in (REGULAR, BOLD):
         pdfmetrics.getFont(name).splitString(SEED, canv._doc)
+
+
+def codes_for(chars, doc) -> tuple:
+    """How this PDF's font subsets name and encode ``chars``, in both faces: enough to tell
+    whether page operators recorded in one PDF mean the same in another."""
+    out = []
+    for name in (REGULAR, BOLD):
+        state = pdfmetrics.getFont(name).state.get(doc)
+        if state is None:
+            return ()
+        out.append((name, state.internalName, tuple((c, state.assignments.get(ord(c))) for c in sorted(chars))))
+    return tuple(out)
+
+
+def codes_match(recorded: tuple, doc) -> bool:
+    if not recorded:
+        return False
+    for name, internal, codes in recorded:
+        state = pdfmetrics.getFont(name).state.get(doc)
+        if state is None or state.internalName != internal:
+            return False
+        assignments = state.assignments
+        for c, code in codes:
+            if code is None or assignments.get(ord(c)) != code:
+                return False
+    return True

@@ -27,7 +27,7 @@ from reportlab.platypus import (
 )
 
 from . import fonts, page
-from .atomic import write_atomic
+from .atomic import write_atomic, write_atomic_many
 from .fields import conditions_met, values_for
 from .model import NO_CODE, LetterRequest, PracticeDetails, long_date
 from .templates import BULLETS, HEADING, TABLE, LetterTemplate, fill, load_template
@@ -87,20 +87,42 @@ def _p(text: str, style) -> Paragraph:
 
 class _CachedParagraph(Paragraph):
     """Wording that is the same in every letter (no patient field): parsed and broken into
-    lines once per process and width. Each use is a shallow copy, so the layout engine's
-    per-use state (splits, postponement) never leaks from one letter into the next."""
+    lines once per process and width, and drawn once: the page-description operators it
+    emits are kept and replayed in later letters. Each use is a shallow copy, so the layout
+    engine's per-use state (splits, postponement) never leaks from one letter into the next.
 
-    _layouts: dict
+    Replaying is exact because a flowable draws relative to its own origin (drawOn has
+    already translated the canvas and restores its state afterwards), and it is only done
+    when this PDF's embedded-font subsets give every character of the wording the same code
+    and the fonts the same names as when it was drawn (fonts.seed makes that so for the
+    fixed wording; anything else is simply drawn afresh)."""
+
+    _layouts: dict | None = None  # shared by the copies of one prototype; split pieces have none
 
     def wrap(self, availWidth, availHeight):
-        cached = self._layouts.get(availWidth)
+        cached = self._layouts.get(availWidth) if self._layouts is not None else None
         if cached is None:
             super().wrap(availWidth, availHeight)
-            self._layouts[availWidth] = (self.blPara, self.height)
+            if self._layouts is not None:
+                self._layouts[availWidth] = (self.blPara, self.height)
         else:
             self.width = availWidth
             self.blPara, self.height = cached
         return self.width, self.height
+
+    def _drawOn(self, canv):
+        layouts = self._layouts
+        cached = layouts.get(self.width) if layouts is not None else None
+        if cached is None or self.blPara is not cached[0]:  # split across pages, or not wrapped here
+            return super()._drawOn(canv)
+        key = ("drawn", self.width)
+        drawn = layouts.get(key)
+        if drawn is not None and fonts.codes_match(drawn[1], canv._doc):
+            canv._code.extend(drawn[0])
+            return
+        start = len(canv._code)
+        super()._drawOn(canv)
+        layouts[key] = (tuple(canv._code[start:]), fonts.codes_for(self._chars, canv._doc))
 
 
 # Fields whose value is the same for every letter of a batch.
@@ -117,8 +139,10 @@ def _para(text, values: dict[str, str], style, key: tuple, bullet: str | None = 
     if proto is None:
         if len(_prototypes) > 2000:  # practices and templates change rarely; bound it anyway
             _prototypes.clear()
-        proto = _CachedParagraph(escape(fill(text, values)), style, bulletText=bullet)
+        plain = fill(text, values)
+        proto = _CachedParagraph(escape(plain), style, bulletText=bullet)
         proto._layouts = {}
+        proto._chars = frozenset(plain + (bullet or "") + " ")
         _prototypes[key] = proto
     return copy.copy(proto)
 
@@ -314,14 +338,16 @@ def split_filename(index: int, reference: str) -> str:
 
 
 def _render_chunk(args) -> list[RenderedLetter]:
+    """Render a chunk of letters, each its own PDF, then write them with one flush to disk."""
     start, requests, practice, templates, out_dir = args
-    out = []
+    rendered, files = [], []
     for offset, request in enumerate(requests):
         data, (letter,) = render_bytes([request], practice, templates)
-        path = write_atomic(Path(out_dir) / split_filename(start + offset, request.reference), data)
-        out.append(RenderedLetter(letter.reference, letter.kind, letter.template_version,
-                                  letter.template_digest, letter.pages, path))
-    return out
+        rendered.append(letter)
+        files.append((split_filename(start + offset, request.reference), data))
+    paths = write_atomic_many(out_dir, files)
+    return [RenderedLetter(letter.reference, letter.kind, letter.template_version, letter.template_digest,
+                           letter.pages, path) for letter, path in zip(rendered, paths)]
 
 
 def render_split(
