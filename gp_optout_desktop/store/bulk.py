@@ -5,8 +5,8 @@ from __future__ import annotations
 
 _SECONDARY_INDEXES = {
     "patients_surname": "CREATE INDEX patients_surname ON patients(surname_key, forenames)",
-    "patients_dob": "CREATE INDEX patients_dob ON patients(dob)",
-    "patients_postcode": "CREATE INDEX patients_postcode ON patients(postcode_key)",
+    "patients_dob": "CREATE INDEX patients_dob ON patients(dob, surname_key, forenames)",
+    "patients_postcode": "CREATE INDEX patients_postcode ON patients(postcode_key, surname_key, forenames)",
 }
 
 

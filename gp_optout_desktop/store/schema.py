@@ -21,8 +21,8 @@ CREATE TABLE patients(
     phone TEXT NOT NULL DEFAULT '', email TEXT NOT NULL DEFAULT '',
     created_at TEXT NOT NULL, created_by TEXT NOT NULL);
 CREATE INDEX patients_surname ON patients(surname_key, forenames);
-CREATE INDEX patients_dob ON patients(dob);
-CREATE INDEX patients_postcode ON patients(postcode_key);
+CREATE INDEX patients_dob ON patients(dob, surname_key, forenames);
+CREATE INDEX patients_postcode ON patients(postcode_key, surname_key, forenames);
 CREATE TABLE events(
     id INTEGER PRIMARY KEY,
     patient_id INTEGER NOT NULL REFERENCES patients(id),
