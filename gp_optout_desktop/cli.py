@@ -258,6 +258,30 @@ def cmd_audit(ctx: CliContext) -> int:
     return 0
 
 
+def cmd_settings(ctx: CliContext) -> int:
+    from .services import settings
+
+    a = ctx.args
+    session = ctx.session()
+    if a.idle_lock is not None:
+        ctx.out(settings.set_idle_lock_minutes(session, a.idle_lock).summary)
+    if any(v is not None for v in (a.practice_name, a.address, a.phone, a.email)):
+        current = settings.practice_details(session)
+        change = settings.set_practice_details(
+            session, name=a.practice_name if a.practice_name is not None else current.get("name", ""),
+            address=a.address if a.address is not None else current.get("address", []),
+            phone=a.phone if a.phone is not None else current.get("phone", ""),
+            email=a.email if a.email is not None else current.get("email", ""))
+        ctx.out(change.summary)
+    details = settings.practice_details(session)
+    ctx.out(f"Practice: {details.get('name', '')} ({details.get('ods', '')})")
+    for line in details.get("address", []):
+        ctx.out(f"  {line}")
+    ctx.out(f"  phone {details.get('phone') or '-'}, email {details.get('email') or '-'}")
+    ctx.out(f"Idle lock after {settings.idle_lock_minutes(session)} minutes without use")
+    return 0
+
+
 def cmd_rekey(ctx: CliContext) -> int:
     from .services import users
 
@@ -378,6 +402,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--patient", help="NHS number")
     q.add_argument("--limit", type=int, default=200)
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("settings", help="show or change the letterhead and idle lock (changes: practice manager)")
+    p.add_argument("--idle-lock", type=int, metavar="MINUTES", help="lock after this many idle minutes (1-15)")
+    p.add_argument("--practice-name")
+    p.add_argument("--address", action="append", help="an address line (repeat; replaces all lines)")
+    p.add_argument("--phone")
+    p.add_argument("--email")
+    p.set_defaults(func=cmd_settings)
 
     p = sub.add_parser("rekey", help="re-encrypt the register with a new key (practice manager)")
     p.set_defaults(func=cmd_rekey)

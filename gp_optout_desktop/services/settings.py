@@ -34,3 +34,23 @@ def set_idle_lock_minutes(session: Session, minutes: int) -> ChangeSet:
         ctx.audit("settings.idle_lock", detail=f"minutes={minutes}")
     return ChangeSet(f"The register now locks after {minutes} minutes without use.", ctx.revision,
                      areas=frozenset({"settings"}), data={"idle_lock_minutes": minutes})
+
+
+def practice_details(session: Session) -> dict:
+    """The letterhead: name, address lines, phone, email (and the ODS code, read-only)."""
+    return session.practice()
+
+
+def set_practice_details(session: Session, *, name: str, address: list[str] | tuple[str, ...] = (),
+                         phone: str = "", email: str = "") -> ChangeSet:
+    """Change the letterhead printed on every letter. The ODS code is fixed at creation."""
+    from .setup import practice_details as validated
+
+    details = validated(name=name, address=address, phone=phone, email=email)
+    if details["email"] and "@" not in details["email"]:
+        raise ValidationError("The practice email address needs an @.", "email")
+    with session.write("settings", changes_register=False) as ctx:
+        settings_store.set_practice(ctx.conn, details)
+        ctx.audit("settings.practice")
+    return ChangeSet("Practice details saved: new letters use them.", ctx.revision,
+                     areas=frozenset({"settings", "letters"}), data={"practice": details})

@@ -14,3 +14,11 @@ def idle_lock_minutes(conn) -> int | None:
 
 def set_idle_lock_minutes(conn, minutes: int) -> None:
     meta.put(conn, IDLE_LOCK_KEY, int(minutes))
+
+
+def practice(conn) -> dict:
+    return dict(meta.get(conn, "practice", {}))
+
+
+def set_practice(conn, details: dict) -> None:
+    meta.put(conn, "practice", details)

@@ -93,3 +93,13 @@ def test_status_export_says_whether_the_exclusion_file_is_current(run, tmp_path)
         "--postcode", "M1 1AE")
     code, out, _ = run("--user", "pm", "status", "--export")
     assert "out of date" in out.lower()
+
+
+def test_settings_change_letterhead_and_idle_lock(run):
+    code, out, _ = run("--user", "pm", "settings", "--idle-lock", "10", "--phone", "01632 960999",
+                       "--address", "2 New Road", "--address", "Newtown")
+    assert code == 0 and "10 minutes" in out and "01632 960999" in out and "2 New Road" in out
+    code, _, err = run("--user", "pm", "settings", "--idle-lock", "30")
+    assert code == 2 and "1 to 15 minutes" in err
+    code, out, _ = run("--user", "pm", "settings")
+    assert "Idle lock after 10 minutes" in out and "Test Surgery (F84003)" in out
