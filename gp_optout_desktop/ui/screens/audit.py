@@ -75,7 +75,7 @@ class AuditScreen(Screen):
         self.verify_result.setAccessibleName("Verification result")
         self.outer.addWidget(self.verify_result)
         self.add_status_line()
-        self.refresh()
+        self.load_when_shown()
 
     def _build_filters(self) -> QGroupBox:
         box = QGroupBox("Filter")

@@ -59,7 +59,7 @@ class BackupsScreen(Screen):
         self.add_status_line()
         self.outer.addStretch(1)
         self._last_file: str | None = None
-        self.refresh()
+        self.load_when_shown()
 
     def _build_backup(self) -> QGroupBox:
         box = QGroupBox("Back up now")

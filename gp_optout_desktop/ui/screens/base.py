@@ -56,6 +56,7 @@ class Screen(QWidget):
         self.runner = TaskRunner()
         self._action_widgets: list[QWidget] = []
         self._stale = False
+        self._cleared = False
         self.setAccessibleName(title)
         self.setObjectName(title.replace(" ", "_").lower())
         self.outer = QVBoxLayout(self)
@@ -70,7 +71,7 @@ class Screen(QWidget):
         if bus is not None:
             bus.changed.connect(self._on_changed)
             bus.locked.connect(self.clear)
-            bus.unlocked.connect(lambda _session: self.refresh())
+            bus.unlocked.connect(self._on_unlocked)
 
     # --- layout helpers -------------------------------------------------------
     def add_status_line(self) -> None:
@@ -136,8 +137,23 @@ class Screen(QWidget):
     def refresh(self) -> None:  # pragma: no cover - every screen overrides
         raise NotImplementedError
 
+    def load_when_shown(self) -> None:
+        """First load: now if visible, else when first shown. A screen the user never opens
+        never reads (the audit trail's view is itself audited)."""
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
+    def _on_unlocked(self, _session) -> None:
+        # The window builds its screens after each unlock; only one that was cleared needs reloading.
+        if self._cleared:
+            self._cleared = False
+            self.load_when_shown()
+
     def clear(self) -> None:
         """Locked: forget what is shown. Subclasses clear their models too."""
+        self._cleared = True
         self.status.clear()
 
     def _on_changed(self, changeset: ChangeSet) -> None:

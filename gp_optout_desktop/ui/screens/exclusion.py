@@ -83,7 +83,7 @@ class ExclusionScreen(Screen):
         self.add_status_line()
         self.outer.addStretch(1)
         self.verdict = None
-        self.refresh()
+        self.load_when_shown()
 
     def _build_export(self) -> QGroupBox:
         box = QGroupBox("Export now")

@@ -78,7 +78,7 @@ class LettersScreen(Screen):
         self.outer.addWidget(self.tabs, 1)
         self._add_templates_tab()
         self.add_status_line()
-        self.refresh()
+        self.load_when_shown()
 
     def _add_templates_tab(self) -> None:
         try:

@@ -74,7 +74,7 @@ class OverviewScreen(Screen):
         self.chart = TimelineChart()
         self.outer.addWidget(self.chart, 1)
         self.add_status_line()
-        self.refresh()
+        self.load_when_shown()
 
     def refresh(self) -> None:
         self.call(overview_service.overview, self._show)

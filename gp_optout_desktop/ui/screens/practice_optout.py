@@ -69,7 +69,7 @@ class PracticeOptOutScreen(Screen):
 
         QVBoxLayout(history).addWidget(self.table)
         self.outer.addWidget(history, 1)
-        self.refresh()
+        self.load_when_shown()
 
     def _build_change(self) -> QGroupBox:
         box = QGroupBox("Change it")

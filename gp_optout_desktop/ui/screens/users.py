@@ -68,7 +68,7 @@ class UsersScreen(Screen):
         body.addLayout(self._build_users(), 3)
         body.addWidget(self._build_permissions(), 4)
         self.add_status_line()
-        self.refresh()
+        self.load_when_shown()
 
     def _build_users(self) -> QVBoxLayout:
         left = QVBoxLayout()
