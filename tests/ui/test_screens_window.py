@@ -52,3 +52,20 @@ def test_restore_from_the_backups_screen_returns_to_unlock(qtbot, window, unlock
     again = session_service.unlock(demo_folder, "manager", "manager-demo-pass")
     again.lock()
     _paths.reset()
+
+
+def test_the_audit_trail_is_read_only_when_opened(qtbot, window, unlock_as):
+    from gp_optout_desktop.services import audit as audit_service
+
+    session = unlock_as(window, "manager")
+
+    def reads():
+        return [r for r in audit_service.query(session, action="audit.read") if r.user == "manager"]
+
+    qtbot.wait(200)
+    before = len(reads())
+    assert before == 0  # built at unlock, but not read until opened
+    window.nav.setCurrentRow(nav_titles(window).index("Audit trail"))
+    screen = window.screens.currentWidget()
+    qtbot.waitUntil(lambda: not screen.busy and screen.model.rowCount() > 0, timeout=20000)
+    assert len(reads()) == before + 2  # the screen's one read, plus the query above
