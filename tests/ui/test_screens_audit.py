@@ -161,3 +161,14 @@ def test_audit_screen_hidden_from_and_refused_to_other_roles(manager):
         audit_service.verify(manager)
     manager.role = roles.MANAGER
     assert audit_service.query(manager, action="denied.")[0].outcome == "denied"
+
+
+def test_errors_in_words():
+    from gp_optout_desktop.domain.roles import PermissionDenied
+    from gp_optout_desktop.ui.screens.base import describe_error
+
+    assert describe_error(PermissionDenied("A GP may not view the audit trail.")) == "A GP may not view the audit trail."
+    text = describe_error(PermissionError(errno.EACCES, "Permission denied", "/srv/audit.csv"))
+    assert text == "Could not write the file (/srv/audit.csv): permission to write there was refused. Nothing was replaced."
+    assert "the disk is full" in describe_error(OSError(errno.ENOSPC, "No space left on device"))
+    assert describe_error(KeyError("x")) == "Something went wrong (KeyError). Nothing further was changed."

@@ -30,9 +30,11 @@ _DISK_WORDS = {
 
 def describe_error(exc: BaseException) -> str:
     """A sentence a practice manager can act on; never a traceback."""
-    if isinstance(exc, (ValidationError, PermissionError, StoreError)):
+    if isinstance(exc, PermissionError) and exc.errno is None:
+        return str(exc)  # a role refused by the service layer, already in words
+    if isinstance(exc, (ValidationError, StoreError)):
         return str(exc)
-    if isinstance(exc, OSError) and not isinstance(exc, PermissionError):
+    if isinstance(exc, OSError):
         words = _DISK_WORDS.get(exc.errno, exc.strerror or exc.__class__.__name__)
         where = f" ({exc.filename})" if exc.filename else ""
         return f"Could not write the file{where}: {words}. Nothing was replaced."

@@ -6,6 +6,8 @@ on; the user must choose their own at next unlock (services.users enforces that)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
 
@@ -185,8 +187,9 @@ class UsersScreen(Screen):
         def done(changes):
             self.new_name.clear()
             self.password_panel.show_password(name, changes.data["password"])
+            self._publish_without_password(changes)
 
-        self.call(lambda s: users_service.add(s, name, role), done, working=f"Adding {name}…")
+        self.call(lambda s: users_service.add(s, name, role), done, working=f"Adding {name}…", publish=False)
 
     def change_role(self) -> None:
         name, role = self.selected_name(), self.role_for_selected.currentData()
@@ -201,8 +204,16 @@ class UsersScreen(Screen):
             "choose a new one the next time they unlock.", yes="Reset password"):
             return
         self.password_panel.forget()
-        self.call(lambda s: users_service.reset_password(s, name),
-                  lambda changes: self.password_panel.show_password(name, changes.data["password"]))
+        def done(changes):
+            self.password_panel.show_password(name, changes.data["password"])
+            self._publish_without_password(changes)
+
+        self.call(lambda s: users_service.reset_password(s, name), done, publish=False)
+
+    def _publish_without_password(self, changes) -> None:
+        # The temporary password is shown here once; it does not travel to every screen on the bus.
+        if self.bus is not None:
+            self.bus.publish(replace(changes, data={}))
 
     def remove(self) -> None:
         name = self.selected_name()
