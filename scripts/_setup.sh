@@ -53,11 +53,17 @@ ensure_python() {
 }
 
 ensure_venv() {
-  # $1: extras ("" or "test"). Reinstalls when pyproject.toml changes.
-  local extras="$1" stamp
+  # $1: extras ("" or "test"). When pyproject.toml changes the venv is rebuilt from
+  # scratch: pip does not remove packages a new pin no longer wants, and Qt's wheels
+  # share one PySide6 folder, so a left-over one can break the import.
+  local extras="$1" hash stamp
   ensure_python
+  hash="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+  if [ -d "$VENV" ] && ! ls "$VENV"/.installed-"$hash"-* >/dev/null 2>&1; then
+    rm -rf "$VENV"
+  fi
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-  stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)-${extras:-base}"
+  stamp="$VENV/.installed-$hash-${extras:-base}"
   if [ ! -f "$stamp" ]; then
     "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
     if [ -n "$extras" ]; then
