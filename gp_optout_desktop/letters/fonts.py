@@ -24,6 +24,7 @@ BOLD = "LetterSans-Bold"
 # Non-ASCII characters every letter's subset starts with, in this order (fits subset 0).
 SEED = "·•‘’“”–—" + "".join(chr(c) for c in range(0xC0, 0x100) if c not in (0xD7, 0xF7)) + "ŴŵŶŷ"
 _CACHE_LIMIT = 64
+_WIDTH_CACHE_LIMIT = 200_000
 
 _registered = False
 
@@ -59,6 +60,7 @@ class _CachingTTFont(TTFont):
 
     def __init__(self, name, filename):
         super().__init__(name, filename)
+        self._widths: dict[tuple, float] = {}
         face = self.face
         made: dict[tuple, bytes] = {}
         cut = face.makeSubset
@@ -82,6 +84,17 @@ class _CachingTTFont(TTFont):
 
         face.makeSubset = make_subset
         face.addSubsetObjects = add_subset_objects
+
+    def stringWidth(self, text, size, encoding="utf8"):
+        """Remembered per (text, size): the same words are measured again in every letter
+        (line breaking, table cells, the address) and summing glyph widths is pure Python."""
+        key = (text, size)
+        width = self._widths.get(key)
+        if width is None:
+            if len(self._widths) >= _WIDTH_CACHE_LIMIT:
+                self._widths.clear()
+            width = self._widths[key] = super().stringWidth(text, size, encoding)
+        return width
 
     def addObjects(self, doc):
         """As TTFont's, then reuse the formatted widths and compressed ToUnicode map of a

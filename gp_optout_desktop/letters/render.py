@@ -10,6 +10,7 @@ import copy
 import io
 import os
 import re
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,38 @@ from .templates import BULLETS, HEADING, TABLE, LetterTemplate, fill, load_templ
 
 # Binary (Flate-only) streams: ASCII85 on top costs time in pure Python and a quarter more bytes.
 rl_config.useA85 = 0
+
+
+def _remember_number_formatting() -> None:
+    """reportlab formats every coordinate, size and colour through fp_str, in pure Python
+    (its C accelerator is a separate package) and the same few thousand numbers recur in
+    every letter: remember the results. fp_str depends only on the numbers' values, so the
+    PDF bytes are unchanged. Installed in the reportlab modules already imported here."""
+    from reportlab.lib import rl_accel
+
+    original = rl_accel.fp_str
+    if getattr(original, "_remembered", False):
+        return
+    done: dict = {}
+
+    def fp_str(*a):
+        try:
+            out = done.get(a)
+        except TypeError:  # one list argument: not hashable, and rarely repeated
+            return original(*a)
+        if out is None:
+            if len(done) >= 100_000:
+                done.clear()
+            out = done[a] = original(*a)
+        return out
+
+    fp_str._remembered = True
+    for name, module in list(sys.modules.items()):
+        if name.startswith("reportlab") and getattr(module, "fp_str", None) is original:
+            module.fp_str = fp_str
+
+
+_remember_number_formatting()
 
 
 @dataclass(frozen=True)
@@ -129,6 +162,23 @@ class _CachedParagraph(Paragraph):
 _BATCH_FIELDS = frozenset({"practice_name", "practice_address", "practice_phone", "practice_email", "ods_code",
                            "template_version"})
 _prototypes: dict[tuple, _CachedParagraph] = {}
+
+
+class _KeepTogether(KeepTogether):
+    """KeepTogether for a heading and what follows it, measured without reportlab's deep copy
+    of the current frame (made in case a flowable adds generated content to the frame; none
+    of ours do): that copy cost more than laying out the two flowables."""
+
+    def wrap(self, aW, aH):
+        doc = getattr(self.canv, "_doctemplate", None)
+        frame = getattr(doc, "frame", None)
+        if frame is None:
+            return super().wrap(aW, aH)
+        doc.frame = None
+        try:
+            return super().wrap(aW, aH)
+        finally:
+            doc.frame = frame
 
 
 def _para(text, values: dict[str, str], style, key: tuple, bullet: str | None = None) -> Paragraph:
@@ -237,7 +287,7 @@ def _story(index: int, request: LetterRequest, template: LetterTemplate, practic
         else:
             flow = [_para(block.texts[0], values, s.body, key)]
         if pending_heading is not None:  # never strand a heading at the foot of a page
-            story.append(KeepTogether([pending_heading, flow[0]]))
+            story.append(_KeepTogether([pending_heading, flow[0]]))
             story.extend(flow[1:])
             pending_heading = None
         else:
