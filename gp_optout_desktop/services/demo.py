@@ -114,18 +114,24 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
             ]
             stats["dependants"] += len(covered) - 1
             history: dict[int, list[Event]] = {m: [] for m, _, _ in covered}
+            form_of: dict[int, int] = {}  # event id -> form: the first form covers the household
             for person, acting, submitted_by in covered:
+                form_of[eid] = form
                 history[person].append(Event(kind, codes.REGISTER, received, received, via, "reception",
                                              datetime.combine(received, time(10), timezone.utc), eid, acting, submitted_by, eid))
                 eid += 1
             # Some later withdraw, and a few of those object again.
             if rng.random() < 0.15:
                 when = _day(rng, received + timedelta(days=1), today) if received < today else today
+                form += 1  # each later change is its own form, with its own letter
+                form_of[eid] = form
                 history[adult].append(Event(kind, codes.WITHDRAW, when, when, "desk", "reception",
                                             datetime.combine(when, time(11), timezone.utc), eid, None, None, eid))
                 eid += 1
                 if rng.random() < 0.3 and kind == codes.TYPE1 and when < today:
                     again = _day(rng, when + timedelta(days=1), today)
+                    form += 1
+                    form_of[eid] = form
                     history[adult].append(Event(kind, codes.REGISTER, again, again, "post", "reception",
                                                 datetime.combine(again, time(12), timezone.utc), eid, None, None, eid))
                     eid += 1
@@ -136,7 +142,7 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
                              if e.received < today - timedelta(days=14) else None)
                     events.append((e.event_id, person, e.kind, e.action, e.effective.isoformat(), e.received.isoformat(),
                                    e.via, p.role if p else None, p.name if p else None, p.evidence if p else None,
-                                   p.verified_by if p else None, e.submitted_by, form, e.recorded_by,
+                                   p.verified_by if p else None, e.submitted_by, form_of[e.event_id], e.recorded_by,
                                    e.recorded_at.isoformat(), coded, "reception" if coded else None))
                 for k in EVENT_KINDS:
                     status = current_status(evs, k)
@@ -153,7 +159,7 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
                         due = one_calendar_month_after(e.received)
                         sent = (datetime.combine(e.received + timedelta(days=7), time(9), timezone.utc).isoformat()
                                 if e.received < today - timedelta(days=40) else None)
-                        letters.append((person, form, "objection" if e.action == codes.REGISTER else "withdrawal",
+                        letters.append((person, form_of[e.event_id], "objection" if e.action == codes.REGISTER else "withdrawal",
                                         e.recorded_at.isoformat(), due.isoformat(), sent, "1" if sent else None, 1 if sent else 0))
             form += 1
         bulk.insert_patients(conn, patients)
