@@ -53,7 +53,7 @@ class CliContext:
 
     def password(self, prompt: str = "Password: ") -> str:
         if self.args.password_file:
-            return Path(self.args.password_file).read_text(encoding="utf-8").rstrip("\r\n")
+            return _read_secret(self.args.password_file)
         env = os.environ.get("GP_OPTOUT_PASSWORD")
         if env is not None:
             return env
@@ -77,6 +77,16 @@ class CliContext:
     @staticmethod
     def out(text: str = "", err: bool = False) -> None:
         print(text, file=sys.stderr if err else sys.stdout)
+
+
+def _read_secret(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+
+
+def _prompt_secret(prompt: str) -> str:
+    if not sys.stdin.isatty():
+        raise ValidationError("No terminal to ask for a password: use --new-password-file FILE (or --temporary).")
+    return getpass.getpass(prompt)
 
 
 def _date(text: str) -> date:
@@ -131,8 +141,12 @@ def cmd_user(ctx: CliContext) -> int:
     a = ctx.args
     session = ctx.session()
     if a.user_cmd == "add":
-        password = None if a.temporary else ctx.password(f"Password for {a.name}: ") if a.new_password_file is None \
-            else Path(a.new_password_file).read_text(encoding="utf-8").rstrip("\r\n")
+        if a.temporary:
+            password = None  # the service makes one, shown below
+        elif a.new_password_file:
+            password = _read_secret(a.new_password_file)
+        else:
+            password = _prompt_secret(f"Password for {a.name}: ")
         change = users.add(session, a.name, a.role, password)
     elif a.user_cmd == "remove":
         change = users.remove(session, a.name)
@@ -148,8 +162,7 @@ def cmd_user(ctx: CliContext) -> int:
         if a.name and a.name != session.user:
             change = users.reset_password(session, a.name)
         else:
-            new = Path(a.new_password_file).read_text(encoding="utf-8").rstrip("\r\n") if a.new_password_file \
-                else getpass.getpass("New password: ")
+            new = _read_secret(a.new_password_file) if a.new_password_file else _prompt_secret("New password: ")
             change = users.change_own_password(session, new)
     ctx.out(change.summary)
     if change.data.get("password"):

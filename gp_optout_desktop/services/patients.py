@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ..domain import events as ev
-from ..domain.patient import Patient, validate_patient
+from ..domain.patient import Patient, validate_patient, with_id
 from ..store import events as events_store, patients as patients_store
 from .changes import ChangeSet
 from .session import Session
@@ -31,7 +31,7 @@ def edit(session: Session, patient_id: int, **fields) -> ChangeSet:
     patient = validate_patient(today=session.today(), **fields)
     with session.write("edit_patient") as ctx:
         patients_store.get(ctx.conn, patient_id)  # NotFound if absent
-        patients_store.update(ctx.conn, Patient(**{**patient.__dict__, "patient_id": patient_id}))
+        patients_store.update(ctx.conn, with_id(patient, patient_id))
         ctx.audit("patient.update", patient.nhs_number or f"id:{patient_id}")
     return ChangeSet(f"Updated {patient.display_name}.", ctx.revision, frozenset({patient_id}), areas=frozenset({"patients"}))
 
