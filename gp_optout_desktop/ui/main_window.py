@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QListWidget, QMainWindow, QStackedWidget,
-                               QToolBar, QWidget)
+                               QToolBar, QVBoxLayout, QWidget)
 
 from ..domain import roles
 from ..services import settings as settings_service
@@ -18,6 +18,7 @@ from . import exclusion_status, worker
 from .bus import ChangeBus, ScopedBus
 from .desk import DeskFlow
 from .idle_lock import IdleLock
+from .screens.policy_banner import PolicyBanner
 from .unlock import UnlockWidget
 
 DESK_TITLE = "Front desk"
@@ -65,7 +66,14 @@ class MainWindow(QMainWindow):
         row = QHBoxLayout(self.workspace)
         row.setContentsMargins(4, 4, 4, 4)
         row.addWidget(self.nav)
-        row.addWidget(self.screens, 1)
+        # The practice-wide opt-out banner sits above every screen, the front desk included;
+        # it refreshes itself from the bus (areas 'policy') and clears on lock.
+        self.banner = PolicyBanner(lambda: self.session, self.bus)
+        column = QVBoxLayout()
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.banner)
+        column.addWidget(self.screens, 1)
+        row.addLayout(column, 1)
         self.pages.addWidget(self.unlock)
         self.pages.addWidget(self.workspace)
         self.first_run = None

@@ -61,6 +61,9 @@ class PolicyBanner(QFrame):
         self.runner.run(lambda: exclusion_service.practice_optout_status(session), self._show, lambda _exc: self.clear())
 
     def _show(self, state) -> None:
+        if self._session_provider() is None:  # locked while the read was under way
+            self.clear()
+            return
         self.state = state
         if state.on:
             self.label.setText(banner_text(state.latest))
