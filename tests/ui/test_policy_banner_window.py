@@ -28,6 +28,8 @@ def test_banner_follows_the_gp_on_every_screen_and_clears_on_lock(qtbot, window,
     for row in range(window.nav.count()):  # and above every other screen this role has
         window.nav.setCurrentRow(row)
         assert window.banner.isVisible(), window.nav.item(row).text()
+        screen = window.screens.currentWidget()
+        qtbot.waitUntil(lambda s=screen: not getattr(s, "busy", False), timeout=20000)  # its first load
 
     # Locked: nothing shown; the receptionist who unlocks next sees it on the front desk.
     window.lock()
