@@ -13,10 +13,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHBoxLayout, QHeade
 from ..domain import codes
 from ..domain.errors import ValidationError
 from ..domain.events import HOW_RECEIVED, INCLUDE, NDOO_SIGNPOST, PROXY_ROLES
-from ..services import objections, patients
+from ..services import exclusion as exclusion_service, objections, patients
 from ..store.errors import StoreError
 from . import dialogs
 from .bus import ChangeBus
+from .screens import include_me
+from .screens.base import describe_error
 from .widgets import InlineMessage, heading
 
 LETTER_KINDS = {"objection": "Objection confirmation", "withdrawal": "Withdrawal confirmation",
@@ -65,6 +67,7 @@ class PatientView(QWidget):
         self._bus = bus
         self.patient_id: int | None = None
         self.record_data = None
+        self.policy_on = False  # the practice-wide opt-out, read with each patient
 
         self.name = heading("")
         self.name.setAccessibleName("Patient name")
@@ -90,9 +93,17 @@ class PatientView(QWidget):
                                           lambda: self.record.emit(self.patient_id))
         self.withdraw_button = self._button("&Withdraw objection…", "Record that the patient withdraws their objection",
                                             self._withdraw)
+        # Include-me: offered only while the practice-wide opt-out is on; withdrawing an
+        # active request is offered whenever there is one.
+        self.include_button = self._button("Ask to be &included…", "Record that the patient asks for their GP data "
+                                           "to be extracted despite the practice-wide opt-out", self._include)
+        self.include_withdraw_button = self._button("Withdraw the &request to be included…",
+                                                    "Record that the patient withdraws their request to be included",
+                                                    self._withdraw_include)
         self.back_button = self._button("&Back to front desk", "Back to the search (Esc)", self.back.emit)
         actions = QHBoxLayout()
-        for b in (self.record_button, self.withdraw_button, self.back_button):
+        for b in (self.record_button, self.withdraw_button, self.include_button, self.include_withdraw_button,
+                  self.back_button):
             actions.addWidget(b)
         actions.addStretch(1)
 
@@ -194,6 +205,7 @@ class PatientView(QWidget):
             return False
         try:
             rec = patients.view(session, patient_id)
+            self.policy_on = exclusion_service.practice_optout_status(session).on
         except StoreError as exc:
             self.clear()
             self.message.show_error(str(exc))
@@ -257,6 +269,7 @@ class PatientView(QWidget):
     def clear(self) -> None:
         """On lock or when leaving: nothing about the patient stays in the widgets."""
         self.patient_id, self.record_data = None, None
+        self.policy_on = False
         self.name.clear()
         self.details.clear()
         for label in self.status_labels.values():
@@ -269,7 +282,9 @@ class PatientView(QWidget):
         self._update_buttons()
 
     def _changed(self, changes) -> None:
-        if self.patient_id is not None and self.patient_id in changes.patient_ids and self.isVisible():
+        if self.patient_id is None or not self.isVisible():
+            return
+        if self.patient_id in changes.patient_ids or "policy" in changes.areas:
             message = self.message.text()
             self.show_patient(self.patient_id)
             if message:
@@ -282,6 +297,11 @@ class PatientView(QWidget):
         self.withdraw_button.setEnabled(rec is not None and any(
             rec.statuses[k].active for k in (codes.TYPE1, codes.TYPE2)))
         self.signpost_button.setEnabled(rec is not None)
+        including = rec is not None and rec.statuses[INCLUDE].active
+        self.include_button.setVisible(rec is not None and self.policy_on and not including)
+        self.include_withdraw_button.setVisible(including)
+        for button in (self.include_button, self.include_withdraw_button):
+            button.setEnabled(rec is not None)
         item = self.history.currentItem() if self.history.selectedItems() else None
         self.coded_button.setEnabled(bool(item and item.data(Qt.ItemDataRole.UserRole + 1)))
 
@@ -298,6 +318,31 @@ class PatientView(QWidget):
                 return
             kind = codes.TYPE2 if answer == "Type 2" else codes.TYPE1
         self.withdraw.emit(self.patient_id, kind)
+
+    def _include(self) -> None:
+        self._include_action(include_me.ask_and_record)
+
+    def _withdraw_include(self) -> None:
+        self._include_action(include_me.ask_and_withdraw)
+
+    def _include_action(self, action) -> None:
+        session, rec = self._session(), self.record_data
+        if session is None or rec is None:
+            return
+        self.message.clear_message()
+
+        def done(result) -> None:
+            if isinstance(result, Exception):
+                self._update_buttons()
+                if self.record_data is not None:
+                    self.message.show_error(f"Not recorded: {describe_error(result)}")
+            elif self.patient_id in result.patient_ids:
+                self.message.show_ok(result.summary)
+
+        for button in (self.include_button, self.include_withdraw_button):
+            button.setEnabled(False)
+        if not action(self, session, self._bus, self.patient_id, rec.patient.display_name, self.policy_on, done=done):
+            self._update_buttons()
 
     def _mark_coded(self) -> None:
         item = self.history.currentItem()
