@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
         self.exclusion_label.setAccessibleName("Exclusion file status")
         self.statusBar().addWidget(self.user_label)
         self.statusBar().addPermanentWidget(self.exclusion_label)
-        self.bus.changed.connect(lambda _c: self._update_status())
+        self.bus.changed.connect(self._on_changed)
         self.bus.locked.connect(self._locked_elsewhere)
         self._restore_geometry()
         if self.settings.value(f"demo/{self.folder}", False, type=bool):
@@ -205,12 +205,23 @@ class MainWindow(QMainWindow):
         else:
             self.nav.setCurrentRow(0)
             self.desk.to_search()
-        if self._idle_override is None:
-            try:
-                self.idle.set_timeout_ms(settings_service.idle_lock_minutes(session) * 60_000)
-            except StoreError:
-                self.idle.set_timeout_ms(settings_service.DEFAULT_IDLE_LOCK_MINUTES * 60_000)
+        self._read_idle_minutes()
         self.idle.start()
+
+    def _read_idle_minutes(self) -> None:
+        """The idle lock's time from the register: at unlock, and again when a practice manager
+        changes it (a ChangeSet with area 'settings'). A test's fixed time is left alone."""
+        if self._idle_override is not None or self.session is None:
+            return
+        try:
+            self.idle.set_timeout_ms(settings_service.idle_lock_minutes(self.session) * 60_000)
+        except StoreError:
+            self.idle.set_timeout_ms(settings_service.DEFAULT_IDLE_LOCK_MINUTES * 60_000)
+
+    def _on_changed(self, changes) -> None:
+        self._update_status()
+        if "settings" in changes.areas:
+            self._read_idle_minutes()
 
     def lock(self) -> None:
         """Idle lock and Lock now: forget every patient shown, close the register, ask to unlock."""

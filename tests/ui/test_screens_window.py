@@ -13,7 +13,8 @@ from gp_optout_desktop.ui import dialogs
 EXPECTED = {
     "reception": ["Front desk", "Overview"],
     "gp": ["Front desk", "Overview", "Practice-wide opt-out"],
-    "manager": ["Front desk", "Overview", "Letters", "Exclusion file", "Audit trail", "Users", "Backups"],
+    "manager": ["Front desk", "Overview", "Letters", "Exclusion file", "Audit trail", "Users", "Backups",
+                "Settings"],
 }
 
 

@@ -43,4 +43,5 @@ SCREENS: list[ScreenSpec] = [
     ScreenSpec("Audit trail", "view_audit", _lazy("audit")),
     ScreenSpec("Users", "manage_users", _lazy("users")),
     ScreenSpec("Backups", "backup", _lazy("backups")),
+    ScreenSpec("Settings", "settings", _lazy("settings")),
 ]
