@@ -169,3 +169,25 @@ def test_letters_screen_hidden_from_and_refused_to_other_roles(demo, tmp_path):
         with pytest.raises(PermissionError):
             letters_service.mark_sent(demo, [some], date.today())
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_practice_wide_notice_is_queued_from_the_letters_screen(screen, demo, register_dir, qtbot):
+    from gp_optout_desktop.services import exclusion, session as session_service, users
+
+    notices = lambda: [p for p in letters_service.pending(demo) if p.kind == "practice_wide_notice"]
+    # Off: the service refuses and the screen says why.
+    dialogs.set_next_answer("Queue the notices")
+    screen.notice_button.click()
+    wait_idle(qtbot, screen)
+    assert "not on" in screen.status.text() and notices() == []
+    # A GP turns it on; the manager queues the notice: one letter per household, listed in the queue.
+    users.add(demo, "doc", roles.GP, "doc-password-1")
+    gp = session_service.unlock(register_dir, "doc", "doc-password-1")
+    exclusion.set_practice_optout(gp, "on", "Partners' decision")
+    gp.lock()
+    dialogs.set_next_answer("Queue the notices")
+    screen.notice_button.click()
+    wait_idle(qtbot, screen)
+    queued = notices()
+    assert queued and screen.model.rowCount() == len(letters_service.pending(demo))
+    assert any(r.action == "letter.queue_practice_wide" for r in audit_service.query(demo, action="letter.queue"))

@@ -117,6 +117,7 @@ class LettersScreen(Screen):
         left_layout.addWidget(self.table, 1)
         left_layout.addWidget(self._build_print())
         left_layout.addWidget(self._build_reprint())
+        left_layout.addWidget(self._build_notice())
         split.addWidget(left)
         self.preview = PdfPreview()
         self.preview.print_button.clicked.connect(self.print_previewed)
@@ -176,6 +177,26 @@ class LettersScreen(Screen):
         row.addWidget(self.reprint_button)
         self.actions(self.reprint_button)
         return box
+
+    def _build_notice(self) -> QGroupBox:
+        box = QGroupBox("Practice-wide opt-out")
+        row = QHBoxLayout(box)
+        self.notice_button = QPushButton("&Queue the notice to every household…")
+        self.notice_button.setToolTip("While a GP has the practice-wide opt-out on, every patient must be told "
+                                      "what it means and how to ask to be included: one letter per household.")
+        self.notice_button.clicked.connect(self.queue_notice)
+        row.addWidget(self.notice_button)
+        row.addStretch(1)
+        self.actions(self.notice_button)
+        return box
+
+    def queue_notice(self) -> None:
+        if not _ask.confirm(self, "Tell patients about the practice-wide opt-out",
+                            "Queue the practice-wide opt-out notice for every household that has not had it "
+                            "since the opt-out was turned on? Each letter is addressed to the oldest patient "
+                            "there and is due within one calendar month.", yes="Queue the notices"):
+            return
+        self.call(letters_service.queue_practice_wide_notice)
 
     # --- the queue ------------------------------------------------------------------------
     def refresh(self) -> None:
