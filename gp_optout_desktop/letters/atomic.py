@@ -8,36 +8,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..store.atomic import fsync_dir, write_bytes
+
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write to a temp file in the same folder, fsync, then os.replace over ``path``."""
+    """Write to a temp file in the same folder, fsync, then os.replace over ``path`` (owner-only)."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(target.parent)
+    write_bytes(target, data)
     return target
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable on POSIX; Windows cannot open a directory for this.
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_atomic_many(folder: str | os.PathLike, files: list[tuple[str, bytes]]) -> list[Path]:
@@ -68,7 +46,7 @@ def write_atomic_many(folder: str | os.PathLike, files: list[tuple[str, bytes]])
             except FileNotFoundError:
                 pass
         raise
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return [target for _, target in temps]
 
 
