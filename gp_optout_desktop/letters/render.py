@@ -294,6 +294,8 @@ def _story(index: int, request: LetterRequest, template: LetterTemplate, practic
             story.extend(flow)
     if pending_heading is not None:
         story.append(pending_heading)
+    if len(story) > 5:  # the sign-off never stands alone on a page: keep the last paragraphs together
+        story[-3:] = [_KeepTogether(story[-3:])]
     story += [_EndOfLetter(index), NextPageTemplate("first"), PageBreak()]
     return story
 

@@ -161,7 +161,7 @@ def print_batch(
     overdue = sum(1 for r in rows if r.due < sent_on)
     summary = f"Printed {len(rows)} letter{'s' if len(rows) != 1 else ''} ({result.pages} pages) and marked them sent."
     if overdue:
-        summary += f" {overdue} were past their one-month deadline."
+        summary += f" {overdue} {'was' if overdue == 1 else 'were'} past the one-month deadline."
     return ChangeSet(summary, ctx.revision, frozenset(r.patient_id for r in rows),
                      letter_ids=tuple(r.letter_id for r in rows), areas=frozenset({"letters"}),
                      data={"path": str(result.path), "split_dir": str(split_dir) if split_dir else None})
