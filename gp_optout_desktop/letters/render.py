@@ -295,7 +295,10 @@ def _story(index: int, request: LetterRequest, template: LetterTemplate, practic
     if pending_heading is not None:
         story.append(pending_heading)
     if len(story) > 5:  # the sign-off never stands alone on a page: keep the last paragraphs together
-        story[-3:] = [_KeepTogether(story[-3:])]
+        tail = []
+        for flowable in story[-3:]:
+            tail.extend(flowable._content if isinstance(flowable, KeepTogether) else [flowable])
+        story[-3:] = [_KeepTogether(tail)]
     story += [_EndOfLetter(index), NextPageTemplate("first"), PageBreak()]
     return story
 

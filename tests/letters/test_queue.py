@@ -39,7 +39,7 @@ def test_record_queue_print_send_reprint(manager, add_patient, tmp_path):
 
     out = tmp_path / "batch.pdf"
     change = letters.print_batch(manager, out, split_dir=tmp_path / "split", sent_on=date(2025, 3, 20))
-    assert "Printed 2 letters" in change.summary and "1 were past" in change.summary
+    assert "Printed 2 letters" in change.summary and "1 was past" in change.summary
     pages = pdf_text(out)
     text = "".join(pages)
     for expected in (f"Ms Siân {AWKWARD}", "Tŷ Gwyn", "LS1 4AP", "Dafydd O'Brien-Ŵyn", "20 March 2025",
