@@ -127,6 +127,9 @@ def test_export_writes_the_filtered_view_atomically(qtbot, screen, manager, tmp_
     rows = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
     assert len(rows) == shown + 1 and all(r[4].startswith("login") for r in rows[1:])
     assert f"Exported {shown} entries" in screen.status.text()
+    assert target.read_bytes() == screen.model.csv()  # the file is the view shown, byte for byte
+    exports = audit_service.query(manager, action="audit.export")
+    assert [(r.user, r.outcome, r.detail) for r in exports] == [("pm", "ok", f"rows={shown}")]
 
     # A full disk: the error in words, the earlier file unchanged, no temp file left behind.
     before = target.read_bytes()
@@ -148,6 +151,23 @@ def test_export_writes_the_filtered_view_atomically(qtbot, screen, manager, tmp_
     assert "the disk is full" in screen.status.text()
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if "audit" in p.name) == ["audit.csv"]
+    exports = audit_service.query(manager, action="audit.export")  # the failed attempt is audited too
+    assert [r.outcome for r in exports] == ["failed", "ok"]
+    assert exports[0].detail == f"rows={screen.model.rowCount()}"
+
+
+def test_export_csv_service_refused_to_other_roles_and_nothing_written(manager, tmp_path):
+    rows = audit_service.query(manager, action="login")
+    target = tmp_path / "audit.csv"
+    manager.role = roles.RECEPTIONIST
+    with pytest.raises(PermissionError):
+        audit_service.export_csv(manager, rows, target)
+    manager.role = roles.MANAGER
+    assert not target.exists()
+    assert audit_service.query(manager, action="audit.export") == []
+    assert audit_service.query(manager, action="denied.view_audit")[0].role == roles.RECEPTIONIST
+    change = audit_service.export_csv(manager, rows, target)
+    assert target.read_bytes() == audit_service.csv_bytes(rows) and change.data["rows"] == len(rows)
 
 
 def test_audit_screen_hidden_from_and_refused_to_other_roles(manager):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Sequence
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from ...services.audit import AuditRow
+from ...services.audit import AuditRow, csv_bytes  # the one CSV form, pure, in services
 
 COLUMNS = (
     ("When", "at"), ("User", "user"), ("Role", "role"), ("Action", "action"), ("Patient", "patient"),
@@ -34,6 +32,10 @@ class AuditModel(QAbstractTableModel):
     @property
     def rows(self) -> list[AuditRow]:
         return list(self._rows)
+
+    def csv(self) -> bytes:
+        """The rows shown, as the CSV services.audit.export_csv writes."""
+        return csv_bytes(self._rows)
 
     def set_rows(self, rows: Sequence[AuditRow]) -> None:
         self.beginResetModel()
@@ -62,20 +64,3 @@ class AuditModel(QAbstractTableModel):
         if role != Qt.DisplayRole:
             return None
         return COLUMNS[section][0] if orientation == Qt.Horizontal else None
-
-
-def _safe(value: str) -> str:
-    # A cell starting with = + - @ is run as a formula by spreadsheet programs.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def csv_bytes(rows: Sequence[AuditRow]) -> bytes:
-    """UTF-8 with BOM (Excel reads accents correctly), CRLF, times in UTC ISO 8601."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["seq", "at_utc", "user", "role", "action", "patient", "outcome", "workstation", "detail"])
-    for r in rows:
-        writer.writerow([r.seq, r.at.isoformat(), *(_safe(str(v)) for v in
-                                                     (r.user, r.role, r.action, r.patient, r.outcome,
-                                                      r.workstation, r.detail))])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")

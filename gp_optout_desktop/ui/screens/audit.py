@@ -1,7 +1,8 @@
 """Audit trail (practice manager): filter by dates, user, action and patient; verify the
-chain and say the result in words; export the filtered view to CSV (atomic write).
+chain and say the result in words; export the filtered view to CSV (services.audit.export_csv:
+an atomic write).
 
-Reading the trail and verifying it are themselves audited by services.audit.
+Reading the trail, verifying it and exporting it are themselves audited by services.audit.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QGridLay
                                QHeaderView, QLabel, QLineEdit, QPushButton, QTableView)
 
 from ...services import audit as audit_service
-from ...store import atomic
-from ..models.audit_model import AuditModel, csv_bytes
+from ..models.audit_model import AuditModel
 from . import _paths
 from .base import SIZE_FROM_ROWS, Screen
 
@@ -184,14 +184,10 @@ class AuditScreen(Screen):
         target = _paths.choose_save_file(self, "Export the audit view", suggested, "CSV files (*.csv)")
         if target is None:
             return
-        data = csv_bytes(rows)
-
-        def write(_session):
-            atomic.write_bytes(target, data)
-            return target
-
-        self.call(write, lambda path: self.show_info(f"Exported {len(rows)} entries to {path}."),
-                  working="Writing the CSV file…")
+        # Not published: reloading the view would replace the rows just exported (the next
+        # filter or reload shows the 'audit.export' row).
+        self.call(lambda session: audit_service.export_csv(session, rows, target), working="Writing the CSV file…",
+                  publish=False)
 
 
 def create(session_provider, bus) -> AuditScreen:

@@ -2,9 +2,9 @@
 letter may use listed beside it; a template with an unknown or misplaced field is
 refused (letters.templates checks it on save, and 'Check' shows the same message early).
 
-Templates are files, not register rows: saving goes through letters.templates.save_template
-(atomic write, version raised when the wording changes) after the session's
-'edit_templates' permission check, which audits a refusal.
+Templates are files, not register rows: saving goes through services.templates.save_template
+('edit_templates' checked, a refusal audited; letters.templates writes atomically and raises
+the version when the wording changes; the save audited as 'template.save').
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QPla
 from PySide6.QtCore import Qt
 
 from ...letters import templates
+from ...services import templates as template_service
 from ...letters.fields import describe_fields
 from ...letters.model import KIND_LABELS, KINDS
 from . import _ask
@@ -155,18 +156,14 @@ class TemplatesPanel(QWidget):
             return
         kind, text, folder = self.current_kind, self.editor.toPlainText(), self.templates_dir
 
-        def run(session):
-            session.require("edit_templates")  # refused (and the refusal audited) for anyone else
-            return templates.save_template(text, kind, folder)
-
-        def done(saved):
+        def done(changes):
+            saved = changes.data["template"]
             self._saved_text = saved.source
             self.editor.setPlainText(saved.source)
             self._show_version(saved.source)
-            self.screen.show_info(f"Saved the {KIND_LABELS[kind].lower()} template as version {saved.version}. "
-                                  "Letters printed from now on use it.")
 
-        self.screen.call(run, done, working="Saving the template…")
+        self.screen.call(lambda session: template_service.save_template(session, kind, text, folder), done,
+                         working="Saving the template…")
 
     def clear(self) -> None:
         self.editor.clear()
