@@ -62,3 +62,15 @@ def test_banner_ignores_changes_that_do_not_touch_the_policy(qtbot, window, unlo
     window.bus.publish(ChangeSet("Policy", areas=frozenset({"policy"})))
     banner_idle(qtbot, window)
     assert window.banner.isVisible()
+
+
+def test_one_banner_only_on_the_overview(qtbot, window, unlock_as):
+    from gp_optout_desktop.ui.screens.policy_banner import PolicyBanner
+
+    gp = unlock_as(window, "gp")
+    window.bus.publish(exclusion_service.set_practice_optout(gp, ON, "Partners' decision"))
+    window.nav.setCurrentRow([window.nav.item(i).text() for i in range(window.nav.count())].index("Overview"))
+    overview = window.screens.currentWidget()
+    qtbot.waitUntil(lambda: not overview.busy and not window.banner.busy, timeout=20000)
+    shown = [b for b in window.findChildren(PolicyBanner) if b.isVisible()]
+    assert shown == [window.banner]

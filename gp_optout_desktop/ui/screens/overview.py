@@ -10,7 +10,6 @@ from ...domain import codes
 from ...services import overview as overview_service
 from .base import Screen
 from .chart import TimelineChart
-from .policy_banner import PolicyBanner
 
 TITLE = "Overview"
 
@@ -53,8 +52,7 @@ class OverviewScreen(Screen):
 
     def __init__(self, session_provider, bus, parent=None):
         super().__init__(session_provider, bus, TITLE, parent)
-        self.banner = PolicyBanner(session_provider, bus)
-        self.outer.addWidget(self.banner)
+        # The practice-wide opt-out banner is the main window's, above every screen (this one included).
         grid = QGridLayout()
         self.tiles = {
             "patients": Tile("Patients in the register"),
