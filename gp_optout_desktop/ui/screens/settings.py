@@ -75,7 +75,10 @@ class SettingsScreen(Screen):
         form.addRow("&Email:", self.email)
         self.save_practice_button = QPushButton("&Save practice details")
         self.save_practice_button.clicked.connect(self.save_practice)
-        form.addRow("", self.save_practice_button)
+        save_row = QHBoxLayout()
+        save_row.addWidget(self.save_practice_button)
+        save_row.addStretch(1)
+        form.addRow("", save_row)
         self.actions(self.save_practice_button)
         return box
 
