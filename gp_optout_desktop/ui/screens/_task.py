@@ -13,9 +13,9 @@ from .. import worker
 
 
 class TaskRunner:
-    """``on_busy`` callbacks are plain Python, not a Qt signal: with PySide6 6.12 on CPython
-    3.11 every Python-side Signal.emit() drops one reference to True (measured: the app
-    aborts with 'bool_dealloc' after about 2,700 emits), so this file emits none."""
+    """``on_busy`` callbacks are plain Python, not a Qt signal: nothing here needs one.
+    (PySide6 6.12.0 on CPython 3.11 dropped a reference to True per Python-side emit;
+    the project pins 6.11.3, and tests/ui/test_qt_refcounts.py guards it.)"""
 
     def __init__(self):
         self._pending = 0

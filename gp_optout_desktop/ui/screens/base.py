@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 from typing import Callable
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -69,7 +70,7 @@ class Screen(QWidget):
         self.status.setWordWrap(True)
         self.status.setAccessibleName("Status")
         self.status.setTextInteractionFlags(Qt.TextSelectableByMouse | Qt.TextSelectableByKeyboard)
-        self.runner.on_busy.append(self._on_busy)
+        self.runner.on_busy.append(self._busy_if_alive)
         if bus is not None:
             bus.changed.connect(self._on_changed)
             bus.locked.connect(self.clear)
@@ -110,7 +111,11 @@ class Screen(QWidget):
         if working:
             self.show_info(working)
 
+        # The window may have locked and deleted this screen while the call ran: its answer
+        # then has nowhere to go (and touching the deleted widgets would raise).
         def finished(result):
+            if not shiboken6.isValid(self):
+                return
             if isinstance(result, ChangeSet):
                 self.show_info(result.summary + "".join(f" {w}" for w in result.warnings))
                 if publish and self.bus is not None:
@@ -119,6 +124,8 @@ class Screen(QWidget):
                 done(result)
 
         def error(exc: BaseException):
+            if not shiboken6.isValid(self):
+                return
             self.show_error(describe_error(exc))
             if failed is not None:
                 failed(exc)
@@ -170,6 +177,10 @@ class Screen(QWidget):
         if self._stale and self._session_provider() is not None:
             self._stale = False
             self.refresh()
+
+    def _busy_if_alive(self, busy: bool) -> None:
+        if shiboken6.isValid(self):  # the screen may be deleted (locked) while a call ran
+            self._on_busy(busy)
 
     def _on_busy(self, busy: bool) -> None:
         for widget in self._action_widgets:
