@@ -10,18 +10,22 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from gp_optout_desktop.ui import dialogs, worker
+from gp_optout_desktop.ui.screens import _paths, _printing
 
 DEMO_PASSWORDS = {"manager": "manager-demo-pass", "reception": "reception-demo-pass", "gp": "gp-demo-pass"}
 
 
 @pytest.fixture(autouse=True)
 def strict_dialogs():
-    dialogs.reset()
+    """Every dialog, file chooser and printer chooser answers only what a test queued."""
+    for module in (dialogs, _paths, _printing):
+        module.reset()
     dialogs.strict = True
     yield
     dialogs.strict = False
     leftover = list(dialogs._next_answers)
-    dialogs.reset()
+    for module in (dialogs, _paths, _printing):
+        module.reset()
     assert not leftover, f"queued dialog answers never used: {leftover}"
 
 

@@ -12,21 +12,7 @@ from gp_optout_desktop.services import users as users_service
 from gp_optout_desktop.ui import dialogs
 from gp_optout_desktop.ui.bus import ChangeBus
 from gp_optout_desktop.ui.screens import SCREENS, _paths, backups as backups_screen
-
-
-@pytest.fixture(autouse=True)
-def strict_dialogs():
-    dialogs.reset()
-    _paths.reset()
-    dialogs.strict = True
-    yield
-    dialogs.strict = False
-    dialogs.reset()
-    _paths.reset()
-
-
-def wait_idle(qtbot, screen):
-    qtbot.waitUntil(lambda: not screen.busy, timeout=30000)
+from tests.ui.helpers import wait_idle
 
 
 @pytest.fixture

@@ -14,21 +14,7 @@ from gp_optout_desktop.services import exclusion as exclusion_service, objection
 from gp_optout_desktop.ui import dialogs
 from gp_optout_desktop.ui.bus import ChangeBus
 from gp_optout_desktop.ui.screens import SCREENS, _paths, exclusion as exclusion_screen
-
-
-@pytest.fixture(autouse=True)
-def strict_dialogs():
-    dialogs.reset()
-    _paths.reset()
-    dialogs.strict = True
-    yield
-    dialogs.strict = False
-    dialogs.reset()
-    _paths.reset()
-
-
-def wait_idle(qtbot, screen):
-    qtbot.waitUntil(lambda: not screen.busy, timeout=30000)
+from tests.ui.helpers import wait_idle
 
 
 @pytest.fixture

@@ -11,17 +11,6 @@ from gp_optout_desktop.ui.bus import ChangeBus
 from gp_optout_desktop.ui.screens import include_me
 
 
-@pytest.fixture(autouse=True)
-def strict_dialogs():
-    dialogs.reset()
-    dialogs.strict = True
-    yield
-    dialogs.strict = False
-    leftover = list(dialogs._next_answers)
-    dialogs.reset()
-    assert not leftover
-
-
 def test_cancel_records_nothing(manager, add_patient):
     pid = add_patient(manager)
     dialogs.set_next_answer("Cancel")

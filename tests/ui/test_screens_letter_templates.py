@@ -14,22 +14,7 @@ from gp_optout_desktop.services import audit as audit_service
 from gp_optout_desktop.ui import dialogs
 from gp_optout_desktop.ui.bus import ChangeBus
 from gp_optout_desktop.ui.screens import _paths, _printing, letters as letters_screen
-
-
-@pytest.fixture(autouse=True)
-def strict_dialogs():
-    for module in (dialogs, _paths, _printing):
-        module.reset()
-    dialogs.strict = True
-    yield
-    dialogs.strict = False
-    leftover = list(dialogs._next_answers)
-    dialogs.reset()
-    assert not leftover
-
-
-def wait_idle(qtbot, screen):
-    qtbot.waitUntil(lambda: not screen.busy, timeout=30000)
+from tests.ui.helpers import wait_idle
 
 
 @pytest.fixture

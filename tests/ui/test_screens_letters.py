@@ -17,21 +17,7 @@ from gp_optout_desktop.ui import dialogs
 from gp_optout_desktop.ui.bus import ChangeBus
 from gp_optout_desktop.ui.models.letters_model import OVERDUE, LettersModel, deadline_words
 from gp_optout_desktop.ui.screens import SCREENS, _paths, _printing, letters as letters_screen
-
-
-@pytest.fixture(autouse=True)
-def strict_dialogs():
-    for module in (dialogs, _paths, _printing):
-        module.reset()
-    dialogs.strict = True
-    yield
-    dialogs.strict = False
-    for module in (dialogs, _paths, _printing):
-        module.reset()
-
-
-def wait_idle(qtbot, screen):
-    qtbot.waitUntil(lambda: not screen.busy, timeout=60000)
+from tests.ui.helpers import wait_idle
 
 
 @pytest.fixture

@@ -15,10 +15,9 @@ from gp_optout_desktop.services.overview import Period, timeline
 from gp_optout_desktop.ui.bus import ChangeBus
 from gp_optout_desktop.ui.screens import SCREENS, chart, overview as overview_screen
 from gp_optout_desktop.ui.screens.policy_banner import PolicyBanner
+from tests.ui.helpers import wait_idle
 
 
-def wait_idle(qtbot, widget):
-    qtbot.waitUntil(lambda: not widget.busy, timeout=20000)
 
 
 def test_timeline_buckets_by_year_for_long_histories_and_keeps_empty_years():

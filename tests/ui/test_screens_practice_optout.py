@@ -16,21 +16,9 @@ from gp_optout_desktop.ui.bus import ChangeBus
 from gp_optout_desktop.ui.models.policy_model import PolicyHistoryModel
 from gp_optout_desktop.ui.screens import SCREENS, practice_optout
 from gp_optout_desktop.ui.screens.policy_banner import PolicyBanner
+from tests.ui.helpers import wait_idle
 
 
-@pytest.fixture(autouse=True)
-def strict_dialogs():
-    dialogs.reset()
-    dialogs.strict = True
-    yield
-    dialogs.strict = False
-    leftover = list(dialogs._next_answers)
-    dialogs.reset()
-    assert not leftover, f"queued dialog answers never used: {leftover}"
-
-
-def wait_idle(qtbot, *widgets):
-    qtbot.waitUntil(lambda: not any(w.busy for w in widgets), timeout=20000)
 
 
 @pytest.fixture

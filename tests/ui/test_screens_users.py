@@ -11,19 +11,7 @@ from gp_optout_desktop.ui import dialogs
 from gp_optout_desktop.ui.bus import ChangeBus
 from gp_optout_desktop.ui.models.users_model import PermissionsModel, UsersModel
 from gp_optout_desktop.ui.screens import SCREENS, users as users_screen
-
-
-@pytest.fixture(autouse=True)
-def strict_dialogs():
-    dialogs.reset()
-    dialogs.strict = True
-    yield
-    dialogs.strict = False
-    dialogs.reset()
-
-
-def wait_idle(qtbot, screen):
-    qtbot.waitUntil(lambda: not screen.busy, timeout=20000)
+from tests.ui.helpers import wait_idle
 
 
 @pytest.fixture
