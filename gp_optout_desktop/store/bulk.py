@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 
 _SECONDARY_INDEXES = {
     "patients_surname": "CREATE INDEX patients_surname ON patients(surname_key, forenames)",
     "patients_dob": "CREATE INDEX patients_dob ON patients(dob, surname_key, forenames)",
     "patients_postcode": "CREATE INDEX patients_postcode ON patients(postcode_key, surname_key, forenames)",
 }
+
+
+@contextmanager
+def large_cache(conn, mib: int = 512):
+    """A bigger page cache while bulk-loading: the three index builds each scan the whole
+    patients table, and at 1,000,000 patients (about 250 MB) the normal 64 MiB cache makes
+    each scan decrypt every page again. Set back afterwards, which frees the memory."""
+    before = conn.execute("PRAGMA cache_size").fetchone()[0]
+    conn.execute(f"PRAGMA cache_size = {-int(mib) * 1024}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA cache_size = {int(before)}")
 
 
 def insert_patients(conn, rows: list[tuple]) -> None:
