@@ -141,12 +141,7 @@ def print_batch(
     and mark them sent on ``sent_on`` (default today). Manager only; each letter audited."""
     sent_on = sent_on or session.today()
     with session.write("print_letters", changes_register=False) as ctx:
-        rows = letters_repo.get_many(ctx.conn, list(letter_ids)) if letter_ids else letters_repo.pending(ctx.conn)
-        already = [r.letter_id for r in rows if r.sent_on is not None]
-        if already:
-            raise ValidationError(f"Letter {reference(already[0])} was already sent: reprint it instead.", "letters")
-        if not rows:
-            raise ValidationError("No letters are waiting to be printed.", "letters")
+        rows = _unsent(ctx.conn, letter_ids)
         requests, templates = _requests(ctx.conn, session, rows, sent_on, templates_dir)
         result = render.render_batch(requests, practice_details(ctx.conn), out, templates)
         if split_dir is not None:
@@ -165,6 +160,44 @@ def print_batch(
     return ChangeSet(summary, ctx.revision, frozenset(r.patient_id for r in rows),
                      letter_ids=tuple(r.letter_id for r in rows), areas=frozenset({"letters"}),
                      data={"path": str(result.path), "split_dir": str(split_dir) if split_dir else None})
+
+
+def _unsent(conn, letter_ids: Sequence[int] | None) -> list[letters_repo.LetterRow]:
+    """The letters ``letter_ids`` (or every one waiting), refused if any was already sent."""
+    rows = letters_repo.get_many(conn, list(letter_ids)) if letter_ids else letters_repo.pending(conn)
+    already = [r.letter_id for r in rows if r.sent_on is not None]
+    if already:
+        raise ValidationError(f"Letter {reference(already[0])} was already sent: reprint it instead.", "letters")
+    if not rows:
+        raise ValidationError("No letters are waiting to be printed.", "letters")
+    return rows
+
+
+PREVIEW_LIMIT = 200  # a 50,000-household notice run would take minutes to render just to look at
+
+
+@dataclass(frozen=True)
+class LetterPreview:
+    pdf: bytes
+    letters: int  # rendered
+    pages: int
+    asked: int  # selected, or waiting: more than ``letters`` when capped at PREVIEW_LIMIT
+
+
+def preview(session: Session, letter_ids: Sequence[int] | None = None, *,
+            templates_dir: Path | None = None) -> LetterPreview:
+    """The pages print_batch would produce today for these letters (or the first PREVIEW_LIMIT
+    waiting), with nothing marked sent. Bytes, never a file: the pages carry names and
+    addresses. Manager only; a read of each patient, so one audit row per letter."""
+    with session.write("print_letters", changes_register=False) as ctx:
+        rows = _unsent(ctx.conn, letter_ids)
+        asked, rows = len(rows), rows[:PREVIEW_LIMIT]
+        requests, templates = _requests(ctx.conn, session, rows, session.today(), templates_dir)
+        data, rendered = render.render_bytes(requests, practice_details(ctx.conn), templates)
+        for row in rows:
+            ctx.audit("letter.preview", audit_ref(patients_store.get(ctx.conn, row.patient_id)),
+                      detail=f"letter={row.letter_id} kind={row.kind}")
+    return LetterPreview(data, len(rows), sum(r.pages for r in rendered), asked)
 
 
 def _requests(conn, session: Session, rows, letter_date: date, templates_dir: Path | None):

@@ -167,3 +167,41 @@ def test_cli_pending_print_reprint(run, tmp_path):
     assert code == 2 and "No letters are waiting to be printed." in err and "9990000018" not in err
     code, out, _ = run("letters", "reprint", "--nhs", "9990000018", "--out", str(tmp_path / "r.pdf"))
     assert code == 0 and (tmp_path / "r.pdf").exists()
+
+
+def test_preview_is_the_print_without_marking_sent(manager, register_dir, add_patient, tmp_path, monkeypatch):
+    import io
+
+    from pypdf import PdfReader
+
+    _fixed_clock(manager, date(2025, 3, 20))
+    for surname in ("Able", "Baker", "Cole"):
+        objections.record(manager, add_patient(manager, surname=surname, forenames=AWKWARD))
+    queue = letters.pending(manager)
+    draft = letters.preview(manager)
+    assert (draft.letters, draft.asked) == (3, 3)
+    drafted = [p.extract_text() for p in PdfReader(io.BytesIO(draft.pdf)).pages]
+    assert len(drafted) == draft.pages
+    assert [q.letter_id for q in letters.pending(manager)] == [q.letter_id for q in queue]  # nothing sent
+    assert len(audit.query(manager, action="letter.preview")) == 3  # a read of each patient
+    out = tmp_path / "batch.pdf"
+    letters.print_batch(manager, out)
+    assert pdf_text(out) == drafted  # the same pages, word for word
+    with pytest.raises(ValidationError, match="already sent"):
+        letters.preview(manager, [queue[0].letter_id])
+
+    # A large run is previewed from its start; the caption says how many of how many.
+    monkeypatch.setattr(letters, "PREVIEW_LIMIT", 2)
+    for surname in ("Dean", "Eyre", "Ford"):
+        objections.record(manager, add_patient(manager, surname=surname))
+    capped = letters.preview(manager)
+    assert (capped.letters, capped.asked) == (2, 3)
+
+    users.add(manager, "desk", roles.RECEPTIONIST, "desk-password")
+    manager.lock()
+    desk = session_service.unlock(register_dir, "desk", "desk-password")
+    try:
+        with pytest.raises(PermissionError, match="may not print letters"):
+            letters.preview(desk)
+    finally:
+        desk.lock()

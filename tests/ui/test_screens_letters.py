@@ -177,3 +177,26 @@ def test_practice_wide_notice_is_queued_from_the_letters_screen(screen, demo, re
     queued = notices()
     assert queued and screen.model.rowCount() == len(letters_service.pending(demo))
     assert any(r.action == "letter.queue_practice_wide" for r in audit_service.query(demo, action="letter.queue"))
+
+
+def test_preview_shows_the_pages_and_marks_nothing_sent(qtbot, screen, demo, tmp_path):
+    before = letters_service.pending(demo)
+    select(screen, [0, 1])
+    assert screen.preview_button.text() == "Pre&view 2 selected"
+    screen.preview_button.click()
+    wait_idle(qtbot, screen)
+    assert "nothing marked sent" in screen.status.text(), screen.status.text()
+    # The pages are the ones printing would produce: same count as the printed PDF below.
+    previewed = screen.preview.document.pageCount()
+    assert previewed >= 2 and "Preview of 2 letters" in screen.preview.caption.text()
+    assert not screen.preview.print_button.isEnabled()  # printing goes through Print, which marks sent
+    assert [p.letter_id for p in letters_service.pending(demo)] == [p.letter_id for p in before]
+    reads = audit_service.query(demo, action="letter.preview")
+    assert {f"letter={before[i].letter_id}" in " ".join(r.detail for r in reads) for i in (0, 1)} == {True}
+    out = tmp_path / "batch.pdf"
+    _paths.set_next_path(out)
+    screen.pdf_button.click()
+    wait_idle(qtbot, screen)
+    assert len(PdfReader(str(out)).pages) == previewed
+    screen.clear()
+    assert screen.preview.document.pageCount() == 0 and screen.preview._buffer is None

@@ -1,6 +1,6 @@
-"""Letters (practice manager): the queue with deadlines (overdue highlighted), print a batch
-to a PDF file or a printer, preview the same PDF pages, mark sent, reprint; template
-editing is on its own tab (letter_templates.py).
+"""Letters (practice manager): the queue with deadlines (overdue highlighted), preview the
+pages before printing, print a batch to a PDF file or a printer, see the same PDF pages
+afterwards, mark sent, reprint; template editing is on its own tab (letter_templates.py).
 
 Printing goes through services.letters.print_batch, which marks the letters sent only
 once their PDF exists; a printer then gets exactly those pages (_printing.print_pdf).
@@ -13,7 +13,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QDate, QIODevice, Qt
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDateEdit, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
@@ -49,9 +49,10 @@ class PdfPreview(QWidget):
         layout.addWidget(self.view, 1)
         layout.addWidget(self.print_button)
         self.path: Path | None = None
+        self._buffer: QBuffer | None = None
 
     def show_pdf(self, path: Path, what: str) -> None:
-        self.document.close()
+        self._close()
         error = self.document.load(str(path))
         self.path = Path(path) if error == QPdfDocument.Error.None_ else None
         pages = self.document.pageCount() if self.path else 0
@@ -59,11 +60,32 @@ class PdfPreview(QWidget):
                              else f"The PDF {Path(path).name} could not be opened for preview.")
         self.print_button.setEnabled(self.path is not None)
 
-    def clear(self) -> None:
+    def show_draft(self, draft: letters_service.LetterPreview) -> None:
+        """Pages not yet printed, from memory (never a temp file: they carry names and addresses).
+        Not printable from here: printing goes through Print, which marks them sent."""
+        self._close()
+        self._buffer = QBuffer(self)
+        self._buffer.setData(QByteArray(draft.pdf))
+        self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+        self.document.load(self._buffer)
+        which = (f"the first {draft.letters} of {draft.asked} letters" if draft.asked > draft.letters
+                 else f"{draft.letters} letter{'s' if draft.letters != 1 else ''}")
+        self.caption.setText(f"Preview of {which}, {draft.pages} page{'s' if draft.pages != 1 else ''}: "
+                             "not printed, nothing marked sent.")
+
+    def _close(self) -> None:
         self.document.close()
         self.path = None
-        self.caption.setText("Print letters to see their pages here.")
         self.print_button.setEnabled(False)
+        if self._buffer is not None:
+            self._buffer.close()
+            self._buffer.setData(QByteArray())
+            self._buffer.deleteLater()
+            self._buffer = None
+
+    def clear(self) -> None:
+        self._close()
+        self.caption.setText("Print letters to see their pages here.")
 
 
 class LettersScreen(Screen):
@@ -133,11 +155,15 @@ class LettersScreen(Screen):
         row = QHBoxLayout()
         self.select_overdue_button = QPushButton("Select &overdue")
         self.select_overdue_button.clicked.connect(self.select_overdue)
+        self.preview_button = QPushButton("Pre&view")
+        self.preview_button.setToolTip("Show the pages as they would print today, without printing or "
+                                       f"marking anything sent (Alt+V; at most {letters_service.PREVIEW_LIMIT} letters).")
+        self.preview_button.clicked.connect(self.preview_letters)
         self.pdf_button = QPushButton("Print to &PDF…")
         self.pdf_button.clicked.connect(self.print_to_pdf)
         self.printer_button = QPushButton("Print to p&rinter…")
         self.printer_button.clicked.connect(self.print_to_printer)
-        for w in (self.select_overdue_button, self.pdf_button, self.printer_button):
+        for w in (self.select_overdue_button, self.preview_button, self.pdf_button, self.printer_button):
             row.addWidget(w)
         layout.addLayout(row)
         self.split_check = QCheckBox("Also save one PDF per letter in a folder (for email)")
@@ -158,7 +184,7 @@ class LettersScreen(Screen):
         sent_row.addWidget(self.mark_button)
         sent_row.addStretch(1)
         layout.addLayout(sent_row)
-        self.actions(self.pdf_button, self.printer_button, self.mark_button)
+        self.actions(self.preview_button, self.pdf_button, self.printer_button, self.mark_button)
         return box
 
     def _build_reprint(self) -> QGroupBox:
@@ -241,10 +267,12 @@ class LettersScreen(Screen):
     def _update_buttons(self, *_args) -> None:
         chosen, total = len(self.selected_ids()), self.model.rowCount()
         what = f"{chosen} selected" if chosen else f"all {total}"
+        self.preview_button.setText(f"Pre&view {what}")
         self.pdf_button.setText(f"Print {what} to &PDF…")
         self.printer_button.setText(f"Print {what} to p&rinter…")
         self.mark_button.setText(f"&Mark {chosen} sent without printing…" if chosen else "&Mark sent without printing…")
         if not self.busy:
+            self.preview_button.setEnabled(total > 0)
             self.pdf_button.setEnabled(total > 0)
             self.printer_button.setEnabled(total > 0)
             self.mark_button.setEnabled(chosen > 0)
@@ -261,6 +289,14 @@ class LettersScreen(Screen):
             return True, None
         folder = _paths.choose_folder(self, "Choose the folder for one PDF per letter", Path.home())
         return folder is not None, folder
+
+    def preview_letters(self) -> None:
+        ids = self._target_ids()
+        self.call(lambda s: letters_service.preview(s, ids), self._show_draft, working="Preparing the preview…")
+
+    def _show_draft(self, draft: letters_service.LetterPreview) -> None:
+        self.preview.show_draft(draft)
+        self.show_info(self.preview.caption.text())
 
     def print_to_pdf(self) -> None:
         ids = self._target_ids()
