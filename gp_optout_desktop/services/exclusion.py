@@ -23,7 +23,9 @@ from ..exclusion.errors import ExportError
 from ..exclusion.format import format_ts
 from ..exclusion.fsutil import replace_file_atomically
 from ..exclusion.writer import DEFAULT_VALIDITY, write_export
+from ..letters.model import PRACTICE_WIDE_NOTICE
 from ..store import exclusion_repo as repo
+from ..store import letters_repo
 from ..store import meta
 from ..store import policy as policy_store
 from . import objections, patients
@@ -243,10 +245,16 @@ def set_practice_optout(session: Session, state: str, reason: str, effective: da
         change = policy.PolicyChange(state=state, effective=effective, reason=reason.strip(),
                                      recorded_by=session.user, recorded_at=session.now())
         policy_id = policy_store.insert(ctx.conn, change)
-        ctx.audit(f"practice_optout.{state}", detail=f"policy={policy_id} effective={effective.isoformat()}")
+        # A notice still waiting would tell patients about an opt-out that has been lifted.
+        cancelled = letters_repo.cancel_unsent(ctx.conn, PRACTICE_WIDE_NOTICE) if state == policy.OFF else 0
+        ctx.audit(f"practice_optout.{state}", detail=f"policy={policy_id} effective={effective.isoformat()}"
+                                                    + (f" notices_cancelled={cancelled}" if cancelled else ""))
     summary = (f"Practice-wide opt-out turned {state} from {effective.isoformat()}. "
                "Export the exclusion file again so the clinical system sees the change.")
-    return ChangeSet(summary, ctx.revision, areas=frozenset({"policy", "export"}))
+    if cancelled:
+        summary += (f" {cancelled:,} practice-wide opt-out notice{'s' if cancelled != 1 else ''} not yet "
+                    f"printed {'were' if cancelled != 1 else 'was'} taken off the letters queue.")
+    return ChangeSet(summary, ctx.revision, areas=frozenset({"policy", "export", "letters"}))
 
 
 def opt_in(session: Session, nhs: str, *, via: str = "desk", effective: date | None = None,

@@ -115,3 +115,8 @@ def queue_household_notices(conn, kind: str, *, since: datetime, queued_at: date
         (kind, since.isoformat(), kind, queued_at.isoformat(), due.isoformat()),
     )
     return cur.rowcount
+
+
+def cancel_unsent(conn, kind: str) -> int:
+    """Drop every ``kind`` letter still waiting (not yet sent); returns how many."""
+    return conn.execute("DELETE FROM letters WHERE kind = ? AND sent_at IS NULL", (kind,)).rowcount

@@ -176,3 +176,27 @@ def test_cli_notify_practice_wide(manager, register_dir, households, monkeypatch
     assert "already had" in capsys.readouterr().out
     assert cli.main(["--user", "pm", "letters", "pending"]) == 0
     assert "3 waiting" in capsys.readouterr().out
+
+
+def test_turning_it_off_takes_unprinted_notices_off_the_queue(manager, register_dir, add_patient, households,
+                                                               tmp_path):
+    pm = _turn(manager, register_dir, "on")
+    letters.queue_practice_wide_notice(pm)
+    first = _notices(pm)[0]
+    letters.print_batch(pm, tmp_path / "one.pdf", letter_ids=[first.letter_id])  # one already posted
+    objections_before = [q for q in letters.pending(pm) if q.kind != "practice_wide_notice"]
+    said = []
+    pm = _as_gp(pm, register_dir,
+                lambda gp: said.append(exclusion.set_practice_optout(gp, "off", "Lifted at the partners' meeting")))
+    try:
+        assert "2 practice-wide opt-out notices not yet printed were taken off" in said[0].summary
+        assert _notices(pm) == []  # a waiting notice would describe an opt-out that no longer applies
+        assert [q for q in letters.pending(pm) if q.kind != "practice_wide_notice"] == objections_before
+        (off_row,) = audit.query(pm, action="practice_optout.off")
+        assert "notices_cancelled=2" in off_row.detail
+        from gp_optout_desktop.services import patients
+
+        sent = [r for r in patients.view(pm, first.patient_id).letters if r["kind"] == "practice_wide_notice"]
+        assert len(sent) == 1 and sent[0]["sent_at"]  # the one posted stays on the patient's record
+    finally:
+        pm.lock()
