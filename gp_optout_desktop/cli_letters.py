@@ -4,6 +4,9 @@
     gp-optout letters print --out FILE.pdf [--split DIR] [--sent-on DATE]
     gp-optout letters reprint --nhs N [--out FILE.pdf]
     gp-optout letters notify-practice-wide
+    gp-optout letters template show KIND [--out FILE]      # the wording in use
+    gp-optout letters template save KIND --from FILE       # the practice's own wording
+    gp-optout letters template standard KIND               # back to the installed wording
 
 Handlers take cli.CliContext and return an exit code; cli.main turns errors into one line.
 The pending list shows names and NHS numbers because that is its purpose (the desk works
@@ -32,13 +35,55 @@ def add_commands(subparsers) -> None:
     q.add_argument("--letter", type=int, help="a particular letter id instead of the latest")
     lsub.add_parser("notify-practice-wide",
                     help="queue the practice-wide opt-out notice, one per household not yet told (practice manager)")
+    t = lsub.add_parser("template", help="the wording of a letter: show it, save the practice's own, or go back "
+                                         "to the installed wording (practice manager)")
+    tsub = t.add_subparsers(dest="template_cmd", required=True)
+    from .letters.model import KINDS
+
+    for name, helptext in (("show", "print the wording in use (or write it to --out)"),
+                           ("save", "check and save the practice's own wording from --from FILE"),
+                           ("standard", "use the wording installed with the app again")):
+        q = tsub.add_parser(name, help=helptext)
+        q.add_argument("kind", choices=KINDS)
+        if name == "show":
+            q.add_argument("--out", type=Path, help="write the template to this file to edit it")
+        if name == "save":
+            q.add_argument("--from", dest="source", required=True, type=Path, help="the edited template (UTF-8)")
     p.set_defaults(func=run_letters)
+
+
+def run_template(ctx) -> int:
+    from .domain.errors import ValidationError
+    from .letters.atomic import write_atomic
+    from .services import templates
+
+    a = ctx.args
+    session = ctx.session()
+    if a.template_cmd == "show":
+        found = templates.current(session, a.kind)
+        if a.out:
+            write_atomic(a.out, found.template.source.encode("utf-8"))
+            ctx.out(f"Wrote version {found.template.version} to {a.out}.")
+        else:
+            ctx.out(found.template.source.rstrip("\n"))
+        return 0
+    if a.template_cmd == "save":
+        try:
+            text = a.source.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError(f"{a.source.name} is not UTF-8 text: save it as UTF-8.", "template") from None
+        ctx.out(templates.save_template(session, a.kind, text).summary)
+        return 0
+    ctx.out(templates.use_installed(session, a.kind).summary)
+    return 0
 
 
 def run_letters(ctx) -> int:
     from .services import letters
 
     a = ctx.args
+    if a.letters_cmd == "template":
+        return run_template(ctx)
     session = ctx.session()
     if a.letters_cmd == "pending":
         rows = letters.pending(session)

@@ -1,4 +1,6 @@
-"""Letter templates: editable text files a practice manager can reword without code.
+"""Letter templates: editable text a practice manager can reword without code. The app
+installs one file per letter (resources/letters); a practice's own wording is kept in its
+register (services/templates.py) and used instead.
 
 Format (UTF-8)::
 
@@ -28,7 +30,6 @@ from pathlib import Path
 
 from ..domain.errors import ValidationError
 from ..paths import resource
-from .atomic import write_atomic
 from .fields import BLOCK_FIELDS, CONDITIONS, FIELDS, allowed_fields
 from .model import KINDS, KIND_LABELS
 
@@ -95,20 +96,14 @@ def load_template(kind: str, directory: str | Path | None = None) -> LetterTempl
     return parse_template(text, expected_kind=kind)
 
 
-def save_template(text: str, kind: str, directory: str | Path | None = None) -> LetterTemplate:
-    """Validate, then write atomically. Changed wording with an unchanged version gets the next version,
-    so two different wordings never share a version number in the letters log."""
+def revise(text: str, kind: str, current: LetterTemplate | None) -> LetterTemplate:
+    """Validate new wording against ``current`` (the wording in use). Changed wording with an
+    unchanged version gets the next version, so two different wordings never share a version
+    number in the letters log."""
     new = parse_template(text, expected_kind=kind)
-    path = template_path(kind, directory)
-    if path.exists():
-        try:
-            old = parse_template(path.read_text(encoding="utf-8"), expected_kind=kind)
-        except (TemplateError, UnicodeDecodeError):
-            old = None
-        if old is not None and old.source != new.source and new.version <= old.version:
-            text = _VERSION_RE.sub(lambda m: f"{m.group(1)}{old.version + 1}", text, count=1)
-            new = parse_template(text, expected_kind=kind)
-    write_atomic(path, new.source.encode("utf-8"))
+    if current is not None and current.source != new.source and new.version <= current.version:
+        text = _VERSION_RE.sub(lambda m: f"{m.group(1)}{current.version + 1}", text, count=1)
+        new = parse_template(text, expected_kind=kind)
     return new
 
 

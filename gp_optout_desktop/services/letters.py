@@ -21,8 +21,9 @@ from ..letters import render
 from ..letters.model import (
     KIND_LABELS, PRACTICE_WIDE_NOTICE, TYPE2_IN_ERROR, LetterItem, LetterRecipient, LetterRequest, PracticeDetails,
 )
-from ..letters.templates import LetterTemplate, load_template
+from ..letters.templates import LetterTemplate
 from ..store import events as events_store, letters_repo, meta, patients as patients_store, policy as policy_store
+from . import templates as templates_service
 from .changes import ChangeSet
 from .objections import one_calendar_month_after
 from .patients import audit_ref
@@ -135,14 +136,13 @@ def print_batch(
     split_dir: Path | None = None,
     letter_ids: Sequence[int] | None = None,
     sent_on: date | None = None,
-    templates_dir: Path | None = None,
 ) -> ChangeSet:
     """Print pending letters (all, or ``letter_ids``) into one PDF, optionally also one file each,
     and mark them sent on ``sent_on`` (default today). Manager only; each letter audited."""
     sent_on = sent_on or session.today()
     with session.write("print_letters", changes_register=False) as ctx:
         rows = _unsent(ctx.conn, letter_ids)
-        requests, templates = _requests(ctx.conn, session, rows, sent_on, templates_dir)
+        requests, templates = _requests(ctx.conn, session, rows, sent_on)
         result = render.render_batch(requests, practice_details(ctx.conn), out, templates)
         if split_dir is not None:
             render.render_split(requests, practice_details(ctx.conn), split_dir, templates)
@@ -184,15 +184,14 @@ class LetterPreview:
     asked: int  # selected, or waiting: more than ``letters`` when capped at PREVIEW_LIMIT
 
 
-def preview(session: Session, letter_ids: Sequence[int] | None = None, *,
-            templates_dir: Path | None = None) -> LetterPreview:
+def preview(session: Session, letter_ids: Sequence[int] | None = None) -> LetterPreview:
     """The pages print_batch would produce today for these letters (or the first PREVIEW_LIMIT
     waiting), with nothing marked sent. Bytes, never a file: the pages carry names and
     addresses. Manager only; a read of each patient, so one audit row per letter."""
     with session.write("print_letters", changes_register=False) as ctx:
         rows = _unsent(ctx.conn, letter_ids)
         asked, rows = len(rows), rows[:PREVIEW_LIMIT]
-        requests, templates = _requests(ctx.conn, session, rows, session.today(), templates_dir)
+        requests, templates = _requests(ctx.conn, session, rows, session.today())
         data, rendered = render.render_bytes(requests, practice_details(ctx.conn), templates)
         for row in rows:
             ctx.audit("letter.preview", audit_ref(patients_store.get(ctx.conn, row.patient_id)),
@@ -200,8 +199,8 @@ def preview(session: Session, letter_ids: Sequence[int] | None = None, *,
     return LetterPreview(data, len(rows), sum(r.pages for r in rendered), asked)
 
 
-def _requests(conn, session: Session, rows, letter_date: date, templates_dir: Path | None):
-    templates = {kind: load_template(kind, templates_dir) for kind in sorted({r.kind for r in rows})}
+def _requests(conn, session: Session, rows, letter_date: date):
+    templates = {kind: templates_service.in_use(conn, kind).template for kind in sorted({r.kind for r in rows})}
     history = policy_store.history(conn) if any(r.kind == PRACTICE_WIDE_NOTICE for r in rows) else ()
     requests = [build_request(conn, r, session.codes, letter_date, history) for r in rows]
     return requests, templates
@@ -250,8 +249,7 @@ def mark_sent(session: Session, letter_ids: Sequence[int], on: date) -> ChangeSe
                      areas=frozenset({"letters"}))
 
 
-def reprint(session: Session, nhs: str, out: Path, *, letter_id: int | None = None,
-            templates_dir: Path | None = None) -> ChangeSet:
+def reprint(session: Session, nhs: str, out: Path, *, letter_id: int | None = None) -> ChangeSet:
     """Reprint a patient's latest letter (or ``letter_id``), dated as first sent, same reference."""
     digits = nhs_number.validate(nhs)
     with session.write("print_letters", changes_register=False) as ctx:
@@ -263,7 +261,7 @@ def reprint(session: Session, nhs: str, out: Path, *, letter_id: int | None = No
             raise ValidationError("This patient has no letter to reprint.", "letters")
         row = rows[-1]
         letter_date = row.sent_on or session.today()
-        requests, templates = _requests(ctx.conn, session, [row], letter_date, templates_dir)
+        requests, templates = _requests(ctx.conn, session, [row], letter_date)
         result = render.render_batch(requests, practice_details(ctx.conn), out, templates)
         letters_repo.mark_printed(ctx.conn, row.letter_id, template_version=_version_text(templates[row.kind]),
                                   sent_on=None)

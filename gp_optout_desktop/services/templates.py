@@ -1,28 +1,68 @@
-"""Saving letter templates: the practice manager's wording, validated and written by
-letters.templates (atomic; the version raised when the wording changes), with the
-'edit_templates' permission checked and the save audited with its kind and new version.
+"""Letter templates: the practice's own wording, kept in the register, else the wording
+installed with the app.
 
-Templates are files beside the register, not register rows: the audit row is the record
-of who changed the wording of the letters patients receive, and when.
+In the register, not in the installation folder: that folder is often not writable
+(Program Files), and the wording belongs to the practice's register, so it is encrypted,
+backed up and restored with it. Saving checks 'edit_templates', refuses a template with an
+unknown or misplaced field (nothing written, nothing audited), raises the version when the
+wording changes, and audits the save: the record of who changed what patients are told.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 
 from ..letters import templates
 from ..letters.model import KIND_LABELS
+from ..letters.templates import LetterTemplate
+from ..store import templates_repo
 from .changes import ChangeSet
 from .session import Session
 
 
-def save_template(session: Session, kind: str, text: str, directory: str | Path | None = None) -> ChangeSet:
+@dataclass(frozen=True)
+class CurrentTemplate:
+    template: LetterTemplate
+    own: bool  # the practice's saved wording (else the installed one)
+    saved_by: str = ""
+    saved_at: str = ""
+
+
+def in_use(conn, kind: str) -> CurrentTemplate:
+    """The wording letters of ``kind`` are printed from now."""
+    saved = templates_repo.get(conn, kind)
+    if saved is None:
+        return CurrentTemplate(templates.load_template(kind), own=False)
+    return CurrentTemplate(templates.parse_template(saved.text, expected_kind=kind), True, saved.saved_by,
+                           saved.saved_at)
+
+
+def current(session: Session, kind: str) -> CurrentTemplate:
+    with session.read("edit_templates") as conn:
+        return in_use(conn, kind)
+
+
+def save_template(session: Session, kind: str, text: str) -> ChangeSet:
     """Refused (and the refusal audited) without 'edit_templates'; a template with an unknown
-    or misplaced field raises letters.templates.TemplateError and nothing is written or audited.
-    ``directory``: the templates folder (default: the installed one)."""
+    or misplaced field raises letters.templates.TemplateError and nothing is written or audited."""
+    templates.template_path(kind)  # an unknown kind is refused before anything else
     with session.write("edit_templates", changes_register=False) as ctx:
-        saved = templates.save_template(text, kind, directory)
+        saved = templates.revise(text, kind, in_use(ctx.conn, kind).template)
+        templates_repo.put(ctx.conn, kind, saved.version, saved.source, session.user, session.now())
         ctx.audit("template.save", detail=f"kind={kind} version={saved.version}")
     label = KIND_LABELS.get(kind, kind).lower()
     return ChangeSet(f"Saved the {label} template as version {saved.version}. Letters printed from now on use it.",
                      ctx.revision, areas=frozenset({"templates"}), data={"template": saved, "kind": kind})
+
+
+def use_installed(session: Session, kind: str) -> ChangeSet:
+    """Drop the practice's own wording for ``kind``: letters go back to the installed template."""
+    templates.template_path(kind)
+    with session.write("edit_templates", changes_register=False) as ctx:
+        removed = templates_repo.remove(ctx.conn, kind)
+        installed = templates.load_template(kind)
+        ctx.audit("template.use_installed", detail=f"kind={kind} version={installed.version} removed={removed}")
+    label = KIND_LABELS.get(kind, kind).lower()
+    summary = (f"The {label} letter now uses the standard wording installed with the app (version {installed.version})."
+               if removed else f"The {label} letter already uses the standard wording.")
+    return ChangeSet(summary, ctx.revision, areas=frozenset({"templates"}), data={"template": installed, "kind": kind})

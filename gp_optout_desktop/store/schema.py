@@ -64,6 +64,15 @@ CREATE INDEX audit_patient ON audit(patient);
 CREATE INDEX audit_at ON audit(at);
 """
 
+# The practice's own wording of its letters: in the register rather than beside the app, so an
+# installation folder that users cannot write to (Program Files) is never written, and the
+# wording is encrypted, backed up and restored with the register it belongs to.
+V2 = """
+CREATE TABLE letter_templates(
+    kind TEXT PRIMARY KEY, version INTEGER NOT NULL, text TEXT NOT NULL,
+    saved_by TEXT NOT NULL, saved_at TEXT NOT NULL);
+"""
+
 # Index i holds the SQL that takes a register from version i to i + 1.
-MIGRATIONS: list[str] = [V1]
+MIGRATIONS: list[str] = [V1, V2]
 LATEST = len(MIGRATIONS)

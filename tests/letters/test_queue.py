@@ -205,3 +205,26 @@ def test_preview_is_the_print_without_marking_sent(manager, register_dir, add_pa
             letters.preview(desk)
     finally:
         desk.lock()
+
+
+def test_cli_template_show_save_standard(run, tmp_path):
+    from gp_optout_desktop.letters.templates import load_template
+
+    installed = load_template("withdrawal")
+    edit = tmp_path / "withdrawal.txt"
+    code, out, err = run("letters", "template", "show", "withdrawal", "--out", str(edit))
+    assert code == 0 and edit.read_text(encoding="utf-8") == installed.source, err
+    edit.write_text(installed.source.replace("Dear {salutation},", "Dear {salutaton},"), encoding="utf-8")
+    code, _, err = run("letters", "template", "save", "withdrawal", "--from", str(edit))
+    assert code == 2 and "{salutaton}" in err and "Traceback" not in err
+    edit.write_text(installed.source.replace("Dear {salutation},", "Hello {salutation},"), encoding="utf-8")
+    code, out, err = run("letters", "template", "save", "withdrawal", "--from", str(edit))
+    assert code == 0 and f"version {installed.version + 1}" in out, err
+    code, out, _ = run("letters", "template", "show", "withdrawal")
+    assert "Hello {salutation}," in out and f"version: {installed.version + 1}" in out
+    edit.write_bytes(b"\xff\xfe not utf-8")
+    code, _, err = run("letters", "template", "save", "withdrawal", "--from", str(edit))
+    assert code == 2 and "not UTF-8" in err
+    code, out, _ = run("letters", "template", "standard", "withdrawal")
+    assert code == 0 and "standard wording" in out
+    assert run("letters", "template", "show", "withdrawal")[1].strip() == installed.source.strip()

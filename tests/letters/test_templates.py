@@ -1,11 +1,9 @@
-import os
-
 import pytest
 
 from gp_optout_desktop.letters import templates
 from gp_optout_desktop.letters.fields import FIELDS, describe_fields
 from gp_optout_desktop.letters.model import KINDS
-from gp_optout_desktop.letters.templates import TemplateError, load_template, parse_template, save_template
+from gp_optout_desktop.letters.templates import TemplateError, load_template, parse_template, revise
 
 HEADER = "template: objection\nversion: 4\nsubject: About your data\n---\n"
 
@@ -38,12 +36,10 @@ def test_misspelt_field_is_refused_on_load_naming_it_and_the_allowed_ones(tmp_pa
     assert err.value.field == "nhs_numbr"
 
 
-def test_unknown_field_is_refused_on_save_and_the_file_is_untouched(tmp_path):
-    good = HEADER + "Dear {salutation},\n"
-    write(tmp_path, "objection", good)
+def test_unknown_field_is_refused_on_save():
+    current = parse_template(HEADER + "Dear {salutation},\n")
     with pytest.raises(TemplateError, match=r"\{shoe_size\}"):
-        save_template(HEADER + "Dear {shoe_size},\n", "objection", tmp_path)
-    assert (tmp_path / "objection.txt").read_text(encoding="utf-8") == good
+        revise(HEADER + "Dear {shoe_size},\n", "objection", current)
 
 
 def test_field_without_a_value_for_this_kind_is_refused():
@@ -84,15 +80,14 @@ def test_header_must_name_kind_and_version():
         parse_template("template: objection\nversion: 1\nsubject: s\nHi.\n")
 
 
-def test_saving_changed_wording_raises_the_version(tmp_path):
-    write(tmp_path, "objection", HEADER + "Dear {salutation},\n")
-    saved = save_template(HEADER + "Dear {patient_name},\n", "objection", tmp_path)
-    assert saved.version == 5
-    assert load_template("objection", tmp_path).version == 5
-    # Saving identical text keeps the version; no temp files are left behind.
-    again = save_template(saved.source, "objection", tmp_path)
-    assert again.version == 5
-    assert sorted(os.listdir(tmp_path)) == ["objection.txt"]
+def test_saving_changed_wording_raises_the_version():
+    current = parse_template(HEADER + "Dear {salutation},\n")
+    saved = revise(HEADER + "Dear {patient_name},\n", "objection", current)
+    assert saved.version == 5 and "version: 5" in saved.source
+    # Identical text keeps the version; a higher version typed by the user is kept.
+    assert revise(current.source, "objection", current).version == 4
+    assert revise(HEADER.replace("version: 4", "version: 9") + "Hi.\n", "objection", current).version == 9
+    assert revise(HEADER + "Hi.\n", "objection", None).version == 4
 
 
 def test_every_field_is_described_for_the_editor():

@@ -2,14 +2,12 @@
 letter may use listed beside it; a template with an unknown or misplaced field is
 refused (letters.templates checks it on save, and 'Check' shows the same message early).
 
-Templates are files, not register rows: saving goes through services.templates.save_template
-('edit_templates' checked, a refusal audited; letters.templates writes atomically and raises
-the version when the wording changes; the save audited as 'template.save').
+The practice's wording is kept in the register (services.templates): saving checks
+'edit_templates' (a refusal audited), raises the version when the wording changes and is
+audited as 'template.save'; 'Use the standard wording' goes back to the installed template.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QPushButton, QSplitter,
@@ -26,11 +24,11 @@ from . import _ask
 class TemplatesPanel(QWidget):
     """Lives on the Letters screen's Templates tab; uses that screen's runner and status line."""
 
-    def __init__(self, screen, templates_dir: Path | None = None):
+    def __init__(self, screen):
         super().__init__(screen)
         self.screen = screen
-        self.templates_dir = templates_dir  # None: the installed templates the letters are printed from
         self._saved_text = ""
+        self._loaded = False
         layout = QVBoxLayout(self)
         top = QHBoxLayout()
         self.kind = QComboBox()
@@ -45,6 +43,10 @@ class TemplatesPanel(QWidget):
         self.version.setAccessibleName("Template version")
         top.addWidget(self.version)
         layout.addLayout(top)
+        self.origin = QLabel()
+        self.origin.setWordWrap(True)
+        self.origin.setAccessibleName("Whose wording this is")
+        layout.addWidget(self.origin)
 
         split = QSplitter(Qt.Horizontal)
         self.editor = QPlainTextEdit()
@@ -77,17 +79,20 @@ class TemplatesPanel(QWidget):
         self.check_button = QPushButton("&Check")
         self.save_button = QPushButton("&Save template")
         self.revert_button = QPushButton("&Undo my changes")
-        for b in (self.check_button, self.save_button, self.revert_button):
+        self.installed_button = QPushButton("Use the standard &wording…")
+        self.installed_button.setToolTip("Forget the practice's wording of this letter and print it from the "
+                                         "template installed with the app.")
+        for b in (self.check_button, self.save_button, self.revert_button, self.installed_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.check_button.clicked.connect(self.check)
         self.save_button.clicked.connect(self.save)
         self.revert_button.clicked.connect(self.load)
+        self.installed_button.clicked.connect(self.use_installed)
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self._kind_shown = self.kind.currentData()
         screen.actions(self.save_button)
-        self.load()
 
     @property
     def current_kind(self) -> str:
@@ -108,18 +113,31 @@ class TemplatesPanel(QWidget):
         self._kind_shown = self.current_kind
         self.load()
 
+    def load_once(self) -> None:
+        """First showing after an unlock; later reloads are the user's (kind, Undo), so an
+        edit in progress is never replaced behind their back."""
+        if not self._loaded:
+            self.load()
+
     def load(self) -> None:
         kind = self.current_kind
         self._show_fields(kind)
-        path = templates.template_path(kind, self.templates_dir)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.screen.show_error(f"The {KIND_LABELS[kind].lower()} template could not be read ({exc.__class__.__name__}).")
-            text = ""
+        self.screen.call(lambda session: template_service.current(session, kind),
+                         lambda found: self._show(kind, found))
+
+    def _show(self, kind: str, found: template_service.CurrentTemplate) -> None:
+        if kind != self.current_kind:
+            return  # the user has moved on to another letter; its own answer follows
+        self._loaded = True
+        text = found.template.source
         self._saved_text = text
         self.editor.setPlainText(text)
         self._show_version(text)
+        self.origin.setText(
+            f"The practice's own wording, saved by {found.saved_by} on {found.saved_at[:10]}." if found.own
+            else "The standard wording installed with the app. Saving your changes keeps them in this register "
+                 "(backed up with it); the installed wording is not changed.")
+        self.installed_button.setEnabled(found.own)
 
     def _show_version(self, text: str) -> None:
         try:
@@ -154,17 +172,21 @@ class TemplatesPanel(QWidget):
     def save(self) -> None:
         if not self.check():
             return
-        kind, text, folder = self.current_kind, self.editor.toPlainText(), self.templates_dir
+        kind, text = self.current_kind, self.editor.toPlainText()
+        self.screen.call(lambda session: template_service.save_template(session, kind, text),
+                         lambda _changes: self.load(), working="Saving the template…")
 
-        def done(changes):
-            saved = changes.data["template"]
-            self._saved_text = saved.source
-            self.editor.setPlainText(saved.source)
-            self._show_version(saved.source)
-
-        self.screen.call(lambda session: template_service.save_template(session, kind, text, folder), done,
-                         working="Saving the template…")
+    def use_installed(self) -> None:
+        kind = self.current_kind
+        if not _ask.confirm(self, "Use the standard wording",
+                            f"Print the {KIND_LABELS[kind].lower()} letter from the standard wording installed "
+                            "with the app? The practice's own wording of this letter is removed.",
+                            yes="Use the standard wording"):
+            return
+        self.screen.call(lambda session: template_service.use_installed(session, kind), lambda _c: self.load())
 
     def clear(self) -> None:
         self.editor.clear()
+        self.origin.clear()
         self._saved_text = ""
+        self._loaded = False

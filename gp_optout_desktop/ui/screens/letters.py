@@ -227,6 +227,8 @@ class LettersScreen(Screen):
     # --- the queue ------------------------------------------------------------------------
     def refresh(self) -> None:
         self.call(letters_service.pending, self._show)
+        if hasattr(self, "templates"):
+            self.templates.load_once()
 
     def _show(self, rows) -> None:
         self.model.set_rows(rows)
