@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     letters = open_screen("Letters")
     letters.select_overdue()
     shot("manager_letters_queue")
+    letters.preview_button.click()  # the overdue ones, as they would print: nothing marked sent
+    idle(letters)
+    shot("manager_letters_preview")
     # Today's forms at the desk: their letters are printed as a batch and previewed.
     fresh = []
     for surname in ("Wright", "Hughes", "Clarke"):
@@ -97,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     letters.pdf_button.click()
     idle(letters)
     shot("manager_letters_printed")
+    letters.tabs.setCurrentWidget(letters.templates)
+    idle(letters)
+    shot("manager_letter_templates")
+    letters.tabs.setCurrentIndex(0)
 
     exclusion = open_screen("Exclusion file")
     _paths.set_next_path(exports)

@@ -9,7 +9,7 @@ audited as 'template.save'; 'Use the standard wording' goes back to the installe
 
 from __future__ import annotations
 
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QTextCursor
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QPushButton, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 from PySide6.QtCore import Qt
@@ -132,6 +132,7 @@ class TemplatesPanel(QWidget):
         text = found.template.source
         self._saved_text = text
         self.editor.setPlainText(text)
+        self.editor.moveCursor(QTextCursor.MoveOperation.Start)  # read from the top, header first
         self._show_version(text)
         self.origin.setText(
             f"The practice's own wording, saved by {found.saved_by} on {found.saved_at[:10]}." if found.own
