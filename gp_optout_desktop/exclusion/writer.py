@@ -45,6 +45,7 @@ from .format import (
     sha256_hex,
     utc_seconds,
 )
+from .export_lock import export_lock
 from .fsutil import fsync_dir, temp_name, write_durable
 from .reader import current_generation, read_generation
 
@@ -125,7 +126,20 @@ def write_export(
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"The export folder {directory} cannot be created ({exc.strerror}).") from None
+    with export_lock(directory):
+        return _write_and_commit(directory, files, manifest, len(ordered), private_key, practice_ods, when)
+
+
+def _write_and_commit(directory: Path, files: dict[str, bytes], manifest: Manifest, count: int,
+                      private_key: Ed25519PrivateKey, practice_ods: str, when: datetime) -> ExportResult:
+    """Under the folder's export lock: write the generation, verify it, move CURRENT to it."""
+    register_revision = manifest.register_revision
     previous = _pointer_or_none(directory)
+    if previous is not None and int(previous[1:13]) > register_revision:
+        raise ExportError(
+            f"This folder already holds a newer exclusion set (register revision {int(previous[1:13])}; this "
+            f"register is at {register_revision}), so it was left as it is. Check that this is the right "
+            "register and the right folder.")
     gen = directory / f"g{register_revision:012d}-{when:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
     public_key = private_key.public_key()
 
@@ -139,7 +153,7 @@ def write_export(
         os.replace(tmp, gen)
         fsync_dir(directory)
         written = read_generation(gen, public_key, practice_ods=practice_ods, now=when)
-        if written.manifest.row_count != len(ordered) or written.manifest.list_sha256 != manifest.list_sha256:
+        if written.manifest.row_count != count or written.manifest.list_sha256 != manifest.list_sha256:
             raise ExportError("the re-read set does not match what was written")
         pointer_tmp = temp_name(directory, POINTER_FILE)
         write_durable(pointer_tmp, f"{gen.name}\n".encode("ascii"))
@@ -167,7 +181,7 @@ def write_export(
     problems = _prune(directory, keep={gen.name, previous})
     paths = {name: gen / name for name in files}
     paths[POINTER_FILE] = directory / POINTER_FILE
-    return ExportResult(directory, gen, manifest, len(ordered), manifest.list_sha256, paths, tuple(problems))
+    return ExportResult(directory, gen, manifest, count, manifest.list_sha256, paths, tuple(problems))
 
 
 def _reason(exc: BaseException) -> str:

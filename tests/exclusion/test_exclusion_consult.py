@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -174,7 +175,10 @@ def test_state_records_revision_and_refuses_rollback(tmp_path, key):
     run(tmp_path, key, f"nhs_number\n{OTHERS[0]}\n", state_path=seen)
     assert state.highest_seen(seen, "F84003") == 7
     assert json.loads(seen.read_text())["practices"]["F84003"]["highest_revision"] == 7
-    export(tmp_path / "x", key, revision=6)  # an older register state put back
+    # An older set put back (the writer itself refuses to go backwards: an old copy of the folder restored).
+    export(tmp_path / "old", key, revision=6)
+    shutil.rmtree(tmp_path / "x")
+    shutil.copytree(tmp_path / "old", tmp_path / "x")
     with pytest.raises(RevisionRollbackError, match="revision 6, older than revision 7"):
         run(tmp_path, key, f"nhs_number\n{OTHERS[0]}\n", state_path=seen)
     assert (tmp_path / "allowed.csv").read_bytes() == b""
