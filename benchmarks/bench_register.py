@@ -37,7 +37,10 @@ def raw_connection(path: Path):
 
 def raw_bulk(folder: Path, count: int) -> float:
     """Baseline: the same number of patient rows into one indexed encrypted table, one executemany."""
-    conn = raw_connection(folder / f"raw-{count}.db")
+    path = folder / f"raw-{count}.db"
+    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        leftover.unlink(missing_ok=True)  # a fresh file for each repeat
+    conn = raw_connection(path)
     conn.execute("CREATE TABLE p(id INTEGER PRIMARY KEY, nhs TEXT UNIQUE, surname TEXT, forenames TEXT, dob TEXT,"
                  " address TEXT, postcode TEXT)")
     conn.execute("CREATE INDEX p_s ON p(surname, forenames)")
@@ -87,9 +90,17 @@ def main() -> None:
     print(f"Register core benchmarks ({machine()})")
     tmp = Path(tempfile.mkdtemp(prefix="bench-register-"))
     try:
-        raw = raw_bulk(tmp, 100_000)
-        session, ours, stats = make_register(tmp / "r100k", 100_000)
-        report(f"create 100,000 patients + {stats['type1_active']} objections", ours, raw, "<= 2 s")
+        # Best of 3 for both (a shared machine's stalls are seconds long); the spread is printed too.
+        raws, runs = [], []
+        for attempt in range(3):
+            raws.append(raw_bulk(tmp, 100_000))
+            if attempt:
+                session.lock()
+            session, seconds, stats = make_register(tmp / f"r100k-{attempt}", 100_000)
+            runs.append(seconds)
+        report(f"create 100,000 patients + {stats['type1_active']} objections (best of 3)", min(runs), min(raws),
+               "<= 2 s")
+        print(f"  all three runs: {', '.join(f'{r:.2f} s' for r in runs)}")
 
         # Recording one objection: durable commit + audit row + derived state + letter queued.
         with session.register.reading() as conn:
@@ -111,7 +122,7 @@ def main() -> None:
 
         # Unlock: Argon2id (production parameters) + open + integrity check, against SQLCipher's own
         # PBKDF2 passphrase open as the baseline.
-        unlock_times = [timed(session_service.unlock, tmp / "r100k", "pm", PASSWORD)[0] for _ in range(3)]
+        unlock_times = [timed(session_service.unlock, tmp / "r100k-2", "pm", PASSWORD)[0] for _ in range(3)]
         raw_unlock = []
         for _ in range(3):
             def pbkdf2_open():
