@@ -71,3 +71,20 @@ def test_restore_never_takes_the_revision_backwards(manager, register_dir, add_p
     session, _ = backup.restore(register_dir, tmp_path / "old.gpob", "pm", "pm-password-1")
     assert session.revision() > reached
     session.lock()
+
+
+def test_the_practice_letter_wording_travels_with_the_backup(manager, register_dir, tmp_path):
+    from gp_optout_desktop.letters.templates import load_template
+    from gp_optout_desktop.services import templates
+
+    installed = load_template("objection").source
+    templates.save_template(manager, "objection", installed.replace("Dear {salutation},", "Hello {salutation},"))
+    backup.backup(manager, tmp_path / "b.gpob")
+    templates.use_installed(manager, "objection")  # changed after the backup
+    manager.lock()
+    session, _ = backup.restore(register_dir, tmp_path / "b.gpob", "pm", "pm-password-1")
+    try:
+        restored = templates.current(session, "objection")
+        assert restored.own and "Hello {salutation}," in restored.template.source
+    finally:
+        session.lock()
