@@ -183,6 +183,19 @@ def cmd_patient(ctx: CliContext) -> int:
         for warning in change.warnings:
             ctx.out(f"Note: {warning}")
         return 0
+    if a.patient_cmd == "edit":
+        current = patients.by_nhs(session, a.nhs)
+        lines = a.address_line if a.address_line is not None else list(current.address)
+        change = patients.edit(
+            session, current.patient_id, nhs=a.set_nhs or current.nhs_number,
+            surname=_given(a.surname, current.surname), forenames=_given(a.forenames, current.forenames),
+            dob=a.dob or current.dob, postcode_raw=_given(a.postcode, current.postcode),
+            title=_given(a.title, current.title), address=lines, phone=_given(a.phone, current.phone),
+            email=_given(a.email, current.email))
+        ctx.out(change.summary)
+        for warning in change.warnings:
+            ctx.out(f"Note: {warning}")
+        return 0
     rows = patients.find(session, a.query, limit=a.limit)
     if not rows:
         ctx.out("No patients found.")
@@ -192,6 +205,10 @@ def cmd_patient(ctx: CliContext) -> int:
         number = nhs_number.display(r.nhs_number) if r.nhs_number else "(no NHS number)"
         ctx.out(f"{number:<14} {r.name:<36} {r.dob.isoformat()}  {r.postcode:<9} objects: {flags}")
     return 0
+
+
+def _given(value: str | None, current: str) -> str:
+    return current if value is None else value
 
 
 def _patient_id(ctx: CliContext) -> int:
@@ -363,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     usub.add_parser("list")
     p.set_defaults(func=cmd_user)
 
-    p = sub.add_parser("patient", help="add or find patients")
+    p = sub.add_parser("patient", help="add, correct or find patients")
     psub = p.add_subparsers(dest="patient_cmd", required=True)
     q = psub.add_parser("add")
     q.add_argument("--nhs")
@@ -375,6 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--address-line", action="append")
     q.add_argument("--phone")
     q.add_argument("--email")
+    q = psub.add_parser("edit", help="correct a patient's details; fields not given stay as they are")
+    q.add_argument("--nhs", required=True, type=_nhs, help="the patient's NHS number as recorded now")
+    q.add_argument("--set-nhs", type=_nhs, help="a corrected NHS number")
+    for flag in ("--surname", "--forenames", "--dob", "--postcode", "--title", "--phone", "--email"):
+        q.add_argument(flag)
+    q.add_argument("--address-line", action="append", help="repeat for each line; replaces every line")
     q = psub.add_parser("find")
     q.add_argument("query")
     q.add_argument("--limit", type=int, default=50)

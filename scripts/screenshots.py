@@ -121,6 +121,21 @@ def main(argv: list[str] | None = None) -> int:
     new.edits["address1"].setText("1 Example Street")
     shot("05-new-patient-error")
 
+    # A GP turns the practice-wide opt-out on (from their own session); the desk sees the
+    # banner, what it means for the patient, and 'Ask to be included'.
+    from gp_optout_desktop.services import exclusion, session as session_service
+
+    gp = session_service.unlock(tmp / "register", "gp", "gp-demo-pass")
+    try:
+        window.bus.publish(exclusion.set_practice_optout(
+            gp, "on", "Partners' decision at the practice meeting; patients told by letter and on the website"))
+    finally:
+        gp.lock()
+    dialogs.set_next_answer("Discard")
+    window.desk.to_search()
+    window.desk.open_patient(pid)
+    shot("desk_patient_include_me")
+
     window.lock()
     shot("06-locked")
     window.close()

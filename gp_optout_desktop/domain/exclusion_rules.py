@@ -57,3 +57,33 @@ def expected_rows(
         if row is not None:
             rows.append(ExclusionRow(nhs, row.snomed, row.effective))
     return sorted(rows)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What the exclusion file does with one patient's GP data now, for the front desk."""
+
+    kept_in_practice: bool
+    words: str
+    warning: bool = False  # staff should act: the register cannot say what the patient asked for
+
+
+def extraction_effect(*, objects: bool, included: bool, practice_wide_on: bool, has_nhs_number: bool) -> Effect:
+    """The same rule as row_for, in words. The file lists NHS numbers only, so a patient
+    without one can never be listed: an objector without one is not protected."""
+    if practice_wide_on:
+        if included and not objects:
+            if not has_nhs_number:
+                return Effect(True, "Asked to be included, but no NHS number is recorded, so the exclusion file "
+                                    "cannot list them and their GP data stays in the practice. Add their NHS number.",
+                              warning=True)
+            return Effect(False, "Their GP data may be extracted: they asked to be included despite the "
+                                 "practice-wide opt-out.")
+        why = "their own objection and the practice-wide opt-out" if objects else "the practice-wide opt-out"
+        return Effect(True, f"Their GP data stays in the practice ({why}).")
+    if objects:
+        if not has_nhs_number:
+            return Effect(False, "Objects, but no NHS number is recorded, so the exclusion file cannot list them "
+                                 "and their GP data could be extracted. Add their NHS number now.", warning=True)
+        return Effect(True, "Their GP data stays in the practice: the exclusion file lists them.")
+    return Effect(False, "Their GP data may be extracted: no objection is in force.")

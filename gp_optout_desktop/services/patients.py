@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ..domain import events as ev
+from ..domain.errors import ValidationError
 from ..domain.patient import Patient, validate_patient, with_id
 from ..store import events as events_store, patients as patients_store
 from .changes import ChangeSet
@@ -30,10 +31,29 @@ def add(session: Session, **fields) -> ChangeSet:
 def edit(session: Session, patient_id: int, **fields) -> ChangeSet:
     patient = validate_patient(today=session.today(), **fields)
     with session.write("edit_patient") as ctx:
-        patients_store.get(ctx.conn, patient_id)  # NotFound if absent
-        patients_store.update(ctx.conn, with_id(patient, patient_id))
-        ctx.audit("patient.update", patient.nhs_number or f"id:{patient_id}")
-    return ChangeSet(f"Updated {patient.display_name}.", ctx.revision, frozenset({patient_id}), areas=frozenset({"patients"}))
+        before = patients_store.get(ctx.conn, patient_id)  # NotFound if absent
+        after = with_id(patient, patient_id)
+        changed = [f for f in _EDITABLE if getattr(before, f) != getattr(after, f)]
+        if not changed:
+            raise ValidationError("Nothing was changed.", None)
+        patients_store.update(ctx.conn, after)
+        # The NHS number decides who the exclusion file lists: keep the old one in the trail.
+        previous = f" previous_nhs={before.nhs_number or 'none'}" if "nhs_number" in changed else ""
+        ctx.audit("patient.update", patient.nhs_number or f"id:{patient_id}",
+                  detail=f"changed={','.join(changed)}{previous}")
+    summary = f"Updated {patient.display_name}'s {_words(changed)}."
+    warnings = (patient.postcode_warning,) if patient.postcode_warning else ()
+    return ChangeSet(summary, ctx.revision, frozenset({patient_id}), areas=frozenset({"patients", "export"}),
+                     warnings=warnings, data={"patient_id": patient_id, "changed": tuple(changed)})
+
+
+_EDITABLE = ("nhs_number", "title", "surname", "forenames", "dob", "address", "postcode", "phone", "email")
+_FIELD_WORDS = {"nhs_number": "NHS number", "dob": "date of birth", "forenames": "forenames"}
+
+
+def _words(changed: list[str]) -> str:
+    names = [_FIELD_WORDS.get(f, f) for f in changed]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def find(session: Session, text: str, limit: int = 200) -> list[patients_store.ResultRow]:

@@ -81,10 +81,12 @@ class DeskFlow(QStackedWidget):
         self.patient.record.connect(self.record_objection)
         self.patient.withdraw.connect(lambda pid, kind: self.record_objection(pid, codes.WITHDRAW, kind))
         self.patient.back.connect(self.to_search)
+        self.patient.edit.connect(self.edit_patient)
         self.record.cancelled.connect(self._record_cancelled)
         self.record.recorded.connect(self._finished)
-        self.new.cancelled.connect(self.to_search)
+        self.new.cancelled.connect(self._new_cancelled)
         self.new.added.connect(self._patient_added)
+        self.new.edited.connect(self._patient_edited)
         self.done.next_button.clicked.connect(self.to_search)
         self.done.open_button.clicked.connect(lambda: self.open_patient(self.done.patient_id))
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self.done, activated=self.to_search)
@@ -109,6 +111,23 @@ class DeskFlow(QStackedWidget):
         self.new.start(query)
         self.setCurrentIndex(NEW)
         self.new.start(query)  # again once visible, so the focus lands in the first empty field
+
+    def edit_patient(self, patient_id: int) -> None:
+        rec = self.patient.record_data
+        if rec is None or rec.patient.patient_id != patient_id:
+            return
+        self.setCurrentIndex(NEW)
+        self.new.start_edit(rec.patient)  # once visible, so the focus lands in the form
+
+    def _new_cancelled(self) -> None:
+        if self.new.editing is not None:
+            self.open_patient(self.new.editing)
+        else:
+            self.to_search()
+
+    def _patient_edited(self, patient_id: int, summary: str) -> None:
+        self.open_patient(patient_id)
+        self.patient.message.show_ok(summary)
 
     def _record_cancelled(self) -> None:
         if self._return_to == PATIENT and self.patient.patient_id is not None:
@@ -137,6 +156,8 @@ class DeskFlow(QStackedWidget):
             out["patient_id"] = self.patient.patient_id
         elif page == RECORD:
             out.update(patient_id=self.record.patient_id, action=self.record.action, kind=self.record.kind())
+        elif page == NEW and self.new.editing is not None:
+            out = {"page": PATIENT, "patient_id": self.new.editing}  # back to the record, not a half-done edit
         return out
 
     def restore(self, place: dict) -> None:

@@ -1,5 +1,6 @@
-"""The new-patient form: NHS number and postcode are checked as they are typed and the
-reason for a refusal is shown beside the field. Saving goes through services.patients.add."""
+"""The new-patient form, also used to correct a patient's details: NHS number and postcode
+are checked as they are typed and the reason for a refusal is shown beside the field.
+Saving goes through services.patients.add (or .edit)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ def prefill_from_query(text: str) -> dict[str, str]:
 
 class NewPatientForm(QWidget):
     added = Signal(int, str)  # patient id, what was done (plain words)
+    edited = Signal(int, str)
     cancelled = Signal()
 
     FIELDS = ("nhs_number", "title", "surname", "forenames", "dob", "address1", "address2", "address3",
@@ -72,6 +74,7 @@ class NewPatientForm(QWidget):
         super().__init__(parent)
         self._session = session_provider
         self._bus = bus
+        self.editing: int | None = None  # the patient whose details are being corrected
         self.edits: dict[str, QLineEdit] = {}
         self.messages: dict[str, InlineMessage] = {}
         form = QFormLayout()
@@ -104,7 +107,8 @@ class NewPatientForm(QWidget):
 
         body = QWidget()
         v = QVBoxLayout(body)
-        v.addWidget(heading("New patient"))
+        self.title = heading("New patient")
+        v.addWidget(self.title)
         v.addLayout(form)
         v.addWidget(self.general)
         row = QHBoxLayout()
@@ -174,11 +178,36 @@ class NewPatientForm(QWidget):
     # ---- lifecycle ------------------------------------------------------------------
     def start(self, query: str = "") -> None:
         self.clear()
+        self._set_mode(None)
         for name, value in prefill_from_query(query).items():
             self.edits["nhs_number" if name == "nhs" else name].setText(value)
         first_empty = next((n for n in ("nhs_number", "title", "surname", "forenames", "dob")
                             if not self.edits[n].text()), "nhs_number")
         self.edits[first_empty].setFocus()
+
+    def start_edit(self, patient) -> None:
+        """Correct a patient's details, e.g. add the NHS number that was not known."""
+        self.clear()
+        self._set_mode(patient.patient_id)
+        lines = list(patient.address) + ["", "", ""]
+        values = {"nhs_number": nhs_number.display(patient.nhs_number) if patient.nhs_number else "",
+                  "title": patient.title, "surname": patient.surname, "forenames": patient.forenames,
+                  "dob": patient.dob.strftime("%d/%m/%Y"), "address1": lines[0], "address2": lines[1],
+                  "address3": lines[2], "postcode": patient.postcode, "phone": patient.phone, "email": patient.email}
+        for name, value in values.items():
+            self.edits[name].setText(value)
+        target = self.edits["nhs_number"] if not patient.nhs_number else self.edits["surname"]
+        target.setFocus()
+
+    def _set_mode(self, patient_id: int | None) -> None:
+        self.editing = patient_id
+        self.title.setText("Correct the patient's details" if patient_id else "New patient")
+        self.save_button.setText("&Save changes" if patient_id else "&Save patient")
+        self.save_button.setAccessibleName("Save changes" if patient_id else "Save patient")
+        self.save_button.setToolTip("Save the corrected details (Enter or Ctrl+S)" if patient_id
+                                    else "Add this patient to the register (Enter or Ctrl+S)")
+        self.cancel_button.setToolTip(("Back to the patient" if patient_id else "Back to the front desk")
+                                      + " without saving (Esc)")
 
     def clear(self) -> None:
         for edit in self.edits.values():
@@ -203,10 +232,11 @@ class NewPatientForm(QWidget):
             dob = parse_date(e["dob"]) if e["dob"].strip() else None
             if dob is None:
                 raise ValidationError("Enter the date of birth (dd/mm/yyyy).", "dob")
-            changes = patients.add(
-                session, surname=e["surname"], forenames=e["forenames"], dob=dob, postcode_raw=e["postcode"],
-                nhs=e["nhs_number"] or None, title=e["title"],
-                address=[e["address1"], e["address2"], e["address3"]], phone=e["phone"], email=e["email"])
+            fields = dict(surname=e["surname"], forenames=e["forenames"], dob=dob, postcode_raw=e["postcode"],
+                          nhs=e["nhs_number"] or None, title=e["title"],
+                          address=[e["address1"], e["address2"], e["address3"]], phone=e["phone"], email=e["email"])
+            editing = self.editing
+            changes = patients.edit(session, editing, **fields) if editing else patients.add(session, **fields)
         except ValidationError as exc:
             self._show_error(exc.field, str(exc))
             return
@@ -220,7 +250,7 @@ class NewPatientForm(QWidget):
         summary = changes.summary + "".join(f" {w}" for w in changes.warnings)
         patient_id = changes.data["patient_id"]
         self.clear()
-        self.added.emit(patient_id, summary)
+        (self.edited if editing else self.added).emit(patient_id, summary)
 
     def _show_error(self, field: str | None, text: str) -> None:
         target = {"postcode_raw": "postcode", "nhs": "nhs_number"}.get(field or "", field or "")

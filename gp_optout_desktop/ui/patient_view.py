@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHBoxLayout, QHeade
 from ..domain import codes
 from ..domain.errors import ValidationError
 from ..domain.events import HOW_RECEIVED, INCLUDE, NDOO_SIGNPOST, PROXY_ROLES
+from ..domain.exclusion_rules import extraction_effect
 from ..services import exclusion as exclusion_service, objections, patients
 from ..store.errors import StoreError
 from . import dialogs
@@ -57,6 +58,7 @@ def describe_proxy(e, submitted_by: dict[int, str]) -> tuple[str, str]:
 class PatientView(QWidget):
     record = Signal(int)
     withdraw = Signal(int, str)  # patient id, objection kind
+    edit = Signal(int)
     back = Signal()
 
     HISTORY_COLUMNS = ("Effective", "What", "Received", "How received", "Recorded by", "Acting", "Coded in clinical system")
@@ -88,6 +90,14 @@ class PatientView(QWidget):
             label.setFont(f)
             self.status_labels[kind] = label
             sl.addWidget(label)
+        # The line that matters at the desk: does their GP data leave the practice?
+        self.effect = QLabel()
+        self.effect.setAccessibleName("What happens to their GP data")
+        self.effect.setWordWrap(True)
+        f = self.effect.font()
+        f.setPointSize(f.pointSize() + 1)
+        self.effect.setFont(f)
+        sl.addWidget(self.effect)
 
         self.record_button = self._button("&Record objection", "Record an objection for this patient (Ctrl+R)",
                                           lambda: self.record.emit(self.patient_id))
@@ -100,10 +110,12 @@ class PatientView(QWidget):
         self.include_withdraw_button = self._button("Withdraw the &request to be included…",
                                                     "Record that the patient withdraws their request to be included",
                                                     self._withdraw_include)
+        self.edit_button = self._button("&Edit details…", "Correct the name, date of birth, address or NHS number",
+                                        lambda: self.edit.emit(self.patient_id))
         self.back_button = self._button("&Back to front desk", "Back to the search (Esc)", self.back.emit)
         actions = QHBoxLayout()
         for b in (self.record_button, self.withdraw_button, self.include_button, self.include_withdraw_button,
-                  self.back_button):
+                  self.edit_button, self.back_button):
             actions.addWidget(b)
         actions.addStretch(1)
 
@@ -225,6 +237,11 @@ class PatientView(QWidget):
             label.setText(status.describe())
             label.setStyleSheet("font-weight: bold;" if status.active else "")
             label.setVisible(kind != INCLUDE or status.event is not None)
+        effect = extraction_effect(objects=rec.statuses[codes.TYPE1].active or rec.statuses[codes.TYPE2].active,
+                                   included=rec.statuses[INCLUDE].active, practice_wide_on=self.policy_on,
+                                   has_nhs_number=p.nhs_number is not None)
+        self.effect.setText(effect.words)
+        self.effect.setStyleSheet("color: #a4000f; font-weight: bold;" if effect.warning else "color: #333333;")
 
         self.history.setRowCount(0)
         for e in sorted(rec.history, key=lambda e: (e.effective, e.seq or e.event_id or 0), reverse=True):
@@ -274,6 +291,7 @@ class PatientView(QWidget):
         self.details.clear()
         for label in self.status_labels.values():
             label.clear()
+        self.effect.clear()
         self.history.setRowCount(0)
         self.letters.setRowCount(0)
         self.letters_note.clear()
@@ -294,6 +312,7 @@ class PatientView(QWidget):
     def _update_buttons(self) -> None:
         rec = self.record_data
         self.record_button.setEnabled(rec is not None)
+        self.edit_button.setEnabled(rec is not None)
         self.withdraw_button.setEnabled(rec is not None and any(
             rec.statuses[k].active for k in (codes.TYPE1, codes.TYPE2)))
         self.signpost_button.setEnabled(rec is not None)

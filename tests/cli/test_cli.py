@@ -103,3 +103,17 @@ def test_settings_change_letterhead_and_idle_lock(run):
     assert code == 2 and "1 to 15 minutes" in err
     code, out, _ = run("--user", "pm", "settings")
     assert "Idle lock after 10 minutes" in out and "Test Surgery (F84003)" in out
+
+
+def test_patient_edit_corrects_only_the_fields_given(run):
+    assert run("--user", "pm", "patient", "add", "--nhs", "999 000 0018", "--surname", "Mistyped", "--forenames", "Pat",
+               "--dob", "1980-01-01", "--postcode", "ls14ap", "--address-line", "1 Lane")[0] == 0
+    code, out, err = run("--user", "pm", "patient", "edit", "--nhs", "9990000018", "--surname", "Mistyed-Not",
+                         "--set-nhs", "999 000 0026")
+    assert code == 0 and out.strip() == "Updated Pat Mistyed-Not's NHS number and surname.", err
+    code, out, _ = run("--user", "pm", "patient", "find", "999 000 0026")
+    assert "MISTYED-NOT, Pat" in out and "LS1 4AP" in out and "1980-01-01" in out
+    code, _, err = run("--user", "pm", "patient", "edit", "--nhs", "9990000026")
+    assert code == 2 and "Nothing was changed." in err
+    code, _, err = run("--user", "pm", "patient", "edit", "--nhs", "9990000026", "--postcode", "not a postcode")
+    assert code == 2 and "postcode" in err.lower() and "Traceback" not in err

@@ -23,6 +23,7 @@ def test_status_history_and_letters_in_plain_words(qtbot, desk, add_patient):
     view = desk.desk.patient
     assert view.status_labels["type1"].text() == "Objects to their GP data leaving the practice, since 6 Jan 2014"
     assert view.status_labels["type2"].text() == "No Type 2 objection recorded"
+    assert view.effect.text() == "Their GP data stays in the practice: the exclusion file lists them."
     assert view.history.rowCount() == 1
     cells = [view.history.item(0, c).text() for c in range(view.history.columnCount())]
     assert cells[:4] == ["6 Jan 2014", "Type 1 objection recorded", "6 Jan 2014", "by post"]
@@ -53,6 +54,7 @@ def test_withdraw_confirmed_through_the_dialog_function(qtbot, desk, add_patient
     status = desk.desk.patient.status_labels["type1"].text()
     assert status == f"Does not object (Type 1 objection withdrawn {date.today().day} {date.today():%b %Y})"
     assert not desk.desk.patient.withdraw_button.isEnabled()
+    assert desk.desk.patient.effect.text() == "Their GP data may be extracted: no objection is in force."
     assert not patients.view(desk.session, pid).statuses["type1"].active
 
 
@@ -82,3 +84,59 @@ def test_escape_goes_back_and_forgets_the_patient(qtbot, desk, add_patient):
     qtbot.keyClick(desk.desk.patient.record_button, Qt.Key.Key_Escape)
     assert desk.desk.currentIndex() == 0
     assert desk.desk.patient.history.rowCount() == 0 and desk.desk.patient.name.text() == ""
+
+
+def test_an_objector_without_an_nhs_number_is_flagged(qtbot, desk, add_patient):
+    pid = add_patient(desk.session, surname="Unnumbered", forenames="Pat", nhs=None)
+    objections.record(desk.session, pid)
+    desk.desk.open_patient(pid)
+    effect = desk.desk.patient.effect
+    assert effect.text().startswith("Objects, but no NHS number is recorded") and "Add their NHS number" in effect.text()
+    assert "a4000f" in effect.styleSheet()  # shown as a warning
+
+
+def test_add_the_missing_nhs_number_from_the_record(qtbot, desk, add_patient):
+    from gp_optout_desktop.domain.nhs_number import synthetic
+    from gp_optout_desktop.services import session as session_service, audit as audit_service
+    from gp_optout_desktop.ui.desk import NEW
+
+    pid = add_patient(desk.session, surname="Unnumbered", forenames="Pat", nhs=None, address=["1 Lane"])
+    other = add_patient(desk.session, surname="Numbered", forenames="Sam")
+    taken = patients.view(desk.session, other).patient.nhs_number
+    objections.record(desk.session, pid)
+    desk.desk.open_patient(pid)
+    view = desk.desk.patient
+    assert view.effect.text().startswith("Objects, but no NHS number")
+
+    view.edit_button.click()
+    form = desk.desk.new
+    assert desk.desk.currentIndex() == NEW and form.title.text() == "Correct the patient's details"
+    assert form.edits["surname"].text() == "Unnumbered" and form.edits["address1"].text() == "1 Lane"
+    assert form.edits["nhs_number"].hasFocus()  # the field that is missing
+
+    form.save()  # nothing typed yet
+    assert "Nothing was changed." in form.general.text()
+    form.edits["nhs_number"].setText(taken)  # somebody else's number
+    form.save()
+    assert "already has this NHS number" in form.messages["nhs_number"].text()
+    assert patients.view(desk.session, pid).patient.nhs_number is None
+
+    new_number = synthetic(700_000)
+    form.edits["nhs_number"].setText(new_number)
+    qtbot.keyClick(form.edits["nhs_number"], Qt.Key.Key_Return)
+    assert desk.desk.currentIndex() == PATIENT
+    assert view.message.text() == "Updated Pat Unnumbered's NHS number."
+    assert view.effect.text() == "Their GP data stays in the practice: the exclusion file lists them."
+    assert patients.view(desk.session, pid).patient.nhs_number == new_number
+
+    manager = session_service.unlock(desk.session.folder, "manager", "manager-demo-pass")
+    try:
+        (row,) = audit_service.query(manager, action="patient.update")
+    finally:
+        manager.lock()
+    assert row.patient == new_number and row.detail == "changed=nhs_number previous_nhs=none"
+
+    # Esc from a correction goes back to the patient, not the search.
+    view.edit_button.click()
+    qtbot.keyClick(form.edits["surname"], Qt.Key.Key_Escape)
+    assert desk.desk.currentIndex() == PATIENT and view.patient_id == pid
