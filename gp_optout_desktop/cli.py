@@ -17,7 +17,7 @@ from pathlib import Path
 from . import __version__
 from .domain import codes, nhs_number, roles
 from .domain.errors import ValidationError
-from .domain.events import HOW_RECEIVED, PROXY_ROLES, Proxy
+from .domain.events import HOW_RECEIVED, PROXY_ROLES, VIA_LABELS, Proxy
 from .store.errors import Conflict, NotFound, StoreError, Throttled, WrongPassword
 
 EXIT_INVALID = 2  # bad input: nothing changed
@@ -268,7 +268,7 @@ def cmd_history(ctx: CliContext) -> int:
         label = "include me" if e.kind == "include" else codes.SHORT_LABELS[e.kind]
         coded = f", coded {e.coded_at:%d %b %Y} by {e.coded_by}" if e.coded_at else ", not yet coded"
         ctx.out(f"{e.effective.isoformat()}  {label:<10} {e.action:<9} received {e.received.isoformat()} "
-                f"{HOW_RECEIVED[e.via]}, {who}; recorded by {e.recorded_by}{coded}")
+                f"{VIA_LABELS.get(e.via, e.via)}, {who}; recorded by {e.recorded_by}{coded}")
     return 0
 
 
@@ -285,6 +285,32 @@ def cmd_audit(ctx: CliContext) -> int:
     for r in rows:
         ctx.out(f"{r.seq:>7} {r.at:%Y-%m-%d %H:%M:%S} {r.user:<12} {r.role:<12} {r.action:<24} {r.patient:<12} "
                 f"{r.outcome:<7} {r.workstation} {r.detail}")
+    return 0
+
+
+def cmd_import(ctx: CliContext) -> int:
+    from .domain.import_rows import ImportRefused
+    from .services import importer
+
+    a = ctx.args
+    try:
+        text = a.source.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationError(f"{a.source.name} is not UTF-8 text: export it again as UTF-8 CSV.", "import") from None
+    session = ctx.session()
+    try:
+        if a.check:
+            ctx.out(f"Checked, nothing written. Importing would add {importer.check(session, text).describe(done=False)}")
+        else:
+            ctx.out(importer.import_objections(session, text).summary)
+    except ImportRefused as exc:
+        # Row numbers and reasons only: the file's patients are never echoed.
+        print(f"gp-optout: {exc}", file=sys.stderr)
+        for problem in exc.problems[:50]:
+            print(f"  {problem}", file=sys.stderr)
+        if len(exc.problems) > 50:
+            print(f"  ... and {len(exc.problems) - 50:,} more.", file=sys.stderr)
+        return EXIT_INVALID
     return 0
 
 
@@ -438,6 +464,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--patient", help="NHS number")
     q.add_argument("--limit", type=int, default=200)
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("import", help="import the objections coded in the clinical system from a CSV file "
+                                      "(practice manager; all rows or none)")
+    p.add_argument("--from", dest="source", required=True, type=Path,
+                   help="CSV with NHS number, surname, forenames, date of birth, postcode, code and code date columns")
+    p.add_argument("--check", action="store_true", help="check the file and say what would change; write nothing")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("settings", help="show or change the letterhead and idle lock (changes: practice manager)")
     p.add_argument("--idle-lock", type=int, metavar="MINUTES", help="lock after this many idle minutes (1-15)")

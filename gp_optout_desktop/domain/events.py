@@ -25,6 +25,11 @@ HOW_RECEIVED = {
     "phone": "by phone (verbal)",
 }
 
+# Events brought in from the clinical system's codes (services/importer.py): never offered
+# at the desk, so not in HOW_RECEIVED, but shown in histories.
+IMPORTED = "import"
+VIA_LABELS = {**HOW_RECEIVED, IMPORTED: "imported from the clinical system"}
+
 PROXY_ROLES = {
     "parental_responsibility": "Parental responsibility",
     "legal_guardian": "Legal guardian",

@@ -34,6 +34,7 @@ _MANAGER_ONLY = frozenset(
     {
         "print_letters",
         "edit_templates",
+        "import_objections",
         "export",
         "manage_users",
         "view_audit",
@@ -55,6 +56,7 @@ ACTION_LABELS = {
     "practice_optout": "apply or lift the practice-wide opt-out",
     "print_letters": "print letters",
     "edit_templates": "edit letter templates",
+    "import_objections": "import objections from the clinical system",
     "export": "write the exclusion file",
     "manage_users": "manage users",
     "view_audit": "view the audit trail",

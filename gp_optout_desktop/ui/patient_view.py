@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHBoxLayout, QHeade
 
 from ..domain import codes
 from ..domain.errors import ValidationError
-from ..domain.events import HOW_RECEIVED, INCLUDE, NDOO_SIGNPOST, PROXY_ROLES
+from ..domain.events import INCLUDE, NDOO_SIGNPOST, PROXY_ROLES, VIA_LABELS
 from ..domain.exclusion_rules import extraction_effect
 from ..services import exclusion as exclusion_service, objections, patients
 from ..store.errors import StoreError
@@ -249,7 +249,7 @@ class PatientView(QWidget):
             self.history.insertRow(r)
             coded = f"{_day(e.coded_at)} by {e.coded_by}" if e.coded_at else "Not yet"
             acting, acting_detail = describe_proxy(e, rec.submitted_by)
-            cells = (_day(e.effective), describe_event(e), _day(e.received), HOW_RECEIVED.get(e.via, e.via),
+            cells = (_day(e.effective), describe_event(e), _day(e.received), VIA_LABELS.get(e.via, e.via),
                      f"{e.recorded_by}, {_day(e.recorded_at)}", acting, coded)
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)

@@ -14,7 +14,7 @@ EXPECTED = {
     "reception": ["Front desk", "Overview"],
     "gp": ["Front desk", "Overview", "Practice-wide opt-out"],
     "manager": ["Front desk", "Overview", "Letters", "Exclusion file", "Audit trail", "Users", "Backups",
-                "Settings"],
+                "Import", "Settings"],
 }
 
 

@@ -43,5 +43,6 @@ SCREENS: list[ScreenSpec] = [
     ScreenSpec("Audit trail", "view_audit", _lazy("audit")),
     ScreenSpec("Users", "manage_users", _lazy("users")),
     ScreenSpec("Backups", "backup", _lazy("backups")),
+    ScreenSpec("Import", "import_objections", _lazy("import_objections")),
     ScreenSpec("Settings", "settings", _lazy("settings")),
 ]

@@ -1,0 +1,154 @@
+"""Reading a list of objections coded in the practice's clinical system, so a practice that
+starts using the register brings its history with it instead of retyping it.
+
+One CSV row per coded event: the patient (NHS number, surname, forenames, date of birth,
+postcode, optionally title and address lines) and the code with its date. Column names
+are matched loosely, as clinical system searches name them differently; Windows exports
+(a byte-order mark, CRLF) are fine. Every row is checked before anything is written:
+one bad row and nothing is imported. Problems name the row and the column, never the
+patient (the list may end up in an email to a supplier).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from .codes import REGISTER, TYPE2, CodeTable
+from .errors import ValidationError
+from .patient import Patient, validate_patient
+
+COLUMNS = {
+    "nhs": ("nhs number", "nhs no", "nhs", "nhs_number", "nhsnumber"),
+    "surname": ("surname", "family name", "last name"),
+    "forenames": ("forenames", "forename", "forename(s)", "given name", "given names", "first name", "first names"),
+    "dob": ("date of birth", "dob", "birth date"),
+    "postcode": ("postcode", "post code"),
+    "code": ("code", "clinical code", "read code", "snomed code", "snomed ct", "concept id"),
+    "date": ("date", "code date", "event date", "effective date", "effective", "date recorded"),
+    "title": ("title",),
+    "address1": ("address line 1", "address 1", "address1", "address"),
+    "address2": ("address line 2", "address 2", "address2"),
+    "address3": ("address line 3", "address 3", "address3"),
+}
+REQUIRED = ("nhs", "surname", "forenames", "dob", "postcode", "code", "date")
+LABELS = {"nhs": "NHS number", "surname": "surname", "forenames": "forenames", "dob": "date of birth",
+          "postcode": "postcode", "code": "clinical code", "date": "code date"}
+DATE_FORMS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d-%b-%Y", "%d %b %Y", "%d/%m/%y")
+MAX_ROWS = 2_000_000
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    row: int  # the file's line number for the row (the header is line 1)
+    patient: Patient
+    kind: str
+    action: str
+    effective: date
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"Row {self.row}: {self.message}"
+
+
+class ImportRefused(ValidationError):
+    """The file cannot be imported; ``problems`` lists each row and why (nothing was written)."""
+
+    def __init__(self, message: str, problems: tuple[Problem, ...] = ()):
+        super().__init__(message, "import")
+        self.problems = problems
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s_]+", " ", (name or "").strip().casefold())
+
+
+def _columns(header: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for index, name in enumerate(header):
+        for field, names in COLUMNS.items():
+            if _key(name) in names and field not in found:
+                found[field] = index
+    missing = [LABELS[f] for f in REQUIRED if f not in found]
+    if missing:
+        raise ImportRefused(f"The first line must name the columns; missing: {', '.join(missing)}. Nothing was imported.")
+    return found
+
+
+def parse_date(text: str, what: str) -> date:
+    raw = " ".join((text or "").split())
+    for form in DATE_FORMS:
+        try:
+            return datetime.strptime(raw, form).date()
+        except ValueError:
+            continue
+    raise ValidationError(f"the {what} is not a date (use dd/mm/yyyy or yyyy-mm-dd)", what)
+
+
+def read_rows(text: str, codes: CodeTable, today: date) -> list[ImportRow]:
+    """Every row checked; raises ImportRefused listing every problem if any row is bad."""
+    text = text.lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportRefused("The file is empty. Nothing was imported.") from None
+    except csv.Error as exc:
+        raise ImportRefused(f"The first line is not CSV ({exc}). Nothing was imported.") from None
+    cols = _columns(header)
+    rows: list[ImportRow] = []
+    problems: list[Problem] = []
+    try:
+        for values in reader:
+            line = reader.line_num
+            if not any(v.strip() for v in values):
+                continue  # blank lines, e.g. a trailing one
+            if len(rows) + len(problems) >= MAX_ROWS:
+                raise ImportRefused(f"The file has more than {MAX_ROWS:,} rows. Nothing was imported.")
+            try:
+                rows.append(_row(line, values, cols, codes, today))
+            except ValidationError as exc:
+                problems.append(Problem(line, str(exc)))
+    except csv.Error as exc:
+        problems.append(Problem(reader.line_num, f"not readable as CSV ({exc})"))
+    if problems:
+        raise ImportRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be imported, so nothing "
+                            "was imported. Correct the file and try again.", tuple(problems))
+    if not rows:
+        raise ImportRefused("The file has a header but no rows. Nothing was imported.")
+    return rows
+
+
+def _row(line: int, values: list[str], cols: dict[str, int], codes: CodeTable, today: date) -> ImportRow:
+    def get(field: str) -> str:
+        index = cols.get(field)
+        return values[index].strip() if index is not None and index < len(values) else ""
+
+    for field in REQUIRED:
+        if not get(field):
+            raise ValidationError(f"the {LABELS[field]} is missing", field)
+    code = codes.classify(get("code"))
+    effective = parse_date(get("date"), "code date")
+    if effective > today:
+        raise ValidationError("the code date is in the future", "date")
+    if code.objection == TYPE2 and code.action == REGISTER and effective > codes.type2_cutoff:
+        raise ValidationError(
+            f"a Type 2 objection dated after {codes.type2_cutoff:%d %b %Y} was not processed nationally and cannot "
+            "be recorded: take the row out, and send the patient the 'Type 2 recorded in error' letter", "code")
+    try:
+        patient = validate_patient(
+            surname=get("surname"), forenames=get("forenames"), dob=parse_date(get("dob"), "date of birth"),
+            postcode_raw=get("postcode"), nhs=get("nhs"), title=get("title"),
+            address=[get("address1"), get("address2"), get("address3")], today=today)
+    except ValidationError as exc:
+        # The desk's messages may quote what was typed (a postcode): a problem list quotes nothing.
+        raise ValidationError(re.sub(r"'[^']*'", "it", str(exc)), exc.field) from None
+    return ImportRow(line, patient, code.objection, code.action, effective)

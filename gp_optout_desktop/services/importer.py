@@ -1,0 +1,118 @@
+"""Import the objections already coded in the practice's clinical system (practice manager).
+
+All or nothing, in one transaction: every row is checked first (domain.import_rows), then
+each patient is matched by NHS number (a different date of birth under the same number is
+refused: it is not the same person) or added, and each coded event not already in their
+history is added. The events are already coded in the clinical system (that is where they
+came from), so they are marked coded, and no letters are queued: the practice answered them
+when they were first made. The latest event still decides each patient's status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain.events import IMPORTED, Event
+from ..domain.import_rows import ImportRefused, ImportRow, Problem, read_rows
+from ..store import events as events_store, patients as patients_store
+from ..store.errors import NotFound
+from .changes import ChangeSet
+from .patients import audit_ref
+from .session import Session
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    rows: int
+    patients_new: int
+    patients_known: int
+    events_new: int
+    events_known: int  # already in the register: skipped, so importing twice changes nothing
+
+    def describe(self, done: bool) -> str:
+        verb = ("added" if done else "to add")
+        return (f"{self.rows:,} row{'s' if self.rows != 1 else ''}: {self.patients_new:,} new patient"
+                f"{'s' if self.patients_new != 1 else ''} {verb}, {self.patients_known:,} already in the register; "
+                f"{self.events_new:,} coded event{'s' if self.events_new != 1 else ''} {verb}, "
+                f"{self.events_known:,} already recorded (skipped).")
+
+
+def check(session: Session, text: str) -> ImportPlan:
+    """What importing ``text`` would do, with nothing written (the dry run)."""
+    rows = read_rows(text, session.codes, session.today())
+    with session.read("import_objections") as conn:
+        return _plan(conn, rows, write=None)
+
+
+def import_objections(session: Session, text: str) -> ChangeSet:
+    rows = read_rows(text, session.codes, session.today())
+    with session.write("import_objections") as ctx:
+        plan = _plan(ctx.conn, rows, write=ctx)
+        ctx.audit("import.objections", detail=f"rows={plan.rows} patients_new={plan.patients_new} "
+                                              f"events_new={plan.events_new} events_known={plan.events_known}")
+    summary = (f"Imported {plan.describe(done=True)} No letters were queued: these were answered when first "
+               "recorded. Export the exclusion file so the clinical system sees the register.")
+    return ChangeSet(summary, ctx.revision, areas=frozenset({"patients", "export"}), data={"plan": plan})
+
+
+def _plan(conn, rows: list[ImportRow], write) -> ImportPlan:
+    """Match, de-duplicate and (when ``write`` is the transaction's context) write."""
+    by_nhs: dict[str, list[ImportRow]] = {}
+    for row in rows:
+        by_nhs.setdefault(row.patient.nhs_number, []).append(row)
+    problems: list[Problem] = []
+    new_patients = known_patients = new_events = known_events = 0
+    for nhs, group in by_nhs.items():
+        first = group[0]
+        clash = next((r for r in group[1:] if r.patient.dob != first.patient.dob), None)
+        if clash:
+            problems.append(Problem(clash.row, f"the same NHS number as row {first.row} with another date of birth"))
+            continue
+        try:
+            existing = patients_store.by_nhs(conn, nhs)
+        except NotFound:
+            existing = None
+        if existing is not None and existing.dob != first.patient.dob:
+            problems.append(Problem(first.row, "the register has this NHS number with another date of birth: "
+                                               "check which is right before importing"))
+            continue
+        history = events_store.history(conn, existing.patient_id) if existing else []
+        seen = {(e.kind, e.action, e.effective) for e in history}
+        fresh = []
+        for row in sorted(group, key=lambda r: (r.effective, r.row)):
+            key = (row.kind, row.action, row.effective)
+            if key in seen:
+                known_events += 1
+            else:
+                seen.add(key)
+                fresh.append(row)
+        new_events += len(fresh)
+        if existing is None:
+            new_patients += 1
+        else:
+            known_patients += 1
+        if write is not None and not problems:
+            _write(conn, write, existing, first, fresh)
+    if problems:
+        raise ImportRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be imported, so "
+                            "nothing was imported. Correct the file and try again.",
+                            tuple(sorted(problems, key=lambda p: p.row)))
+    return ImportPlan(len(rows), new_patients, known_patients, new_events, known_events)
+
+
+def _write(conn, ctx, existing, first: ImportRow, fresh: list[ImportRow]) -> None:
+    session = ctx.session
+    if existing is None:
+        patient_id = patients_store.insert(conn, first.patient, by=session.user, at=session.now())
+        ctx.audit("patient.create", audit_ref(first.patient), detail=f"import row={first.row}")
+    else:
+        patient_id = existing.patient_id
+    if not fresh:
+        return
+    for row in fresh:
+        event = Event(kind=row.kind, action=row.action, effective=row.effective, received=row.effective,
+                      via=IMPORTED, recorded_by=session.user, recorded_at=session.now())
+        event_id = events_store.insert(conn, patient_id, event, events_store.next_form_id(conn))
+        events_store.mark_coded(conn, event_id, by=session.user, at=session.now())
+        ctx.audit(f"{row.kind}.{row.action}", audit_ref(first.patient), detail=f"import row={row.row}")
+    events_store.refresh_current_state(conn, patient_id)

@@ -1,0 +1,59 @@
+"""Import screen: choose a CSV, it is checked with nothing written, the rows that cannot be
+imported are listed by number only, then an import after confirmation; managers only."""
+
+from __future__ import annotations
+
+from gp_optout_desktop.domain import roles
+from gp_optout_desktop.domain.nhs_number import display, synthetic_range
+from gp_optout_desktop.services import audit as audit_service, patients
+from gp_optout_desktop.ui import dialogs
+from gp_optout_desktop.ui.bus import ChangeBus
+from gp_optout_desktop.ui.screens import SCREENS, _paths, import_objections as import_screen
+from tests.ui.helpers import wait_idle
+
+N = synthetic_range(640_000)[-3:]
+HEADER = "NHS number,Surname,Forenames,DOB,Postcode,Read code,Date"
+
+
+def test_check_then_import_and_a_refused_file(qtbot, manager, tmp_path):
+    screen = import_screen.create(lambda: manager, ChangeBus())
+    qtbot.addWidget(screen)
+    screen.show()
+    assert not screen.import_button.isEnabled() and not screen.check_button.isEnabled()
+    assert "9Nu0." in " ".join(w.text() for w in screen.findChildren(type(screen.file_label)))
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{HEADER}\n{display(N[0])},Bad,Row,01/01/1980,LS1 4AP,93C3.,06/01/2014\n", encoding="utf-8")
+    _paths.set_next_path(bad)
+    screen.choose_button.click()
+    wait_idle(qtbot, screen)
+    assert "1 row cannot be imported" in screen.status.text()
+    assert screen.problems.toPlainText().startswith("Row 2: 93C3. is not a GP data objection code")
+    assert N[0] not in screen.problems.toPlainText() and not screen.import_button.isEnabled()
+
+    good = tmp_path / "good.csv"
+    good.write_text(f"{HEADER}\n{N[1]},Imported,Ivy,01/01/1980,LS1 4AP,9Nu0.,06/01/2014\n"
+                    f"{N[2]},Imported,Ifor,02/02/1981,LS1 4AP,9Nu0,07/01/2014\n", encoding="utf-8")
+    _paths.set_next_path(good)
+    screen.choose_button.click()
+    wait_idle(qtbot, screen)
+    assert screen.result.text().startswith("Checked, nothing written yet. Importing would add 2 rows: 2 new patients")
+    assert screen.problems.toPlainText() == "" and screen.import_button.isEnabled()
+    assert patients.find(manager, "Imported") == []
+
+    dialogs.set_next_answer("Cancel")
+    screen.import_button.click()
+    assert patients.find(manager, "Imported") == []
+    dialogs.set_next_answer("Import")
+    screen.import_button.click()
+    wait_idle(qtbot, screen)
+    assert screen.result.text().startswith("Imported 2 rows: 2 new patients added")
+    assert len(patients.find(manager, "Imported")) == 2 and not screen.import_button.isEnabled()
+    assert [r.action for r in audit_service.query(manager, action="import.")] == ["import.objections"]
+    screen.clear()  # locking forgets the file and the result
+    assert screen.path is None and screen.result.text() == "" and not screen.check_button.isEnabled()
+
+
+def test_import_screen_is_the_practice_managers(manager):
+    spec = next(s for s in SCREENS if s.title == import_screen.TITLE)
+    assert [r for r in roles.ROLES if roles.allowed(r, spec.permission)] == [roles.MANAGER]
