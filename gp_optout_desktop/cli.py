@@ -300,7 +300,7 @@ def cmd_import(ctx: CliContext) -> int:
     session = ctx.session()
     try:
         if a.check:
-            ctx.out(f"Checked, nothing written. Importing would add {importer.check(session, text).describe(done=False)}")
+            ctx.out(f"Checked, nothing written. The file has {importer.check(session, text).describe(done=False)}")
         else:
             ctx.out(importer.import_objections(session, text).summary)
     except ImportRefused as exc:

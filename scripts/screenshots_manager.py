@@ -133,6 +133,27 @@ def main(argv: list[str] | None = None) -> int:
     idle(backups_screen)
     shot("manager_backups")
 
+    # A search exported from the clinical system, with one row that is not an objection code.
+    from gp_optout_desktop.domain.nhs_number import synthetic_range
+
+    numbers = synthetic_range(800_000)[-4:]
+    csv_file = tmp / "clinical-system-export.csv"
+    csv_file.write_text("NHS number,Surname,Forename(s),Date of birth,Postcode,Read code,Code date\n"
+                        f"{numbers[0]},Parry,Gwen,12/04/1948,LL57 2PW,9Nu0.,14/01/2014\n"
+                        f"{numbers[1]},Parry,Huw,30/09/1946,LL57 2PW,9Nu0.,14/01/2014\n"
+                        f"{numbers[2]},Okafor,Chidi,02/02/1990,M1 1AE,93C3.,03/03/2015\n"
+                        f"{numbers[3]},Begum,Ruksana,21/07/1979,E1 6AN,9Nu4.,11/05/2016\n", encoding="utf-8")
+    importing = open_screen("Import")
+    _paths.set_next_path(csv_file)
+    importing.choose_button.click()
+    idle(importing)
+    shot("manager_import_refused")
+    csv_file.write_text("\n".join(line for line in csv_file.read_text(encoding="utf-8").splitlines()
+                                   if "93C3." not in line) + "\n", encoding="utf-8")
+    importing.check_button.click()
+    idle(importing)
+    shot("manager_import_checked")
+
     window.lock()
     unlock("gp", "gp-demo-pass")
     optout = open_screen("Practice-wide opt-out")

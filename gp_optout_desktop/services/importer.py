@@ -30,11 +30,16 @@ class ImportPlan:
     events_known: int  # already in the register: skipped, so importing twice changes nothing
 
     def describe(self, done: bool) -> str:
-        verb = ("added" if done else "to add")
-        return (f"{self.rows:,} row{'s' if self.rows != 1 else ''}: {self.patients_new:,} new patient"
-                f"{'s' if self.patients_new != 1 else ''} {verb}, {self.patients_known:,} already in the register; "
-                f"{self.events_new:,} coded event{'s' if self.events_new != 1 else ''} {verb}, "
-                f"{self.events_known:,} already recorded (skipped).")
+        def n(count: int, word: str) -> str:
+            return f"{count:,} {word}{'s' if count != 1 else ''}"
+
+        if done:
+            return (f"{n(self.rows, 'row')}: {n(self.patients_new, 'new patient')} added, {self.patients_known:,} "
+                    f"already in the register; {n(self.events_new, 'coded event')} added, {self.events_known:,} "
+                    "already recorded (skipped).")
+        return (f"{n(self.rows, 'row')}: {n(self.patients_new, 'new patient')}, {self.patients_known:,} already in "
+                f"the register; {n(self.events_new, 'new coded event')}, {self.events_known:,} already recorded "
+                "(they would be skipped).")
 
 
 def check(session: Session, text: str) -> ImportPlan:

@@ -37,7 +37,7 @@ def test_check_then_import_and_a_refused_file(qtbot, manager, tmp_path):
     _paths.set_next_path(good)
     screen.choose_button.click()
     wait_idle(qtbot, screen)
-    assert screen.result.text().startswith("Checked, nothing written yet. Importing would add 2 rows: 2 new patients")
+    assert screen.result.text().startswith("Checked, nothing written yet. The file has 2 rows: 2 new patients,")
     assert screen.problems.toPlainText() == "" and screen.import_button.isEnabled()
     assert patients.find(manager, "Imported") == []
 

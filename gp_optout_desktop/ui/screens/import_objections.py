@@ -119,7 +119,7 @@ class ImportScreen(Screen):
 
     def _checked(self, plan: importer.ImportPlan) -> None:
         self._checked_ok = True
-        self.result.setText(f"Checked, nothing written yet. Importing would add {plan.describe(done=False)}")
+        self.result.setText(f"Checked, nothing written yet. The file has {plan.describe(done=False)}")
         self.show_info("The file can be imported.")
         self._update_buttons()
 
