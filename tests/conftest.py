@@ -70,3 +70,21 @@ def add_patient():
                             nhs=nhs, **kw).data["patient_id"]
 
     return add
+
+
+@pytest.fixture
+def cli_pm(register_dir, monkeypatch, capsys):
+    """``run(*args) -> (exit code, stdout, stderr)``: the real CLI as practice manager 'pm' on a
+    new register (created with 'init')."""
+    from gp_optout_desktop import cli
+
+    monkeypatch.setenv("GP_OPTOUT_REGISTER", str(register_dir))
+    monkeypatch.setenv("GP_OPTOUT_PASSWORD", "pm-password-1")
+
+    def run(*args):
+        code = cli.main(["--user", "pm", *args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    assert run("init", "--ods", "F84003", "--practice-name", "Cli Surgery", "--address", "1 Road")[0] == 0
+    return run

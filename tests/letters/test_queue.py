@@ -4,7 +4,6 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from gp_optout_desktop import cli
 from gp_optout_desktop.domain import roles
 from gp_optout_desktop.domain.errors import ValidationError
 from gp_optout_desktop.domain.events import Proxy
@@ -138,17 +137,8 @@ def test_nothing_is_marked_sent_when_the_pdf_cannot_be_written(manager, add_pati
 
 
 @pytest.fixture
-def run(register_dir, monkeypatch, capsys):
-    monkeypatch.setenv("GP_OPTOUT_REGISTER", str(register_dir))
-    monkeypatch.setenv("GP_OPTOUT_PASSWORD", "pm-password-1")
-
-    def run(*args):
-        code = cli.main(["--user", "pm", *args])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    assert run("init", "--ods", "F84003", "--practice-name", "Cli Surgery", "--address", "1 Road")[0] == 0
-    return run
+def run(cli_pm):
+    return cli_pm
 
 
 def test_cli_pending_print_reprint(run, tmp_path):

@@ -8,7 +8,6 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from gp_optout_desktop import cli
 from gp_optout_desktop.domain import roles
 from gp_optout_desktop.domain.import_rows import ImportRefused
 from gp_optout_desktop.domain.nhs_number import display, synthetic_range
@@ -132,16 +131,8 @@ def test_only_the_practice_manager_may_import(manager, register_dir):
         desk.lock()
 
 
-def test_cli_check_then_import_and_a_bad_file(register_dir, monkeypatch, capsys, tmp_path):
-    monkeypatch.setenv("GP_OPTOUT_REGISTER", str(register_dir))
-    monkeypatch.setenv("GP_OPTOUT_PASSWORD", "pm-password-1")
-
-    def run(*args):
-        code = cli.main(["--user", "pm", *args])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    assert run("init", "--ods", "F84003", "--practice-name", "Import Surgery")[0] == 0
+def test_cli_check_then_import_and_a_bad_file(cli_pm, tmp_path):
+    run = cli_pm
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
     good.write_text(GOOD, encoding="utf-8")
     code, out, err = run("import", "--from", str(good), "--check")
