@@ -4,6 +4,7 @@
     gp-optout letters print --out FILE.pdf [--split DIR] [--sent-on DATE]
     gp-optout letters reprint --nhs N [--out FILE.pdf]
     gp-optout letters notify-practice-wide
+    gp-optout letters type2-in-error --nhs N              # a Type 2 asked for after the cut-off
     gp-optout letters template show KIND [--out FILE]      # the wording in use
     gp-optout letters template save KIND --from FILE       # the practice's own wording
     gp-optout letters template standard KIND               # back to the installed wording
@@ -35,6 +36,9 @@ def add_commands(subparsers) -> None:
     q.add_argument("--letter", type=int, help="a particular letter id instead of the latest")
     lsub.add_parser("notify-practice-wide",
                     help="queue the practice-wide opt-out notice, one per household not yet told (practice manager)")
+    q = lsub.add_parser("type2-in-error", help="queue the letter for a Type 2 objection asked for or coded after "
+                                               "11 October 2018 (not processed; signposts the National Data Opt-out)")
+    q.add_argument("--nhs", required=True, type=_nhs)
     t = lsub.add_parser("template", help="the wording of a letter: show it, save the practice's own, or go back "
                                          "to the installed wording (practice manager)")
     tsub = t.add_subparsers(dest="template_cmd", required=True)
@@ -97,6 +101,12 @@ def run_letters(ctx) -> int:
                     f"{r.nhs_display:<14} {r.patient_name}")
         overdue = sum(1 for r in rows if r.overdue)
         ctx.out(f"{len(rows)} waiting, {overdue} overdue.")
+        return 0
+    if a.letters_cmd == "type2-in-error":
+        from .services import objections, patients
+
+        change = objections.type2_recorded_in_error(session, patients.by_nhs(session, a.nhs).patient_id)
+        ctx.out(change.summary)
         return 0
     if a.letters_cmd == "notify-practice-wide":
         change = letters.queue_practice_wide_notice(session)

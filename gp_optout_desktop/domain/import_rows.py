@@ -142,7 +142,8 @@ def _row(line: int, values: list[str], cols: dict[str, int], codes: CodeTable, t
     if code.objection == TYPE2 and code.action == REGISTER and effective > codes.type2_cutoff:
         raise ValidationError(
             f"a Type 2 objection dated after {codes.type2_cutoff:%d %b %Y} was not processed nationally and cannot "
-            "be recorded: take the row out, and send the patient the 'Type 2 recorded in error' letter", "code")
+            "be recorded: take the row out, and send the patient the 'Type 2 recorded in error' letter (from the "
+            "patient's record)", "code")
     try:
         patient = validate_patient(
             surname=get("surname"), forenames=get("forenames"), dob=parse_date(get("dob"), "date of birth"),

@@ -162,11 +162,18 @@ class PatientView(QWidget):
         self.signposted.setAccessibleName("Signposted")
         self.signpost_button = self._button("&Signposted today", "Record that the patient was told how to set it today",
                                             self._signpost)
+        # A Type 2 asked for (or coded) after the cut-off cannot be recorded: the patient gets
+        # the letter saying so, with the same signposting.
+        self.type2_letter_button = self._button(
+            "Type &2 recorded in error…", "Queue the letter explaining that Type 2 objections made after "
+            "11 October 2018 are not processed and how to set the National Data Opt-out instead",
+            self._type2_in_error)
         nl.addWidget(ndoo_text)
         srow = QHBoxLayout()
         srow.addWidget(self.signpost_button)
         srow.addWidget(self.signposted, 1)
         nl.addLayout(srow)
+        nl.addWidget(self.type2_letter_button, 0, Qt.AlignmentFlag.AlignLeft)
 
         body = QWidget()
         v = QVBoxLayout(body)
@@ -316,6 +323,7 @@ class PatientView(QWidget):
         self.withdraw_button.setEnabled(rec is not None and any(
             rec.statuses[k].active for k in (codes.TYPE1, codes.TYPE2)))
         self.signpost_button.setEnabled(rec is not None)
+        self.type2_letter_button.setEnabled(rec is not None)
         including = rec is not None and rec.statuses[INCLUDE].active
         self.include_button.setVisible(rec is not None and self.policy_on and not including)
         self.include_withdraw_button.setVisible(including)
@@ -374,6 +382,18 @@ class PatientView(QWidget):
         session = self._session()
         if session is not None and self.patient_id is not None:
             self._run(lambda: objections.signpost_ndoo(session, self.patient_id))
+
+    def _type2_in_error(self) -> None:
+        session, rec = self._session(), self.record_data
+        if session is None or rec is None:
+            return
+        if dialogs.ask(self, "Type 2 recorded in error",
+                       f"Queue the letter telling {rec.patient.display_name} that a Type 2 objection made after "
+                       "11 October 2018 is not processed, and how to set the National Data Opt-out instead? "
+                       "It also records that they were signposted today.",
+                       buttons=("Queue the letter", "Cancel"), default="Cancel", escape="Cancel") != "Queue the letter":
+            return
+        self._run(lambda: objections.type2_recorded_in_error(session, rec.patient.patient_id))
 
     def _run(self, operation) -> None:
         self.message.clear_message()

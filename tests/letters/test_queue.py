@@ -218,3 +218,15 @@ def test_cli_template_show_save_standard(run, tmp_path):
     code, out, _ = run("letters", "template", "standard", "withdrawal")
     assert code == 0 and "standard wording" in out
     assert run("letters", "template", "show", "withdrawal")[1].strip() == installed.source.strip()
+
+
+def test_cli_type2_in_error_letter(run, tmp_path):
+    assert run("patient", "add", "--nhs", "999 000 0018", "--surname", "Late", "--forenames", "Tia",
+               "--dob", "1980-01-01", "--postcode", "ls14ap")[0] == 0
+    code, out, err = run("object", "--nhs", "9990000018", "--type", "type2")
+    assert code == 2 and "cannot be recorded" in err  # after the cut-off: refused
+    code, out, err = run("letters", "type2-in-error", "--nhs", "9990000018")
+    assert code == 0 and out.startswith("Letter queued: Type 2 recorded in error"), err
+    code, out, _ = run("letters", "print", "--out", str(tmp_path / "t2.pdf"))
+    text = " ".join(pdf_text(tmp_path / "t2.pdf"))
+    assert code == 0 and "0300 303 5678" in text and "999 000 0018" in text

@@ -140,3 +140,19 @@ def test_add_the_missing_nhs_number_from_the_record(qtbot, desk, add_patient):
     view.edit_button.click()
     qtbot.keyClick(form.edits["surname"], Qt.Key.Key_Escape)
     assert desk.desk.currentIndex() == PATIENT and view.patient_id == pid
+
+
+def test_type2_recorded_in_error_letter_from_the_record(qtbot, desk, add_patient):
+    from gp_optout_desktop.services import letters as letters_service
+
+    pid = add_patient(desk.session, surname="Latetype", forenames="Two")
+    desk.desk.open_patient(pid)
+    view = desk.desk.patient
+    dialogs.set_next_answer("Cancel")
+    view.type2_letter_button.click()
+    assert [p for p in letters_service.pending(desk.session) if p.patient_id == pid] == []
+    dialogs.set_next_answer("Queue the letter")
+    view.type2_letter_button.click()
+    assert view.message.text().startswith("Letter queued: Type 2 recorded in error")
+    assert [p.kind for p in letters_service.pending(desk.session) if p.patient_id == pid] == ["type2_in_error"]
+    assert view.signposted.text().startswith("Signposted on")
