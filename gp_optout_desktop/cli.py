@@ -135,6 +135,25 @@ def cmd_demo(ctx: CliContext) -> int:
     return 0
 
 
+def cmd_recover(ctx: CliContext) -> int:
+    """A practice manager who lost their password opens the register with the recovery key
+    and sets a new password at once."""
+    from .services import session as session_service, users
+
+    a = ctx.args
+    key = _read_secret(a.recovery_key_file) if a.recovery_key_file else _prompt_secret("Recovery key: ")
+    new = _read_secret(a.new_password_file) if a.new_password_file else _prompt_secret("New password: ")
+    users.check_password(new)  # refused before the recovery key is spent on an unlock
+    session = session_service.unlock_with_recovery(ctx.folder, ctx.user(), key)
+    try:
+        change = users.change_own_password(session, new)
+    finally:
+        session.lock()
+    ctx.out(f"{change.summary} {ctx.user()} can unlock with the new password. The recovery key still works: "
+            "keep it locked away.")
+    return 0
+
+
 def cmd_user(ctx: CliContext) -> int:
     from .services import users
 
@@ -405,6 +424,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--new-password-file")
     usub.add_parser("list")
     p.set_defaults(func=cmd_user)
+
+    p = sub.add_parser("recover", help="a practice manager who lost their password: open with the recovery key "
+                                       "and choose a new password (--user NAME)")
+    p.add_argument("--recovery-key-file", help="read the recovery key from this file instead of asking")
+    p.add_argument("--new-password-file", help="read the new password from this file instead of asking")
+    p.set_defaults(func=cmd_recover)
 
     p = sub.add_parser("patient", help="add, correct or find patients")
     psub = p.add_subparsers(dest="patient_cmd", required=True)

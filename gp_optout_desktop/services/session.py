@@ -144,10 +144,12 @@ def unlock(folder: Path, user: str, password: str) -> Session:
 
 
 def unlock_with_recovery(folder: Path, user: str, recovery_key: str) -> Session:
-    """The recovery key opens the register as a named practice manager (e.g. to reset passwords)."""
+    """The recovery key opens the register as a named practice manager whose password is lost:
+    they must choose a new password before anything else (must_change_password)."""
     reg, failures = register_store.unlock(Path(folder), user, recovery_key=recovery_key)
     session = _start(reg, user, failures, "recovery key")
     if session.role != roles.MANAGER:
         session.lock()
         raise WrongPassword("The recovery key may only be used by a practice manager.")
+    session.must_change_password = True
     return session

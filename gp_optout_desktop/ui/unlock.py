@@ -78,10 +78,12 @@ class UnlockWidget(QWidget):
     unlocked = Signal(object)  # services.session.Session
 
     def __init__(self, folder: Path, *, unlock_fn: Callable = session_service.unlock,
+                 recovery_fn: Callable = session_service.unlock_with_recovery,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), parent=None):
         super().__init__(parent)
         self.folder = Path(folder)
         self._unlock_fn = unlock_fn
+        self._recovery_fn = recovery_fn
         self._clock = clock
         self._session = None
         self.pages = QStackedWidget(self)
@@ -111,8 +113,10 @@ class UnlockWidget(QWidget):
         self.user.setToolTip("Your user name for this register")
         self.password = password_edit("Password")
         self.password.setToolTip("Your password. Enter unlocks; Alt+S shows or hides it.")
+        self.password_label = QLabel("&Password")
+        self.password_label.setBuddy(self.password)
         form.addRow("&User name", self.user)
-        form.addRow("&Password", self.password)
+        form.addRow(self.password_label, self.password)
         v.addLayout(form)
         self.caps = QLabel("Caps Lock is on.")
         self.caps.setStyleSheet(WARN_STYLE)
@@ -132,6 +136,15 @@ class UnlockWidget(QWidget):
         self.unlock_button.setDefault(True)
         self.unlock_button.clicked.connect(self.submit)
         v.addWidget(self.unlock_button)
+        # A practice manager who lost their password: the recovery key printed at creation.
+        self.recovery_toggle = QPushButton("Lost your password? Use the &recovery key")
+        self.recovery_toggle.setCheckable(True)
+        self.recovery_toggle.setFlat(True)
+        self.recovery_toggle.setAccessibleName("Use the recovery key")
+        self.recovery_toggle.setToolTip("Practice managers only: unlock with the recovery key printed when the register "
+                                        "was created, then choose a new password")
+        self.recovery_toggle.toggled.connect(self._recovery_mode)
+        v.addWidget(self.recovery_toggle)
         where = QLabel(f"Register: {self.folder}")
         where.setWordWrap(True)
         where.setStyleSheet("color: #555;")
@@ -144,9 +157,9 @@ class UnlockWidget(QWidget):
         inner = QWidget()
         v = QVBoxLayout(inner)
         v.addWidget(heading("Choose a new password"))
-        note = QLabel("You were given a temporary password. Choose your own (at least 10 characters) before you continue.")
-        note.setWordWrap(True)
-        v.addWidget(note)
+        self.change_note = QLabel()
+        self.change_note.setWordWrap(True)
+        v.addWidget(self.change_note)
         form = QFormLayout()
         self.new_password = password_edit("New password")
         self.new_password2 = password_edit("New password again")
@@ -169,9 +182,21 @@ class UnlockWidget(QWidget):
         self.hint.setText(text)
         self.hint.setVisible(bool(text))
 
+    def _recovery_mode(self, on: bool) -> None:
+        self.password.clear()
+        self.error.clear_message()
+        self.password_label.setText("&Recovery key" if on else "&Password")
+        self.password.setAccessibleName("Recovery key" if on else "Password")
+        self.password.setPlaceholderText("as printed when the register was created" if on else "")
+        self.password.setToolTip("The recovery key (spaces and hyphens do not matter). You choose a new password "
+                                 "next." if on else "Your password. Enter unlocks; Alt+S shows or hides it.")
+        self.recovery_toggle.setText("Back to the password" if on else "Lost your password? Use the &recovery key")
+        (self.password if self.user.text() else self.user).setFocus()
+
     def prepare(self, user: str = "") -> None:
         """Show a clean form (after a lock, or at start), focused where typing starts."""
         self.pages.setCurrentIndex(0)
+        self.recovery_toggle.setChecked(False)
         self.password.clear()
         self.error.clear_message()
         self._set_busy(False)
@@ -183,7 +208,7 @@ class UnlockWidget(QWidget):
         self.password.setFocus()
 
     def _set_busy(self, busy: bool) -> None:
-        for w in (self.user, self.password):
+        for w in (self.user, self.password, self.recovery_toggle):
             w.setEnabled(not busy)
         self.unlock_button.setEnabled(not busy and not self._retry_timer.isActive())
         self.busy.setVisible(busy)
@@ -202,7 +227,7 @@ class UnlockWidget(QWidget):
             return
         self.error.clear_message()
         self._set_busy(True)
-        folder, fn = self.folder, self._unlock_fn
+        folder, fn = self.folder, self._recovery_fn if self.recovery_toggle.isChecked() else self._unlock_fn
         worker.run(lambda: fn(folder, user, password), self._unlocked, self._failed)
 
     def _failed(self, exc: BaseException) -> None:
@@ -231,6 +256,12 @@ class UnlockWidget(QWidget):
         self.error.clear_message()
         if session.must_change_password:
             self._session = session
+            self.change_note.setText(
+                "You unlocked with the recovery key. Choose a new password (at least 10 characters) before you "
+                "continue; the recovery key keeps working, so lock it away again." if self.recovery_toggle.isChecked()
+                else "You were given a temporary password. Choose your own (at least 10 characters) before you "
+                     "continue.")
+            self.recovery_toggle.setChecked(False)
             self.pages.setCurrentIndex(1)
             self.new_password.setFocus()
             return

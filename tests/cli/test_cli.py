@@ -117,3 +117,25 @@ def test_patient_edit_corrects_only_the_fields_given(run):
     assert code == 2 and "Nothing was changed." in err
     code, _, err = run("--user", "pm", "patient", "edit", "--nhs", "9990000026", "--postcode", "not a postcode")
     assert code == 2 and "postcode" in err.lower() and "Traceback" not in err
+
+
+def test_recover_with_the_recovery_key_sets_a_new_password(run, tmp_path):
+    folder = str(tmp_path / "lost")
+    code, out, _ = run("--register", folder, "--user", "boss", "init", "--ods", "F84003", "--practice-name", "Lost")
+    key = out.split("RECOVERY KEY", 1)[1].splitlines()[1].strip()
+    (tmp_path / "key.txt").write_text(key + "\n")
+    (tmp_path / "short.txt").write_text("short\n")
+    (tmp_path / "new.txt").write_text("a-new-long-password\n")
+    code, _, err = run("--register", folder, "--user", "boss", "recover", "--recovery-key-file", str(tmp_path / "key.txt"),
+                       "--new-password-file", str(tmp_path / "short.txt"))
+    assert code == 2 and "10 characters" in err  # refused before the key is used
+    (tmp_path / "bad.txt").write_text("not-the-key\n")
+    code, _, err = run("--register", folder, "--user", "boss", "recover", "--recovery-key-file", str(tmp_path / "bad.txt"),
+                       "--new-password-file", str(tmp_path / "new.txt"))
+    assert code == 3 and "Traceback" not in err
+    code, out, err = run("--register", folder, "--user", "boss", "recover", "--recovery-key-file",
+                         str(tmp_path / "key.txt"), "--new-password-file", str(tmp_path / "new.txt"))
+    assert code == 0 and "boss can unlock with the new password" in out, err
+    code, out, _ = run("--register", folder, "--user", "boss", "audit", "verify", password="a-new-long-password")
+    assert code == 0 and "intact" in out
+    assert run("--register", folder, "--user", "boss", "audit", "verify")[0] == 3  # the old password is gone

@@ -91,3 +91,32 @@ def test_show_hide_password(qtbot, window):
     assert window.unlock.password.echoMode() == QLineEdit.EchoMode.Normal
     window.unlock.password.show_action.trigger()
     assert window.unlock.password.echoMode() == QLineEdit.EchoMode.Password
+
+
+def test_lost_password_recovery_key_then_a_new_password(qtbot, tmp_path, new_window):
+    from gp_optout_desktop.services import setup
+
+    folder = tmp_path / "practice"
+    session, recovery = setup.create_register(folder, ods="F84003", practice=setup.practice_details(name="Recovery"),
+                                              user="pm", password="forgotten-password-1")
+    users.add(session, "desk", "receptionist", "desk-password-1")
+    session.lock()
+    window = new_window(folder)
+    form = window.unlock
+    form.recovery_toggle.click()
+    assert form.password_label.text() == "&Recovery key" and form.password.accessibleName() == "Recovery key"
+
+    _try(qtbot, window, "desk", recovery)  # a receptionist cannot use it
+    assert window.session is None and "only be used by a practice manager" in form.error.text()
+    _try(qtbot, window, "pm", recovery.replace("-", " ").lower())  # spacing and case do not matter
+    assert form.pages.currentIndex() == 1 and "recovery key" in form.change_note.text()
+    assert window.session is None  # nothing opens before the new password is chosen
+    form.new_password.setText("brand-new-password-1")
+    form.new_password2.setText("brand-new-password-1")
+    form.change_button.click()
+    qtbot.waitUntil(lambda: window.session is not None, timeout=10000)
+    assert window.session.role == "manager" and not window.session.must_change_password
+    window.lock()
+    assert form.password_label.text() == "&Password"  # back to passwords for the next person
+    again = session_service.unlock(folder, "pm", "brand-new-password-1")
+    again.lock()
