@@ -61,6 +61,7 @@ def display(digits: str) -> str:
 _HIGH = [sum(int(d) * w for d, w in zip(f"{n:03d}", (7, 6, 5))) for n in range(1000)]
 _LOW = [sum(int(d) * w for d, w in zip(f"{n:03d}", (4, 3, 2))) for n in range(1000)]
 _PREFIX_999 = 9 * 10 + 9 * 9 + 9 * 8
+_LOW_TEXT = [f"{n:03d}" for n in range(1000)]
 
 
 def iter_synthetic(start_serial: int = 0):
@@ -81,10 +82,19 @@ def synthetic(serial: int) -> str:
 
 
 def synthetic_range(count: int) -> list[str]:
-    """``count`` distinct valid 999 numbers, in order (about 10/11 of serials give one)."""
-    from itertools import islice
-
-    out = list(islice(iter_synthetic(0), count))
+    """``count`` distinct valid 999 numbers, in order (about 10/11 of serials give one).
+    The same numbers as iter_synthetic, built a thousand at a time (a million-patient demo
+    asks for 900,000 of them)."""
+    out: list[str] = []
+    for high in range(1000):
+        if len(out) >= count:
+            break
+        stem, base = f"999{high:03d}", _PREFIX_999 + _HIGH[high]
+        for low in range(1000):
+            check = 11 - (base + _LOW[low]) % 11
+            if check != 10:
+                out.append(f"{stem}{_LOW_TEXT[low]}{0 if check == 11 else check}")
+    out = [n for n in out[: count + 1] if n != "9999999999"][:count]
     if len(out) < count:
         raise ValueError("at most about 909,000 synthetic 999 numbers exist")
     return out

@@ -64,3 +64,17 @@ def test_synthetic_numbers_are_valid_distinct_and_start_999():
     numbers = nhs_number.synthetic_range(2000)
     assert len(set(numbers)) == 2000
     assert all(n.startswith("999") and nhs_number.is_valid(n) for n in numbers)
+
+
+def test_synthetic_range_is_the_same_numbers_as_iter_synthetic():
+    from itertools import islice
+
+    from gp_optout_desktop.domain.nhs_number import iter_synthetic, synthetic_range, validate
+
+    every = list(iter_synthetic(0))
+    assert len(every) == len(set(every)) and "9999999999" not in every
+    for count in (0, 1, 999, 1000, 12_345, len(every)):
+        assert synthetic_range(count) == every[:count]
+    assert all(validate(n) == n for n in islice(every, 0, None, 997))
+    with pytest.raises(ValueError):
+        synthetic_range(len(every) + 1)
