@@ -31,6 +31,7 @@ class Overview:
     objecting: dict[str, int]  # kind -> patients whose latest event is an objection
     withdrawn: dict[str, int]  # kind -> patients whose latest event is a withdrawal
     included: int  # "include me" requests in force (opt-ins during a practice-wide opt-out)
+    objecting_without_nhs: int  # the exclusion file cannot list these: staff must add the number
     letters_pending: int
     letters_overdue: int
     letters_due_soon: int
@@ -84,6 +85,7 @@ def overview(session: Session) -> Overview:
     with session.read("search") as conn:
         patients = store_overview.patient_count(conn)
         current = store_overview.current_counts(conn)
+        unlisted = store_overview.objecting_without_nhs_number(conn)
         letters = store_overview.letter_counts(conn, today, today + timedelta(days=DUE_SOON_DAYS))
         monthly = store_overview.monthly_events(conn, OBJECTION_KINDS)
         policy = current_policy(store_policy.history(conn), as_of=today)
@@ -92,6 +94,7 @@ def overview(session: Session) -> Overview:
         objecting={k: current.get((k, True), 0) for k in OBJECTION_KINDS},
         withdrawn={k: current.get((k, False), 0) for k in OBJECTION_KINDS},
         included=current.get((INCLUDE, True), 0),
+        objecting_without_nhs=unlisted,
         letters_pending=letters["pending"],
         letters_overdue=letters["overdue"],
         letters_due_soon=letters["due_soon"],

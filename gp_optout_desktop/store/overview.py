@@ -15,6 +15,13 @@ def current_counts(conn) -> dict[tuple[str, bool], int]:
     return {(kind, bool(active)): n for kind, active, n in rows}
 
 
+def objecting_without_nhs_number(conn) -> int:
+    """Objecting patients the exclusion file cannot list: it lists NHS numbers only."""
+    return conn.execute(
+        "SELECT count(DISTINCT c.patient_id) FROM current_state c JOIN patients p ON p.id = c.patient_id"
+        " WHERE c.active = 1 AND c.kind IN ('type1', 'type2') AND p.nhs IS NULL").fetchone()[0]
+
+
 def letter_counts(conn, today: date, soon: date) -> dict[str, int]:
     """Letters not yet sent: all, past their one-month deadline, and due by ``soon``."""
     row = conn.execute(

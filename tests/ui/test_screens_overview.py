@@ -62,6 +62,14 @@ def test_overview_counts_match_what_was_recorded(qtbot, manager, add_patient):
     assert shown == {"patients": "4", "type1": "2", "type2": "0", "withdrawn": "1", "included": "0",
                      "pending": "4", "overdue": "1" if date.today() > date(2026, 2, 5) else "0", "policy": "Off"}
     assert screen.chart.periods[-1].objecting_at_end == 2
+    assert "no NHS number" not in screen.tiles["type1"].caption.text()
+    # An objector with no NHS number cannot be in the exclusion file: the tile says so, in red.
+    objections.record(manager, add_patient(manager, surname="Unnumbered", nhs=None))
+    screen.refresh()
+    wait_idle(qtbot, screen)
+    caption = screen.tiles["type1"].caption.text()
+    assert screen.tiles["type1"].figure.text() == "3" and "1 objecting patient has no NHS number" in caption
+    assert "a4000f" in screen.tiles["type1"].figure.styleSheet()
     image = screen.grab().toImage()
     assert image.width() > 0 and len({image.pixel(x, image.height() // 2 + 60) for x in range(0, image.width(), 4)}) > 2
 
