@@ -207,6 +207,14 @@ class ExportStatus:
         return lines
 
 
+def awaits_export(status: ExportStatus, history) -> bool:
+    """Whether something recorded for this patient (or the practice-wide mode) changed after
+    the last export, so the file the clinical system reads does not show it yet."""
+    if status.last is None or status.last["mode"] != status.mode_now:
+        return True
+    return any(format_ts(e.recorded_at) > status.last["at"] for e in history)
+
+
 def export_status(session: Session) -> ExportStatus:
     with session.read("search") as conn:
         return ExportStatus(repo.last_export(conn), meta.revision(conn), _mode(conn, session.today()))

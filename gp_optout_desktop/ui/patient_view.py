@@ -70,6 +70,7 @@ class PatientView(QWidget):
         self.patient_id: int | None = None
         self.record_data = None
         self.policy_on = False  # the practice-wide opt-out, read with each patient
+        self.awaits_export = False  # their latest change is newer than the last exclusion file
 
         self.name = heading("")
         self.name.setAccessibleName("Patient name")
@@ -225,6 +226,7 @@ class PatientView(QWidget):
         try:
             rec = patients.view(session, patient_id)
             self.policy_on = exclusion_service.practice_optout_status(session).on
+            self.awaits_export = exclusion_service.awaits_export(exclusion_service.export_status(session), rec.history)
         except StoreError as exc:
             self.clear()
             self.message.show_error(str(exc))
@@ -247,7 +249,9 @@ class PatientView(QWidget):
         effect = extraction_effect(objects=rec.statuses[codes.TYPE1].active or rec.statuses[codes.TYPE2].active,
                                    included=rec.statuses[INCLUDE].active, practice_wide_on=self.policy_on,
                                    has_nhs_number=p.nhs_number is not None)
-        self.effect.setText(effect.words)
+        pending = (" (Changed since the exclusion file was last written: this reaches the clinical system when "
+                   "the practice manager next exports it.)") if rec.history and self.awaits_export else ""
+        self.effect.setText(effect.words + pending)
         self.effect.setStyleSheet("color: #a4000f; font-weight: bold;" if effect.warning else "color: #333333;")
 
         self.history.setRowCount(0)

@@ -23,7 +23,7 @@ def test_status_history_and_letters_in_plain_words(qtbot, desk, add_patient):
     view = desk.desk.patient
     assert view.status_labels["type1"].text() == "Objects to their GP data leaving the practice, since 6 Jan 2014"
     assert view.status_labels["type2"].text() == "No Type 2 objection recorded"
-    assert view.effect.text() == "Their GP data stays in the practice: the exclusion file lists them."
+    assert view.effect.text().startswith("Their GP data stays in the practice: the exclusion file lists them.")
     assert view.history.rowCount() == 1
     cells = [view.history.item(0, c).text() for c in range(view.history.columnCount())]
     assert cells[:4] == ["6 Jan 2014", "Type 1 objection recorded", "6 Jan 2014", "by post"]
@@ -54,7 +54,7 @@ def test_withdraw_confirmed_through_the_dialog_function(qtbot, desk, add_patient
     status = desk.desk.patient.status_labels["type1"].text()
     assert status == f"Does not object (Type 1 objection withdrawn {date.today().day} {date.today():%b %Y})"
     assert not desk.desk.patient.withdraw_button.isEnabled()
-    assert desk.desk.patient.effect.text() == "Their GP data may be extracted: no objection is in force."
+    assert desk.desk.patient.effect.text().startswith("Their GP data may be extracted: no objection is in force.")
     assert not patients.view(desk.session, pid).statuses["type1"].active
 
 
@@ -126,7 +126,7 @@ def test_add_the_missing_nhs_number_from_the_record(qtbot, desk, add_patient):
     qtbot.keyClick(form.edits["nhs_number"], Qt.Key.Key_Return)
     assert desk.desk.currentIndex() == PATIENT
     assert view.message.text() == "Updated Pat Unnumbered's NHS number."
-    assert view.effect.text() == "Their GP data stays in the practice: the exclusion file lists them."
+    assert view.effect.text().startswith("Their GP data stays in the practice: the exclusion file lists them.")
     assert patients.view(desk.session, pid).patient.nhs_number == new_number
 
     manager = session_service.unlock(desk.session.folder, "manager", "manager-demo-pass")
@@ -156,3 +156,18 @@ def test_type2_recorded_in_error_letter_from_the_record(qtbot, desk, add_patient
     assert view.message.text().startswith("Letter queued: Type 2 recorded in error")
     assert [p.kind for p in letters_service.pending(desk.session) if p.patient_id == pid] == ["type2_in_error"]
     assert view.signposted.text().startswith("Signposted on")
+
+
+def test_says_when_the_change_is_not_in_the_exclusion_file_yet(qtbot, desk, add_patient, tmp_path):
+    from gp_optout_desktop.services import exclusion, session as session_service
+
+    pid = _objector(desk, add_patient, "Notyet")
+    desk.desk.open_patient(pid)
+    assert "(Changed since the exclusion file was last written" in desk.desk.patient.effect.text()
+    manager = session_service.unlock(desk.session.folder, "manager", "manager-demo-pass")
+    try:
+        exclusion.export(manager, tmp_path / "exclusions")
+    finally:
+        manager.lock()
+    desk.desk.open_patient(pid)
+    assert desk.desk.patient.effect.text() == "Their GP data stays in the practice: the exclusion file lists them."
