@@ -17,6 +17,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+ALREADY_OPEN = "Already open"
+
+
+def window_lock(folder: Path):
+    """One window per register on this computer: a second would keep its own idle lock and
+    session beside the first. Returns the held QLockFile, or None while another live window
+    holds it (a crashed window's lock is taken over: QLockFile checks the process)."""
+    from PySide6.QtCore import QLockFile
+
+    folder = Path(folder).absolute()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock = QLockFile(str(folder.parent / f".{folder.name}.window-lock"))
+    lock.setStaleLockTime(0)  # never stale by age: only when its process is gone
+    return lock if lock.tryLock(200) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from PySide6.QtCore import QSettings
@@ -30,9 +46,19 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("GP objection register")
     folder = args.register or default_register()
+    lock = window_lock(folder)
+    if lock is None:
+        from . import dialogs
+
+        dialogs.inform(None, ALREADY_OPEN, "This register is already open in another window on this computer "
+                                           "(it may be minimised or locked). Use that window.")
+        return 1
     window = MainWindow(folder, QSettings(ORGANISATION, APPLICATION), app=app)
     window.show()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        lock.unlock()
 
 
 if __name__ == "__main__":
