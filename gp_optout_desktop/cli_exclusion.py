@@ -6,6 +6,7 @@ Without the register (the practice system's side):
 With the register (they unlock it through cli.CliContext):
     gp-optout export --out DIR [--national-list] [--valid-days N]
     gp-optout export-public-key --out FILE
+    gp-optout replace-signing-key --yes
     gp-optout export-status
     gp-optout practice-optout on|off --reason TEXT [--effective DATE] [--yes]
     gp-optout practice-optout status
@@ -56,6 +57,11 @@ def add_commands(subparsers) -> None:
     p.add_argument("--out", required=True, type=Path, metavar="FILE")
     p.set_defaults(func=run_export_public_key)
 
+    p = subparsers.add_parser("replace-signing-key", help="a new signing key pair (the consuming system needs the new "
+                                                      "public key before it accepts new files)")
+    p.add_argument("--yes", action="store_true", help="confirm: the consuming system refuses new files until updated")
+    p.set_defaults(func=run_replace_signing_key)
+
     p = subparsers.add_parser("export-status", help="when the exclusion file was last exported and whether it is out of date")
     p.set_defaults(func=run_export_status)
 
@@ -102,6 +108,17 @@ def run_export_public_key(ctx) -> int:
     from .services import exclusion as service
 
     print(service.export_public_key(ctx.session(), ctx.args.out).summary)
+    return 0
+
+
+def run_replace_signing_key(ctx) -> int:
+    from .domain.errors import ValidationError
+    from .services import exclusion as service
+
+    if not ctx.args.yes:
+        raise ValidationError("Replacing the signing key stops the consuming system accepting new exclusion files "
+                              "until its public key is updated. Run again with --yes to go ahead.", "yes")
+    print(service.replace_signing_key(ctx.session()).summary)
     return 0
 
 

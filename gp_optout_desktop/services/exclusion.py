@@ -66,6 +66,25 @@ def export_public_key(session: Session, out: Path) -> ChangeSet:
                      areas=frozenset({"export"}), data={"key_id": kid})
 
 
+def replace_signing_key(session: Session) -> ChangeSet:
+    """A new key pair (e.g. the private key may have leaked with a copied register). The
+    consuming system then refuses every new exclusion file until the new public key is
+    installed there: it fails closed, so nothing is extracted in the meantime. The register
+    revision moves on, so the last export shows as out of date."""
+    session.require("export")
+    old = _signing_key(session)
+    key = signing.generate_private_key()
+    with session.write("export") as ctx:
+        repo.store_signing_key(ctx.conn, signing.private_key_bytes(key))
+        ctx.audit("export.signing_key_replaced", detail=f"old_key_id={signing.key_id(old)} "
+                                                        f"new_key_id={signing.key_id(key)}")
+    summary = (f"New signing key {signing.key_id(key)} (was {signing.key_id(old)}). Export the public key and install "
+               "it on the system that reads the exclusion file, then export the exclusion file: until then that "
+               "system refuses new files (it fails closed, so nothing is extracted).")
+    return ChangeSet(summary, ctx.revision, areas=frozenset({"export"}),
+                     data={"key_id": signing.key_id(key), "old_key_id": signing.key_id(old)})
+
+
 # ---- rows -------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -180,3 +180,24 @@ def test_a_patient_lost_while_assembling_rows_stops_the_export(pm, add_patient, 
     with pytest.raises(ExportError, match="2 rows were computed but the register expects 3"):
         exclusion.export(pm, tmp_path / "out")
     assert not (tmp_path / "out" / "CURRENT").exists()
+
+
+def test_replacing_the_signing_key_fails_the_old_key_closed(pm, add_patient, tmp_path):
+    from gp_optout_desktop.exclusion.errors import ExclusionSetError
+    from gp_optout_desktop.services import audit
+
+    objections.record(pm, add_patient(pm), effective=date(2014, 2, 1))
+    exclusion.export(pm, tmp_path / "out")
+    old_key = public_key(pm)
+    assert not exclusion.export_status(pm).out_of_date
+    change = exclusion.replace_signing_key(pm)
+    assert change.data["key_id"] != change.data["old_key_id"]
+    assert exclusion.export_status(pm).out_of_date  # the file on disk is signed with the old key
+    exclusion.export(pm, tmp_path / "out")
+    assert read_export(tmp_path / "out", public_key(pm), now=NOW).manifest.signing_key_id == change.data["key_id"]
+    with pytest.raises(ExclusionSetError):  # a consumer still holding the old key refuses the new file
+        read_export(tmp_path / "out", old_key, now=NOW)
+    (row,) = audit.query(pm, action="export.signing_key_replaced")
+    assert f"old_key_id={change.data['old_key_id']}" in row.detail
+    with pytest.raises(PermissionError):
+        exclusion.replace_signing_key(as_role(pm, "gp1", roles.GP))

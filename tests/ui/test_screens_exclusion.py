@@ -123,3 +123,17 @@ def test_exclusion_screen_hidden_from_and_refused_to_other_roles(demo, tmp_path)
         with pytest.raises(PermissionError):
             exclusion_service.export_public_key(demo, out / "k.pem")
     assert list(out.iterdir()) == []
+
+
+def test_replace_the_signing_key_after_confirmation(qtbot, screen, demo, tmp_path):
+    from gp_optout_desktop.services import exclusion as exclusion_service
+
+    before = exclusion_service.public_key_pem(demo)[1]
+    dialogs.set_next_answer("Cancel")
+    screen.replace_key_button.click()
+    assert exclusion_service.public_key_pem(demo)[1] == before
+    dialogs.set_next_answer("Replace the key")
+    screen.replace_key_button.click()
+    wait_idle(qtbot, screen)
+    after = exclusion_service.public_key_pem(demo)[1]
+    assert after != before and f"New signing key {after}" in screen.status.text()

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QGroupBox, QHBoxLayout, QLabel, QLineE
 
 from ...domain.exclusion_rules import EXCLUDE_ALL_EXCEPT_LISTED, EXCLUDE_LISTED
 from ...services import exclusion as exclusion_service
-from . import _paths
+from . import _ask, _paths
 from .base import Screen
 
 TITLE = "Exclusion file"
@@ -117,9 +117,14 @@ class ExclusionScreen(Screen):
         text.setWordWrap(True)
         self.key_button = QPushButton("Export the &public key…")
         self.key_button.clicked.connect(self.export_key)
+        self.replace_key_button = QPushButton("&Replace the signing key…")
+        self.replace_key_button.setToolTip("Only if the register (and so its private key) may have been copied: "
+                                           "the clinical system then needs the new public key")
+        self.replace_key_button.clicked.connect(self.replace_key)
         row.addWidget(text, 1)
         row.addWidget(self.key_button)
-        self.actions(self.key_button)
+        row.addWidget(self.replace_key_button)
+        self.actions(self.key_button, self.replace_key_button)
         return box
 
     def refresh(self) -> None:
@@ -174,6 +179,15 @@ class ExclusionScreen(Screen):
         target = _paths.choose_save_file(self, "Save the public key", start, "PEM public key (*.pem)")
         if target is not None:
             self.call(lambda s: exclusion_service.export_public_key(s, target))
+
+
+    def replace_key(self) -> None:
+        if not _ask.confirm(self, "Replace the signing key",
+                            "Make a new signing key? Do this only if the register may have been copied. Until the "
+                            "new public key is installed on the system that reads the exclusion file, that system "
+                            "refuses every new file (it fails closed: nothing is extracted).", yes="Replace the key"):
+            return
+        self.call(exclusion_service.replace_signing_key)
 
 
 def create(session_provider, bus) -> ExclusionScreen:
