@@ -189,7 +189,8 @@ class NewPatientForm(QWidget):
         """Correct a patient's details, e.g. add the NHS number that was not known."""
         self.clear()
         self._set_mode(patient.patient_id)
-        lines = list(patient.address) + ["", "", ""]
+        # Three lines on the form: any further lines (added from the command line) join the third.
+        lines = [*patient.address[:2], ", ".join(patient.address[2:])] + ["", "", ""]
         values = {"nhs_number": nhs_number.display(patient.nhs_number) if patient.nhs_number else "",
                   "title": patient.title, "surname": patient.surname, "forenames": patient.forenames,
                   "dob": patient.dob.strftime("%d/%m/%Y"), "address1": lines[0], "address2": lines[1],
