@@ -20,17 +20,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 ALREADY_OPEN = "Already open"
 
 
+class _NoLock:
+    """Where no lock file can be written (a read-only parent folder): run unguarded rather
+    than refuse to start; the register itself then says what is wrong."""
+
+    def unlock(self) -> None:
+        pass
+
+
 def window_lock(folder: Path):
     """One window per register on this computer: a second would keep its own idle lock and
-    session beside the first. Returns the held QLockFile, or None while another live window
+    session beside the first. Returns the held lock, or None while another live window
     holds it (a crashed window's lock is taken over: QLockFile checks the process)."""
     from PySide6.QtCore import QLockFile
 
     folder = Path(folder).absolute()
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return _NoLock()
     lock = QLockFile(str(folder.parent / f".{folder.name}.window-lock"))
     lock.setStaleLockTime(0)  # never stale by age: only when its process is gone
-    return lock if lock.tryLock(200) else None
+    if lock.tryLock(200):
+        return lock
+    return None if lock.error() == QLockFile.LockError.LockFailedError else _NoLock()
 
 
 def main(argv: list[str] | None = None) -> int:
