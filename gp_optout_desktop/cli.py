@@ -312,12 +312,9 @@ def cmd_import(ctx: CliContext) -> int:
     from .services import importer
 
     a = ctx.args
-    try:
-        text = a.source.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValidationError(f"{a.source.name} is not UTF-8 text: export it again as UTF-8 CSV.", "import") from None
     session = ctx.session()
     try:
+        text = importer.read_csv_file(a.source)
         if a.check:
             ctx.out(f"Checked, nothing written. The file has {importer.check(session, text).describe(done=False)}")
         else:

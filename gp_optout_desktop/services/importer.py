@@ -11,6 +11,7 @@ when they were first made. The latest event still decides each patient's status.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..domain.events import IMPORTED, Event
 from ..domain.import_rows import ImportRefused, ImportRow, Problem, read_rows
@@ -40,6 +41,18 @@ class ImportPlan:
         return (f"{n(self.rows, 'row')}: {n(self.patients_new, 'new patient')}, {self.patients_known:,} already in "
                 f"the register; {n(self.events_new, 'new coded event')}, {self.events_known:,} already recorded "
                 "(they would be skipped).")
+
+
+def read_csv_file(path: Path) -> str:
+    """The file's text (a byte-order mark from Windows tools dropped), or a refusal in words."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportRefused(f"{path.name} is not UTF-8 text: export it again as UTF-8 CSV. Nothing was imported.") from None
+    except OSError as exc:
+        raise ImportRefused(f"{path.name} cannot be read ({exc.strerror or exc.__class__.__name__}). "
+                            "Nothing was imported.") from None
 
 
 def check(session: Session, text: str) -> ImportPlan:

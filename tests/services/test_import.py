@@ -140,6 +140,11 @@ def test_cli_check_then_import_and_a_bad_file(cli_pm, tmp_path):
     assert run("patient", "find", "Evans")[0] == 1  # not there yet
     code, out, err = run("import", "--from", str(good))
     assert code == 0 and out.startswith("Imported 5 rows: 4 new patients added"), err
+    code, _, err = run("import", "--from", str(tmp_path / "missing.csv"))
+    assert code == 2 and "missing.csv cannot be read" in err and "Nothing was imported" in err
+    bad.write_bytes(b"\xff\xfe\x00not utf-8")
+    code, _, err = run("import", "--from", str(bad))
+    assert code == 2 and "is not UTF-8 text" in err
     bad.write_text(csv_text(f"{N[4]},Bad,Code,1980-01-01,LS1 4AP,,ZZZZ,2014-02-02"), encoding="utf-8")
     code, out, err = run("import", "--from", str(bad))
     assert code == 2 and "1 row cannot be imported, so nothing was imported" in err

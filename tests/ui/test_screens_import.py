@@ -22,6 +22,11 @@ def test_check_then_import_and_a_refused_file(qtbot, manager, tmp_path):
     assert not screen.import_button.isEnabled() and not screen.check_button.isEnabled()
     assert "9Nu0." in " ".join(w.text() for w in screen.findChildren(type(screen.file_label)))
 
+    _paths.set_next_path(tmp_path / "gone.csv")  # moved away after it was chosen
+    screen.choose_button.click()
+    wait_idle(qtbot, screen)
+    assert "gone.csv cannot be read" in screen.status.text() and not screen.import_button.isEnabled()
+
     bad = tmp_path / "bad.csv"
     bad.write_text(f"{HEADER}\n{display(N[0])},Bad,Row,01/01/1980,LS1 4AP,93C3.,06/01/2014\n", encoding="utf-8")
     _paths.set_next_path(bad)

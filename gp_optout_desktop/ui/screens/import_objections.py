@@ -10,7 +10,6 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout
 
-from ...domain.errors import ValidationError
 from ...domain.import_rows import ImportRefused
 from ...services import importer
 from ...services.session import code_table
@@ -18,13 +17,6 @@ from . import _ask, _paths
 from .base import Screen
 
 TITLE = "Import"
-
-
-def read_csv(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValidationError(f"{path.name} is not UTF-8 text: export it again as UTF-8 CSV.", "import") from None
 
 
 def codes_help() -> str:
@@ -114,7 +106,7 @@ class ImportScreen(Screen):
         self._checked_ok = False
         self.result.clear()
         self.problems.clear()
-        self.call(lambda s: importer.check(s, read_csv(path)), self._checked, failed=self._refused,
+        self.call(lambda s: importer.check(s, importer.read_csv_file(path)), self._checked, failed=self._refused,
                   working="Checking every row…")
 
     def _checked(self, plan: importer.ImportPlan) -> None:
@@ -138,7 +130,7 @@ class ImportScreen(Screen):
                             "imported from the clinical system and already coded there.", yes="Import"):
             return
         self._checked_ok = False
-        self.call(lambda s: importer.import_objections(s, read_csv(path)), self._imported, failed=self._refused,
+        self.call(lambda s: importer.import_objections(s, importer.read_csv_file(path)), self._imported, failed=self._refused,
                   working="Importing…")
 
     def _imported(self, changes) -> None:
