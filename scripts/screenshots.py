@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     form.cancel()
     window.desk.new_patient("Newperson, Sam")
     new = window.desk.new
-    new.edits["nhs_number"].setText("943 476 5918")
+    new.edits["nhs_number"].setText("999 000 0019")  # a mistyped check digit: the reason shows beside the field
     new.edits["dob"].setText("06/01/1970")
     new.edits["postcode"].setText("LS1 4AP")
     new.edits["address1"].setText("1 Example Street")

@@ -51,7 +51,7 @@ def is_valid(raw: str) -> bool:
 
 
 def display(digits: str) -> str:
-    """'9434765919' -> '943 476 5919'."""
+    """'9990000018' -> '999 000 0018'."""
     d = normalise(digits)
     return f"{d[:3]} {d[3:6]} {d[6:]}" if len(d) == 10 else d
 

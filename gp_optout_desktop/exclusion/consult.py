@@ -211,7 +211,7 @@ def _filter_uniform(body: list[str], col: int, ncols: int, numbers: frozenset, l
     if not all(valid):
         raws = list(raws)
         for i in [i for i, ok in enumerate(valid) if not ok]:
-            nhs = nhs_number.normalise(raws[i].strip())  # '943 476 5919' as typed is fine
+            nhs = nhs_number.normalise(raws[i].strip())  # '999 000 0018' as typed is fine
             if nhs_valid(nhs):
                 raws[i], valid[i] = nhs, True
             else:

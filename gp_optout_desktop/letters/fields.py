@@ -38,7 +38,7 @@ FIELDS: dict[str, Field] = {
     "reference": Field("The letter's reference"),
     "patient_name": Field("The recipient's full name with title, exactly as recorded"),
     "salutation": Field("Title and surname (e.g. Ms O'Brien), or full name if no title: for 'Dear ...'"),
-    "nhs_number": Field("The recipient's NHS number as 943 476 5919, or 'not known'"),
+    "nhs_number": Field("The recipient's NHS number as 999 000 0018, or 'not known'"),
     "date_of_birth": Field("The recipient's date of birth, or 'not known'"),
     "objection_type": Field("What was recorded for the first person listed, e.g. 'Type 1 objection'", ITEM_KINDS),
     "effective_date": Field("The date it took effect for the first person listed", ITEM_KINDS),
