@@ -40,6 +40,12 @@ PROXY_ROLES = {
 
 PROCESSING_STATES = ("received", "coded", "letter_sent")
 
+# Whether an event's code is in the clinical system (Event.coding_state). Only CONFIRMED
+# is in force for national extractions: they read the code in the record, nothing else.
+PENDING = "pending"
+MARKED = "marked"
+CONFIRMED = "confirmed"
+
 NDOO_SIGNPOST = (
     "The National Data Opt-out is set by the patient, not the practice: "
     "nhs.uk/your-nhs-data-matters, the NHS App, phone 0300 303 5678, or by post."
@@ -86,8 +92,19 @@ class Event:
     proxy: Proxy | None = None
     submitted_by: int | None = None  # patient id of the adult whose form covered this dependant
     event_id: int | None = None
-    coded_at: datetime | None = None
+    coded_at: datetime | None = None  # someone ticked "coded": a claim, not yet a proof
     coded_by: str | None = None
+    confirmed_at: datetime | None = None  # the code was found in the clinical system's export
+    confirmed_by: str | None = None  # what confirmed it: a reconciliation run, or an import
+
+    @property
+    def coding_state(self) -> str:
+        """PENDING (not coded), MARKED (ticked by someone, not yet proved) or CONFIRMED."""
+        if self.confirmed_at is not None:
+            return CONFIRMED
+        if self.coded_at is not None:
+            return MARKED
+        return PENDING
 
     @property
     def acted_by_self(self) -> bool:

@@ -132,5 +132,7 @@ def _write(conn, ctx, existing, first: ImportRow, fresh: list[ImportRow]) -> Non
                       via=IMPORTED, recorded_by=session.user, recorded_at=session.now())
         event_id = events_store.insert(conn, patient_id, event, events_store.next_form_id(conn))
         events_store.mark_coded(conn, event_id, by=session.user, at=session.now())
+        # It came from the clinical system's own export: the code is there, so it is confirmed.
+        events_store.mark_confirmed(conn, event_id, by="import", at=session.now())
         ctx.audit(f"{row.kind}.{row.action}", audit_ref(first.patient), detail=f"import row={row.row}")
     events_store.refresh_current_state(conn, patient_id)

@@ -8,7 +8,7 @@ from ..domain.events import EVENT_KINDS, Event, Proxy, current_status
 
 _EVENT_COLUMNS = (
     "id, kind, action, effective, received, via, proxy_role, proxy_name, proxy_evidence, proxy_verified_by,"
-    " submitted_by, recorded_by, recorded_at, coded_at, coded_by"
+    " submitted_by, recorded_by, recorded_at, coded_at, coded_by, confirmed_at, confirmed_by"
 )
 
 
@@ -20,6 +20,7 @@ def _row_to_event(row) -> Event:
         proxy=proxy, submitted_by=row[10], recorded_by=row[11],
         recorded_at=datetime.fromisoformat(row[12]),
         coded_at=datetime.fromisoformat(row[13]) if row[13] else None, coded_by=row[14],
+        confirmed_at=datetime.fromisoformat(row[15]) if row[15] else None, confirmed_by=row[16],
     )
 
 
@@ -65,6 +66,15 @@ def refresh_current_state(conn, patient_id: int) -> None:
 def mark_coded(conn, event_id: int, *, by: str, at: datetime) -> int:
     cur = conn.execute(
         "UPDATE events SET coded_at = ?, coded_by = ? WHERE id = ? AND coded_at IS NULL",
+        (at.isoformat(), by, event_id),
+    )
+    return cur.rowcount
+
+
+def mark_confirmed(conn, event_id: int, *, by: str, at: datetime) -> int:
+    """The code was found in the clinical system's export (``by`` names the run or import)."""
+    cur = conn.execute(
+        "UPDATE events SET confirmed_at = ?, confirmed_by = ? WHERE id = ? AND confirmed_at IS NULL",
         (at.isoformat(), by, event_id),
     )
     return cur.rowcount

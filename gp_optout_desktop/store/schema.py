@@ -73,6 +73,14 @@ CREATE TABLE letter_templates(
     saved_by TEXT NOT NULL, saved_at TEXT NOT NULL);
 """
 
+# When the Type 1 code was found in the clinical system's own export (a reconciliation, or
+# an import from that export). coded_at/coded_by stay the manual "marked as coded" tick,
+# which is a claim, not a proof: an event is in force only once confirmed_at is set.
+V3 = """
+ALTER TABLE events ADD COLUMN confirmed_at TEXT;
+ALTER TABLE events ADD COLUMN confirmed_by TEXT;
+"""
+
 # Index i holds the SQL that takes a register from version i to i + 1.
-MIGRATIONS: list[str] = [V1, V2]
+MIGRATIONS: list[str] = [V1, V2, V3]
 LATEST = len(MIGRATIONS)

@@ -53,6 +53,7 @@ def test_import_adds_patients_and_coded_history_with_no_letters(manager, add_pat
     assert not siân.statuses["type1"].active  # the withdrawal is the latest event
     assert [(e.action, e.via) for e in siân.history] == [("register", "import"), ("withdraw", "import")]
     assert all(e.coded_at is not None and e.coded_by == "pm" for e in siân.history)  # they came from the clinical system
+    assert all(e.coding_state == "confirmed" and e.confirmed_by == "import" for e in siân.history)
     assert patients.view(manager, patients.by_nhs(manager, N[1]).patient_id).statuses["type2"].active
     assert patients.view(manager, known).statuses["type1"].active
     assert letters.pending(manager) == []  # answered when they were first made

@@ -10,15 +10,17 @@ from gp_optout_desktop.store import database, schema
 
 def test_a_version_1_register_is_backed_up_then_migrated(manager, register_dir, add_patient):
     pid = add_patient(manager, surname="Migrant")
-    # Make it what version 1 wrote: no letter_templates table, user_version 1.
+    # Make it what version 1 wrote: no letter_templates table, no confirmation columns, user_version 1.
     with manager.register.transaction() as conn:
         conn.execute("DROP TABLE letter_templates")
+        conn.execute("ALTER TABLE events DROP COLUMN confirmed_at")
+        conn.execute("ALTER TABLE events DROP COLUMN confirmed_by")
     manager.register.conn.execute("PRAGMA user_version = 1")
     manager.lock()
 
     session = session_service.unlock(register_dir, "pm", "pm-password-1")
     try:
-        assert database.schema_version(session.register.conn) == schema.LATEST == 2
+        assert database.schema_version(session.register.conn) == schema.LATEST
         copy = register_dir / f"register.db.pre-v{schema.LATEST}.bak"
         assert copy.exists() and b"SQLite format 3" not in copy.read_bytes()[:16]  # encrypted like the register
         assert patients.view(session, pid).patient.surname == "Migrant"

@@ -20,7 +20,7 @@ def test_a_version_1_register_opens_migrated_with_everything_in_it(tmp_path):
     session = session_service.unlock(folder, "manager", "manager-demo-pass")
     try:
         assert database.schema_version(session.register.conn) == schema.LATEST
-        assert (folder / "register.db.pre-v2.bak").read_bytes() == (FIXTURE / "register.db").read_bytes()
+        assert (folder / f"register.db.pre-v{schema.LATEST}.bak").read_bytes() == (FIXTURE / "register.db").read_bytes()
         o = overview.overview(session)
         assert o.patients == 400 and o.objecting["type1"] == 32 and o.policy_on
         assert audit.verify(session).ok
@@ -36,4 +36,4 @@ def test_a_version_1_register_opens_migrated_with_everything_in_it(tmp_path):
         assert database.schema_version(again.register.conn) == schema.LATEST
     finally:
         again.lock()
-    assert sorted(p.name for p in folder.iterdir() if p.name.endswith(".bak")) == ["register.db.pre-v2.bak"]
+    assert sorted(p.name for p in folder.iterdir() if p.name.endswith(".bak")) == [f"register.db.pre-v{schema.LATEST}.bak"]
