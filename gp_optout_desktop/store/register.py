@@ -335,8 +335,21 @@ def _take_up_keys(reg: Register, slot: keyfile.Slot, user: str, *, recovery: boo
         raise RecordNotCertified(f"The key slot of {user} holds no audit key. Ask a practice manager to reset your "
                                  "password.")
     private = certs.audit_private(seed)
+    pub = certs.raw_public(private)
+    latest = certs.latest(table, user)
+    if (reg.manager_key is not None and latest is not None and latest.audit_pub != pub.hex()
+            and any(c.name == user and c.audit_pub == pub.hex() for c in table.values())):
+        # A recovery-key session certified a new audit key but ended before its new password
+        # was chosen: this manager's slot still holds the key certified before; certify it again.
+        with reg.transaction() as conn:
+            reg.audit.begin()
+            head = reg.audit.head(conn)
+            certs.issue(conn, reg.manager_key, reg.keys.register_id, name=user, role=latest.role,
+                        active=latest.active, audit_pub=pub, from_seq=(head.seq if head else 0) + 1)
+        with reg.reading() as conn:
+            table, _problems = certs.load_all(conn, anchor, reg.keys.register_id)
     with reg.reading() as conn:
-        cert = certs.check_user(conn, table, user, role, certs.raw_public(private))
+        cert = certs.check_user(conn, table, user, role, pub)
     reg.audit_seed = seed
     reg.audit.signer = Signer(cert.serial, private)
 
