@@ -19,7 +19,6 @@ does not change every digest.
 from __future__ import annotations
 
 import hashlib
-import json
 
 MOD = 2**256
 
@@ -45,11 +44,16 @@ def columns(conn, table: str) -> list[str]:
 
 
 def row_hash(table: str, cols: list[str], values) -> int:
+    """SHA-256 of the row as 'column, type, value' fields (NULLs left out), as an integer.
+    A plain join rather than JSON: this runs once per row written, 100,000 times in a bulk load."""
     if table == "meta" and values[0] not in META_KEYS:
         return 0
-    body = {c: v for c, v in zip(cols, values) if v is not None}
-    text = json.dumps([table, body], sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest(), "big")
+    parts = [table]
+    for c, v in zip(cols, values):
+        if v is not None:
+            text = str(v)
+            parts.append(f"{c}\x1e{type(v).__name__}\x1e{len(text)}\x1e{text}")  # the length: no two rows alike
+    return int.from_bytes(hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).digest(), "big")
 
 
 class Accumulator:
