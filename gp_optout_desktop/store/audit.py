@@ -110,6 +110,26 @@ def _mac(key: bytes, prev: str, row: dict) -> str:
     return hmac.new(key, (prev + body).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def _sign(key: Ed25519PrivateKey, mac: str, covers: int) -> str:
+    """The signature of a transaction's last entry, over its hash and the number of unsigned
+    entries of the same transaction before it: a later writer's signature never vouches for
+    entries someone slipped in before theirs."""
+    return f"{covers}:" + key.sign(bytes.fromhex(mac) + covers.to_bytes(4, "big")).hex()
+
+
+def _check_signature(public_key, mac: str, sig: str) -> int | None:
+    """How many entries before it the signature covers, or None if it does not verify."""
+    try:
+        count, hexsig = sig.split(":", 1)
+        covers = int(count)
+        if not 0 <= covers < 2**31:
+            return None
+        public_key.verify(bytes.fromhex(hexsig), bytes.fromhex(mac) + covers.to_bytes(4, "big"))
+        return covers
+    except (InvalidSignature, ValueError):
+        return None
+
+
 def entry_hash(prev: str, row: dict) -> str:
     body = json.dumps([row[f] for f in SIGNED_FIELDS], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
@@ -171,7 +191,7 @@ class AuditChain:
                 row.update(signer=str(self.signer.serial), perm=perm,
                            rows=json.dumps(rows, sort_keys=True, separators=(",", ":")) if final and rows else "")
                 mac = entry_hash(prev, row)
-                sig = self.signer.key.sign(bytes.fromhex(mac)).hex() if final else ""
+                sig = _sign(self.signer.key, mac, len(entries) - 1) if final else ""
                 extra = (row["signer"], row["perm"], row["rows"])
             conn.execute(
                 "INSERT INTO audit(seq, at, user, role, action, patient, outcome, workstation, detail, prev, mac,"
@@ -232,13 +252,15 @@ class AuditChain:
                 sealed = True
                 if sig:
                     cert = certs[int(row["signer"])]
-                    try:
-                        cert.public_key().verify(bytes.fromhex(sig), bytes.fromhex(stored_mac))
-                    except (InvalidSignature, ValueError):
+                    covers = _check_signature(cert.public_key(), stored_mac, sig)
+                    if covers is None:
                         problems.append(f"entry {seq}'s signature does not verify: it was forged or altered.")
                         break
-                    if any(s != row["signer"] for _q, s in unsigned):
-                        problems.append(f"entries before {seq} are covered by a signature of another user.")
+                    if covers != len(unsigned) or any(s != row["signer"] for _q, s in unsigned):
+                        first = unsigned[0][0] if unsigned else seq
+                        problems.append(f"entries {first} to {seq - 1} are not covered by their writer's signature "
+                                        "(inserted outside the app)." if unsigned else
+                                        f"entry {seq}'s signature claims entries before it that are not there.")
                         break
                     unsigned = []
                 else:

@@ -62,7 +62,10 @@ class Register:
         with self.reading() as conn:
             head = self.audit.signed_head(conn)
             revision = meta.revision(conn)
-            kept = Head.from_dict(meta.get(conn, HEAD_META))
+            try:
+                kept = Head.from_dict(meta.get(conn, HEAD_META))
+            except (TypeError, ValueError, KeyError, AttributeError):
+                kept = Head(2**62, "malformed")  # never overwritten: audit verify reports it
         if head is not None and self._extends(head, self.recorded_head()):
             self.keys.data["audit_head"] = head.as_dict()
             if self.manager_key is not None:
@@ -91,14 +94,20 @@ class Register:
         certificates, and the heads kept in the key file and the register."""
         with self.reading() as conn:
             problems: list[str] = []
-            anchor = meta.get(conn, certs.MANAGER_PUB)
             try:
                 anchor = certs.anchor_pub(conn, self.keys, self.manager_key)
             except RecordNotCertified as exc:
                 problems.append(str(exc))
-            table, cert_problems = certs.load_all(conn, anchor, self.keys.register_id) if anchor else ({}, [])
-            problems += cert_problems + certs.record_problems(conn, table) if anchor else problems
-            heads = [("kept in the register", Head.from_dict(meta.get(conn, HEAD_META)))]
+                anchor = self.manager_key and certs.manager_public_hex(self.manager_key)
+            table: dict = {}
+            if anchor:
+                table, cert_problems = certs.load_all(conn, anchor, self.keys.register_id)
+                problems += cert_problems + certs.record_problems(conn, table)
+            heads = []
+            try:
+                heads.append(("kept in the register", Head.from_dict(meta.get(conn, HEAD_META))))
+            except (TypeError, ValueError, KeyError, AttributeError):
+                problems.append("the audit head kept in the register is malformed (edited outside the app).")
             mhead = self.keys.data.get("manager_head")
             if mhead and anchor:
                 if _manager_head_ok(anchor, mhead, self.keys.register_id):

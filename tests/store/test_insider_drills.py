@@ -289,3 +289,24 @@ def test_the_gp_sets_the_practice_wide_policy_without_the_manager_key(practice):
     finally:
         gp.lock()
     assert manager_verify(practice["folder"]).ok
+
+
+def test_unsigned_entries_slipped_in_before_a_managers_next_entry_are_reported(practice):
+    """Entries appended unsigned in the manager's name are not vouched for by the manager's
+    next signature: it names how many entries of its own transaction it covers."""
+    from gp_optout_desktop.store.audit import SIGNED_FIELDS, entry_hash
+
+    insider = Insider(practice["folder"], "desk1", PASSWORDS["desk1"])
+    seq, prev = insider.conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    pm_serial = insider.conn.execute("SELECT max(serial) FROM user_certs WHERE name = 'pm'").fetchone()[0]
+    row = dict.fromkeys(SIGNED_FIELDS, "")
+    row.update(seq=seq + 1, at="2026-12-01T00:00:00.000000+00:00", user="pm", role="manager",
+               action="user.add", outcome="ok", workstation="pc", detail="name=friend role=manager",
+               signer=str(pm_serial), perm="manage_users")
+    mac = entry_hash(prev, row)
+    insider.sql("INSERT INTO audit(seq, at, user, role, action, patient, outcome, workstation, detail, prev, mac,"
+                " signer, perm, rows, sig) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'')",
+                *[row[f] for f in SIGNED_FIELDS[:9]], prev, mac, row["signer"], row["perm"], row["rows"])
+    insider.close()
+    result = manager_verify(practice["folder"])  # the manager's login entry is signed after it
+    assert not result.ok and f"entries {seq + 1} to {seq + 1} are not covered" in result.problem
