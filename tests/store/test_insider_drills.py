@@ -310,3 +310,34 @@ def test_unsigned_entries_slipped_in_before_a_managers_next_entry_are_reported(p
     insider.close()
     result = manager_verify(practice["folder"])  # the manager's login entry is signed after it
     assert not result.ok and f"entries {seq + 1} to {seq + 1} are not covered" in result.problem
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_USERS))
+def test_finding_1_an_exclusion_set_forged_with_every_key_a_lower_role_holds_is_refused(practice, role, tmp_path):
+    """The issue's script: an empty set at a high revision, signed with the best key the
+    insider has (their own audit key: the seed is no longer theirs to read), dropped into the
+    export folder. The consuming system, holding the register's real public key, refuses it
+    and lets nobody through."""
+    from datetime import datetime, timezone
+
+    from gp_optout_desktop.domain.exclusion_rules import EXCLUDE_LISTED
+    from gp_optout_desktop.exclusion import consult, signing
+    from gp_optout_desktop.exclusion.errors import BadSignatureError
+    from gp_optout_desktop.exclusion.writer import write_export
+
+    user = ROLE_USERS[role]
+    real_public = signing.private_key_from_bytes(practice["seed"]).public_key()
+    insider = Insider(practice["folder"], user, PASSWORDS[user])
+    candidates = [signing.private_key_from_bytes(insider.slot.get(certs.AUDIT_SECRET))]
+    insider.close()
+    for forged_key in candidates:
+        write_export(tmp_path / "exclusions", [], private_key=forged_key, practice_ods="F84003",
+                     register_revision=10_000, mode=EXCLUDE_LISTED, audit_chain_head="1:genesis",
+                     generated_at=datetime.now(timezone.utc))
+        src = tmp_path / "candidates.csv"
+        src.write_text("nhs_number\n9990000018\n")
+        out = tmp_path / "allowed.csv"
+        with pytest.raises(BadSignatureError):
+            consult.filter_candidates(tmp_path / "exclusions", real_public, src, out, practice_ods="F84003",
+                                      state_path=tmp_path / "seen.json")
+        assert not out.exists() or out.read_bytes() == b""
