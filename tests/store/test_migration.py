@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gp_optout_desktop.services import audit, exclusion, overview, session as session_service, users
-from gp_optout_desktop.store import certs, database, meta, schema
+from gp_optout_desktop.store import certs, database, keyfile, meta, schema
 from gp_optout_desktop.store.errors import RecordNotCertified
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "register-v3"
@@ -97,3 +97,30 @@ def test_an_old_entry_rewritten_with_the_old_hmac_key_after_the_upgrade_is_detec
         assert not result.ok and "entry 3 does not follow" in result.problem
     finally:
         pm.lock()
+
+
+RECOVERY = "4KDR-DMW7-SFHY-U7KW-GDAR-MJFG-IAVT-4CEH-KLBG-KOY7-5DOM-3JE5-BMOJ"  # see the fixture's README
+
+
+def test_an_upgrade_through_the_recovery_key_puts_the_manager_key_in_the_recovery_slot(v3):
+    rec = session_service.unlock_with_recovery(v3, "manager", RECOVERY)
+    try:
+        assert rec.register.upgraded and rec.must_change_password
+        users.change_own_password(rec, "manager-new-pass-2")
+    finally:
+        rec.lock()
+    keys = keyfile.KeyFile.load(v3 / "register.keys")
+    assert keys.has_secret(keyfile.RECOVERY_USER, certs.MANAGER_SECRET)
+    assert keys.has_secret("manager", certs.MANAGER_SECRET) and keys.has_secret("manager", certs.AUDIT_SECRET)
+    pm = session_service.unlock(v3, "manager", "manager-new-pass-2")
+    try:
+        result = audit.verify(pm)
+        assert result.ok, result.problems
+    finally:
+        pm.lock()
+
+
+def test_a_recovery_key_from_before_a_password_upgrade_says_it_lacks_the_manager_key(v3):
+    session_service.unlock(v3, "manager", "manager-demo-pass").lock()
+    with pytest.raises(RecordNotCertified, match="made before the register's upgrade"):
+        session_service.unlock_with_recovery(v3, "manager", RECOVERY)
