@@ -68,6 +68,9 @@ class CliContext:
             self._session = session_service.unlock(self.folder, self.user(), self.password())
             if self._session.must_change_password:
                 self.out("Your password was reset: choose a new one with 'gp-optout user passwd'.", err=True)
+            if self._session.register.upgraded:
+                self.out("The register now signs user records and the audit trail with a manager key (docs/adr/0006). "
+                         "Make a new recovery key now: 'gp-optout recovery-key new'.", err=True)
         return self._session
 
     def close(self) -> None:

@@ -202,3 +202,25 @@ def rekey(session: Session, password: str) -> ChangeSet:
     register_store.rekey(reg, new_keys, new_key)
     return ChangeSet("The register has a new key. Give each user their temporary password in person.", ctx.revision,
                      areas=frozenset({"users"}), data={"recovery_key": recovery, "passwords": temporary})
+
+
+def new_recovery_key(session: Session) -> ChangeSet:
+    """A new recovery key (shown once, in data['recovery_key']); the old one stops working.
+
+    Its slot holds the data key and the manager key, so it can stand in for a practice manager
+    whose password is lost. Needed once after the upgrade to signed records when that upgrade
+    was made with a manager's password: the recovery key from before cannot hold the manager
+    key (docs/adr/0006)."""
+    from ..store import keyfile
+
+    session.require("rekey")
+    manager_key = _manager_key(session)
+    reg = session.register
+    recovery = keyfile.new_recovery_key()
+    with session.write("rekey", changes_register=False) as ctx:
+        ctx.audit("register.recovery_key")
+        reg.keys.wrap_recovery(recovery, reg.data_key, extra={certs.MANAGER_SECRET: manager_key})
+        reg.keys.clear_throttle(keyfile.RECOVERY_USER)
+        reg.keys.save()  # inside the transaction: if the key file cannot be written, nothing is recorded
+    return ChangeSet("A new recovery key was made; the old one no longer works. Print it and keep it locked away.",
+                     ctx.revision, areas=frozenset({"users"}), data={"recovery_key": recovery})

@@ -12,7 +12,7 @@ import pytest
 
 from gp_optout_desktop.services import audit, exclusion, overview, session as session_service, users
 from gp_optout_desktop.store import certs, database, keyfile, meta, schema
-from gp_optout_desktop.store.errors import RecordNotCertified
+from gp_optout_desktop.store.errors import RecordNotCertified, WrongPassword
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "register-v3"
 
@@ -124,3 +124,24 @@ def test_a_recovery_key_from_before_a_password_upgrade_says_it_lacks_the_manager
     session_service.unlock(v3, "manager", "manager-demo-pass").lock()
     with pytest.raises(RecordNotCertified, match="made before the register's upgrade"):
         session_service.unlock_with_recovery(v3, "manager", RECOVERY)
+
+
+def test_the_cli_says_to_make_a_new_recovery_key_after_the_upgrade_and_the_new_one_works(v3, monkeypatch, capsys):
+    from gp_optout_desktop import cli
+
+    monkeypatch.setenv("GP_OPTOUT_REGISTER", str(v3))
+    monkeypatch.setenv("GP_OPTOUT_PASSWORD", "manager-demo-pass")
+    assert cli.main(["--user", "manager", "recovery-key", "new"]) == 0
+    out = capsys.readouterr()
+    assert "Make a new recovery key now" in out.err
+    new_key = out.out.strip().splitlines()[-1]
+    assert new_key != RECOVERY and len(keyfile.normalise_recovery(new_key)) == 52
+    rec = session_service.unlock_with_recovery(v3, "manager", new_key)
+    try:
+        assert rec.register.manager_key is not None
+    finally:
+        rec.lock()
+    with pytest.raises(WrongPassword):  # the old recovery key stopped working
+        session_service.unlock_with_recovery(v3, "manager", RECOVERY)
+    monkeypatch.setenv("GP_OPTOUT_PASSWORD", "reception-demo-pass")
+    assert cli.main(["--user", "reception", "recovery-key", "new"]) == 3  # refused: not a manager's act
