@@ -311,6 +311,15 @@ def _take_up_keys(reg: Register, slot: keyfile.Slot, user: str, *, recovery: boo
     if not upgraded_before:
         from ..domain import roles
 
+        with reg.reading() as conn:
+            traces = (conn.execute("SELECT EXISTS (SELECT 1 FROM user_certs)").fetchone()[0]
+                      or conn.execute("SELECT EXISTS (SELECT 1 FROM audit WHERE signer != '')").fetchone()[0])
+        if traces or reg.manager_key is not None or reg.keys.data.get("manager_pub"):
+            # Upgraded before, and the manager public key since removed: upgrading again would
+            # certify whatever the users table now says (a role raised by hand).
+            raise RecordNotCertified(
+                "The register's manager public key was removed although it holds signed records: it was tampered "
+                "with. Nothing was changed. Restore the latest backup.")
         if role != roles.MANAGER:
             raise RecordNotCertified(
                 "This register was upgraded to signed user records and audit: a practice manager must unlock it "

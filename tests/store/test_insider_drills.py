@@ -341,3 +341,21 @@ def test_finding_1_an_exclusion_set_forged_with_every_key_a_lower_role_holds_is_
             consult.filter_candidates(tmp_path / "exclusions", real_public, src, out, practice_ods="F84003",
                                       state_path=tmp_path / "seen.json")
         assert not out.exists() or out.read_bytes() == b""
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_USERS))
+def test_removing_the_manager_public_key_to_force_a_second_upgrade_is_refused(practice, role):
+    """Elevate in the users table, then delete both copies of the manager public key, hoping
+    the manager's next unlock 'upgrades' again and certifies the raised role."""
+    user = ROLE_USERS[role]
+    insider = Insider(practice["folder"], user, PASSWORDS[user])
+    insider.sql("UPDATE users SET role = 'manager' WHERE name = ?", user)
+    insider.sql("DELETE FROM meta WHERE key = 'manager_pub'")
+    insider.close()
+    path = practice["folder"] / "register.keys"
+    data = json.loads(path.read_text())
+    del data["manager_pub"]
+    path.write_text(json.dumps(data))
+    for who in (user, "pm"):
+        with pytest.raises(RecordNotCertified, match="tampered"):
+            session_service.unlock(practice["folder"], who, PASSWORDS[who])
