@@ -81,6 +81,19 @@ ALTER TABLE events ADD COLUMN confirmed_at TEXT;
 ALTER TABLE events ADD COLUMN confirmed_by TEXT;
 """
 
+# V4 and V5 are reserved for work in flight on other branches (issue 11). Until they land they
+# are no-ops here, so this branch's V6 keeps its number; when they land they replace these.
+V4 = "-- reserved"
+V5 = "-- reserved"
+
+# The practice's corrections of the objection code table (issue 10 section 6): every saved
+# version kept, newest in force; text NULL means "back to the table shipped with the release".
+V6 = """
+CREATE TABLE code_tables(
+    version INTEGER PRIMARY KEY, text TEXT, reason TEXT NOT NULL,
+    saved_by TEXT NOT NULL, saved_at TEXT NOT NULL);
+"""
+
 # Index i holds the SQL that takes a register from version i to i + 1.
-MIGRATIONS: list[str] = [V1, V2, V3]
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6]
 LATEST = len(MIGRATIONS)
