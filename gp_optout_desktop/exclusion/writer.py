@@ -113,6 +113,9 @@ def write_export(
     files[MANIFEST_FILE] = manifest_bytes
     files[SIGNATURE_FILE] = signing.sign(private_key, manifest_bytes)
 
+    if os.path.islink(directory):
+        raise ExportError(f"Nothing was written: the export folder {directory} is a symbolic link, which every "
+                          "consumer refuses. Export to the real folder it points to.")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

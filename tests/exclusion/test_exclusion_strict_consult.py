@@ -303,3 +303,23 @@ def test_state_file_with_duplicate_keys_is_refused(tmp_path, key):
                    '{"F84003": {"highest_revision": 9}, "F84003": {"highest_revision": 1}}}')
     with pytest.raises(StateFileError, match="not a valid record"):
         read(tmp_path / "x", key, state_path=bad)
+
+
+def test_consult_command_fails_closed_on_a_linked_set(key, tmp_path, capsys):
+    """Through the command a practice runs: the link is refused, the output emptied, exit 1."""
+    from datetime import datetime, timezone
+
+    ours, elsewhere = tmp_path / "live", tmp_path / "other"
+    export(ours, key, when=datetime.now(timezone.utc))
+    export(elsewhere, key, make_rows([]), when=datetime.now(timezone.utc))
+    gen = current_generation(ours)
+    (gen / "exclusions.csv").unlink()
+    os.symlink(current_generation(elsewhere) / "exclusions.csv", gen / "exclusions.csv")
+    (tmp_path / "pub.pem").write_bytes(signing.public_key_pem(key))
+    (tmp_path / "c.csv").write_text(f"nhs_number\n{NHS[0]}\n{NHS[30]}\n")
+    (tmp_path / "o.csv").write_text(f"nhs_number\n{NHS[0]}\n")  # a stale allowed list
+    code = cli_exclusion.main(["consult", "--exclusions", str(ours), "--public-key", str(tmp_path / "pub.pem"),
+                               "--in", str(tmp_path / "c.csv"), "--out", str(tmp_path / "o.csv"),
+                               "--practice", "F84003", "--state", str(tmp_path / "s.json")])
+    assert code == 1 and (tmp_path / "o.csv").read_bytes() == b""
+    assert "nothing may be extracted" in capsys.readouterr().err

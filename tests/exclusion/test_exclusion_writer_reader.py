@@ -300,3 +300,15 @@ def test_cleanup_problems_after_commit_are_reported_not_raised(tmp_path, key, mo
     result = export(tmp_path, key, revision=3)
     assert result.cleanup_problems and "Permission denied" in result.cleanup_problems[0]
     assert read(tmp_path, key).manifest.register_revision == 3
+
+
+def test_export_into_a_linked_folder_is_refused_up_front(tmp_path, key):
+    """Consumers refuse a linked folder (spec MUST 2), so the writer says so before writing anything."""
+    import os
+
+    real = tmp_path / "real"
+    real.mkdir()
+    os.symlink(real, tmp_path / "link", target_is_directory=True)
+    with pytest.raises(ExportError, match="symbolic link"):
+        export(tmp_path / "link", key)
+    assert list(real.iterdir()) == []
