@@ -46,7 +46,7 @@ _have() {
         ldconfig="$(command -v ldconfig || echo /sbin/ldconfig)"
         _ldcache="$("$ldconfig" -p 2>/dev/null || true)"
       fi
-      grep -qF " $what " <<<"$_ldcache"
+      awk -v lib="$what" '$1 == lib { found = 1 } END { exit !found }' <<<"$_ldcache"
       ;;
     *) command -v "$what" >/dev/null 2>&1 || [ -x "/usr/sbin/$what" ] || [ -x "/sbin/$what" ] ;;
   esac
