@@ -32,8 +32,10 @@ DISPLAY_NEEDS=(
 )
 XVFB_NEEDS=("xvfb-run|xvfb" "xauth|xauth")
 TOOL_NEEDS=("pdftotext|poppler-utils")
-# The printing test's real CUPS scheduler and PDF printer (installed only when root).
-CUPS_NEEDS=("cupsd|cups" "/usr/lib/cups/backend/cups-pdf|printer-driver-cups-pdf")
+# The printing test: a real CUPS scheduler, a PDF printer, and OCR to read the printed
+# bitmaps back (installed only when root).
+CUPS_NEEDS=("cupsd|cups" "lpadmin|cups-client" "/usr/lib/cups/backend/cups-pdf|printer-driver-cups-pdf"
+            "tesseract|tesseract-ocr")
 
 _ldcache=""
 _have() {
