@@ -161,7 +161,7 @@ def _apply(ctx, plan: ListPlan) -> None:
         elif action == "update":
             (patient,) = args
             patients_store.update(conn, patient)
-            ctx.audit("patient.edit", audit_ref(patient), detail="from the practice list")
+            ctx.audit("patient.update", audit_ref(patient), detail="from the practice list")
         elif action == "renumber":
             old, number = args
             patients_store.update(conn, replace(old, nhs_number=number))
