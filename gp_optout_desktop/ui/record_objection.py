@@ -9,17 +9,19 @@ from typing import Callable
 
 from PySide6.QtCore import QDate, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDateEdit, QFormLayout, QGroupBox, QHBoxLayout,
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout,
                                QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QRadioButton,
                                QScrollArea, QVBoxLayout, QWidget)
 
 from ..domain import acting_for, codes, nhs_number
+from ..domain.uk_time import uk_today
 from ..domain.errors import ValidationError
 from ..domain.events import HOW_RECEIVED, PROXY_ROLES, Proxy
 from ..services import objections, patients
 from ..store.errors import StoreError
 from . import dialogs
 from .bus import ChangeBus
+from .date_field import DateField
 from .widgets import FIELD_WIDTH, InlineMessage, field_with_message, heading
 
 DEPENDANT_LIMIT = 20
@@ -37,6 +39,12 @@ def row_label(row, today: date | None = None) -> str:
     nhs = nhs_number.display(row.nhs_number) if row.nhs_number else "NHS number not known"
     age = f"age {acting_for.age_on(row.dob, today)}, " if today else ""
     return f"{row.name}  ·  {age}born {row.dob:%d/%m/%Y}  ·  {row.postcode}  ·  {nhs}"
+
+
+class _NoSession:
+    @staticmethod
+    def today() -> date:
+        return uk_today()
 
 
 class RecordObjectionForm(QWidget):
@@ -202,11 +210,8 @@ class RecordObjectionForm(QWidget):
             self.setTabOrder(a, b)
         bus.locked.connect(self.clear)
 
-    def _date_edit(self, name: str) -> QDateEdit:
-        edit = QDateEdit()
-        edit.setAccessibleName(name)
-        edit.setDisplayFormat("dd/MM/yyyy")
-        edit.setCalendarPopup(True)
+    def _date_edit(self, name: str) -> DateField:
+        edit = DateField(name, lambda: (self._session() or _NoSession).today())
         edit.setMinimumDate(QDate(2000, 1, 1))
         return edit
 
@@ -388,11 +393,11 @@ class RecordObjectionForm(QWidget):
             if elsewhere and dialogs.ask(
                     self, "Different address",
                     "\n".join(c.notes[-1] for c in elsewhere) + "\n\nRecord the objection for them anyway?",
-                    ("&Record", "&Go back"), default="&Go back") != "&Record":
+                    ("&Record", "&Go back"), default="Go back") != "Record":
                 return
             changes = objections.record(
                 session, self.patient_id, self.kind(), self.action,
-                effective=_pydate(self.effective.date()), received=_pydate(self.received.date()),
+                effective=self.effective.value("effective"), received=self.received.value("received"),
                 via=self.via.currentData(), proxy=self.proxy(), dependants=dependants,
                 for_self=self.for_self.isChecked() or self.action == codes.WITHDRAW,
                 confirm_other_address=bool(elsewhere),
