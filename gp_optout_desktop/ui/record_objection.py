@@ -126,7 +126,7 @@ class RecordObjectionForm(QWidget):
         pf.addRow("", self.proxy_lacks_capacity)
 
         # Dependants
-        self.dep_box = QGroupBox("Dependants on the same form (children)")
+        self.dep_box = QGroupBox("Depe&ndants on the same form (children under 16)")
         self.dep_search = QLineEdit()
         self.dep_search.setAccessibleName("Find a dependant")
         self.dep_search.setPlaceholderText("Find a child (under 16): surname, NHS number or date of birth")
@@ -388,19 +388,29 @@ class RecordObjectionForm(QWidget):
             if answer != "Withdraw":
                 return
         dependants = self.dependant_ids() if self.action == codes.REGISTER else []
+        for_self = self.for_self.isChecked() or self.action == codes.WITHDRAW
         try:
-            elsewhere = [c for c in objections.check_dependants(session, self.patient_id, dependants) if c.other_address]
-            if elsewhere and dialogs.ask(
-                    self, "Different address",
-                    "\n".join(c.notes[-1] for c in elsewhere) + "\n\nRecord the objection for them anyway?",
-                    ("&Record", "&Go back"), default="Go back") != "Record":
-                return
+            # What the form itself can check comes first, so nobody confirms a form that is refused.
+            proxy = self.proxy()
+            effective, received = self.effective.value("effective"), self.received.value("received")
+            people = objections.people_on_form(session, self.patient_id, dependants, for_self)
+            elsewhere = any(other for _line, other in people)
+            if self.action == codes.REGISTER:
+                # Read back who it is for before anything is saved: the wrong-patient check.
+                what = "request to be included" if self.kind() == "include" else \
+                    f"{codes.SHORT_LABELS[self.kind()]} objection"
+                text = (f"Record a {what} for {'this person' if len(people) == 1 else f'these {len(people)} people'}?"
+                        "\n\n" + "\n".join(f"• {line}" for line, _ in people))
+                if elsewhere:
+                    text += "\n\nSomeone lives at a different address: check the adult has parental responsibility."
+                if dialogs.ask(self, "Check who it is for", text, ("&Record", "&Go back"),
+                               default="Go back" if elsewhere else "Record") != "Record":
+                    return
             changes = objections.record(
                 session, self.patient_id, self.kind(), self.action,
-                effective=self.effective.value("effective"), received=self.received.value("received"),
-                via=self.via.currentData(), proxy=self.proxy(), dependants=dependants,
-                for_self=self.for_self.isChecked() or self.action == codes.WITHDRAW,
-                confirm_other_address=bool(elsewhere),
+                effective=effective, received=received,
+                via=self.via.currentData(), proxy=proxy, dependants=dependants, for_self=for_self,
+                confirm_other_address=elsewhere,
                 donor_lacks_capacity=self.proxy_box.isChecked() and self.proxy_lacks_capacity.isChecked())
         except ValidationError as exc:
             self._show_error(exc.field, str(exc))
