@@ -183,7 +183,6 @@ class RecordObjectionForm(QWidget):
         body = QWidget()
         v = QVBoxLayout(body)
         v.addWidget(self.title)
-        v.addWidget(self.who)
         v.addLayout(form)
         v.addWidget(self.proxy_box)
         v.addWidget(self.dep_box)
@@ -200,6 +199,9 @@ class RecordObjectionForm(QWidget):
         row.setContentsMargins(8, 4, 8, 4)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        # The patient banner sits above the scrolling form: always in view, however long the form.
+        self.who.setStyleSheet("background: #e8edee; padding: 6px; font-weight: bold;")
+        lay.addWidget(self.who)
         lay.addWidget(scroll, 1)
         lay.addLayout(row)
 
@@ -238,7 +240,7 @@ class RecordObjectionForm(QWidget):
         withdrawing = action == codes.WITHDRAW
         self.title.setText("Record a withdrawal" if withdrawing else "Record an objection")
         self.save_button.setText("&Save withdrawal" if withdrawing else "&Save objection")
-        self.who.setText(row_label(rows[0]))
+        self.who.setText(row_label(rows[0], session.today()))  # the banner: who this form is for
         (self.type2 if kind == codes.TYPE2 else self.type1).setChecked(True)
         self.dep_box.setVisible(not withdrawing)
         self.for_self.setVisible(not withdrawing)

@@ -159,3 +159,19 @@ def test_several_children_found_enter_adds_nobody_until_one_is_chosen(qtbot, des
     chosen = form.dep_found.currentItem().data(Qt.ItemDataRole.UserRole)
     qtbot.keyClick(form.dep_found, Qt.Key.Key_Return)
     assert form.dependant_ids() == [chosen] and chosen in kids
+
+
+def test_the_patient_banner_stays_in_view_above_the_scrolling_form(qtbot, desk, add_patient):
+    number = nhs_number.synthetic(640_000)
+    pid = add_patient(desk.session, surname="Bannered", forenames="Bea", dob="1990-04-05", nhs=number)
+    desk.desk.record_objection(pid)
+    form = desk.desk.record
+    age = acting_for.age_on(date(1990, 4, 5), desk.session.today())
+    text = form.who.text()
+    assert text.startswith("BANNERED, Bea") and f"age {age}, born 05/04/1990" in text
+    assert nhs_number.display(number) in text and "LS1 4AP" in text
+    form.proxy_box.setChecked(True)  # a longer form scrolls; the banner is outside the scroll area
+    form.dep_search.setFocus()
+    from PySide6.QtWidgets import QScrollArea
+    scroll = form.findChild(QScrollArea)
+    assert not scroll.widget().isAncestorOf(form.who) and form.who.isVisible()
