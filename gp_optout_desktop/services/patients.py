@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ..domain import events as ev
+from ..domain import codes, events as ev, in_force
 from ..domain.errors import ValidationError
 from ..domain.patient import Patient, validate_patient, with_id
 from ..store import events as events_store, patients as patients_store
@@ -90,6 +90,11 @@ class PatientRecord:
     letters: list[dict]
     signposts: list[date]
     submitted_by: dict[int, str]  # patient id -> display name of adults who submitted forms for them
+
+    @property
+    def standing(self) -> in_force.Standing:
+        """Received or in force: whether the Type 1 code is confirmed in the clinical system."""
+        return in_force.type1_standing(self.statuses[codes.TYPE1])
 
 
 def view(session: Session, patient_id: int) -> PatientRecord:

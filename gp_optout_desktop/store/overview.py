@@ -22,6 +22,17 @@ def objecting_without_nhs_number(conn) -> int:
         " WHERE c.active = 1 AND c.kind IN ('type1', 'type2') AND p.nhs IS NULL").fetchone()[0]
 
 
+def type1_coding_counts(conn) -> dict[tuple[bool, str], int]:
+    """(objecting, coding state of the deciding event) -> patients, for Type 1: whether each
+    current objection or withdrawal is confirmed in the clinical system, marked, or pending."""
+    rows = conn.execute(
+        "SELECT c.active, CASE WHEN e.confirmed_at IS NOT NULL THEN 'confirmed'"
+        " WHEN e.coded_at IS NOT NULL THEN 'marked' ELSE 'pending' END AS state, count(*)"
+        " FROM current_state c JOIN events e ON e.id = c.event_id WHERE c.kind = 'type1'"
+        " GROUP BY c.active, state")
+    return {(bool(active), state): n for active, state, n in rows}
+
+
 def letter_counts(conn, today: date, soon: date) -> dict[str, int]:
     """Letters not yet sent: all, past their one-month deadline, and due by ``soon``."""
     row = conn.execute(
