@@ -30,7 +30,7 @@ from reportlab.platypus import (
 from . import fonts, page
 from .atomic import write_atomic, write_atomic_many
 from .fields import conditions_met, values_for
-from .model import NO_CODE, LetterRequest, PracticeDetails, long_date
+from .model import NO_CODE, RECEIVED_KIND, LetterRequest, PracticeDetails, long_date
 from .templates import BULLETS, HEADING, TABLE, LetterTemplate, fill, load_template
 
 
@@ -233,7 +233,8 @@ def _recorded_table(request: LetterRequest, s: _Styles) -> Table:
             _p(item.name, s.cell),
             item.nhs_display,
             long_date(item.dob) if item.dob else "not known",
-            _fit([item.description, f"from {long_date(item.effective)}"], w[3]),
+            _fit([item.description, f"from {long_date(item.effective)}"]
+                 + ([item.code_status] if request.base_kind in RECEIVED_KIND else []), w[3]),
             _fit([f"SNOMED CT {item.snomed}", f"Read v2 {item.read_v2} · CTV3 {item.ctv3}"] if item.snomed
                  else [NO_CODE], w[4]),
         ])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from .letters_repo import HELD_SQL
+
 
 def patient_count(conn) -> int:
     return conn.execute("SELECT count(*) FROM patients").fetchone()[0]
@@ -34,13 +36,15 @@ def type1_coding_counts(conn) -> dict[tuple[bool, str], int]:
 
 
 def letter_counts(conn, today: date, soon: date) -> dict[str, int]:
-    """Letters not yet sent: all, past their one-month deadline, and due by ``soon``."""
+    """Letters not yet sent: all, past their one-month deadline, and due by ``soon``; and
+    confirmations held until their codes are confirmed (not counted as ready to send)."""
     row = conn.execute(
-        "SELECT count(*), coalesce(sum(due < ?), 0), coalesce(sum(due >= ? AND due <= ?), 0)"
-        " FROM letters WHERE sent_at IS NULL",
+        f"SELECT coalesce(sum(NOT held), 0), coalesce(sum(NOT held AND due < ?), 0),"
+        f" coalesce(sum(NOT held AND due >= ? AND due <= ?), 0), coalesce(sum(held), 0)"
+        f" FROM (SELECT l.due, {HELD_SQL} AS held FROM letters l WHERE l.sent_at IS NULL)",
         (today.isoformat(), today.isoformat(), soon.isoformat()),
     ).fetchone()
-    return {"pending": row[0], "overdue": row[1], "due_soon": row[2]}
+    return {"pending": row[0], "overdue": row[1], "due_soon": row[2], "held": row[3]}
 
 
 def monthly_events(conn, kinds: tuple[str, ...]) -> list[tuple[str, str, int]]:

@@ -85,7 +85,7 @@ def test_page_numbers_restart_for_each_letter_in_a_batch(tmp_path):
 
 
 def test_each_letter_records_its_template_version(tmp_path):
-    source = load_template("withdrawal").source.replace("version: 1", "version: 7")
+    source = load_template("withdrawal").source.replace("version: 2", "version: 7")
     tpl = parse_template(source, expected_kind="withdrawal")
     letter = LetterRequest("withdrawal", "L-9", date(2025, 3, 4), recipient(), (item(action="withdraw"),))
     result = render_batch([letter], PRACTICE, tmp_path / "w.pdf", templates={"withdrawal": tpl})
@@ -103,7 +103,8 @@ def test_type2_in_error_and_practice_wide_notice(tmp_path):
     notice = LetterRequest("practice_wide_notice", "L-21", date(2025, 3, 4), recipient(),
                            policy_effective=date(2025, 4, 1))
     result = render_batch([t2, notice], PRACTICE, tmp_path / "mix.pdf")
-    t2_text, notice_text = pdf_text(result.path)
+    t2_text, *notice_pages = pdf_text(result.path)
+    notice_text = "".join(notice_pages)
     assert "SNOMED CT 881561000000100" in t2_text and "recorded in error" in t2_text
     assert "0300 303 5678" in t2_text
     assert "From 1 April 2025" in notice_text and "want to be included" in notice_text
@@ -147,5 +148,5 @@ def test_fixed_wording_drawn_once_and_replayed_reads_back_exactly_in_every_lette
             text = " ".join(pdf_text(letter.path)[0].split())
             assert "Croeso: Łódź, Ğüneş and Ōtake € ŵ." in text
             assert f"Dear Ms {name}," in text
-            assert "It does not affect your care." in text
+            assert "Your direct care: the people caring for you" in text
             assert name in poppler_text(letter.path)[0]
