@@ -89,6 +89,12 @@ def pending(session: Session) -> list[PendingLetter]:
     return [p for p in _waiting(session) if not p.held]
 
 
+def pending_and_held(session: Session) -> tuple[list[PendingLetter], list[PendingLetter]]:
+    """Both lists from one read: letters to print now, and confirmations held for their codes."""
+    rows = _waiting(session)
+    return [p for p in rows if not p.held], [p for p in rows if p.held]
+
+
 def held(session: Session) -> list[PendingLetter]:
     """Confirmations promised in an acknowledgement, waiting for their codes to be confirmed
     in the clinical system (a reconciliation): overdue ones point at coding not done."""
