@@ -290,7 +290,9 @@ class PatientView(QWidget):
         for letter in rec.letters:
             r = self.letters.rowCount()
             self.letters.insertRow(r)
-            cells = (LETTER_KINDS.get(letter["kind"], letter["kind"]), _day(letter["queued_at"]), _day(letter["due"]),
+            kind = letter.get("prints_as", letter["kind"])
+            label = LETTER_KINDS.get(kind, kind) + (" (waits for the code to be confirmed)" if letter.get("held") else "")
+            cells = (label, _day(letter["queued_at"]), _day(letter["due"]),
                      _day(letter["sent_at"]) if letter["sent_at"] else "Not yet sent")
             for c, text in enumerate(cells):
                 self.letters.setItem(r, c, QTableWidgetItem(text))

@@ -32,7 +32,7 @@ def test_status_history_and_letters_in_plain_words(qtbot, desk, add_patient):
     cells = [view.history.item(0, c).text() for c in range(view.history.columnCount())]
     assert cells[:4] == ["6 Jan 2014", "Type 1 objection recorded", "6 Jan 2014", "by post"]
     assert cells[4].startswith("reception, ") and cells[5] == "The patient" and cells[6] == "Not yet coded"
-    assert view.letters.item(0, 0).text() == "Confirmation of an objection"
+    assert view.letters.item(0, 0).text() == "Acknowledgement of an objection (code pending)"  # as it would print
     assert view.letters.item(0, 3).text() == "Not yet sent"
     assert view.withdraw_button.isEnabled()
 

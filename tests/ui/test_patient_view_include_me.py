@@ -55,7 +55,7 @@ def test_include_me_offered_only_while_the_opt_out_is_on_then_recorded_and_withd
     assert view.effect.text().startswith("Their GP data may be extracted: they asked to be included")
     rec = patients.view(session, pid)
     assert rec.statuses[INCLUDE].active and rec.statuses[INCLUDE].event.recorded_by == "reception"
-    assert [p.kind for p in letters_service.pending(session) if p.patient_id == pid] == ["include"]
+    assert [p.kind for p in letters_service.pending(session) if p.patient_id == pid] == ["include_received"]
 
     dialogs.set_next_answer("Withdraw request")
     dialogs.set_next_answer("OK")
