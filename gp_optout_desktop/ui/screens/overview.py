@@ -87,7 +87,7 @@ class OverviewScreen(Screen):
                              f"{unlisted:,} objecting patient{'s have' if unlisted != 1 else ' has'} no NHS number, "
                              "so the exclusion file cannot list them: find them by name and add it (Edit details)"
                              if unlisted else "", warn=bool(unlisted))
-        t["type1_received"].set_value(o.type1_received, _received_note(o), warn=o.type1_received > 0)
+        t["type1_received"].set_value(o.type1_received, _received_note(o))
         t["type2"].set_value(o.objecting[codes.TYPE2], "not accepted as new since 11 Oct 2018")
         t["withdrawn"].set_value(sum(o.withdrawn.values()))
         t["included"].set_value(o.included, "" if o.policy_on else "matter only while the practice-wide opt-out is on")
