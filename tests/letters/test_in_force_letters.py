@@ -162,3 +162,18 @@ def test_every_installed_letter_carries_the_promised_paragraphs(kind):
     for words in (DIRECT_CARE, NOT_STOPPED, MAY_CHANGE, "[if under13] " + UNDER_13):
         assert words in text, (kind, words)
     assert "recorded in your GP record" not in text and "stays in the practice" not in text
+
+
+def test_rewording_that_drops_a_promise_is_saved_with_a_warning(manager):
+    from gp_optout_desktop.services import templates
+
+    source = load_template("objection").source
+    kept = templates.save_template(manager, "objection", source.replace("Thank you for", "Thank you very much for"))
+    assert kept.warnings == ()
+    cut = source.replace(MAY_CHANGE, "").replace("[if under13] ", "")
+    change = templates.save_template(manager, "objection", cut)
+    (warning,) = change.warnings
+    assert "Type 1 opt-outs may be discontinued" in warning and "[if under13]" in warning
+    assert "direct care" not in warning  # still there
+    saved = templates.current(manager, "objection").template  # saved all the same (as version 4)
+    assert saved.version == 4 and MAY_CHANGE not in saved.source
