@@ -81,7 +81,10 @@ def run_template(ctx) -> int:
             text = a.source.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise ValidationError(f"{a.source.name} is not UTF-8 text: save it as UTF-8.", "template") from None
-        ctx.out(templates.save_template(session, a.kind, text).summary)
+        change = templates.save_template(session, a.kind, text)
+        ctx.out(change.summary)
+        for warning in change.warnings:
+            ctx.out(f"Warning: {warning}")
         return 0
     ctx.out(templates.use_installed(session, a.kind).summary)
     return 0
