@@ -62,12 +62,22 @@ class Plan:
 
 
 def plan(conn, row: letters_repo.LetterRow) -> Plan:
+    return plans(conn, [row])[0]
+
+
+def plans(conn, rows: Sequence[letters_repo.LetterRow]) -> list[Plan]:
+    """plan() for many letters with a few queries (a long queue is classified at each refresh)."""
+    forms = [r.form_id for r in rows if r.kind in RECEIVED_KIND and r.form_id is not None]
+    facts = letters_repo.form_facts(conn, forms) if forms else ({}, set(), set())
+    return [_plan(row, *facts) for row in rows]
+
+
+def _plan(row: letters_repo.LetterRow, by_form, current, acked) -> Plan:
     if row.kind not in RECEIVED_KIND or row.form_id is None:
         return Plan(row.kind)
-    events = letters_repo.form_events(conn, row.form_id)
-    if letters_repo.acknowledged(conn, row.form_id, row.kind):
+    events = by_form.get(row.form_id, [])
+    if (row.form_id, RECEIVED_KIND[row.kind]) in acked:
         # The follow-up confirmation: only what still stands is confirmed.
-        current = letters_repo.current_event_ids(conn, row.form_id)
         events = [(pid, e) for pid, e in events if e.event_id in current]
         if not events:
             return Plan(row.kind, moot=True)
@@ -105,10 +115,10 @@ def _waiting(session: Session) -> list[PendingLetter]:
     today = session.today()
     with session.read("view_letters") as conn:
         rows = letters_repo.pending(conn)
-        plans = [plan(conn, r) for r in rows]
+        decided = plans(conn, rows)
         people = patients_store.get_many(conn, sorted({r.patient_id for r in rows}))
     out = []
-    for r, pl in zip(rows, plans):
+    for r, pl in zip(rows, decided):
         if pl.moot:
             continue
         p = people[r.patient_id]
@@ -201,13 +211,13 @@ def print_batch(
     and mark them sent on ``sent_on`` (default today). Manager only; each letter audited."""
     sent_on = sent_on or session.today()
     with session.write("print_letters", changes_register=False) as ctx:
-        rows, plans = _printable(ctx, _unsent(ctx.conn, letter_ids), explicit=letter_ids is not None)
-        requests, templates = _requests(ctx.conn, session, rows, sent_on, plans)
+        rows, decided = _printable(ctx, _unsent(ctx.conn, letter_ids), explicit=letter_ids is not None)
+        requests, templates = _requests(ctx.conn, session, rows, sent_on, decided)
         result = render.render_batch(requests, practice_details(ctx.conn), out, templates)
         if split_dir is not None:
             render.render_split(requests, practice_details(ctx.conn), split_dir, templates)
         acknowledged = 0
-        for row, pl, letter in zip(rows, plans, result.letters):
+        for row, pl, letter in zip(rows, decided, result.letters):
             letters_repo.mark_printed(ctx.conn, row.letter_id, template_version=_version_text(templates[pl.kind]),
                                       sent_on=sent_on)
             patient = patients_store.get(ctx.conn, row.patient_id)
@@ -231,8 +241,7 @@ def _printable(ctx, rows: list[letters_repo.LetterRow], *, explicit: bool):
     """The rows that can print now, with what each prints as. Confirmations still waiting for
     their codes are skipped (refused when asked for by id); ones no longer needed are dropped."""
     out_rows, out_plans, held = [], [], 0
-    for row in rows:
-        pl = plan(ctx.conn, row)
+    for row, pl in zip(rows, plans(ctx.conn, rows)):
         if pl.moot:
             letters_repo.cancel(ctx.conn, row.letter_id)
             ctx.audit("letter.cancel", audit_ref(patients_store.get(ctx.conn, row.patient_id)),
@@ -291,9 +300,9 @@ def preview(session: Session, letter_ids: Sequence[int] | None = None) -> Letter
     waiting), with nothing marked sent. Bytes, never a file: the pages carry names and
     addresses. Manager only; a read of each patient, so one audit row per letter."""
     with session.write("print_letters", changes_register=False) as ctx:
-        rows, plans = _printable(ctx, _unsent(ctx.conn, letter_ids), explicit=letter_ids is not None)
-        asked, rows, plans = len(rows), rows[:PREVIEW_LIMIT], plans[:PREVIEW_LIMIT]
-        requests, templates = _requests(ctx.conn, session, rows, session.today(), plans)
+        rows, decided = _printable(ctx, _unsent(ctx.conn, letter_ids), explicit=letter_ids is not None)
+        asked, rows, decided = len(rows), rows[:PREVIEW_LIMIT], decided[:PREVIEW_LIMIT]
+        requests, templates = _requests(ctx.conn, session, rows, session.today(), decided)
         data, rendered = render.render_bytes(requests, practice_details(ctx.conn), templates)
         for row in rows:
             ctx.audit("letter.preview", audit_ref(patients_store.get(ctx.conn, row.patient_id)),
@@ -301,11 +310,11 @@ def preview(session: Session, letter_ids: Sequence[int] | None = None) -> Letter
     return LetterPreview(data, len(rows), sum(r.pages for r in rendered), asked)
 
 
-def _requests(conn, session: Session, rows, letter_date: date, plans: Sequence[Plan] | None = None):
-    plans = list(plans) if plans is not None else [Plan(r.kind) for r in rows]
-    templates = {kind: templates_service.in_use(conn, kind).template for kind in sorted({p.kind for p in plans})}
+def _requests(conn, session: Session, rows, letter_date: date, decided: Sequence[Plan] | None = None):
+    decided = list(decided) if decided is not None else [Plan(r.kind) for r in rows]
+    templates = {kind: templates_service.in_use(conn, kind).template for kind in sorted({p.kind for p in decided})}
     history = policy_store.history(conn) if any(r.kind == PRACTICE_WIDE_NOTICE for r in rows) else ()
-    requests = [build_request(conn, r, session.codes, letter_date, history, p) for r, p in zip(rows, plans)]
+    requests = [build_request(conn, r, session.codes, letter_date, history, p) for r, p in zip(rows, decided)]
     return requests, templates
 
 
@@ -369,12 +378,12 @@ def reprint(session: Session, nhs: str, out: Path, *, letter_id: int | None = No
             rows = [r for r in rows if r.letter_id == letter_id]
         # A sent letter reprints as it went out; one not yet sent as it would print today, and a
         # confirmation still waiting for its codes not at all.
-        plans = {r.letter_id: (Plan(r.kind) if r.sent_on else plan(ctx.conn, r)) for r in rows}
-        rows = [r for r in rows if not (plans[r.letter_id].held or plans[r.letter_id].moot)]
+        decided = {r.letter_id: (Plan(r.kind) if r.sent_on else plan(ctx.conn, r)) for r in rows}
+        rows = [r for r in rows if not (decided[r.letter_id].held or decided[r.letter_id].moot)]
         if not rows:
             raise ValidationError("This patient has no letter to reprint.", "letters")
         row = rows[-1]
-        pl = plans[row.letter_id]
+        pl = decided[row.letter_id]
         letter_date = row.sent_on or session.today()
         requests, templates = _requests(ctx.conn, session, [row], letter_date, [pl])
         result = render.render_batch(requests, practice_details(ctx.conn), out, templates)

@@ -128,19 +128,6 @@ RECEIVED_KINDS = {"objection": "objection_received", "withdrawal": "withdrawal_r
                   "include": "include_received"}
 
 
-def current_event_ids(conn, form_id: int) -> set[int]:
-    """Events of one form that still decide their patient's state (not superseded since)."""
-    rows = conn.execute("SELECT c.event_id FROM current_state c JOIN events e ON e.id = c.event_id"
-                        " WHERE e.form_id = ?", (form_id,))
-    return {r[0] for r in rows}
-
-
-def acknowledged(conn, form_id: int, kind: str) -> bool:
-    """Whether an acknowledgement of this form's ``kind`` letter was already printed (or sent)."""
-    return conn.execute("SELECT 1 FROM letters WHERE form_id = ? AND kind = ? LIMIT 1",
-                        (form_id, RECEIVED_KINDS[kind])).fetchone() is not None
-
-
 def became_acknowledgement(conn, letter_id: int, kind: str, *, queued_at: datetime, due: date) -> int:
     """The letter was printed as an acknowledgement: say so in the log, and queue the
     confirmation it promises (held until every code is confirmed). Returns the new letter's id."""
@@ -185,3 +172,26 @@ HELD_SQL = ("(l.kind IN ('objection', 'withdrawal', 'include') AND l.form_id IS 
             " AND a.kind = l.kind || '_received')"
             " AND EXISTS (SELECT 1 FROM events e JOIN current_state c ON c.event_id = e.id"
             " WHERE e.form_id = l.form_id AND e.confirmed_at IS NULL))")
+
+
+def form_facts(conn, form_ids) -> tuple[dict[int, list], set[int], set[tuple[int, str]]]:
+    """For many forms at once: (form id -> [(patient id, Event)] in entry order, the ids of
+    their events that still decide a state, {(form id, acknowledgement kind)} already printed).
+    Batched, so a long queue is classified in a few queries."""
+    by_form: dict[int, list] = {}
+    current: set[int] = set()
+    acked: set[tuple[int, str]] = set()
+    ids = sorted(set(form_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(f"SELECT form_id, patient_id, {_EVENT_COLUMNS} FROM events WHERE form_id IN ({marks})"
+                              " ORDER BY id", chunk):
+            by_form.setdefault(r[0], []).append((r[1], _row_to_event(r[2:])))
+        current.update(r[0] for r in conn.execute(
+            f"SELECT c.event_id FROM current_state c JOIN events e ON e.id = c.event_id"
+            f" WHERE e.form_id IN ({marks})", chunk))
+        acked.update((r[0], r[1]) for r in conn.execute(
+            f"SELECT DISTINCT form_id, kind FROM letters WHERE form_id IN ({marks})"
+            f" AND kind IN ('objection_received', 'withdrawal_received', 'include_received')", chunk))
+    return by_form, current, acked
