@@ -43,6 +43,7 @@ class Overview:
     type1_received: int = 0  # not yet confirmed, marked ones included
     type1_marked: int = 0  # ticked "coded" by someone, not yet confirmed by a reconciliation
     withdrawals_not_confirmed: int = 0  # a Type 1 code may still be in the record
+    letters_held: int = 0  # confirmations promised in an acknowledgement, waiting for their codes
 
     @property
     def policy_on(self) -> bool:
@@ -111,5 +112,6 @@ def overview(session: Session) -> Overview:
         type1_received=coding.get((True, PENDING), 0) + coding.get((True, MARKED), 0),
         type1_marked=coding.get((True, MARKED), 0),
         withdrawals_not_confirmed=coding.get((False, PENDING), 0) + coding.get((False, MARKED), 0),
+        letters_held=letters.get("held", 0),
     )
 

@@ -25,6 +25,10 @@ def test_held_confirmations_and_the_policy_change_button(qtbot, manager, add_pat
     # Inforce's confirmation is ready; Waiting's waits for its code.
     assert [screen.model.letter_at(r).patient_id for r in range(screen.model.rowCount())] == [in_force]
     assert screen.held_note.text().startswith("1 confirmation waits for codes to be confirmed in the clinical system")
+    from gp_optout_desktop.services import overview
+
+    summary = overview.overview(manager)
+    assert (summary.letters_pending, summary.letters_held) == (1, 1)  # the held one is not "to send"
 
     # Refused while the wording is the installed stub; the screen says why, nothing queued.
     dialogs.set_next_answer("Queue the letters")

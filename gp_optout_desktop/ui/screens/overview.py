@@ -91,8 +91,10 @@ class OverviewScreen(Screen):
         t["type2"].set_value(o.objecting[codes.TYPE2], "not accepted as new since 11 Oct 2018")
         t["withdrawn"].set_value(sum(o.withdrawn.values()))
         t["included"].set_value(o.included, "" if o.policy_on else "matter only while the practice-wide opt-out is on")
+        held = (f"; {o.letters_held:,} confirmation{'s wait' if o.letters_held != 1 else ' waits'} for codes to be "
+                "confirmed") if o.letters_held else ""
         t["pending"].set_value(o.letters_pending, f"{o.letters_due_soon} due within "
-                                                  f"{overview_service.DUE_SOON_DAYS} days")
+                                                  f"{overview_service.DUE_SOON_DAYS} days{held}")
         t["overdue"].set_value(o.letters_overdue, "send these first" if o.letters_overdue else "",
                                warn=o.letters_overdue > 0)
         t["policy"].set_text("ON" if o.policy_on else "Off",
