@@ -267,6 +267,11 @@ def _promise_confirmation(ctx, session: Session, row, pl: Plan, patient: Patient
     """An acknowledgement went out: log it as such and queue the confirmation it promises."""
     if pl.kind == row.kind:
         return 0
+    if pl.events and all(e.kind == INCLUDE and e.action == codes_mod.WITHDRAW for _, e in pl.events):
+        # Withdrawing an include request has no code of its own to find in the clinical system
+        # (the practice-wide code applies again): nothing will confirm it, so promise nothing.
+        letters_repo.became_acknowledgement(ctx.conn, row.letter_id, row.kind, queued_at=None, due=None)
+        return 0
     follow = letters_repo.became_acknowledgement(ctx.conn, row.letter_id, row.kind, queued_at=session.now(),
                                                  due=one_calendar_month_after(sent_on))
     ctx.audit("letter.queue", audit_ref(patient), detail=f"letter={follow} kind={row.kind} after={row.letter_id}")

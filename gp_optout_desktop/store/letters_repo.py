@@ -128,11 +128,15 @@ RECEIVED_KINDS = {"objection": "objection_received", "withdrawal": "withdrawal_r
                   "include": "include_received"}
 
 
-def became_acknowledgement(conn, letter_id: int, kind: str, *, queued_at: datetime, due: date) -> int:
+def became_acknowledgement(conn, letter_id: int, kind: str, *, queued_at: datetime | None,
+                           due: date | None) -> int | None:
     """The letter was printed as an acknowledgement: say so in the log, and queue the
-    confirmation it promises (held until every code is confirmed). Returns the new letter's id."""
+    confirmation it promises (held until every code is confirmed), unless ``queued_at`` is
+    None (nothing to confirm). Returns the new letter's id, if any."""
     row = get(conn, letter_id)
     conn.execute("UPDATE letters SET kind = ? WHERE id = ?", (RECEIVED_KINDS[kind], letter_id))
+    if queued_at is None or due is None:
+        return None
     cur = conn.execute("INSERT INTO letters(patient_id, form_id, kind, queued_at, due) VALUES (?, ?, ?, ?, ?)",
                        (row.patient_id, row.form_id, kind, queued_at.isoformat(), due.isoformat()))
     return cur.lastrowid

@@ -177,3 +177,19 @@ def test_rewording_that_drops_a_promise_is_saved_with_a_warning(manager):
     assert "direct care" not in warning  # still there
     saved = templates.current(manager, "objection").template  # saved all the same (as version 4)
     assert saved.version == 4 and MAY_CHANGE not in saved.source
+
+
+def test_withdrawing_an_include_request_promises_no_confirmation(manager, add_patient, tmp_path):
+    pid = add_patient(manager, surname="Includer")
+    objections.record(manager, pid, kind="include", effective=date(2024, 1, 2), received=date(2024, 1, 2))
+    confirm(manager, pid)
+    letters.print_batch(manager, tmp_path / "include.pdf")
+    objections.record(manager, pid, kind="include", action="withdraw")
+    letters.print_batch(manager, tmp_path / "withdrawn.pdf")
+    text = _flat(tmp_path / "withdrawn.pdf")
+    assert "We have received your request" in text and "Where it shows no code" in text
+    assert "No code: the practice-wide opt-out applies" in text
+    # No code of its own will ever be found, so no confirmation waits for one.
+    assert letters.held(manager) == [] and letters.pending(manager) == []
+    kinds = [row["kind"] for row in patients.view(manager, pid).letters]
+    assert kinds == ["include", "include_received"]
