@@ -78,3 +78,20 @@ def test_policy_change_from_the_cli(cli_pm):
     assert code == 0 and "0 patients have a Type 1 objection in force" in out  # received, not in force
     code, _, err = run("letters", "policy-change", "--yes")
     assert code == 2 and "Write the policy-change letter first" in err
+
+
+def test_letter_writes_here_leave_the_register_attributable(manager, add_patient, tmp_path):
+    # Acknowledgement printed (its kind changed, a confirmation queued), a superseded
+    # confirmation dropped, a confirmation printed, a policy-change mailing queued: a practice
+    # manager's audit verify still finds every table matching its signed entries.
+    people = _register(manager, add_patient)
+    letters.print_batch(manager, tmp_path / "acks.pdf")
+    objections.record(manager, people["Received"], action="withdraw")
+    confirm(manager, people["Received"])
+    confirm(manager, people["Marked"])
+    letters.print_batch(manager, tmp_path / "confirmations.pdf")
+    templates.save_template(manager, "policy_change", _own_wording())
+    letters.queue_policy_change(manager)
+    assert any(r.action == "letter.cancel" for r in audit.query(manager, action="letter."))
+    result = audit.verify(manager)
+    assert result.ok, result.problems
