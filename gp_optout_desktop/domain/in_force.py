@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from .codes import REGISTER, TYPE1, TYPE2
-from .events import CONFIRMED, INCLUDE, MARKED, PENDING, Event, Status
+from .events import CONFIRMED, INCLUDE, MARKED, Event, Status
 
 # Standing of a patient's current Type 1 state.
 NONE = "none"  # no Type 1 objection ever recorded
@@ -127,16 +127,6 @@ def gp_data_words(statuses: dict[str, Status], *, practice_wide_on: bool) -> Sta
                         "that (it asked NHS Digital not to pass data on). For more, a Type 1 objection, or the "
                         "National Data Opt-out set by the patient.")
     return standing
-
-
-def is_in_force(event: Event | None) -> bool:
-    return event is not None and event.action == REGISTER and event.coding_state == CONFIRMED
-
-
-__all__ = [
-    "NONE", "RECEIVED", "IN_FORCE", "WITHDRAWAL_RECEIVED", "WITHDRAWN", "Standing", "type1_standing",
-    "gp_data_words", "coding_words", "marked_words", "is_in_force", "PENDING", "MARKED", "CONFIRMED",
-]
 
 
 def received_words(kind: str, action: str) -> str:

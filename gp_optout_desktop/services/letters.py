@@ -19,7 +19,7 @@ from ..domain.events import CONFIRMED, INCLUDE, PENDING, Event
 from ..domain.patient import Patient
 from ..letters import render
 from ..letters.model import (
-    CONFIRMS, KIND_LABELS, POLICY_CHANGE, PRACTICE_WIDE_NOTICE, RECEIVED_KIND, TYPE2_IN_ERROR, LetterItem,
+    KIND_LABELS, POLICY_CHANGE, PRACTICE_WIDE_NOTICE, RECEIVED_KIND, TYPE2_IN_ERROR, LetterItem,
     LetterRecipient, LetterRequest, PracticeDetails,
 )
 from ..letters.templates import LetterTemplate
