@@ -264,9 +264,9 @@ class PatientView(QWidget):
                                   else "color: #333333;")
         self.pending.setText(standing.pending)
         self.pending.setVisible(bool(standing.pending))
-        effect = extraction_effect(objects=rec.statuses[codes.TYPE1].active or rec.statuses[codes.TYPE2].active,
-                                   included=rec.statuses[INCLUDE].active, practice_wide_on=self.policy_on,
-                                   has_nhs_number=p.nhs_number is not None)
+        t1, t2 = rec.statuses[codes.TYPE1].active, rec.statuses[codes.TYPE2].active
+        effect = extraction_effect(objects=t1, included=rec.statuses[INCLUDE].active, practice_wide_on=self.policy_on,
+                                   has_nhs_number=p.nhs_number is not None, type2_only=t2 and not t1)
         stale = (" (Changed since the exclusion file was last written: the practice's own extracts see this when "
                  "the practice manager next writes it.)") if rec.history and self.awaits_export else ""
         self.local_effect.setText(effect.words + stale)
