@@ -4,13 +4,14 @@ withdrawals; refused until the practice has written its own wording; from the CL
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 
 from gp_optout_desktop.domain.errors import ValidationError
 from gp_optout_desktop.letters.templates import load_template
 from gp_optout_desktop.services import audit, letters, objections, patients, templates
+from gp_optout_desktop.services.session import Session
 from gp_optout_desktop.store import letters_repo
 from tests.in_force_helpers import confirm
 
@@ -34,7 +35,10 @@ def _register(manager, add_patient) -> dict[str, int]:
         objections.record(manager, people[name])
     objections.record(manager, people["Withdrawn"], effective=date(2020, 1, 1), received=date(2020, 1, 1))
     objections.record(manager, people["Withdrawn"], action="withdraw")
-    objections.record(manager, people["Typetwo"], "type2", effective=date(2016, 5, 1), received=date(2016, 5, 1))
+    # A Type 2 can only have been added on or before 11 Oct 2018: keyed then, not today.
+    then = Session(manager.register, manager.user, manager.role,
+                   clock=lambda: datetime(2018, 10, 11, 12, tzinfo=timezone.utc))
+    objections.record(then, people["Typetwo"], "type2", effective=date(2016, 5, 1), received=date(2016, 5, 1))
     for name in ("Inforce", "Alsoinforce", "Withdrawn", "Typetwo"):
         confirm(manager, people[name])
     objections.mark_coded(manager, patients.view(manager, people["Marked"]).history[0].event_id)
