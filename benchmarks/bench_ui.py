@@ -30,6 +30,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 OUT = ROOT / "benchmarks" / "out"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import patients_size, report  # noqa: E402
 USER, PASSWORD = "bench", "bench-password-1"
 CHUNK = 100_000
 
@@ -85,7 +87,7 @@ def bare_rss() -> float:
 def ensure_register(count: int) -> Path:
     from gp_optout_desktop.services import demo, session as session_service, setup
 
-    folder = OUT / f"register-{count}"
+    folder = OUT / f"register-v2-{count}"  # v2: built after the demo numbering fix (no 90% without a number)
     done = folder / "complete"
     if done.exists():
         return folder
@@ -182,10 +184,11 @@ def keystrokes(folder: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--patients", type=int, default=1_000_000)
+    parser.add_argument("--patients", type=int, default=None,
+                        help="register size (default BENCH_PATIENTS, else 1,000,000; 100,000 with BENCH_QUICK=1)")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    folder = ensure_register(args.patients)
+    folder = ensure_register(args.patients or patients_size())
     cold_start(folder, args.repeats)
     keystrokes(folder)
     return 0
