@@ -13,8 +13,9 @@ from ..domain import codes as codes_mod
 from ..domain import roles
 from ..domain.errors import ValidationError
 from ..paths import resource
-from ..store import meta, register as register_store, users as users_store
-from ..store.errors import StoreError, WrongPassword
+from ..store import integrity, meta, register as register_store, users as users_store
+from ..store.database import DatabaseError
+from ..store.errors import RegisterCorrupt, StoreError, WrongPassword
 
 
 @lru_cache(maxsize=1)
@@ -87,8 +88,10 @@ class Session:
         """The one write path: permission, one transaction, revision bump, audit rows.
 
         ``changes_register=False`` is for audited reads: the audit row is written but the
-        register revision (which tells whether the exclusion file is current) stays."""
+        register revision (which tells whether the exclusion file is current) stays.
+        Refused once an integrity check has found the register damaged (ADR 0011)."""
         self.require(permission)
+        integrity.refuse_writes_if_damaged(self.register)
         with self.register.transaction() as conn:
             ctx = WriteContext(conn, self)
             yield ctx
@@ -136,18 +139,33 @@ def _start(reg: register_store.Register, user: str, failures: list[dict], via: s
     return session
 
 
+@contextmanager
+def _damage_in_words():
+    """Unlock reads only the pages it needs (no integrity check on the way, ADR 0011); a
+    damaged one among them fails SQLCipher's page HMAC and is refused here, in words."""
+    try:
+        yield
+    except DatabaseError:
+        raise RegisterCorrupt(
+            "The register file is damaged or has been tampered with (a page failed its check when read). "
+            "Nothing was changed. Restore the latest backup."
+        ) from None
+
+
 def unlock(folder: Path, user: str, password: str) -> Session:
     if not user or not user.strip():
         raise ValidationError("Enter your user name.", "user")
-    reg, failures = register_store.unlock(Path(folder), user.strip(), password)
-    return _start(reg, user.strip(), failures, "password")
+    with _damage_in_words():
+        reg, failures = register_store.unlock(Path(folder), user.strip(), password)
+        return _start(reg, user.strip(), failures, "password")
 
 
 def unlock_with_recovery(folder: Path, user: str, recovery_key: str) -> Session:
     """The recovery key opens the register as a named practice manager whose password is lost:
     they must choose a new password before anything else (must_change_password)."""
-    reg, failures = register_store.unlock(Path(folder), user, recovery_key=recovery_key)
-    session = _start(reg, user, failures, "recovery key")
+    with _damage_in_words():
+        reg, failures = register_store.unlock(Path(folder), user, recovery_key=recovery_key)
+        session = _start(reg, user, failures, "recovery key")
     if session.role != roles.MANAGER:
         session.lock()
         raise WrongPassword("The recovery key may only be used by a practice manager.")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import database, keyfile, location, meta
+from . import database, keyfile, location, meta, schema
 from .audit import AuditChain, Head, load_key, new_audit_key
 from .errors import StoreError
 
@@ -75,7 +75,10 @@ def _open_db(folder: Path, data_key: bytes, create: bool) -> database.Database:
     db_path, _ = register_paths(folder)
     conn = database.connect(db_path, data_key, create=create)
     try:
-        if not create:
+        # No integrity check here: it grew with the register (seconds at 1,000,000 patients).
+        # It runs after unlock in the background, before a backup and on demand (ADR 0011),
+        # and here only before a migration rewrites the file.
+        if not create and database.schema_version(conn) < schema.LATEST:
             database.check_integrity(conn)
         database.migrate(conn, db_path)
     except BaseException:
