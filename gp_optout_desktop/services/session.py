@@ -13,7 +13,7 @@ from ..domain import codes as codes_mod
 from ..domain import roles
 from ..domain.errors import ValidationError
 from ..paths import resource
-from ..store import integrity, meta, register as register_store, users as users_store
+from ..store import integrity, meta, readers, register as register_store, users as users_store
 from ..store.database import DatabaseError
 from ..store.errors import RegisterCorrupt, StoreError, WrongPassword
 
@@ -103,6 +103,15 @@ class Session:
     def read(self, permission: str):
         self.require(permission)
         with self.register.reading() as conn:
+            yield conn
+
+    @contextmanager
+    def read_committed(self, permission: str):
+        """A read on the desk's own read-only connection: it never waits for a task writing or
+        reading on the main connection (a backup, an import, a letter run), and sees what
+        was last committed. For the front desk's searches."""
+        self.require(permission)
+        with readers.desk_reader(self.register).reading() as conn:
             yield conn
 
     def practice(self) -> dict:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import database, keyfile, location, meta, schema
+from . import database, keyfile, location, meta, readers, schema
 from .audit import AuditChain, Head, load_key, new_audit_key
 from .errors import StoreError
 
@@ -62,6 +62,7 @@ class Register:
         return Head.from_dict(self.keys.data.get("audit_head"))
 
     def close(self) -> None:
+        readers.close(self)  # the desk's read-only connection goes with this one
         if self.is_open:
             try:
                 self.remember_audit_head()
