@@ -16,6 +16,7 @@ from ..paths import resource
 from ..store import integrity, meta, readers, register as register_store, users as users_store
 from ..store.database import DatabaseError
 from ..store.errors import RegisterCorrupt, StoreError, WrongPassword
+from ..domain.uk_time import uk_date
 
 
 @lru_cache(maxsize=1)
@@ -68,7 +69,7 @@ class Session:
         return self.clock()
 
     def today(self) -> date:
-        return self.clock().astimezone().date()
+        return uk_date(self.clock())
 
     def _check_open(self) -> None:
         if not self.register.is_open:
