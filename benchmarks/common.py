@@ -17,7 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out"
-sys.path.insert(0, str(ROOT))
+# BENCH_CODE=/path/to/another/checkout measures that checkout's code (a before/after figure).
+sys.path.insert(0, str(Path(os.environ.get("BENCH_CODE") or ROOT)))
 
 
 def patients_size(default: int = 1_000_000) -> int:
