@@ -191,6 +191,7 @@ def bench_backup(session, tmp: Path, count: int) -> None:
             conn.execute("SELECT sqlcipher_export('b')")
             conn.execute("DETACH DATABASE b")
         c = raw_connection(copy, reg.data_key)
+        c.execute("PRAGMA cache_size = -65536")  # the same page cache as the register's connections
         c.execute("PRAGMA integrity_check").fetchall()
         c.close()
 
