@@ -168,9 +168,12 @@ class Session:
     def lock(self) -> None:
         """Close the connection and forget the key (idle lock, Lock now, quit)."""
         if self.register.is_open:
-            with self._transaction() as conn:
-                self.register.audit.append(conn, user=self.user, role=self.role, action="session.lock",
-                                           perm="session")
+            try:
+                with self._transaction() as conn:
+                    self.register.audit.append(conn, user=self.user, role=self.role, action="session.lock",
+                                               perm="session")
+            except DatabaseError:
+                pass  # a damaged register (ADR 0011) must still lock: the key is forgotten regardless
         self.register.close()
 
 

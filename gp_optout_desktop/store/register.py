@@ -126,8 +126,8 @@ class Register:
         if self.is_open:
             try:
                 self.remember_audit_head()
-            except (StoreError, OSError):
-                pass  # closing must not fail because the key file could not be rewritten
+            except (StoreError, OSError, database.DatabaseError):
+                pass  # closing must not fail because the key file (or a damaged register) could not be written
             self.db.close()
         self.data_key = b""
 

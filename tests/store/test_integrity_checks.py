@@ -77,7 +77,8 @@ def test_damage_beyond_unlock_is_found_by_the_check_and_blocks_writes(manager, r
                 conn.execute("SELECT * FROM patients INDEXED BY patients_dob WHERE dob > ''").fetchall()
                 conn.execute("SELECT * FROM patients INDEXED BY patients_postcode WHERE postcode_key > ''").fetchall()
     finally:
-        session.register.close()
+        session.lock()  # a damaged register still locks, forgetting its key
+    assert not session.register.is_open and session.register.data_key == b""
 
 
 def test_a_backup_runs_one_full_check_not_two(manager, add_patient, tmp_path, monkeypatch):
