@@ -14,7 +14,7 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import atomic, database, keyfile, location, meta
+from . import atomic, database, keyfile, location, meta, seal
 from .audit import AuditChain, Head, load_key
 from .errors import RegisterCorrupt, StoreError
 
@@ -167,12 +167,18 @@ def restore(path: Path, folder: Path, user: str, password: str | None, recovery_
         if live_db.exists() or live_keys.exists():
             aside = folder / f"before-restore-{datetime.now():%Y%m%d-%H%M%S}"
             aside.mkdir()
-            for name in (database.DB_NAME, database.DB_NAME + "-wal", database.DB_NAME + "-shm", database.KEYS_NAME):
+            for name in (database.DB_NAME, database.DB_NAME + "-wal", database.DB_NAME + "-shm", database.KEYS_NAME,
+                         seal.SEAL_NAME):
                 if (folder / name).exists():
                     os.replace(folder / name, aside / name)
         os.replace(staging / database.DB_NAME, live_db)
         os.replace(staging / database.KEYS_NAME, live_keys)
         atomic.fsync_dir(folder)
+        conn = database.connect(live_db, data_key)
+        try:
+            seal.reseal(conn, folder)  # the restored register's own counter, not the replaced one's
+        finally:
+            conn.close()
         return manifest, data_key, aside
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import database, keyfile, location, meta
+from . import database, keyfile, location, meta, seal
 from .audit import AuditChain, Head, load_key, new_audit_key
 from .errors import StoreError
 
@@ -75,13 +75,17 @@ def _open_db(folder: Path, data_key: bytes, create: bool) -> database.Database:
     db_path, _ = register_paths(folder)
     conn = database.connect(db_path, data_key, create=create)
     try:
+        checked = None
         if not create:
             database.check_integrity(conn)
+            checked = seal.check(conn, Path(folder))  # a register behind its seal is refused before anything else
         database.migrate(conn, db_path)
+        if checked is None:
+            checked = seal.first(conn, Path(folder))
     except BaseException:
         conn.close()
         raise
-    return database.Database(conn, db_path)
+    return database.Database(conn, db_path, checked)
 
 
 def create(folder: Path, *, first_user: str, password: str, ods: str, practice: dict, role: str) -> tuple[Register, str]:
