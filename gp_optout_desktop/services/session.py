@@ -116,8 +116,11 @@ class Session:
     def lock(self) -> None:
         """Close the connection and forget the key (idle lock, Lock now, quit)."""
         if self.register.is_open:
-            with self.register.transaction() as conn:
-                self.register.audit.append(conn, user=self.user, role=self.role, action="session.lock")
+            try:
+                with self.register.transaction() as conn:
+                    self.register.audit.append(conn, user=self.user, role=self.role, action="session.lock")
+            except StoreError:
+                pass  # e.g. re-keyed in another window: the lock row cannot be written, but locking must not fail
         self.register.close()
 
 

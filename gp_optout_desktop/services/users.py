@@ -37,8 +37,9 @@ def add(session: Session, name: str, role: str, password: str | None = None) -> 
     with session.write("manage_users") as ctx:
         users_store.add(ctx.conn, name, role, by=session.user, at=session.now())
         ctx.audit("user.add", detail=f"name={name} role={role}")
-        session.register.keys.wrap(name, password, session.register.data_key, must_change=temporary)
-        session.register.keys.save()  # inside the transaction: if the key file cannot be written, the user is not added
+        data_key = session.register.data_key
+        # Inside the transaction: if the key file cannot be written, the user is not added.
+        session.register.keys.update(lambda keys: keys.wrap(name, password, data_key, must_change=temporary))
     return ChangeSet(f"Added {roles.ROLE_LABELS[role].lower()} {name}.", ctx.revision, areas=frozenset({"users"}),
                      data={"password": password if temporary else None})
 
@@ -54,8 +55,7 @@ def remove(session: Session, name: str) -> ChangeSet:
             raise ValidationError("The last practice manager cannot be removed.", "user")
         users_store.deactivate(ctx.conn, name)
         ctx.audit("user.remove", detail=f"name={name}")
-        session.register.keys.remove(name)
-        session.register.keys.save()
+        session.register.keys.update(lambda keys: keys.remove(name))
     return ChangeSet(f"Removed {name}; their key was deleted.", ctx.revision, areas=frozenset({"users"}))
 
 
@@ -79,9 +79,13 @@ def reset_password(session: Session, name: str) -> ChangeSet:
         if users_store.role_of(ctx.conn, name) is None:
             raise NotFound(f"There is no user called {name}.")
         ctx.audit("user.reset_password", detail=f"name={name}")
-        session.register.keys.wrap(name, password, session.register.data_key, must_change=True)
-        session.register.keys.clear_throttle(name)
-        session.register.keys.save()
+        data_key = session.register.data_key
+
+        def reset(keys):
+            keys.wrap(name, password, data_key, must_change=True)
+            keys.clear_throttle(name)
+
+        session.register.keys.update(reset)
     return ChangeSet(f"{name} has a temporary password and must choose a new one at next unlock.", ctx.revision,
                      areas=frozenset({"users"}), data={"password": password})
 
@@ -90,8 +94,8 @@ def change_own_password(session: Session, new_password: str) -> ChangeSet:
     check_password(new_password)
     with session.write("change_own_password", changes_register=False) as ctx:
         ctx.audit("user.change_password")
-        session.register.keys.wrap(session.user, new_password, session.register.data_key)
-        session.register.keys.save()
+        data_key = session.register.data_key
+        session.register.keys.update(lambda keys: keys.wrap(session.user, new_password, data_key))
     session.must_change_password = False
     return ChangeSet("Password changed.", ctx.revision, areas=frozenset({"users"}))
 

@@ -222,3 +222,5 @@ def _raise_readable(exc: Exception) -> None:
     text = str(exc).lower()
     if "not a database" in text or "encrypted" in text:
         raise StoreError(REKEYED) from None
+    if "readonly" in text:  # what SQLCipher says after another connection re-keyed the file
+        raise StoreError(REKEYED.replace("(or the file was damaged)", "(or its files became read-only)")) from None

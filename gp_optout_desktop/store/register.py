@@ -54,9 +54,12 @@ class Register:
         with self.reading() as conn:
             head = self.audit.head(conn)
             revision = meta.revision(conn)
-        self.keys.data["audit_head"] = head.as_dict() if head else None
-        self.keys.data["revision_seen"] = max(revision, int(self.keys.data.get("revision_seen") or 0))
-        self.keys.save()
+
+        def record(fresh: keyfile.KeyFile) -> None:
+            fresh.data["audit_head"] = head.as_dict() if head else None
+            fresh.data["revision_seen"] = max(revision, int(fresh.data.get("revision_seen") or 0))
+
+        self.keys.update(record)
 
     def recorded_head(self) -> Head | None:
         return Head.from_dict(self.keys.data.get("audit_head"))
@@ -65,7 +68,7 @@ class Register:
         if self.is_open:
             try:
                 self.remember_audit_head()
-            except (StoreError, OSError):
+            except (StoreError, OSError, database.DatabaseError):
                 pass  # closing must not fail because the key file could not be rewritten
             self.db.close()
         self.data_key = b""
@@ -155,14 +158,15 @@ def rekey(reg: Register, new_keys: keyfile.KeyFile, new_data_key: bytes) -> None
     an interruption at any point is finished at the next unlock."""
     _, keys_path = register_paths(reg.folder)
     pending = keys_path.with_name(keys_path.name + ".next")
-    new_keys.path = pending
-    new_keys.save()
-    with reg.db.reading() as conn:
-        conn.execute(database.rekey_pragma(new_data_key))
-    os.replace(pending, keys_path)
-    from .atomic import fsync_dir
+    with reg.keys.locked():  # no other window's key-file change lands between these steps
+        new_keys.path = pending
+        new_keys.save()
+        with reg.db.reading() as conn:
+            conn.execute(database.rekey_pragma(new_data_key))
+        os.replace(pending, keys_path)
+        from .atomic import fsync_dir
 
-    fsync_dir(reg.folder)
+        fsync_dir(reg.folder)
     new_keys.path = keys_path
     reg.keys = new_keys
     reg.data_key = new_data_key
@@ -181,7 +185,6 @@ def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key
     pending = keys_path.with_name(keys_path.name + ".next")
     if pending.exists():
         keys, data_key = _finish_interrupted_rekey(folder, keys, data_key, pending, user, password, recovery_key)
-    failures = keys.drain_failed_unlocks()
     db = _open_db(folder, data_key, create=False)
     with db.reading() as conn:
         chain_key = load_key(conn)
@@ -190,8 +193,14 @@ def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key
         if meta.get(conn, "register_id") != keys.register_id:
             reg.db.close()
             raise StoreError("The key file belongs to a different register; nothing was changed.")
+    failures: list[dict] = []
+
+    def settle(fresh: keyfile.KeyFile) -> None:  # re-read under the lock: another window may have written since
+        fresh.clear_throttle(keyfile.RECOVERY_USER if recovery_key is not None else user)
+        failures.extend(fresh.drain_failed_unlocks())
+
     try:
-        keys.save()
+        keys.update(settle)
     except OSError:
         pass  # a full disk must not lock everyone out; the throttle reset is simply not kept
     return reg, failures
