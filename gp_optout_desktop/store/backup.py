@@ -89,6 +89,7 @@ def write(conn, data_key: bytes, keys: keyfile.KeyFile, out: Path, head: Head | 
             zf.writestr("manifest.json", json.dumps(manifest, indent=1))
             zf.write(copy, database.DB_NAME)
             zf.writestr(database.KEYS_NAME, json.dumps(keys.data, indent=1, sort_keys=True))
+        atomic.secure_file(archive)  # the backup holds the whole key file: owner-only whatever the umask
         with open(archive, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(archive, out)
@@ -105,6 +106,8 @@ def _unpack(path: Path, into: Path) -> dict:
                 raise StoreError("This file is not a gp-optout backup, or is from an unknown version.")
             zf.extract(database.DB_NAME, into)
             zf.extract(database.KEYS_NAME, into)
+        for name in (database.DB_NAME, database.KEYS_NAME):
+            atomic.secure_file(into / name)  # zipfile creates them with the umask's mode
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise RegisterCorrupt(f"The backup file is damaged or incomplete ({exc.__class__.__name__}).") from None
     if _sha256(into / database.DB_NAME) != manifest.get("db_sha256"):
@@ -167,6 +170,7 @@ def restore(path: Path, folder: Path, user: str, password: str | None, recovery_
         if live_db.exists() or live_keys.exists():
             aside = folder / f"before-restore-{datetime.now():%Y%m%d-%H%M%S}"
             aside.mkdir()
+            atomic.make_private_dir(aside)
             for name in (database.DB_NAME, database.DB_NAME + "-wal", database.DB_NAME + "-shm", database.KEYS_NAME,
                          seal.SEAL_NAME):
                 if (folder / name).exists():
