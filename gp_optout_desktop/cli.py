@@ -80,7 +80,10 @@ class CliContext:
 
 
 def _read_secret(path: str) -> str:
-    return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    try:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise ValidationError(f"The password file {Path(path).name} is not UTF-8 text.") from None
 
 
 def _prompt_secret(prompt: str) -> str:
@@ -540,7 +543,29 @@ def _command_modules():
     return modules
 
 
+def _not_text(argv: list[str]) -> str | None:
+    """Bytes that are not UTF-8 reach Python's argv as lone surrogates (surrogateescape): name
+    the argument by its position, never echo it (it may be a patient's name)."""
+    for number, arg in enumerate(argv, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return (f"argument {number} is not valid text (it holds bytes that are not UTF-8); nothing was "
+                    "changed. Retype it, or check the terminal's character set is UTF-8.")
+    for name in ("GP_OPTOUT_REGISTER", "GP_OPTOUT_USER", "GP_OPTOUT_PASSWORD", "GP_OPTOUT_ALLOW_FUSE"):
+        try:
+            os.environ.get(name, "").encode("utf-8")
+        except UnicodeEncodeError:
+            return f"the environment variable {name} is not valid UTF-8 text; nothing was changed."
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    problem = _not_text(argv)
+    if problem:
+        print(f"gp-optout: {problem}", file=sys.stderr)
+        return EXIT_INVALID
     parser = build_parser()
     args = parser.parse_args(argv)
     ctx = CliContext(args)
@@ -565,6 +590,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gp-optout: interrupted; nothing was changed.", file=sys.stderr)
         return 130
+    except UnicodeError:  # text typed at a prompt or read from a file that is not UTF-8
+        print("gp-optout: some text given is not valid UTF-8; nothing was changed.", file=sys.stderr)
+        return EXIT_INVALID
     finally:
         ctx.close()
 
