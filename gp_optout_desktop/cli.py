@@ -382,7 +382,18 @@ def cmd_backup(ctx: CliContext) -> int:
 def cmd_restore(ctx: CliContext) -> int:
     from .services import backup
 
-    session, change = backup.restore(ctx.folder, Path(ctx.args.from_file), ctx.user(), ctx.password())
+    a = ctx.args
+    recovery = _read_secret(a.recovery_key_file) if a.recovery_key_file else None
+    password = None if recovery is not None else ctx.password("Your password for this register: ")
+    backup_recovery = _read_secret(a.backup_recovery_key_file) if a.backup_recovery_key_file else None
+    backup_password = _read_secret(a.backup_password_file) if a.backup_password_file else None
+    try:
+        session, change = backup.restore(ctx.folder, Path(a.from_file), ctx.user(), password, recovery,
+                                         backup_password=backup_password, backup_recovery_key=backup_recovery,
+                                         replace_unreadable=a.replace_unreadable, confirm_ods=a.confirm_ods)
+    except backup.ConfirmationNeeded as exc:
+        how = "--replace-unreadable" if exc.kind == "unreadable" else f"--confirm-ods {exc.ods}"
+        raise ValidationError(f"{exc} Run again with {how}.") from None
     ctx._session = session
     ctx.out(change.summary)
     return 0
@@ -522,6 +533,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_backup)
     p = sub.add_parser("restore", help="restore a backup after checking it (practice manager)")
     p.add_argument("--from", dest="from_file", required=True)
+    p.add_argument("--recovery-key-file", help="prove your right with this register's recovery key instead of your password")
+    p.add_argument("--backup-password-file", help="your password in the backup, if it differs from today's")
+    p.add_argument("--backup-recovery-key-file", help="open the backup with its recovery key")
+    p.add_argument("--confirm-ods", metavar="CODE", help="restore a backup of another practice: type its ODS code")
+    p.add_argument("--replace-unreadable", action="store_true",
+                   help="the register here cannot be read: replace it (it is kept aside)")
     p.set_defaults(func=cmd_restore)
 
     for module in _command_modules():

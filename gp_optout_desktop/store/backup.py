@@ -132,21 +132,34 @@ def revision_seen(folder: Path) -> int:
         return 0
 
 
-def _role_in_copy(db_path: Path, data_key: bytes, user: str) -> str | None:
+def _facts_of_copy(db_path: Path, data_key: bytes, user: str) -> dict:
+    """What a restore must check in the backup itself: the user's role and the practice's ODS code."""
     from . import users
 
     conn = database.connect(db_path, data_key)
     try:
-        return users.role_of(conn, user)
+        return {"role": users.role_of(conn, user), "ods": str(meta.get(conn, "ods", "") or "")}
     finally:
         conn.close()
 
 
-def restore(path: Path, folder: Path, user: str, password: str | None, recovery_key: str | None,
-            required_role: str) -> tuple[dict, bytes, Path | None]:
+def _aside_folder(folder: Path) -> Path:
+    base = folder / f"before-restore-{datetime.now():%Y%m%d-%H%M%S}"
+    aside, n = base, 1
+    while aside.exists():  # two restores in one second
+        n += 1
+        aside = base.with_name(f"{base.name}-{n}")
+    aside.mkdir()
+    return atomic.make_private_dir(aside)
+
+
+def restore(path: Path, folder: Path, user: str, unwrap, required_role: str, approve) -> tuple[dict, bytes, Path | None]:
     """Check a backup fully, then swap it in. The live register (if any) is kept aside, not deleted.
 
-    Unlocks with the backup's own key file (the live register may be the damaged one).
+    ``unwrap(backup_key_file) -> data key`` opens the backup's own key file (the caller
+    throttles and records wrong passwords against the live register, since the backup's copy
+    is thrown away); ``approve(backup_ods)`` raises unless this backup may replace the live
+    register. Both run before anything in ``folder`` changes.
     Returns (manifest, data key, folder the previous register was moved to)."""
     folder = Path(folder)
     location.check_local(folder)
@@ -155,22 +168,20 @@ def restore(path: Path, folder: Path, user: str, password: str | None, recovery_
     try:
         manifest = _unpack(Path(path), staging)
         keys = keyfile.KeyFile.load(staging / database.KEYS_NAME)
-        if recovery_key is not None:
-            data_key = keys.unlock_with_recovery(recovery_key)
-        else:
-            data_key = keys.unlock(user, password or "")
+        data_key = unwrap(keys)
         keys.clear_throttle(user)
         keys.data["failed_unlocks"] = []
         keys.save()
         _check_copy(staging / database.DB_NAME, data_key, manifest["counts"], manifest.get("audit_head"))
-        if _role_in_copy(staging / database.DB_NAME, data_key, user) != required_role:
+        facts = _facts_of_copy(staging / database.DB_NAME, data_key, user)
+        if facts["role"] != required_role:
             raise StoreError(f"Only a practice manager named in the backup can restore it; {user} is not one.")
+        manifest = {**manifest, "ods": facts["ods"]}
+        approve(facts["ods"])
         aside = None
         live_db, live_keys = folder / database.DB_NAME, folder / database.KEYS_NAME
         if live_db.exists() or live_keys.exists():
-            aside = folder / f"before-restore-{datetime.now():%Y%m%d-%H%M%S}"
-            aside.mkdir()
-            atomic.make_private_dir(aside)
+            aside = _aside_folder(folder)
             for name in (database.DB_NAME, database.DB_NAME + "-wal", database.DB_NAME + "-shm", database.KEYS_NAME,
                          seal.SEAL_NAME):
                 if (folder / name).exists():
