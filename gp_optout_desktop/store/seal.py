@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from .errors import RegisterBehind, RegisterCorrupt
 SEAL_NAME = "register.seal"
 LOCK_NAME = "register.seal.lock"
 FORMAT = 1
+SLOT = 256  # bytes per slot; the file is two slots
 COMMIT_KEY = "commit_seq"
 KEY_KEY = "seal_key"
 
@@ -65,26 +67,62 @@ class Seal:
         return seq, meta.revision(conn)
 
     def write(self, commit_seq: int, revision: int) -> None:
-        body = _body(commit_seq, revision)
-        record = {"body": body.decode("ascii"), "mac": _mac(self.key, body)}
-        atomic.write_bytes(self.path, json.dumps(record).encode("ascii"))
+        """Overwrite the older of the file's two slots in place, then flush it to disk (one
+        fdatasync: no temp file, no folder fsync). A write torn by a power cut damages only
+        the slot being written, whose commit was not yet acknowledged; the other slot still
+        holds the one before."""
+        record = _slot(self.key, commit_seq, revision)
+        fd = os.open(self.path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+        try:
+            os.lseek(fd, (commit_seq % 2) * SLOT, os.SEEK_SET)
+            os.write(fd, record)
+            (os.fdatasync if hasattr(os, "fdatasync") else os.fsync)(fd)
+        finally:
+            os.close(fd)
+
+    def create(self, commit_seq: int, revision: int) -> None:
+        """A new seal file with both slots, written atomically (temp file, fsync, rename)."""
+        record = _slot(self.key, commit_seq, revision)
+        atomic.write_bytes(self.path, record + record)
+
+
+def _slot(key: bytes, commit_seq: int, revision: int) -> bytes:
+    body = _body(commit_seq, revision)
+    record = json.dumps({"body": body.decode("ascii"), "mac": _mac(key, body)}).encode("ascii")
+    if len(record) >= SLOT:
+        raise ValueError("seal record too long")
+    return record + b" " * (SLOT - 1 - len(record)) + b"\n"
 
 
 def _read(path: Path, key: bytes) -> dict:
+    """The newest slot that parses and authenticates; damaged if none does."""
     damaged = RegisterCorrupt(
         f"The register's seal ({SEAL_NAME}) is damaged or does not belong to this register, so it cannot be told "
         f"whether saved changes were lost. {WAY_OUT}")
     try:
-        record = json.loads(path.read_text(encoding="ascii"))
-        body = record["body"].encode("ascii")
-        if not hmac.compare_digest(_mac(key, body), record["mac"]):
-            raise damaged
-        data = json.loads(body)
-        if data.get("format") != FORMAT:
-            raise damaged
-        return {"commit_seq": int(data["commit_seq"]), "revision": int(data["revision"])}
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeError):
+        raw = path.read_bytes()
+    except OSError:
         raise damaged from None
+    if len(raw) != 2 * SLOT:
+        raise damaged
+    best = None
+    for slot in (raw[:SLOT], raw[SLOT:]):
+        try:
+            record = json.loads(slot.decode("ascii"))
+            body = record["body"].encode("ascii")
+            if not hmac.compare_digest(_mac(key, body), record["mac"]):
+                continue
+            data = json.loads(body)
+            if data.get("format") != FORMAT:
+                continue
+            found = {"commit_seq": int(data["commit_seq"]), "revision": int(data["revision"])}
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeError):
+            continue
+        if best is None or found["commit_seq"] > best["commit_seq"]:
+            best = found
+    if best is None:
+        raise damaged
+    return best
 
 
 def check(conn, folder: Path) -> Seal | None:
@@ -137,7 +175,7 @@ def first(conn, folder: Path) -> Seal:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        seal.write(*sealed)
+        seal.create(*sealed)
     return seal
 
 
@@ -150,4 +188,4 @@ def reseal(conn, folder: Path) -> None:
             (folder / SEAL_NAME).unlink(missing_ok=True)  # the register predates seals: the next open seals it
             return
         seal = Seal(folder, bytes.fromhex(raw_key))
-        seal.write(int(meta.get(conn, COMMIT_KEY, 0)), meta.revision(conn))
+        seal.create(int(meta.get(conn, COMMIT_KEY, 0)), meta.revision(conn))

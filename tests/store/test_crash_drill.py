@@ -159,11 +159,14 @@ def test_a_damaged_or_missing_seal_is_refused(manager, register_dir):
     manager.lock()
     seal = register_dir / "register.seal"
     good = seal.read_bytes()
-    import json
-
-    record = json.loads(good)
-    record["body"] = record["body"].replace('"commit_seq":', '"commit_seq":1')  # claims more than was saved
-    seal.write_text(json.dumps(record))
+    assert len(good) == 512, "two 256-byte slots"
+    both = bytearray(good)
+    both[100] ^= 1
+    both[356] ^= 1
+    seal.write_bytes(bytes(both))
+    with pytest.raises(RegisterCorrupt, match="seal"):
+        session_service.unlock(register_dir, "pm", "pm-password-1")
+    seal.write_bytes(good[:300])
     with pytest.raises(RegisterCorrupt, match="seal"):
         session_service.unlock(register_dir, "pm", "pm-password-1")
     seal.unlink()
@@ -171,6 +174,37 @@ def test_a_damaged_or_missing_seal_is_refused(manager, register_dir):
         session_service.unlock(register_dir, "pm", "pm-password-1")
     seal.write_bytes(good)
     session_service.unlock(register_dir, "pm", "pm-password-1").lock()
+
+
+def test_a_seal_slot_torn_by_a_power_cut_falls_back_to_the_other(manager, register_dir):
+    """The slot being written when the power went belonged to a commit not yet acknowledged."""
+    import json
+
+    manager.lock()
+    seal = register_dir / "register.seal"
+    raw = bytearray(seal.read_bytes())
+    slots = [json.loads(raw[:256]), json.loads(raw[256:])]
+    newest = max((0, 1), key=lambda n: json.loads(slots[n]["body"])["commit_seq"])
+    raw[newest * 256 + 10: newest * 256 + 60] = b"\0" * 50  # torn
+    seal.write_bytes(bytes(raw))
+    session_service.unlock(register_dir, "pm", "pm-password-1").lock()  # the register is ahead of the older slot
+
+
+def test_a_forged_seal_claiming_more_is_refused(manager, register_dir):
+    import json
+
+    manager.lock()
+    seal = register_dir / "register.seal"
+    raw = seal.read_bytes()
+    forged = b""
+    for n in (0, 1):
+        record = json.loads(raw[n * 256:(n + 1) * 256])
+        record["body"] = record["body"].replace('"commit_seq":', '"commit_seq":1')  # claims more than was saved
+        text = json.dumps(record).encode()
+        forged += text + b" " * (255 - len(text)) + b"\n"
+    seal.write_bytes(forged)
+    with pytest.raises(RegisterCorrupt, match="seal"):
+        session_service.unlock(register_dir, "pm", "pm-password-1")
 
 
 def test_a_register_from_before_seals_gets_one_and_is_then_guarded(manager, register_dir):
