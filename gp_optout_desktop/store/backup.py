@@ -88,7 +88,9 @@ def write(conn, data_key: bytes, keys: keyfile.KeyFile, out: Path, head: Head | 
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
             zf.writestr("manifest.json", json.dumps(manifest, indent=1))
             zf.write(copy, database.DB_NAME)
-            zf.writestr(database.KEYS_NAME, json.dumps(keys.data, indent=1, sort_keys=True))
+            with keys.locked():  # the key file as it is on disk now: another window may have added a user
+                current = keyfile.KeyFile.load(keys.path)
+            zf.writestr(database.KEYS_NAME, json.dumps(current.data, indent=1, sort_keys=True))
         atomic.secure_file(archive)  # the backup holds the whole key file: owner-only whatever the umask
         with open(archive, "rb") as fh:
             os.fsync(fh.fileno())

@@ -86,3 +86,17 @@ def test_stale_temp_files_of_a_killed_writer_are_removed_under_the_lock(manager,
     leftover.write_text("{half a key file")
     users.add(manager, "desk1", "receptionist", "desk1-password")
     assert not leftover.exists()
+
+
+def test_a_backup_carries_the_key_file_as_it_is_on_disk(manager, register_dir, tmp_path):
+    """A user added in another window after this one unlocked is in this window's backup."""
+    from gp_optout_desktop.services import backup
+
+    other = session_service.unlock(register_dir, "pm", "pm-password-1")
+    users.add(other, "desk1", "receptionist", "desk1-password")
+    other.lock()
+    backup.backup(manager, tmp_path / "b.gpob")
+    manager.lock()
+    restored, _ = backup.restore(register_dir, tmp_path / "b.gpob", "pm", "pm-password-1")
+    restored.lock()
+    session_service.unlock(register_dir, "desk1", "desk1-password").lock()
