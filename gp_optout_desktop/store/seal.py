@@ -32,8 +32,9 @@ SLOT = 256  # bytes per slot; the file is two slots
 COMMIT_KEY = "commit_seq"
 KEY_KEY = "seal_key"
 
-WAY_OUT = ("It was not opened, so nothing more is lost. Restore the latest backup (Backups, Restore; or "
-           "'gp-optout restore --from FILE'), then enter again anything recorded since that backup was made.")
+WAY_OUT = ("It was not opened, so nothing more is lost. Restore the latest backup ('Restore the latest backup' "
+           "on the unlock screen, or 'gp-optout restore --from FILE --replace-unreadable'), then enter again anything "
+           "recorded since that backup was made.")
 
 
 def _body(commit_seq: int, revision: int) -> bytes:
