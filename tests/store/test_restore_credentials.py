@@ -134,3 +134,31 @@ def test_cli_restore_over_an_unreadable_register(cli_pm, register_dir, tmp_path)
     assert code == 2 and "cannot be read" in err and "--replace-unreadable" in err
     code, out, err = cli_pm("restore", "--from", str(tmp_path / "b.gpob"), "--replace-unreadable")
     assert code == 0, err
+
+
+def test_without_a_live_key_file_backup_passwords_are_still_throttled_and_audited(manager, register_dir, tmp_path):
+    import stat
+
+    backup.backup(manager, tmp_path / "b.gpob")
+    manager.lock()
+    (register_dir / "register.keys").unlink()  # nobody can unlock the register here any more
+    for _ in range(5):
+        with pytest.raises(WrongPassword):
+            backup.restore(register_dir, tmp_path / "b.gpob", "pm", "pm-password-1", backup_password="guess",
+                           replace_unreadable=True)
+    attempts = register_dir / "restore-attempts.keys"
+    assert stat.S_IMODE(attempts.stat().st_mode) == 0o600
+    with pytest.raises(Throttled):
+        backup.restore(register_dir, tmp_path / "b.gpob", "pm", "pm-password-1", replace_unreadable=True)
+    from gp_optout_desktop.store import keyfile
+
+    state = keyfile.KeyFile.load(attempts)
+    state.data["throttle"] = {}  # the wait is over
+    state.save()
+    session, _ = backup.restore(register_dir, tmp_path / "b.gpob", "pm", "pm-password-1", replace_unreadable=True)
+    try:
+        failed = [r for r in audit.query(session, action="login") if r.outcome == "failed"]
+        assert [r.user for r in failed].count("pm (backup)") == 5
+    finally:
+        session.lock()
+    assert not attempts.exists()
