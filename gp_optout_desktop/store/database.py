@@ -88,6 +88,10 @@ REKEYED = ("The register can no longer be read with this window's key: it was re
            "program (or the file was damaged). Nothing was saved. Lock, then unlock again with your password.")
 
 
+BUSY = ("The register is busy: another window or program has been saving a change for several seconds. Nothing "
+        "was saved; try again.")
+
+
 def check_integrity(conn: sqlcipher3.Connection, full: bool = False) -> None:
     """SQLCipher's per-page HMAC check plus SQLite's structural check."""
     try:
@@ -167,6 +171,8 @@ class Database:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except DatabaseError as exc:
+                if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                    raise StoreError(BUSY) from None
                 _raise_readable(exc)
                 raise
             self._depth = 1

@@ -162,7 +162,10 @@ def rekey(reg: Register, new_keys: keyfile.KeyFile, new_data_key: bytes) -> None
         new_keys.path = pending
         new_keys.save()
         with reg.db.reading() as conn:
-            conn.execute(database.rekey_pragma(new_data_key))
+            try:
+                conn.execute(database.rekey_pragma(new_data_key))
+            except database.DatabaseError as exc:
+                _abandon_rekey(reg, pending, exc)
         os.replace(pending, keys_path)
         from .atomic import fsync_dir
 
@@ -170,6 +173,21 @@ def rekey(reg: Register, new_keys: keyfile.KeyFile, new_data_key: bytes) -> None
     new_keys.path = keys_path
     reg.keys = new_keys
     reg.data_key = new_data_key
+
+
+def _abandon_rekey(reg: Register, pending: Path, exc: Exception) -> None:
+    """The re-key could not run (another window was writing, or the disk is full). If the
+    database still opens with the old key nothing happened: drop the new key file. Otherwise
+    leave it, and the next unlock finishes the re-key."""
+    try:
+        database.connect(reg.db.path, reg.data_key).close()
+    except StoreError:
+        raise StoreError("The re-key was interrupted; unlock again to finish it.") from None
+    pending.unlink(missing_ok=True)
+    busy = "locked" in str(exc).lower() or "busy" in str(exc).lower()
+    raise StoreError(
+        ("Another window or program was saving a change, so the register was not re-keyed" if busy else
+         f"The register could not be re-keyed ({exc})") + "; nothing was changed. Try again.") from None
 
 
 def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key: str | None = None) -> tuple[Register, list[dict]]:

@@ -100,3 +100,15 @@ def test_a_backup_carries_the_key_file_as_it_is_on_disk(manager, register_dir, t
     restored, _ = backup.restore(register_dir, tmp_path / "b.gpob", "pm", "pm-password-1")
     restored.lock()
     session_service.unlock(register_dir, "desk1", "desk1-password").lock()
+
+
+def test_a_rekey_while_another_window_is_writing_says_so_and_changes_nothing(manager, register_dir):
+    other = session_service.unlock(register_dir, "pm", "pm-password-1")
+    with other.register.transaction() as conn:  # another window in the middle of saving
+        conn.execute("SELECT 1")
+        with pytest.raises(StoreError, match="another window or program"):
+            users.rekey(manager, "pm-password-1")
+    assert not (register_dir / "register.keys.next").exists()
+    other.lock()
+    manager.lock()
+    session_service.unlock(register_dir, "pm", "pm-password-1").lock()
