@@ -117,6 +117,11 @@ def test_an_unreadable_live_register_is_named_and_needs_confirmation(manager, re
 
 def test_cli_restore_of_another_practice_needs_the_code_typed(cli_pm, register_dir, tmp_path, other_practice_backup,
                                                              monkeypatch):
+    monkeypatch.setenv("GP_OPTOUT_PASSWORD", "other-password-1")  # only the backup's own password: refused
+    code, _out, err = cli_pm("restore", "--from", str(other_practice_backup))
+    assert code == 3 and "wrong" in err
+    assert not list(register_dir.glob("before-restore-*"))
+    monkeypatch.setenv("GP_OPTOUT_PASSWORD", "pm-password-1")
     secret = tmp_path / "backup-password"
     secret.write_text("other-password-1\n")
     code, _out, err = cli_pm("restore", "--from", str(other_practice_backup), "--backup-password-file", str(secret))
