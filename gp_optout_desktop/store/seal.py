@@ -165,12 +165,14 @@ def check(conn, folder: Path) -> Seal | None:
 def first(conn, folder: Path) -> Seal:
     """Give a new register, or one from before seals, its seal key and first seal."""
     folder = Path(folder)
-    key = secrets.token_bytes(32)
-    seal = Seal(folder, key)
     with filelock.held(folder / LOCK_NAME, "register"):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            meta.put(conn, KEY_KEY, key.hex())
+            existing = meta.get(conn, KEY_KEY)  # another window upgrading the same register got here first
+            key = bytes.fromhex(existing) if existing else secrets.token_bytes(32)
+            seal = Seal(folder, key)
+            if not existing:
+                meta.put(conn, KEY_KEY, key.hex())
             sealed = seal.bump(conn)
             conn.execute("COMMIT")
         except BaseException:

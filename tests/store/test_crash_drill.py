@@ -220,3 +220,21 @@ def test_a_register_from_before_seals_gets_one_and_is_then_guarded(manager, regi
         assert meta.get(conn, "seal_key") and int(meta.get(conn, "commit_seq")) >= 1
     session.lock()
     assert database.DB_NAME == "register.db"
+
+
+def test_two_windows_upgrading_a_register_from_before_seals_share_one_seal_key(manager, register_dir, add_patient):
+    from gp_optout_desktop.store import database, meta, seal
+
+    with manager.register.transaction() as conn:  # make it look like a register from before seals
+        conn.execute("DELETE FROM meta WHERE key IN ('seal_key', 'commit_seq')")
+    manager.lock()
+    (register_dir / "register.seal").unlink()
+    first_window = session_service.unlock(register_dir, "pm", "pm-password-1")
+    # A second window that read 'no seal key' before the first one wrote it.
+    conn = database.connect(register_dir / "register.db", first_window.register.data_key)
+    late = seal.first(conn, register_dir)
+    conn.close()
+    assert late.key == first_window.register.db.seal.key
+    add_patient(first_window)
+    first_window.lock()
+    session_service.unlock(register_dir, "pm", "pm-password-1").lock()  # its seal verifies under the one key
