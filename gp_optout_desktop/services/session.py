@@ -155,9 +155,12 @@ class Session:
     def lock(self) -> None:
         """Close the connection and forget the key (idle lock, Lock now, quit)."""
         if self.register.is_open:
-            with self._transaction() as conn:
-                self.register.audit.append(conn, user=self.user, role=self.role, action="session.lock",
-                                           perm="session")
+            try:
+                with self._transaction() as conn:
+                    self.register.audit.append(conn, user=self.user, role=self.role, action="session.lock",
+                                               perm="session")
+            except StoreError:
+                pass  # e.g. re-keyed in another window: the lock row cannot be written, but locking must not fail
         self.register.close()
 
 
