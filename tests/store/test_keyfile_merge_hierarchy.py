@@ -96,3 +96,34 @@ def test_only_the_restore_attempts_file_may_carry_its_own_id_and_no_slots():
     forged = {**attempts, "users": with_slot.data["users"]}
     with pytest.raises(keyschema.KeyFileInvalid, match="register_id"):
         keyschema.check(forged, keyschema.ATTEMPTS_NAME)
+
+
+def test_restore_needs_a_certified_manager_of_the_live_register(manager, register_dir, tmp_path):
+    """Under the key hierarchy the right to replace the live register comes from its certified
+    records: a receptionist's own password does not give it, nor does a role raised by hand."""
+    from gp_optout_desktop.domain.roles import PermissionDenied
+    from gp_optout_desktop.services import backup
+    from gp_optout_desktop.services.backup import ConfirmationNeeded
+    from tests.store.insider import Insider
+
+    users.add(manager, "desk1", "receptionist", "desk1-password")
+    backup.backup(manager, tmp_path / "b.gpob")
+    manager.lock()
+    with pytest.raises(PermissionDenied):
+        backup.restore(register_dir, tmp_path / "b.gpob", "desk1", "desk1-password")
+    insider = Insider(register_dir, "desk1", "desk1-password")
+    insider.sql("UPDATE users SET role = 'manager' WHERE name = ?", "desk1")
+    insider.close()
+    with pytest.raises(ConfirmationNeeded, match="certificate") as refused:
+        backup.restore(register_dir, tmp_path / "b.gpob", "desk1", "desk1-password")
+    assert refused.value.kind == "unreadable"
+    with pytest.raises(StoreError, match="Only a practice manager"):  # the backup's records say receptionist
+        backup.restore(register_dir, tmp_path / "b.gpob", "desk1", "desk1-password", replace_unreadable=True)
+    assert not list(register_dir.glob("before-restore-*"))  # nothing was replaced
+    live = session_service.unlock(register_dir, "pm", "pm-password-1")
+    try:  # still the live register: it holds the audited refusal, which the backup does not
+        with live.register.reading() as conn:
+            denied = conn.execute("SELECT count(*) FROM audit WHERE action = 'denied.restore' AND user = 'desk1'")
+            assert denied.fetchone()[0] == 1
+    finally:
+        live.lock()
