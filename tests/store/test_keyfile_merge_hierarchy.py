@@ -19,8 +19,8 @@ def _on_disk(register_dir) -> keyfile.KeyFile:
 def test_a_window_closing_keeps_the_audit_key_of_a_user_added_in_another(manager, register_dir):
     other = session_service.unlock(register_dir, "pm", "pm-password-1")  # loaded before desk1 existed
     users.add(manager, "desk1", "receptionist", "desk1-password")
-    other.lock()  # writes the audit head through update(): desk1's slot and its audit key stay
     manager.lock()
+    other.lock()  # last, with its copy from before desk1: the audit head goes through update(), desk1's slot stays
     assert _on_disk(register_dir).has_secret("desk1", certs.AUDIT_SECRET)
     desk = session_service.unlock(register_dir, "desk1", "desk1-password")  # needs the certified audit key
     try:
@@ -34,8 +34,8 @@ def test_a_manager_key_given_in_one_window_survives_another_closing(manager, reg
     other = session_service.unlock(register_dir, "pm", "pm-password-1")
     users.change_role(manager, "desk1", roles.MANAGER)
     temporary = users.reset_password(manager, "desk1").data["password"]
-    other.lock()
     manager.lock()
+    other.lock()  # last, with its copy from before the reset
     assert _on_disk(register_dir).has_secret("desk1", certs.MANAGER_SECRET)
     promoted = session_service.unlock(register_dir, "desk1", temporary)
     try:
