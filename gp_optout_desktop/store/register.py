@@ -439,6 +439,10 @@ def _upgrade(reg: Register, slot: keyfile.Slot, user: str, role: str, *, recover
     own_seed = certs.new_audit_seed()
     pub = certs.manager_public_hex(manager_key)
     with reg.transaction() as conn:
+        if meta.get(conn, certs.MANAGER_PUB) is not None:
+            # Another window upgraded it between this unlock's look and this write: a second
+            # manager key would replace the first's, and every record certified with it.
+            raise StoreError("Another window upgraded this register just now; nothing was changed. Unlock again.")
         reg.audit.begin()
         old_head = reg.audit.head(conn)
         from_seq = (old_head.seq if old_head else 0) + 1

@@ -127,3 +127,38 @@ def test_restore_needs_a_certified_manager_of_the_live_register(manager, registe
             assert denied.fetchone()[0] == 1
     finally:
         live.lock()
+
+
+def test_two_windows_upgrading_a_register_at_once_keep_one_manager_key(tmp_path, monkeypatch):
+    """Both windows look before either upgrades (schema 4, docs/adr/0006); the second's write
+    must not replace the first's manager key (the key file is now merged, not overwritten,
+    so without the check both keys would end up in use)."""
+    import shutil
+    from pathlib import Path
+
+    from gp_optout_desktop.store import register as register_store
+
+    folder = tmp_path / "register"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "register-v3", folder)
+    original = register_store._upgrade
+    calls = []
+
+    def first_another_window_upgrades(reg, slot, user, role, *, recovery):
+        calls.append(user)
+        if len(calls) == 1:  # this window has looked; another window now unlocks and upgrades in full
+            session_service.unlock(folder, "manager", "manager-demo-pass").lock()
+        return original(reg, slot, user, role, recovery=recovery)
+
+    monkeypatch.setattr(register_store, "_upgrade", first_another_window_upgrades)
+    with pytest.raises(StoreError, match="upgraded this register just now"):
+        session_service.unlock(folder, "manager", "manager-demo-pass")
+    assert len(calls) == 2
+    monkeypatch.setattr(register_store, "_upgrade", original)
+    session = session_service.unlock(folder, "manager", "manager-demo-pass")
+    try:
+        assert not session.register.upgraded
+        assert _on_disk(folder).data["manager_pub"] == certs.manager_public_hex(session.register.manager_key)
+        result = session.register.verify_audit()
+        assert result.ok, result.problems
+    finally:
+        session.lock()
