@@ -114,7 +114,12 @@ class Register:
                     heads.append(("signed by a practice manager", Head.from_dict(mhead)))
                 else:
                     problems.append("the manager's head in the key file is forged.")
-            result = self.audit.verify(conn, self.recorded_head(), certs=table, sealed_required=bool(anchor),
+            recorded = self.recorded_head()
+            writer_heads = [("in the key file", recorded), *[h for h in heads if h[0] == "kept in the register"]]
+            for label, head in writer_heads:
+                if head is not None and head.sig and not _writer_head_ok(table, head, self.keys.register_id):
+                    problems.append(f"the audit head {label} is not signed by a certified user (forged).")
+            result = self.audit.verify(conn, recorded, certs=table, sealed_required=bool(anchor),
                                        extra_heads=tuple(heads))
         all_problems = tuple(problems) + result.problems
         if all_problems:
@@ -283,6 +288,17 @@ def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key
 def _manager_head(manager_key: bytes, head: Head, register_id: str) -> dict:
     sig = certs.cert_signing_key(manager_key).sign(head.signed_bytes(register_id)).hex()
     return {"seq": head.seq, "mac": head.mac, "sig": sig}
+
+
+def _writer_head_ok(table: dict, head: Head, register_id: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        cert = table[int(head.serial)]
+        cert.public_key().verify(bytes.fromhex(head.sig), head.signed_bytes(register_id))
+        return True
+    except (InvalidSignature, KeyError, ValueError):
+        return False
 
 
 def _manager_head_ok(anchor_hex: str, data: dict, register_id: str) -> bool:

@@ -359,3 +359,12 @@ def test_removing_the_manager_public_key_to_force_a_second_upgrade_is_refused(pr
     for who in (user, "pm"):
         with pytest.raises(RecordNotCertified, match="tampered"):
             session_service.unlock(practice["folder"], who, PASSWORDS[who])
+
+
+def test_a_head_signed_with_no_certified_key_is_reported(practice):
+    path = practice["folder"] / "register.keys"
+    data = json.loads(path.read_text())
+    data["audit_head"]["sig"] = "ab" * 64
+    path.write_text(json.dumps(data))
+    result = manager_verify(practice["folder"])
+    assert not result.ok and "the audit head in the key file is not signed by a certified user" in result.problem
