@@ -23,7 +23,8 @@ import hashlib
 MOD = 2**256
 
 # table -> key columns (for messages) ; meta is limited to the settings that matter.
-TABLES = ("patients", "events", "policy", "users", "meta", "letter_templates")
+# current_state is derived from events, but the exclusion file is read from it: attested too.
+TABLES = ("patients", "events", "current_state", "policy", "users", "meta", "letter_templates")
 META_KEYS = frozenset({"ods", "practice", "register_id", "idle_lock_minutes", "manager_pub"})
 
 # Which permissions may change each table (None: any permission a role holds; the role
@@ -32,6 +33,7 @@ META_KEYS = frozenset({"ods", "practice", "register_id", "idle_lock_minutes", "m
 TABLE_PERMISSIONS: dict[str, frozenset[str] | None] = {
     "patients": None,
     "events": None,
+    "current_state": None,
     "policy": frozenset({"practice_optout"}),
     "users": frozenset({"manage_users"}),
     "meta": frozenset({"settings"}),

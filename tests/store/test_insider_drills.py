@@ -368,3 +368,16 @@ def test_a_head_signed_with_no_certified_key_is_reported(practice):
     path.write_text(json.dumps(data))
     result = manager_verify(practice["folder"])
     assert not result.ok and "the audit head in the key file is not signed by a certified user" in result.problem
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_USERS))
+def test_a_direct_edit_of_the_state_the_exclusion_file_is_read_from_is_reported(practice, role):
+    """current_state is derived from events, but exports read it: switching an objector off
+    there would drop them from the next exclusion file."""
+    user = ROLE_USERS[role]
+    _first, second = practice["patients"]
+    insider = Insider(practice["folder"], user, PASSWORDS[user])
+    insider.sql("UPDATE current_state SET active = 0 WHERE patient_id = ?", second)
+    insider.close()
+    result = manager_verify(practice["folder"])
+    assert not result.ok and any("current_state table was changed outside the app" in p for p in result.problems)
