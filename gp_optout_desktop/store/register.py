@@ -391,11 +391,17 @@ def _take_up_keys(reg: Register, slot: keyfile.Slot, user: str, *, recovery: boo
 def _claim_pending_seed(reg: Register, conn, slot: keyfile.Slot, user: str) -> bytes | None:
     """A user who existed before the upgrade: move the audit key the upgrading manager made
     for them into their own slot, and delete it from the register."""
-    pending = dict(meta.get(conn, certs.PENDING_AUDIT, {}) or {})
+    pending = meta.get(conn, certs.PENDING_AUDIT, {})
+    pending = dict(pending) if isinstance(pending, dict) else {}
     raw = pending.pop(user, None)
     if raw is None:
         return None
-    seed = bytes.fromhex(raw)
+    try:
+        seed = bytes.fromhex(raw)
+        certs.audit_private(seed)
+    except (TypeError, ValueError):
+        raise RecordNotCertified(f"The audit key kept for {user} since the upgrade is damaged. Ask a practice manager "
+                                 "to reset your password.") from None
     slot.put(certs.AUDIT_SECRET, seed)
     reg.keys.save()
     with reg.transaction() as wconn:

@@ -381,3 +381,16 @@ def test_a_direct_edit_of_the_state_the_exclusion_file_is_read_from_is_reported(
     insider.close()
     result = manager_verify(practice["folder"])
     assert not result.ok and any("current_state table was changed outside the app" in p for p in result.problems)
+
+
+@pytest.mark.parametrize("key, value", [("manager_pub", 5), ("manager_pub", "zz"), ("pending_audit_keys", [1, 2])])
+def test_malformed_key_records_in_the_register_give_a_clear_refusal_not_a_traceback(practice, key, value):
+    insider = Insider(practice["folder"], "desk1", PASSWORDS["desk1"])
+    insider.sql("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                key, json.dumps(value))
+    insider.close()
+    if key == "manager_pub":
+        with pytest.raises(RecordNotCertified):
+            session_service.unlock(practice["folder"], "desk1", PASSWORDS["desk1"])
+    else:  # nothing pending for anyone: every user already holds their key
+        session_service.unlock(practice["folder"], "desk1", PASSWORDS["desk1"]).lock()
