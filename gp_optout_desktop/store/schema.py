@@ -94,6 +94,17 @@ CREATE TABLE user_certs(serial INTEGER PRIMARY KEY, name TEXT NOT NULL, body TEX
 CREATE INDEX user_certs_name ON user_certs(name, serial);
 """
 
+# V5 is reserved for the coding worklist and reconciliation (issue 10), in flight.
+V5 = "-- reserved"
+
+# The practice's corrections of the objection code table (issue 10 section 6): every saved
+# version kept, newest in force; text NULL means "back to the table shipped with the release".
+V6 = """
+CREATE TABLE code_tables(
+    version INTEGER PRIMARY KEY, text TEXT, reason TEXT NOT NULL,
+    saved_by TEXT NOT NULL, saved_at TEXT NOT NULL);
+"""
+
 # Index i holds the SQL that takes a register from version i to i + 1.
-MIGRATIONS: list[str] = [V1, V2, V3, V4]
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6]
 LATEST = len(MIGRATIONS)
