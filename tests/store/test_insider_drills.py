@@ -394,3 +394,22 @@ def test_malformed_key_records_in_the_register_give_a_clear_refusal_not_a_traceb
             session_service.unlock(practice["folder"], "desk1", PASSWORDS["desk1"])
     else:  # nothing pending for anyone: every user already holds their key
         session_service.unlock(practice["folder"], "desk1", PASSWORDS["desk1"]).lock()
+
+
+def test_finding_2_through_the_cli_erasure_then_commands_makes_audit_verify_fail(practice, monkeypatch, capsys):
+    insider = Insider(practice["folder"], "desk1", PASSWORDS["desk1"])
+    top = insider.conn.execute("SELECT max(seq) FROM audit").fetchone()[0]
+    insider.sql("DELETE FROM audit WHERE seq > ?", top - 2)
+    insider.close()
+    monkeypatch.setenv("GP_OPTOUT_REGISTER", str(practice["folder"]))
+    monkeypatch.setenv("GP_OPTOUT_PASSWORD", PASSWORDS["desk1"])
+    for _ in range(4):
+        assert cli.main(["--user", "desk1", "status", "--nhs", "9990000018"]) in (0, 2)
+    monkeypatch.setenv("GP_OPTOUT_PASSWORD", PASSWORDS["pm"])
+    capsys.readouterr()
+    assert cli.main(["--user", "pm", "audit", "verify"]) == 5
+    out = capsys.readouterr().out
+    # Cut mid-transaction here, so the first report is the entry left without its signature;
+    # a cut at a transaction's end is reported as the head that differs (the drills above).
+    assert "The audit trail has been altered" in out
+    assert f"entry {top} differs" in out or "not covered by their writer's signature" in out
