@@ -413,3 +413,20 @@ def test_finding_2_through_the_cli_erasure_then_commands_makes_audit_verify_fail
     # a cut at a transaction's end is reported as the head that differs (the drills above).
     assert "The audit trail has been altered" in out
     assert f"entry {top} differs" in out or "not covered by their writer's signature" in out
+
+
+def test_a_gp_changing_the_policy_by_hand_signed_as_themselves_is_their_act(practice):
+    """A GP may set the practice-wide policy: done by hand and signed, it is accepted and
+    attributed to them; the same edit signed by a receptionist is not (tests above)."""
+    insider = Insider(practice["folder"], "drgp", PASSWORDS["drgp"])
+    insider.signed_write("UPDATE policy SET reason = 'Partners meeting (minuted)'", perm="practice_optout",
+                         action="policy.edit", role=roles.GP)
+    insider.close()
+    result = manager_verify(practice["folder"])
+    assert result.ok, result.problems
+    pm = session_service.unlock(practice["folder"], "pm", PASSWORDS["pm"])
+    try:
+        last = audit.query(pm, action="policy.edit")
+        assert [(r.user, r.role) for r in last] == [("drgp", roles.GP)]
+    finally:
+        pm.lock()
