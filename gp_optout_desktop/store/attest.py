@@ -24,7 +24,8 @@ MOD = 2**256
 
 # table -> key columns (for messages) ; meta is limited to the settings that matter.
 # current_state is derived from events, but the exclusion file is read from it: attested too.
-TABLES = ("patients", "events", "current_state", "policy", "users", "meta", "letter_templates")
+TABLES = ("patients", "events", "current_state", "policy", "users", "meta", "letter_templates", "code_tables",
+          "registration")
 META_KEYS = frozenset({"ods", "practice", "register_id", "idle_lock_minutes", "manager_pub"})
 
 # Which permissions may change each table (None: any permission a role holds; the role
@@ -38,6 +39,8 @@ TABLE_PERMISSIONS: dict[str, frozenset[str] | None] = {
     "users": frozenset({"manage_users"}),
     "meta": frozenset({"settings"}),
     "letter_templates": frozenset({"edit_templates"}),
+    "code_tables": frozenset({"edit_codes"}),  # a wrong code table hides objections from the import
+    "registration": frozenset({"import_practice_list"}),  # 'deceased' or 'deducted' stops letters
 }
 
 
