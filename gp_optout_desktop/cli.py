@@ -522,7 +522,7 @@ def _command_modules():
     import importlib
 
     modules = []
-    for name in ("cli_exclusion", "cli_letters"):
+    for name in ("cli_exclusion", "cli_letters", "cli_coding"):
         try:
             modules.append(importlib.import_module(f"{__package__}.{name}"))
         except ModuleNotFoundError as exc:

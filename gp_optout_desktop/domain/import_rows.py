@@ -93,10 +93,23 @@ def parse_date(text: str, what: str) -> date:
     raise ValidationError(f"the {what} is not a date (use dd/mm/yyyy or yyyy-mm-dd)", what)
 
 
-def read_rows(text: str, codes: CodeTable, today: date) -> list[ImportRow]:
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+def sniff_delimiter(text: str) -> str:
+    """The separator the header line uses: comma, or semicolon (Excel and clinical-system exports
+    where the decimal mark is a comma) or tab, whichever splits the header most often outside quotes."""
+    first = text.lstrip("\ufeff").split("\n", 1)[0]
+    bare = re.sub(r'"[^"]*"', "", first)
+    counts = {d: bare.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def read_rows(text: str, codes: CodeTable, today: date, delimiter: str = ",") -> list[ImportRow]:
     """Every row checked; raises ImportRefused listing every problem if any row is bad."""
     text = text.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:

@@ -1,0 +1,194 @@
+"""The coding worklist: every code still to be added to (or removed from) a patient's record in
+the clinical system, until a reconciliation finds it done (services/reconcile.py).
+
+Practice manager exports or prints it; everyone at the desk may view it. A manual "coded" tick
+does not take an event off the list: it shows as marked by NAME, not yet confirmed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from ..domain import coding as rules
+from ..domain.codes import CodeTable
+from ..domain.errors import ValidationError
+from ..domain.nhs_number import display as nhs_display
+from ..store import atomic, coding as store, settings as settings_store
+from .changes import ChangeSet
+from .session import Session, WriteContext
+
+CSV_COLUMNS = (
+    "ref", "action", "source", "nhs_number", "surname", "forenames", "title", "date_of_birth",
+    "snomed_concept", "term", "read_v2", "ctv3", "date_to_record", "task_since", "due", "overdue", "state",
+    "marked_by",
+)
+
+
+@dataclass(frozen=True)
+class Worklist:
+    items: list[rules.WorkItem]
+    today: date
+    target_days: int
+
+    @property
+    def overdue(self) -> int:
+        return sum(1 for i in self.items if i.overdue(self.today))
+
+    def counts(self) -> dict[str, int]:
+        out = {"total": len(self.items), "overdue": self.overdue, "marked": 0, "add": 0, "remove": 0,
+               rules.INDIVIDUAL: 0, rules.PRACTICE_WIDE: 0}
+        for item in self.items:
+            out[item.op] += 1
+            out[item.source] += 1
+            out["marked"] += item.marked_by is not None
+        return out
+
+    def describe(self) -> str:
+        c = self.counts()
+        if not c["total"]:
+            return "Nothing to code: every event in the register is confirmed in the clinical system."
+        text = (f"{c['total']:,} code{'s' if c['total'] != 1 else ''} to key in the clinical system "
+                f"({c['add']:,} to add, {c['remove']:,} to remove; {c[rules.PRACTICE_WIDE]:,} practice-wide). "
+                f"{c['overdue']:,} past the coding target of {self.target_days} working days.")
+        if c["marked"]:
+            text += (f" {c['marked']:,} marked as coded by someone but not yet confirmed: the next reconciliation "
+                     "checks them.")
+        return text
+
+
+# ---- the coding target (a practice setting) ---------------------------------------------------
+
+def target_days(session: Session) -> int:
+    with session.register.reading() as conn:
+        return _target(conn)
+
+
+def _target(conn) -> int:
+    stored = settings_store.coding_target_working_days(conn)
+    return rules.DEFAULT_TARGET_WORKING_DAYS if stored is None else stored
+
+
+def set_target_days(session: Session, days: int) -> ChangeSet:
+    if not isinstance(days, int) or not 1 <= days <= rules.MAX_TARGET_WORKING_DAYS:
+        raise ValidationError(f"The coding target is 1 to {rules.MAX_TARGET_WORKING_DAYS} working days.", "coding_target")
+    with session.write("settings", changes_register=False) as ctx:
+        settings_store.set_coding_target_working_days(ctx.conn, days)
+        ctx.audit("settings.coding_target", detail=f"working_days={days}")
+    return ChangeSet(f"Codes are now due in the clinical system within {days} working days.", ctx.revision,
+                     areas=frozenset({"settings", "coding"}), data={"coding_target": days})
+
+
+# ---- the worklist -----------------------------------------------------------------------------
+
+def worklist(session: Session) -> Worklist:
+    today = session.today()
+    with session.read("view_coding") as conn:
+        return build(conn, session.codes, today)
+
+
+def build(conn, codes: CodeTable, today: date) -> Worklist:
+    target = _target(conn)
+    items: list[rules.WorkItem] = []
+    iso = date.fromisoformat
+    for (event_id, patient_id, kind, action, effective, recorded_at, coded_by,
+         nhs, title, forenames, surname, dob) in store.unconfirmed_events(conn):
+        since = iso(recorded_at[:10])
+        items.append(rules.WorkItem(
+            f"E{event_id}", rules.INDIVIDUAL, rules.ADD, patient_id, nhs, title, forenames, surname, iso(dob),
+            codes.lookup(kind, action), iso(effective), since, rules.add_working_days(since, target), coded_by))
+    pw_code = rules.practice_wide_code(codes)
+    for (row_id, patient_id, op, effective, queued_at, confirmed, opted_in, objects,
+         nhs, title, forenames, surname, dob) in store.practice_latest(conn):
+        task = rules.practice_wide(op, bool(confirmed), bool(opted_in), bool(objects)).task
+        if task is None:
+            continue
+        since = iso(queued_at[:10])
+        # An opt-in after a confirmed add asks for a removal dated the day it was noticed.
+        record = iso(effective) if task == op else today
+        items.append(rules.WorkItem(
+            f"P{row_id}", rules.PRACTICE_WIDE, task, patient_id, nhs, title, forenames, surname, iso(dob), pw_code,
+            record, since, rules.add_working_days(since, target)))
+    items.sort(key=lambda i: (i.due, i.since, i.ref))
+    return Worklist(items, today, target)
+
+
+def to_csv(worklist: Worklist) -> str:
+    """The worklist as CSV (columns in docs/clinical-system.md), one row per code."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for i in worklist.items:
+        writer.writerow([
+            i.ref, i.op, i.source, nhs_display(i.nhs_number) if i.nhs_number else "", i.surname, i.forenames,
+            i.title, i.dob.strftime("%d/%m/%Y"), i.code.snomed, i.code.meaning, i.code.read_v2, i.code.ctv3,
+            i.record_date.strftime("%d/%m/%Y"), i.since.isoformat(), i.due.isoformat(),
+            "yes" if i.overdue(worklist.today) else "no", i.state, i.marked_by or "",
+        ])
+    return out.getvalue()
+
+
+def _audited(session: Session, what: str):
+    """The export is a read of every listed patient: one audit row with the count (as the
+    exclusion file's export does), never the identifiers."""
+    with session.write("coding_worklist", changes_register=False) as ctx:
+        wl = build(ctx.conn, session.codes, session.today())
+        ctx.audit(f"coding.worklist.{what}", detail=f"rows={len(wl.items)} overdue={wl.overdue}")
+    return wl, ctx
+
+
+def export_csv(session: Session, out: Path) -> ChangeSet:
+    wl, ctx = _audited(session, "csv")
+    atomic.write_bytes(Path(out), to_csv(wl).encode("utf-8-sig"))
+    return ChangeSet(f"Coding worklist written: {wl.describe()}", ctx.revision, areas=frozenset({"coding"}),
+                     data={"path": str(out), "rows": len(wl.items)})
+
+
+def export_checklist(session: Session, out: Path) -> ChangeSet:
+    from ..reports import checklist
+
+    wl, ctx = _audited(session, "checklist")
+    data = checklist.render(wl, session.practice())
+    atomic.write_bytes(Path(out), data)
+    return ChangeSet(f"Coding checklist written ({len(wl.items):,} rows).", ctx.revision, areas=frozenset({"coding"}),
+                     data={"path": str(out), "rows": len(wl.items)})
+
+
+# ---- the practice-wide opt-out, as GPs applied it ---------------------------------------------
+
+def on_policy_change(ctx: WriteContext, state: str, policy_id: int, effective: date) -> int:
+    """In the same transaction as the policy change: list the practice-wide adds (on) or removals
+    (off). Returns how many were listed; audited with the count."""
+    now: datetime = ctx.session.now()
+    if state == "on":
+        n = store.list_practice_adds(ctx.conn, policy_id, effective, now)
+    else:
+        n = store.list_practice_removals(ctx.conn, policy_id, effective, now)
+    ctx.audit(f"coding.practice_wide.{'add' if state == 'on' else 'remove'}", detail=f"policy={policy_id} rows={n}")
+    return n
+
+
+@dataclass(frozen=True)
+class PracticeWideSummary:
+    to_add: int
+    to_remove: int
+    in_place: int  # confirmed adds standing (the code is in the clinical system)
+    spared: int  # patients with a practice-wide add who object individually: their code stays
+
+
+def practice_wide_summary(session: Session) -> PracticeWideSummary:
+    with session.read("view_coding") as conn:
+        rows = store.practice_latest(conn, with_patient=False)
+    add = remove = in_place = spared = 0
+    for _id, _pid, op, _eff, _q, confirmed, opted_in, objects in rows:
+        if objects and op == rules.ADD:
+            spared += 1
+            continue
+        pw = rules.practice_wide(op, bool(confirmed), bool(opted_in), bool(objects))
+        add += pw.task == rules.ADD
+        remove += pw.task == rules.REMOVE
+        in_place += pw.task is None and pw.expect is True
+    return PracticeWideSummary(add, remove, in_place, spared)

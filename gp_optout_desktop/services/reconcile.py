@@ -1,0 +1,442 @@
+"""Reconciliation: the register against the clinical system's own search export of the Type 1
+and Type 2 codes (the columns the import reads). The only thing that confirms an event is coded.
+
+For each patient and objection type the register's expected state (latest event wins, and for
+Type 1 the practice-wide code as GPs applied it) is compared with the export's latest code:
+
+(a) in the register, not in the clinical system: NOT CODED (the TPP failure);
+(b) in the clinical system, not in the register: coded directly or arrived by GP2GP (one-step
+    import through services/importer);
+(c) in both, but the latest state differs;
+(d) agreeing: the register's events whose code the export shows become confirmed, by this run.
+
+Every input row lands in exactly one of (b), (c), (d); the counts are checked before anything is
+written. Bad input meets the import's standards: every row checked first, problems by row
+number, no patient data in messages, nothing changed on refusal.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from ..domain import coding as rules
+from ..domain.codes import REGISTER, SHORT_LABELS, TYPE1
+from ..domain.errors import ValidationError
+from ..domain.import_rows import DELIMITERS, ImportRefused, ImportRow, Problem, read_rows, sniff_delimiter
+from ..domain.nhs_number import display as nhs_display
+from ..store import atomic, coding as store
+from . import importer
+from .coding import _target
+from .changes import ChangeSet
+from .session import Session
+
+NOT_CODED, NOT_IN_REGISTER, DIFFER, AGREE = "a", "b", "c", "d"
+CATEGORY_WORDS = {
+    NOT_CODED: "in the register, not in the clinical system (NOT CODED)",
+    NOT_IN_REGISTER: "in the clinical system, not in the register",
+    DIFFER: "in both, but the latest state differs",
+    AGREE: "agreeing (confirmed)",
+}
+ENCODINGS = {"utf-8": "UTF-8", "cp1252": "Windows-1252"}
+REPORT_COLUMNS = ("category", "meaning", "reason", "nhs_number", "surname", "forenames", "date_of_birth", "type",
+                  "register", "clinical_system", "export_rows", "register_refs")
+
+
+class ReconcileRefused(ImportRefused):
+    """The export cannot be reconciled: nothing was changed (``problems`` by row number)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    category: str
+    reason: str
+    kind: str
+    nhs: str | None
+    surname: str
+    forenames: str
+    dob: date | None
+    register: str  # the register's expected state in words ("" when not in the register)
+    clinical: str  # the export's latest state in words ("" when not in the export)
+    rows: tuple[int, ...] = ()  # the export's line numbers
+    refs: tuple[str, ...] = ()  # E<event id> / P<practice code id>
+
+
+@dataclass
+class Result:
+    run_id: int
+    source: str
+    encoding: str
+    delimiter: str
+    rows: int
+    items: list[Item]
+    confirmed: int
+    missing_rows: list[ImportRow] = field(default_factory=list)  # (b): what the one-step import brings in
+    notes: list[str] = field(default_factory=list)
+    not_coded_oldest: date | None = None
+    target_days: int = rules.DEFAULT_TARGET_WORKING_DAYS
+    today: date | None = None
+
+    def count(self, category: str) -> int:
+        return sum(1 for i in self.items if i.category == category)
+
+    def rows_in(self, category: str) -> int:
+        return sum(len(i.rows) for i in self.items if i.category == category)
+
+    @property
+    def not_coded_overdue(self) -> bool:
+        return (self.not_coded_oldest is not None and self.today is not None
+                and rules.add_working_days(self.not_coded_oldest, self.target_days) < self.today)
+
+    def describe(self) -> str:
+        c = {k: self.count(k) for k in CATEGORY_WORDS}
+        lines = [f"Reconciliation {self.run_id}: {self.rows:,} rows read from {self.source} "
+                 f"({ENCODINGS.get(self.encoding, self.encoding)}, {DELIMITERS.get(self.delimiter, self.delimiter)}-separated)."]
+        lines += self.notes
+        lines.append(f"(a) {c[NOT_CODED]:,} not coded in the clinical system"
+                     + (f", the oldest past the coding target of {self.target_days} working days: key them now."
+                        if self.not_coded_overdue else "."))
+        lines.append(f"(b) {c[NOT_IN_REGISTER]:,} in the clinical system but not in the register "
+                     f"({self.rows_in(NOT_IN_REGISTER):,} rows): import them in one step.")
+        lines.append(f"(c) {c[DIFFER]:,} where the latest state differs ({self.rows_in(DIFFER):,} rows): check each.")
+        lines.append(f"(d) {c[AGREE]:,} agreeing ({self.rows_in(AGREE):,} rows); {self.confirmed:,} codes newly "
+                     "confirmed by this run.")
+        lines.append(f"Every row accounted for: {self.rows_in(NOT_IN_REGISTER):,} + {self.rows_in(DIFFER):,} + "
+                     f"{self.rows_in(AGREE):,} = {self.rows:,}.")
+        return "\n".join(lines)
+
+
+# ---- reading the export -----------------------------------------------------------------------
+
+def read_export(path: Path, encoding: str | None = None) -> tuple[str, str]:
+    """(text, encoding). Valid UTF-8 is UTF-8; anything else is refused with the way to say it is
+    Windows-1252, never guessed (a wrong guess would turn names into nonsense silently)."""
+    path = Path(path)
+    if encoding is not None and encoding not in ENCODINGS:
+        raise ReconcileRefused(f"Unknown encoding '{encoding}': use utf-8 or cp1252 (Windows-1252).")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReconcileRefused(f"{path.name} cannot be read ({exc.strerror or exc.__class__.__name__}). "
+                               "Nothing was changed.") from None
+    if encoding in (None, "utf-8"):
+        try:
+            return data.decode("utf-8-sig"), "utf-8"
+        except UnicodeDecodeError as exc:
+            line = data[:exc.start].count(b"\n") + 1
+            raise ReconcileRefused(
+                f"{path.name} is not UTF-8 text (first at line {line}). Exports from Windows programs are often "
+                "Windows-1252: if so, reconcile again choosing Windows-1252 (command line: --encoding cp1252), or "
+                "export the file again as UTF-8. Nothing was changed.") from None
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ReconcileRefused(f"{path.name} is not Windows-1252 text either (line {line} has a byte that "
+                               "encoding does not use). Export it again as UTF-8. Nothing was changed.") from None
+
+
+# ---- the comparison ---------------------------------------------------------------------------
+
+@dataclass
+class _Pair:
+    """The register's side for one patient and one objection type."""
+
+    patient_id: int
+    kind: str
+    active: bool = False  # the individual latest event is an objection
+    events: list = field(default_factory=list)  # (event id, action, confirmed, recorded day)
+    pw: rules.PracticeWide | None = None
+    pw_row: tuple | None = None  # (row id, op, confirmed, queued day)
+
+    @property
+    def expect(self) -> bool:
+        return self.active or (self.pw is not None and self.pw.expect is True)
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        refs = tuple(f"E{e[0]}" for e in self.events)
+        return refs + ((f"P{self.pw_row[0]}",) if self.pw_row and self.pw and self.pw.expect is not None else ())
+
+    def words(self) -> str:
+        if self.kind == TYPE1 and self.pw is not None and self.pw.expect is not None and not self.active:
+            return "practice-wide code" if self.pw.expect else "practice-wide code removed"
+        return "objecting" if self.active else "not objecting (withdrawn)"
+
+    def unconfirmed_since(self) -> date | None:
+        days = [e[3] for e in self.events if not e[2]]
+        if self.pw is not None and self.pw.task is not None:
+            days.append(self.pw_row[3])
+        return min(days) if days else None
+
+
+def _register_pairs(conn, codes) -> dict[tuple[int, str], _Pair]:
+    pairs: dict[tuple[int, str], _Pair] = {}
+    for patient_id, event_id, kind, action, _eff, recorded_at, confirmed in store.coded_events(conn):
+        pair = pairs.get((patient_id, kind))
+        if pair is None:
+            pair = pairs[(patient_id, kind)] = _Pair(patient_id, kind)
+        pair.events.append((event_id, action, bool(confirmed), date.fromisoformat(recorded_at[:10])))
+    for patient_id, kind, active in store.current_objections(conn):
+        if (patient_id, kind) in pairs:
+            pairs[(patient_id, kind)].active = bool(active)
+    for row_id, patient_id, op, _eff, queued_at, confirmed, opted_in, objects in store.practice_latest(conn, False):
+        pw = rules.practice_wide(op, bool(confirmed), bool(opted_in), bool(objects))
+        if pw.expect is None:
+            continue
+        pair = pairs.get((patient_id, TYPE1))
+        if pair is None:
+            pair = pairs[(patient_id, TYPE1)] = _Pair(patient_id, TYPE1)
+        pair.pw, pair.pw_row = pw, (row_id, op, bool(confirmed), date.fromisoformat(queued_at[:10]))
+    return pairs
+
+
+def _latest(rows: list[ImportRow]) -> ImportRow:
+    return max(rows, key=lambda r: (r.effective, r.row))
+
+
+def _export_words(rows: list[ImportRow]) -> str:
+    last = _latest(rows)
+    state = "objecting" if last.action == REGISTER else "not objecting (withdrawn)"
+    return f"{state}, latest code dated {last.effective.strftime('%d/%m/%Y')}"
+
+
+def _compare(conn, codes, rows: list[ImportRow]):
+    """(items, event ids to confirm, practice code rows to confirm, removals to record, (b) rows)."""
+    by_nhs = store.patients_by_nhs(conn)
+    problems: list[Problem] = []
+    export: dict[tuple[str, str], list[ImportRow]] = {}
+    first_dob: dict[str, ImportRow] = {}
+    for row in rows:
+        nhs = row.patient.nhs_number
+        seen = first_dob.setdefault(nhs, row)
+        if seen.patient.dob != row.patient.dob:
+            problems.append(Problem(row.row, f"the same NHS number as row {seen.row} with another date of birth"))
+        known = by_nhs.get(nhs)
+        if known is not None and date.fromisoformat(known[1]) != row.patient.dob and seen is row:
+            problems.append(Problem(row.row, "the register has this NHS number with another date of birth: check "
+                                             "which is right before reconciling"))
+        export.setdefault((nhs, row.kind), []).append(row)
+    if problems:
+        raise ReconcileRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be reconciled, so "
+                               "nothing was changed. Correct the file or the register and try again.",
+                               tuple(sorted(problems, key=lambda p: p.row)))
+    pairs = _register_pairs(conn, codes)
+    items: list[Item] = []
+    confirm_events: list[int] = []
+    confirm_pw: list[int] = []
+    record_removals: list[tuple[int, int]] = []  # (patient id, latest practice code row id)
+    missing: list[ImportRow] = []
+    matched: set[tuple[int, str]] = set()
+    for (nhs, kind), group in export.items():
+        p = group[0].patient
+        pid = by_nhs.get(nhs, (None,))[0]
+        pair = pairs.get((pid, kind)) if pid is not None else None
+        lines = tuple(sorted(r.row for r in group))
+        clinical = _export_words(group)
+        if pair is None:
+            why = "patient not in the register" if pid is None else f"no {SHORT_LABELS[kind]} event in the register"
+            items.append(Item(NOT_IN_REGISTER, why + ": coded directly or arrived by GP2GP", kind, nhs, p.surname,
+                              p.forenames, p.dob, "", clinical, lines))
+            missing.extend(group)
+            continue
+        matched.add((pid, kind))
+        shows = _latest(group).action == REGISTER
+        if shows != pair.expect:
+            if pair.pw is not None and pair.pw.task == rules.REMOVE and shows:
+                why = "the practice-wide code is still in the record: remove it"
+            elif pair.expect:
+                why = "the register says objecting; the clinical system's latest code is a withdrawal"
+            else:
+                why = "the register says not objecting; the clinical system's latest code is an objection"
+            items.append(Item(DIFFER, why, kind, nhs, p.surname, p.forenames, p.dob, pair.words(), clinical, lines,
+                              pair.refs))
+            continue
+        actions = {r.action for r in group}
+        fresh = [e[0] for e in pair.events if not e[2] and e[1] in actions]
+        confirm_events.extend(fresh)
+        _confirm_practice(pair, shows, confirm_pw, record_removals)
+        items.append(Item(AGREE, "the latest state agrees", kind, nhs, p.surname, p.forenames, p.dob, pair.words(),
+                          clinical, lines, pair.refs))
+    unmatched = [pair for key, pair in pairs.items() if key not in matched]
+    people = store.patient_rows(conn, sorted({pair.patient_id for pair in unmatched}))
+    oldest: date | None = None
+    for pair in unmatched:
+        nhs, _title, forenames, surname, dob = people[pair.patient_id]
+        if not pair.events and pair.pw is not None and pair.pw.expect is False:
+            # A practice-wide removal, and the export shows no code: the removal is done.
+            _confirm_practice(pair, False, confirm_pw, record_removals)
+            items.append(Item(AGREE, "the practice-wide code is no longer in the record", pair.kind, nhs, surname,
+                              forenames, date.fromisoformat(dob), pair.words(), "", (), pair.refs))
+            continue
+        why = "no NHS number in the register, so it cannot be matched: add it" if nhs is None else (
+            f"no {SHORT_LABELS[pair.kind]} code for this patient in the clinical system: key it")
+        items.append(Item(NOT_CODED, why, pair.kind, nhs, surname, forenames, date.fromisoformat(dob), pair.words(),
+                          "", (), pair.refs))
+        since = pair.unconfirmed_since() or min((e[3] for e in pair.events), default=None) or (
+            pair.pw_row[3] if pair.pw_row else None)
+        if since is not None and (oldest is None or since < oldest):
+            oldest = since
+    order = {NOT_CODED: 0, DIFFER: 1, NOT_IN_REGISTER: 2, AGREE: 3}
+    items.sort(key=lambda i: (order[i.category], i.surname.casefold(), i.forenames.casefold(), i.nhs or "", i.kind))
+    return items, confirm_events, confirm_pw, record_removals, missing, oldest
+
+
+def _confirm_practice(pair: _Pair, shows: bool, confirm_pw: list, record_removals: list) -> None:
+    if pair.pw is None or pair.pw.task is None:
+        return
+    row_id, op, _confirmed, _day = pair.pw_row
+    if pair.pw.task == rules.ADD and shows:
+        confirm_pw.append(row_id)
+    elif pair.pw.task == rules.REMOVE and not shows:
+        if op == rules.REMOVE:
+            confirm_pw.append(row_id)
+        else:  # opted in after a confirmed add: record the removal, confirmed
+            record_removals.append((pair.patient_id, row_id))
+
+
+def reconcile(session: Session, path: Path, encoding: str | None = None) -> Result:
+    """Read, check every row, compare, and (in one transaction) confirm the agreeing events and
+    record the run. Practice manager. Refusals raise ReconcileRefused with nothing changed."""
+    path = Path(path)
+    session.require("reconcile")
+    text, used = read_export(path, encoding)
+    delimiter = sniff_delimiter(text)
+    try:
+        rows = read_rows(text, session.codes, session.today(), delimiter)
+    except ImportRefused as exc:
+        # The import's checks, worded for this task: nothing is imported here, nothing changes.
+        message = str(exc).replace("Nothing was imported", "Nothing was changed").replace(
+            "cannot be imported, so nothing was imported", "cannot be reconciled, so nothing was changed")
+        raise ReconcileRefused(message, exc.problems) from None
+    notes = []
+    if delimiter != ",":
+        notes.append(f"The file is {DELIMITERS[delimiter]}-separated; it was read that way.")
+    if used == "cp1252":
+        notes.append("The file was read as Windows-1252, as asked.")
+    now = session.now()
+    with session.write("reconcile") as ctx:
+        conn = ctx.conn
+        run_id = store.next_run_id(conn)
+        by = f"reconciliation {run_id}"
+        items, confirm_events, confirm_pw, removals, missing, oldest = _compare(conn, session.codes, rows)
+        result = Result(run_id, path.name, used, delimiter, len(rows), items, 0, missing, notes, oldest,
+                        _target(conn), session.today())
+        accounted = result.rows_in(NOT_IN_REGISTER) + result.rows_in(DIFFER) + result.rows_in(AGREE)
+        if accounted != len(rows):  # a bug, never a data problem: refuse rather than record wrong counts
+            raise AssertionError(f"reconciliation lost rows: {accounted} of {len(rows)}")
+        confirmed = store.confirm_events(conn, confirm_events, by=by, at=now)
+        confirmed += store.confirm_practice_codes(conn, confirm_pw, by=by, at=now)
+        latest_policy = conn.execute("SELECT coalesce(max(id), 0) FROM policy").fetchone()[0]
+        for patient_id, _row in removals:
+            store.insert_practice_code(conn, patient_id, latest_policy, rules.REMOVE, session.today(), now, by)
+        confirmed += len(removals)
+        result.confirmed = confirmed
+        store.insert_run(conn, {
+            "at": now.isoformat(), "run_by": session.user, "source": path.name, "encoding": used,
+            "delimiter": DELIMITERS[delimiter], "rows": len(rows), "not_coded": result.count(NOT_CODED),
+            "not_in_register": result.count(NOT_IN_REGISTER), "differ": result.count(DIFFER),
+            "agree": result.count(AGREE), "rows_not_in_register": result.rows_in(NOT_IN_REGISTER),
+            "rows_differ": result.rows_in(DIFFER), "rows_agree": result.rows_in(AGREE), "confirmed": confirmed,
+            "not_coded_oldest": oldest.isoformat() if oldest else None})
+        ctx.audit("reconcile.run", detail=(
+            f"run={run_id} rows={len(rows)} a={result.count(NOT_CODED)} b={result.count(NOT_IN_REGISTER)} "
+            f"c={result.count(DIFFER)} d={result.count(AGREE)} confirmed={confirmed}"))
+        _audit_confirmed(ctx, confirm_events, confirm_pw, removals, run_id)
+    return result
+
+
+def _audit_confirmed(ctx, event_ids: list[int], pw_rows: list[int], removals, run_id: int) -> None:
+    """One audit row per patient whose record changed (identifiers only, as everywhere)."""
+    conn = ctx.conn
+    patient_ids: set[int] = {pid for pid, _ in removals}
+    for start in range(0, len(event_ids), 900):
+        chunk = event_ids[start:start + 900]
+        patient_ids.update(r[0] for r in conn.execute(
+            f"SELECT DISTINCT patient_id FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+    for start in range(0, len(pw_rows), 900):
+        chunk = pw_rows[start:start + 900]
+        patient_ids.update(r[0] for r in conn.execute(
+            f"SELECT DISTINCT patient_id FROM practice_codes WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+    refs = store.patient_rows(conn, sorted(patient_ids))
+    for pid in sorted(patient_ids):
+        ctx.audit("coding.confirmed", refs[pid][0] or f"id:{pid}", detail=f"run={run_id}")
+
+
+# ---- output -----------------------------------------------------------------------------------
+
+def report_csv(result: Result) -> str:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(REPORT_COLUMNS)
+    for i in result.items:
+        writer.writerow([i.category, CATEGORY_WORDS[i.category], i.reason, nhs_display(i.nhs) if i.nhs else "",
+                         i.surname, i.forenames, i.dob.strftime("%d/%m/%Y") if i.dob else "",
+                         SHORT_LABELS[i.kind], i.register, i.clinical, " ".join(map(str, i.rows)), " ".join(i.refs)])
+    return out.getvalue()
+
+
+def write_report(result: Result, out: Path) -> Path:
+    atomic.write_bytes(Path(out), report_csv(result).encode("utf-8-sig"))
+    return Path(out)
+
+
+_IMPORT_HEADER = ("NHS number", "Title", "Surname", "Forenames", "Date of birth", "Address line 1", "Address line 2",
+                  "Address line 3", "Postcode", "Code", "Code date")
+
+
+def missing_as_import_csv(result: Result, codes) -> str:
+    """The (b) rows in the import's own shape, so the one-step import is the ordinary import."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(_IMPORT_HEADER)
+    for r in result.missing_rows:
+        p = r.patient
+        address = list(p.address) + ["", "", ""]
+        writer.writerow([p.nhs_number, p.title, p.surname, p.forenames, p.dob.isoformat(), *address[:3], p.postcode,
+                         codes.lookup(r.kind, r.action).snomed, r.effective.isoformat()])
+    return out.getvalue()
+
+
+def import_missing(session: Session, result: Result) -> ChangeSet:
+    """(b) in one step: the ordinary import (all rows or none; the events come in confirmed)."""
+    if not result.missing_rows:
+        raise ValidationError("Nothing to import: every code in the export is already in the register.", "reconcile")
+    return importer.import_objections(session, missing_as_import_csv(result, session.codes))
+
+
+# ---- the last run, for the overview ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class LastRun:
+    run_id: int
+    at: str
+    rows: int
+    not_coded: int
+    not_in_register: int
+    differ: int
+    agree: int
+    not_coded_oldest: date | None
+    overdue: bool  # (a) holds something older than the coding target
+
+    def describe(self) -> str:
+        return (f"Last reconciliation {self.at[:10]} ({self.rows:,} rows): {self.not_coded:,} not coded, "
+                f"{self.not_in_register:,} not in the register, {self.differ:,} differing, {self.agree:,} agreeing.")
+
+
+def last_run(conn, today: date) -> LastRun | None:
+    row = store.last_run(conn)
+    if row is None:
+        return None
+    oldest = date.fromisoformat(row["not_coded_oldest"]) if row["not_coded_oldest"] else None
+    overdue = oldest is not None and rules.add_working_days(oldest, _target(conn)) < today
+    return LastRun(row["id"], row["at"], row["rows"], row["not_coded"], row["not_in_register"], row["differ"],
+                   row["agree"], oldest, overdue)
+
+
+def last_run_for(session: Session) -> LastRun | None:
+    with session.read("view_coding") as conn:
+        return last_run(conn, session.today())

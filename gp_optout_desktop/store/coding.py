@@ -1,0 +1,134 @@
+"""The register's side of coding in the clinical system: unconfirmed events, the practice-wide
+code rows, confirmations, and the reconciliation runs (schema V5)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+# The latest practice-wide code row of each patient (its op decides what is asked of them now).
+_LATEST = "SELECT patient_id, max(id) AS id FROM practice_codes GROUP BY patient_id"
+_OBJECTS = ("EXISTS (SELECT 1 FROM current_state c WHERE c.patient_id = {p} AND c.kind = 'type1' AND c.active = 1)")
+_OPTED_IN = ("EXISTS (SELECT 1 FROM current_state c WHERE c.patient_id = {p} AND c.kind = 'include' AND c.active = 1)")
+
+
+def unconfirmed_events(conn) -> list[tuple]:
+    """(event id, patient id, kind, action, effective, recorded_at, coded_by, nhs, title, forenames,
+    surname, dob) for every Type 1/Type 2 event whose code is not confirmed, oldest recorded first."""
+    return conn.execute(
+        "SELECT e.id, e.patient_id, e.kind, e.action, e.effective, e.recorded_at, e.coded_by,"
+        " p.nhs, p.title, p.forenames, p.surname, p.dob"
+        " FROM events e JOIN patients p ON p.id = e.patient_id"
+        " WHERE e.confirmed_at IS NULL AND e.kind IN ('type1', 'type2') ORDER BY e.recorded_at, e.id").fetchall()
+
+
+def practice_latest(conn, with_patient: bool = True) -> list[tuple]:
+    """(row id, patient id, op, effective, queued_at, confirmed, opted in, objects[, nhs, title,
+    forenames, surname, dob]) for each patient with a practice-wide code row, by the latest row."""
+    extra = ", p.nhs, p.title, p.forenames, p.surname, p.dob" if with_patient else ""
+    join = " JOIN patients p ON p.id = pc.patient_id" if with_patient else ""
+    return conn.execute(
+        f"SELECT pc.id, pc.patient_id, pc.op, pc.effective, pc.queued_at, pc.confirmed_at IS NOT NULL,"
+        f" {_OPTED_IN.format(p='pc.patient_id')}, {_OBJECTS.format(p='pc.patient_id')}{extra}"
+        f" FROM practice_codes pc JOIN ({_LATEST}) l ON l.id = pc.id{join} ORDER BY pc.queued_at, pc.id").fetchall()
+
+
+def list_practice_adds(conn, policy_id: int, effective: date, queued_at: datetime) -> int:
+    """Turning the practice-wide opt-out on: an add for every patient who has not opted in, does
+    not object already, and has no practice-wide add listed. One INSERT ... SELECT."""
+    cur = conn.execute(
+        f"WITH latest AS (SELECT pc.patient_id, pc.op FROM practice_codes pc JOIN ({_LATEST}) l ON l.id = pc.id)"
+        " INSERT INTO practice_codes(patient_id, policy_id, op, effective, queued_at)"
+        " SELECT p.id, ?, 'add', ?, ? FROM patients p"
+        f" WHERE NOT {_OPTED_IN.format(p='p.id')} AND NOT {_OBJECTS.format(p='p.id')}"
+        " AND coalesce((SELECT op FROM latest WHERE latest.patient_id = p.id), '') <> 'add' ORDER BY p.id",
+        (policy_id, effective.isoformat(), queued_at.isoformat()))
+    return cur.rowcount
+
+
+def list_practice_removals(conn, policy_id: int, effective: date, queued_at: datetime) -> int:
+    """Lifting it: a removal wherever the latest practice-wide row is an add, sparing patients
+    who object individually. A patient whose latest row is already a removal gets nothing new."""
+    cur = conn.execute(
+        f"INSERT INTO practice_codes(patient_id, policy_id, op, effective, queued_at)"
+        f" SELECT pc.patient_id, ?, 'remove', ?, ? FROM practice_codes pc JOIN ({_LATEST}) l ON l.id = pc.id"
+        f" WHERE pc.op = 'add' AND NOT {_OBJECTS.format(p='pc.patient_id')} ORDER BY pc.patient_id",
+        (policy_id, effective.isoformat(), queued_at.isoformat()))
+    return cur.rowcount
+
+
+def insert_practice_code(conn, patient_id: int, policy_id: int, op: str, effective: date, queued_at: datetime,
+                         confirmed_by: str | None = None) -> int:
+    cur = conn.execute(
+        "INSERT INTO practice_codes(patient_id, policy_id, op, effective, queued_at, confirmed_at, confirmed_by)"
+        " VALUES (?,?,?,?,?,?,?)",
+        (patient_id, policy_id, op, effective.isoformat(), queued_at.isoformat(),
+         queued_at.isoformat() if confirmed_by else None, confirmed_by))
+    return cur.lastrowid
+
+
+def confirm_practice_codes(conn, row_ids: list[int], *, by: str, at: datetime) -> int:
+    cur = conn.executemany("UPDATE practice_codes SET confirmed_at = ?, confirmed_by = ? WHERE id = ?"
+                           " AND confirmed_at IS NULL", [(at.isoformat(), by, i) for i in row_ids])
+    return cur.rowcount
+
+
+def confirm_events(conn, event_ids: list[int], *, by: str, at: datetime) -> int:
+    """Set-based store.events.mark_confirmed for a reconciliation's agreeing events."""
+    cur = conn.executemany("UPDATE events SET confirmed_at = ?, confirmed_by = ? WHERE id = ? AND confirmed_at IS NULL",
+                           [(at.isoformat(), by, i) for i in event_ids])
+    return cur.rowcount
+
+
+def practice_codes_for(conn, patient_id: int) -> list[tuple]:
+    """(id, policy id, op, effective, queued_at, confirmed_at, confirmed_by), oldest first."""
+    return conn.execute("SELECT id, policy_id, op, effective, queued_at, confirmed_at, confirmed_by FROM practice_codes"
+                        " WHERE patient_id = ? ORDER BY id", (patient_id,)).fetchall()
+
+
+# ---- reconciliation ---------------------------------------------------------------------------
+
+def coded_events(conn) -> list[tuple]:
+    """(patient id, event id, kind, action, effective, recorded_at, confirmed) for every Type 1/2 event."""
+    return conn.execute("SELECT patient_id, id, kind, action, effective, recorded_at, confirmed_at IS NOT NULL"
+                        " FROM events WHERE kind IN ('type1', 'type2')").fetchall()
+
+
+def current_objections(conn) -> list[tuple]:
+    """(patient id, kind, active) from the derived current state, Type 1 and Type 2."""
+    return conn.execute("SELECT patient_id, kind, active FROM current_state WHERE kind IN ('type1', 'type2')").fetchall()
+
+
+def patients_by_nhs(conn) -> dict[str, tuple[int, str]]:
+    """NHS number -> (patient id, date of birth) for every patient with a number."""
+    return {r[0]: (r[1], r[2]) for r in conn.execute("SELECT nhs, id, dob FROM patients WHERE nhs IS NOT NULL")}
+
+
+def patient_rows(conn, patient_ids: list[int]) -> dict[int, tuple]:
+    """patient id -> (nhs, title, forenames, surname, dob), in chunks (SQLite's variable limit)."""
+    out: dict[int, tuple] = {}
+    for start in range(0, len(patient_ids), 900):
+        chunk = patient_ids[start:start + 900]
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(f"SELECT id, nhs, title, forenames, surname, dob FROM patients WHERE id IN ({marks})", chunk):
+            out[r[0]] = r[1:]
+    return out
+
+
+_RUN_COLUMNS = ("id", "at", "run_by", "source", "encoding", "delimiter", "rows", "not_coded", "not_in_register", "differ",
+                "agree", "rows_not_in_register", "rows_differ", "rows_agree", "confirmed", "not_coded_oldest")
+
+
+def insert_run(conn, run: dict) -> int:
+    cols = [c for c in _RUN_COLUMNS if c != "id"]
+    cur = conn.execute(f"INSERT INTO reconciliations({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+                       [run[c] for c in cols])
+    return cur.lastrowid
+
+
+def next_run_id(conn) -> int:
+    return conn.execute("SELECT coalesce(max(id), 0) + 1 FROM reconciliations").fetchone()[0]
+
+
+def last_run(conn) -> dict | None:
+    row = conn.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM reconciliations ORDER BY id DESC LIMIT 1").fetchone()
+    return dict(zip(_RUN_COLUMNS, row)) if row else None
