@@ -10,7 +10,8 @@ from datetime import date, timedelta
 from ..domain import codes
 from ..domain.events import INCLUDE
 from ..domain.practice_policy import PolicyChange, current_policy
-from ..store import overview as store_overview, policy as store_policy
+from ..store import coding as store_coding, overview as store_overview, policy as store_policy
+from .reconcile import LastRun, last_run
 from .session import Session
 
 DUE_SOON_DAYS = 7
@@ -37,6 +38,8 @@ class Overview:
     letters_due_soon: int
     timeline: list[Period] = field(default_factory=list)
     policy: PolicyChange | None = None
+    reconciliation: LastRun | None = None  # the last run against the clinical system's export
+    coding_pending: int = 0  # codes on the coding worklist (not yet confirmed in the clinical system)
 
     @property
     def policy_on(self) -> bool:
@@ -89,6 +92,8 @@ def overview(session: Session) -> Overview:
         letters = store_overview.letter_counts(conn, today, today + timedelta(days=DUE_SOON_DAYS))
         monthly = store_overview.monthly_events(conn, OBJECTION_KINDS)
         policy = current_policy(store_policy.history(conn), as_of=today)
+        reconciled = last_run(conn, today)
+        coding_pending = store_coding.unconfirmed_count(conn)
     return Overview(
         patients=patients,
         objecting={k: current.get((k, True), 0) for k in OBJECTION_KINDS},
@@ -100,5 +105,7 @@ def overview(session: Session) -> Overview:
         letters_due_soon=letters["due_soon"],
         timeline=timeline(monthly, today),
         policy=policy,
+        reconciliation=reconciled,
+        coding_pending=coding_pending,
     )
 

@@ -132,3 +132,9 @@ def next_run_id(conn) -> int:
 def last_run(conn) -> dict | None:
     row = conn.execute(f"SELECT {', '.join(_RUN_COLUMNS)} FROM reconciliations ORDER BY id DESC LIMIT 1").fetchone()
     return dict(zip(_RUN_COLUMNS, row)) if row else None
+
+
+def unconfirmed_count(conn) -> int:
+    """Individual Type 1/Type 2 events not confirmed in the clinical system (an aggregate)."""
+    return conn.execute("SELECT count(*) FROM events WHERE confirmed_at IS NULL AND kind IN ('type1', 'type2')"
+                        ).fetchone()[0]

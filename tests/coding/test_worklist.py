@@ -141,6 +141,7 @@ def test_cli_worklist(cli_pm, tmp_path):
     assert display(N[5]) not in out  # the file has the patients; the terminal only the summary
     assert display(N[5]) in target.read_text(encoding="utf-8-sig")
     code, out, err = cli_pm("coding", "worklist", "--out", str(tmp_path / "c.pdf"), "--pdf")
-    assert code == 0, err and (tmp_path / "c.pdf").read_bytes().startswith(b"%PDF")
+    assert code == 0, err
+    assert (tmp_path / "c.pdf").read_bytes().startswith(b"%PDF")
     assert cli_pm("coding", "target", "--working-days", "7")[0] == 0
     assert "7 working days" in cli_pm("coding", "worklist")[1]
