@@ -35,7 +35,8 @@ def add_commands(subparsers) -> None:
     q.add_argument("--out", type=Path, help="the PDF to write (default reprint-DATE.pdf in this folder)")
     q.add_argument("--letter", type=int, help="a particular letter id instead of the latest")
     lsub.add_parser("notify-practice-wide",
-                    help="queue the practice-wide opt-out notice, one per household not yet told (practice manager)")
+                    help="queue the practice-wide opt-out notice, one to each patient aged 16 or over not yet told "
+                         "(practice manager)")
     q = lsub.add_parser("type2-in-error", help="queue the letter for a Type 2 objection asked for or coded after "
                                                "11 October 2018 (not processed; signposts the National Data Opt-out)")
     q.add_argument("--nhs", required=True, type=_nhs)
