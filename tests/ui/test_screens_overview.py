@@ -60,7 +60,8 @@ def test_overview_counts_match_what_was_recorded(qtbot, manager, add_patient):
     wait_idle(qtbot, screen)
     shown = {k: t.figure.text() for k, t in screen.tiles.items()}
     assert shown == {"patients": "4", "type1": "2", "type2": "0", "withdrawn": "1", "included": "0",
-                     "pending": "4", "overdue": "1" if date.today() > date(2026, 2, 5) else "0", "policy": "Off"}
+                     "pending": "4", "overdue": "1" if date.today() > date(2026, 2, 5) else "0", "policy": "Off",
+                     "coding": "4", "reconciled": "Never"}  # 4 events, none confirmed in the clinical system
     assert screen.chart.periods[-1].objecting_at_end == 2
     assert "no NHS number" not in screen.tiles["type1"].caption.text()
     # An objector with no NHS number cannot be in the exclusion file: the tile says so, in red.
