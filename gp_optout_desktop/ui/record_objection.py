@@ -110,6 +110,11 @@ class RecordObjectionForm(QWidget):
         pf.addRow("Na&me", self._with_message("proxy_name", self.proxy_name))
         pf.addRow("Evidence seen", self._with_message("proxy_evidence", self.proxy_evidence))
         pf.addRow("Verified by", self._with_message("proxy_verified_by", self.proxy_verified))
+        # A health-and-welfare LPA can be used only when the donor lacks capacity (the service refuses otherwise).
+        self.proxy_lacks_capacity = QCheckBox("The patient lacks capacity to make this decision (needed for a "
+                                              "health and welfare lasting power of attorney)")
+        self.proxy_lacks_capacity.setAccessibleName("Patient lacks capacity")
+        pf.addRow("", self.proxy_lacks_capacity)
 
         # Dependants
         self.dep_box = QGroupBox("Dependants on the same form (children)")
@@ -360,13 +365,21 @@ class RecordObjectionForm(QWidget):
                 ("Withdraw", "Cancel"), default="Cancel")
             if answer != "Withdraw":
                 return
+        dependants = self.dependant_ids() if self.action == codes.REGISTER else []
         try:
+            elsewhere = [c for c in objections.check_dependants(session, self.patient_id, dependants) if c.other_address]
+            if elsewhere and dialogs.ask(
+                    self, "Different address",
+                    "\n".join(c.notes[-1] for c in elsewhere) + "\n\nRecord the objection for them anyway?",
+                    ("&Record", "&Go back"), default="&Go back") != "&Record":
+                return
             changes = objections.record(
                 session, self.patient_id, self.kind(), self.action,
                 effective=_pydate(self.effective.date()), received=_pydate(self.received.date()),
-                via=self.via.currentData(), proxy=self.proxy(),
-                dependants=self.dependant_ids() if self.action == codes.REGISTER else (),
-                for_self=self.for_self.isChecked() or self.action == codes.WITHDRAW)
+                via=self.via.currentData(), proxy=self.proxy(), dependants=dependants,
+                for_self=self.for_self.isChecked() or self.action == codes.WITHDRAW,
+                confirm_other_address=bool(elsewhere),
+                donor_lacks_capacity=self.proxy_box.isChecked() and self.proxy_lacks_capacity.isChecked())
         except ValidationError as exc:
             self._show_error(exc.field, str(exc))
             return
@@ -376,7 +389,7 @@ class RecordObjectionForm(QWidget):
         self._bus.publish(changes)
         patient_id = self.patient_id
         self.clear()
-        self.recorded.emit(patient_id, changes.summary)
+        self.recorded.emit(patient_id, " ".join((changes.summary, *changes.warnings)))
 
     def _show_error(self, field: str | None, text: str) -> None:
         message = self.messages.get(field or "")

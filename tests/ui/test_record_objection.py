@@ -68,6 +68,9 @@ def test_proxy_without_evidence_shown_beside_the_field(qtbot, desk, add_patient)
     assert "evidence" in form.messages["proxy_evidence"].text()
     qtbot.keyClicks(form.proxy_evidence, "OPG VALIDATED-OPG stamp seen")
     qtbot.keyClick(form.proxy_evidence, Qt.Key.Key_Return)
+    assert "lacks capacity" in form.messages["proxy_role"].text()  # an LPA needs the donor to lack capacity
+    form.proxy_lacks_capacity.setChecked(True)
+    qtbot.keyClick(form.proxy_evidence, Qt.Key.Key_Return)
     assert desk.desk.currentIndex() == DONE
     event = patients.view(desk.session, pid).history[-1]
     assert event.proxy.name == "Pat Attorney" and event.proxy.role == "lpa_health_welfare"
