@@ -8,9 +8,11 @@ does not take an event off the list: it shows as marked by NAME, not yet confirm
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import attrgetter
 from pathlib import Path
 
 from ..domain import coding as rules
@@ -92,14 +94,16 @@ def worklist(session: Session) -> Worklist:
 
 def build(conn, codes: CodeTable, today: date) -> Worklist:
     target = _target(conn)
-    items: list[rules.WorkItem] = []
+    individual: list[rules.WorkItem] = []
     iso = date.fromisoformat
+    code_of = {(c.objection, c.action): c for c in codes.codes}
+    Item, INDIVIDUAL, ADD, due_after = rules.WorkItem, rules.INDIVIDUAL, rules.ADD, rules.add_working_days
     for (event_id, patient_id, kind, action, effective, recorded_at, coded_by,
          nhs, title, forenames, surname, dob) in store.unconfirmed_events(conn):
         since = iso(recorded_at[:10])
-        items.append(rules.WorkItem(
-            f"E{event_id}", rules.INDIVIDUAL, rules.ADD, patient_id, nhs, title, forenames, surname, iso(dob),
-            codes.lookup(kind, action), iso(effective), since, rules.add_working_days(since, target), coded_by))
+        individual.append(Item(f"E{event_id}", INDIVIDUAL, ADD, patient_id, nhs, title, forenames, surname, iso(dob),
+                               code_of[(kind, action)], iso(effective), since, due_after(since, target), coded_by))
+    practice: list[rules.WorkItem] = []
     pw_code = rules.practice_wide_code(codes)
     for (row_id, patient_id, op, effective, queued_at, confirmed, opted_in, objects,
          nhs, title, forenames, surname, dob) in store.practice_latest(conn):
@@ -109,10 +113,11 @@ def build(conn, codes: CodeTable, today: date) -> Worklist:
         since = iso(queued_at[:10])
         # An opt-in after a confirmed add asks for a removal dated the day it was noticed.
         record = iso(effective) if task == op else today
-        items.append(rules.WorkItem(
+        practice.append(rules.WorkItem(
             f"P{row_id}", rules.PRACTICE_WIDE, task, patient_id, nhs, title, forenames, surname, iso(dob), pw_code,
-            record, since, rules.add_working_days(since, target)))
-    items.sort(key=lambda i: (i.due, i.since, i.ref))
+            record, since, due_after(since, target)))
+    # Each list comes from the store oldest first, so already in due order: merge, not sort.
+    items = list(heapq.merge(individual, practice, key=attrgetter("due")))
     return Worklist(items, today, target)
 
 

@@ -86,10 +86,14 @@ def test_each_group_found_and_every_row_accounted_for(manager, add_patient, tmp_
     assert a_event.confirmed_by == f"reconciliation {result.run_id}" and a_event.confirmed_at.date() == date(2026, 11, 12)
     assert {i.nhs_number for i in coding.worklist(manager).items} == {N[1], N[3], N[5]}
 
-    # Audited: the run with its counts, one row per patient confirmed; no identifiers in the run's row.
+    # Audited: the run with its counts and a digest of exactly the events it confirmed (they carry
+    # its name); no identifiers in the row.
     run = audit.query(manager, action="reconcile.run")[0]
     assert "a=2 b=1 c=1 d=2 confirmed=2" in run.detail and N[0] not in run.detail
-    assert {r.patient for r in audit.query(manager, action="coding.confirmed")} == {N[0], N[4]}
+    by_run = [r[0] for r in manager.register.conn.execute(
+        "SELECT id FROM events WHERE confirmed_by = ?", (f"reconciliation {result.run_id}",))]
+    assert len(by_run) == 2 and f"sha256={reconcile.confirmed_digest(by_run, [], [])}" in run.detail
+    assert f"sha256={reconcile.confirmed_digest(by_run[:1], [], [])}" not in run.detail
 
     # The overview shows the last run, red because (a) holds something past the target.
     o = overview.overview(manager)
