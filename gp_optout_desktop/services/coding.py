@@ -19,7 +19,9 @@ from ..domain import coding as rules
 from ..domain.codes import CodeTable
 from ..domain.errors import ValidationError
 from ..domain.nhs_number import display as nhs_display
-from ..store import atomic, coding as store, settings as settings_store
+from ..domain import practice_policy
+from ..domain.practice_policy import PolicyChange
+from ..store import atomic, coding as store, policy as policy_store, settings as settings_store
 from .changes import ChangeSet
 from .session import Session, WriteContext
 
@@ -116,8 +118,17 @@ def build(conn, codes: CodeTable, today: date) -> Worklist:
         practice.append(rules.WorkItem(
             f"P{row_id}", rules.PRACTICE_WIDE, task, patient_id, nhs, title, forenames, surname, iso(dob), pw_code,
             record, since, due_after(since, target)))
+    newcomers: list[rules.WorkItem] = []
+    on = practice_wide_on(conn, today)
+    if on is not None:
+        # Added to the register since it was turned on: asked for the code like everyone else.
+        for patient_id, created_at, nhs, title, forenames, surname, dob in store.practice_newcomers(conn):
+            since = iso(created_at[:10])
+            newcomers.append(rules.WorkItem(
+                f"N{patient_id}", rules.PRACTICE_WIDE, rules.ADD, patient_id, nhs, title, forenames, surname,
+                iso(dob), pw_code, max(since, on.effective), since, due_after(since, target)))
     # Each list comes from the store oldest first, so already in due order: merge, not sort.
-    items = list(heapq.merge(individual, practice, key=attrgetter("due")))
+    items = list(heapq.merge(individual, practice, newcomers, key=attrgetter("due")))
     return Worklist(items, today, target)
 
 
@@ -164,6 +175,12 @@ def export_checklist(session: Session, out: Path) -> ChangeSet:
 
 # ---- the practice-wide opt-out, as GPs applied it ---------------------------------------------
 
+def practice_wide_on(conn, today: date) -> PolicyChange | None:
+    """The change that turned the practice-wide opt-out on, if it is on today."""
+    history = policy_store.history(conn)
+    return practice_policy.current_policy(history, as_of=today) if practice_policy.is_on(history, today) else None
+
+
 def on_policy_change(ctx: WriteContext, state: str, policy_id: int, effective: date) -> int:
     """In the same transaction as the policy change: list the practice-wide adds (on) or removals
     (off). Returns how many were listed; audited with the count."""
@@ -171,7 +188,8 @@ def on_policy_change(ctx: WriteContext, state: str, policy_id: int, effective: d
     if state == "on":
         n = store.list_practice_adds(ctx.conn, policy_id, effective, now)
     else:
-        n = store.list_practice_removals(ctx.conn, policy_id, effective, now)
+        # It was on until now (policy.check_change refuses "off" twice), so the unlisted were asked too.
+        n = store.list_practice_removals(ctx.conn, policy_id, effective, now, unlisted=True)
     ctx.audit(f"coding.practice_wide.{'add' if state == 'on' else 'remove'}", detail=f"policy={policy_id} rows={n}")
     return n
 
@@ -187,7 +205,9 @@ class PracticeWideSummary:
 def practice_wide_summary(session: Session) -> PracticeWideSummary:
     with session.read("view_coding") as conn:
         rows = store.practice_latest(conn, with_patient=False)
-    add = remove = in_place = spared = 0
+        newcomers = len(store.practice_newcomers(conn, with_patient=False)) if practice_wide_on(
+            conn, session.today()) else 0
+    add, remove, in_place, spared = newcomers, 0, 0, 0
     for _id, _pid, op, _eff, _q, confirmed, opted_in, objects in rows:
         if objects and op == rules.ADD:
             spared += 1

@@ -31,7 +31,7 @@ from ..domain.import_rows import DELIMITERS, ImportRefused, ImportRow, Problem, 
 from ..domain.nhs_number import display as nhs_display
 from ..store import atomic, coding as store
 from . import importer
-from .coding import _target
+from .coding import _target, practice_wide_on
 from .changes import ChangeSet
 from .session import Session
 
@@ -160,7 +160,9 @@ class _Pair:
     @property
     def refs(self) -> tuple[str, ...]:
         refs = tuple(f"E{e[0]}" for e in self.events)
-        return refs + ((f"P{self.pw_row[0]}",) if self.pw_row and self.pw and self.pw.expect is not None else ())
+        if not (self.pw_row and self.pw and self.pw.expect is not None):
+            return refs
+        return refs + ((f"P{self.pw_row[0]}",) if self.pw_row[0] is not None else (f"N{self.patient_id}",))
 
     def words(self) -> str:
         if self.kind == TYPE1 and self.pw is not None and self.pw.expect is not None and not self.active:
@@ -174,7 +176,7 @@ class _Pair:
         return min(days) if days else None
 
 
-def _register_pairs(conn, codes) -> dict[tuple[int, str], _Pair]:
+def _register_pairs(conn, codes, today: date) -> dict[tuple[int, str], _Pair]:
     pairs: dict[tuple[int, str], _Pair] = {}
     for patient_id, event_id, kind, action, _eff, recorded_at, confirmed in store.coded_events(conn):
         pair = pairs.get((patient_id, kind))
@@ -192,6 +194,14 @@ def _register_pairs(conn, codes) -> dict[tuple[int, str], _Pair]:
         if pair is None:
             pair = pairs[(patient_id, TYPE1)] = _Pair(patient_id, TYPE1)
         pair.pw, pair.pw_row = pw, (row_id, op, bool(confirmed), date.fromisoformat(queued_at[:10]))
+    if practice_wide_on(conn, today) is not None:
+        # Patients with no practice-wide row while it is on are asked for the add (coding.build).
+        for patient_id, created_at in store.practice_newcomers(conn, with_patient=False):
+            pair = pairs.get((patient_id, TYPE1))
+            if pair is None:
+                pair = pairs[(patient_id, TYPE1)] = _Pair(patient_id, TYPE1)
+            pair.pw, pair.pw_row = rules.PracticeWide(rules.ADD, True), (None, None, False,
+                                                                         date.fromisoformat(created_at[:10]))
     return pairs
 
 
@@ -205,8 +215,9 @@ def _export_words(rows: list[ImportRow]) -> str:
     return f"{state}, latest code dated {last.effective.strftime('%d/%m/%Y')}"
 
 
-def _compare(conn, codes, rows: list[ImportRow]):
-    """(items, event ids to confirm, practice code rows to confirm, removals to record, (b) rows)."""
+def _compare(conn, codes, rows: list[ImportRow], today: date):
+    """(items, event ids to confirm, practice code rows to confirm, confirmed practice-wide rows to
+    record, (b) rows, the oldest unconfirmed day in (a))."""
     by_nhs = store.patients_by_nhs(conn)
     problems: list[Problem] = []
     export: dict[tuple[str, str], list[ImportRow]] = {}
@@ -225,11 +236,11 @@ def _compare(conn, codes, rows: list[ImportRow]):
         raise ReconcileRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be reconciled, so "
                                "nothing was changed. Correct the file or the register and try again.",
                                tuple(sorted(problems, key=lambda p: p.row)))
-    pairs = _register_pairs(conn, codes)
+    pairs = _register_pairs(conn, codes, today)
     items: list[Item] = []
     confirm_events: list[int] = []
     confirm_pw: list[int] = []
-    record_removals: list[tuple[int, int]] = []  # (patient id, latest practice code row id)
+    record_codes: list[tuple[int, str]] = []  # (patient id, op): confirmed rows to record
     missing: list[ImportRow] = []
     matched: set[tuple[int, str]] = set()
     for (nhs, kind), group in export.items():
@@ -259,7 +270,7 @@ def _compare(conn, codes, rows: list[ImportRow]):
         actions = {r.action for r in group}
         fresh = [e[0] for e in pair.events if not e[2] and e[1] in actions]
         confirm_events.extend(fresh)
-        _confirm_practice(pair, shows, confirm_pw, record_removals)
+        _confirm_practice(pair, shows, confirm_pw, record_codes)
         items.append(Item(AGREE, "the latest state agrees", kind, nhs, p.surname, p.forenames, p.dob, pair.words(),
                           clinical, lines, pair.refs))
     unmatched = [pair for key, pair in pairs.items() if key not in matched]
@@ -269,7 +280,7 @@ def _compare(conn, codes, rows: list[ImportRow]):
         nhs, _title, forenames, surname, dob = people[pair.patient_id]
         if not pair.events and pair.pw is not None and pair.pw.expect is False:
             # A practice-wide removal, and the export shows no code: the removal is done.
-            _confirm_practice(pair, False, confirm_pw, record_removals)
+            _confirm_practice(pair, False, confirm_pw, record_codes)
             items.append(Item(AGREE, "the practice-wide code is no longer in the record", pair.kind, nhs, surname,
                               forenames, date.fromisoformat(dob), pair.words(), "", (), pair.refs))
             continue
@@ -283,20 +294,23 @@ def _compare(conn, codes, rows: list[ImportRow]):
             oldest = since
     order = {NOT_CODED: 0, DIFFER: 1, NOT_IN_REGISTER: 2, AGREE: 3}
     items.sort(key=lambda i: (order[i.category], i.surname.casefold(), i.forenames.casefold(), i.nhs or "", i.kind))
-    return items, confirm_events, confirm_pw, record_removals, missing, oldest
+    return items, confirm_events, confirm_pw, record_codes, missing, oldest
 
 
-def _confirm_practice(pair: _Pair, shows: bool, confirm_pw: list, record_removals: list) -> None:
+def _confirm_practice(pair: _Pair, shows: bool, confirm_pw: list, record_codes: list) -> None:
     if pair.pw is None or pair.pw.task is None:
         return
     row_id, op, _confirmed, _day = pair.pw_row
     if pair.pw.task == rules.ADD and shows:
-        confirm_pw.append(row_id)
+        if row_id is None:  # a patient with no row yet: record the add, confirmed
+            record_codes.append((pair.patient_id, rules.ADD))
+        else:
+            confirm_pw.append(row_id)
     elif pair.pw.task == rules.REMOVE and not shows:
         if op == rules.REMOVE:
             confirm_pw.append(row_id)
         else:  # opted in after a confirmed add: record the removal, confirmed
-            record_removals.append((pair.patient_id, row_id))
+            record_codes.append((pair.patient_id, rules.REMOVE))
 
 
 def reconcile(session: Session, path: Path, encoding: str | None = None) -> Result:
@@ -323,7 +337,7 @@ def reconcile(session: Session, path: Path, encoding: str | None = None) -> Resu
         conn = ctx.conn
         run_id = store.next_run_id(conn)
         by = f"reconciliation {run_id}"
-        items, confirm_events, confirm_pw, removals, missing, oldest = _compare(conn, session.codes, rows)
+        items, confirm_events, confirm_pw, recorded, missing, oldest = _compare(conn, session.codes, rows, session.today())
         result = Result(run_id, path.name, used, delimiter, len(rows), items, 0, missing, notes, oldest,
                         _target(conn), session.today())
         accounted = result.rows_in(NOT_IN_REGISTER) + result.rows_in(DIFFER) + result.rows_in(AGREE)
@@ -332,9 +346,9 @@ def reconcile(session: Session, path: Path, encoding: str | None = None) -> Resu
         confirmed = store.confirm_events(conn, confirm_events, by=by, at=now)
         confirmed += store.confirm_practice_codes(conn, confirm_pw, by=by, at=now)
         latest_policy = conn.execute("SELECT coalesce(max(id), 0) FROM policy").fetchone()[0]
-        for patient_id, _row in removals:
-            store.insert_practice_code(conn, patient_id, latest_policy, rules.REMOVE, session.today(), now, by)
-        confirmed += len(removals)
+        for patient_id, op in recorded:
+            store.insert_practice_code(conn, patient_id, latest_policy, op, session.today(), now, by)
+        confirmed += len(recorded)
         result.confirmed = confirmed
         store.insert_run(conn, {
             "at": now.isoformat(), "run_by": session.user, "source": path.name, "encoding": used,
@@ -348,14 +362,15 @@ def reconcile(session: Session, path: Path, encoding: str | None = None) -> Resu
         ctx.audit("reconcile.run", detail=(
             f"run={run_id} rows={len(rows)} a={result.count(NOT_CODED)} b={result.count(NOT_IN_REGISTER)} "
             f"c={result.count(DIFFER)} d={result.count(AGREE)} confirmed={confirmed} "
-            f"sha256={confirmed_digest(confirm_events, confirm_pw, [pid for pid, _ in removals])}"))
+            f"sha256={confirmed_digest(confirm_events, confirm_pw, recorded)}"))
     return result
 
 
-def confirmed_digest(event_ids, practice_rows, removal_patients) -> str:
-    """SHA-256 over what one run confirmed: E<event id>, P<practice code row id>, R<patient id>."""
+def confirmed_digest(event_ids, practice_rows, recorded=()) -> str:
+    """SHA-256 over what one run confirmed: E<event id>, P<practice code row id>, and
+    <op>:<patient id> for the practice-wide rows it recorded as confirmed."""
     text = "\n".join([f"E{i}" for i in sorted(event_ids)] + [f"P{i}" for i in sorted(practice_rows)]
-                     + [f"R{i}" for i in sorted(removal_patients)])
+                     + [f"{op}:{pid}" for pid, op in sorted(recorded)])
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 

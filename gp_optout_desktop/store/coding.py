@@ -32,6 +32,18 @@ def practice_latest(conn, with_patient: bool = True) -> list[tuple]:
         f" FROM practice_codes pc JOIN ({_LATEST}) l ON l.id = pc.id{join} ORDER BY pc.queued_at, pc.id").fetchall()
 
 
+def practice_newcomers(conn, with_patient: bool = True) -> list[tuple]:
+    """(patient id, created_at[, nhs, title, forenames, surname, dob]) for every patient with no
+    practice-wide row who has not opted in and does not object: while the opt-out is on, those
+    added since it was turned on, or whose opt-in or objection was withdrawn since."""
+    extra = ", p.nhs, p.title, p.forenames, p.surname, p.dob" if with_patient else ""
+    return conn.execute(
+        f"SELECT p.id, p.created_at{extra} FROM patients p"
+        " WHERE NOT EXISTS (SELECT 1 FROM practice_codes pc WHERE pc.patient_id = p.id)"
+        f" AND NOT {_OPTED_IN.format(p='p.id')} AND NOT {_OBJECTS.format(p='p.id')} ORDER BY p.created_at, p.id"
+    ).fetchall()
+
+
 def list_practice_adds(conn, policy_id: int, effective: date, queued_at: datetime) -> int:
     """Turning the practice-wide opt-out on: an add for every patient who has not opted in, does
     not object already, and has no practice-wide add listed. One INSERT ... SELECT."""
@@ -45,15 +57,28 @@ def list_practice_adds(conn, policy_id: int, effective: date, queued_at: datetim
     return cur.rowcount
 
 
-def list_practice_removals(conn, policy_id: int, effective: date, queued_at: datetime) -> int:
+def list_practice_removals(conn, policy_id: int, effective: date, queued_at: datetime,
+                           unlisted: bool = False) -> int:
     """Lifting it: a removal wherever the latest practice-wide row is an add, sparing patients
-    who object individually. A patient whose latest row is already a removal gets nothing new."""
+    who object individually. A patient whose latest row is already a removal gets nothing new.
+    ``unlisted``: also patients with no row who neither opted in nor object: while it was on
+    they were asked for an add (services.coding.build: added since, or an opt-in or objection
+    withdrawn since), so they get a removal as well."""
     cur = conn.execute(
         f"INSERT INTO practice_codes(patient_id, policy_id, op, effective, queued_at)"
         f" SELECT pc.patient_id, ?, 'remove', ?, ? FROM practice_codes pc JOIN ({_LATEST}) l ON l.id = pc.id"
         f" WHERE pc.op = 'add' AND NOT {_OBJECTS.format(p='pc.patient_id')} ORDER BY pc.patient_id",
         (policy_id, effective.isoformat(), queued_at.isoformat()))
-    return cur.rowcount
+    n = cur.rowcount
+    if unlisted:
+        cur = conn.execute(
+            "INSERT INTO practice_codes(patient_id, policy_id, op, effective, queued_at)"
+            " SELECT p.id, ?, 'remove', ?, ? FROM patients p"
+            " WHERE NOT EXISTS (SELECT 1 FROM practice_codes pc WHERE pc.patient_id = p.id)"
+            f" AND NOT {_OPTED_IN.format(p='p.id')} AND NOT {_OBJECTS.format(p='p.id')} ORDER BY p.id",
+            (policy_id, effective.isoformat(), queued_at.isoformat()))
+        n += cur.rowcount
+    return n
 
 
 def insert_practice_code(conn, patient_id: int, policy_id: int, op: str, effective: date, queued_at: datetime,

@@ -134,3 +134,32 @@ def test_adds_and_removals_are_confirmed_by_reconciliation(gp, add_patient, regi
     ops = [(r[2], r[6]) for r in coding_store.practice_codes_for(pm.register.conn, a)]
     assert ops == [("add", "reconciliation 1"), ("remove", "reconciliation 3")]
     pm.lock()
+
+
+def test_patients_who_become_eligible_while_it_is_on_are_asked_for_and_removed_at_lift(gp, add_patient, register_dir,
+                                                                                     tmp_path):
+    first = add_patient(gp, surname="First", dob="1970-01-01", nhs=N[32])
+    exclusion.set_practice_optout(gp, "on", "Partners' decision", effective=date(2026, 11, 2))
+    fixed(gp, date(2026, 11, 10))
+    newcomer = add_patient(gp, surname="Newcomer", dob="1970-01-01", nhs=N[33])  # registered since
+    adds = {(i.patient_id, i.ref[0]) for i in _practice_items(gp, "add")}
+    assert adds == {(first, "P"), (newcomer, "N")}
+    assert coding.practice_wide_summary(gp).to_add == 2
+    gp.lock()
+    pm = session_service.unlock(register_dir, "pm", "pm-password-1")
+    fixed(pm, date(2026, 11, 12))
+    export = tmp_path / "export.csv"
+    export.write_bytes(emis_export([(N[33], "Newcomer", "Alex", date(1970, 1, 1), "LS1 4AP", T1, date(2026, 11, 10))]))
+    result = reconcile.reconcile(pm, export)
+    assert {(i.category, i.nhs) for i in result.items} == {("d", N[33]), ("a", N[32])}
+    assert [(r[2], r[6]) for r in coding_store.practice_codes_for(pm.register.conn, newcomer)] == [
+        ("add", f"reconciliation {result.run_id}")]
+    assert [i.patient_id for i in _practice_items(pm)] == [first]
+    pm.lock()
+    gp2 = session_service.unlock(register_dir, "drgp", "gp-password-1")
+    fixed(gp2, date(2026, 11, 13))
+    another = add_patient(gp2, surname="Another", dob="1970-01-01", nhs=N[34])  # asked for, never reconciled
+    assert exclusion.set_practice_optout(gp2, "off", "Lifted").data["coding_listed"] == 3
+    assert {i.patient_id for i in _practice_items(gp2, "remove")} == {first, newcomer, another}
+    assert _practice_items(gp2, "add") == []
+    gp2.lock()

@@ -15,6 +15,8 @@ def test_a_version_1_register_is_backed_up_then_migrated(manager, register_dir, 
         conn.execute("DROP TABLE letter_templates")
         conn.execute("ALTER TABLE events DROP COLUMN confirmed_at")
         conn.execute("ALTER TABLE events DROP COLUMN confirmed_by")
+        conn.execute("DROP TABLE practice_codes")  # V5
+        conn.execute("DROP TABLE reconciliations")
     manager.register.conn.execute("PRAGMA user_version = 1")
     manager.lock()
 

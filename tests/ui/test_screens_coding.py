@@ -91,7 +91,7 @@ def test_reconcile_screen_runs_reports_and_imports(qtbot, manager, add_patient, 
         qtbot.addWidget(w)
         w.show()
     wait_idle(qtbot, screen, overview)
-    assert "never been reconciled" in screen.summary.text()
+    assert "never been reconciled" in screen.summary.text() and not screen.problems.isVisible()
     assert overview.tiles["reconciled"].figure.text() == "Never"
 
     export = tmp_path / "s1.csv"
@@ -139,6 +139,30 @@ def test_reconcile_screen_lists_bad_rows_by_number_only(qtbot, manager, tmp_path
     _paths.set_next_path(bad)
     screen.choose_button.click()
     wait_idle(qtbot, screen)
+    assert screen.problems.isVisible()
     assert screen.problems.toPlainText().startswith("Row 2: 93C3. is not a GP data objection code")
     assert "Secret" not in screen.problems.toPlainText() + screen.status.text()
     assert "nothing was changed" in screen.status.text()
+
+
+def test_practice_wide_screen_says_what_is_left_to_code(qtbot, manager, add_patient, register_dir):
+    from gp_optout_desktop.services import exclusion
+    from gp_optout_desktop.ui.screens import practice_optout
+
+    for n in range(3):
+        add_patient(manager, surname=f"P{n}", nhs=N[20 + n])
+    objections.record(manager, add_patient(manager, surname="Own", nhs=N[23]))
+    users.add(manager, "drgp", roles.GP, "gp-password-1")
+    manager.lock()
+    gp = session_service.unlock(register_dir, "drgp", "gp-password-1")
+    screen = practice_optout.create(lambda: gp, ChangeBus())
+    qtbot.addWidget(screen)
+    screen.show()
+    wait_idle(qtbot, screen)
+    dialogs.set_next_answer("Turn it on")
+    screen.reason.setText("Partners' decision")
+    screen.change_button.click()
+    wait_idle(qtbot, screen)
+    qtbot.waitUntil(lambda: "3 practice-wide Type 1 codes to add" in screen.coding.text(), timeout=10000)
+    assert "3 practice-wide codes to add" in screen.status.text()
+    gp.lock()

@@ -62,7 +62,7 @@ class CodingModel(QAbstractTableModel):
         if column == 4:
             return _day(i.dob)
         if column == 5:
-            return f"{i.code.snomed} {i.code.meaning}"
+            return f"{i.code.snomed} {i.code.meaning.split(':')[0]}"
         if column == 6:
             return f"{i.code.read_v2} / {i.code.ctv3}"
         if column == 7:

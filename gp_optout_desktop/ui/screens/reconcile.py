@@ -63,6 +63,7 @@ class ReconcileScreen(Screen):
         self.problems.setAccessibleName("Rows that cannot be reconciled")
         self.problems.setPlaceholderText("Rows that cannot be reconciled are listed here, by row number.")
         self.outer.addWidget(self.problems)
+        self.problems.setVisible(False)  # shown only when a file is refused
         self.model = ReconcileModel(self)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -108,6 +109,7 @@ class ReconcileScreen(Screen):
             return
         encoding = ENCODING_CHOICES[self.encoding.currentIndex()][1]
         self.problems.clear()
+        self.problems.setVisible(False)
         self.call(lambda s: reconcile_service.reconcile(s, path, encoding), self._done, failed=self._refused,
                   working="Checking every row and comparing…")
 
@@ -127,8 +129,9 @@ class ReconcileScreen(Screen):
         self._update_buttons()
 
     def _refused(self, exc: BaseException) -> None:
-        if isinstance(exc, ImportRefused):
+        if isinstance(exc, ImportRefused) and exc.problems:
             self.problems.setPlainText("\n".join(str(p) for p in exc.problems))
+            self.problems.setVisible(True)
         self._update_buttons()
 
     def save_report(self) -> None:
@@ -162,6 +165,7 @@ class ReconcileScreen(Screen):
         self.model.set_items([])
         self.summary.clear()
         self.problems.clear()
+        self.problems.setVisible(False)
         self._update_buttons()
 
 
