@@ -527,17 +527,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules():
-    """Command groups that live beside their features (exclusion file, letters)."""
+    """Command groups that live beside their features: every ``cli_<area>`` module of the
+    package with an ``add_commands(subparsers)`` (so a new feature adds a module, not an edit here)."""
     import importlib
+    import pkgutil
 
-    modules = []
-    for name in ("cli_exclusion", "cli_letters", "cli_coding"):
-        try:
-            modules.append(importlib.import_module(f"{__package__}.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{name}":
-                raise
-    return modules
+    names = sorted(m.name for m in pkgutil.iter_modules(_package_path())
+                   if m.name.startswith("cli_"))
+    return [importlib.import_module(f"{__package__}.{name}") for name in names]
+
+
+def _package_path() -> list[str]:
+    import gp_optout_desktop
+
+    return list(gp_optout_desktop.__path__)
 
 
 def main(argv: list[str] | None = None) -> int:

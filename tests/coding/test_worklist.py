@@ -169,3 +169,26 @@ def test_quick_date_reading_matches_strptime_on_every_form():
         d = date(1900, 1, 1) + timedelta(days=rng.randint(0, 45_000))
         samples += [d.isoformat(), d.strftime("%d/%m/%Y"), d.strftime("%d-%b-%Y"), f"{d.day}/{d.month}/{d.year}"]
     assert [import_rows._parse_date(s) for s in samples] == [by_strptime(s) for s in samples]
+
+
+def test_each_event_kind_and_what_is_not_a_coding_task(manager, add_patient):
+    """Type 1 and Type 2, objection and withdrawal: each its own code; an include-me request is
+    not a code in the clinical system (it only stops a practice-wide add) and is not listed."""
+    from gp_optout_desktop.services import exclusion
+
+    fixed(manager, date(2026, 11, 2))
+    p = add_patient(manager, surname="Kinds", nhs=N[8])
+    objections.record(manager, p, "type2", effective=date(2016, 1, 1))
+    objections.record(manager, p, "type2", "withdraw", effective=date(2017, 1, 1))
+    objections.record(manager, p, effective=date(2026, 10, 1))
+    objections.record(manager, p, action="withdraw")
+    exclusion.opt_in(manager, N[8])
+    got = sorted((i.code.objection, i.code.action, i.code.snomed) for i in coding.worklist(manager).items)
+    assert got == [("type1", "register", "827241000000103"), ("type1", "withdraw", "827261000000102"),
+                   ("type2", "register", "881561000000100"), ("type2", "withdraw", "881581000000109")]
+
+
+def test_cli_practice_wide_summary(cli_pm):
+    code, out, err = cli_pm("coding", "practice-wide")
+    assert code == 0, err
+    assert out.startswith("Practice-wide codes: 0 to add, 0 to remove, 0 confirmed in place")
