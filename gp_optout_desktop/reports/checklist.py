@@ -18,37 +18,45 @@ from ..letters import fonts
 HEADER = ("Done", "Action", "NHS number", "Name", "Date of birth", "SNOMED CT (Read v2 / CTV3)", "Date to record",
           "Due", "")
 OVERDUE_SHADE = colors.Color(1, 0.85, 0.85)
+ROWS_PER_TABLE = 20
+COLUMN_WIDTHS = [12 * mm, 30 * mm, 27 * mm, 50 * mm, 22 * mm, 75 * mm, 22 * mm, 20 * mm, 18 * mm]
 
 
 def render(worklist, practice: dict) -> bytes:
     fonts.register()
-    body = ParagraphStyle("cell", fontName=fonts.REGULAR, fontSize=8, leading=10)
-    title = ParagraphStyle("title", fontName=fonts.BOLD, fontSize=13, leading=16)
-    note = ParagraphStyle("note", fontName=fonts.REGULAR, fontSize=9, leading=11)
-    rows = [list(HEADER)]
-    shaded = []
-    for n, item in enumerate(worklist.items, start=1):
-        late = item.overdue(worklist.today)
-        if late:
-            shaded.append(n)
-        action = f"{item.op.upper()}" + (" (practice-wide)" if item.source == "practice-wide" else "")
-        rows.append([
-            "[   ]", action, nhs_display(item.nhs_number) if item.nhs_number else "no NHS number",
-            Paragraph(escape(item.name), body), item.dob.strftime("%d/%m/%Y"),
-            Paragraph(escape(f"{item.code.snomed} {item.code.meaning} ({item.code.read_v2} / {item.code.ctv3})"), body),
-            item.record_date.strftime("%d/%m/%Y"), item.due.strftime("%d/%m/%Y"), "OVERDUE" if late else "",
-        ])
-    table = Table(rows, repeatRows=1, colWidths=[12 * mm, 30 * mm, 27 * mm, 50 * mm, 22 * mm, 75 * mm, 22 * mm,
-                                                   20 * mm, 18 * mm])
-    style = [
+    base_style = [
         ("FONT", (0, 0), (-1, -1), fonts.REGULAR, 8),
         ("FONT", (0, 0), (-1, 0), fonts.BOLD, 8),
         ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.9, 0.9, 0.9)),
     ]
-    style += [("BACKGROUND", (0, r), (-1, r), OVERDUE_SHADE) for r in shaded]
-    table.setStyle(TableStyle(style))
+    body = ParagraphStyle("cell", fontName=fonts.REGULAR, fontSize=8, leading=10)
+    title = ParagraphStyle("title", fontName=fonts.BOLD, fontSize=13, leading=16)
+    note = ParagraphStyle("note", fontName=fonts.REGULAR, fontSize=9, leading=11)
+    late_rows: list[bool] = []
+    body_rows = []
+    for item in worklist.items:
+        late = item.overdue(worklist.today)
+        late_rows.append(late)
+        action = f"{item.op.upper()}" + (" (practice-wide)" if item.source == "practice-wide" else "")
+        body_rows.append([
+            "[   ]", action, nhs_display(item.nhs_number) if item.nhs_number else "no NHS number",
+            Paragraph(escape(item.name), body), item.dob.strftime("%d/%m/%Y"),
+            Paragraph(escape(f"{item.code.snomed} {item.code.meaning} ({item.code.read_v2} / {item.code.ctv3})"), body),
+            item.record_date.strftime("%d/%m/%Y"), item.due.strftime("%d/%m/%Y"), "OVERDUE" if late else "",
+        ])
+    # Tables of a few rows each, not one table: reportlab splits a long table across pages by
+    # re-measuring what is left, which grows with the square of its length.
+    tables = []
+    for start in range(0, max(len(body_rows), 1), ROWS_PER_TABLE):
+        chunk = body_rows[start:start + ROWS_PER_TABLE]
+        table = Table([list(HEADER)] + chunk, repeatRows=1, colWidths=COLUMN_WIDTHS)
+        style = list(base_style)
+        style += [("BACKGROUND", (0, n), (-1, n), OVERDUE_SHADE)
+                  for n, late in enumerate(late_rows[start:start + ROWS_PER_TABLE], start=1) if late]
+        table.setStyle(TableStyle(style))
+        tables.append(table)
     buf = io.BytesIO()
     doc = SimpleDocTemplate(buf, pagesize=landscape(A4), leftMargin=10 * mm, rightMargin=10 * mm,
                             topMargin=12 * mm, bottomMargin=12 * mm, title="Coding checklist",
@@ -58,7 +66,7 @@ def render(worklist, practice: dict) -> bytes:
         Paragraph(escape(f"Printed {worklist.today.strftime('%d/%m/%Y')}. {worklist.describe()} Tick each row when "
                          "the code is in the clinical system; the next reconciliation confirms it."), note),
         Spacer(1, 4 * mm),
-        table,
+        *tables,
     ]
 
     def footer(canv, doc_):
