@@ -23,13 +23,14 @@ def unconfirmed_events(conn) -> list[tuple]:
 
 def practice_latest(conn, with_patient: bool = True) -> list[tuple]:
     """(row id, patient id, op, effective, queued_at, confirmed, opted in, objects[, nhs, title,
-    forenames, surname, dob]) for each patient with a practice-wide code row, by the latest row."""
+    forenames, surname, dob]) for each patient with a practice-wide code row, by the latest row,
+    in the order they were listed (row ids grow with time)."""
     extra = ", p.nhs, p.title, p.forenames, p.surname, p.dob" if with_patient else ""
     join = " JOIN patients p ON p.id = pc.patient_id" if with_patient else ""
     return conn.execute(
         f"SELECT pc.id, pc.patient_id, pc.op, pc.effective, pc.queued_at, pc.confirmed_at IS NOT NULL,"
         f" {_OPTED_IN.format(p='pc.patient_id')}, {_OBJECTS.format(p='pc.patient_id')}{extra}"
-        f" FROM practice_codes pc JOIN ({_LATEST}) l ON l.id = pc.id{join} ORDER BY pc.queued_at, pc.id").fetchall()
+        f" FROM practice_codes pc JOIN ({_LATEST}) l ON l.id = pc.id{join} ORDER BY pc.id").fetchall()
 
 
 def practice_newcomers(conn, with_patient: bool = True) -> list[tuple]:
