@@ -39,7 +39,7 @@ class Overview:
     timeline: list[Period] = field(default_factory=list)
     policy: PolicyChange | None = None
     reconciliation: LastRun | None = None  # the last run against the clinical system's export
-    coding_pending: int = 0  # codes on the coding worklist (not yet confirmed in the clinical system)
+    coding_pending: int = 0  # codes on the coding worklist: individual and practice-wide, not yet confirmed
 
     @property
     def policy_on(self) -> bool:
@@ -93,7 +93,8 @@ def overview(session: Session) -> Overview:
         monthly = store_overview.monthly_events(conn, OBJECTION_KINDS)
         policy = current_policy(store_policy.history(conn), as_of=today)
         reconciled = last_run(conn, today)
-        coding_pending = store_coding.unconfirmed_count(conn)
+        coding_pending = store_coding.unconfirmed_count(conn) + store_coding.practice_task_count(
+            conn, policy is not None and policy.state == "on")
     return Overview(
         patients=patients,
         objecting={k: current.get((k, True), 0) for k in OBJECTION_KINDS},

@@ -164,3 +164,15 @@ def unconfirmed_count(conn) -> int:
     """Individual Type 1/Type 2 events not confirmed in the clinical system (an aggregate)."""
     return conn.execute("SELECT count(*) FROM events WHERE confirmed_at IS NULL AND kind IN ('type1', 'type2')"
                         ).fetchone()[0]
+
+
+def practice_task_count(conn, on: bool) -> int:
+    """How many practice-wide adds and removals are still to do: domain.coding.practice_wide as
+    one aggregate (tested equal to the worklist), plus the unlisted patients while it is on."""
+    listed = conn.execute(
+        f"SELECT count(*) FROM (SELECT pc.op, pc.confirmed_at IS NOT NULL AS done,"
+        f" {_OPTED_IN.format(p='pc.patient_id')} AS opted_in, {_OBJECTS.format(p='pc.patient_id')} AS objects"
+        f" FROM practice_codes pc JOIN ({_LATEST}) l ON l.id = pc.id)"
+        " WHERE NOT objects AND ((op = 'add' AND NOT done AND NOT opted_in) OR (op = 'add' AND done AND opted_in)"
+        " OR (op = 'remove' AND NOT done))").fetchone()[0]
+    return listed + (len(practice_newcomers(conn, with_patient=False)) if on else 0)

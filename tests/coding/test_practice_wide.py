@@ -13,7 +13,8 @@ import pytest
 from gp_optout_desktop.domain import roles
 from gp_optout_desktop.domain.errors import ValidationError
 from gp_optout_desktop.domain.nhs_number import synthetic_range
-from gp_optout_desktop.services import coding, exclusion, objections, patients, reconcile, session as session_service, users
+from gp_optout_desktop.services import coding, exclusion, objections, overview, patients, reconcile
+from gp_optout_desktop.services import session as session_service, users
 from gp_optout_desktop.store import bulk, coding as coding_store
 
 from .helpers import N, emis_export, fixed
@@ -62,7 +63,7 @@ def test_on_with_1000_patients_and_20_opt_ins_lists_exactly_980_adds(gp):
     # Practice-wide codes are not individual objections: nobody's own history or status changed.
     some = people[1][0]
     assert patients.view(gp, some).history == [] and not patients.view(gp, some).statuses["type1"].active
-    assert coding.practice_wide_summary(gp).to_add == 980
+    assert coding.practice_wide_summary(gp).to_add == 980 == overview.overview(gp).coding_pending
 
 
 def test_lifting_spares_every_individual_objector_before_during_and_after(gp, add_patient):
@@ -85,6 +86,7 @@ def test_lifting_spares_every_individual_objector_before_during_and_after(gp, ad
     objections.record(gp, after)  # objects after it was lifted: their removal is dropped
     removals = _practice_items(gp, "remove")
     assert [i.patient_id for i in removals] == [plain]
+    assert overview.overview(gp).coding_pending == len(coding.worklist(gp).items)  # the tile counts the same
     assert removals[0].code.snomed == T1 and not {before, during, after, included} & {i.patient_id for i in removals}
 
 
@@ -122,6 +124,7 @@ def test_adds_and_removals_are_confirmed_by_reconciliation(gp, add_patient, regi
     # Alpha asks to be included after the code went in: the code must come out again.
     exclusion.opt_in(pm, N[30])
     assert [(i.patient_id, i.op) for i in _practice_items(pm)] == [(a, "remove"), (b, "add")]
+    assert overview.overview(pm).coding_pending == 2
     # Still in the export: (c), the practice-wide code to remove.
     result = reconcile.reconcile(pm, export)
     differ = next(i for i in result.items if i.category == "c")
@@ -143,7 +146,7 @@ def test_patients_who_become_eligible_while_it_is_on_are_asked_for_and_removed_a
     fixed(gp, date(2026, 11, 10))
     newcomer = add_patient(gp, surname="Newcomer", dob="1970-01-01", nhs=N[33])  # registered since
     adds = {(i.patient_id, i.ref[0]) for i in _practice_items(gp, "add")}
-    assert adds == {(first, "P"), (newcomer, "N")}
+    assert adds == {(first, "P"), (newcomer, "N")} and overview.overview(gp).coding_pending == 2
     assert coding.practice_wide_summary(gp).to_add == 2
     gp.lock()
     pm = session_service.unlock(register_dir, "pm", "pm-password-1")
