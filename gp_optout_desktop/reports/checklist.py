@@ -18,8 +18,8 @@ from ..letters import fonts
 HEADER = ("Done", "Action", "NHS number", "Name", "Date of birth", "SNOMED CT (Read v2 / CTV3)", "Date to record",
           "Due", "")
 OVERDUE_SHADE = colors.Color(1, 0.85, 0.85)
-ROWS_PER_TABLE = 20
-COLUMN_WIDTHS = [12 * mm, 30 * mm, 27 * mm, 50 * mm, 22 * mm, 75 * mm, 22 * mm, 20 * mm, 18 * mm]
+ROWS_PER_TABLE = 30
+COLUMN_WIDTHS = [11 * mm, 28 * mm, 26 * mm, 46 * mm, 21 * mm, 88 * mm, 21 * mm, 18 * mm, 17 * mm]
 
 
 def render(worklist, practice: dict) -> bytes:
@@ -43,7 +43,8 @@ def render(worklist, practice: dict) -> bytes:
         body_rows.append([
             "[   ]", action, nhs_display(item.nhs_number) if item.nhs_number else "no NHS number",
             Paragraph(escape(item.name), body), item.dob.strftime("%d/%m/%Y"),
-            Paragraph(escape(f"{item.code.snomed} {item.code.meaning} ({item.code.read_v2} / {item.code.ctv3})"), body),
+            Paragraph(escape(f"{item.code.snomed} {item.code.meaning.split(':')[0]} "
+                             f"({item.code.read_v2} / {item.code.ctv3})"), body),
             item.record_date.strftime("%d/%m/%Y"), item.due.strftime("%d/%m/%Y"), "OVERDUE" if late else "",
         ])
     # Tables of a few rows each, not one table: reportlab splits a long table across pages by
