@@ -25,9 +25,11 @@ from datetime import date
 from pathlib import Path
 
 from ..domain import coding as rules
-from ..domain.codes import REGISTER, SHORT_LABELS, TYPE1
+from ..domain.codes import SHORT_LABELS, TYPE1
 from ..domain.errors import ValidationError
-from ..domain.import_rows import DELIMITERS, ImportRefused, ImportRow, Problem, read_rows, sniff_delimiter
+from ..domain.import_rows import DELIMITERS, ImportRefused, ImportRow, read_rows, sniff_delimiter
+from ..domain.reconciliation import (AGREE, CATEGORY_WORDS, DIFFER, NOT_CODED, NOT_IN_REGISTER, Item, RegisterPair,
+                                     compare, identity_problems)
 from ..domain.nhs_number import display as nhs_display
 from ..store import atomic, coding as store
 from . import importer
@@ -35,13 +37,6 @@ from .coding import _target, practice_wide_on
 from .changes import ChangeSet
 from .session import Session
 
-NOT_CODED, NOT_IN_REGISTER, DIFFER, AGREE = "a", "b", "c", "d"
-CATEGORY_WORDS = {
-    NOT_CODED: "in the register, not in the clinical system (NOT CODED)",
-    NOT_IN_REGISTER: "in the clinical system, not in the register",
-    DIFFER: "in both, but the latest state differs",
-    AGREE: "agreeing (confirmed)",
-}
 ENCODINGS = {"utf-8": "UTF-8", "cp1252": "Windows-1252"}
 REPORT_COLUMNS = ("category", "meaning", "reason", "nhs_number", "surname", "forenames", "date_of_birth", "type",
                   "register", "clinical_system", "export_rows", "register_refs")
@@ -49,21 +44,6 @@ REPORT_COLUMNS = ("category", "meaning", "reason", "nhs_number", "surname", "for
 
 class ReconcileRefused(ImportRefused):
     """The export cannot be reconciled: nothing was changed (``problems`` by row number)."""
-
-
-@dataclass(slots=True)
-class Item:
-    category: str
-    reason: str
-    kind: str
-    nhs: str | None
-    surname: str
-    forenames: str
-    dob: date | None
-    register: str  # the register's expected state in words ("" when not in the register)
-    clinical: str  # the export's latest state in words ("" when not in the export)
-    rows: tuple[int, ...] = ()  # the export's line numbers
-    refs: tuple[str, ...] = ()  # E<event id> / P<practice code id>
 
 
 @dataclass
@@ -140,48 +120,15 @@ def read_export(path: Path, encoding: str | None = None) -> tuple[str, str]:
                                "encoding does not use). Export it again as UTF-8. Nothing was changed.") from None
 
 
-# ---- the comparison ---------------------------------------------------------------------------
+# ---- the register's side ------------------------------------------------------------------
 
-@dataclass
-class _Pair:
-    """The register's side for one patient and one objection type."""
-
-    patient_id: int
-    kind: str
-    active: bool = False  # the individual latest event is an objection
-    events: list = field(default_factory=list)  # (event id, action, confirmed, recorded day)
-    pw: rules.PracticeWide | None = None
-    pw_row: tuple | None = None  # (row id, op, confirmed, queued day)
-
-    @property
-    def expect(self) -> bool:
-        return self.active or (self.pw is not None and self.pw.expect is True)
-
-    @property
-    def refs(self) -> tuple[str, ...]:
-        refs = tuple(f"E{e[0]}" for e in self.events)
-        if not (self.pw_row and self.pw and self.pw.expect is not None):
-            return refs
-        return refs + ((f"P{self.pw_row[0]}",) if self.pw_row[0] is not None else (f"N{self.patient_id}",))
-
-    def words(self) -> str:
-        if self.kind == TYPE1 and self.pw is not None and self.pw.expect is not None and not self.active:
-            return "practice-wide code" if self.pw.expect else "practice-wide code removed"
-        return "objecting" if self.active else "not objecting (withdrawn)"
-
-    def unconfirmed_since(self) -> date | None:
-        days = [e[3] for e in self.events if not e[2]]
-        if self.pw is not None and self.pw.task is not None:
-            days.append(self.pw_row[3])
-        return min(days) if days else None
-
-
-def _register_pairs(conn, codes, today: date) -> dict[tuple[int, str], _Pair]:
-    pairs: dict[tuple[int, str], _Pair] = {}
+def _register_pairs(conn, today: date) -> dict[tuple[int, str], RegisterPair]:
+    """The register's side of every patient and objection type with something to compare."""
+    pairs: dict[tuple[int, str], RegisterPair] = {}
     for patient_id, event_id, kind, action, _eff, recorded_at, confirmed in store.coded_events(conn):
         pair = pairs.get((patient_id, kind))
         if pair is None:
-            pair = pairs[(patient_id, kind)] = _Pair(patient_id, kind)
+            pair = pairs[(patient_id, kind)] = RegisterPair(patient_id, kind)
         pair.events.append((event_id, action, bool(confirmed), date.fromisoformat(recorded_at[:10])))
     for patient_id, kind, active in store.current_objections(conn):
         if (patient_id, kind) in pairs:
@@ -192,125 +139,17 @@ def _register_pairs(conn, codes, today: date) -> dict[tuple[int, str], _Pair]:
             continue
         pair = pairs.get((patient_id, TYPE1))
         if pair is None:
-            pair = pairs[(patient_id, TYPE1)] = _Pair(patient_id, TYPE1)
+            pair = pairs[(patient_id, TYPE1)] = RegisterPair(patient_id, TYPE1)
         pair.pw, pair.pw_row = pw, (row_id, op, bool(confirmed), date.fromisoformat(queued_at[:10]))
     if practice_wide_on(conn, today) is not None:
         # Patients with no practice-wide row while it is on are asked for the add (coding.build).
         for patient_id, created_at in store.practice_newcomers(conn, with_patient=False):
             pair = pairs.get((patient_id, TYPE1))
             if pair is None:
-                pair = pairs[(patient_id, TYPE1)] = _Pair(patient_id, TYPE1)
+                pair = pairs[(patient_id, TYPE1)] = RegisterPair(patient_id, TYPE1)
             pair.pw, pair.pw_row = rules.PracticeWide(rules.ADD, True), (None, None, False,
                                                                          date.fromisoformat(created_at[:10]))
     return pairs
-
-
-def _latest(rows: list[ImportRow]) -> ImportRow:
-    return max(rows, key=lambda r: (r.effective, r.row))
-
-
-def _export_words(rows: list[ImportRow]) -> str:
-    last = _latest(rows)
-    state = "objecting" if last.action == REGISTER else "not objecting (withdrawn)"
-    return f"{state}, latest code dated {last.effective.strftime('%d/%m/%Y')}"
-
-
-def _compare(conn, codes, rows: list[ImportRow], today: date):
-    """(items, event ids to confirm, practice code rows to confirm, confirmed practice-wide rows to
-    record, (b) rows, the oldest unconfirmed day in (a))."""
-    by_nhs = store.patients_by_nhs(conn)
-    problems: list[Problem] = []
-    export: dict[tuple[str, str], list[ImportRow]] = {}
-    first_dob: dict[str, ImportRow] = {}
-    for row in rows:
-        nhs = row.patient.nhs_number
-        seen = first_dob.setdefault(nhs, row)
-        if seen.patient.dob != row.patient.dob:
-            problems.append(Problem(row.row, f"the same NHS number as row {seen.row} with another date of birth"))
-        known = by_nhs.get(nhs)
-        if known is not None and date.fromisoformat(known[1]) != row.patient.dob and seen is row:
-            problems.append(Problem(row.row, "the register has this NHS number with another date of birth: check "
-                                             "which is right before reconciling"))
-        export.setdefault((nhs, row.kind), []).append(row)
-    if problems:
-        raise ReconcileRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be reconciled, so "
-                               "nothing was changed. Correct the file or the register and try again.",
-                               tuple(sorted(problems, key=lambda p: p.row)))
-    pairs = _register_pairs(conn, codes, today)
-    items: list[Item] = []
-    confirm_events: list[int] = []
-    confirm_pw: list[int] = []
-    record_codes: list[tuple[int, str]] = []  # (patient id, op): confirmed rows to record
-    missing: list[ImportRow] = []
-    matched: set[tuple[int, str]] = set()
-    for (nhs, kind), group in export.items():
-        p = group[0].patient
-        pid = by_nhs.get(nhs, (None,))[0]
-        pair = pairs.get((pid, kind)) if pid is not None else None
-        lines = tuple(sorted(r.row for r in group))
-        clinical = _export_words(group)
-        if pair is None:
-            why = "patient not in the register" if pid is None else f"no {SHORT_LABELS[kind]} event in the register"
-            items.append(Item(NOT_IN_REGISTER, why + ": coded directly or arrived by GP2GP", kind, nhs, p.surname,
-                              p.forenames, p.dob, "", clinical, lines))
-            missing.extend(group)
-            continue
-        matched.add((pid, kind))
-        shows = _latest(group).action == REGISTER
-        if shows != pair.expect:
-            if pair.pw is not None and pair.pw.task == rules.REMOVE and shows:
-                why = "the practice-wide code is still in the record: remove it"
-            elif pair.expect:
-                why = "the register says objecting; the clinical system's latest code is a withdrawal"
-            else:
-                why = "the register says not objecting; the clinical system's latest code is an objection"
-            items.append(Item(DIFFER, why, kind, nhs, p.surname, p.forenames, p.dob, pair.words(), clinical, lines,
-                              pair.refs))
-            continue
-        actions = {r.action for r in group}
-        fresh = [e[0] for e in pair.events if not e[2] and e[1] in actions]
-        confirm_events.extend(fresh)
-        _confirm_practice(pair, shows, confirm_pw, record_codes)
-        items.append(Item(AGREE, "the latest state agrees", kind, nhs, p.surname, p.forenames, p.dob, pair.words(),
-                          clinical, lines, pair.refs))
-    unmatched = [pair for key, pair in pairs.items() if key not in matched]
-    people = store.patient_rows(conn, sorted({pair.patient_id for pair in unmatched}))
-    oldest: date | None = None
-    for pair in unmatched:
-        nhs, _title, forenames, surname, dob = people[pair.patient_id]
-        if not pair.events and pair.pw is not None and pair.pw.expect is False:
-            # A practice-wide removal, and the export shows no code: the removal is done.
-            _confirm_practice(pair, False, confirm_pw, record_codes)
-            items.append(Item(AGREE, "the practice-wide code is no longer in the record", pair.kind, nhs, surname,
-                              forenames, date.fromisoformat(dob), pair.words(), "", (), pair.refs))
-            continue
-        why = "no NHS number in the register, so it cannot be matched: add it" if nhs is None else (
-            f"no {SHORT_LABELS[pair.kind]} code for this patient in the clinical system: key it")
-        items.append(Item(NOT_CODED, why, pair.kind, nhs, surname, forenames, date.fromisoformat(dob), pair.words(),
-                          "", (), pair.refs))
-        since = pair.unconfirmed_since() or min((e[3] for e in pair.events), default=None) or (
-            pair.pw_row[3] if pair.pw_row else None)
-        if since is not None and (oldest is None or since < oldest):
-            oldest = since
-    order = {NOT_CODED: 0, DIFFER: 1, NOT_IN_REGISTER: 2, AGREE: 3}
-    items.sort(key=lambda i: (order[i.category], i.surname.casefold(), i.forenames.casefold(), i.nhs or "", i.kind))
-    return items, confirm_events, confirm_pw, record_codes, missing, oldest
-
-
-def _confirm_practice(pair: _Pair, shows: bool, confirm_pw: list, record_codes: list) -> None:
-    if pair.pw is None or pair.pw.task is None:
-        return
-    row_id, op, _confirmed, _day = pair.pw_row
-    if pair.pw.task == rules.ADD and shows:
-        if row_id is None:  # a patient with no row yet: record the add, confirmed
-            record_codes.append((pair.patient_id, rules.ADD))
-        else:
-            confirm_pw.append(row_id)
-    elif pair.pw.task == rules.REMOVE and not shows:
-        if op == rules.REMOVE:
-            confirm_pw.append(row_id)
-        else:  # opted in after a confirmed add: record the removal, confirmed
-            record_codes.append((pair.patient_id, rules.REMOVE))
 
 
 def reconcile(session: Session, path: Path, encoding: str | None = None) -> Result:
@@ -337,7 +176,17 @@ def reconcile(session: Session, path: Path, encoding: str | None = None) -> Resu
         conn = ctx.conn
         run_id = store.next_run_id(conn)
         by = f"reconciliation {run_id}"
-        items, confirm_events, confirm_pw, recorded, missing, oldest = _compare(conn, session.codes, rows, session.today())
+        by_nhs = store.patients_by_nhs(conn)
+        problems = identity_problems(rows, by_nhs)
+        if problems:
+            raise ReconcileRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be reconciled, "
+                                   "so nothing was changed. Correct the file or the register and try again.",
+                                   tuple(problems))
+        pairs = _register_pairs(conn, session.today())
+        found = compare(rows, pairs, by_nhs, lambda ids: store.patient_rows(conn, ids))
+        items, confirm_events, confirm_pw, recorded, missing, oldest = (
+            found.items, found.confirm_events, found.confirm_practice, found.record_practice, found.missing,
+            found.not_coded_oldest)
         result = Result(run_id, path.name, used, delimiter, len(rows), items, 0, missing, notes, oldest,
                         _target(conn), session.today())
         accounted = result.rows_in(NOT_IN_REGISTER) + result.rows_in(DIFFER) + result.rows_in(AGREE)
