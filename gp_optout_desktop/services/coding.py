@@ -100,9 +100,10 @@ def build(conn, codes: CodeTable, today: date) -> Worklist:
     iso = date.fromisoformat
     code_of = {(c.objection, c.action): c for c in codes.codes}
     Item, INDIVIDUAL, ADD, due_after = rules.WorkItem, rules.INDIVIDUAL, rules.ADD, rules.add_working_days
+    uk_day = rules.uk_day
     for (event_id, patient_id, kind, action, effective, recorded_at, coded_by,
          nhs, title, forenames, surname, dob) in store.unconfirmed_events(conn):
-        since = iso(recorded_at[:10])
+        since = uk_day(recorded_at)
         individual.append(Item(f"E{event_id}", INDIVIDUAL, ADD, patient_id, nhs, title, forenames, surname, iso(dob),
                                code_of[(kind, action)], iso(effective), since, due_after(since, target), coded_by))
     practice: list[rules.WorkItem] = []
@@ -112,7 +113,7 @@ def build(conn, codes: CodeTable, today: date) -> Worklist:
         task = rules.practice_wide(op, bool(confirmed), bool(opted_in), bool(objects)).task
         if task is None:
             continue
-        since = iso(queued_at[:10])
+        since = uk_day(queued_at)
         # An opt-in after a confirmed add asks for a removal dated the day it was noticed.
         record = iso(effective) if task == op else today
         practice.append(rules.WorkItem(
@@ -123,7 +124,7 @@ def build(conn, codes: CodeTable, today: date) -> Worklist:
     if on is not None:
         # Added to the register since it was turned on: asked for the code like everyone else.
         for patient_id, created_at, nhs, title, forenames, surname, dob in store.practice_newcomers(conn):
-            since = iso(created_at[:10])
+            since = uk_day(created_at)
             newcomers.append(rules.WorkItem(
                 f"N{patient_id}", rules.PRACTICE_WIDE, rules.ADD, patient_id, nhs, title, forenames, surname,
                 iso(dob), pw_code, max(since, on.effective), since, due_after(since, target)))

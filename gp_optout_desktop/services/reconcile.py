@@ -129,7 +129,7 @@ def _register_pairs(conn, today: date) -> dict[tuple[int, str], RegisterPair]:
         pair = pairs.get((patient_id, kind))
         if pair is None:
             pair = pairs[(patient_id, kind)] = RegisterPair(patient_id, kind)
-        pair.events.append((event_id, action, bool(confirmed), date.fromisoformat(recorded_at[:10])))
+        pair.events.append((event_id, action, bool(confirmed), rules.uk_day(recorded_at)))
     for patient_id, kind, active in store.current_objections(conn):
         if (patient_id, kind) in pairs:
             pairs[(patient_id, kind)].active = bool(active)
@@ -140,7 +140,7 @@ def _register_pairs(conn, today: date) -> dict[tuple[int, str], RegisterPair]:
         pair = pairs.get((patient_id, TYPE1))
         if pair is None:
             pair = pairs[(patient_id, TYPE1)] = RegisterPair(patient_id, TYPE1)
-        pair.pw, pair.pw_row = pw, (row_id, op, bool(confirmed), date.fromisoformat(queued_at[:10]))
+        pair.pw, pair.pw_row = pw, (row_id, op, bool(confirmed), rules.uk_day(queued_at))
     if practice_wide_on(conn, today) is not None:
         # Patients with no practice-wide row while it is on are asked for the add (coding.build).
         for patient_id, created_at in store.practice_newcomers(conn, with_patient=False):
@@ -148,7 +148,7 @@ def _register_pairs(conn, today: date) -> dict[tuple[int, str], RegisterPair]:
             if pair is None:
                 pair = pairs[(patient_id, TYPE1)] = RegisterPair(patient_id, TYPE1)
             pair.pw, pair.pw_row = rules.PracticeWide(rules.ADD, True), (None, None, False,
-                                                                         date.fromisoformat(created_at[:10]))
+                                                                         rules.uk_day(created_at))
     return pairs
 
 
@@ -280,7 +280,7 @@ class LastRun:
     overdue: bool  # (a) holds something older than the coding target
 
     def describe(self) -> str:
-        return (f"Last reconciliation {self.at[:10]} ({self.rows:,} rows): {self.not_coded:,} not coded, "
+        return (f"Last reconciliation {rules.uk_day(self.at):%d/%m/%Y} ({self.rows:,} rows): {self.not_coded:,} not coded, "
                 f"{self.not_in_register:,} not in the register, {self.differ:,} differing, {self.agree:,} agreeing.")
 
 

@@ -192,3 +192,10 @@ def test_cli_practice_wide_summary(cli_pm):
     code, out, err = cli_pm("coding", "practice-wide")
     assert code == 0, err
     assert out.startswith("Practice-wide codes: 0 to add, 0 to remove, 0 confirmed in place")
+
+
+def test_days_are_uk_days():
+    """Stored times are UTC; a task recorded at 23:30 UTC in summer arose on the next UK day."""
+    assert rules.uk_day("2026-07-01T23:30:00+00:00") == date(2026, 7, 2)
+    assert rules.uk_day("2026-12-01T23:30:00+00:00") == date(2026, 12, 1)  # GMT: the same day
+    assert rules.uk_day("2026-07-01T22:59:59+00:00") == date(2026, 7, 1)

@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout
 
 from ...domain import codes
+from ...domain.coding import uk_day
 from ...services import overview as overview_service
 from .base import Screen
 from .chart import TimelineChart
@@ -108,7 +109,7 @@ class OverviewScreen(Screen):
                     f"(c) {r.differ:,} differing")
             if r.overdue:
                 note += ": (a) holds codes past the coding target"
-            t["reconciled"].set_text(f"{r.at[8:10]}/{r.at[5:7]}/{r.at[:4]}", note, warn=r.overdue)
+            t["reconciled"].set_text(f"{uk_day(r.at):%d/%m/%Y}", note, warn=r.overdue)
         self.chart.set_periods(o.timeline)
 
     def clear(self) -> None:
