@@ -90,7 +90,7 @@ def run_reconcile(ctx) -> int:
         return 1
     ctx.out(result.describe())
     if a.out:
-        reconcile.write_report(result, a.out)
+        reconcile.write_report(session, result, a.out)
         ctx.out(f"Report written to {a.out}.")
     if a.import_missing and result.missing_rows:
         ctx.out(reconcile.import_missing(session, result).summary)

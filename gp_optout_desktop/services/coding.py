@@ -148,29 +148,29 @@ def to_csv(worklist: Worklist) -> str:
     return out.getvalue()
 
 
-def _audited(session: Session, what: str):
+def _export(session: Session, what: str, out: Path, render) -> tuple[Worklist, int]:
     """The export is a read of every listed patient: one audit row with the count (as the
-    exclusion file's export does), never the identifiers."""
+    exclusion file's export does), never the identifiers. The file is written inside the
+    transaction, so a failed write leaves no audit row claiming it (and no half-written file)."""
     with session.write("coding_worklist", changes_register=False) as ctx:
         wl = build(ctx.conn, session.codes, session.today())
         ctx.audit(f"coding.worklist.{what}", detail=f"rows={len(wl.items)} overdue={wl.overdue}")
-    return wl, ctx
+        atomic.write_bytes(Path(out), render(wl))
+    return wl, ctx.revision
 
 
 def export_csv(session: Session, out: Path) -> ChangeSet:
-    wl, ctx = _audited(session, "csv")
-    atomic.write_bytes(Path(out), to_csv(wl).encode("utf-8-sig"))
-    return ChangeSet(f"Coding worklist written: {wl.describe()}", ctx.revision, areas=frozenset({"coding"}),
+    wl, revision = _export(session, "csv", out, lambda wl: to_csv(wl).encode("utf-8-sig"))
+    return ChangeSet(f"Coding worklist written: {wl.describe()}", revision, areas=frozenset({"coding"}),
                      data={"path": str(out), "rows": len(wl.items)})
 
 
 def export_checklist(session: Session, out: Path) -> ChangeSet:
     from ..reports import checklist
 
-    wl, ctx = _audited(session, "checklist")
-    data = checklist.render(wl, session.practice())
-    atomic.write_bytes(Path(out), data)
-    return ChangeSet(f"Coding checklist written ({len(wl.items):,} rows).", ctx.revision, areas=frozenset({"coding"}),
+    practice = session.practice()
+    wl, revision = _export(session, "checklist", out, lambda wl: checklist.render(wl, practice))
+    return ChangeSet(f"Coding checklist written ({len(wl.items):,} rows).", revision, areas=frozenset({"coding"}),
                      data={"path": str(out), "rows": len(wl.items)})
 
 

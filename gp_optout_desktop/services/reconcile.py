@@ -236,8 +236,12 @@ def report_csv(result: Result) -> str:
     return out.getvalue()
 
 
-def write_report(result: Result, out: Path) -> Path:
-    atomic.write_bytes(Path(out), report_csv(result).encode("utf-8-sig"))
+def write_report(session: Session, result: Result, out: Path) -> Path:
+    """The report names patients: writing it is audited (the run and the row count), and a
+    failed write leaves no audit row and no half-written file."""
+    with session.write("reconcile", changes_register=False) as ctx:
+        ctx.audit("reconcile.report", detail=f"run={result.run_id} rows={len(result.items)}")
+        atomic.write_bytes(Path(out), report_csv(result).encode("utf-8-sig"))
     return Path(out)
 
 

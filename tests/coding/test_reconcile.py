@@ -114,13 +114,15 @@ def test_report_csv_lists_every_item(manager, add_patient, tmp_path):
     path = tmp_path / "export.csv"
     path.write_bytes(emis_export(ROWS))
     result = reconcile.reconcile(manager, path)
-    out = reconcile.write_report(result, tmp_path / "report.csv")
+    out = reconcile.write_report(manager, result, tmp_path / "report.csv")
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert tuple(rows[0]) == reconcile.REPORT_COLUMNS
     assert len(rows) == len(result.items) == 6
     assert [r["category"] for r in rows] == ["a", "a", "c", "b", "d", "d"]  # not coded first
     cole = next(r for r in rows if r["category"] == "b")
     assert cole["nhs_number"] == display(N[2]) and cole["export_rows"] == "3 4"
+    (logged,) = audit.query(manager, action="reconcile.report")
+    assert logged.detail == f"run={result.run_id} rows=6"
 
 
 def test_windows_1252_is_refused_unless_asked_for(manager, add_patient, tmp_path):

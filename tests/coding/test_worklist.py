@@ -199,3 +199,11 @@ def test_days_are_uk_days():
     assert rules.uk_day("2026-07-01T23:30:00+00:00") == date(2026, 7, 2)
     assert rules.uk_day("2026-12-01T23:30:00+00:00") == date(2026, 12, 1)  # GMT: the same day
     assert rules.uk_day("2026-07-01T22:59:59+00:00") == date(2026, 7, 1)
+
+
+def test_a_failed_write_leaves_no_file_and_no_audit_row(manager, add_patient, tmp_path):
+    _setup(manager, add_patient)
+    with pytest.raises(OSError):
+        coding.export_csv(manager, tmp_path / "no-such-folder" / "w.csv")
+    assert audit.query(manager, action="coding.worklist.csv") == []
+    assert not (tmp_path / "no-such-folder").exists()

@@ -141,7 +141,7 @@ class ReconcileScreen(Screen):
         path = _paths.choose_save_file(self, "Save the reconciliation report",
                                        Path.home() / f"reconciliation-{result.run_id}.csv", "CSV files (*.csv)")
         if path is not None:
-            self.call(lambda s: reconcile_service.write_report(result, path),
+            self.call(lambda s: reconcile_service.write_report(s, result, path),
                       lambda p: self.show_info(f"Report written to {p}."), publish=False)
 
     def import_missing(self) -> None:
