@@ -194,7 +194,7 @@ def reconcile(session: Session, path: Path, encoding: str | None = None) -> Resu
             raise AssertionError(f"reconciliation lost rows: {accounted} of {len(rows)}")
         confirmed = store.confirm_events(conn, confirm_events, by=by, at=now)
         confirmed += store.confirm_practice_codes(conn, confirm_pw, by=by, at=now)
-        latest_policy = conn.execute("SELECT coalesce(max(id), 0) FROM policy").fetchone()[0]
+        latest_policy = store.latest_policy_id(conn)
         for patient_id, op in recorded:
             store.insert_practice_code(conn, patient_id, latest_policy, op, session.today(), now, by)
         confirmed += len(recorded)

@@ -92,6 +92,11 @@ def insert_practice_code(conn, patient_id: int, policy_id: int, op: str, effecti
     return cur.lastrowid
 
 
+def latest_policy_id(conn) -> int:
+    """The practice-wide opt-out change a recorded practice-wide row belongs to."""
+    return conn.execute("SELECT coalesce(max(id), 0) FROM policy").fetchone()[0]
+
+
 def confirm_practice_codes(conn, row_ids: list[int], *, by: str, at: datetime) -> int:
     cur = conn.executemany("UPDATE practice_codes SET confirmed_at = ?, confirmed_by = ? WHERE id = ?"
                            " AND confirmed_at IS NULL", [(at.isoformat(), by, i) for i in row_ids])
