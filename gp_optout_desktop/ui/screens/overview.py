@@ -103,7 +103,8 @@ class OverviewScreen(Screen):
                               if o.coding_pending else "")
         r = o.reconciliation
         if r is None:
-            t["reconciled"].set_text("Never", "nothing is proved coded until a reconciliation", warn=True)
+            t["reconciled"].set_text("Never", "nothing is proved coded until a reconciliation",
+                                     warn=o.coding_pending > 0)
         else:
             note = (f"(a) {r.not_coded:,} not coded, (b) {r.not_in_register:,} not in the register, "
                     f"(c) {r.differ:,} differing")
