@@ -73,20 +73,30 @@ class Result:
                 and rules.add_working_days(self.not_coded_oldest, self.target_days) < self.today)
 
     def describe(self) -> str:
+        def n(count: int, word: str) -> str:
+            return f"{count:,} {word}{'' if count == 1 else 's'}"
+
         c = {k: self.count(k) for k in CATEGORY_WORDS}
-        lines = [f"Reconciliation {self.run_id}: {self.rows:,} rows read from {self.source} "
-                 f"({ENCODINGS.get(self.encoding, self.encoding)}, {DELIMITERS.get(self.delimiter, self.delimiter)}-separated)."]
+        rb, rc, rd = self.rows_in(NOT_IN_REGISTER), self.rows_in(DIFFER), self.rows_in(AGREE)
+        lines = [f"Reconciliation {self.run_id}: {n(self.rows, 'row')} read from {self.source} "
+                 f"({ENCODINGS.get(self.encoding, self.encoding)}, {DELIMITERS.get(self.delimiter, self.delimiter)}"
+                 "-separated)."]
         lines += self.notes
-        lines.append(f"(a) {c[NOT_CODED]:,} not coded in the clinical system"
-                     + (f", the oldest past the coding target of {self.target_days} working days: key them now."
-                        if self.not_coded_overdue else "."))
-        lines.append(f"(b) {c[NOT_IN_REGISTER]:,} in the clinical system but not in the register "
-                     f"({self.rows_in(NOT_IN_REGISTER):,} rows): import them in one step.")
-        lines.append(f"(c) {c[DIFFER]:,} where the latest state differs ({self.rows_in(DIFFER):,} rows): check each.")
-        lines.append(f"(d) {c[AGREE]:,} agreeing ({self.rows_in(AGREE):,} rows); {self.confirmed:,} codes newly "
-                     "confirmed by this run.")
-        lines.append(f"Every row accounted for: {self.rows_in(NOT_IN_REGISTER):,} + {self.rows_in(DIFFER):,} + "
-                     f"{self.rows_in(AGREE):,} = {self.rows:,}.")
+        a = f"(a) {c[NOT_CODED]:,} not coded in the clinical system"
+        if not c[NOT_CODED]:
+            lines.append(a + ".")
+        elif self.not_coded_overdue:
+            lines.append(a + f", the oldest past the coding target of {self.target_days} working days: key them "
+                             "now (they are on the coding worklist).")
+        else:
+            lines.append(a + ": they are on the coding worklist.")
+        lines.append(f"(b) {c[NOT_IN_REGISTER]:,} in the clinical system but not in the register ({n(rb, 'row')})"
+                     + (": import them in one step." if rb else "."))
+        lines.append(f"(c) {c[DIFFER]:,} where the latest state differs ({n(rc, 'row')})"
+                     + (": check each." if rc else "."))
+        lines.append(f"(d) {c[AGREE]:,} agreeing ({n(rd, 'row')}); {n(self.confirmed, 'code')} newly confirmed "
+                     "by this run.")
+        lines.append(f"Every row accounted for: {rb:,} + {rc:,} + {rd:,} = {self.rows:,}.")
         return "\n".join(lines)
 
 

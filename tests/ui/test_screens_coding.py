@@ -112,7 +112,7 @@ def test_reconcile_screen_runs_reports_and_imports(qtbot, manager, add_patient, 
     groups = [screen.model.text(r, 0) for r in range(3)]
     assert groups == ["(a) NOT CODED", "(b) Not in the register", "(d) Agrees"]
     assert screen.model.data(screen.model.index(0, 0), Qt.BackgroundRole) is not None
-    assert "semicolon-separated" in screen.summary.text() and "1 codes newly confirmed" in screen.status.text()
+    assert "semicolon-separated" in screen.summary.text() and "1 code newly confirmed" in screen.status.text()
     assert overview.tiles["reconciled"].figure.styleSheet()  # red: Siân's code is past the target
     assert "(a) 1 not coded" in overview.tiles["reconciled"].caption.text()
 

@@ -119,7 +119,8 @@ class ReconcileScreen(Screen):
         self.summary.setText(result.describe())
         warn = result.count("a") or result.count("c")
         self.summary.setStyleSheet("color: #a4000f;" if warn else "")
-        self.show_info(f"Reconciled: {result.confirmed:,} codes newly confirmed.")
+        n = result.confirmed
+        self.show_info(f"Reconciled: {n:,} code{'' if n == 1 else 's'} newly confirmed.")
         if self.model.rowCount():
             self.table.resizeColumnsToContents()
         if self.bus is not None:
