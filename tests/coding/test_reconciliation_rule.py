@@ -4,7 +4,7 @@ events whose action the export shows are confirmed; every row lands in one group
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from gp_optout_desktop.domain import coding as rules
 from gp_optout_desktop.domain.import_rows import ImportRow
@@ -58,3 +58,36 @@ def test_one_nhs_number_is_one_person():
     assert [(p.row, p.message) for p in problems] == [
         (3, "the same NHS number as row 2 with another date of birth"),
         (4, "the register has this NHS number with another date of birth: check which is right before reconciling")]
+
+
+def test_every_row_and_every_register_pair_lands_in_exactly_one_group():
+    """Random registers and exports: (b)+(c)+(d) rows = the file's rows; every register pair is
+    in (a), (c) or (d) once; confirmations only ever come from (d)."""
+    from hypothesis import given, settings, strategies as st
+
+    event = st.tuples(st.sampled_from(["register", "withdraw"]), st.booleans())
+    register_side = st.dictionaries(st.tuples(st.integers(1, 6), st.sampled_from(["type1", "type2"])),
+                                    st.lists(event, min_size=1, max_size=3), max_size=8)
+    export_side = st.lists(st.tuples(st.integers(1, 9), st.sampled_from(["type1", "type2"]),
+                                     st.sampled_from(["register", "withdraw"]), st.integers(0, 3000)), max_size=20)
+
+    @settings(max_examples=150, deadline=None)
+    @given(register_side, export_side)
+    def check(reg, exp):
+        pairs, next_id = {}, iter(range(1, 1000))
+        for (pid, kind), events in reg.items():
+            ids = [(next(next_id), action, confirmed, DAY) for action, confirmed in events]
+            pairs[(pid, kind)] = RegisterPair(pid, kind, active=events[-1][0] == "register", events=ids)
+        by_nhs = {N[i]: (i, "1970-01-01") for i in range(1, 7)}  # 7-9 are not in the register
+        rows = [_row(line, n, kind, action, date(2014, 1, 1) + timedelta(days=days))
+                for line, (n, kind, action, days) in enumerate(exp, start=2)]
+        found = compare(rows, pairs, by_nhs, _people)
+        assert sum(len(i.rows) for i in found.items if i.category in "bcd") == len(rows)
+        assert all(not i.rows for i in found.items if i.category == "a")
+        register_items = [i for i in found.items if i.category in "acd"]
+        assert len(register_items) == len(pairs)
+        agreeing = {(by_nhs[i.nhs][0], i.kind) for i in found.items if i.category == "d"}
+        confirmable = {e[0] for key in agreeing for e in pairs[key].events if not e[2]}
+        assert set(found.confirm_events) <= confirmable
+
+    check()
