@@ -35,17 +35,29 @@ from .session import Session
 
 # ---- the signing key -----------------------------------------------------------------------
 
+def _manager_key(session: Session) -> tuple[bytes, str]:
+    """The signing key is wrapped under the manager key, which only practice managers'
+    slots hold (docs/adr/0006-threat-model-and-key-hierarchy.md)."""
+    reg = session.register
+    if reg.manager_key is None:
+        raise ExportError("Your key slot does not hold the manager key, which protects the exclusion file's signing "
+                          "key: ask the practice manager who holds it to reset your password (that gives it to you).")
+    return reg.manager_key, reg.keys.register_id
+
+
 def _signing_key(session: Session) -> Ed25519PrivateKey:
     """The register's key, created (and audited) the first time it is needed."""
     with session.read("export") as conn:
-        raw = repo.signing_key(conn)
+        raw = repo.signing_key(conn, *_manager_key(session))
     if raw is not None:
         return signing.private_key_from_bytes(raw)
     key = signing.generate_private_key()
     with session.write("export", changes_register=False) as ctx:
-        if repo.signing_key(ctx.conn) is not None:  # created meanwhile: keep the first
-            return signing.private_key_from_bytes(repo.signing_key(ctx.conn))
-        repo.store_signing_key(ctx.conn, signing.private_key_bytes(key))
+        existing = repo.signing_key(ctx.conn, *_manager_key(session))
+        if existing is not None:  # created meanwhile: keep the first
+            ctx.audit("export.signing_key_read")
+            return signing.private_key_from_bytes(existing)
+        repo.store_signing_key(ctx.conn, signing.private_key_bytes(key), *_manager_key(session))
         ctx.audit("export.signing_key_created", detail=f"key_id={signing.key_id(key)}")
     return key
 
@@ -75,7 +87,7 @@ def replace_signing_key(session: Session) -> ChangeSet:
     old = _signing_key(session)
     key = signing.generate_private_key()
     with session.write("export") as ctx:
-        repo.store_signing_key(ctx.conn, signing.private_key_bytes(key))
+        repo.store_signing_key(ctx.conn, signing.private_key_bytes(key), *_manager_key(session))
         ctx.audit("export.signing_key_replaced", detail=f"old_key_id={signing.key_id(old)} "
                                                         f"new_key_id={signing.key_id(key)}")
     summary = (f"New signing key {signing.key_id(key)} (was {signing.key_id(old)}). Export the public key and install "

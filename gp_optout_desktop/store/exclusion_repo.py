@@ -51,13 +51,27 @@ def count_includers(conn) -> int:
     return conn.execute(f"SELECT count(*) FROM ({_INCLUDERS})").fetchone()[0]
 
 
-def signing_key(conn) -> bytes | None:
+def signing_key(conn, manager_key: bytes, register_id: str) -> bytes | None:
+    """The exclusion seed, which is wrapped under the manager key (docs/adr/0006): a
+    receptionist or GP, who holds the data key but not the manager key, cannot read it."""
+    from . import certs
+
+    sealed = meta.get(conn, certs.EXCLUSION_SEED)
+    return certs.open_exclusion_seed(manager_key, register_id, sealed) if sealed else None
+
+
+def store_signing_key(conn, raw: bytes, manager_key: bytes, register_id: str) -> None:
+    from . import certs
+
+    meta.put(conn, certs.EXCLUSION_SEED, certs.seal_exclusion_seed(manager_key, register_id, raw))
+    conn.execute("DELETE FROM meta WHERE key = ?", (SIGNING_KEY,))
+
+
+def seal_plain_seed(conn, manager_key: bytes, register_id: str) -> None:
+    """Upgrade: move a seed kept in the clear (before schema 4) under the manager key."""
     value = meta.get(conn, SIGNING_KEY)
-    return bytes.fromhex(value) if value else None
-
-
-def store_signing_key(conn, raw: bytes) -> None:
-    meta.put(conn, SIGNING_KEY, raw.hex())
+    if value:
+        store_signing_key(conn, bytes.fromhex(value), manager_key, register_id)
 
 
 def last_export(conn) -> dict | None:

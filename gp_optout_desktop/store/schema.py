@@ -81,8 +81,18 @@ ALTER TABLE events ADD COLUMN confirmed_at TEXT;
 ALTER TABLE events ADD COLUMN confirmed_by TEXT;
 """
 
-# V4 is reserved for another branch's migration; until it lands this empty step keeps V5's number.
-V4 = ""
+# The key hierarchy (docs/adr/0006): each audit entry is signed by its writer's own key
+# (signer: their certificate's serial), names the permission it was made under, and carries
+# the change it made to the attested tables' digests (rows); user_certs holds the user
+# records signed by the manager key. Entries from before keep their HMAC (signer '').
+V4 = """
+ALTER TABLE audit ADD COLUMN signer TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN perm TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN rows TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN sig TEXT NOT NULL DEFAULT '';
+CREATE TABLE user_certs(serial INTEGER PRIMARY KEY, name TEXT NOT NULL, body TEXT NOT NULL, sig TEXT NOT NULL);
+CREATE INDEX user_certs_name ON user_certs(name, serial);
+"""
 
 # Coding in the clinical system (issue 10). practice_codes: the practice-wide opt-out as GPs
 # applied it, one row per code to add (turned on) or remove (lifted) for one patient, kept

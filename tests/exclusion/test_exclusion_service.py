@@ -95,7 +95,9 @@ def test_signing_key_is_made_once_and_kept_in_the_register(pm, tmp_path):
     change = exclusion.export_public_key(pm, tmp_path / "pub.pem")
     assert (tmp_path / "pub.pem").read_bytes() == pem1 and kid1 in change.summary
     with pm.register.reading() as conn:
-        raw = exclusion_repo.signing_key(conn)
+        raw = exclusion_repo.signing_key(conn, pm.register.manager_key, pm.register.keys.register_id)
+        # Wrapped under the manager key (docs/adr/0006): nowhere in the register in the clear.
+        assert not [v for (v,) in conn.execute("SELECT value FROM meta") if raw.hex() in v]
         created = conn.execute("SELECT count(*) FROM audit WHERE action = 'export.signing_key_created'").fetchone()[0]
     assert signing.key_id(signing.private_key_from_bytes(raw)) == kid1 and created == 1
     assert raw not in (tmp_path / "pub.pem").read_bytes() and raw.hex().encode() not in pem1
