@@ -171,9 +171,9 @@ def read_rows(text: str, codes: CodeTable, today: date, delimiter: str = ",") ->
 
 
 def _row(line: int, values: list[str], cols: dict[str, int], codes: CodeTable, today: date) -> ImportRow:
-    def get(field: str) -> str:
-        index = cols.get(field)
-        return values[index].strip() if index is not None and index < len(values) else ""
+    n = len(values)
+    got = {field: values[index].strip() if index < n else "" for field, index in cols.items()}  # each cell once
+    get = lambda field: got.get(field, "")  # noqa: E731 - a lookup, not logic
 
     for field in REQUIRED:
         if not get(field):

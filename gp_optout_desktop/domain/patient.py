@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 
 from . import nhs_number, postcode
 from .errors import ValidationError
+
+
+_CONTROL = re.compile(r"[\x00-\x1f]")  # control characters, refused in names
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ def validate_patient(
     if not forenames:
         raise ValidationError("Enter the patient's forename(s).", "forenames")
     for label, value in (("surname", surname), ("forenames", forenames), ("title", title)):
-        if any(ord(ch) < 32 for ch in value):
+        if _CONTROL.search(value):
             raise ValidationError(f"The {label} contains control characters.", label)
         if len(value) > 100:
             raise ValidationError(f"The {label} is too long (100 characters at most).", label)
