@@ -45,6 +45,7 @@ _MANAGER_ONLY = frozenset(
         "rekey",
         "coding_worklist",
         "reconcile",
+        "edit_codes",
     }
 )
 
@@ -70,6 +71,7 @@ ACTION_LABELS = {
     "view_coding": "view the coding worklist",
     "coding_worklist": "export or print the coding worklist",
     "reconcile": "reconcile the register with the clinical system",
+    "edit_codes": "correct the objection code table",
 }
 
 

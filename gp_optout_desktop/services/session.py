@@ -13,15 +13,26 @@ from ..domain import codes as codes_mod
 from ..domain import roles
 from ..domain.errors import ValidationError
 from ..paths import resource
-from ..store import meta, register as register_store, users as users_store
+from ..store import codes_repo as codes_store, meta, register as register_store, users as users_store
 from ..store.audit import Pending
 from ..store.errors import StoreError, WrongPassword
 from ..domain.uk_time import uk_date
 
 
 @lru_cache(maxsize=1)
+def shipped_code_table_text() -> str:
+    return resource("codes.json").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
 def code_table() -> codes_mod.CodeTable:
-    return codes_mod.parse_code_table(resource("codes.json").read_text(encoding="utf-8"))
+    """The table shipped with the release (a practice may correct it in the register)."""
+    return codes_mod.parse_code_table(shipped_code_table_text())
+
+
+@lru_cache(maxsize=8)
+def _parsed(text: str) -> codes_mod.CodeTable:
+    return codes_mod.parse_code_table(text)
 
 
 def utc_now() -> datetime:
@@ -59,7 +70,16 @@ class Session:
 
     @property
     def codes(self) -> codes_mod.CodeTable:
-        return code_table()
+        """The table in force: the practice's newest saved correction (schema V6), else the shipped one.
+        Read from the register each time (one indexed lookup), so a correction saved in another
+        window is in force here at once."""
+        if not self.register.is_open:
+            return code_table()
+        with self.register.reading() as conn:
+            saved = codes_store.current(conn)
+        if saved is None or saved.text is None:
+            return code_table()
+        return _parsed(saved.text)
 
     @property
     def folder(self) -> Path:

@@ -13,26 +13,27 @@ from . import meta
 SIGNING_KEY = "export_signing_key"  # hex of the raw 32-byte Ed25519 seed: only inside the encrypted register
 LAST_EXPORT = "last_export"
 
-# Patients with an active Type 1 or Type 2 objection (the NHS number may be NULL: not known).
+# Patients with an active Type 1 objection (the NHS number may be NULL: not known). Type 2
+# never controlled extraction from the practice (format version 2): a Type 2-only patient is
+# not listed.
 _OBJECTORS = """
 SELECT s.patient_id, p.nhs, s.kind, s.since
 FROM current_state AS s JOIN patients AS p ON p.id = s.patient_id
-WHERE s.kind IN ('type1', 'type2') AND s.active = 1
+WHERE s.kind = 'type1' AND s.active = 1
 """
 
-# Patients who asked to be included and have no active objection of their own.
+# Patients who asked to be included and have no active Type 1 objection of their own.
 _INCLUDERS = """
 SELECT s.patient_id, p.nhs, s.since
 FROM current_state AS s JOIN patients AS p ON p.id = s.patient_id
 WHERE s.kind = 'include' AND s.active = 1
   AND NOT EXISTS (SELECT 1 FROM current_state AS o
-                  WHERE o.patient_id = s.patient_id AND o.kind IN ('type1', 'type2') AND o.active = 1)
+                  WHERE o.patient_id = s.patient_id AND o.kind = 'type1' AND o.active = 1)
 """
 
 
 def objector_rows(conn) -> list[tuple[int, str | None, str, str]]:
-    """(patient id, nhs or None, kind, since ISO date): one row per active objection, so a patient with
-    both types appears twice; the service keeps Type 1 (the domain rule's precedence)."""
+    """(patient id, nhs or None, kind, since ISO date): one row per active Type 1 objection."""
     return conn.execute(_OBJECTORS).fetchall()
 
 
@@ -41,9 +42,9 @@ def includer_rows(conn) -> list[tuple[int, str | None, str]]:
 
 
 def count_objecting_patients(conn) -> int:
-    """Reconciliation count from the index alone (no join, no Python): patients with an active objection."""
+    """Reconciliation count from the index alone (no join, no Python): patients with an active Type 1 objection."""
     return conn.execute(
-        "SELECT count(DISTINCT patient_id) FROM current_state WHERE kind IN ('type1', 'type2') AND active = 1"
+        "SELECT count(DISTINCT patient_id) FROM current_state WHERE kind = 'type1' AND active = 1"
     ).fetchone()[0]
 
 

@@ -116,6 +116,14 @@ CREATE TABLE reconciliations(
     rows_agree INTEGER NOT NULL, confirmed INTEGER NOT NULL, not_coded_oldest TEXT);
 """
 
+# The practice's corrections of the objection code table (issue 10 section 6): every saved
+# version kept, newest in force; text NULL means "back to the table shipped with the release".
+V6 = """
+CREATE TABLE code_tables(
+    version INTEGER PRIMARY KEY, text TEXT, reason TEXT NOT NULL,
+    saved_by TEXT NOT NULL, saved_at TEXT NOT NULL);
+"""
+
 # Index i holds the SQL that takes a register from version i to i + 1.
-MIGRATIONS: list[str] = [V1, V2, V3, V4, V5]
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6]
 LATEST = len(MIGRATIONS)

@@ -332,7 +332,7 @@ def test_finding_1_an_exclusion_set_forged_with_every_key_a_lower_role_holds_is_
     insider.close()
     for forged_key in candidates:
         write_export(tmp_path / "exclusions", [], private_key=forged_key, practice_ods="F84003",
-                     register_revision=10_000, mode=EXCLUDE_LISTED, audit_chain_head="1:genesis",
+                     register_revision=10_000, mode=EXCLUDE_LISTED, audit_chain_head="0:genesis",
                      generated_at=datetime.now(timezone.utc))
         src = tmp_path / "candidates.csv"
         src.write_text("nhs_number\n9990000018\n")
