@@ -181,6 +181,12 @@ def reconcile(session: Session, path: Path, encoding: str | None = None) -> Resu
         notes.append(f"The file is {DELIMITERS[delimiter]}-separated; it was read that way.")
     if used == "cp1252":
         notes.append("The file was read as Windows-1252, as asked.")
+    folded = [r.row for r in rows if r.case_folded]
+    if folded:  # the import's own warning: CTV3 codes differ by letter case
+        shown = ", ".join(map(str, folded[:20])) + (f" and {len(folded) - 20:,} more" if len(folded) > 20 else "")
+        notes.append(f"{len(folded):,} row{'s' if len(folded) != 1 else ''} ({shown}) matched a code only by "
+                     "ignoring letter case (CTV3 codes differ by case; the withdrawn codes' case is unconfirmed): "
+                     "check the code in the clinical system.")
     now = session.now()
     with session.write("reconcile") as ctx:
         conn = ctx.conn
@@ -256,7 +262,7 @@ def write_report(session: Session, result: Result, out: Path) -> Path:
 
 
 _IMPORT_HEADER = ("NHS number", "Title", "Surname", "Forenames", "Date of birth", "Address line 1", "Address line 2",
-                  "Address line 3", "Postcode", "Code", "Code date")
+                  "Address line 3", "Postcode", "Code", "Code date", "Date added")
 
 
 def missing_as_import_csv(result: Result, codes) -> str:
@@ -268,7 +274,7 @@ def missing_as_import_csv(result: Result, codes) -> str:
         p = r.patient
         address = list(p.address) + ["", "", ""]
         writer.writerow([p.nhs_number, p.title, p.surname, p.forenames, p.dob.isoformat(), *address[:3], p.postcode,
-                         codes.lookup(r.kind, r.action).snomed, r.effective.isoformat()])
+                         codes.lookup(r.kind, r.action).snomed, r.effective.isoformat(), r.added.isoformat()])
     return out.getvalue()
 
 

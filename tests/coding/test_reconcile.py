@@ -34,7 +34,9 @@ def _register(manager, add_patient):
     for key in ("A", "B", "D", "F"):
         objections.record(manager, ids[key], effective=date(2026, 10, 30))
     objections.record(manager, ids["D"], action="withdraw")
+    fixed(manager, date(2018, 5, 1))  # a Type 2 keyed before the 2018 cut-off (and never coded)
     objections.record(manager, ids["E"], "type2", effective=date(2017, 5, 1))
+    fixed(manager, date(2026, 11, 2))
     f_event = events_store.history(manager.register.conn, ids["F"])[0].event_id
     objections.mark_coded(manager, f_event)
     return ids
@@ -218,3 +220,17 @@ def test_cli_reconcile(cli_pm, tmp_path):
     assert display(N[0]) not in out and display(N[0]) in report.read_text(encoding="utf-8-sig")
     code, out, err = cli_pm("coding", "worklist")
     assert "Nothing to code" in out
+
+
+def test_a_code_matched_only_by_ignoring_case_is_said_by_row(manager, add_patient, tmp_path):
+    fixed(manager, date(2026, 11, 2))
+    pid = add_patient(manager, surname="Case", forenames="Pat", dob="1960-01-01", nhs=N[6])
+    objections.record(manager, pid, effective=date(2026, 10, 1))
+    objections.record(manager, pid, action="withdraw")
+    path = tmp_path / "s1.csv"
+    path.write_bytes(systmone_export([(N[6], "Case", "Pat", date(1960, 1, 1), "LS1 4AP", "XaZ89", date(2026, 10, 1)),
+                                      (N[6], "Case", "Pat", date(1960, 1, 1), "LS1 4AP", "XAZ8A", date(2026, 11, 2))],
+                                     encoding="utf-8"))
+    result = reconcile.reconcile(manager, path)
+    assert "1 row (3) matched a code only by ignoring letter case" in result.describe()
+    assert result.count("d") == 1

@@ -19,7 +19,7 @@ DAY = date(2026, 11, 2)
 
 def _row(line, n, kind, action, effective, dob=date(1970, 1, 1)):
     patient = validate_patient(surname="Rule", forenames="Pat", dob=dob, postcode_raw="LS1 4AP", nhs=N[n], today=TODAY)
-    return ImportRow(line, patient, kind, action, effective)
+    return ImportRow(line, patient, kind, action, effective, effective)
 
 
 def _people(ids):

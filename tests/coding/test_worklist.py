@@ -35,7 +35,8 @@ def _setup(manager, add_patient):
     b = add_patient(manager, surname="Bell", forenames="Tom", dob="1980-01-01", nhs=N[1])
     c = add_patient(manager, surname="Cole", forenames="Ann", dob="1970-07-07", nhs=N[2])
     objections.record(manager, a)  # Type 1 objection, 2 Nov
-    objections.record(manager, c, "type2", effective=date(2017, 5, 1))  # legacy Type 2, keyed late
+    fixed(manager, date(2018, 5, 1))  # a legacy Type 2, keyed before the 2018 cut-off, never coded
+    objections.record(manager, c, "type2", effective=date(2017, 5, 1))
     fixed(manager, date(2026, 11, 9))
     objections.record(manager, b)
     objections.record(manager, b, action="withdraw")  # withdrawal: its own code to add
@@ -48,12 +49,12 @@ def test_every_unconfirmed_event_is_listed_with_its_code_and_date(manager, add_p
     wl = coding.worklist(manager)
     got = [(i.nhs_number, i.code.snomed, i.code.read_v2, i.op, i.source, i.record_date) for i in wl.items]
     assert got == [
-        (N[0], "827241000000103", "9Nu0.", "add", "individual", date(2026, 11, 2)),
         (N[2], "881561000000100", "9Nu4.", "add", "individual", date(2017, 5, 1)),
+        (N[0], "827241000000103", "9Nu0.", "add", "individual", date(2026, 11, 2)),
         (N[1], "827241000000103", "9Nu0.", "add", "individual", date(2026, 11, 9)),
         (N[1], "827261000000102", "9Nu1.", "add", "individual", date(2026, 11, 9)),
-    ]  # by due date: the two from 2 Nov are due 9 Nov, the others 16 Nov
-    assert [i.due for i in wl.items] == [date(2026, 11, 9)] * 2 + [date(2026, 11, 16)] * 2
+    ]  # by due date: keyed 1 May 2018 (due 8 May 2018), 2 Nov (due 9 Nov), 9 Nov (due 16 Nov)
+    assert [i.due for i in wl.items] == [date(2018, 5, 8), date(2026, 11, 9)] + [date(2026, 11, 16)] * 2
     assert [i.overdue(wl.today) for i in wl.items] == [True, True, False, False]
     assert wl.overdue == 2 and "2 past the coding target of 5 working days" in wl.describe()
 
@@ -77,7 +78,7 @@ def test_the_coding_target_is_a_setting(manager, add_patient):
     assert coding.target_days(manager) == 5
     coding.set_target_days(manager, 10)
     wl = coding.worklist(manager)
-    assert wl.overdue == 0 and wl.items[0].due == date(2026, 11, 16)
+    assert wl.overdue == 1 and wl.items[1].due == date(2026, 11, 16)  # only the 2018 Type 2 is late now
     with pytest.raises(Exception, match="1 to 30 working days"):
         coding.set_target_days(manager, 0)
     assert audit.query(manager, action="settings.coding_target")
@@ -91,7 +92,7 @@ def test_csv_has_the_documented_columns_and_3_3_4_numbers(manager, add_patient, 
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert tuple(rows[0]) == coding.CSV_COLUMNS
     assert len(rows) == 4 == change.data["rows"]
-    first = rows[0]
+    first = rows[1]
     assert first["nhs_number"] == display(N[0]) and first["surname"] == "Ap Rhys" and first["forenames"] == "Siân"
     assert (first["date_of_birth"], first["snomed_concept"], first["read_v2"], first["ctv3"]) == (
         "03/02/1950", "827241000000103", "9Nu0.", "XaZ89")
@@ -176,10 +177,11 @@ def test_each_event_kind_and_what_is_not_a_coding_task(manager, add_patient):
     not a code in the clinical system (it only stops a practice-wide add) and is not listed."""
     from gp_optout_desktop.services import exclusion
 
-    fixed(manager, date(2026, 11, 2))
+    fixed(manager, date(2018, 5, 1))  # Type 2 keyed before the 2018 cut-off
     p = add_patient(manager, surname="Kinds", nhs=N[8])
     objections.record(manager, p, "type2", effective=date(2016, 1, 1))
     objections.record(manager, p, "type2", "withdraw", effective=date(2017, 1, 1))
+    fixed(manager, date(2026, 11, 2))
     objections.record(manager, p, effective=date(2026, 10, 1))
     objections.record(manager, p, action="withdraw")
     exclusion.opt_in(manager, N[8])
