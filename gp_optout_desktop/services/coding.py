@@ -99,13 +99,24 @@ def build(conn, codes: CodeTable, today: date) -> Worklist:
     individual: list[rules.WorkItem] = []
     iso = date.fromisoformat
     code_of = {(c.objection, c.action): c for c in codes.codes}
-    Item, INDIVIDUAL, ADD, due_after = rules.WorkItem, rules.INDIVIDUAL, rules.ADD, rules.add_working_days
-    uk_day = rules.uk_day
+    Item, INDIVIDUAL, ADD = rules.WorkItem, rules.INDIVIDUAL, rules.ADD
+    seen: dict[str, tuple[date, date]] = {}
+
+    def since_due(stamp: str) -> tuple[date, date]:
+        """(UK day, due day) of a stored timestamp; its date and hour decide both, and a list
+        holds few distinct ones, so each is worked out once."""
+        key = stamp[:13]
+        found = seen.get(key)
+        if found is None:
+            day = rules.uk_day(stamp)
+            found = seen[key] = (day, rules.add_working_days(day, target))
+        return found
+
     for (event_id, patient_id, kind, action, effective, recorded_at, coded_by,
          nhs, title, forenames, surname, dob) in store.unconfirmed_events(conn):
-        since = uk_day(recorded_at)
+        since, due = since_due(recorded_at)
         individual.append(Item(f"E{event_id}", INDIVIDUAL, ADD, patient_id, nhs, title, forenames, surname, iso(dob),
-                               code_of[(kind, action)], iso(effective), since, due_after(since, target), coded_by))
+                               code_of[(kind, action)], iso(effective), since, due, coded_by))
     practice: list[rules.WorkItem] = []
     pw_code = rules.practice_wide_code(codes)
     for (row_id, patient_id, op, effective, queued_at, confirmed, opted_in, objects,
@@ -113,21 +124,19 @@ def build(conn, codes: CodeTable, today: date) -> Worklist:
         task = rules.practice_wide(op, bool(confirmed), bool(opted_in), bool(objects)).task
         if task is None:
             continue
-        since = uk_day(queued_at)
+        since, due = since_due(queued_at)
         # An opt-in after a confirmed add asks for a removal dated the day it was noticed.
         record = iso(effective) if task == op else today
-        practice.append(rules.WorkItem(
-            f"P{row_id}", rules.PRACTICE_WIDE, task, patient_id, nhs, title, forenames, surname, iso(dob), pw_code,
-            record, since, due_after(since, target)))
+        practice.append(Item(f"P{row_id}", rules.PRACTICE_WIDE, task, patient_id, nhs, title, forenames, surname,
+                             iso(dob), pw_code, record, since, due))
     newcomers: list[rules.WorkItem] = []
     on = practice_wide_on(conn, today)
     if on is not None:
         # Added to the register since it was turned on: asked for the code like everyone else.
         for patient_id, created_at, nhs, title, forenames, surname, dob in store.practice_newcomers(conn):
-            since = uk_day(created_at)
-            newcomers.append(rules.WorkItem(
-                f"N{patient_id}", rules.PRACTICE_WIDE, rules.ADD, patient_id, nhs, title, forenames, surname,
-                iso(dob), pw_code, max(since, on.effective), since, due_after(since, target)))
+            since, due = since_due(created_at)
+            newcomers.append(Item(f"N{patient_id}", rules.PRACTICE_WIDE, ADD, patient_id, nhs, title, forenames,
+                                  surname, iso(dob), pw_code, max(since, on.effective), since, due))
     # Each list comes from the store oldest first, so already in due order: merge, not sort.
     items = list(heapq.merge(individual, practice, newcomers, key=attrgetter("due")))
     return Worklist(items, today, target)
