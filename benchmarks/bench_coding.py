@@ -58,29 +58,36 @@ def _export(path: Path, numbers: list[str], rows: int) -> None:
                             T1W if i % 20 == 7 else T1, "01-Oct-2026"))
 
 
-def bench_reconcile(work: Path, patients: int, rows: int) -> None:
-    session, numbers = _register(work / "reconcile", patients, events=True)
-    src = work / "export.csv"
-    _export(src, numbers, rows)
-    conn = session.register.conn
+def bench_reconcile(work: Path, patients: int, rows: int, repeat: int = 3) -> None:
+    """A first run confirms 13,500 events, so each of its repeats gets a fresh register; best of
+    ``repeat`` (the machine is shared: the best run is the one least disturbed)."""
+    firsts, agains, bases = [], [], []
+    for n in range(repeat):
+        session, numbers = _register(work / f"reconcile{n}", patients, events=True)
+        src = work / f"export{n}.csv"
+        _export(src, numbers, rows)
+        conn = session.register.conn
 
-    def raw():  # the same reads, nothing else: the file through csv, the register's three SELECTs
-        with open(src, newline="", encoding="utf-8") as f:
-            file_rows = list(csv.reader(f))
-        a = conn.execute("SELECT nhs, id, dob FROM patients WHERE nhs IS NOT NULL").fetchall()
-        b = conn.execute("SELECT patient_id, id, kind, action, effective, recorded_at, confirmed_at IS NOT NULL"
-                         " FROM events WHERE kind IN ('type1', 'type2')").fetchall()
-        c = conn.execute("SELECT patient_id, kind, active FROM current_state WHERE kind IN ('type1', 'type2')").fetchall()
-        return len(file_rows) + len(a) + len(b) + len(c)
+        def raw():  # the same reads, nothing else: the file through csv, the register's three SELECTs
+            with open(src, newline="", encoding="utf-8") as f:
+                file_rows = list(csv.reader(f))
+            a = conn.execute("SELECT nhs, id, dob FROM patients WHERE nhs IS NOT NULL").fetchall()
+            b = conn.execute("SELECT patient_id, id, kind, action, effective, recorded_at, confirmed_at IS NOT NULL"
+                             " FROM events WHERE kind IN ('type1', 'type2')").fetchall()
+            c = conn.execute("SELECT patient_id, kind, active FROM current_state WHERE kind IN ('type1', 'type2')"
+                             ).fetchall()
+            return len(file_rows) + len(a) + len(b) + len(c)
 
-    base = min(timed(raw)[0] for _ in range(3))
-    first, result = timed(reconcile.reconcile, session, src)
+        bases.append(timed(raw)[0])
+        first, result = timed(reconcile.reconcile, session, src)
+        firsts.append(first)
+        agains.append(timed(reconcile.reconcile, session, src)[0])
+        session.lock()
     counts = {k: result.count(k) for k in "abcd"}
-    print(f"reconcile: {rows:,} rows against {patients:,} patients: {counts}, {result.confirmed:,} confirmed")
-    report(f"reconcile, first run (confirms {result.confirmed:,})", first, base, "<= 2 s")
-    again = min(timed(reconcile.reconcile, session, src)[0] for _ in range(2))
-    report("reconcile, again (nothing new to confirm)", again, base, "<= 2 s")
-    session.lock()
+    print(f"reconcile: {rows:,} rows against {patients:,} patients: {counts}, {result.confirmed:,} confirmed "
+          f"(best of {repeat})")
+    report(f"reconcile, first run (confirms {result.confirmed:,})", min(firsts), min(bases), "<= 2 s")
+    report("reconcile, again (nothing new to confirm)", min(agains), min(bases), "<= 2 s")
 
 
 def bench_worklist(work: Path, patients: int) -> None:
