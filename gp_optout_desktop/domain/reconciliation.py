@@ -94,6 +94,7 @@ class Comparison:
     record_practice: list[tuple[int, str]]  # (patient id, op): practice-wide rows to record, confirmed
     missing: list[ImportRow]  # (b): what the one-step import brings in
     not_coded_oldest: date | None  # the oldest day a code in (a) has been waiting
+    left_practice: int = 0  # register-only pairs of patients who left, died or were merged: not (a)
 
 
 def identity_problems(rows: list[ImportRow], by_nhs: dict[str, tuple[int, str]]) -> list[Problem]:
@@ -114,10 +115,13 @@ def identity_problems(rows: list[ImportRow], by_nhs: dict[str, tuple[int, str]])
 
 
 def compare(rows: list[ImportRow], pairs: dict[tuple[int, str], RegisterPair], by_nhs: dict[str, tuple[int, str]],
-            people_of: Callable[[list[int]], dict[int, tuple]]) -> Comparison:
+            people_of: Callable[[list[int]], dict[int, tuple]], inactive: set[int] | frozenset = frozenset()
+            ) -> Comparison:
     """Every row into exactly one of (b), (c), (d); every register pair not in the file into (a)
     or, for a practice-wide removal the file no longer shows, (d). ``people_of(patient ids)``
-    gives (nhs, title, forenames, surname, ISO dob) for the register-only pairs' report lines."""
+    gives (nhs, title, forenames, surname, ISO dob) for the register-only pairs' report lines.
+    ``inactive``: patients who left, died or were merged; their records are no longer the
+    practice's to code, so when the export does not show them they are counted, not (a)."""
     export: dict[tuple[str, str], list[ImportRow]] = {}
     for row in rows:
         export.setdefault((row.patient.nhs_number, row.kind), []).append(row)
@@ -157,7 +161,8 @@ def compare(rows: list[ImportRow], pairs: dict[tuple[int, str], RegisterPair], b
         _confirm_practice(pair, shows, confirm_pw, record_codes)
         items.append(Item(AGREE, "the latest state agrees", kind, nhs, p.surname, p.forenames, p.dob, pair.words(),
                           clinical, lines, pair.refs))
-    unmatched = [pair for key, pair in pairs.items() if key not in matched]
+    unmatched = [pair for key, pair in pairs.items() if key not in matched and pair.patient_id not in inactive]
+    left = sum(1 for key, pair in pairs.items() if key not in matched and pair.patient_id in inactive)
     people = people_of(sorted({pair.patient_id for pair in unmatched}))
     oldest: date | None = None
     for pair in unmatched:
@@ -178,7 +183,7 @@ def compare(rows: list[ImportRow], pairs: dict[tuple[int, str], RegisterPair], b
             oldest = since
     order = {NOT_CODED: 0, DIFFER: 1, NOT_IN_REGISTER: 2, AGREE: 3}
     items.sort(key=lambda i: (order[i.category], i.surname.casefold(), i.forenames.casefold(), i.nhs or "", i.kind))
-    return Comparison(items, confirm_events, confirm_pw, record_codes, missing, oldest)
+    return Comparison(items, confirm_events, confirm_pw, record_codes, missing, oldest, left)
 
 
 def _confirm_practice(pair: RegisterPair, shows: bool, confirm_pw: list, record_codes: list) -> None:

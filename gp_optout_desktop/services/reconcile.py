@@ -199,7 +199,11 @@ def reconcile(session: Session, path: Path, encoding: str | None = None) -> Resu
                                    "so nothing was changed. Correct the file or the register and try again.",
                                    tuple(problems))
         pairs = _register_pairs(conn, session.today())
-        found = compare(rows, pairs, by_nhs, lambda ids: store.patient_rows(conn, ids))
+        found = compare(rows, pairs, by_nhs, lambda ids: store.patient_rows(conn, ids), store.inactive_patients(conn))
+        if found.left_practice:
+            notes.append(f"{found.left_practice:,} objection{'s' if found.left_practice != 1 else ''} of patients who "
+                         "have left the practice, died or been merged are not in the export; they are not counted "
+                         "as not coded.")
         items, confirm_events, confirm_pw, recorded, missing, oldest = (
             found.items, found.confirm_events, found.confirm_practice, found.record_practice, found.missing,
             found.not_coded_oldest)

@@ -6,20 +6,27 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
+from ..domain.practice_list import INACTIVE
+
 # The latest practice-wide code row of each patient (its op decides what is asked of them now).
 _LATEST = "SELECT patient_id, max(id) AS id FROM practice_codes GROUP BY patient_id"
 _OBJECTS = ("EXISTS (SELECT 1 FROM current_state c WHERE c.patient_id = {p} AND c.kind = 'type1' AND c.active = 1)")
+# Deducted, deceased or merged (schema V8): no codes are added for them (domain.practice_list).
+_ACTIVE = ("NOT EXISTS (SELECT 1 FROM registration r WHERE r.patient_id = {p} AND r.status IN ("
+           + ", ".join(f"'{s}'" for s in INACTIVE) + "))")
 _OPTED_IN = ("EXISTS (SELECT 1 FROM current_state c WHERE c.patient_id = {p} AND c.kind = 'include' AND c.active = 1)")
 
 
 def unconfirmed_events(conn) -> list[tuple]:
     """(event id, patient id, kind, action, effective, recorded_at, coded_by, nhs, title, forenames,
-    surname, dob) for every Type 1/Type 2 event whose code is not confirmed, oldest recorded first."""
+    surname, dob) for every Type 1/Type 2 event whose code is not confirmed, oldest recorded first,
+    of patients still with the practice (a record that has left cannot be coded here)."""
     return conn.execute(
         "SELECT e.id, e.patient_id, e.kind, e.action, e.effective, e.recorded_at, e.coded_by,"
         " p.nhs, p.title, p.forenames, p.surname, p.dob"
         " FROM events e JOIN patients p ON p.id = e.patient_id"
-        " WHERE e.confirmed_at IS NULL AND e.kind IN ('type1', 'type2') ORDER BY e.recorded_at, e.id").fetchall()
+        f" WHERE e.confirmed_at IS NULL AND e.kind IN ('type1', 'type2') AND {_ACTIVE.format(p='e.patient_id')}"
+        " ORDER BY e.recorded_at, e.id").fetchall()
 
 
 def practice_latest(conn, with_patient: bool = True) -> list[tuple]:
@@ -42,18 +49,19 @@ def practice_newcomers(conn, with_patient: bool = True) -> list[tuple]:
     return conn.execute(
         f"SELECT p.id, p.created_at{extra} FROM patients p"
         " WHERE NOT EXISTS (SELECT 1 FROM practice_codes pc WHERE pc.patient_id = p.id)"
-        f" AND NOT {_OPTED_IN.format(p='p.id')} AND NOT {_OBJECTS.format(p='p.id')} ORDER BY p.created_at, p.id"
+        f" AND NOT {_OPTED_IN.format(p='p.id')} AND NOT {_OBJECTS.format(p='p.id')} AND {_ACTIVE.format(p='p.id')}"
+        " ORDER BY p.created_at, p.id"
     ).fetchall()
 
 
 def list_practice_adds(conn, policy_id: int, effective: date, queued_at: datetime) -> int:
-    """Turning the practice-wide opt-out on: an add for every patient who has not opted in, does
-    not object already, and has no practice-wide add listed. One INSERT ... SELECT."""
+    """Turning the practice-wide opt-out on: an add for every patient still with the practice who
+    has not opted in, does not object already, and has no practice-wide add listed. One INSERT ... SELECT."""
     cur = conn.execute(
         f"WITH latest AS (SELECT pc.patient_id, pc.op FROM practice_codes pc JOIN ({_LATEST}) l ON l.id = pc.id)"
         " INSERT INTO practice_codes(patient_id, policy_id, op, effective, queued_at)"
         " SELECT p.id, ?, 'add', ?, ? FROM patients p"
-        f" WHERE NOT {_OPTED_IN.format(p='p.id')} AND NOT {_OBJECTS.format(p='p.id')}"
+        f" WHERE NOT {_OPTED_IN.format(p='p.id')} AND NOT {_OBJECTS.format(p='p.id')} AND {_ACTIVE.format(p='p.id')}"
         " AND coalesce((SELECT op FROM latest WHERE latest.patient_id = p.id), '') <> 'add' ORDER BY p.id",
         (policy_id, effective.isoformat(), queued_at.isoformat()))
     return cur.rowcount
@@ -169,8 +177,8 @@ def last_run(conn) -> dict | None:
 
 def unconfirmed_count(conn) -> int:
     """Individual Type 1/Type 2 events not confirmed in the clinical system (an aggregate)."""
-    return conn.execute("SELECT count(*) FROM events WHERE confirmed_at IS NULL AND kind IN ('type1', 'type2')"
-                        ).fetchone()[0]
+    return conn.execute("SELECT count(*) FROM events e WHERE e.confirmed_at IS NULL AND e.kind IN ('type1', 'type2')"
+                        f" AND {_ACTIVE.format(p='e.patient_id')}").fetchone()[0]
 
 
 def practice_task_count(conn, on: bool) -> int:
@@ -183,3 +191,9 @@ def practice_task_count(conn, on: bool) -> int:
         " WHERE NOT objects AND ((op = 'add' AND NOT done AND NOT opted_in) OR (op = 'add' AND done AND opted_in)"
         " OR (op = 'remove' AND NOT done))").fetchone()[0]
     return listed + (len(practice_newcomers(conn, with_patient=False)) if on else 0)
+
+
+def inactive_patients(conn) -> set[int]:
+    """Patients who have left the practice, died or been merged (schema V8)."""
+    marks = ",".join("?" * len(INACTIVE))
+    return {r[0] for r in conn.execute(f"SELECT patient_id FROM registration WHERE status IN ({marks})", INACTIVE)}

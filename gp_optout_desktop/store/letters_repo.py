@@ -88,14 +88,18 @@ def mark_sent(conn, letter_id: int, on: date) -> int:
     return cur.rowcount
 
 
+_INACTIVE_SQL = ", ".join(f"'{s}'" for s in INACTIVE)  # deducted, deceased, merged: never sent a notice
+
+
 def queue_patient_notices(conn, kind: str, *, since: datetime, queued_at: datetime, due: date,
                           born_on_or_before: date) -> int:
-    """One ``kind`` letter to each patient born on or before ``born_on_or_before`` (16 or over)
-    who has not had one queued at or after ``since``. A letter per household would reveal who
+    """One ``kind`` letter to each patient still with the practice born on or before
+    ``born_on_or_before`` (16 or over) who has not had one queued at or after ``since``. A letter per household would reveal who
     else is registered at an address and fails in care homes and shared houses. Set-based."""
     cur = conn.execute(
         "INSERT INTO letters(patient_id, form_id, kind, queued_at, due)"
         " SELECT p.id, NULL, ?, ?, ? FROM patients p WHERE p.dob <= ? AND NOT EXISTS ("
+        f"  SELECT 1 FROM registration r WHERE r.patient_id = p.id AND r.status IN ({_INACTIVE_SQL})) AND NOT EXISTS ("
         "  SELECT 1 FROM letters l WHERE l.patient_id = p.id AND l.kind = ? AND l.queued_at >= ?) ORDER BY p.id",
         (kind, queued_at.isoformat(), due.isoformat(), born_on_or_before.isoformat(), kind, since.isoformat()),
     )

@@ -166,3 +166,32 @@ def test_patients_who_become_eligible_while_it_is_on_are_asked_for_and_removed_a
     assert {i.patient_id for i in _practice_items(gp2, "remove")} == {first, newcomer, another}
     assert _practice_items(gp2, "add") == []
     gp2.lock()
+
+
+def test_patients_who_left_or_died_get_no_add_no_notice_and_are_not_counted_not_coded(gp, add_patient, register_dir,
+                                                                                     tmp_path):
+    """Only patients still with the practice (schema V8 registration): a deducted or deceased
+    patient's record is not the practice's to code, and is never sent a notice."""
+    from gp_optout_desktop.services import letters
+    from gp_optout_desktop.store import registration
+
+    stays = add_patient(gp, surname="Stays", dob="1970-01-01", nhs=N[24])
+    left = add_patient(gp, surname="Left", dob="1970-01-01", nhs=N[25])
+    died = add_patient(gp, surname="Died", dob="1940-01-01", nhs=N[26])
+    objections.record(gp, left)  # objected, then left before it was coded
+    with gp.register.transaction() as conn:  # as the practice-list import records it
+        for pid, status in ((left, "deducted"), (died, "deceased")):
+            registration.put(conn, pid, registration.Registration(status, date(2026, 11, 1), None, None, None),
+                             by="test", at=gp.now())
+    exclusion.set_practice_optout(gp, "on", "Partners' decision")
+    assert {i.patient_id for i in coding.worklist(gp).items} == {stays}
+    gp.lock()
+    pm = session_service.unlock(register_dir, "pm", "pm-password-1")
+    fixed(pm, date(2026, 11, 3))
+    assert letters.queue_practice_wide_notice(pm).data["count"] == 1  # Stays only
+    export = tmp_path / "export.csv"
+    export.write_bytes(emis_export([(N[24], "Stays", "Alex", date(1970, 1, 1), "LS1 4AP", T1, date(2026, 11, 2))]))
+    result = reconcile.reconcile(pm, export)
+    assert result.count("a") == 0 and result.count("d") == 1
+    assert "1 objection of patients who have left the practice, died or been merged" in result.describe()
+    pm.lock()
