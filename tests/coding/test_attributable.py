@@ -73,3 +73,12 @@ def test_a_practice_wide_code_changed_outside_the_app_is_reported(manager, add_p
         assert not verified.ok and "practice_codes" in " ".join(verified.problems)
     finally:
         pm.lock()
+
+
+def test_every_coding_audit_action_has_words():
+    """The audit viewer names each action in words, the ones built from a variable part too."""
+    from gp_optout_desktop.domain.audit_words import ACTIONS
+
+    for action in ("reconcile.run", "reconcile.report", "coding.worklist.csv", "coding.worklist.checklist",
+                   "coding.practice_wide.add", "coding.practice_wide.remove", "settings.coding_target"):
+        assert action in ACTIONS, action
