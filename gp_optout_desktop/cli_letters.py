@@ -37,7 +37,8 @@ def add_commands(subparsers) -> None:
     q.add_argument("--out", type=Path, help="the PDF to write (default reprint-DATE.pdf in this folder)")
     q.add_argument("--letter", type=int, help="a particular letter id instead of the latest")
     lsub.add_parser("notify-practice-wide",
-                    help="queue the practice-wide opt-out notice, one per household not yet told (practice manager)")
+                    help="queue the practice-wide opt-out notice, one to each patient aged 16 or over not yet told "
+                         "(practice manager)")
     q = lsub.add_parser("policy-change", help="queue the Type 1 policy-change letter (the practice's own wording) "
                                               "to every patient whose objection is in force (practice manager)")
     q.add_argument("--yes", action="store_true", help="queue them; without it, only say how many it would be")

@@ -323,11 +323,23 @@ def _requests(conn, session: Session, rows, letter_date: date, decided: Sequence
     return requests, templates
 
 
+NOTICE_MIN_AGE = 16  # nobody of 16 or over is anyone's dependant: each is written to
+
+
+def years_before(day: date, years: int) -> date:
+    """The same date ``years`` earlier (29 February becomes the 28th)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
 def queue_practice_wide_notice(session: Session) -> ChangeSet:
     """Queue the notice that tells patients the practice-wide opt-out is on (the ICO: every
-    patient must be told). One letter per household (same address lines and postcode), to
-    its oldest patient, worded for everyone there; households already sent a notice since
-    the opt-out was last turned on are skipped, so running it again queues only newcomers.
+    patient must be told). One letter to each patient aged 16 or over, not one per household
+    (that reveals who else is registered at an address, and fails in care homes and shared
+    houses); patients already sent a notice since the opt-out was last turned on are skipped,
+    so running it again queues only newcomers and those who have turned 16.
     Due one calendar month from today. Manager only; one audit row with the count."""
     today = session.today()
     with session.write("print_letters", changes_register=False) as ctx:
@@ -338,14 +350,17 @@ def queue_practice_wide_notice(session: Session) -> ChangeSet:
                 "A GP turns it on first; then queue the notice.", "practice_optout")
         turned_on = practice_policy.current_policy(history, as_of=today)
         due = one_calendar_month_after(today)
-        count = letters_repo.queue_household_notices(ctx.conn, PRACTICE_WIDE_NOTICE, since=turned_on.recorded_at,
-                                                     queued_at=session.now(), due=due)
+        count = letters_repo.queue_patient_notices(ctx.conn, PRACTICE_WIDE_NOTICE, since=turned_on.recorded_at,
+                                                   queued_at=session.now(), due=due,
+                                                   born_on_or_before=years_before(today, NOTICE_MIN_AGE))
         ctx.audit("letter.queue_practice_wide", detail=f"letters={count} kind={PRACTICE_WIDE_NOTICE} "
                                                        f"policy={turned_on.seq} due={due.isoformat()}")
     if count == 0:
-        summary = "Every household has already had a practice-wide opt-out notice queued since it was turned on."
+        summary = ("Every patient aged 16 or over has already had a practice-wide opt-out notice queued since it was "
+                   "turned on.")
     else:
-        summary = (f"Queued {count:,} practice-wide opt-out notice{'s' if count != 1 else ''}, one per household "
+        summary = (f"Queued {count:,} practice-wide opt-out notice{'s' if count != 1 else ''}, one to each patient "
+                   f"aged {NOTICE_MIN_AGE} or over "
                    f"(due by {due.day} {due:%b %Y}). Print them from the letters queue.")
     return ChangeSet(summary, ctx.revision, areas=frozenset({"letters"}), data={"count": count, "due": due.isoformat()})
 
