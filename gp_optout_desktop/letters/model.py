@@ -181,6 +181,7 @@ class LetterRequest:
     proxy_name: str | None = None
     proxy_role: str | None = None  # a key of domain.events.PROXY_ROLES
     policy_effective: date | None = None  # practice-wide notice only
+    policy_reason: str | None = None  # practice-wide notice only: the GPs' recorded reason
 
     def __post_init__(self):
         if self.kind not in KINDS:

@@ -171,9 +171,10 @@ def build_request(conn, row: letters_repo.LetterRow, table: codes_mod.CodeTable,
     kind = printing.kind if printing is not None else row.kind
     if row.kind == PRACTICE_WIDE_NOTICE:
         history = policy_store.history(conn) if policy_history is None else policy_history
+        turned_on = _notice_policy(history, row)
         return LetterRequest(row.kind, reference(row.letter_id), letter_date,
                              _recipient(patients_store.get(conn, row.patient_id)),
-                             policy_effective=_notice_policy(history, row).effective)
+                             policy_effective=turned_on.effective, policy_reason=turned_on.reason)
     adult = patients_store.get(conn, row.patient_id)
     proxy_name = proxy_role = None
     if row.form_id is not None:

@@ -137,13 +137,16 @@ def test_printed_notice_explains_how_to_ask_to_be_included(manager, register_dir
         today = pm.today()
         for expected in ("Mrs Siân O'Brien-Ŵyn", "Flat 2, Tŷ Gwyn", "LL30 1AA", "Dear Mrs O'Brien-Ŵyn,",
                          "Dear Ifan Evans,", "Dear Sam Single,",
-                         f"From {today.day} {today:%B %Y}, identifiable information",
-                         "If you want your data to be included",
-                         "Tell us in person, by post, by email or by phone that you want to be included",
-                         "for everyone registered with us who lives at your address",
-                         "Template practice_wide_notice v2", "Test Surgery"):
+                         f"From {today.day} {today:%B %Y}, we will add the code for a Type 1 objection",
+                         "The GPs' reason: Practice meeting decided on", "Your options",
+                         "tell us in person, by post, by email or by phone that you want to be included",
+                         "every patient of Test Surgery aged 16 or over", "This letter is about you only",
+                         "may be discontinued in future", "safeguarding",
+                         "Template practice_wide_notice v3", "Test Surgery"):
             assert expected in text, expected
-        assert "To the household at" not in text
+        # One letter per patient: nothing about a household or who else lives there; no claim about the law.
+        for unwanted in ("To the household at", "household", "lives at your address", "law allows"):
+            assert unwanted not in text, unwanted
         # The split files carry the same letters, one each.
         split = sorted((tmp_path / "split").iterdir())
         assert len(split) == 5
