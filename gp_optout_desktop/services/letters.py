@@ -20,7 +20,7 @@ from ..domain.patient import Patient
 from ..letters import render
 from ..letters.model import (
     KIND_LABELS, POLICY_CHANGE, PRACTICE_WIDE_NOTICE, RECEIVED_KIND, TYPE2_IN_ERROR, LetterItem,
-    LetterRecipient, LetterRequest, PracticeDetails,
+    LetterRecipient, LetterRequest, PracticeDetails, TRANSFERRED,
 )
 from ..letters.templates import LetterTemplate
 from ..store import events as events_store, letters_repo, meta, patients as patients_store, policy as policy_store
@@ -454,3 +454,26 @@ def queue_policy_change(session: Session) -> ChangeSet:
         summary = (f"Queued {count:,} policy-change letter{'s' if count != 1 else ''}, one to each patient whose "
                    f"Type 1 objection is in force (due by {due.day} {due:%b %Y}). Print them from the letters queue.")
     return ChangeSet(summary, ctx.revision, areas=frozenset({"letters"}), data={"count": count, "due": due.isoformat()})
+
+
+def queue_transferred(session: Session, nhs: str) -> ChangeSet:
+    """Queue the letter for an objector who has left the practice: the objection travels with
+    the record by GP2GP (which can re-date codes); they should check it at their new practice.
+    Only for a patient the practice list shows as deducted, with a Type 1 objection recorded here."""
+    from ..domain.practice_list import DEDUCTED
+    from ..store import registration as registration_store
+
+    digits = nhs_number.validate(nhs)
+    with session.write("queue_letter", changes_register=False) as ctx:
+        patient = patients_store.by_nhs(ctx.conn, digits)
+        if registration_store.get(ctx.conn, patient.patient_id).status != DEDUCTED:
+            raise ValidationError("This patient has not left the practice (the practice list does not show them as "
+                                  "deducted): nothing was queued.", "registration")
+        if not events_store.type1_active(ctx.conn, patient.patient_id):
+            raise ValidationError("This patient has no Type 1 objection recorded here: nothing was queued.", "type")
+        due = one_calendar_month_after(session.today())
+        letter_id = events_store.queue_letter(ctx.conn, patient.patient_id, None, TRANSFERRED, session.now(), due)
+        ctx.audit("letter.queue", audit_ref(patient), detail=f"letter={letter_id} kind={TRANSFERRED}")
+    return ChangeSet(f"Letter queued (due by {due.day} {due:%b %Y}): the objection travels with the record by GP2GP; "
+                     "check it at the new practice.", ctx.revision, frozenset({patient.patient_id}),
+                     letter_ids=(letter_id,), areas=frozenset({"letters"}))

@@ -38,9 +38,10 @@ def _row(r) -> LetterRow:
 
 def pending(conn, limit: int | None = None) -> list[LetterRow]:
     """Unsent letters, the nearest deadline first (oldest received first), then queue order."""
-    # Deducted, deceased and merged patients' letters are held: never printed, kept for the record.
-    sql = (f"SELECT {_COLUMNS} FROM letters WHERE sent_at IS NULL AND patient_id NOT IN"
-           f" (SELECT patient_id FROM registration WHERE status IN ({_INACTIVE_SQL})) ORDER BY due, queued_at, id")
+    # Deducted, deceased and merged patients' letters are held: never printed, kept for the record;
+    # the one exception is the letter telling someone who left that their objection travels.
+    sql = (f"SELECT {_COLUMNS} FROM letters WHERE sent_at IS NULL AND (kind = 'transferred' OR patient_id NOT IN"
+           f" (SELECT patient_id FROM registration WHERE status IN ({_INACTIVE_SQL}))) ORDER BY due, queued_at, id")
     params: tuple = ()
     if limit is not None:
         sql += " LIMIT ?"
