@@ -76,6 +76,17 @@ _t64_release() {
 }
 
 MISSING=()
+need_for_both_commands() {
+  # A user without root gets ONE message covering both of the README's commands
+  # (scripts/run-app and scripts/run-tests), not one round each.
+  [ "$(id -u)" -eq 0 ] && return 0
+  need "${QT_NEEDS[@]}" "${TOOL_NEEDS[@]}"
+  if [ -z "${WAYLAND_DISPLAY:-}" ]; then
+    need "${DISPLAY_NEEDS[@]}"
+    [ -n "${DISPLAY:-}" ] || need "${XVFB_NEEDS[@]}"
+  fi
+}
+
 need() {
   # $@: needs ("what|names"). Adds the package for each one not present to MISSING.
   local entry what names
@@ -129,7 +140,7 @@ install_missing() {
   fi
   {
     echo "These system packages are missing: $list"
-    echo "Run this once (it asks for the root password), then run $0 again:"
+    echo "Run this once as root (it covers both scripts/run-app and scripts/run-tests), then run $0 again:"
     echo "  $cmd"
   } >&2
   exit 3
