@@ -68,6 +68,9 @@ class CliContext:
             self._session = session_service.unlock(self.folder, self.user(), self.password())
             if self._session.must_change_password:
                 self.out("Your password was reset: choose a new one with 'gp-optout user passwd'.", err=True)
+            if self._session.register.upgraded:
+                self.out("The register now signs user records and the audit trail with a manager key (docs/adr/0006). "
+                         "Make a new recovery key now: 'gp-optout recovery-key new'.", err=True)
         return self._session
 
     def close(self) -> None:
@@ -175,8 +178,11 @@ def cmd_user(ctx: CliContext) -> int:
         change = users.reset_password(session, a.name)
     elif a.user_cmd == "list":
         for name, role in users.list_users(session):
-            ctx.out(f"{name:<20} {roles.ROLE_LABELS[role]}")
-        return 0
+            ctx.out(f"{name:<20} {roles.ROLE_LABELS.get(role, role)}")
+        problems = users.record_problems(session)  # a record edited outside the app (docs/adr/0006)
+        for problem in problems:
+            print(f"gp-optout: warning: {problem}", file=sys.stderr)
+        return EXIT_STORE if problems else 0
     else:  # passwd
         if a.name and a.name != session.user:
             change = users.reset_password(session, a.name)
@@ -251,8 +257,12 @@ def cmd_object(ctx: CliContext, action: str) -> int:
         proxy = Proxy(a.proxy_role or "", a.proxy_name or "", a.proxy_evidence or "",
                       a.proxy_verified_by or ctx.user())
     change = objections.record(ctx.session(), _patient_id(ctx), a.type, action, effective=a.effective,
-                               received=a.received, via=a.via, proxy=proxy, dependants=_dependant_ids(ctx))
+                               received=a.received, via=a.via, proxy=proxy, dependants=_dependant_ids(ctx),
+                               confirm_other_address=a.confirm_other_address,
+                               donor_lacks_capacity=a.donor_lacks_capacity)
     ctx.out(change.summary)
+    for warning in change.warnings:
+        ctx.out(warning)
     return 0
 
 
@@ -298,6 +308,8 @@ def cmd_audit(ctx: CliContext) -> int:
     if a.audit_cmd == "verify":
         result = audit.verify(ctx.session())
         ctx.out(result.describe())
+        for problem in result.problems[1:]:
+            ctx.out(f"  also: {problem}")
         return 0 if result.ok else 5
     rows = audit.query(ctx.session(), since=a.since, until=a.until, user=a.by, action=a.action, patient=a.patient,
                        limit=a.limit)
@@ -463,7 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--proxy-name")
         p.add_argument("--proxy-evidence")
         p.add_argument("--proxy-verified-by")
-        p.add_argument("--dependant", action="append", type=_nhs, help="NHS number of a dependant on the same form")
+        p.add_argument("--dependant", action="append", type=_nhs,
+                       help="NHS number of a child (under 16) on the same form")
+        p.add_argument("--confirm-other-address", action="store_true",
+                       help="a dependant lives at another address and the adult's parental responsibility was checked")
+        p.add_argument("--donor-lacks-capacity", action="store_true",
+                       help="needed with --proxy-role lpa_health_welfare: the patient lacks capacity to decide")
         p.set_defaults(func=lambda ctx, action=action: cmd_object(ctx, action))
 
     p = sub.add_parser("status", help="a patient's current state in words, or --export: the exclusion file's")
@@ -518,17 +535,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules():
-    """Command groups that live beside their features (exclusion file, letters)."""
+    """Command groups that live beside their features: every ``cli_<area>`` module of the
+    package with an ``add_commands(subparsers)`` (so a new feature adds a module, not an edit here)."""
     import importlib
+    import pkgutil
 
-    modules = []
-    for name in ("cli_exclusion", "cli_letters"):
-        try:
-            modules.append(importlib.import_module(f"{__package__}.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{name}":
-                raise
-    return modules
+    names = sorted(m.name for m in pkgutil.iter_modules(_package_path())
+                   if m.name.startswith("cli_"))
+    return [importlib.import_module(f"{__package__}.{name}") for name in names]
+
+
+def _package_path() -> list[str]:
+    import gp_optout_desktop
+
+    return list(gp_optout_desktop.__path__)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,6 +119,8 @@ def test_every_readme_command_runs_as_written(tmp_path):
     (work / "candidates.csv").write_text(
         "NHS Number\n999 000 0026\n" + "".join(f"{n}\n" for n in imported) + "9990000018\n", encoding="utf-8")
 
+    shutil.copy(work / "candidates.csv", work / "cohort.csv")
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("GP_OPTOUT_")}
     env["PATH"] = f"{Path(gp).parent}{os.pathsep}{env.get('PATH', '')}"
     typist = Typist(env, work)
@@ -149,6 +151,8 @@ def test_every_readme_command_runs_as_written(tmp_path):
     assert (tmp_path / "extract" / "exclusions" / "CURRENT").exists()
     # The consult kept only those who do not object: 0026 objects (again), the imports object.
     assert (work / "allowed.csv").read_text(encoding="utf-8").split() == ["NHS", "Number", "9990000018"]
+    assert "9990000018" in (work / "national-check.csv").read_text(encoding="utf-8")
+    assert "9990000026" not in (work / "national-check.csv").read_text(encoding="utf-8")
     assert "Jones-Evans" in "".join(p.extract_text() for p in PdfReader(work / "batch.pdf").pages)
     assert len(list((work / "letters").glob("*.pdf"))) >= 2
     assert (work / "again.pdf").stat().st_size > 0
