@@ -1,6 +1,6 @@
 """Every command in the README's command-line section runs as written, in order, against a
 temporary register: the test only moves the example paths (/path/to/register, /media/usb,
-/srv/extract) into a temporary folder, writes the two input files the examples name
+/srv/extract) into a temporary folder, writes the input files the examples name
 (objections.csv, candidates.csv), and types passwords at the prompts on a real terminal
 (a pty), as a person would. Each must exit 0, and what the comments promise is checked."""
 

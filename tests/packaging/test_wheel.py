@@ -85,7 +85,8 @@ def test_installed_wheel_records_exports_and_prints(installed, tmp_path):
     run("--user", "pm", "export-public-key", "--out", str(tmp_path / "public.pem"))
     (tmp_path / "candidates.csv").write_text("nhs_number\n9990000018\n9990000026\n", encoding="utf-8")
     run("consult", "--exclusions", str(exports), "--public-key", str(tmp_path / "public.pem"),
-        "--in", str(tmp_path / "candidates.csv"), "--out", str(tmp_path / "allowed.csv"), "--practice", "F84003")
+        "--in", str(tmp_path / "candidates.csv"), "--out", str(tmp_path / "allowed.csv"), "--practice", "F84003",
+        "--state", str(tmp_path / "consumer-state.json"))
     with open(tmp_path / "allowed.csv", encoding="utf-8", newline="") as f:
         assert [row["nhs_number"] for row in csv.DictReader(f)] == ["9990000026"]
 
