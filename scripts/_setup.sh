@@ -125,9 +125,16 @@ install_missing() {
   if [ "$(id -u)" -eq 0 ]; then
     echo "Installing system packages: $list" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
+    # apt's chatter (debconf notes) only when something fails.
+    local log
+    log="$(mktemp)"
     # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $list >/dev/null
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $list; } >"$log" 2>&1; then
+      cat "$log" >&2; rm -f "$log"
+      echo "Installing $list failed (above)." >&2
+      exit 3
+    fi
+    rm -f "$log"
     _ldcache=""
     MISSING=()
     return 0
