@@ -23,7 +23,8 @@ from pypdf import PdfReader
 from gp_optout_desktop.domain.nhs_number import display, synthetic_range
 
 ROOT = Path(__file__).resolve().parents[2]
-PROMPTS = ("New password: ", "Recovery key: ", "Your password, to confirm: ", "Password: ")
+PROMPTS = ("New password: ", "Recovery key: ", "Your password, to confirm: ", "Your password for this register: ",
+           "Password: ")
 
 
 def readme_commands() -> list[str]:
