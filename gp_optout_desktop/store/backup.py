@@ -89,7 +89,7 @@ def write(conn, data_key: bytes, keys: keyfile.KeyFile, out: Path, head: Head | 
             zf.writestr("manifest.json", json.dumps(manifest, indent=1))
             zf.write(copy, database.DB_NAME)
             zf.writestr(database.KEYS_NAME, json.dumps(keys.data, indent=1, sort_keys=True))
-        with open(archive, "rb") as fh:
+        with open(archive, "r+b") as fh:  # Windows flushes (FlushFileBuffers) only a writable handle
             os.fsync(fh.fileno())
         os.replace(archive, out)
         atomic.fsync_dir(out.parent)
