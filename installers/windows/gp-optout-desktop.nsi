@@ -2,7 +2,7 @@
 ; Built by scripts/build-windows (on Debian, with makensis), which passes:
 ;   VERSION  the project version          BUNDLE  the PyInstaller folder (dist/gp-optout-desktop)
 ;   LISTS    the folder holding install.nsh / uninstall.nsh (installers/windows/nsis_lists.py)
-;   OUTFILE  the setup.exe to write
+;   OUTFILE  the setup.exe to write     ICON  the .ico (optional)
 ; Installs per machine into Program Files with a Start-menu shortcut for all users; the
 ; register itself stays in each user's %LOCALAPPDATA% (never on a network share: the program
 ; refuses one) and is never touched by installing or uninstalling.
@@ -24,6 +24,10 @@ Target amd64-unicode   ; a 64-bit installer for a 64-bit bundle (also the 64-bit
 !define SHORTCUT_DIR "$SMPROGRAMS\${APP}"
 !define SHORTCUT "${SHORTCUT_DIR}\GP opt-out register.lnk"
 
+!ifdef ICON
+  Icon "${ICON}"            ; installers/icons/gp-optout-desktop.ico
+  UninstallIcon "${ICON}"
+!endif
 Name "GP opt-out register ${VERSION}"
 OutFile "${OUTFILE}"
 InstallDir "$PROGRAMFILES64\${APP}"
