@@ -251,8 +251,12 @@ def cmd_object(ctx: CliContext, action: str) -> int:
         proxy = Proxy(a.proxy_role or "", a.proxy_name or "", a.proxy_evidence or "",
                       a.proxy_verified_by or ctx.user())
     change = objections.record(ctx.session(), _patient_id(ctx), a.type, action, effective=a.effective,
-                               received=a.received, via=a.via, proxy=proxy, dependants=_dependant_ids(ctx))
+                               received=a.received, via=a.via, proxy=proxy, dependants=_dependant_ids(ctx),
+                               confirm_other_address=a.confirm_other_address,
+                               donor_lacks_capacity=a.donor_lacks_capacity)
     ctx.out(change.summary)
+    for warning in change.warnings:
+        ctx.out(warning)
     return 0
 
 
@@ -463,7 +467,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--proxy-name")
         p.add_argument("--proxy-evidence")
         p.add_argument("--proxy-verified-by")
-        p.add_argument("--dependant", action="append", type=_nhs, help="NHS number of a dependant on the same form")
+        p.add_argument("--dependant", action="append", type=_nhs,
+                       help="NHS number of a child (under 16) on the same form")
+        p.add_argument("--confirm-other-address", action="store_true",
+                       help="a dependant lives at another address and the adult's parental responsibility was checked")
+        p.add_argument("--donor-lacks-capacity", action="store_true",
+                       help="needed with --proxy-role lpa_health_welfare: the patient lacks capacity to decide")
         p.set_defaults(func=lambda ctx, action=action: cmd_object(ctx, action))
 
     p = sub.add_parser("status", help="a patient's current state in words, or --export: the exclusion file's")
@@ -518,17 +527,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules():
-    """Command groups that live beside their features (exclusion file, letters)."""
+    """Command groups that live beside their features: every ``cli_<area>`` module of the
+    package with an ``add_commands(subparsers)`` (so a new feature adds a module, not an edit here)."""
     import importlib
+    import pkgutil
 
-    modules = []
-    for name in ("cli_exclusion", "cli_letters"):
-        try:
-            modules.append(importlib.import_module(f"{__package__}.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{name}":
-                raise
-    return modules
+    names = sorted(m.name for m in pkgutil.iter_modules(_package_path())
+                   if m.name.startswith("cli_"))
+    return [importlib.import_module(f"{__package__}.{name}") for name in names]
+
+
+def _package_path() -> list[str]:
+    import gp_optout_desktop
+
+    return list(gp_optout_desktop.__path__)
 
 
 def main(argv: list[str] | None = None) -> int:

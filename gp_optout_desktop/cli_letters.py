@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from .domain.uk_time import uk_today
 
 
 def add_commands(subparsers) -> None:
@@ -119,7 +120,7 @@ def run_letters(ctx) -> int:
         if change.data.get("split_dir"):
             ctx.out(f"One file per letter in: {change.data['split_dir']}")
         return 0
-    out = a.out or Path(f"reprint-{date.today().isoformat()}.pdf")
+    out = a.out or Path(f"reprint-{uk_today().isoformat()}.pdf")
     change = letters.reprint(session, a.nhs, out, letter_id=a.letter)
     ctx.out(change.summary)
     ctx.out(f"PDF: {change.data['path']}")

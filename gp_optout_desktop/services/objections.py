@@ -5,7 +5,9 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
-from ..domain import codes
+from dataclasses import replace
+
+from ..domain import acting_for, codes
 from ..domain.errors import ValidationError
 from ..domain.events import INCLUDE, Event, Proxy, check_new_event
 from ..store import events as events_store, patients as patients_store
@@ -35,9 +37,14 @@ def record(
     proxy: Proxy | None = None,
     dependants: list[int] | tuple[int, ...] = (),
     for_self: bool = True,
+    confirm_other_address: bool = False,
+    donor_lacks_capacity: bool = False,
 ) -> ChangeSet:
     """One form: the patient's own event (unless ``for_self`` is False) and one event per
-    dependant, linked to the submitting adult, in one transaction, with one letter queued."""
+    dependant, linked to the submitting adult, in one transaction, with one letter queued.
+
+    Dependants must be under 16; one living elsewhere needs ``confirm_other_address``. A proxy's
+    role must suit the patient's age; a health-and-welfare LPA needs ``donor_lacks_capacity``."""
     today = session.today()
     effective = effective or today
     received = received or today
@@ -54,11 +61,22 @@ def record(
     with session.write(permission) as ctx:
         conn = ctx.conn
         adult = patients_store.get(conn, patient_id)
+        if proxy is not None and for_self:
+            acting_for.check_proxy_role(proxy.role, acting_for.age_on(adult.dob, today),
+                                        donor_lacks_capacity=donor_lacks_capacity)
+            if proxy.role in acting_for.NEEDS_LACK_OF_CAPACITY:
+                proxy = replace(proxy, evidence=f"{proxy.evidence}; {acting_for.LACKS_CAPACITY_NOTE}")
+        checks = [acting_for.check_dependant(patients_store.get(conn, dep_id), adult, today) for dep_id in dependants]
+        elsewhere = [c.patient.display_name for c in checks if c.other_address]
+        if elsewhere and not confirm_other_address:
+            raise ValidationError(
+                f"{', '.join(elsewhere)} {'lives' if len(elsewhere) == 1 else 'live'} at a different address from "
+                f"{adult.display_name}. Check that they have parental responsibility, then confirm.", "dependants")
         form_id = events_store.next_form_id(conn)
         targets = ([(adult, proxy, None)] if for_self else []) + [
-            (patients_store.get(conn, dep_id),
+            (check.patient,
              Proxy("parental_responsibility", adult.display_name, DEPENDANT_EVIDENCE, session.user), patient_id)
-            for dep_id in dependants
+            for check in checks
         ]
         event_ids = []
         for person, acting_proxy, submitted_by in targets:
@@ -84,8 +102,18 @@ def record(
     done = "recorded" if action == codes.REGISTER else "withdrawn"
     due = one_calendar_month_after(received)
     summary = f"{label} {done} for {names}. A confirmation letter is queued (due by {due.day} {due:%b %Y})."
+    notes = tuple(note for check in checks for note in check.notes if "different address" not in note)
     return ChangeSet(summary, ctx.revision, frozenset(t[0].patient_id for t in targets), tuple(event_ids), (letter_id,),
-                     areas=frozenset({"patients", "letters"}), data={"form_id": form_id})
+                     areas=frozenset({"patients", "letters"}), warnings=notes, data={"form_id": form_id})
+
+
+def check_dependants(session: Session, patient_id: int, dependants: list[int] | tuple[int, ...]
+                     ) -> list[acting_for.DependantCheck]:
+    """What the form must show or confirm before saving (raises for anyone aged 16 or over)."""
+    session.require("view_patient")
+    with session.register.reading() as conn:
+        adult = patients_store.get(conn, patient_id)
+        return [acting_for.check_dependant(patients_store.get(conn, d), adult, session.today()) for d in dependants]
 
 
 def mark_coded(session: Session, event_id: int) -> ChangeSet:

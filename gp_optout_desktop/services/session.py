@@ -15,6 +15,7 @@ from ..domain.errors import ValidationError
 from ..paths import resource
 from ..store import meta, register as register_store, users as users_store
 from ..store.errors import StoreError, WrongPassword
+from ..domain.uk_time import uk_date
 
 
 @lru_cache(maxsize=1)
@@ -67,7 +68,7 @@ class Session:
         return self.clock()
 
     def today(self) -> date:
-        return self.clock().astimezone().date()
+        return uk_date(self.clock())
 
     def _check_open(self) -> None:
         if not self.register.is_open:

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import atomic
 from .errors import StoreError, Throttled, WrongPassword
+from ..domain.uk_time import uk
 
 FORMAT = 1
 # Argon2id: 4 passes over 192 MiB with 2 lanes, measured at 0.46-0.47 s on the 2-core
@@ -164,7 +165,7 @@ class KeyFile:
         retry = self.retry_at(name)
         now = now or _now()
         if retry and now < retry:
-            local = retry.astimezone().strftime("%H:%M:%S")
+            local = uk(retry).strftime("%H:%M:%S")
             raise Throttled(f"Too many wrong passwords. The next try is allowed at {local}.", retry)
 
     def record_failure(self, name: str, now: datetime | None = None) -> None:

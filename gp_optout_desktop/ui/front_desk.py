@@ -1,4 +1,6 @@
-"""The front desk: one search box, results as you type, Enter opens the patient.
+"""The front desk: one search box, results as you type, Enter opens the patient when exactly
+one matches; with more, focus moves to the list and the user picks (as EMIS Web and SystmOne
+do): the wrong patient must never be one keystroke away.
 
 The search is debounced (150 ms) and runs in the database; the table model holds
 only the ids and rows it fetched.
@@ -38,7 +40,7 @@ class FrontDesk(QWidget):
         self.search.setToolTip("Find a patient as you type (Ctrl+F). Down arrow moves to the results; Enter opens.")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._typed)
-        self.search.returnPressed.connect(self.open_selected)
+        self.search.returnPressed.connect(self._enter_in_search)
         self.search.installEventFilter(self)
 
         self.summary = QLabel()
@@ -130,11 +132,17 @@ class FrontDesk(QWidget):
             return
         self.summary.setText(self.model.summary())
         self.not_found_button.setVisible(bool(text.strip()) and self.model.rowCount() == 0)
-        if self.model.rowCount():
-            self.table.selectionModel().setCurrentIndex(
-                self.model.index(0, 0),
-                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        # Only a single match is chosen for the user; with several, nobody is chosen until they pick.
+        self.table.clearSelection()
+        self.table.setCurrentIndex(self.model.index(-1, -1))
+        if self.model.rowCount() == 1:
+            self._select_row(0)
         self._update_buttons()
+
+    def _select_row(self, row: int) -> None:
+        self.table.selectionModel().setCurrentIndex(
+            self.model.index(row, 0),
+            QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
 
     def _changed(self, changes) -> None:
         # A new objection or patient changes what the rows show; re-run the same search.
@@ -163,16 +171,33 @@ class FrontDesk(QWidget):
 
     # ---- acting on the selection --------------------------------------------------
     def selected_id(self) -> int | None:
+        """The patient the user chose, or the only match; None while several match and none is chosen."""
         if self._timer.isActive():
             self.refresh()  # Enter pressed before the debounce fired: search first
         index = self.table.currentIndex()
-        row = index.row() if index.isValid() else (0 if self.model.rowCount() else -1)
-        return self.model.patient_id(row)
+        if index.isValid():
+            return self.model.patient_id(index.row())
+        return self.model.patient_id(0) if self.model.rowCount() == 1 else None
+
+    def _choose_from_list(self) -> None:
+        """Several match: move to the list and say so; nothing opens until the user picks."""
+        self.summary.setText(f"{self.model.summary()} Choose one: arrow keys, then Enter.")
+        self.table.setFocus()  # no row is highlighted: the first arrow key makes the choice
+
+    def _enter_in_search(self) -> None:
+        if self._timer.isActive():
+            self.refresh()
+        if self.model.rowCount() > 1:
+            self._choose_from_list()
+        else:
+            self.open_selected()
 
     def open_selected(self) -> None:
         patient_id = self.selected_id()
         if patient_id is not None:
             self.open_patient.emit(patient_id)
+        elif self.model.rowCount() > 1:
+            self._choose_from_list()
         elif self.search.text().strip():
             self.new_patient.emit(self.search.text())
 
@@ -180,11 +205,15 @@ class FrontDesk(QWidget):
         patient_id = self.selected_id()
         if patient_id is not None:
             self.record_objection.emit(patient_id)
+        elif self.model.rowCount() > 1:
+            self._choose_from_list()
 
     def eventFilter(self, obj, event) -> bool:
         if event.type() == QEvent.Type.KeyPress:
             if obj is self.search and event.key() == Qt.Key.Key_Down and self.model.rowCount():
                 self.table.setFocus()
+                if not self.table.currentIndex().isValid():
+                    self._select_row(0)  # Down is a choice: the first row
                 return True
             if obj is self.table and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
                 self.open_selected()

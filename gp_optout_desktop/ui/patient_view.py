@@ -21,6 +21,7 @@ from .bus import ChangeBus
 from .screens import include_me
 from .screens.base import describe_error
 from .widgets import InlineMessage, heading
+from ..domain.uk_time import uk
 
 LETTER_KINDS = {"objection": "Objection confirmation", "withdrawal": "Withdrawal confirmation",
                 "include": "Inclusion confirmation", "type2_in_error": "Type 2 recorded in error"}
@@ -34,7 +35,7 @@ def _day(value) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
     if isinstance(value, datetime):
-        value = value.astimezone().date() if value.tzinfo else value.date()
+        value = uk(value).date() if value.tzinfo else value.date()
     return f"{value.day} {value:%b %Y}"
 
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDateEdit, QF
                                QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QRadioButton,
                                QScrollArea, QVBoxLayout, QWidget)
 
-from ..domain import codes, nhs_number
+from ..domain import acting_for, codes, nhs_number
 from ..domain.errors import ValidationError
 from ..domain.events import HOW_RECEIVED, PROXY_ROLES, Proxy
 from ..services import objections, patients
@@ -33,9 +33,10 @@ def _pydate(q: QDate) -> date:
     return date(q.year(), q.month(), q.day())
 
 
-def row_label(row) -> str:
+def row_label(row, today: date | None = None) -> str:
     nhs = nhs_number.display(row.nhs_number) if row.nhs_number else "NHS number not known"
-    return f"{row.name}  ·  born {row.dob:%d/%m/%Y}  ·  {nhs}"
+    age = f"age {acting_for.age_on(row.dob, today)}, " if today else ""
+    return f"{row.name}  ·  {age}born {row.dob:%d/%m/%Y}  ·  {row.postcode}  ·  {nhs}"
 
 
 class RecordObjectionForm(QWidget):
@@ -110,14 +111,20 @@ class RecordObjectionForm(QWidget):
         pf.addRow("Na&me", self._with_message("proxy_name", self.proxy_name))
         pf.addRow("Evidence seen", self._with_message("proxy_evidence", self.proxy_evidence))
         pf.addRow("Verified by", self._with_message("proxy_verified_by", self.proxy_verified))
+        # A health-and-welfare LPA can be used only when the donor lacks capacity (the service refuses otherwise).
+        self.proxy_lacks_capacity = QCheckBox("The patient lacks capacity to make this decision (needed for a "
+                                              "health and welfare lasting power of attorney)")
+        self.proxy_lacks_capacity.setAccessibleName("Patient lacks capacity")
+        pf.addRow("", self.proxy_lacks_capacity)
 
         # Dependants
         self.dep_box = QGroupBox("Dependants on the same form (children)")
         self.dep_search = QLineEdit()
         self.dep_search.setAccessibleName("Find a dependant")
-        self.dep_search.setPlaceholderText("Find a child: surname, NHS number or date of birth; Enter adds the first")
+        self.dep_search.setPlaceholderText("Find a child (under 16): surname, NHS number or date of birth")
         self.dep_search.setMaximumWidth(FIELD_WIDTH + 200)
-        self.dep_search.setToolTip("Type to find; Down arrow to choose; Enter adds")
+        self.dep_search.setToolTip("Type to find; Enter adds the only match; with several, Down arrow to choose, "
+                                   "then Enter")
         self.dep_found = QListWidget()
         self.dep_found.setAccessibleName("Dependants found")
         self.dep_found.setMaximumHeight(110)
@@ -284,14 +291,17 @@ class RecordObjectionForm(QWidget):
         except (StoreError, ValidationError):
             return
         taken = {self.patient_id} | set(self.dependant_ids())
+        today = session.today()
         for row in rows:
             if row.patient_id in taken:
                 continue
-            item = QListWidgetItem(row_label(row))
+            item = QListWidgetItem(row_label(row, today))
             item.setData(Qt.ItemDataRole.UserRole, row.patient_id)
+            if acting_for.age_on(row.dob, today) >= acting_for.ADULT_AGE:
+                # Shown so the user sees why they are not offered; never addable as a dependant.
+                item.setText(f"{item.text()}  ·  {acting_for.ADULT_AGE} or over: cannot be a dependant")
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled & ~Qt.ItemFlag.ItemIsSelectable)
             self.dep_found.addItem(item)
-        if self.dep_found.count():
-            self.dep_found.setCurrentRow(0)
         self._sync_dependant_lists()
 
     def _sync_dependant_lists(self) -> None:
@@ -304,11 +314,18 @@ class RecordObjectionForm(QWidget):
         if self._dep_timer.isActive():
             self._find_dependants()
             self._dep_timer.stop()
-        item = self.dep_found.currentItem() or self.dep_found.item(0)
-        if item is not None:
-            self._add_dependant(item)
+        addable = [self.dep_found.item(i) for i in range(self.dep_found.count())
+                   if self.dep_found.item(i).flags() & Qt.ItemFlag.ItemIsEnabled]
+        if len(addable) == 1:
+            self._add_dependant(addable[0])
+        elif addable:  # several: the user picks, as at the front desk
+            self.dep_found.setFocus()
+        elif self.dep_found.count():
+            self.messages["dependants"].show_error("Nobody aged 16 or over can be added as a dependant.")
 
     def _add_dependant(self, item: QListWidgetItem) -> None:
+        if not item.flags() & Qt.ItemFlag.ItemIsEnabled:
+            return
         copy = QListWidgetItem(item.text())
         copy.setData(Qt.ItemDataRole.UserRole, item.data(Qt.ItemDataRole.UserRole))
         self.dep_added.addItem(copy)
@@ -331,6 +348,11 @@ class RecordObjectionForm(QWidget):
         if event.type() == QEvent.Type.KeyPress:
             if obj is self.dep_search and event.key() == Qt.Key.Key_Down and self.dep_found.count():
                 self.dep_found.setFocus()
+                if self.dep_found.currentRow() < 0:
+                    enabled = [i for i in range(self.dep_found.count())
+                               if self.dep_found.item(i).flags() & Qt.ItemFlag.ItemIsEnabled]
+                    if enabled:
+                        self.dep_found.setCurrentRow(enabled[0])  # Down is a choice: the first child
                 return True
             if obj is self.dep_added and event.key() == Qt.Key.Key_Delete:
                 self._remove_dependant()
@@ -360,13 +382,21 @@ class RecordObjectionForm(QWidget):
                 ("Withdraw", "Cancel"), default="Cancel")
             if answer != "Withdraw":
                 return
+        dependants = self.dependant_ids() if self.action == codes.REGISTER else []
         try:
+            elsewhere = [c for c in objections.check_dependants(session, self.patient_id, dependants) if c.other_address]
+            if elsewhere and dialogs.ask(
+                    self, "Different address",
+                    "\n".join(c.notes[-1] for c in elsewhere) + "\n\nRecord the objection for them anyway?",
+                    ("&Record", "&Go back"), default="&Go back") != "&Record":
+                return
             changes = objections.record(
                 session, self.patient_id, self.kind(), self.action,
                 effective=_pydate(self.effective.date()), received=_pydate(self.received.date()),
-                via=self.via.currentData(), proxy=self.proxy(),
-                dependants=self.dependant_ids() if self.action == codes.REGISTER else (),
-                for_self=self.for_self.isChecked() or self.action == codes.WITHDRAW)
+                via=self.via.currentData(), proxy=self.proxy(), dependants=dependants,
+                for_self=self.for_self.isChecked() or self.action == codes.WITHDRAW,
+                confirm_other_address=bool(elsewhere),
+                donor_lacks_capacity=self.proxy_box.isChecked() and self.proxy_lacks_capacity.isChecked())
         except ValidationError as exc:
             self._show_error(exc.field, str(exc))
             return
@@ -376,7 +406,7 @@ class RecordObjectionForm(QWidget):
         self._bus.publish(changes)
         patient_id = self.patient_id
         self.clear()
-        self.recorded.emit(patient_id, changes.summary)
+        self.recorded.emit(patient_id, " ".join((changes.summary, *changes.warnings)))
 
     def _show_error(self, field: str | None, text: str) -> None:
         message = self.messages.get(field or "")

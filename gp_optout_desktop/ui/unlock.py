@@ -23,6 +23,7 @@ from ..services import session as session_service, users as users_service
 from ..store.errors import StoreError, Throttled
 from . import worker
 from .widgets import InlineMessage, WARN_STYLE, card, heading
+from ..domain.uk_time import uk
 
 
 def caps_lock_guess(text: str, shift: bool) -> bool | None:
@@ -235,7 +236,7 @@ class UnlockWidget(QWidget):
         if isinstance(exc, Throttled):
             retry = exc.retry_at
             self.error.show_error(f"Too many wrong passwords. The next try is allowed at "
-                                  f"{retry.astimezone():%H:%M:%S}.")
+                                  f"{uk(retry):%H:%M:%S}.")
             wait_ms = max(0, int((retry - self._clock()).total_seconds() * 1000))
             self.unlock_button.setEnabled(False)
             self._retry_timer.start(wait_ms)

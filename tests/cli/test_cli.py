@@ -139,3 +139,12 @@ def test_recover_with_the_recovery_key_sets_a_new_password(run, tmp_path):
     code, out, _ = run("--register", folder, "--user", "boss", "audit", "verify", password="a-new-long-password")
     assert code == 0 and "intact" in out
     assert run("--register", folder, "--user", "boss", "audit", "verify")[0] == 3  # the old password is gone
+
+
+def test_an_adult_dependant_is_refused_by_the_cli_too(run):
+    for nhs, dob in (("999 000 0018", "1980-01-01"), ("999 000 0026", "2001-05-05")):
+        assert run("--user", "pm", "patient", "add", "--nhs", nhs, "--surname", "Cli", "--forenames", "Pat",
+                   "--dob", dob, "--postcode", "ls14ap")[0] == 0
+    code, out, err = run("--user", "pm", "object", "--nhs", "9990000018", "--dependant", "9990000026")
+    assert code != 0 and "nobody aged 16 or over can be added as a dependant" in err
+    assert "No Type 1 objection recorded" in run("--user", "pm", "status", "--nhs", "9990000026")[1]

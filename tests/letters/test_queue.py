@@ -25,7 +25,7 @@ def _nhs(session, pid):
 def test_record_queue_print_send_reprint(manager, add_patient, tmp_path):
     _fixed_clock(manager, date(2025, 3, 20))
     parent = add_patient(manager, surname=AWKWARD, forenames="Siân", title="Ms", address=["Tŷ Gwyn", "Llandudno"])
-    kid = add_patient(manager, surname="O'Brien-Ŵyn", forenames="Dafydd", dob="2014-06-01")
+    kid = add_patient(manager, surname="O'Brien-Ŵyn", forenames="Dafydd", dob="2014-06-01", address=["Tŷ Gwyn", "Llandudno"])
     objections.record(manager, parent, dependants=[kid], received=date(2025, 2, 10), effective=date(2025, 2, 10))
     late = add_patient(manager, surname="Later", forenames="Lowri")
     objections.record(manager, late, received=date(2025, 3, 18), effective=date(2025, 3, 18))
@@ -75,7 +75,8 @@ def test_record_queue_print_send_reprint(manager, add_patient, tmp_path):
 
 def test_page_numbers_and_proxy_come_from_the_register(manager, add_patient, tmp_path):
     pid = add_patient(manager, surname="Proxied", forenames="Pat")
-    objections.record(manager, pid, proxy=Proxy("lpa_health_welfare", "Jo Attorney", "OPG stamp", "pm"), via="post")
+    objections.record(manager, pid, proxy=Proxy("lpa_health_welfare", "Jo Attorney", "OPG stamp", "pm"), via="post",
+                      donor_lacks_capacity=True)
     letters.print_batch(manager, tmp_path / "p.pdf")
     text = poppler_text(tmp_path / "p.pdf")[0]
     assert "on the patient's behalf by Jo Attorney (Lasting power of attorney (health and welfare))" in " ".join(text.split())

@@ -51,8 +51,12 @@ def test_a_refused_dependant_refuses_the_whole_form(manager, add_patient):
 def test_proxy_is_recorded_with_evidence(manager, add_patient):
     pid = add_patient(manager)
     proxy = Proxy("lpa_health_welfare", "Jo Attorney", "OPG VALIDATED-OPG stamp", "pm")
-    objections.record(manager, pid, proxy=proxy, via="post")
-    assert patients.view(manager, pid).history[0].proxy == proxy
+    with pytest.raises(ValidationError, match="lacks capacity"):  # an LPA is used only when the donor lacks capacity
+        objections.record(manager, pid, proxy=proxy, via="post")
+    objections.record(manager, pid, proxy=proxy, via="post", donor_lacks_capacity=True)
+    recorded = patients.view(manager, pid).history[0].proxy
+    assert (recorded.role, recorded.name) == ("lpa_health_welfare", "Jo Attorney")
+    assert recorded.evidence == "OPG VALIDATED-OPG stamp; donor lacks capacity to decide (confirmed at the desk)"
 
 
 def test_late_type2_is_refused_and_changes_nothing(manager, add_patient):
@@ -106,3 +110,32 @@ def test_search_each_kind(manager, add_patient):
     assert ids("1961-11-19") == [a] and ids("19/11/1961") == [a]
     assert ids("cf101aa") == [a] and ids("CF10 1AA") == [a] and ids("LS1") == [b]
     assert ids("") == []
+
+
+def test_an_adult_is_refused_as_a_dependant_and_nothing_is_written(manager, add_patient):
+    parent = add_patient(manager, surname="Parent", dob="1980-01-01")
+    grown = add_patient(manager, surname="Grown", forenames="Sam", dob="2000-01-01")
+    revision = manager.revision()
+    with pytest.raises(ValidationError, match="Sam Grown is 2[0-9]: nobody aged 16 or over"):
+        objections.record(manager, parent, dependants=[grown])
+    assert manager.revision() == revision
+    assert patients.view(manager, parent).history == [] and patients.view(manager, grown).history == []
+
+
+def test_a_child_elsewhere_needs_confirmation_and_a_teenager_gets_the_ndoo_note(manager, add_patient):
+    parent = add_patient(manager, surname="Parent", dob="1980-01-01", postcode="LS1 4AP")
+    away = add_patient(manager, surname="Away", forenames="Kit", dob="2016-01-01", postcode="M1 1AE")
+    teen = add_patient(manager, surname="Teen", forenames="Ash", dob="2012-01-01", postcode="LS1 4AP")
+    with pytest.raises(ValidationError, match="Kit Away lives at a different address"):
+        objections.record(manager, parent, dependants=[away, teen])
+    assert patients.view(manager, away).history == []
+    change = objections.record(manager, parent, dependants=[away, teen], confirm_other_address=True)
+    assert any("Ash Teen is 1" in w and "own National Data Opt-out" in w for w in change.warnings)
+    assert patients.view(manager, away).statuses["type1"].active
+
+
+def test_a_parental_responsibility_proxy_is_refused_for_an_adult(manager, add_patient):
+    old = add_patient(manager, surname="Elder", dob="1944-03-03")
+    with pytest.raises(ValidationError, match="cannot act for an adult"):
+        objections.record(manager, old, proxy=Proxy("parental_responsibility", "Jo Child", "seen", "pm"))
+    assert patients.view(manager, old).history == []

@@ -58,3 +58,32 @@ def test_nothing_found_offers_a_prefilled_new_patient(qtbot, desk):
     assert desk.desk.currentIndex() == NEW
     assert desk.desk.new.edits["surname"].text() == "Qwertyname"
     assert desk.desk.new.edits["forenames"].text() == "Sam"
+
+
+def test_two_matches_and_enter_opens_nobody_until_the_user_picks(qtbot, desk, add_patient):
+    first = add_patient(desk.session, surname="Twinsearch", forenames="Freya", dob="1991-02-03")
+    second = add_patient(desk.session, surname="Twinsearch", forenames="Wyn", dob="1991-02-03")
+    front = desk.desk.front
+    qtbot.keyClicks(front.search, "03/02/1991")
+    qtbot.keyClick(front.search, Qt.Key.Key_Return)  # before the debounce: it searches, finds two
+    assert front.model.rowCount() == 2 and desk.desk.currentIndex() == 0
+    assert front.table.hasFocus() and not front.table.currentIndex().isValid()
+    assert "Choose one" in front.summary.text()
+    qtbot.keyClick(front.table, Qt.Key.Key_Return)  # Enter again with nobody chosen: still nobody opens
+    assert desk.desk.currentIndex() == 0
+    front.record_button.click()  # nor does Record objection pick someone
+    assert desk.desk.currentIndex() == 0
+    qtbot.keyClick(front.table, Qt.Key.Key_Down)
+    qtbot.keyClick(front.table, Qt.Key.Key_Down)
+    chosen = front.model.patient_id(front.table.currentIndex().row())
+    qtbot.keyClick(front.table, Qt.Key.Key_Return)
+    assert desk.desk.currentIndex() == PATIENT and desk.desk.patient.patient_id == chosen
+    assert {first, second} >= {chosen}
+
+
+def test_exactly_one_match_opens_on_enter(qtbot, desk, add_patient):
+    only = add_patient(desk.session, surname="Onlyone", forenames="Sol", dob="1992-02-03")
+    front = desk.desk.front
+    qtbot.keyClicks(front.search, "Onlyone")
+    qtbot.keyClick(front.search, Qt.Key.Key_Return)
+    assert desk.desk.currentIndex() == PATIENT and desk.desk.patient.patient_id == only

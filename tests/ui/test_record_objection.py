@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from gp_optout_desktop.domain import nhs_number
+from gp_optout_desktop.domain import acting_for, nhs_number
 from gp_optout_desktop.services import patients
 from gp_optout_desktop.ui.desk import DONE, PATIENT, RECORD
 
@@ -68,6 +70,9 @@ def test_proxy_without_evidence_shown_beside_the_field(qtbot, desk, add_patient)
     assert "evidence" in form.messages["proxy_evidence"].text()
     qtbot.keyClicks(form.proxy_evidence, "OPG VALIDATED-OPG stamp seen")
     qtbot.keyClick(form.proxy_evidence, Qt.Key.Key_Return)
+    assert "lacks capacity" in form.messages["proxy_role"].text()  # an LPA needs the donor to lack capacity
+    form.proxy_lacks_capacity.setChecked(True)
+    qtbot.keyClick(form.proxy_evidence, Qt.Key.Key_Return)
     assert desk.desk.currentIndex() == DONE
     event = patients.view(desk.session, pid).history[-1]
     assert event.proxy.name == "Pat Attorney" and event.proxy.role == "lpa_health_welfare"
@@ -80,7 +85,7 @@ def test_dependants_added_on_the_same_form(qtbot, desk, add_patient):
     desk.desk.record_objection(parent)
     form = desk.desk.record
     qtbot.keyClicks(form.dep_search, "Famchild")
-    qtbot.keyClick(form.dep_search, Qt.Key.Key_Return)  # adds the first found
+    qtbot.keyClick(form.dep_search, Qt.Key.Key_Return)  # adds the only match
     assert form.dependant_ids() == [child]
     assert form.dep_search.text() == "" and form.dep_search.hasFocus()
     qtbot.keyClick(form.dep_search, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
@@ -106,3 +111,36 @@ def test_escape_on_a_changed_form_asks_through_the_dialog_function(qtbot, desk, 
     assert desk.desk.currentIndex() == 0
     assert [title for title, _ in dialogs.shown] == ["Discard this form?", "Discard this form?"]
     assert patients.view(desk.session, pid).history == []
+
+
+def test_dependant_search_shows_age_and_postcode_and_never_adds_an_adult(qtbot, desk, add_patient):
+    parent = add_patient(desk.session, surname="Depparent", forenames="Ann", dob="1980-01-01")
+    add_patient(desk.session, surname="Depsame", forenames="Old", dob="1935-06-01")
+    kid = add_patient(desk.session, surname="Depsame", forenames="Wyn", dob="2016-06-01")
+    desk.desk.record_objection(parent)
+    form = desk.desk.record
+    qtbot.keyClicks(form.dep_search, "Depsame")
+    qtbot.keyClick(form.dep_search, Qt.Key.Key_Return)  # one child, one adult: only the child can be added
+    assert form.dependant_ids() == [kid]
+    qtbot.keyClicks(form.dep_search, "Depsame")
+    qtbot.waitUntil(lambda: form.dep_found.count() == 1, timeout=2000)
+    label = form.dep_found.item(0).text()
+    assert f"age {acting_for.age_on(date(1935, 6, 1), desk.session.today())}, born 01/06/1935" in label
+    assert "LS1 4AP" in label and "16 or over: cannot be a dependant" in label
+    qtbot.keyClick(form.dep_search, Qt.Key.Key_Return)
+    assert form.dependant_ids() == [kid] and "16 or over" in form.messages["dependants"].text()
+
+
+def test_several_children_found_enter_adds_nobody_until_one_is_chosen(qtbot, desk, add_patient):
+    parent = add_patient(desk.session, surname="Sibparent", forenames="Ann", dob="1980-01-01")
+    kids = [add_patient(desk.session, surname="Sibling", forenames=f, dob=d)
+            for f, d in (("Ada", "2015-01-01"), ("Ben", "2017-01-01"))]
+    desk.desk.record_objection(parent)
+    form = desk.desk.record
+    qtbot.keyClicks(form.dep_search, "Sibling")
+    qtbot.keyClick(form.dep_search, Qt.Key.Key_Return)
+    assert form.dependant_ids() == [] and form.dep_found.hasFocus()
+    qtbot.keyClick(form.dep_found, Qt.Key.Key_Down)
+    chosen = form.dep_found.currentItem().data(Qt.ItemDataRole.UserRole)
+    qtbot.keyClick(form.dep_found, Qt.Key.Key_Return)
+    assert form.dependant_ids() == [chosen] and chosen in kids

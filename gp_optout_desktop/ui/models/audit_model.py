@@ -8,6 +8,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from ...services.audit import AuditRow, csv_bytes  # the one CSV form, pure, in services
+from ...domain.uk_time import uk
 
 COLUMNS = (
     ("When", "at"), ("User", "user"), ("Role", "role"), ("Action", "action"), ("Patient", "patient"),
@@ -17,7 +18,7 @@ _FLAGGED = {"denied", "failed"}
 
 
 def local_time(row: AuditRow) -> str:
-    return row.at.astimezone().strftime("%d %b %Y %H:%M:%S")
+    return uk(row.at).strftime("%d %b %Y %H:%M:%S")
 
 
 def cell_text(row: AuditRow, attr: str) -> str:

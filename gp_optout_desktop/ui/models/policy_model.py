@@ -7,6 +7,7 @@ from typing import Sequence
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
 from ...domain.practice_policy import ON, PolicyChange
+from ...domain.uk_time import uk
 
 HEADERS = ("Effective from", "Turned", "Reason", "By", "Recorded")
 
@@ -39,7 +40,7 @@ class PolicyHistoryModel(QAbstractTableModel):
             return None
         c = self._rows[index.row()]
         values = (_day(c.effective), "On" if c.state == ON else "Off", c.reason, c.recorded_by,
-                  c.recorded_at.astimezone().strftime("%d %b %Y %H:%M"))
+                  uk(c.recorded_at).strftime("%d %b %Y %H:%M"))
         return values[index.column()]
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):

@@ -18,6 +18,7 @@ from ...services import audit as audit_service
 from ..models.audit_model import AuditModel
 from . import _paths
 from .base import SIZE_FROM_ROWS, Screen
+from ...domain.uk_time import uk_today
 
 TITLE = "Audit trail"
 LIMIT = 5000
@@ -180,7 +181,7 @@ class AuditScreen(Screen):
 
     def export_csv(self) -> None:
         rows = self.model.rows
-        suggested = Path.home() / f"audit-{date.today():%Y-%m-%d}.csv"
+        suggested = Path.home() / f"audit-{uk_today():%Y-%m-%d}.csv"
         target = _paths.choose_save_file(self, "Export the audit view", suggested, "CSV files (*.csv)")
         if target is None:
             return

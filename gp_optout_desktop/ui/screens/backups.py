@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLine
 from ...services import backup as backup_service
 from . import _ask, _paths
 from .base import Screen, describe_error
+from ...domain.uk_time import uk
 
 TITLE = "Backups"
 SUFFIX = ".gpbackup"  # a zip inside; its own suffix so nobody is tempted to unpack it
@@ -22,7 +23,7 @@ STALE_DAYS = 7
 
 
 def backup_name(now: datetime) -> str:
-    return f"gp-optout-backup-{now.astimezone():%Y-%m-%d-%H%M}{SUFFIX}"
+    return f"gp-optout-backup-{uk(now):%Y-%m-%d-%H%M}{SUFFIX}"
 
 
 def describe_last(last: dict | None, now: datetime) -> tuple[str, bool]:
@@ -34,7 +35,7 @@ def describe_last(last: dict | None, now: datetime) -> tuple[str, bool]:
     check = ("checked after writing: it was read back, decrypted and its contents and audit trail verified"
              if last.get("verified") else "NOT checked after writing")
     age = "today" if days == 0 else ("yesterday" if days == 1 else f"{days} days ago")
-    text = f"Last backup: {at.astimezone():%d %b %Y at %H:%M} ({age}), to {last['file']}; {check}."
+    text = f"Last backup: {uk(at):%d %b %Y at %H:%M} ({age}), to {last['file']}; {check}."
     stale = days >= STALE_DAYS or not last.get("verified")
     if days >= STALE_DAYS:
         text += f" It is more than {STALE_DAYS} days old: make a new one."

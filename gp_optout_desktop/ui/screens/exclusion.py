@@ -16,6 +16,7 @@ from ...domain.exclusion_rules import EXCLUDE_ALL_EXCEPT_LISTED, EXCLUDE_LISTED
 from ...services import exclusion as exclusion_service
 from . import _ask, _paths
 from .base import Screen
+from ...domain.uk_time import UK
 
 TITLE = "Exclusion file"
 KEY_FILE = "gp-optout-exclusion-public-key.pem"
@@ -26,7 +27,7 @@ MODE_WORDS = {
 
 
 def _when(ts: str) -> str:
-    moment = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).astimezone()
+    moment = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).astimezone(UK)
     return f"{moment.day} {moment:%b %Y at %H:%M}"
 
 

@@ -23,6 +23,7 @@ from ...services import letters as letters_service
 from ..models.letters_model import LettersModel
 from . import _ask, _paths, _printing
 from .base import SIZE_FROM_ROWS, Screen
+from ...domain.uk_time import uk_today
 
 TITLE = "Letters"
 
@@ -303,7 +304,7 @@ class LettersScreen(Screen):
     def print_to_pdf(self) -> None:
         ids = self._target_ids()
         target = _paths.choose_save_file(self, "Save the letters as a PDF",
-                                         Path.home() / f"letters-{date.today():%Y-%m-%d}.pdf", "PDF files (*.pdf)")
+                                         Path.home() / f"letters-{uk_today():%Y-%m-%d}.pdf", "PDF files (*.pdf)")
         if target is None:
             return
         ok, split = self._split_dir()
@@ -321,7 +322,7 @@ class LettersScreen(Screen):
         ok, split = self._split_dir()
         if not ok:
             return
-        pdf = self._scratch_dir() / f"letters-{date.today():%Y-%m-%d}.pdf"
+        pdf = self._scratch_dir() / f"letters-{uk_today():%Y-%m-%d}.pdf"
 
         def run(session):
             changes = letters_service.print_batch(session, pdf, letter_ids=ids, split_dir=split)
