@@ -6,6 +6,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WIN_DEBS="wine64 nsis gcc-mingw-w64-x86-64-win32"
 STUB_DLLS="icuuc bcryptprimitives"
+# Work files (2.5 GB) live OUTSIDE the source tree: a wine prefix holds dosdevices/z: -> /, and
+# anything that walks the tree following links (setuptools' package discovery during
+# `pip install -e`, for one) would then walk the whole filesystem. One folder per checkout.
+WIN_WORK_BASE="${GP_WIN_WORK_BASE:-${XDG_CACHE_HOME:-$HOME/.cache}/gp-optout-desktop-build/$(printf %s "$ROOT" | sha256sum | cut -c1-12)}"
 
 say() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf '[%s] FAILED: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; exit 1; }
