@@ -62,7 +62,8 @@ def bench_consult(work: Path, numbers: list[str], key) -> None:
             writer.writerows(r for r in reader if r[1] not in listed_set)
 
     base, _ = timed(baseline)
-    ours, result = timed(lambda: filter_candidates(work / "x", key.public_key(), src, work / "allowed.csv"))
+    ours, result = timed(lambda: filter_candidates(work / "x", key.public_key(), src, work / "allowed.csv",
+                                                           practice_ods="F84003", state_path=work / "state.json"))
     print(f"consult: {result.candidates:,} candidates, {result.held_back:,} held back, exclusion set of {len(listed):,}")
     line("raw baseline (csv read, set difference, write)", base, None)
     line("consult (verify signed set, validate, write)", ours, base, 2.0)
@@ -81,7 +82,7 @@ def bench_writer(work: Path, numbers: list[str], key) -> None:
     base, _ = timed(baseline)
     ours, result = timed(lambda: write_export(work / "w", rows, private_key=key, practice_ods="F84003",
                                                register_revision=next(revision), mode=EXCLUDE_LISTED,
-                                               audit_chain_head="1:" + "0" * 64, national_list=True))
+                                               audit_chain_head="1:" + "0" * 64))
     print(f"writer: {result.row_count:,} rows")
     line("raw baseline (plain CSV write)", base, None)
     line("writer (check, sign, fsync, rename, re-read)", ours, base)

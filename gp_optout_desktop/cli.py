@@ -68,6 +68,9 @@ class CliContext:
             self._session = session_service.unlock(self.folder, self.user(), self.password())
             if self._session.must_change_password:
                 self.out("Your password was reset: choose a new one with 'gp-optout user passwd'.", err=True)
+            if self._session.register.upgraded:
+                self.out("The register now signs user records and the audit trail with a manager key (docs/adr/0006). "
+                         "Make a new recovery key now: 'gp-optout recovery-key new'.", err=True)
         return self._session
 
     def close(self) -> None:
@@ -175,8 +178,11 @@ def cmd_user(ctx: CliContext) -> int:
         change = users.reset_password(session, a.name)
     elif a.user_cmd == "list":
         for name, role in users.list_users(session):
-            ctx.out(f"{name:<20} {roles.ROLE_LABELS[role]}")
-        return 0
+            ctx.out(f"{name:<20} {roles.ROLE_LABELS.get(role, role)}")
+        problems = users.record_problems(session)  # a record edited outside the app (docs/adr/0006)
+        for problem in problems:
+            print(f"gp-optout: warning: {problem}", file=sys.stderr)
+        return EXIT_STORE if problems else 0
     else:  # passwd
         if a.name and a.name != session.user:
             change = users.reset_password(session, a.name)
@@ -302,6 +308,8 @@ def cmd_audit(ctx: CliContext) -> int:
     if a.audit_cmd == "verify":
         result = audit.verify(ctx.session())
         ctx.out(result.describe())
+        for problem in result.problems[1:]:
+            ctx.out(f"  also: {problem}")
         return 0 if result.ok else 5
     rows = audit.query(ctx.session(), since=a.since, until=a.until, user=a.by, action=a.action, patient=a.patient,
                        limit=a.limit)

@@ -2,9 +2,10 @@
 
 Without the register (the practice system's side):
     gp-optout consult --exclusions DIR --public-key FILE --in candidates.csv --out allowed.csv
-                      [--practice ODS] [--state FILE]
+                      --practice ODS --state FILE
 With the register (they unlock it through cli.CliContext):
-    gp-optout export --out DIR [--national-list] [--valid-days N]
+    gp-optout export --out DIR [--valid-days N]
+    gp-optout national-check --cohort CSV --out FILE
     gp-optout export-public-key --out FILE
     gp-optout replace-signing-key --yes
     gp-optout export-status
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from .exclusion import consult as consult_mod
 from .exclusion.errors import ExclusionError
-from .exclusion.format import MODE_WORDS, format_ts
+from .exclusion.format import MAX_VALIDITY, MODE_WORDS, format_ts
 
 MAX_ROWS_SHOWN = 50
 
@@ -42,16 +43,26 @@ def add_commands(subparsers) -> None:
     p.add_argument("--public-key", required=True, type=Path, metavar="FILE", help="the register's public key (PEM)")
     p.add_argument("--in", dest="infile", required=True, type=Path, metavar="CSV", help="candidate list with an NHS number column")
     p.add_argument("--out", required=True, type=Path, metavar="CSV", help="where to write the candidates who may be extracted")
-    p.add_argument("--practice", metavar="ODS", help="refuse a set for any other practice")
-    p.add_argument("--state", type=Path, metavar="FILE", help="remembers the highest revision seen; refuses older sets")
+    p.add_argument("--practice", required=True, metavar="ODS", help="this practice's ODS code: a set for any other "
+                   "practice is refused (required)")
+    p.add_argument("--state", required=True, type=Path, metavar="FILE",
+                   help="remembers the highest revision used; an older set is refused (required; created on first use)")
     p.set_defaults(func=run_consult)
 
     p = subparsers.add_parser("export", help="write the signed exclusion file (practice manager)")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="the export folder the clinical system reads")
-    p.add_argument("--national-list", action="store_true",
-                   help="also write NHS numbers only, in the national check service's shape (normal mode only)")
-    p.add_argument("--valid-days", type=int, default=7, metavar="N", help="the consumer refuses the file after N days (default 7)")
+    p.add_argument("--national-list", action="store_true", help=argparse.SUPPRESS)  # refused: see national-check
+    p.add_argument("--valid-days", type=int, default=7, metavar="N",
+                   help=f"the consumer refuses the file after N days (default 7, at most {MAX_VALIDITY.days})")
     p.set_defaults(func=run_export)
+
+    p = subparsers.add_parser(
+        "national-check", help="from the cohort you are about to disclose, the NHS numbers to send to the national "
+        "Check for National Data Opt-outs service (Type 1 objectors taken out; practice manager)")
+    p.add_argument("--cohort", required=True, type=Path, metavar="CSV",
+                   help="the patients you are about to disclose: a CSV with an NHS number column")
+    p.add_argument("--out", required=True, type=Path, metavar="FILE", help="the file to send to the national service")
+    p.set_defaults(func=run_national_check)
 
     p = subparsers.add_parser("export-public-key", help="write the register's public key for the consuming system")
     p.add_argument("--out", required=True, type=Path, metavar="FILE")
@@ -92,10 +103,28 @@ def run_export(ctx) -> int:
     from .services import exclusion as service
 
     a = ctx.args
-    if a.valid_days < 1:
-        return fail("--valid-days must be at least 1.")
+    if a.national_list:
+        return fail("--national-list no longer copies the exclusion list (sending the excluded patients to the national "
+                    "service achieves nothing). Use: gp-optout national-check --cohort CSV --out FILE, with the patients "
+                    "you are about to disclose. Nothing was written.")
+    if not 1 <= a.valid_days <= MAX_VALIDITY.days:
+        return fail(f"--valid-days must be from 1 to {MAX_VALIDITY.days} (consumers refuse a longer validity).")
     try:
-        change = service.export(ctx.session(), a.out, national_list=a.national_list, valid_for=timedelta(days=a.valid_days))
+        change = service.export(ctx.session(), a.out, valid_for=timedelta(days=a.valid_days))
+    except ExclusionError as exc:
+        return fail(str(exc))
+    print(change.summary)
+    for warning in change.warnings:
+        print(f"Warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def run_national_check(ctx) -> int:
+    from .services import exclusion as service
+
+    a = ctx.args
+    try:
+        change = service.national_check(ctx.session(), a.cohort, a.out)
     except ExclusionError as exc:
         return fail(str(exc))
     print(change.summary)

@@ -107,6 +107,14 @@ class Event:
         return PENDING
 
     @property
+    def added_on(self) -> date:
+        """The day the code was added to the record, which the Type 2 cut-off is about (not the
+        effective date: a form signed in 2017 and keyed today was added today). An import keeps
+        the clinical system's date (held in ``received``); anything keyed here was added when
+        it was recorded."""
+        return self.received if self.via == IMPORTED else self.recorded_at.date()
+
+    @property
     def acted_by_self(self) -> bool:
         return self.proxy is None
 
@@ -180,11 +188,15 @@ def check_new_event(
         raise ValidationError("The effective date cannot be in the future.", "effective")
     if received > today:
         raise ValidationError("The date received cannot be in the future.", "received")
-    if kind == TYPE2 and action == REGISTER and effective > type2_cutoff:
+    if kind == TYPE2 and action == REGISTER and today > type2_cutoff:
+        # The cut-off is on the date the code is added (today, when keyed here), not the date the
+        # patient signed: an old paper form keyed now was never converted to the NDOO.
         raise ValidationError(
-            "A new Type 2 objection cannot be recorded: Type 2 objections added after "
-            f"{_fmt(type2_cutoff)} are not processed. Tell the patient it was recorded in error and "
-            "that the National Data Opt-out replaced it. " + NDOO_SIGNPOST,
+            "A new Type 2 objection cannot be recorded: Type 2 codes added to the record after "
+            f"{_fmt(type2_cutoff)} are not processed, whatever date the form was signed, and Type 2 never "
+            "stopped GP data leaving the practice. Tell the patient it cannot be recorded and that the "
+            "National Data Opt-out replaced it (or record a Type 1 objection if that is what they want). "
+            + NDOO_SIGNPOST,
             "type",
         )
     # The state just before the new event in order (it sorts after ties on its date).
@@ -193,3 +205,17 @@ def check_new_event(
         raise ValidationError(f"Already recorded: {before.describe()}.", "action")
     if action == WITHDRAW and not before.active:
         raise ValidationError(f"Nothing to withdraw: {before.describe()}.", "action")
+
+
+def check_type2_in_error(existing: Sequence[Event], type2_cutoff: date) -> None:
+    """The 'Type 2 recorded in error' letter is for a Type 2 added after the cut-off (or one the
+    desk just refused). A Type 2 added on or before the cut-off was converted to the National
+    Data Opt-out: telling that patient it was 'recorded in error' would be untrue."""
+    status = current_status(existing, TYPE2)
+    if status.active and status.event is not None and status.event.added_on <= type2_cutoff:
+        raise ValidationError(
+            f"This patient's Type 2 objection was added to the record on {_fmt(status.event.added_on)}, on or before "
+            f"{_fmt(type2_cutoff)}, so it was converted to the National Data Opt-out: it was not recorded in error. "
+            + NDOO_SIGNPOST,
+            "type",
+        )

@@ -1,10 +1,16 @@
 """Who the exclusion file lists, from current states and the practice-wide policy.
 
-Normal mode ("exclude-listed"): every patient with an active Type 1 or (legacy)
-Type 2 objection is listed; the consumer extracts everyone else.
+Normal mode ("exclude-listed"): every patient with an active Type 1 objection is listed;
+the consumer extracts everyone else.
 Practice-wide mode ("exclude-all-except-listed"): the consumer extracts nobody except
-the listed patients, who asked to be included and have no active objection of their own
-(an individual objection always beats an include-me request).
+the listed patients, who asked to be included and have no active Type 1 objection of their
+own (an individual objection always beats an include-me request).
+
+Type 2 (legacy) never controlled extraction from the practice: it stopped HSCIC/NHS Digital
+passing data on, and codes added on or before 2018-10-11 became the National Data Opt-out.
+A Type 2-only patient is therefore never listed as blocked (exclusion file format version
+2, docs/adr/0008-exclusion-file-v-next.md); the register keeps their history and the desk
+signposts the National Data Opt-out.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Iterable, Mapping, Sequence
 
-from .codes import CodeTable, REGISTER, TYPE1, TYPE2, WITHDRAW
+from .codes import CodeTable, REGISTER, TYPE1, WITHDRAW
 from .events import INCLUDE, Event, current_status
 
 EXCLUDE_LISTED = "exclude-listed"
@@ -31,16 +37,13 @@ class ExclusionRow:
 def row_for(events: Sequence[Event], mode: str, codes: CodeTable, as_of: date | None = None) -> ExclusionRow | None:
     """The one row (if any) a patient contributes, without the NHS number filled in."""
     t1 = current_status(events, TYPE1, as_of)
-    t2 = current_status(events, TYPE2, as_of)
     if mode == EXCLUDE_LISTED:
         if t1.active:
             return ExclusionRow("", codes.lookup(TYPE1, REGISTER).snomed, t1.since)
-        if t2.active:
-            return ExclusionRow("", codes.lookup(TYPE2, REGISTER).snomed, t2.since)
-        return None
+        return None  # a Type 2-only patient is not listed: Type 2 never governed GP extraction
     if mode == EXCLUDE_ALL_EXCEPT_LISTED:
         inc = current_status(events, INCLUDE, as_of)
-        if inc.active and not t1.active and not t2.active:
+        if inc.active and not t1.active:
             # Coded in practice as Type 1 withdrawn: the patient opted back in.
             return ExclusionRow("", codes.lookup(TYPE1, WITHDRAW).snomed, inc.since)
         return None
@@ -68,9 +71,16 @@ class Effect:
     warning: bool = False  # staff should act: the register cannot say what the patient asked for
 
 
-def extraction_effect(*, objects: bool, included: bool, practice_wide_on: bool, has_nhs_number: bool) -> Effect:
-    """The same rule as row_for, in words. The file lists NHS numbers only, so a patient
-    without one can never be listed: an objector without one is not protected."""
+TYPE2_ONLY_WORDS = ("Legacy Type 2 objection only: Type 2 never stopped GP data leaving the practice, so the "
+                    "exclusion file does not list them. Type 2 codes added by 11 Oct 2018 became the National Data "
+                    "Opt-out; tell the patient to check or set it themselves.")
+
+
+def extraction_effect(*, objects: bool, included: bool, practice_wide_on: bool, has_nhs_number: bool,
+                      type2_only: bool = False) -> Effect:
+    """The same rule as row_for, in words. ``objects`` means an active Type 1 objection. The
+    file lists NHS numbers only, so a patient without one can never be listed: an objector
+    without one is not protected. ``type2_only``: an active legacy Type 2 and no Type 1."""
     if practice_wide_on:
         if included and not objects:
             if not has_nhs_number:
@@ -86,4 +96,6 @@ def extraction_effect(*, objects: bool, included: bool, practice_wide_on: bool, 
             return Effect(False, "Objects, but no NHS number is recorded, so the exclusion file cannot list them "
                                  "and their GP data could be extracted. Add their NHS number now.", warning=True)
         return Effect(True, "Their GP data stays in the practice: the exclusion file lists them.")
+    if type2_only:
+        return Effect(False, "Their GP data may be extracted. " + TYPE2_ONLY_WORDS, warning=True)
     return Effect(False, "Their GP data may be extracted: no objection is in force.")

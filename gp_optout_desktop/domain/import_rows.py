@@ -28,7 +28,10 @@ COLUMNS = {
     "dob": ("date of birth", "dob", "birth date"),
     "postcode": ("postcode", "post code"),
     "code": ("code", "clinical code", "read code", "snomed code", "snomed ct", "concept id"),
-    "date": ("date", "code date", "event date", "effective date", "effective", "date recorded"),
+    "date": ("date", "code date", "event date", "effective date", "effective"),
+    # The day the code was added to the record in the clinical system, when the export has it
+    # apart from the code's date: the Type 2 cut-off is on this day.
+    "added": ("date recorded", "recorded date", "date added", "date entered", "entered date", "added date"),
     "title": ("title",),
     "address1": ("address line 1", "address 1", "address1", "address"),
     "address2": ("address line 2", "address 2", "address2"),
@@ -36,7 +39,7 @@ COLUMNS = {
 }
 REQUIRED = ("nhs", "surname", "forenames", "dob", "postcode", "code", "date")
 LABELS = {"nhs": "NHS number", "surname": "surname", "forenames": "forenames", "dob": "date of birth",
-          "postcode": "postcode", "code": "clinical code", "date": "code date"}
+          "postcode": "postcode", "code": "clinical code", "date": "code date", "added": "date recorded"}
 DATE_FORMS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d-%b-%Y", "%d %b %Y", "%d/%m/%y")
 MAX_ROWS = 2_000_000
 
@@ -48,6 +51,8 @@ class ImportRow:
     kind: str
     action: str
     effective: date
+    added: date  # the day the clinical system added the code (its own date: kept, never today's)
+    case_folded: bool = False  # the code matched the table only by ignoring letter case
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ def _columns(header: list[str]) -> dict[str, int]:
         for field, names in COLUMNS.items():
             if _key(name) in names and field not in found:
                 found[field] = index
+    if "date" not in found and "added" in found:
+        found["date"] = found["added"]  # one date column, named "date recorded": it is both
     missing = [LABELS[f] for f in REQUIRED if f not in found]
     if missing:
         raise ImportRefused(f"The first line must name the columns; missing: {', '.join(missing)}. Nothing was imported.")
@@ -135,15 +142,20 @@ def _row(line: int, values: list[str], cols: dict[str, int], codes: CodeTable, t
     for field in REQUIRED:
         if not get(field):
             raise ValidationError(f"the {LABELS[field]} is missing", field)
-    code = codes.classify(get("code"))
+    matched = codes.match(get("code"))
+    code = matched.code
     effective = parse_date(get("date"), "code date")
     if effective > today:
         raise ValidationError("the code date is in the future", "date")
-    if code.objection == TYPE2 and code.action == REGISTER and effective > codes.type2_cutoff:
+    added = parse_date(get("added"), "date recorded") if get("added") else effective
+    if added > today:
+        raise ValidationError("the date recorded is in the future", "added")
+    if code.objection == TYPE2 and code.action == REGISTER and added > codes.type2_cutoff:
         raise ValidationError(
-            f"a Type 2 objection dated after {codes.type2_cutoff:%d %b %Y} was not processed nationally and cannot "
-            "be recorded: take the row out, and send the patient the 'Type 2 recorded in error' letter (from the "
-            "patient's record)", "code")
+            f"a Type 2 objection added to the record after {codes.type2_cutoff:%d %b %Y} (the clinical system's "
+            "date) was not processed nationally and cannot be recorded: take the row out, and send the patient the "
+            "'Type 2 recorded in error' letter (from the patient's record), which signposts the National Data "
+            "Opt-out", "code")
     try:
         patient = validate_patient(
             surname=get("surname"), forenames=get("forenames"), dob=parse_date(get("dob"), "date of birth"),
@@ -152,4 +164,4 @@ def _row(line: int, values: list[str], cols: dict[str, int], codes: CodeTable, t
     except ValidationError as exc:
         # The desk's messages may quote what was typed (a postcode): a problem list quotes nothing.
         raise ValidationError(re.sub(r"'[^']*'", "it", str(exc)), exc.field) from None
-    return ImportRow(line, patient, code.objection, code.action, effective)
+    return ImportRow(line, patient, code.objection, code.action, effective, added, matched.case_folded)

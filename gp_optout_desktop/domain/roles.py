@@ -42,6 +42,7 @@ _MANAGER_ONLY = frozenset(
         "restore",
         "settings",
         "rekey",
+        "edit_codes",
     }
 )
 
@@ -64,6 +65,7 @@ ACTION_LABELS = {
     "restore": "restore the register",
     "settings": "change practice settings",
     "rekey": "re-key the register",
+    "edit_codes": "correct the objection code table",
 }
 
 

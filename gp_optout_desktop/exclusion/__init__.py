@@ -2,7 +2,8 @@
 practice system's own scripts. Specification: docs/exclusion-file.md.
 
     from gp_optout_desktop.exclusion import read_export, load_public_key
-    exset = read_export(folder, load_public_key("register-public.pem"), practice_ods="F84003")
+    exset = read_export(folder, load_public_key("register-public.pem"), practice_ods="F84003",
+                        state_path="consult-state.json")   # both required: no default skips a check
     exset.may_extract(nhs)   # read_export raises ExclusionSetError on any doubt instead
 """
 

@@ -54,10 +54,11 @@ def filter_candidates(
     candidates_path: Path,
     out_path: Path,
     *,
-    practice_ods: str | None = None,
-    state_path: Path | None = None,
+    practice_ods: str,
+    state_path: Path,
     now: datetime | None = None,
 ) -> ConsultResult:
+    """``practice_ods`` and ``state_path`` are required, with no value that skips their checks."""
     candidates_path, out_path = Path(candidates_path), Path(out_path)
     if out_path.resolve() == candidates_path.resolve():
         raise CandidateFileError("The output file must not be the candidate file itself.")
@@ -66,8 +67,7 @@ def filter_candidates(
             public_key = load_public_key(Path(public_key))
         exset = read_export(exclusions_dir, public_key, practice_ods=practice_ods, state_path=state_path, now=now)
         result = _filter(exset, candidates_path, out_path)
-        if state_path is not None:
-            state.record_seen(Path(state_path), exset.manifest)
+        state.record_seen(Path(state_path), exset.manifest)
         return result
     except (ExclusionError, OSError):
         _clear(out_path)

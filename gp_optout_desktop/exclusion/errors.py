@@ -20,6 +20,14 @@ class MissingFileError(ExclusionSetError):
     pass
 
 
+class SymlinkError(ExclusionSetError):
+    """CURRENT, the folder, a generation or a file in it is a symbolic link (or junction)."""
+
+
+class ConsumerSetupError(ExclusionSetError):
+    """The consumer did not say which practice it is, or where its state file is."""
+
+
 class UnreadableFileError(ExclusionSetError):
     """A file exists but cannot be read (permissions, a failing disk)."""
 

@@ -1,4 +1,10 @@
-"""Exclusion file format, version 1: constants, rows, manifest and the national-check shape.
+"""Exclusion file format, version 2: constants, rows, manifest and the national-check shape.
+
+Version 2 (docs/adr/0008-exclusion-file-v-next.md): the list holds Type 1 objectors only
+(Type 2 never controlled extraction from the practice), the manifest has no national_list
+(the national-check file is built from a cohort, not from this list), the generation
+folder holds exactly three regular files, and every consumer rule is strict. Version 1
+sets are refused: they list Type 2-only patients and were read leniently.
 
 Pure functions over bytes; no file I/O here. The human-readable specification is
 docs/exclusion-file.md: keep the two in step (tests/exclusion/test_spec_example.py
@@ -12,7 +18,7 @@ import operator
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
 from ..domain import ods
@@ -21,13 +27,16 @@ from ..domain.exclusion_rules import EXCLUDE_ALL_EXCEPT_LISTED, EXCLUDE_LISTED, 
 from .errors import MalformedSetError, UnknownFormatVersionError
 
 FORMAT_NAME = "gp-optout-exclusion"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Older versions a reader refuses with a message saying why (not "unknown").
+RETIRED_VERSIONS = {1: "version 1 listed legacy Type 2-only patients as blocked and was read leniently"}
 
 POINTER_FILE = "CURRENT"
 LIST_FILE = "exclusions.csv"
 MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
-NATIONAL_FILE = "national-check.csv"
+NATIONAL_FILE = "national-check.csv"  # the cohort-based file of `gp-optout national-check`; not in a set
+SET_FILES = frozenset({"exclusions.csv", "manifest.json", "manifest.sig"})  # exactly these, nothing else
 
 LIST_HEADER = "nhs_number,snomed_ct,effective_date\n"
 GENERATION_RE = re.compile(r"^g[0-9]{12}-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
@@ -37,7 +46,12 @@ _DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _SNOMED_RE = re.compile(r"^[1-9][0-9]{5,17}$")
 _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 _KEY_ID_RE = re.compile(r"^[0-9a-f]{16}$")
-_CHAIN_RE = re.compile(r"^[0-9A-Za-z:_-]{1,128}$")
+# The register's audit head: "0:genesis" (empty trail), or the newest entry's sequence number
+# and its 64- or 128-hex MAC/signature.
+_CHAIN_RE = re.compile(r"^(0:genesis|[1-9][0-9]{0,17}:([0-9a-f]{64}|[0-9a-f]{128}))$")
+MAX_REVISION = 10**12 - 1  # the generation name holds 12 digits
+# The longest a set may be valid for, and so the oldest set a consumer accepts.
+MAX_VALIDITY = timedelta(days=31)
 
 MODE_WORDS = {
     EXCLUDE_LISTED: "extract everyone except the listed patients",
@@ -87,7 +101,7 @@ def format_ts(moment: datetime) -> str:
 
 
 def parse_ts(text: object, field: str) -> datetime:
-    if not isinstance(text, str) or not _TS_RE.match(text):
+    if not isinstance(text, str) or not _TS_RE.fullmatch(text):
         raise MalformedSetError(f"The manifest field '{field}' is not a UTC time like 2025-01-31T09:30:00Z.")
     try:
         return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
@@ -112,7 +126,7 @@ def check_rows(rows: Iterable[ExclusionRow]) -> list[ExclusionRow]:
     for i, row in enumerate(out, start=1):
         if not nhs_valid(row.nhs_number):
             raise ValueError(f"row {i} of the export has an invalid NHS number")
-        if not _SNOMED_RE.match(row.snomed):
+        if not _SNOMED_RE.fullmatch(row.snomed):
             raise ValueError(f"row {i} of the export has a malformed SNOMED CT code")
         if not isinstance(row.effective, date) or isinstance(row.effective, datetime):
             raise ValueError(f"row {i} of the export has no effective date")
@@ -137,7 +151,7 @@ def parse_rows(data: bytes) -> list[ExclusionRow]:
     if not text.startswith(LIST_HEADER):
         raise MalformedSetError("The list file does not start with the header line 'nhs_number,snomed_ct,effective_date'.")
     if "\r" in text:
-        raise MalformedSetError("The list file has CR characters; version 1 uses LF line endings only.")
+        raise MalformedSetError("The list file has CR characters; the format uses LF line endings only.")
     if not text.endswith("\n"):
         raise MalformedSetError("The list file does not end with a line feed: it may be truncated.")
     lines = text[len(LIST_HEADER):-1].split("\n") if len(text) > len(LIST_HEADER) else []
@@ -153,7 +167,7 @@ def parse_rows(data: bytes) -> list[ExclusionRow]:
         if not nhs_valid(nhs):
             raise MalformedSetError(f"Line {lineno} of the list file has an invalid NHS number.")
         if snomed not in good_codes:
-            if not _SNOMED_RE.match(snomed):
+            if not _SNOMED_RE.fullmatch(snomed):
                 raise MalformedSetError(f"Line {lineno} of the list file has a malformed SNOMED CT code.")
             good_codes.add(snomed)
         effective = dates.get(eff)
@@ -169,7 +183,7 @@ def parse_rows(data: bytes) -> list[ExclusionRow]:
 
 
 def _parse_row_date(text: str, lineno: int) -> date:
-    if not _DATE_RE.match(text):
+    if not _DATE_RE.fullmatch(text):
         raise MalformedSetError(f"Line {lineno} of the list file has a malformed effective date.")
     try:
         return date.fromisoformat(text)
@@ -201,13 +215,6 @@ def parse_national(data: bytes) -> list[str]:
 # ---- the manifest --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class NationalList:
-    row_count: int
-    sha256: str
-    file: str = NATIONAL_FILE
-
-
-@dataclass(frozen=True)
 class Manifest:
     practice_ods: str
     generated_at: datetime
@@ -219,7 +226,6 @@ class Manifest:
     audit_chain_head: str
     signing_key_id: str
     objectors_without_nhs_number: int = 0
-    national_list: NationalList | None = None
     list_file: str = LIST_FILE
     format_version: int = FORMAT_VERSION
 
@@ -238,10 +244,11 @@ class Manifest:
             "audit_chain_head": self.audit_chain_head,
             "signing_key_id": self.signing_key_id,
             "objectors_without_nhs_number": self.objectors_without_nhs_number,
-            "national_list": None
-            if self.national_list is None
-            else {"file": self.national_list.file, "row_count": self.national_list.row_count, "sha256": self.national_list.sha256},
         }
+
+
+def _dump(obj: dict) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
 
 
 def serialise_manifest(manifest: Manifest) -> bytes:
@@ -249,25 +256,60 @@ def serialise_manifest(manifest: Manifest) -> bytes:
     problems = _manifest_problems(manifest)
     if problems:
         raise ValueError(problems[0])
-    return (json.dumps(manifest.to_json(), indent=2, sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
+    return _dump(manifest.to_json())
 
 
 _KEYS = {
     "format", "format_version", "practice_ods", "generated_at", "valid_until", "register_revision", "mode",
     "list_file", "row_count", "list_sha256", "audit_chain_head", "signing_key_id",
-    "objectors_without_nhs_number", "national_list",
+    "objectors_without_nhs_number",
 }
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            # json.loads would keep the last one silently: a signed "mode" could be shadowed.
+            raise MalformedSetError(f"The manifest has the field '{key}' more than once.")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str):
+    raise MalformedSetError(f"The manifest holds {name}, which is not JSON.")
+
+
+def _no_float(text: str):
+    raise MalformedSetError(f"The manifest holds the number {text}; every number in it is a whole number.")
+
+
+def strict_json(data: bytes, what: str = "manifest") -> object:
+    """JSON with duplicate keys, NaN/Infinity and fractions refused; ASCII only."""
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        raise MalformedSetError(f"The {what} has characters outside plain ASCII.") from None
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant,
+                          parse_float=_no_float)
+    except MalformedSetError as exc:
+        raise MalformedSetError(str(exc).replace("The manifest", f"The {what}")) from None
+    except (ValueError, RecursionError):
+        raise MalformedSetError(f"The {what} is not valid JSON.") from None
 
 
 def peek_format_version(data: bytes) -> None:
     """Check the version before anything else, so a newer file says 'unknown version', not 'bad signature'."""
-    try:
-        obj = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise MalformedSetError("The manifest is not valid JSON.") from None
+    obj = strict_json(data)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT_NAME:
         raise MalformedSetError(f"The manifest does not say format '{FORMAT_NAME}': this is not an exclusion set.")
     version = obj.get("format_version")
+    if type(version) is int and version in RETIRED_VERSIONS:
+        raise UnknownFormatVersionError(
+            f"The exclusion set is format version {version}, which this reader refuses ({RETIRED_VERSIONS[version]}): "
+            f"export the set again with this version of gp-optout-desktop (format version {FORMAT_VERSION})."
+        )
     if type(version) is not int or version != FORMAT_VERSION:
         raise UnknownFormatVersionError(
             f"The exclusion set is format version {version!r}; this reader understands version {FORMAT_VERSION} only."
@@ -276,18 +318,20 @@ def peek_format_version(data: bytes) -> None:
 
 def parse_manifest(data: bytes) -> Manifest:
     peek_format_version(data)
-    obj = json.loads(data.decode("utf-8"))
+    obj = strict_json(data)
     missing = sorted(_KEYS - obj.keys())
     extra = sorted(obj.keys() - _KEYS)
     if missing:
         raise MalformedSetError(f"The manifest lacks the field(s): {', '.join(missing)}.")
     if extra:
-        raise MalformedSetError(f"The manifest has field(s) version 1 does not define: {', '.join(extra)}.")
-    national = obj["national_list"]
-    if national is not None:
-        if not isinstance(national, dict) or set(national) != {"file", "row_count", "sha256"}:
-            raise MalformedSetError("The manifest's national_list must be null or have exactly file, row_count and sha256.")
-        national = NationalList(row_count=national["row_count"], sha256=national["sha256"], file=national["file"])
+        raise MalformedSetError(f"The manifest has field(s) version {FORMAT_VERSION} does not define: {', '.join(extra)}.")
+    for name in ("practice_ods", "generated_at", "valid_until", "mode", "list_file", "list_sha256",
+                 "audit_chain_head", "signing_key_id"):
+        if not isinstance(obj[name], str):
+            raise MalformedSetError(f"The manifest's {name} is not a string.")
+    for name in ("register_revision", "row_count", "objectors_without_nhs_number"):
+        if not _is_count(obj[name]):
+            raise MalformedSetError(f"The manifest's {name} is not a whole number of zero or more.")
     manifest = Manifest(
         practice_ods=obj["practice_ods"],
         generated_at=parse_ts(obj["generated_at"], "generated_at"),
@@ -299,12 +343,15 @@ def parse_manifest(data: bytes) -> Manifest:
         audit_chain_head=obj["audit_chain_head"],
         signing_key_id=obj["signing_key_id"],
         objectors_without_nhs_number=obj["objectors_without_nhs_number"],
-        national_list=national,
         list_file=obj["list_file"],
     )
     problems = _manifest_problems(manifest)
     if problems:
         raise MalformedSetError(problems[0])
+    if _dump(manifest.to_json()) != data:
+        # One byte form per manifest: nothing a lenient parser could read differently from this one.
+        raise MalformedSetError("The manifest is not in the canonical form (sorted keys, two-space indent, "
+                                "final line feed) that the writer produces.")
     return manifest
 
 
@@ -315,34 +362,44 @@ def _is_count(value: object) -> bool:
 def _manifest_problems(m: Manifest) -> list[str]:
     p = []
     try:
-        if ods.validate(m.practice_ods) != m.practice_ods:
-            p.append("The manifest's practice ODS code is not in upper case.")
+        if not isinstance(m.practice_ods, str) or ods.validate(m.practice_ods) != m.practice_ods:
+            p.append("The manifest's practice ODS code is not one upper-case letter and five digits.")
     except (ValidationError, TypeError):
         p.append("The manifest's practice ODS code is not one letter and five digits.")
     if m.mode not in MODES:
         p.append(f"The manifest's mode {m.mode!r} is not one of {', '.join(MODES)}.")
-    if not _is_count(m.register_revision):
-        p.append("The manifest's register_revision is not a whole number of zero or more.")
+    if not _is_count(m.register_revision) or m.register_revision > MAX_REVISION:
+        p.append(f"The manifest's register_revision is not a whole number from 0 to {MAX_REVISION}.")
     if not _is_count(m.row_count):
         p.append("The manifest's row_count is not a whole number of zero or more.")
     if not _is_count(m.objectors_without_nhs_number):
         p.append("The manifest's objectors_without_nhs_number is not a whole number of zero or more.")
-    if not isinstance(m.list_sha256, str) or not _HEX64_RE.match(m.list_sha256):
+    elif m.mode != EXCLUDE_LISTED and m.objectors_without_nhs_number:
+        p.append("The manifest's objectors_without_nhs_number must be 0 in exclude-all-except-listed mode.")
+    if not isinstance(m.list_sha256, str) or not _HEX64_RE.fullmatch(m.list_sha256):
         p.append("The manifest's list_sha256 is not 64 lower-case hex digits.")
-    if not isinstance(m.audit_chain_head, str) or not _CHAIN_RE.match(m.audit_chain_head):
-        p.append("The manifest's audit_chain_head is missing or malformed.")
-    if not isinstance(m.signing_key_id, str) or not _KEY_ID_RE.match(m.signing_key_id):
+    if not isinstance(m.audit_chain_head, str) or not _CHAIN_RE.fullmatch(m.audit_chain_head):
+        p.append("The manifest's audit_chain_head is not '0:genesis' or a sequence number, ':' and 64 or 128 "
+                 "lower-case hex digits.")
+    if not isinstance(m.signing_key_id, str) or not _KEY_ID_RE.fullmatch(m.signing_key_id):
         p.append("The manifest's signing_key_id is not 16 lower-case hex digits.")
     if m.list_file != LIST_FILE:
-        p.append(f"The manifest names the list file {m.list_file!r}; version 1 always uses {LIST_FILE!r}.")
+        p.append(f"The manifest names the list file {m.list_file!r}; the format always uses {LIST_FILE!r}.")
     if m.valid_until <= m.generated_at:
         p.append("The manifest's valid_until is not after generated_at.")
-    n = m.national_list
-    if n is not None:
-        if n.file != NATIONAL_FILE:
-            p.append(f"The manifest names the national-check file {n.file!r}; version 1 always uses {NATIONAL_FILE!r}.")
-        if not _is_count(n.row_count) or not isinstance(n.sha256, str) or not _HEX64_RE.match(n.sha256):
-            p.append("The manifest's national_list has a malformed row_count or sha256.")
-        if m.mode != EXCLUDE_LISTED:
-            p.append("A national-check list is only allowed in exclude-listed mode.")
+    elif m.valid_until - m.generated_at > MAX_VALIDITY:
+        p.append(f"The manifest's validity ({m.valid_until - m.generated_at}) is longer than the format's maximum "
+                 f"of {MAX_VALIDITY.days} days.")
+    if m.format_version != FORMAT_VERSION:
+        p.append(f"The manifest's format_version is not {FORMAT_VERSION}.")
     return p
+
+
+def generation_name(revision: int, when: datetime, suffix: str) -> str:
+    return f"g{revision:012d}-{when:%Y%m%dT%H%M%SZ}-{suffix}"
+
+
+def generation_matches(name: str, manifest: Manifest) -> bool:
+    """The folder's name carries the revision and time the signed manifest states."""
+    return name[:len("g000000000000-00000000T000000Z")] == generation_name(
+        manifest.register_revision, manifest.generated_at, "")[:-1]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import RevisionRollbackError, StateFileError
-from .format import Manifest, format_ts
+from .errors import MalformedSetError, RevisionRollbackError, StateFileError
+from .format import Manifest, format_ts, strict_json
 from .fsutil import replace_file_atomically
 
 STATE_FORMAT = "gp-optout-exclusion-state"
@@ -26,13 +26,14 @@ def _load(path: Path) -> dict:
     except OSError as exc:
         raise StateFileError(f"The state file {path} cannot be read ({exc.strerror}).") from None
     try:
-        obj = json.loads(data.decode("utf-8"))
+        obj = strict_json(data, "state file")
         if obj.get("format") != STATE_FORMAT or obj.get("version") != 1 or not isinstance(obj.get("practices"), dict):
             raise ValueError
         for entry in obj["practices"].values():
-            if type(entry.get("highest_revision")) is not int:
+            revision = entry.get("highest_revision")
+            if type(revision) is not int or revision < 0:
                 raise ValueError
-    except (ValueError, AttributeError, UnicodeDecodeError):
+    except (ValueError, AttributeError, MalformedSetError):
         raise StateFileError(
             f"The state file {path} is not a valid record of revisions seen; fix or delete it deliberately."
         ) from None

@@ -3,7 +3,7 @@
 Layout (see docs/exclusion-file.md, "Folder layout and atomic replacement"):
 
     DIR/CURRENT                 one line naming the current generation
-    DIR/g<revision>-<time>-<id>/exclusions.csv, manifest.json, manifest.sig [, national-check.csv]
+    DIR/g<revision>-<time>-<id>/exclusions.csv, manifest.json, manifest.sig
 
 A new set is written into a hidden temp folder, every file and the folder fsynced, the
 folder renamed to its generation name, re-read and verified with the reader, and only
@@ -33,21 +33,20 @@ from .format import (
     GENERATION_RE,
     LIST_FILE,
     MANIFEST_FILE,
-    NATIONAL_FILE,
+    MAX_VALIDITY,
     POINTER_FILE,
     SIGNATURE_FILE,
     Manifest,
-    NationalList,
     check_rows,
+    generation_name,
     serialise_manifest,
-    serialise_national,
     serialise_rows,
     sha256_hex,
     utc_seconds,
 )
 from .export_lock import export_lock
 from .fsutil import fsync_dir, temp_name, write_durable
-from .reader import current_generation, read_generation
+from .reader import current_generation, verify_generation
 
 DEFAULT_VALIDITY = timedelta(days=7)
 STALE_TEMP_SECONDS = 3600
@@ -76,18 +75,15 @@ def write_export(
     generated_at: datetime | None = None,
     valid_for: timedelta = DEFAULT_VALIDITY,
     objectors_without_nhs_number: int = 0,
-    national_list: bool = False,
     expected_count: int | None = None,
 ) -> ExportResult:
     """Write, verify and commit a set; raise ExportError (previous set still current) on failure."""
     directory = Path(directory)
     if mode not in MODES:
         raise ExportError(f"Unknown mode {mode!r}.")
-    if national_list and mode != EXCLUDE_LISTED:
-        raise ExportError(
-            "The national-check list carries no mode, so it is not written while the practice-wide opt-out is on: "
-            "a bare list of patients to include could be mistaken for a list to exclude."
-        )
+    if not timedelta(0) < valid_for <= MAX_VALIDITY:
+        raise ExportError(f"Nothing was written: a set is valid for more than 0 and at most {MAX_VALIDITY.days} days "
+                          "(consumers refuse anything longer).")
     try:
         ordered = check_rows(rows)
     except ValueError as exc:
@@ -98,10 +94,6 @@ def write_export(
     when = utc_seconds(generated_at or datetime.now(timezone.utc))
     list_bytes = serialise_rows(ordered)
     files = {LIST_FILE: list_bytes}
-    national = None
-    if national_list:
-        files[NATIONAL_FILE] = serialise_national([r.nhs_number for r in ordered])
-        national = NationalList(row_count=len(ordered), sha256=sha256_hex(files[NATIONAL_FILE]))
     try:
         manifest = Manifest(
             practice_ods=practice_ods,
@@ -114,7 +106,6 @@ def write_export(
             audit_chain_head=audit_chain_head,
             signing_key_id=signing.key_id(private_key),
             objectors_without_nhs_number=objectors_without_nhs_number,
-            national_list=national,
         )
         manifest_bytes = serialise_manifest(manifest)
     except ValueError as exc:
@@ -122,6 +113,9 @@ def write_export(
     files[MANIFEST_FILE] = manifest_bytes
     files[SIGNATURE_FILE] = signing.sign(private_key, manifest_bytes)
 
+    if os.path.islink(directory):
+        raise ExportError(f"Nothing was written: the export folder {directory} is a symbolic link, which every "
+                          "consumer refuses. Export to the real folder it points to.")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -140,7 +134,7 @@ def _write_and_commit(directory: Path, files: dict[str, bytes], manifest: Manife
             f"This folder already holds a newer exclusion set (register revision {int(previous[1:13])}; this "
             f"register is at {register_revision}), so it was left as it is. Check that this is the right "
             "register and the right folder.")
-    gen = directory / f"g{register_revision:012d}-{when:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
+    gen = directory / generation_name(register_revision, when, secrets.token_hex(4))
     public_key = private_key.public_key()
 
     # ---- before the commit point: any failure leaves the previous set current -------------
@@ -152,7 +146,7 @@ def _write_and_commit(directory: Path, files: dict[str, bytes], manifest: Manife
         fsync_dir(tmp)
         os.replace(tmp, gen)
         fsync_dir(directory)
-        written = read_generation(gen, public_key, practice_ods=practice_ods, now=when)
+        written = verify_generation(gen, public_key, practice_ods=practice_ods, now=when)
         if written.manifest.row_count != count or written.manifest.list_sha256 != manifest.list_sha256:
             raise ExportError("the re-read set does not match what was written")
         pointer_tmp = temp_name(directory, POINTER_FILE)
@@ -220,7 +214,7 @@ def _prune(directory: Path, keep: set) -> list[str]:
     for entry in entries:
         try:
             stale_temp = entry.name.startswith(".tmp-") and now - entry.stat().st_mtime > STALE_TEMP_SECONDS
-            old_gen = GENERATION_RE.match(entry.name) and entry.name not in keep
+            old_gen = GENERATION_RE.fullmatch(entry.name) and entry.name not in keep
             if stale_temp or old_gen:
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         except OSError as exc:  # the new set is already committed: a leftover is untidy, not unsafe

@@ -31,7 +31,7 @@ class AuditRow:
 
 def verify(session) -> Verification:
     with session.write("view_audit", changes_register=False) as ctx:
-        result = session.register.audit.verify(ctx.conn, session.register.recorded_head())
+        result = session.register.verify_audit()
         ctx.audit("audit.verify", outcome="ok" if result.ok else "failed")
     return result
 

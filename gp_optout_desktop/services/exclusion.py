@@ -20,7 +20,8 @@ from ..domain.events import INCLUDE
 from ..domain.exclusion_rules import EXCLUDE_ALL_EXCEPT_LISTED, EXCLUDE_LISTED, ExclusionRow
 from ..exclusion import signing
 from ..exclusion.errors import ExportError
-from ..exclusion.format import format_ts
+from ..exclusion.cohort import read_cohort
+from ..exclusion.format import format_ts, serialise_national
 from ..exclusion.fsutil import replace_file_atomically
 from ..exclusion.writer import DEFAULT_VALIDITY, write_export
 from ..letters.model import PRACTICE_WIDE_NOTICE
@@ -35,17 +36,29 @@ from .session import Session
 
 # ---- the signing key -----------------------------------------------------------------------
 
+def _manager_key(session: Session) -> tuple[bytes, str]:
+    """The signing key is wrapped under the manager key, which only practice managers'
+    slots hold (docs/adr/0006-threat-model-and-key-hierarchy.md)."""
+    reg = session.register
+    if reg.manager_key is None:
+        raise ExportError("Your key slot does not hold the manager key, which protects the exclusion file's signing "
+                          "key: ask the practice manager who holds it to reset your password (that gives it to you).")
+    return reg.manager_key, reg.keys.register_id
+
+
 def _signing_key(session: Session) -> Ed25519PrivateKey:
     """The register's key, created (and audited) the first time it is needed."""
     with session.read("export") as conn:
-        raw = repo.signing_key(conn)
+        raw = repo.signing_key(conn, *_manager_key(session))
     if raw is not None:
         return signing.private_key_from_bytes(raw)
     key = signing.generate_private_key()
     with session.write("export", changes_register=False) as ctx:
-        if repo.signing_key(ctx.conn) is not None:  # created meanwhile: keep the first
-            return signing.private_key_from_bytes(repo.signing_key(ctx.conn))
-        repo.store_signing_key(ctx.conn, signing.private_key_bytes(key))
+        existing = repo.signing_key(ctx.conn, *_manager_key(session))
+        if existing is not None:  # created meanwhile: keep the first
+            ctx.audit("export.signing_key_read")
+            return signing.private_key_from_bytes(existing)
+        repo.store_signing_key(ctx.conn, signing.private_key_bytes(key), *_manager_key(session))
         ctx.audit("export.signing_key_created", detail=f"key_id={signing.key_id(key)}")
     return key
 
@@ -75,7 +88,7 @@ def replace_signing_key(session: Session) -> ChangeSet:
     old = _signing_key(session)
     key = signing.generate_private_key()
     with session.write("export") as ctx:
-        repo.store_signing_key(ctx.conn, signing.private_key_bytes(key))
+        repo.store_signing_key(ctx.conn, signing.private_key_bytes(key), *_manager_key(session))
         ctx.audit("export.signing_key_replaced", detail=f"old_key_id={signing.key_id(old)} "
                                                         f"new_key_id={signing.key_id(key)}")
     summary = (f"New signing key {signing.key_id(key)} (was {signing.key_id(old)}). Export the public key and install "
@@ -116,15 +129,15 @@ def _rows(conn, mode: str, table: codes.CodeTable) -> tuple[list[ExclusionRow], 
         return d
 
     if mode == EXCLUDE_LISTED:
-        snomed = {k: table.lookup(k, codes.REGISTER).snomed for k in codes.OBJECTION_TYPES}
-        best: dict[str, tuple[str, str]] = {}
+        # Type 1 only (format version 2): Type 2 never controlled extraction from the practice.
+        snomed = table.lookup(codes.TYPE1, codes.REGISTER).snomed
+        rows: list[ExclusionRow] = []
         unknown: set[int] = set()
-        for pid, nhs, kind, since in repo.objector_rows(conn):
+        for pid, nhs, _kind, since in repo.objector_rows(conn):
             if nhs is None:
                 unknown.add(pid)
-            elif kind == codes.TYPE1 or nhs not in best:
-                best[nhs] = (kind, since)  # an active Type 1 takes precedence, as in domain.row_for
-        rows = [ExclusionRow(nhs, snomed[kind], day(since)) for nhs, (kind, since) in best.items()]
+            else:
+                rows.append(ExclusionRow(nhs, snomed, day(since)))
         return rows, repo.count_objecting_patients(conn) - len(unknown), len(unknown)
     withdrawn = table.lookup(codes.TYPE1, codes.WITHDRAW).snomed
     found = repo.includer_rows(conn)
@@ -147,8 +160,7 @@ def snapshot(session: Session) -> Snapshot:
 
 # ---- export -----------------------------------------------------------------------------------
 
-def export(session: Session, out_dir: Path, *, national_list: bool = False,
-           valid_for: timedelta = DEFAULT_VALIDITY) -> ChangeSet:
+def export(session: Session, out_dir: Path, *, valid_for: timedelta = DEFAULT_VALIDITY) -> ChangeSet:
     """Write the exclusion set; raise ExportError (audited; the previous set stays current) on failure."""
     session.require("export")
     key = _signing_key(session)
@@ -158,7 +170,7 @@ def export(session: Session, out_dir: Path, *, national_list: bool = False,
         result = write_export(
             out_dir, snap.rows, private_key=key, practice_ods=snap.ods, register_revision=snap.revision,
             mode=snap.mode, audit_chain_head=snap.audit_head, generated_at=session.now(), valid_for=valid_for,
-            objectors_without_nhs_number=snap.without_nhs, national_list=national_list,
+            objectors_without_nhs_number=snap.without_nhs,
             expected_count=snap.expected_count,
         )
     except ExportError as exc:
@@ -179,7 +191,6 @@ def export(session: Session, out_dir: Path, *, national_list: bool = False,
         "valid_until": format_ts(result.manifest.valid_until),
         "without_nhs": snap.without_nhs,
         "key_id": result.manifest.signing_key_id,
-        "national_list": national_list,
     }
     with session.write("export", changes_register=False) as ctx:
         repo.record_export(ctx.conn, record)
@@ -196,6 +207,40 @@ def export(session: Session, out_dir: Path, *, national_list: bool = False,
                f"register revision {snap.revision}, valid until {format_ts(result.manifest.valid_until)}.")
     return ChangeSet(summary, snap.revision, areas=frozenset({"export"}), warnings=warnings,
                      data={"result": result, "record": record})
+
+
+# ---- the national-check file, from a cohort --------------------------------------------------
+
+def national_check(session: Session, cohort_path: Path, out_path: Path) -> ChangeSet:
+    """From the cohort the practice is about to disclose, the NHS numbers to send to the Check for
+    National Data Opt-outs service: every patient the register says must not leave the practice
+    (an active Type 1 objection; under the practice-wide opt-out everyone not asking to be
+    included) taken out. Audited with counts only."""
+    session.require("export")
+    cohort = read_cohort(Path(cohort_path))
+    snap = snapshot(session)
+    listed = {r.nhs_number for r in snap.rows}
+    if snap.mode == EXCLUDE_LISTED:
+        keep = [n for n in cohort if n not in listed]
+    else:
+        keep = [n for n in cohort if n in listed]
+    out_path = Path(out_path)
+    replace_file_atomically(out_path, serialise_national(keep))
+    removed = len(cohort) - len(keep)
+    with session.write("export", changes_register=False) as ctx:
+        ctx.audit("exclusion.national_check", detail=f"cohort={len(cohort)} removed={removed} written={len(keep)} "
+                                                      f"revision={snap.revision} mode={snap.mode}")
+    why = ("Type 1 objectors" if snap.mode == EXCLUDE_LISTED
+           else "patients not asking to be included (the practice-wide opt-out is on)")
+    summary = (f"National-check file written to {out_path}: {len(keep):,} of {len(cohort):,} NHS numbers in the "
+               f"cohort; {removed:,} taken out ({why}). Send it to the Check for National Data Opt-outs service and "
+               "disclose only the numbers it returns.")
+    warnings = ()
+    if snap.without_nhs:
+        warnings = (f"{snap.without_nhs} objecting patient(s) have no NHS number recorded and cannot be matched "
+                    "against the cohort: check the cohort by hand for them.",)
+    return ChangeSet(summary, snap.revision, areas=frozenset({"export"}), warnings=warnings,
+                     data={"cohort": len(cohort), "removed": removed, "written": len(keep)})
 
 
 @dataclass(frozen=True)

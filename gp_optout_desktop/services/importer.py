@@ -29,18 +29,31 @@ class ImportPlan:
     patients_known: int
     events_new: int
     events_known: int  # already in the register: skipped, so importing twice changes nothing
+    case_folded_rows: tuple[int, ...] = ()  # rows whose code matched only by ignoring letter case
 
     def describe(self, done: bool) -> str:
         def n(count: int, word: str) -> str:
             return f"{count:,} {word}{'s' if count != 1 else ''}"
 
         if done:
-            return (f"{n(self.rows, 'row')}: {n(self.patients_new, 'new patient')} added, {self.patients_known:,} "
+            text = (f"{n(self.rows, 'row')}: {n(self.patients_new, 'new patient')} added, {self.patients_known:,} "
                     f"already in the register; {n(self.events_new, 'coded event')} added, {self.events_known:,} "
                     "already recorded (skipped).")
-        return (f"{n(self.rows, 'row')}: {n(self.patients_new, 'new patient')}, {self.patients_known:,} already in "
-                f"the register; {n(self.events_new, 'new coded event')}, {self.events_known:,} already recorded "
-                "(they would be skipped).")
+        else:
+            text = (f"{n(self.rows, 'row')}: {n(self.patients_new, 'new patient')}, {self.patients_known:,} already in "
+                    f"the register; {n(self.events_new, 'new coded event')}, {self.events_known:,} already recorded "
+                    "(they would be skipped).")
+        return text + self.case_note()
+
+    def case_note(self) -> str:
+        """CTV3 codes differ by letter case (XaZ8a is not XaZ8A): say so when only ignoring case matched."""
+        rows = self.case_folded_rows
+        if not rows:
+            return ""
+        shown = ", ".join(str(r) for r in rows[:20]) + (f" and {len(rows) - 20:,} more" if len(rows) > 20 else "")
+        return (f" {len(rows):,} row{'s' if len(rows) != 1 else ''} ({shown}) matched a code in the table only by "
+                "ignoring letter case; CTV3 codes differ by case and the table's case for the withdrawn codes is "
+                "unconfirmed (verify): check the code in the clinical system.")
 
 
 def read_csv_file(path: Path) -> str:
@@ -67,7 +80,8 @@ def import_objections(session: Session, text: str) -> ChangeSet:
     with session.write("import_objections") as ctx:
         plan = _plan(ctx.conn, rows, write=ctx)
         ctx.audit("import.objections", detail=f"rows={plan.rows} patients_new={plan.patients_new} "
-                                              f"events_new={plan.events_new} events_known={plan.events_known}")
+                                              f"events_new={plan.events_new} events_known={plan.events_known} "
+                                              f"case_folded={len(plan.case_folded_rows)}")
     summary = (f"Imported {plan.describe(done=True)} No letters were queued: these were answered when first "
                "recorded. Export the exclusion file so the clinical system sees the register.")
     return ChangeSet(summary, ctx.revision, areas=frozenset({"patients", "export"}), data={"plan": plan})
@@ -115,7 +129,8 @@ def _plan(conn, rows: list[ImportRow], write) -> ImportPlan:
         raise ImportRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be imported, so "
                             "nothing was imported. Correct the file and try again.",
                             tuple(sorted(problems, key=lambda p: p.row)))
-    return ImportPlan(len(rows), new_patients, known_patients, new_events, known_events)
+    folded = tuple(sorted(r.row for r in rows if r.case_folded))
+    return ImportPlan(len(rows), new_patients, known_patients, new_events, known_events, folded)
 
 
 def _write(conn, ctx, existing, first: ImportRow, fresh: list[ImportRow]) -> None:
@@ -128,7 +143,8 @@ def _write(conn, ctx, existing, first: ImportRow, fresh: list[ImportRow]) -> Non
     if not fresh:
         return
     for row in fresh:
-        event = Event(kind=row.kind, action=row.action, effective=row.effective, received=row.effective,
+        # received = the clinical system's date the code was added (Event.added_on for imports), never today.
+        event = Event(kind=row.kind, action=row.action, effective=row.effective, received=row.added,
                       via=IMPORTED, recorded_by=session.user, recorded_at=session.now())
         event_id = events_store.insert(conn, patient_id, event, events_store.next_form_id(conn))
         events_store.mark_coded(conn, event_id, by=session.user, at=session.now())

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from ..domain import acting_for, codes
 from ..domain.errors import ValidationError
-from ..domain.events import INCLUDE, Event, Proxy, check_new_event
+from ..domain.events import INCLUDE, Event, Proxy, check_new_event, check_type2_in_error
 from ..store import events as events_store, patients as patients_store
 from .changes import ChangeSet
 from .patients import audit_ref
@@ -140,9 +140,11 @@ def signpost_ndoo(session: Session, patient_id: int, on: date | None = None) -> 
 
 
 def type2_recorded_in_error(session: Session, patient_id: int) -> ChangeSet:
-    """Queue the letter telling a patient their late Type 2 was recorded in error (NDOO signposted)."""
+    """Queue the letter telling a patient their late Type 2 was recorded in error (NDOO signposted).
+    Refused for a Type 2 added on or before the cut-off (it was converted, not in error)."""
     with session.write("queue_letter") as ctx:
         patient = patients_store.get(ctx.conn, patient_id)
+        check_type2_in_error(events_store.history(ctx.conn, patient_id), session.codes.type2_cutoff)
         letter_id = events_store.queue_letter(ctx.conn, patient_id, None, "type2_in_error", session.now(),
                                               one_calendar_month_after(session.today()))
         events_store.add_signpost(ctx.conn, patient_id, session.today(), by=session.user, at=session.now())

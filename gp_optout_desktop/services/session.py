@@ -13,14 +13,26 @@ from ..domain import codes as codes_mod
 from ..domain import roles
 from ..domain.errors import ValidationError
 from ..paths import resource
-from ..store import meta, register as register_store, users as users_store
+from ..store import codes_repo as codes_store, meta, register as register_store, users as users_store
+from ..store.audit import Pending
 from ..store.errors import StoreError, WrongPassword
 from ..domain.uk_time import uk_date
 
 
 @lru_cache(maxsize=1)
+def shipped_code_table_text() -> str:
+    return resource("codes.json").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
 def code_table() -> codes_mod.CodeTable:
-    return codes_mod.parse_code_table(resource("codes.json").read_text(encoding="utf-8"))
+    """The table shipped with the release (a practice may correct it in the register)."""
+    return codes_mod.parse_code_table(shipped_code_table_text())
+
+
+@lru_cache(maxsize=8)
+def _parsed(text: str) -> codes_mod.CodeTable:
+    return codes_mod.parse_code_table(text)
 
 
 def utc_now() -> datetime:
@@ -39,12 +51,12 @@ class WriteContext:
     session: "Session"
     audited: list = field(default_factory=list)
     revision: int = 0  # set when the transaction's changes are complete
+    pending: list = field(default_factory=list)
 
     def audit(self, action: str, patient: str = "", detail: str = "", outcome: str = "ok") -> None:
-        self.session.register.audit.append(
-            self.conn, user=self.session.user, role=self.session.role, action=action,
-            patient=patient, outcome=outcome, detail=detail,
-        )
+        """Recorded now, appended at the end of the transaction: the last entry then carries
+        the digest of every row the transaction wrote, and one signature covers them all."""
+        self.pending.append(Pending(self.session.user, self.session.role, action, patient, outcome, detail))
         self.audited.append(action)
 
 
@@ -58,7 +70,16 @@ class Session:
 
     @property
     def codes(self) -> codes_mod.CodeTable:
-        return code_table()
+        """The table in force: the practice's newest saved correction (schema V6), else the shipped one.
+        Read from the register each time (one indexed lookup), so a correction saved in another
+        window is in force here at once."""
+        if not self.register.is_open:
+            return code_table()
+        with self.register.reading() as conn:
+            saved = codes_store.current(conn)
+        if saved is None or saved.text is None:
+            return code_table()
+        return _parsed(saved.text)
 
     @property
     def folder(self) -> Path:
@@ -79,9 +100,25 @@ class Session:
         self._check_open()
         if roles.allowed(self.role, permission):
             return
-        with self.register.transaction() as conn:
-            self.register.audit.append(conn, user=self.user, role=self.role, action=f"denied.{permission}", outcome="denied")
+        with self._transaction() as conn:
+            self.register.audit.append(conn, user=self.user, role=self.role, action=f"denied.{permission}",
+                                       outcome="denied", perm="denied")
         roles.require(self.role, permission)
+
+    @contextmanager
+    def _transaction(self):
+        """A transaction whose row digest changes start from nothing and are forgotten if it rolls back."""
+        audit = self.register.audit
+        outermost = getattr(self.register.db, "_depth", 0) == 0
+        try:
+            with self.register.transaction() as conn:
+                if outermost:
+                    audit.begin()
+                yield conn
+        except BaseException:
+            if outermost:
+                audit.begin()
+            raise
 
     @contextmanager
     def write(self, permission: str, *, changes_register: bool = True):
@@ -90,12 +127,13 @@ class Session:
         ``changes_register=False`` is for audited reads: the audit row is written but the
         register revision (which tells whether the exclusion file is current) stays."""
         self.require(permission)
-        with self.register.transaction() as conn:
+        with self._transaction() as conn:
             ctx = WriteContext(conn, self)
             yield ctx
             if not ctx.audited:
                 raise AssertionError("every write must leave an audit row")
             ctx.revision = meta.bump_revision(conn) if changes_register else meta.revision(conn)
+            self.register.audit.append_batch(conn, ctx.pending, perm=permission)
 
     @contextmanager
     def read(self, permission: str):
@@ -117,8 +155,9 @@ class Session:
     def lock(self) -> None:
         """Close the connection and forget the key (idle lock, Lock now, quit)."""
         if self.register.is_open:
-            with self.register.transaction() as conn:
-                self.register.audit.append(conn, user=self.user, role=self.role, action="session.lock")
+            with self._transaction() as conn:
+                self.register.audit.append(conn, user=self.user, role=self.role, action="session.lock",
+                                           perm="session")
         self.register.close()
 
 
@@ -129,11 +168,11 @@ def _start(reg: register_store.Register, user: str, failures: list[dict], via: s
         reg.db.close()
         raise WrongPassword("The user name or password is wrong.")
     session = Session(reg, user, role, must_change_password=reg.keys.must_change(user))
-    with reg.transaction() as conn:
-        for failure in failures:
-            reg.audit.append(conn, user=failure["user"], role="", action="login", outcome="failed",
-                             at=datetime.fromisoformat(failure["at"]))
-        reg.audit.append(conn, user=user, role=role, action="login", detail=via)
+    with session._transaction() as conn:
+        entries = [Pending(failure["user"], "", "login", outcome="failed", at=datetime.fromisoformat(failure["at"]))
+                   for failure in failures]
+        entries.append(Pending(user, role, "login", detail=via))
+        reg.audit.append_batch(conn, entries, perm="login")
     return session
 
 

@@ -6,8 +6,9 @@ import secrets
 
 from ..domain import roles
 from ..domain.errors import ValidationError
+from ..store import certs
 from ..store import users as users_store
-from ..store.errors import Conflict, NotFound
+from ..store.errors import Conflict, NotFound, StoreError
 from .changes import ChangeSet
 from .session import Session
 from .setup import check_password, check_user_name
@@ -24,6 +25,53 @@ def list_users(session: Session) -> list[tuple[str, str]]:
         return users_store.active(conn)
 
 
+def record_problems(session: Session) -> list[str]:
+    """User records that differ from their certificates signed by the manager key (a role
+    or user edited directly in the database): shown by 'user list' and 'audit verify'."""
+    reg = session.register
+    with session.read("manage_users") as conn:
+        try:
+            anchor = certs.anchor_pub(conn, reg.keys, reg.manager_key)
+        except StoreError as exc:
+            return [str(exc)]
+        table, problems = certs.load_all(conn, anchor, reg.keys.register_id)
+        return problems + certs.record_problems(conn, table)
+
+
+def _manager_key(session: Session) -> bytes:
+    key = session.register.manager_key
+    if key is None:
+        raise ValidationError("Your key slot does not hold the manager key, which signs user records: ask the practice "
+                              "manager who holds it to reset your password (that gives it to you).", "user")
+    return key
+
+
+def _certify(session: Session, conn, name: str, role: str, *, active: bool = True, seed: bytes | None = None) -> bytes | None:
+    """Sign the user's record with the manager key. With ``seed`` the certificate names that
+    new audit key; without, the user keeps the audit key of their latest certificate."""
+    reg = session.register
+    manager_key = _manager_key(session)
+    if seed is not None:
+        pub = certs.raw_public(certs.audit_private(seed))
+    else:
+        table, _ = certs.load_all(conn, certs.manager_public_hex(manager_key), reg.keys.register_id)
+        cert = certs.latest(table, name)
+        if cert is None:
+            raise ValidationError(f"{name} has no certificate yet: reset their password instead.", "user")
+        pub = bytes.fromhex(cert.audit_pub)
+    head = reg.audit.head(conn)
+    certs.issue(conn, manager_key, reg.keys.register_id, name=name, role=role, active=active, audit_pub=pub,
+                from_seq=(head.seq if head else 0) + 1)
+    return seed
+
+
+def _slot_secrets(session: Session, role: str, seed: bytes) -> dict[str, bytes]:
+    extra = {certs.AUDIT_SECRET: seed}
+    if role == roles.MANAGER:
+        extra[certs.MANAGER_SECRET] = _manager_key(session)
+    return extra
+
+
 def add(session: Session, name: str, role: str, password: str | None = None) -> ChangeSet:
     """Add a user. Without ``password`` a temporary one is made, returned in data, and must be changed at first unlock."""
     name = check_user_name(name)
@@ -34,10 +82,15 @@ def add(session: Session, name: str, role: str, password: str | None = None) -> 
         check_password(password)
     if session.register.keys.has_user(name):
         raise Conflict(f"There is already a user called {name}.")
+    session.require("manage_users")
+    _manager_key(session)
+    seed = certs.new_audit_seed()
     with session.write("manage_users") as ctx:
         users_store.add(ctx.conn, name, role, by=session.user, at=session.now())
+        _certify(session, ctx.conn, name, role, seed=seed)
         ctx.audit("user.add", detail=f"name={name} role={role}")
-        session.register.keys.wrap(name, password, session.register.data_key, must_change=temporary)
+        session.register.keys.wrap(name, password, session.register.data_key, must_change=temporary,
+                                   extra=_slot_secrets(session, role, seed))
         session.register.keys.save()  # inside the transaction: if the key file cannot be written, the user is not added
     return ChangeSet(f"Added {roles.ROLE_LABELS[role].lower()} {name}.", ctx.revision, areas=frozenset({"users"}),
                      data={"password": password if temporary else None})
@@ -53,6 +106,7 @@ def remove(session: Session, name: str) -> ChangeSet:
         if role == roles.MANAGER and users_store.count_role(ctx.conn, roles.MANAGER) <= 1:
             raise ValidationError("The last practice manager cannot be removed.", "user")
         users_store.deactivate(ctx.conn, name)
+        _certify(session, ctx.conn, name, role, active=False)
         ctx.audit("user.remove", detail=f"name={name}")
         session.register.keys.remove(name)
         session.register.keys.save()
@@ -68,18 +122,31 @@ def change_role(session: Session, name: str, role: str) -> ChangeSet:
         if old == roles.MANAGER and role != roles.MANAGER and users_store.count_role(ctx.conn, roles.MANAGER) <= 1:
             raise ValidationError("The last practice manager must stay a practice manager.", "role")
         users_store.set_role(ctx.conn, name, role)
+        _certify(session, ctx.conn, name, role)
         ctx.audit("user.role", detail=f"name={name} role={old}->{role}")
-    return ChangeSet(f"{name} is now a {roles.ROLE_LABELS[role].lower()}.", ctx.revision, areas=frozenset({"users"}))
+        if old == roles.MANAGER and role != roles.MANAGER:
+            session.register.keys.drop_secret(name, certs.MANAGER_SECRET)
+            session.register.keys.save()
+    summary = f"{name} is now a {roles.ROLE_LABELS[role].lower()}."
+    if role == roles.MANAGER and old != roles.MANAGER:
+        summary += " Reset their password to give them the manager key (needed to sign the exclusion file and manage users)."
+    return ChangeSet(summary, ctx.revision, areas=frozenset({"users"}))
 
 
 def reset_password(session: Session, name: str) -> ChangeSet:
     """A temporary password (returned in data['password']) that the user must change at next unlock."""
     password = temporary_password()
+    session.require("manage_users")
+    _manager_key(session)
+    seed = certs.new_audit_seed()  # the old one is wrapped under the password being replaced
     with session.write("manage_users") as ctx:
-        if users_store.role_of(ctx.conn, name) is None:
+        role = users_store.role_of(ctx.conn, name)
+        if role is None:
             raise NotFound(f"There is no user called {name}.")
+        _certify(session, ctx.conn, name, role, seed=seed)
         ctx.audit("user.reset_password", detail=f"name={name}")
-        session.register.keys.wrap(name, password, session.register.data_key, must_change=True)
+        session.register.keys.wrap(name, password, session.register.data_key, must_change=True,
+                                   extra=_slot_secrets(session, role, seed))
         session.register.keys.clear_throttle(name)
         session.register.keys.save()
     return ChangeSet(f"{name} has a temporary password and must choose a new one at next unlock.", ctx.revision,
@@ -90,7 +157,11 @@ def change_own_password(session: Session, new_password: str) -> ChangeSet:
     check_password(new_password)
     with session.write("change_own_password", changes_register=False) as ctx:
         ctx.audit("user.change_password")
-        session.register.keys.wrap(session.user, new_password, session.register.data_key)
+        reg = session.register
+        extra = {certs.AUDIT_SECRET: reg.audit_seed}
+        if reg.manager_key is not None and session.role == roles.MANAGER:
+            extra[certs.MANAGER_SECRET] = reg.manager_key
+        reg.keys.wrap(session.user, new_password, reg.data_key, extra=extra)
         session.register.keys.save()
     session.must_change_password = False
     return ChangeSet("Password changed.", ctx.revision, areas=frozenset({"users"}))
@@ -109,19 +180,47 @@ def rekey(session: Session, password: str) -> ChangeSet:
     reg = session.register
     if reg.keys.try_unwrap(session.user, password) is None:
         raise ValidationError("Your password is needed to re-key the register, and that one is wrong.", "password")
+    manager_key = _manager_key(session)
     new_key = keyfile.new_data_key()
     new_keys = keyfile.KeyFile.create(reg.keys.path, reg.keys.register_id)
-    new_keys.data["audit_head"] = reg.keys.data.get("audit_head")
-    new_keys.wrap(session.user, password, new_key)
+    for carried in ("audit_head", "manager_head", "manager_pub", "revision_seen"):
+        if reg.keys.data.get(carried) is not None:
+            new_keys.data[carried] = reg.keys.data[carried]
+    new_keys.wrap(session.user, password, new_key,
+                  extra={certs.AUDIT_SECRET: reg.audit_seed, certs.MANAGER_SECRET: manager_key})
     temporary = {}
-    for name in reg.keys.user_names():
-        if name != session.user:
-            temporary[name] = temporary_password()
-            new_keys.wrap(name, temporary[name], new_key, must_change=True)
     recovery = keyfile.new_recovery_key()
-    new_keys.wrap_recovery(recovery, new_key)
+    new_keys.wrap_recovery(recovery, new_key, extra={certs.MANAGER_SECRET: manager_key})
     with session.write("rekey", changes_register=False) as ctx:
+        for name, role in users_store.active(ctx.conn):
+            if name != session.user and reg.keys.has_user(name):
+                temporary[name] = temporary_password()
+                seed = _certify(session, ctx.conn, name, role, seed=certs.new_audit_seed())
+                new_keys.wrap(name, temporary[name], new_key, must_change=True,
+                              extra=_slot_secrets(session, role, seed))
         ctx.audit("register.rekey", detail=f"users_reset={len(temporary)}")
     register_store.rekey(reg, new_keys, new_key)
     return ChangeSet("The register has a new key. Give each user their temporary password in person.", ctx.revision,
                      areas=frozenset({"users"}), data={"recovery_key": recovery, "passwords": temporary})
+
+
+def new_recovery_key(session: Session) -> ChangeSet:
+    """A new recovery key (shown once, in data['recovery_key']); the old one stops working.
+
+    Its slot holds the data key and the manager key, so it can stand in for a practice manager
+    whose password is lost. Needed once after the upgrade to signed records when that upgrade
+    was made with a manager's password: the recovery key from before cannot hold the manager
+    key (docs/adr/0006)."""
+    from ..store import keyfile
+
+    session.require("rekey")
+    manager_key = _manager_key(session)
+    reg = session.register
+    recovery = keyfile.new_recovery_key()
+    with session.write("rekey", changes_register=False) as ctx:
+        ctx.audit("register.recovery_key")
+        reg.keys.wrap_recovery(recovery, reg.data_key, extra={certs.MANAGER_SECRET: manager_key})
+        reg.keys.clear_throttle(keyfile.RECOVERY_USER)
+        reg.keys.save()  # inside the transaction: if the key file cannot be written, nothing is recorded
+    return ChangeSet("A new recovery key was made; the old one no longer works. Print it and keep it locked away.",
+                     ctx.revision, areas=frozenset({"users"}), data={"recovery_key": recovery})

@@ -9,6 +9,15 @@ class WrongPassword(StoreError):
     pass
 
 
+class KeyDamaged(StoreError):
+    """The password was right (its check value matches) but the wrapped key fails
+    authentication: the key file is damaged. Not a wrong password; not throttled."""
+
+
+class RecordNotCertified(StoreError):
+    """A user record (name, role, active) differs from its certificate signed by the manager key."""
+
+
 class Throttled(StoreError):
     def __init__(self, message: str, retry_at):
         super().__init__(message)

@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from . import atomic
-from .errors import StoreError, Throttled, WrongPassword
+from . import atomic, keyschema
+from .errors import KeyDamaged, StoreError, Throttled, WrongPassword
 from ..domain.uk_time import uk
 
 FORMAT = 1
@@ -55,6 +55,7 @@ def _now() -> datetime:
 
 
 def derive_kek(password: str, salt: bytes, kdf: dict) -> bytes:
+    keyschema.check_kdf("register.keys", "kdf", kdf)  # bounded before Argon2 runs
     if kdf.get("alg") == "argon2id":
         return hash_secret_raw(password.encode("utf-8"), salt, kdf["t"], kdf["m_kib"], kdf["p"], 32, Type.ID)
     if kdf.get("alg") == "hkdf-sha256":  # only for the recovery key, which is itself 256 random bits
@@ -96,6 +97,7 @@ class KeyFile:
             raise StoreError(f"The key file {path.name} is unreadable or damaged ({exc.__class__.__name__}).") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT or "users" not in data:
             raise StoreError(f"The key file {path.name} is not one this version can read.")
+        keyschema.check(data, path.name)
         data.setdefault("throttle", {})
         data.setdefault("audit_head", None)
         return cls(path, data)
@@ -111,22 +113,39 @@ class KeyFile:
     def _aad(self, name: str) -> bytes:
         return f"{self.register_id}|{name}".encode("utf-8")
 
-    def wrap(self, name: str, secret: str, data_key: bytes, *, kdf: dict | None = None, must_change: bool = False) -> None:
+    def wrap(self, name: str, secret: str, data_key: bytes, *, kdf: dict | None = None, must_change: bool = False,
+             extra: dict[str, bytes] | None = None) -> None:
+        """One Argon2 run gives the KEK; the slot's other secrets (the user's audit key, the
+        manager key) are wrapped under keys derived from it with HKDF, so unlock stays one run."""
         kdf = dict(kdf or KDF_DEFAULTS)
         salt = secrets.token_bytes(16)
         kek = derive_kek(secret, salt, kdf)
         nonce = secrets.token_bytes(12)
         wrapped = AESGCM(kek).encrypt(nonce, data_key, self._aad(name))
-        self.data["users"][name] = {
+        entry = {
             "kdf": kdf,
             "salt": _b64(salt),
             "nonce": _b64(nonce),
             "wrapped": _b64(wrapped),
             "must_change": must_change,
+            "check": _check_value(kek, self._aad(name)),
+            "secrets": {},
         }
+        self.data["users"][name] = entry
+        for label, value in (extra or {}).items():
+            Slot(self, name, data_key, kek).put(label, value)
 
-    def wrap_recovery(self, recovery_key: str, data_key: bytes) -> None:
-        self.wrap(RECOVERY_USER, normalise_recovery(recovery_key), data_key, kdf={"alg": "hkdf-sha256"})
+    def wrap_recovery(self, recovery_key: str, data_key: bytes, extra: dict[str, bytes] | None = None) -> None:
+        self.wrap(RECOVERY_USER, normalise_recovery(recovery_key), data_key, kdf={"alg": "hkdf-sha256"}, extra=extra)
+
+    def drop_secret(self, name: str, label: str) -> None:
+        """Remove one wrapped secret from a slot (no password needed to forget)."""
+        entry = self.data["users"].get(name)
+        if entry:
+            entry.get("secrets", {}).pop(label, None)
+
+    def has_secret(self, name: str, label: str) -> bool:
+        return label in (self.data["users"].get(name) or {}).get("secrets", {})
 
     def has_user(self, name: str) -> bool:
         return name in self.data["users"] and name != RECOVERY_USER
@@ -142,6 +161,12 @@ class KeyFile:
         self.data["throttle"].pop(name.casefold(), None)
 
     def try_unwrap(self, name: str, secret: str) -> bytes | None:
+        slot = self.try_open(name, secret)
+        return slot.data_key if slot else None
+
+    def try_open(self, name: str, secret: str) -> "Slot | None":
+        """The slot opened by this password, or None for a wrong password. Raises KeyDamaged
+        when the password is right (the check value matches) but the wrapped key is damaged."""
         entry = self.data["users"].get(name)
         if entry is None:
             # Spend the same time as a real attempt so user names cannot be probed by timing.
@@ -149,9 +174,16 @@ class KeyFile:
             return None
         kek = derive_kek(secret, _unb64(entry["salt"]), entry["kdf"])
         try:
-            return AESGCM(kek).decrypt(_unb64(entry["nonce"]), _unb64(entry["wrapped"]), self._aad(name))
+            data_key = AESGCM(kek).decrypt(_unb64(entry["nonce"]), _unb64(entry["wrapped"]), self._aad(name))
         except InvalidTag:
+            if entry.get("check") and secrets.compare_digest(entry["check"], _check_value(kek, self._aad(name))):
+                raise KeyDamaged(
+                    f"The key file's entry for {name} is damaged: the password is right but the key it protects "
+                    "fails its check. Restore register.keys from a backup, or ask a practice manager to reset "
+                    "your password."
+                ) from None
             return None
+        return Slot(self, name, data_key, kek)
 
     # ---- throttle -----------------------------------------------------------
     def throttle_state(self, name: str) -> dict:
@@ -194,20 +226,69 @@ class KeyFile:
 
     # ---- unlock ---------------------------------------------------------------
     def unlock(self, name: str, password: str, now: datetime | None = None) -> bytes:
+        return self.unlock_slot(name, password, now).data_key
+
+    def unlock_slot(self, name: str, password: str, now: datetime | None = None) -> "Slot":
         self.check_throttle(name, now)
-        key = self.try_unwrap(name, password) if name != RECOVERY_USER else None
-        if key is None:
+        slot = self.try_open(name, password) if name != RECOVERY_USER else None
+        if slot is None:
             self.record_failure(name, now)
             raise WrongPassword("The user name or password is wrong.")
-        return key
+        return slot
 
     def unlock_with_recovery(self, recovery_key: str, now: datetime | None = None) -> bytes:
+        return self.unlock_recovery_slot(recovery_key, now).data_key
+
+    def unlock_recovery_slot(self, recovery_key: str, now: datetime | None = None) -> "Slot":
         self.check_throttle(RECOVERY_USER, now)
-        key = self.try_unwrap(RECOVERY_USER, normalise_recovery(recovery_key))
-        if key is None:
+        slot = self.try_open(RECOVERY_USER, normalise_recovery(recovery_key))
+        if slot is None:
             self.record_failure(RECOVERY_USER, now)
             raise WrongPassword("That recovery key does not unlock this register.")
-        return key
+        return slot
+
+
+def _subkey(kek: bytes, label: str) -> bytes:
+    return HKDF(hashes.SHA256(), 32, None, f"gp-optout slot {label}".encode("utf-8")).derive(kek)
+
+
+def _check_value(kek: bytes, aad: bytes) -> str:
+    """A hash of a KEK-derived verifier: tells 'password right, wrapped key damaged' from a
+    wrong password. It reveals no more than the wrapped key itself (both test a guess)."""
+    import hashlib
+
+    return hashlib.sha256(_subkey(kek, "check") + aad).hexdigest()
+
+
+@dataclass
+class Slot:
+    """An opened key slot: the data key, and the KEK (in memory only) that unwraps the
+    slot's other secrets ('audit': the user's signing seed; 'manager': the manager key)."""
+
+    keys: "KeyFile"
+    name: str
+    data_key: bytes
+    kek: bytes
+
+    def _aad(self, label: str) -> bytes:
+        return f"{self.keys.register_id}|{self.name}|{label}".encode("utf-8")
+
+    def get(self, label: str) -> bytes | None:
+        sealed = self.keys.data["users"].get(self.name, {}).get("secrets", {}).get(label)
+        if sealed is None:
+            return None
+        try:
+            return AESGCM(_subkey(self.kek, label)).decrypt(_unb64(sealed["nonce"]), _unb64(sealed["wrapped"]),
+                                                            self._aad(label))
+        except InvalidTag:
+            raise KeyDamaged(f"The key file's {label} key for {self.name} is damaged. Restore register.keys from "
+                             "a backup, or ask a practice manager to reset the password.") from None
+
+    def put(self, label: str, value: bytes) -> None:
+        nonce = secrets.token_bytes(12)
+        wrapped = AESGCM(_subkey(self.kek, label)).encrypt(nonce, value, self._aad(label))
+        entry = self.keys.data["users"][self.name]
+        entry.setdefault("secrets", {})[label] = {"nonce": _b64(nonce), "wrapped": _b64(wrapped)}
 
 
 def new_data_key() -> bytes:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import database, keyfile, location, meta
-from .audit import AuditChain, Head, load_key, new_audit_key
-from .errors import StoreError
+from . import attest, certs, database, keyfile, location, meta
+from . import users as users_store
+from .audit import HEAD_META, AuditChain, Head, Signer, Verification, load_key
+from .errors import RecordNotCertified, StoreError
 
 
 def register_paths(folder: Path) -> tuple[Path, Path]:
@@ -33,6 +34,11 @@ class Register:
     keys: keyfile.KeyFile
     audit: AuditChain
     data_key: bytes
+    # Above the data key (docs/adr/0006): the manager key (practice managers' and the
+    # recovery slot only) and this user's audit signing seed, both from their own slot.
+    manager_key: bytes | None = None
+    audit_seed: bytes | None = None
+    upgraded: bool = False  # this unlock created the manager key (see _upgrade)
 
     @property
     def conn(self):
@@ -49,17 +55,71 @@ class Register:
         return self.db.conn is not None
 
     def remember_audit_head(self) -> None:
-        """Keep the latest audit head outside the register, to detect truncation later, and
-        the revision, so a restored register never goes back to a revision already exported."""
+        """Keep the latest signed audit head outside the register (key file) and inside it
+        (meta), to detect truncation later, and the revision, so a restored register never
+        goes back to a revision already exported. A head never moves backwards nor onto
+        another chain: after a truncation the earlier head stays as the evidence."""
         with self.reading() as conn:
-            head = self.audit.head(conn)
+            head = self.audit.signed_head(conn)
             revision = meta.revision(conn)
-        self.keys.data["audit_head"] = head.as_dict() if head else None
+            try:
+                kept = Head.from_dict(meta.get(conn, HEAD_META))
+            except (TypeError, ValueError, KeyError, AttributeError):
+                kept = Head(2**62, "malformed")  # never overwritten: audit verify reports it
+        if head is not None and self._extends(head, self.recorded_head()):
+            self.keys.data["audit_head"] = head.as_dict()
+            if self.manager_key is not None:
+                self.keys.data["manager_head"] = _manager_head(self.manager_key, head, self.keys.register_id)
+        if head is not None and self._extends(head, kept) and head != kept:
+            with self.transaction() as conn:
+                meta.put(conn, HEAD_META, head.as_dict())
         self.keys.data["revision_seen"] = max(revision, int(self.keys.data.get("revision_seen") or 0))
         self.keys.save()
 
+    def _extends(self, head: Head, earlier: Head | None) -> bool:
+        if earlier is None:
+            return True
+        if head.seq < earlier.seq:
+            return False
+        with self.reading() as conn:
+            row = conn.execute("SELECT mac FROM audit WHERE seq = ?", (earlier.seq,)).fetchone()
+        return bool(row) and row[0] == earlier.mac
+
     def recorded_head(self) -> Head | None:
         return Head.from_dict(self.keys.data.get("audit_head"))
+
+    def verify_audit(self) -> Verification:
+        """Every entry's hash, signature and certificate, each signer's role against the
+        permission used, the row digests against the tables, the user records against their
+        certificates, and the heads kept in the key file and the register."""
+        with self.reading() as conn:
+            problems: list[str] = []
+            try:
+                anchor = certs.anchor_pub(conn, self.keys, self.manager_key)
+            except RecordNotCertified as exc:
+                problems.append(str(exc))
+                anchor = self.manager_key and certs.manager_public_hex(self.manager_key)
+            table: dict = {}
+            if anchor:
+                table, cert_problems = certs.load_all(conn, anchor, self.keys.register_id)
+                problems += cert_problems + certs.record_problems(conn, table)
+            heads = []
+            try:
+                heads.append(("kept in the register", Head.from_dict(meta.get(conn, HEAD_META))))
+            except (TypeError, ValueError, KeyError, AttributeError):
+                problems.append("the audit head kept in the register is malformed (edited outside the app).")
+            mhead = self.keys.data.get("manager_head")
+            if mhead and anchor:
+                if _manager_head_ok(anchor, mhead, self.keys.register_id):
+                    heads.append(("signed by a practice manager", Head.from_dict(mhead)))
+                else:
+                    problems.append("the manager's head in the key file is forged.")
+            result = self.audit.verify(conn, self.recorded_head(), certs=table, sealed_required=bool(anchor),
+                                       extra_heads=tuple(heads))
+        all_problems = tuple(problems) + result.problems
+        if all_problems:
+            return Verification(False, result.rows, result.head, all_problems[0], all_problems)
+        return result
 
     def close(self) -> None:
         if self.is_open:
@@ -97,52 +157,74 @@ def create(folder: Path, *, first_user: str, password: str, ods: str, practice: 
     recovery = keyfile.new_recovery_key()
     _, keys_path = register_paths(folder)
     keys = keyfile.KeyFile.create(keys_path, keyfile.new_register_id())
-    keys.wrap(first_user, password, data_key)
-    keys.wrap_recovery(recovery, data_key)
+    manager_key = certs.new_manager_key()
+    seed = certs.new_audit_seed()
+    keys.data["manager_pub"] = certs.manager_public_hex(manager_key)
+    keys.wrap(first_user, password, data_key, extra={certs.AUDIT_SECRET: seed, certs.MANAGER_SECRET: manager_key})
+    keys.wrap_recovery(recovery, data_key, extra={certs.MANAGER_SECRET: manager_key})
     db = _open_db(folder, data_key, create=True)
-    chain_key = new_audit_key()
-    reg = Register(folder, db, keys, AuditChain(chain_key), data_key)
+    reg = Register(folder, db, keys, _chain(db, None, keys.register_id), data_key, manager_key, seed)
     now = datetime.now(timezone.utc).isoformat()
     with reg.transaction() as conn:
-        meta.put(conn, "audit_key", chain_key.hex())
         meta.put(conn, "register_id", keys.register_id)
         meta.put(conn, "ods", ods)
         meta.put(conn, "practice", practice)
         meta.put(conn, "revision", 0)
+        meta.put(conn, certs.MANAGER_PUB, keys.data["manager_pub"])
         conn.execute(
             "INSERT INTO users(name, role, active, created_at, created_by) VALUES (?,?,1,?,?)",
             (first_user, role, now, first_user),
         )
-        reg.audit.append(conn, user=first_user, role=role, action="register.create", detail=f"ods={ods}")
+        cert = certs.issue(conn, manager_key, keys.register_id, name=first_user, role=role, active=True,
+                           audit_pub=certs.raw_public(certs.audit_private(seed)), from_seq=1)
+        reg.audit.signer = Signer(cert.serial, certs.audit_private(seed))
+        _append_baseline(conn, reg, user=first_user, role=role, action="register.create", perm="create",
+                         detail=f"ods={ods}")
     keys.save()  # only once the database exists, so a failed create leaves no key file behind
     reg.remember_audit_head()
     return reg, recovery
 
 
-def _unwrap(keys: keyfile.KeyFile, user: str, password: str | None, recovery_key: str | None) -> bytes:
+def _unwrap(keys: keyfile.KeyFile, user: str, password: str | None, recovery_key: str | None) -> keyfile.Slot:
     if recovery_key is not None:
-        data_key = keys.unlock_with_recovery(recovery_key)
+        slot = keys.unlock_recovery_slot(recovery_key)
         keys.clear_throttle(keyfile.RECOVERY_USER)
     else:
-        data_key = keys.unlock(user, password or "")
+        slot = keys.unlock_slot(user, password or "")
         keys.clear_throttle(user)
-    return data_key
+    return slot
 
 
-def _finish_interrupted_rekey(folder, keys, data_key, pending: Path, user, password, recovery_key):
+def _chain(db: database.Database, hmac_key: bytes | None, register_id: str) -> AuditChain:
+    acc = attest.Accumulator()
+    attest.install(db.conn, acc)
+    return AuditChain(hmac_key, None, register_id, acc)
+
+
+def _append_baseline(conn, reg: "Register", *, user: str, role: str, action: str, perm: str, detail: str) -> None:
+    """The creation or upgrade entry: it signs the current digests of the attested tables
+    as the baseline that later entries' changes add to."""
+    from .audit import Pending
+
+    reg.audit.acc.reset()
+    reg.audit.append_batch(conn, [Pending(user, role, action, detail=detail)], perm=perm, rows=attest.baseline(conn))
+
+
+def _finish_interrupted_rekey(folder, keys, slot, pending: Path, user, password, recovery_key):
     """A re-key stopped part-way: keep whichever key file matches the database."""
     db_path, keys_path = register_paths(folder)
     try:
-        database.connect(db_path, data_key).close()
+        database.connect(db_path, slot.data_key).close()
         pending.unlink()  # the database still has the old key: the re-key never happened
-        return keys, data_key
+        return keys, slot
     except StoreError:
         new_keys = keyfile.KeyFile.load(pending)
-        new_key = _unwrap(new_keys, user, password, recovery_key)
-        database.connect(db_path, new_key).close()  # raises if neither key opens it
+        new_slot = _unwrap(new_keys, user, password, recovery_key)
+        database.connect(db_path, new_slot.data_key).close()  # raises if neither key opens it
         os.replace(pending, keys_path)
         new_keys.path = keys_path
-        return new_keys, new_key
+        new_slot.keys = new_keys
+        return new_keys, new_slot
 
 
 def rekey(reg: Register, new_keys: keyfile.KeyFile, new_data_key: bytes) -> None:
@@ -173,21 +255,173 @@ def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key
     if not db_path.exists():
         raise StoreError(f"No register found in {folder}.")
     keys = keyfile.KeyFile.load(keys_path)
-    data_key = _unwrap(keys, user, password, recovery_key)
+    slot = _unwrap(keys, user, password, recovery_key)
     pending = keys_path.with_name(keys_path.name + ".next")
     if pending.exists():
-        keys, data_key = _finish_interrupted_rekey(folder, keys, data_key, pending, user, password, recovery_key)
-    failures = keys.drain_failed_unlocks()
+        keys, slot = _finish_interrupted_rekey(folder, keys, slot, pending, user, password, recovery_key)
+    data_key = slot.data_key
     db = _open_db(folder, data_key, create=False)
-    with db.reading() as conn:
-        chain_key = load_key(conn)
-    reg = Register(folder, db, keys, AuditChain(chain_key), data_key)
-    with reg.reading() as conn:
-        if meta.get(conn, "register_id") != keys.register_id:
-            reg.db.close()
-            raise StoreError("The key file belongs to a different register; nothing was changed.")
+    try:
+        with db.reading() as conn:
+            chain_key = load_key(conn)
+            if meta.get(conn, "register_id") != keys.register_id:
+                raise StoreError("The key file belongs to a different register; nothing was changed.")
+        reg = Register(folder, db, keys, _chain(db, chain_key, keys.register_id), data_key,
+                       slot.get(certs.MANAGER_SECRET))
+        _take_up_keys(reg, slot, user, recovery=recovery_key is not None)
+    except BaseException:
+        db.close()
+        raise
+    failures = keys.drain_failed_unlocks()
     try:
         keys.save()
     except OSError:
         pass  # a full disk must not lock everyone out; the throttle reset is simply not kept
     return reg, failures
+
+
+def _manager_head(manager_key: bytes, head: Head, register_id: str) -> dict:
+    sig = certs.cert_signing_key(manager_key).sign(head.signed_bytes(register_id)).hex()
+    return {"seq": head.seq, "mac": head.mac, "sig": sig}
+
+
+def _manager_head_ok(anchor_hex: str, data: dict, register_id: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        head = Head(int(data["seq"]), str(data["mac"]))
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(anchor_hex)).verify(
+            bytes.fromhex(data["sig"]), head.signed_bytes(register_id))
+        return True
+    except (InvalidSignature, KeyError, TypeError, ValueError):
+        return False
+
+
+def _take_up_keys(reg: Register, slot: keyfile.Slot, user: str, *, recovery: bool) -> None:
+    """Check this user's record against its certificate and load their audit key; or, on a
+    register from before the key hierarchy, upgrade it (a practice manager only)."""
+    with reg.reading() as conn:
+        role = users_store.role_of(conn, user)
+        upgraded_before = meta.get(conn, certs.MANAGER_PUB) is not None
+    if role is None:
+        from .errors import WrongPassword
+
+        raise WrongPassword("The user name or password is wrong.")
+    if not upgraded_before:
+        from ..domain import roles
+
+        with reg.reading() as conn:
+            traces = (conn.execute("SELECT EXISTS (SELECT 1 FROM user_certs)").fetchone()[0]
+                      or conn.execute("SELECT EXISTS (SELECT 1 FROM audit WHERE signer != '')").fetchone()[0])
+        if traces or reg.manager_key is not None or reg.keys.data.get("manager_pub"):
+            # Upgraded before, and the manager public key since removed: upgrading again would
+            # certify whatever the users table now says (a role raised by hand).
+            raise RecordNotCertified(
+                "The register's manager public key was removed although it holds signed records: it was tampered "
+                "with. Nothing was changed. Restore the latest backup.")
+        if role != roles.MANAGER:
+            raise RecordNotCertified(
+                "This register was upgraded to signed user records and audit: a practice manager must unlock it "
+                "once before anyone else can (that creates the manager key). Nothing was changed.")
+        _upgrade(reg, slot, user, role, recovery=recovery)
+        return
+    seed = None if recovery else slot.get(certs.AUDIT_SECRET)
+    with reg.reading() as conn:
+        anchor = certs.anchor_pub(conn, reg.keys, reg.manager_key)
+        table, _problems = certs.load_all(conn, anchor, reg.keys.register_id)
+        if seed is None and not recovery:
+            seed = _claim_pending_seed(reg, conn, slot, user)
+    if seed is None and recovery:
+        # The recovery key opens the register for a named manager whose password (so whose
+        # audit key) is lost: a new audit key, certified with the manager key from the
+        # recovery slot, wrapped into their slot when they choose a new password.
+        if reg.manager_key is None:
+            raise RecordNotCertified(
+                "This recovery key was made before the register's upgrade and does not hold the manager key. "
+                "Another practice manager can reset your password.")
+        seed = certs.new_audit_seed()
+        with reg.transaction() as conn:
+            certs.check_user(conn, table, user, role, None)
+            reg.audit.begin()
+            head = reg.audit.head(conn)
+            certs.issue(conn, reg.manager_key, reg.keys.register_id, name=user, role=role, active=True,
+                        audit_pub=certs.raw_public(certs.audit_private(seed)), from_seq=(head.seq if head else 0) + 1)
+        with reg.reading() as conn:
+            table, _problems = certs.load_all(conn, anchor, reg.keys.register_id)
+    if seed is None:
+        raise RecordNotCertified(f"The key slot of {user} holds no audit key. Ask a practice manager to reset your "
+                                 "password.")
+    private = certs.audit_private(seed)
+    pub = certs.raw_public(private)
+    latest = certs.latest(table, user)
+    if (reg.manager_key is not None and latest is not None and latest.audit_pub != pub.hex()
+            and any(c.name == user and c.audit_pub == pub.hex() for c in table.values())):
+        # A recovery-key session certified a new audit key but ended before its new password
+        # was chosen: this manager's slot still holds the key certified before; certify it again.
+        with reg.transaction() as conn:
+            reg.audit.begin()
+            head = reg.audit.head(conn)
+            certs.issue(conn, reg.manager_key, reg.keys.register_id, name=user, role=latest.role,
+                        active=latest.active, audit_pub=pub, from_seq=(head.seq if head else 0) + 1)
+        with reg.reading() as conn:
+            table, _problems = certs.load_all(conn, anchor, reg.keys.register_id)
+    with reg.reading() as conn:
+        cert = certs.check_user(conn, table, user, role, pub)
+    reg.audit_seed = seed
+    reg.audit.signer = Signer(cert.serial, private)
+
+
+def _claim_pending_seed(reg: Register, conn, slot: keyfile.Slot, user: str) -> bytes | None:
+    """A user who existed before the upgrade: move the audit key the upgrading manager made
+    for them into their own slot, and delete it from the register."""
+    pending = dict(meta.get(conn, certs.PENDING_AUDIT, {}) or {})
+    raw = pending.pop(user, None)
+    if raw is None:
+        return None
+    seed = bytes.fromhex(raw)
+    slot.put(certs.AUDIT_SECRET, seed)
+    reg.keys.save()
+    with reg.transaction() as wconn:
+        meta.put(wconn, certs.PENDING_AUDIT, pending)
+    return seed
+
+
+def _upgrade(reg: Register, slot: keyfile.Slot, user: str, role: str, *, recovery: bool) -> None:
+    """The first unlock by a practice manager after schema 4: create the manager key, wrap
+    it (and this manager's new audit key) in their slot, move the exclusion signing seed
+    under it, certify every user, and seal the old HMAC chain with a signed upgrade entry
+    that also signs the attested tables' digests as they are."""
+    from . import exclusion_repo
+
+    manager_key = certs.new_manager_key()
+    own_seed = certs.new_audit_seed()
+    pub = certs.manager_public_hex(manager_key)
+    with reg.transaction() as conn:
+        reg.audit.begin()
+        old_head = reg.audit.head(conn)
+        from_seq = (old_head.seq if old_head else 0) + 1
+        pending = {}
+        own = None
+        for name, urole, active in conn.execute("SELECT name, role, active FROM users ORDER BY name").fetchall():
+            seed = own_seed if name == user else certs.new_audit_seed()
+            cert = certs.issue(conn, manager_key, reg.keys.register_id, name=name, role=urole, active=bool(active),
+                               audit_pub=certs.raw_public(certs.audit_private(seed)), from_seq=from_seq)
+            if name == user:
+                own = cert
+            elif active:
+                pending[name] = seed.hex()
+        meta.put(conn, certs.PENDING_AUDIT, pending)
+        meta.put(conn, certs.MANAGER_PUB, pub)
+        exclusion_repo.seal_plain_seed(conn, manager_key, reg.keys.register_id)
+        reg.manager_key, reg.audit_seed, reg.upgraded = manager_key, own_seed, True
+        reg.audit.signer = Signer(own.serial, certs.audit_private(own_seed))
+        sealed = f"{old_head.seq}:{old_head.mac}" if old_head else "0:genesis"
+        _append_baseline(conn, reg, user=user, role=role, action="register.upgrade", perm="upgrade",
+                         detail=f"schema=4 sealed_head={sealed} users={len(pending) + 1}"
+                                + (" via=recovery" if recovery else ""))
+        if not recovery:
+            slot.put(certs.AUDIT_SECRET, own_seed)
+        slot.put(certs.MANAGER_SECRET, manager_key)
+        reg.keys.data["manager_pub"] = pub
+        reg.keys.save()  # inside the transaction: if the key file cannot be written, nothing is upgraded

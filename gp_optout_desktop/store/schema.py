@@ -81,6 +81,30 @@ ALTER TABLE events ADD COLUMN confirmed_at TEXT;
 ALTER TABLE events ADD COLUMN confirmed_by TEXT;
 """
 
+# The key hierarchy (docs/adr/0006): each audit entry is signed by its writer's own key
+# (signer: their certificate's serial), names the permission it was made under, and carries
+# the change it made to the attested tables' digests (rows); user_certs holds the user
+# records signed by the manager key. Entries from before keep their HMAC (signer '').
+V4 = """
+ALTER TABLE audit ADD COLUMN signer TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN perm TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN rows TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit ADD COLUMN sig TEXT NOT NULL DEFAULT '';
+CREATE TABLE user_certs(serial INTEGER PRIMARY KEY, name TEXT NOT NULL, body TEXT NOT NULL, sig TEXT NOT NULL);
+CREATE INDEX user_certs_name ON user_certs(name, serial);
+"""
+
+# V5 is reserved for the coding worklist and reconciliation (issue 10), in flight.
+V5 = "-- reserved"
+
+# The practice's corrections of the objection code table (issue 10 section 6): every saved
+# version kept, newest in force; text NULL means "back to the table shipped with the release".
+V6 = """
+CREATE TABLE code_tables(
+    version INTEGER PRIMARY KEY, text TEXT, reason TEXT NOT NULL,
+    saved_by TEXT NOT NULL, saved_at TEXT NOT NULL);
+"""
+
 # Index i holds the SQL that takes a register from version i to i + 1.
-MIGRATIONS: list[str] = [V1, V2, V3]
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6]
 LATEST = len(MIGRATIONS)

@@ -247,9 +247,9 @@ class PatientView(QWidget):
             label.setText(status.describe())
             label.setStyleSheet("font-weight: bold;" if status.active else "")
             label.setVisible(kind != INCLUDE or status.event is not None)
-        effect = extraction_effect(objects=rec.statuses[codes.TYPE1].active or rec.statuses[codes.TYPE2].active,
-                                   included=rec.statuses[INCLUDE].active, practice_wide_on=self.policy_on,
-                                   has_nhs_number=p.nhs_number is not None)
+        t1, t2 = rec.statuses[codes.TYPE1].active, rec.statuses[codes.TYPE2].active
+        effect = extraction_effect(objects=t1, included=rec.statuses[INCLUDE].active, practice_wide_on=self.policy_on,
+                                   has_nhs_number=p.nhs_number is not None, type2_only=t2 and not t1)
         pending = (" (Changed since the exclusion file was last written: this reaches the clinical system when "
                    "the practice manager next exports it.)") if rec.history and self.awaits_export else ""
         self.effect.setText(effect.words + pending)

@@ -59,7 +59,7 @@ class RecordObjectionForm(QWidget):
         # What
         self.type1 = QRadioButton("Type &1: GP data must not leave the practice except for direct care")
         self.type1.setAccessibleName("Type 1 objection")
-        self.type2 = QRadioButton("Type 2 (legacy, only for objections received before 11 Oct 2018)")
+        self.type2 = QRadioButton("Type 2 (legacy: not accepted when added after 11 Oct 2018)")
         self.type2.setAccessibleName("Type 2 objection (legacy)")
         self.type2.setToolTip("Type 2 was replaced by the National Data Opt-out; new ones are not processed.")
         self.types = QButtonGroup(self)

@@ -73,8 +73,49 @@ def test_new_type2_after_cutoff_is_refused_with_ndoo_signposting():
     assert "National Data Opt-out" in str(err.value) and "0300 303 5678" in str(err.value)
 
 
-def test_type2_on_or_before_cutoff_is_history_that_can_be_entered():
-    check_new_event(codes.TYPE2, codes.REGISTER, CUTOFF, CUTOFF, "post", date(2026, 1, 1), [], CUTOFF)
+@pytest.mark.parametrize("keyed_on, allowed", [
+    (date(2018, 10, 10), True),   # the day before the cut-off
+    (CUTOFF, True),               # on the cut-off day
+    (date(2018, 10, 12), False),  # the day after
+    (date(2026, 1, 1), False),    # today
+])
+def test_type2_cutoff_is_on_the_day_the_code_is_added_not_the_day_signed(keyed_on, allowed):
+    """A form signed in 2016 (effective and received then) but keyed on ``keyed_on``: the code is
+    added on the day it is keyed, so only that day counts (domain brief section 8)."""
+    signed = date(2016, 5, 1)
+    if allowed:
+        check_new_event(codes.TYPE2, codes.REGISTER, signed, signed, "post", keyed_on, [], CUTOFF)
+    else:
+        with pytest.raises(ValidationError, match="added to the record after 11 Oct 2018.*whatever date the form "
+                                                  "was signed.*National Data Opt-out"):
+            check_new_event(codes.TYPE2, codes.REGISTER, signed, signed, "post", keyed_on, [], CUTOFF)
+
+
+def test_withdrawing_a_legacy_type2_stays_possible_after_the_cutoff():
+    held = [Event(codes.TYPE2, codes.REGISTER, date(2016, 5, 1), date(2016, 5, 1), "import", "pm", NOW, seq=1)]
+    check_new_event(codes.TYPE2, codes.WITHDRAW, date(2026, 1, 1), date(2026, 1, 1), "desk", date(2026, 1, 1),
+                    held, CUTOFF)
+
+
+def test_date_added_is_the_clinical_systems_date_for_imports_and_the_keying_day_otherwise():
+    imported = Event(codes.TYPE2, codes.REGISTER, date(2016, 5, 1), date(2017, 2, 3), "import", "pm", NOW)
+    keyed = Event(codes.TYPE2, codes.REGISTER, date(2016, 5, 1), date(2016, 5, 1), "post", "pm",
+                  datetime(2018, 10, 11, 15, tzinfo=timezone.utc))
+    assert imported.added_on == date(2017, 2, 3) and keyed.added_on == date(2018, 10, 11)
+
+
+@pytest.mark.parametrize("added, allowed", [
+    (date(2018, 10, 10), False), (CUTOFF, False), (date(2018, 10, 12), True)])
+def test_recorded_in_error_letter_only_for_a_type2_added_after_the_cutoff(added, allowed):
+    from gp_optout_desktop.domain.events import check_type2_in_error
+
+    held = [Event(codes.TYPE2, codes.REGISTER, date(2016, 5, 1), added, "import", "pm", NOW, seq=1)]
+    if allowed:
+        check_type2_in_error(held, CUTOFF)
+    else:
+        with pytest.raises(ValidationError, match="converted to the National Data Opt-out: it was not recorded in error"):
+            check_type2_in_error(held, CUTOFF)
+    check_type2_in_error([], CUTOFF)  # no Type 2 at all: the desk refused one, so the letter is right
 
 
 @pytest.mark.parametrize("action, history, message", [

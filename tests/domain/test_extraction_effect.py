@@ -32,12 +32,17 @@ def _events(type1: bool, type2: bool, include: bool) -> list[Event]:
 @pytest.mark.parametrize("type1,type2,include,on,numbered", list(itertools.product([False, True], repeat=5)))
 def test_the_words_agree_with_the_exclusion_rule(type1, type2, include, on, numbered):
     events = _events(type1, type2, include)
-    effect = extraction_effect(objects=type1 or type2, included=include, practice_wide_on=on, has_nhs_number=numbered)
+    effect = extraction_effect(objects=type1, included=include, practice_wide_on=on, has_nhs_number=numbered,
+                               type2_only=type2 and not type1)
     listed = numbered and row_for(events, EXCLUDE_ALL_EXCEPT_LISTED if on else EXCLUDE_LISTED, CODES) is not None
     # Normal mode lists whom to keep; practice-wide mode lists whom to extract.
     kept = listed if not on else not listed
     assert effect.kept_in_practice == kept, effect.words
-    assert effect.warning == (not numbered and ((type1 or type2) if not on else (include and not (type1 or type2))))
+    unprotected = not numbered and (type1 if not on else (include and not type1))
+    signpost = not on and type2 and not type1  # Type 2 only: never listed; the desk signposts the NDOO
+    assert effect.warning == (unprotected or signpost)
+    if signpost:
+        assert "National Data Opt-out" in effect.words and not effect.kept_in_practice
 
 
 def test_an_objector_without_an_nhs_number_is_a_warning_not_reassurance():

@@ -12,7 +12,7 @@ from gp_optout_desktop.exclusion.writer import write_export
 TYPE1 = "827241000000103"
 TYPE2 = "881561000000100"
 TYPE1_WITHDRAWN = "827261000000102"
-CHAIN = "0f" * 32
+CHAIN = "12:" + "0f" * 32
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc)
 NHS = synthetic_range(60)  # valid 999 test numbers only
 
@@ -39,3 +39,10 @@ def export(directory: Path, key, rows=None, *, revision=5, mode=EXCLUDE_LISTED, 
 def snapshot(directory: Path) -> dict[str, bytes]:
     """Every file under ``directory`` (relative path -> bytes)."""
     return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def fresh_state() -> Path:
+    """A state file path for a consumer that has used no set yet (the state is required)."""
+    import tempfile
+
+    return Path(tempfile.mkdtemp()) / "consult-state.json"

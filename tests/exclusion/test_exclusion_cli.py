@@ -14,15 +14,23 @@ from excl_helpers import NHS, export
 
 @pytest.fixture
 def setup(tmp_path, key):
-    export(tmp_path / "x", key, valid_for=__import__("datetime").timedelta(days=10000))
+    from datetime import datetime, timezone
+
+    export(tmp_path / "x", key, when=datetime.now(timezone.utc))
     (tmp_path / "pub.pem").write_bytes(signing.public_key_pem(key))
     (tmp_path / "c.csv").write_text(f"nhs_number\r\n{NHS[0]}\r\n{NHS[20]}\r\n12345\r\n", newline="")  # no \r\r\n on Windows
     return tmp_path
 
 
 def args(tmp, *extra):
-    return ["consult", "--exclusions", str(tmp / "x"), "--public-key", str(tmp / "pub.pem"),
-            "--in", str(tmp / "c.csv"), "--out", str(tmp / "out.csv"), *extra]
+    """The consult command line; --practice and --state (both required) default to this test's."""
+    base = ["consult", "--exclusions", str(tmp / "x"), "--public-key", str(tmp / "pub.pem"),
+            "--in", str(tmp / "c.csv"), "--out", str(tmp / "out.csv")]
+    if "--practice" not in extra:
+        base += ["--practice", "F84003"]
+    if "--state" not in extra:
+        base += ["--state", str(tmp / "s.json")]
+    return base + list(extra)
 
 
 def test_consult_ok(setup, capsys):
@@ -57,8 +65,9 @@ def test_consult_refusals_are_one_line(setup, capsys, extra, spoil, words):
 def test_add_commands_plugs_into_another_parser():
     parser = argparse.ArgumentParser(prog="gp-optout")
     cli_exclusion.add_commands(parser.add_subparsers(dest="command"))
-    ns = parser.parse_args(["consult", "--exclusions", "d", "--public-key", "k", "--in", "i", "--out", "o"])
-    assert ns.func is cli_exclusion.run_consult and ns.state is None
+    ns = parser.parse_args(["consult", "--exclusions", "d", "--public-key", "k", "--in", "i", "--out", "o",
+                            "--practice", "F84003", "--state", "s.json"])
+    assert ns.func is cli_exclusion.run_consult and str(ns.state) == "s.json" and ns.practice == "F84003"
 
 
 def test_consult_through_the_main_gp_optout_command(setup, capsys):

@@ -32,14 +32,15 @@ def test_export_key_status_and_consult_end_to_end(reg, tmp_path, monkeypatch, ca
     assert run(monkeypatch, register_dir, *pm, "export-status") == 0
     assert "never been exported" in capsys.readouterr().out
     assert run(monkeypatch, register_dir, *pm, "export-public-key", "--out", str(tmp_path / "pub.pem")) == 0
-    assert run(monkeypatch, register_dir, *pm, "export", "--out", str(tmp_path / "x"), "--national-list") == 0
+    assert run(monkeypatch, register_dir, *pm, "export", "--out", str(tmp_path / "x")) == 0
     out = capsys.readouterr().out
     assert "1 patient(s) listed, mode exclude-listed" in out and nhs not in out
     assert run(monkeypatch, register_dir, *pm, "export-status") == 0
     assert "Up to date" in capsys.readouterr().out
     (tmp_path / "c.csv").write_text(f"nhs_number\n{nhs}\n")
     assert cli.main(["consult", "--exclusions", str(tmp_path / "x"), "--public-key", str(tmp_path / "pub.pem"),
-                     "--in", str(tmp_path / "c.csv"), "--out", str(tmp_path / "ok.csv"), "--practice", "F84003"]) == 0
+                     "--in", str(tmp_path / "c.csv"), "--out", str(tmp_path / "ok.csv"), "--practice", "F84003",
+                     "--state", str(tmp_path / "state.json")]) == 0
     assert (tmp_path / "ok.csv").read_text() == "nhs_number\n"  # the objector is held back
 
 

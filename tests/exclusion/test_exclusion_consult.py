@@ -22,7 +22,7 @@ from gp_optout_desktop.exclusion.errors import (
     WrongPracticeError,
 )
 
-from excl_helpers import NHS, NOW, TYPE1_WITHDRAWN, export, make_rows
+from excl_helpers import NHS, NOW, TYPE1_WITHDRAWN, export, fresh_state, make_rows
 
 LISTED = NHS[:10]  # what export() lists by default
 OTHERS = NHS[10:20]
@@ -33,6 +33,8 @@ def run(tmp_path, key, text: str | bytes, **kw):
     src.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
     out = tmp_path / "allowed.csv"
     kw.setdefault("now", NOW)
+    kw.setdefault("practice_ods", "F84003")
+    kw.setdefault("state_path", fresh_state())
     return consult_mod.filter_candidates(tmp_path / "x", key.public_key(), src, out, **kw), out
 
 
@@ -123,14 +125,14 @@ def test_unreadable_candidate_files_fail_with_empty_output(tmp_path, key, listed
 
 def test_missing_candidate_file(tmp_path, key, listed):
     with pytest.raises(CandidateFileError, match="does not exist"):
-        consult_mod.filter_candidates(tmp_path / "x", key.public_key(), tmp_path / "none.csv", tmp_path / "out.csv", now=NOW)
+        consult_mod.filter_candidates(tmp_path / "x", key.public_key(), tmp_path / "none.csv", tmp_path / "out.csv", practice_ods="F84003", state_path=fresh_state(), now=NOW)
 
 
 def test_output_may_not_overwrite_the_input(tmp_path, key, listed):
     src = tmp_path / "c.csv"
     src.write_text(f"nhs_number\n{OTHERS[0]}\n")
     with pytest.raises(CandidateFileError, match="must not be the candidate file"):
-        consult_mod.filter_candidates(tmp_path / "x", key.public_key(), src, src, now=NOW)
+        consult_mod.filter_candidates(tmp_path / "x", key.public_key(), src, src, practice_ods="F84003", state_path=fresh_state(), now=NOW)
     assert src.read_text() == f"nhs_number\n{OTHERS[0]}\n"
 
 
@@ -165,7 +167,7 @@ def test_wrong_public_key_empties_the_output(tmp_path, key, other_key, listed):
     src = tmp_path / "c.csv"
     src.write_text(f"nhs_number\n{OTHERS[0]}\n")
     with pytest.raises(BadSignatureError):
-        consult_mod.filter_candidates(tmp_path / "x", other_key.public_key(), src, tmp_path / "allowed.csv", now=NOW)
+        consult_mod.filter_candidates(tmp_path / "x", other_key.public_key(), src, tmp_path / "allowed.csv", practice_ods="F84003", state_path=fresh_state(), now=NOW)
     assert (tmp_path / "allowed.csv").read_bytes() == b""
 
 

@@ -101,44 +101,57 @@ def manifest(**kw):
 
 
 def test_manifest_round_trip_and_bytes_are_deterministic():
-    m = manifest(national_list=fmt.NationalList(2, "a" * 64), objectors_without_nhs_number=4)
+    m = manifest(objectors_without_nhs_number=4)
     data = fmt.serialise_manifest(m)
     assert fmt.parse_manifest(data) == m
     assert fmt.serialise_manifest(fmt.parse_manifest(data)) == data
-    assert data.endswith(b"}\n") and json.loads(data)["format_version"] == 1
+    assert data.endswith(b"}\n") and json.loads(data)["format_version"] == 2
 
 
 def _edit(obj_change):
     obj = json.loads(fmt.serialise_manifest(manifest()))
     obj_change(obj)
-    return json.dumps(obj).encode()
+    return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
 
 
 @pytest.mark.parametrize(
     "change, error, words",
     [
-        (lambda o: o.update(format_version=2), UnknownFormatVersionError, "version 2"),
+        (lambda o: o.update(format_version=3), UnknownFormatVersionError, "version 3"),
+        (lambda o: o.update(format_version=1), UnknownFormatVersionError, "version 1, which this reader refuses"),
         (lambda o: o.update(format_version="1"), UnknownFormatVersionError, "version '1'"),
         (lambda o: o.update(format="something-else"), MalformedSetError, "not an exclusion set"),
         (lambda o: o.pop("valid_until"), MalformedSetError, "lacks the field.*valid_until"),
         (lambda o: o.update(extra=1), MalformedSetError, "does not define: extra"),
         (lambda o: o.update(row_count=True), MalformedSetError, "row_count"),
         (lambda o: o.update(row_count=-1), MalformedSetError, "row_count"),
-        (lambda o: o.update(register_revision=1.5), MalformedSetError, "register_revision"),
+        (lambda o: o.update(register_revision=1.5), MalformedSetError, "1.5; every number in it is a whole number"),
+        (lambda o: o.update(register_revision=10**12), MalformedSetError, "register_revision"),
+        (lambda o: o.update(register_revision="5"), MalformedSetError, "register_revision"),
+        (lambda o: o.update(practice_ods=84003), MalformedSetError, "practice_ods is not a string"),
+        (lambda o: o.update(mode=["exclude-listed"]), MalformedSetError, "mode is not a string"),
+        (lambda o: o.update(objectors_without_nhs_number=None), MalformedSetError, "objectors_without_nhs_number"),
+        (lambda o: o.update(mode="exclude-all-except-listed", objectors_without_nhs_number=2), MalformedSetError,
+         "must be 0 in exclude-all-except-listed"),
+        (lambda o: o.update(signing_key_id="0123456789ABCDEF"), MalformedSetError, "signing_key_id"),
+        (lambda o: o.update(valid_until="2025-04-02T09:30:01Z"), MalformedSetError, "maximum of 31 days"),
+        (lambda o: o.update(valid_until="2025-02-30T09:30:00Z"), MalformedSetError, "not a real date"),
         (lambda o: o.update(mode="exclude-none"), MalformedSetError, "mode"),
-        (lambda o: o.update(practice_ods="f84003"), MalformedSetError, "upper case"),
+        (lambda o: o.update(practice_ods="f84003"), MalformedSetError, "upper-case"),
         (lambda o: o.update(practice_ods="F8400"), MalformedSetError, "ODS"),
         (lambda o: o.update(list_sha256="AB" * 32), MalformedSetError, "list_sha256"),
         (lambda o: o.update(generated_at="2025-03-01 09:30:00"), MalformedSetError, "generated_at"),
         (lambda o: o.update(valid_until=o["generated_at"]), MalformedSetError, "valid_until is not after"),
         (lambda o: o.update(list_file="../../etc/passwd"), MalformedSetError, "list file"),
-        (lambda o: o.update(national_list={"file": "national-check.csv"}), MalformedSetError, "national_list"),
-        (
-            lambda o: o.update(mode="exclude-all-except-listed", national_list={"file": "national-check.csv", "row_count": 1, "sha256": "a" * 64}),
-            MalformedSetError,
-            "only allowed in exclude-listed",
-        ),
+        (lambda o: o.update(national_list=None), MalformedSetError, "does not define: national_list"),
         (lambda o: o.update(audit_chain_head=""), MalformedSetError, "audit_chain_head"),
+        # issue 11 finding 6: a malformed audit_chain_head was accepted
+        (lambda o: o.update(audit_chain_head="not-a-head"), MalformedSetError, "audit_chain_head"),
+        (lambda o: o.update(audit_chain_head="12:" + "0F" * 32), MalformedSetError, "audit_chain_head"),
+        (lambda o: o.update(audit_chain_head="0f" * 32), MalformedSetError, "audit_chain_head"),
+        (lambda o: o.update(audit_chain_head="012:" + "0f" * 32), MalformedSetError, "audit_chain_head"),
+        (lambda o: o.update(audit_chain_head="12:" + "0f" * 31), MalformedSetError, "audit_chain_head"),
+        (lambda o: o.update(audit_chain_head=12), MalformedSetError, "audit_chain_head is not a string"),
     ],
 )
 def test_parse_manifest_refuses(change, error, words):
@@ -147,8 +160,10 @@ def test_parse_manifest_refuses(change, error, words):
 
 
 def test_parse_manifest_refuses_non_json():
-    with pytest.raises(MalformedSetError, match="not valid JSON"):
+    with pytest.raises(MalformedSetError, match="outside plain ASCII"):
         fmt.parse_manifest(b"\x00\xff")
+    with pytest.raises(MalformedSetError, match="not valid JSON"):
+        fmt.parse_manifest(b"{not json")
 
 
 def test_serialise_manifest_refuses_bad_fields():

@@ -13,7 +13,7 @@ from gp_optout_desktop.exclusion.errors import ExportError
 from gp_optout_desktop.exclusion.export_lock import LOCK_FILE, STALE_AFTER_SECONDS, export_lock
 from gp_optout_desktop.exclusion.reader import read_export
 
-from excl_helpers import NHS, NOW, export, make_rows, snapshot
+from excl_helpers import NHS, NOW, export, make_rows, snapshot, fresh_state
 
 
 def test_a_second_export_while_one_runs_is_refused(tmp_path, key):
@@ -26,9 +26,9 @@ def test_a_second_export_while_one_runs_is_refused(tmp_path, key):
         assert (tmp_path / LOCK_FILE).exists()  # the running export's lock is not the refused one's to remove
     assert not (tmp_path / LOCK_FILE).exists()
     assert {k: v for k, v in snapshot(tmp_path).items() if k != LOCK_FILE} == before
-    assert read_export(tmp_path, key.public_key(), now=NOW).manifest.register_revision == 1
+    assert read_export(tmp_path, key.public_key(), practice_ods="F84003", state_path=fresh_state(), now=NOW).manifest.register_revision == 1
     export(tmp_path, key, make_rows(NHS[:20]), revision=2)  # once it has finished
-    assert read_export(tmp_path, key.public_key(), now=NOW).manifest.register_revision == 2
+    assert read_export(tmp_path, key.public_key(), practice_ods="F84003", state_path=fresh_state(), now=NOW).manifest.register_revision == 2
 
 
 def test_a_lock_left_by_a_crashed_export_is_taken_over(tmp_path, key):
@@ -38,7 +38,7 @@ def test_a_lock_left_by_a_crashed_export_is_taken_over(tmp_path, key):
     old = time.time() - STALE_AFTER_SECONDS - 60
     os.utime(lock, (old, old))
     export(tmp_path, key, make_rows(NHS[:20]), revision=2)
-    assert read_export(tmp_path, key.public_key(), now=NOW).manifest.register_revision == 2
+    assert read_export(tmp_path, key.public_key(), practice_ods="F84003", state_path=fresh_state(), now=NOW).manifest.register_revision == 2
     assert not lock.exists()
 
 

@@ -27,6 +27,7 @@ from gp_optout_desktop.domain.exclusion_rules import EXCLUDE_ALL_EXCEPT_LISTED, 
 from gp_optout_desktop.domain.nhs_number import synthetic
 from gp_optout_desktop.exclusion import signing
 from gp_optout_desktop.exclusion.reader import read_export
+from excl_helpers import fresh_state
 from gp_optout_desktop.services import exclusion, objections, patients, setup, users
 from gp_optout_desktop.services.objections import DEPENDANT_EVIDENCE
 from gp_optout_desktop.services.session import Session
@@ -120,7 +121,7 @@ def test_export_equals_domain_rules(ops):
             out = Path(tmp) / "out"
             change = exclusion.export(pm, out)
             key = signing.load_public_key_pem(exclusion.public_key_pem(pm)[0])
-            exset = read_export(out, key, practice_ods="F84003", now=NOW)
+            exset = read_export(out, key, practice_ods="F84003", state_path=fresh_state(), now=NOW)
 
             mode = EXCLUDE_ALL_EXCEPT_LISTED if practice_policy.is_on(policy_changes, as_of=TODAY) else EXCLUDE_LISTED
             table = pm.codes

@@ -13,6 +13,7 @@ from gp_optout_desktop.domain.exclusion_rules import EXCLUDE_ALL_EXCEPT_LISTED, 
 from gp_optout_desktop.exclusion import signing
 from gp_optout_desktop.exclusion.errors import ExportError
 from gp_optout_desktop.exclusion.reader import read_export
+from excl_helpers import fresh_state
 from gp_optout_desktop.services import exclusion, objections, users
 from gp_optout_desktop.services.session import Session
 from gp_optout_desktop.store import exclusion_repo
@@ -42,19 +43,21 @@ def test_export_lists_current_objectors_and_reconciles(pm, add_patient, tmp_path
     objections.record(pm, a, effective=date(2014, 2, 1))
     objections.record(pm, b, effective=date(2014, 2, 1))
     objections.record(pm, b, action="withdraw", effective=date(2015, 1, 1))  # withdrawal = not objecting
-    objections.record(pm, c, "type2", effective=date(2016, 3, 3))
+    # A legacy Type 2 keyed on the cut-off day (so accepted): still never listed, Type 2 never
+    # controlled extraction from the practice (format version 2).
+    on_cutoff = Session(pm.register, pm.user, pm.role, clock=lambda: datetime(2018, 10, 11, 12, tzinfo=timezone.utc))
+    objections.record(on_cutoff, c, "type2", effective=date(2016, 3, 3))
     change = exclusion.export(pm, tmp_path / "out")
-    exset = read_export(tmp_path / "out", public_key(pm), practice_ods="F84003", now=NOW)
-    assert exset.manifest.mode == EXCLUDE_LISTED and exset.manifest.row_count == 2
-    assert [(r.snomed, r.effective) for r in exset.rows] == [("827241000000103", date(2014, 2, 1)),
-                                                              ("881561000000100", date(2016, 3, 3))]
+    exset = read_export(tmp_path / "out", public_key(pm), practice_ods="F84003", state_path=fresh_state(), now=NOW)
+    assert exset.manifest.mode == EXCLUDE_LISTED and exset.manifest.row_count == 1
+    assert [(r.snomed, r.effective) for r in exset.rows] == [("827241000000103", date(2014, 2, 1))]
     assert exset.manifest.register_revision == pm.revision() == change.revision
     head = pm.register.audit.head(pm.register.conn)
     assert exset.manifest.audit_chain_head.startswith(f"{head.seq - 1}:")  # the head before the export's own audit row
     with pm.register.reading() as conn:
         assert exclusion_repo.last_export(conn)["sha256"] == exset.manifest.list_sha256
         logged = conn.execute("SELECT detail, outcome FROM audit WHERE action = 'exclusion.export'").fetchall()
-    assert logged == [(f"rows=2 sha256={exset.manifest.list_sha256} revision={change.revision} mode=exclude-listed", "ok")]
+    assert logged == [(f"rows=1 sha256={exset.manifest.list_sha256} revision={change.revision} mode=exclude-listed", "ok")]
 
 
 def test_objector_without_nhs_number_is_counted_not_lost(pm, add_patient, tmp_path):
@@ -62,7 +65,7 @@ def test_objector_without_nhs_number_is_counted_not_lost(pm, add_patient, tmp_pa
     objections.record(pm, known)
     objections.record(pm, unknown)
     change = exclusion.export(pm, tmp_path / "out")
-    exset = read_export(tmp_path / "out", public_key(pm), now=NOW)
+    exset = read_export(tmp_path / "out", public_key(pm), practice_ods="F84003", state_path=fresh_state(), now=NOW)
     assert exset.manifest.row_count == 1 and exset.manifest.objectors_without_nhs_number == 1
     assert "no NHS number" in change.warnings[0]
 
@@ -95,7 +98,9 @@ def test_signing_key_is_made_once_and_kept_in_the_register(pm, tmp_path):
     change = exclusion.export_public_key(pm, tmp_path / "pub.pem")
     assert (tmp_path / "pub.pem").read_bytes() == pem1 and kid1 in change.summary
     with pm.register.reading() as conn:
-        raw = exclusion_repo.signing_key(conn)
+        raw = exclusion_repo.signing_key(conn, pm.register.manager_key, pm.register.keys.register_id)
+        # Wrapped under the manager key (docs/adr/0006): nowhere in the register in the clear.
+        assert not [v for (v,) in conn.execute("SELECT value FROM meta") if raw.hex() in v]
         created = conn.execute("SELECT count(*) FROM audit WHERE action = 'export.signing_key_created'").fetchone()[0]
     assert signing.key_id(signing.private_key_from_bytes(raw)) == kid1 and created == 1
     assert raw not in (tmp_path / "pub.pem").read_bytes() and raw.hex().encode() not in pem1
@@ -121,7 +126,7 @@ def test_failed_export_is_audited_and_keeps_the_previous_set(pm, add_patient, tm
         exclusion.export(pm, tmp_path / "out")
     monkeypatch.setattr(os, "replace", real)
     assert (tmp_path / "out" / "CURRENT").read_bytes() == before
-    assert read_export(tmp_path / "out", public_key(pm), now=NOW).manifest.row_count == 1
+    assert read_export(tmp_path / "out", public_key(pm), practice_ods="F84003", state_path=fresh_state(), now=NOW).manifest.row_count == 1
     with pm.register.reading() as conn:
         outcomes = [r[0] for r in conn.execute("SELECT outcome FROM audit WHERE action = 'exclusion.export' ORDER BY seq")]
     assert outcomes == ["ok", "failed"]
@@ -146,16 +151,14 @@ def test_practice_wide_opt_out_is_gp_only_audited_and_reversible(pm, add_patient
     assert change.warnings == ()
     exclusion.opt_in(pm, nhs_of[objector])  # an objection beats an include-me request
     exclusion.export(pm, tmp_path / "out")
-    exset = read_export(tmp_path / "out", public_key(pm), now=NOW)
-    assert exset.manifest.mode == EXCLUDE_ALL_EXCEPT_LISTED and exset.manifest.national_list is None
+    exset = read_export(tmp_path / "out", public_key(pm), practice_ods="F84003", state_path=fresh_state(), now=NOW)
+    assert exset.manifest.mode == EXCLUDE_ALL_EXCEPT_LISTED
     assert [(r.nhs_number, r.snomed, r.effective) for r in exset.rows] == [(nhs_of[includer], "827261000000102", NOW.date())]
     assert [exset.may_extract(nhs_of[p]) for p in (objector, includer, other)] == [False, True, False]
-    with pytest.raises(ExportError, match="mistaken for a list to exclude"):
-        exclusion.export(pm, tmp_path / "out", national_list=True)
 
     exclusion.set_practice_optout(gp, "off", "Lifted after NHS England's letter")
-    exclusion.export(pm, tmp_path / "out", national_list=True)
-    exset = read_export(tmp_path / "out", public_key(pm), now=NOW)
+    exclusion.export(pm, tmp_path / "out")
+    exset = read_export(tmp_path / "out", public_key(pm), practice_ods="F84003", state_path=fresh_state(), now=NOW)
     assert exset.manifest.mode == EXCLUDE_LISTED  # normal mode again, the individual objection kept
     assert [r.nhs_number for r in exset.rows] == [nhs_of[objector]]
     with pm.register.reading() as conn:
@@ -194,9 +197,9 @@ def test_replacing_the_signing_key_fails_the_old_key_closed(pm, add_patient, tmp
     assert change.data["key_id"] != change.data["old_key_id"]
     assert exclusion.export_status(pm).out_of_date  # the file on disk is signed with the old key
     exclusion.export(pm, tmp_path / "out")
-    assert read_export(tmp_path / "out", public_key(pm), now=NOW).manifest.signing_key_id == change.data["key_id"]
+    assert read_export(tmp_path / "out", public_key(pm), practice_ods="F84003", state_path=fresh_state(), now=NOW).manifest.signing_key_id == change.data["key_id"]
     with pytest.raises(ExclusionSetError):  # a consumer still holding the old key refuses the new file
-        read_export(tmp_path / "out", old_key, now=NOW)
+        read_export(tmp_path / "out", old_key, practice_ods="F84003", state_path=fresh_state(), now=NOW)
     (row,) = audit.query(pm, action="export.signing_key_replaced")
     assert f"old_key_id={change.data['old_key_id']}" in row.detail
     with pytest.raises(PermissionError):

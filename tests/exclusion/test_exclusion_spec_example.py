@@ -31,7 +31,6 @@ def example_dir(tmp_path):
     gen.mkdir()
     (tmp_path / "CURRENT").write_bytes(gen.name.encode() + b"\n")
     (gen / "exclusions.csv").write_bytes(block("exclusions.csv"))
-    (gen / "national-check.csv").write_bytes(block("national-check.csv"))
     (gen / "manifest.json").write_bytes(block("manifest.json"))
     (gen / "manifest.sig").write_bytes(bytes.fromhex(block("manifest.sig.hex").decode().strip()))
     return tmp_path
@@ -39,11 +38,17 @@ def example_dir(tmp_path):
 
 def test_worked_example_is_accepted_and_means_what_the_text_says(example_dir):
     key = signing.load_public_key_pem(block("public.pem"))
-    exset = read_export(example_dir, key, practice_ods="F84003", now=datetime(2025, 3, 2, tzinfo=timezone.utc))
+    state_file = example_dir.parent / "consult-state.json"
+    exset = read_export(example_dir, key, practice_ods="F84003", state_path=state_file,
+                        now=datetime(2025, 3, 2, tzinfo=timezone.utc))
     assert exset.manifest.register_revision == 1842 and exset.manifest.objectors_without_nhs_number == 1
-    assert [n for n in ("9990000018", "9990000026", "9990000050") if exset.may_extract(n)] == ["9990000018"]
+    assert exset.manifest.format_version == 2
+    # 999 000 0050 has only a legacy Type 2 objection: not listed, so it may be extracted.
+    assert [n for n in ("9990000018", "9990000026", "9990000050") if exset.may_extract(n)] == ["9990000018",
+                                                                                                "9990000050"]
     with pytest.raises(ExpiredError):
-        read_export(example_dir, key, now=datetime(2025, 3, 8, 9, 30, tzinfo=timezone.utc))
+        read_export(example_dir, key, practice_ods="F84003", state_path=state_file,
+                    now=datetime(2025, 3, 8, 9, 30, tzinfo=timezone.utc))
 
 
 def test_example_key_is_the_documented_seed_and_bytes_are_canonical():

@@ -42,26 +42,20 @@ def test_round_trip_any_set(key, numbers, mode):
     rows = make_rows(sorted(numbers), code)
     with tempfile.TemporaryDirectory() as d:
         result = export(Path(d), key, rows, mode=mode)
-        got = read_export(Path(d), key.public_key(), practice_ods="F84003", now=NOW)
+        got = read_export(Path(d), key.public_key(), practice_ods="F84003", state_path=Path(d) / "state.json", now=NOW)
     assert list(got.rows) == rows and result.row_count == len(rows) == got.manifest.row_count
     assert got.manifest == result.manifest
     for n in NHS:
         assert got.may_extract(n) == ((n in numbers) == (mode == EXCLUDE_ALL_EXCEPT_LISTED))
 
 
-def test_result_paths_and_national_list(tmp_path, key):
-    result = export(tmp_path, key, national_list=True, objectors_without_nhs_number=2)
-    assert set(result.paths) == {"exclusions.csv", "manifest.json", "manifest.sig", "national-check.csv", "CURRENT"}
-    assert result.paths["national-check.csv"].read_bytes() == "".join(f"{n},\n" for n in NHS[:10]).encode()
-    got = read_export(tmp_path, key.public_key(), now=NOW)
-    assert got.manifest.national_list.row_count == 10 and got.manifest.objectors_without_nhs_number == 2
+def test_result_paths(tmp_path, key):
+    result = export(tmp_path, key, objectors_without_nhs_number=2)
+    assert set(result.paths) == {"exclusions.csv", "manifest.json", "manifest.sig", "CURRENT"}
+    assert sorted(p.name for p in result.generation.iterdir()) == sorted(fmt.SET_FILES)
+    got = read(tmp_path, key)
+    assert got.manifest.objectors_without_nhs_number == 2
     assert result.list_sha256 == fmt.sha256_hex(result.paths["exclusions.csv"].read_bytes())
-
-
-def test_national_list_refused_in_practice_wide_mode(tmp_path, key):
-    with pytest.raises(ExportError, match="mistaken for a list to exclude"):
-        export(tmp_path, key, make_rows(NHS[:2], TYPE1_WITHDRAWN), mode=EXCLUDE_ALL_EXCEPT_LISTED, national_list=True)
-    assert not tmp_path.exists() or list(tmp_path.iterdir()) == []
 
 
 def test_writer_refuses_bad_rows_and_count_mismatch_writing_nothing(tmp_path, key):
@@ -89,12 +83,14 @@ def test_keeps_current_and_previous_generation_only(tmp_path, key):
 
 @pytest.fixture
 def exported(tmp_path, key):
-    result = export(tmp_path, key, national_list=True)
+    result = export(tmp_path, key)
     return tmp_path, result
 
 
 def read(directory, key, **kw):
     kw.setdefault("now", NOW)
+    kw.setdefault("practice_ods", "F84003")
+    kw.setdefault("state_path", Path(tempfile.mkdtemp()) / "state.json")  # a fresh consumer unless a test gives one
     return read_export(directory, key.public_key(), **kw)
 
 
@@ -102,7 +98,7 @@ def test_missing_folder_pointer_and_files(tmp_path, key, exported):
     directory, result = exported
     with pytest.raises(MissingFileError, match="does not exist"):
         read(tmp_path / "nope", key)
-    for name in ("exclusions.csv", "manifest.json", "manifest.sig", "national-check.csv"):
+    for name in ("exclusions.csv", "manifest.json", "manifest.sig"):
         data = result.paths[name].read_bytes()
         result.paths[name].unlink()
         with pytest.raises(MissingFileError, match=f"is missing.*|{name}"):
@@ -125,7 +121,7 @@ def test_bad_pointer(exported, key, pointer):
 def test_pointer_to_missing_generation(exported, key):
     directory, _ = exported
     (directory / "CURRENT").write_bytes(b"g000000000005-20250301T093000Z-abcdef01\n")
-    with pytest.raises(MissingFileError, match="manifest"):
+    with pytest.raises(MissingFileError, match="generation folder .* is missing"):
         read(directory, key)
 
 
@@ -155,7 +151,7 @@ def test_every_single_byte_flip_in_the_signature_is_refused(exported, key):
             read(directory, key)
 
 
-@pytest.mark.parametrize("name", ["exclusions.csv", "national-check.csv"])
+@pytest.mark.parametrize("name", ["exclusions.csv"])
 def test_byte_flips_in_the_lists_are_refused(exported, key, name):
     directory, result = exported
     path = result.paths[name]
@@ -193,19 +189,18 @@ def test_signed_manifest_with_wrong_count_is_refused(exported, key):
         read(directory, key)
 
 
-def test_signed_national_list_that_differs_from_the_list_is_refused(exported, key):
+def test_unknown_format_version_is_named(exported, key):
     directory, result = exported
-    other = fmt.serialise_national(NHS[10:20])
-    result.paths["national-check.csv"].write_bytes(other)
-    _resign(directory, result, key, lambda o: o["national_list"].update(sha256=fmt.sha256_hex(other)))
-    with pytest.raises(MalformedSetError, match="does not hold exactly the NHS numbers"):
+    _resign(directory, result, key, lambda o: o.update(format_version=3))
+    with pytest.raises(UnknownFormatVersionError, match="format version 3; this reader understands version 2"):
         read(directory, key)
 
 
-def test_unknown_format_version_is_named(exported, key):
+def test_format_version_1_is_refused_with_the_reason(exported, key):
+    """Version 1 listed Type 2-only patients as blocked and was read leniently: refused, not misread."""
     directory, result = exported
-    _resign(directory, result, key, lambda o: o.update(format_version=2))
-    with pytest.raises(UnknownFormatVersionError, match="format version 2; this reader understands version 1"):
+    _resign(directory, result, key, lambda o: o.update(format_version=1))
+    with pytest.raises(UnknownFormatVersionError, match="format version 1, which this reader refuses.*Type 2.*export"):
         read(directory, key)
 
 
@@ -241,7 +236,7 @@ def test_revision_rollback_is_refused(tmp_path, key):
     with pytest.raises(RevisionRollbackError, match="revision 4, older than revision 5"):
         read(old, key, state_path=state_file)
     assert state.highest_seen(state_file, "F84003") == 5
-    state.record_seen(state_file, read(old, key).manifest)  # never lowers the mark
+    state.record_seen(state_file, read(old, key, state_path=tmp_path / "other.json").manifest)  # never lowers the mark
     assert state.highest_seen(state_file, "F84003") == 5
 
 
@@ -262,16 +257,16 @@ def test_load_public_key_file(tmp_path, key):
 
 def test_unreadable_file_fails_closed(exported, key, monkeypatch):
     directory, result = exported
-    from pathlib import Path as P
+    import os
 
-    real = P.read_bytes
+    real = os.open
 
-    def denied(self):
-        if self.name == "exclusions.csv":
+    def denied(path, flags, *a, **kw):
+        if str(path).endswith("exclusions.csv"):
             raise PermissionError(13, "Permission denied")
-        return real(self)
+        return real(path, flags, *a, **kw)
 
-    monkeypatch.setattr(P, "read_bytes", denied)
+    monkeypatch.setattr(os, "open", denied)
     with pytest.raises(ExclusionSetError, match="list file .* cannot be read \\(Permission denied\\)"):
         read(directory, key)
 
@@ -305,3 +300,15 @@ def test_cleanup_problems_after_commit_are_reported_not_raised(tmp_path, key, mo
     result = export(tmp_path, key, revision=3)
     assert result.cleanup_problems and "Permission denied" in result.cleanup_problems[0]
     assert read(tmp_path, key).manifest.register_revision == 3
+
+
+def test_export_into_a_linked_folder_is_refused_up_front(tmp_path, key):
+    """Consumers refuse a linked folder (spec MUST 2), so the writer says so before writing anything."""
+    import os
+
+    real = tmp_path / "real"
+    real.mkdir()
+    os.symlink(real, tmp_path / "link", target_is_directory=True)
+    with pytest.raises(ExportError, match="symbolic link"):
+        export(tmp_path / "link", key)
+    assert list(real.iterdir()) == []

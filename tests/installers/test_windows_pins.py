@@ -46,3 +46,17 @@ def test_the_build_tools_are_pinned_too():
     windows = _windows_requirements()
     for tool in ("pyinstaller", "pyinstaller-hooks-contrib", "pefile", "pywin32-ctypes", "pip"):
         assert tool in windows, f"{tool} is not pinned for the Windows build"
+
+
+def test_shared_transitive_pins_agree_with_the_project_lock():
+    lock = ROOT / "requirements" / "constraints.txt"
+    windows = _windows_requirements()
+    locked = {}
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        m = PIN.match(line.strip())
+        if m:
+            locked[_norm(m.group(1))] = m.group(2)
+    assert locked, "the lock file lists pins"
+    # setuptools is a build tool in the lock and PyInstaller's run-time dependency on Windows: may differ.
+    differ = {n: (v, windows[n][0]) for n, v in locked.items() if n in windows and n != "setuptools" and windows[n][0] != v}
+    assert not differ, f"the Windows build and requirements/constraints.txt pin different versions: {differ}"

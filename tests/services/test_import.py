@@ -67,8 +67,9 @@ def test_import_adds_patients_and_coded_history_with_no_letters(manager, add_pat
     # The exclusion file lists exactly the patients whose latest event is an objection.
     exclusion.export(manager, tmp_path / "x")
     key = load_public_key_pem(exclusion.public_key_pem(manager)[0])
-    listed = {r.nhs_number for r in read_export(tmp_path / "x", key, now=manager.now()).rows}
-    assert listed == {N[1], N[2], N[3]}
+    listed = {r.nhs_number for r in read_export(tmp_path / "x", key, practice_ods="F84003",
+                                                state_path=tmp_path / "state.json", now=manager.now()).rows}
+    assert listed == {N[2], N[3]}  # N[1] has only a legacy Type 2: never listed (format version 2)
 
 
 def test_one_bad_row_and_nothing_is_imported_with_every_problem_named_by_row(manager, add_patient):
@@ -91,7 +92,7 @@ def test_one_bad_row_and_nothing_is_imported_with_every_problem_named_by_row(man
     assert problems[0] == "Row 3: Not a valid NHS number: the check digit does not match (a digit may be mistyped)."
     assert problems[1] == ("Row 4: 93C3. is not a GP data objection code: it means 'Summary Care Record consent "
                            "preference (not a GP data objection)'.")
-    assert problems[2].startswith("Row 5: a Type 2 objection dated after 11 Oct 2018")
+    assert problems[2].startswith("Row 5: a Type 2 objection added to the record after 11 Oct 2018")
     assert problems[3] == "Row 8: the code date is in the future"
     assert problems[4].startswith("Row 9: it is not a UK postcode")
     # The row checks pass first; matching against the register is the second stage.
@@ -150,3 +151,66 @@ def test_cli_check_then_import_and_a_bad_file(cli_pm, tmp_path):
     code, out, err = run("import", "--from", str(bad))
     assert code == 2 and "1 row cannot be imported, so nothing was imported" in err
     assert "Row 2: 'ZZZZ' is not a Type 1 or Type 2" in err and N[4] not in err and "Traceback" not in err
+
+
+# ---- Type 2 cut-off on the clinical system's date; letter case (issue 10 sections 5 and 6) --------
+
+@pytest.mark.parametrize("added, allowed", [("10/10/2018", True), ("11/10/2018", True), ("12/10/2018", False)])
+def test_imported_type2_cutoff_is_on_the_clinical_systems_date_added(manager, added, allowed):
+    """A Type 2 signed in 2017 and added to the clinical record on ``added``: the cut-off is on the
+    day it was added there, and the event keeps that day (not the day of the import)."""
+    _fixed(manager)
+    text = csv_text(f"{N[4]},Late,Two,1980-01-01,LS1 4AP,,9Nu4.,2017-03-03,{added}",
+                    header=HEADER + ",Date Recorded")
+    if allowed:
+        importer.import_objections(manager, text)
+        event = patients.view(manager, patients.by_nhs(manager, N[4]).patient_id).history[0]
+        assert event.effective == date(2017, 3, 3) and event.added_on == date(2018, 10, int(added[:2]))
+        assert event.added_on != manager.today()
+    else:
+        revision = manager.revision()
+        with pytest.raises(ImportRefused) as refused:
+            importer.import_objections(manager, text)
+        assert str(refused.value.problems[0]).startswith("Row 2: a Type 2 objection added to the record after "
+                                                         "11 Oct 2018 (the clinical system's date)")
+        assert "National Data Opt-out" in str(refused.value.problems[0])
+        assert manager.revision() == revision
+
+
+@pytest.mark.parametrize("code_date, allowed", [("2018-10-10", True), ("2018-10-11", True), ("2018-10-12", False)])
+def test_imported_type2_with_one_date_uses_it_as_the_date_added(manager, code_date, allowed):
+    _fixed(manager)
+    text = csv_text(f"{N[5]},Late,Two,1980-01-01,LS1 4AP,,XaaVL,{code_date}")
+    if allowed:
+        importer.import_objections(manager, text)
+        event = patients.view(manager, patients.by_nhs(manager, N[5]).patient_id).history[0]
+        assert event.added_on == date.fromisoformat(code_date) and event.received == event.added_on
+    else:
+        with pytest.raises(ImportRefused, match="cannot be imported"):
+            importer.import_objections(manager, text)
+
+
+def test_a_ctv3_code_matched_only_by_ignoring_case_is_said_in_the_check_summary(manager):
+    _fixed(manager)
+    text = csv_text(f"{N[0]},Case,Folded,1950-02-03,LL30 1AA,,9Nu0.,2014-01-06",
+                    f"{N[0]},Case,Folded,1950-02-03,LL30 1AA,,XaZ8A,2016-05-01",    # upper-case A: not the table's
+                    f"{N[1]},Exact,Case,1975-01-01,LS1 4AP,,XaZ89,2015-03-12")
+    plan = importer.check(manager, text)
+    assert plan.case_folded_rows == (3,)
+    summary = plan.describe(done=False)
+    assert "1 row (3) matched a code in the table only by ignoring letter case" in summary
+    assert "verify" in summary and N[0] not in summary
+    change = importer.import_objections(manager, text)
+    assert "only by ignoring letter case" in change.summary
+    assert "case_folded=1" in audit.query(manager, action="import.objections")[0].detail
+    exact = importer.check(manager, csv_text(f"{N[2]},Exact,Only,1982-09-09,CF10 1AA,,XaZ8a,2016-05-01"))
+    assert exact.case_folded_rows == () and "letter case" not in exact.describe(done=False)
+
+
+@pytest.mark.parametrize("code", ["9Nd1.", "9Nd1", "XaKII", "9M1..", "9M1", "XaJrC", "9NdH.", "XaNwT"])
+def test_other_consent_codes_are_refused_by_name(manager, code):
+    _fixed(manager)
+    with pytest.raises(ImportRefused) as refused:
+        importer.import_objections(manager, csv_text(f"{N[6]},Other,Consent,1980-01-01,LS1 4AP,,{code},2014-02-02"))
+    assert str(refused.value.problems[0]) == (f"Row 2: {code} is not a GP data objection code: it means 'another "
+                                              "consent code (not a GP data objection)'.")

@@ -59,14 +59,60 @@ def test_proxy_is_recorded_with_evidence(manager, add_patient):
     assert recorded.evidence == "OPG VALIDATED-OPG stamp; donor lacks capacity to decide (confirmed at the desk)"
 
 
+def _on(session, day: date):
+    """The same user on another day (the register's clock is the session's)."""
+    from datetime import datetime, timezone
+
+    from gp_optout_desktop.services.session import Session
+
+    return Session(session.register, session.user, session.role, clock=lambda: datetime(
+        day.year, day.month, day.day, 12, tzinfo=timezone.utc))
+
+
 def test_late_type2_is_refused_and_changes_nothing(manager, add_patient):
     pid = add_patient(manager)
     revision = manager.revision()
     with pytest.raises(ValidationError, match="National Data Opt-out"):
         objections.record(manager, pid, "type2")
+    # A form signed in 2016, keyed today: the code is added today, after the cut-off. Refused.
+    with pytest.raises(ValidationError, match="whatever date the form was signed"):
+        objections.record(manager, pid, "type2", effective=date(2016, 5, 1), received=date(2016, 5, 1))
     assert manager.revision() == revision and patients.view(manager, pid).history == []
-    objections.record(manager, pid, "type2", effective=date(2016, 5, 1), received=date(2016, 5, 1))
-    assert patients.view(manager, pid).statuses["type2"].active
+
+
+@pytest.mark.parametrize("keyed_on, allowed", [(date(2018, 10, 10), True), (date(2018, 10, 11), True),
+                                               (date(2018, 10, 12), False)])
+def test_type2_cutoff_by_the_day_keyed_through_the_register(manager, add_patient, keyed_on, allowed):
+    pid = add_patient(manager)
+    session = _on(manager, keyed_on)
+    if allowed:
+        objections.record(session, pid, "type2", effective=date(2016, 5, 1), received=date(2016, 5, 1))
+        event = patients.view(manager, pid).history[0]
+        assert event.added_on == keyed_on and patients.view(manager, pid).statuses["type2"].active
+    else:
+        revision = manager.revision()
+        with pytest.raises(ValidationError, match="after 11 Oct 2018.*National Data Opt-out"):
+            objections.record(session, pid, "type2", effective=date(2016, 5, 1), received=date(2016, 5, 1))
+        assert manager.revision() == revision and patients.view(manager, pid).history == []
+
+
+@pytest.mark.parametrize("keyed_on, letter_allowed", [(date(2018, 10, 10), False), (date(2018, 10, 11), False),
+                                                      (date(2018, 10, 12), True)])
+def test_recorded_in_error_letter_follows_the_day_the_type2_was_added(manager, add_patient, keyed_on,
+                                                                      letter_allowed):
+    from gp_optout_desktop.services import letters
+
+    pid = add_patient(manager)
+    if keyed_on <= date(2018, 10, 11):
+        objections.record(_on(manager, keyed_on), pid, "type2", effective=date(2016, 5, 1), received=date(2016, 5, 1))
+    if letter_allowed:
+        objections.type2_recorded_in_error(manager, pid)
+        assert [q.kind for q in letters.pending(manager) if q.patient_id == pid] == ["type2_in_error"]
+    else:
+        revision = manager.revision()
+        with pytest.raises(ValidationError, match="not recorded in error"):
+            objections.type2_recorded_in_error(manager, pid)
+        assert manager.revision() == revision
 
 
 def test_coding_and_signposting_are_recorded(manager, add_patient):

@@ -39,15 +39,16 @@ def test_inserted_row_is_detected(audited):
     raw(audited, "UPDATE audit SET seq = -seq WHERE seq >= 3")
     raw(audited, "UPDATE audit SET seq = 1 - seq WHERE seq < 0")
     raw(audited, "INSERT INTO audit SELECT 3, at, user, role, action, patient, outcome, workstation, detail, prev, mac"
-                 " FROM audit WHERE seq = 2")
+                 ", signer, perm, rows, sig FROM audit WHERE seq = 2")
     assert not audit.verify(audited).ok
 
 
 def test_forged_row_appended_at_the_end_is_detected(audited):
     head = audited.register.audit.head(audited.register.conn)
-    raw(audited, "INSERT INTO audit VALUES (?, '2026-01-01T00:00:00+00:00', 'x', 'manager', 'patient.read', '',"
+    raw(audited, "INSERT INTO audit(seq, at, user, role, action, patient, outcome, workstation, detail, prev, mac)"
+                 " VALUES (?, '2026-01-01T00:00:00+00:00', 'x', 'manager', 'patient.read', '',"
                  " 'ok', 'pc', '', ?, ?)", head.seq + 1, head.mac, "0" * 64)
-    assert f"entry {head.seq + 1} was changed" in audit.verify(audited).problem
+    assert f"entry {head.seq + 1} is not signed" in audit.verify(audited).problem
 
 
 def test_reordered_rows_are_detected(audited):

@@ -24,6 +24,7 @@ def test_a_version_1_register_opens_migrated_with_everything_in_it(tmp_path):
         o = overview.overview(session)
         assert o.patients == 400 and o.objecting["type1"] == 32 and o.policy_on
         assert audit.verify(session).ok
+        assert session.register.upgraded  # the first manager's unlock created the manager key (ADR 0006)
         assert not templates.current(session, "objection").own  # the new table starts empty
         found = patients.find(session, "Smith")
         assert found and patients.view(session, found[0].patient_id).patient.surname == "Smith"

@@ -45,7 +45,8 @@ def test_export_now_then_out_of_date_after_a_change(qtbot, screen, demo, tmp_pat
     assert "Exclusion file written" in screen.status.text(), screen.status.text()
     qtbot.waitUntil(lambda: screen.verdict == "current")
     key, _kid = exclusion_service.public_key_pem(demo)
-    written = reader.read_export(out, signing.load_public_key_pem(key), practice_ods="Y99999")
+    written = reader.read_export(out, signing.load_public_key_pem(key), practice_ods="Y99999",
+                                 state_path=tmp_path / "consult-state.json")
     assert f"How many patients: {len(written.rows):,}" in screen.summary.text()
     assert str(out.resolve()) in screen.summary.text() and "Up to date" in screen.verdict_label.text()
 
@@ -57,7 +58,8 @@ def test_export_now_then_out_of_date_after_a_change(qtbot, screen, demo, tmp_pat
     screen.export_button.click()  # the remembered folder
     wait_idle(qtbot, screen)
     qtbot.waitUntil(lambda: screen.verdict == "current")
-    again = reader.read_export(out, signing.load_public_key_pem(key), practice_ods="Y99999")
+    again = reader.read_export(out, signing.load_public_key_pem(key), practice_ods="Y99999",
+                                 state_path=tmp_path / "consult-state.json")
     assert len(again.rows) == len(written.rows) + 1
 
 

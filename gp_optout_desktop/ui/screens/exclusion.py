@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from PySide6.QtWidgets import (QCheckBox, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout)
+from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout)
 
 from ...domain.exclusion_rules import EXCLUDE_ALL_EXCEPT_LISTED, EXCLUDE_LISTED
 from ...services import exclusion as exclusion_service
@@ -101,9 +101,7 @@ class ExclusionScreen(Screen):
         row.addWidget(self.folder, 1)
         row.addWidget(self.choose_button)
         layout.addLayout(row)
-        self.national = QCheckBox("Also write the &national-check list (NHS numbers only; not while the "
-                                  "practice-wide opt-out is on)")
-        layout.addWidget(self.national)
+        # The national-check file is built from a disclosure cohort (gp-optout national-check), not from this list.
         self.export_button = QPushButton("&Export the exclusion file now")
         self.export_button.setDefault(True)
         self.export_button.clicked.connect(self.export)
@@ -142,9 +140,6 @@ class ExclusionScreen(Screen):
                                          else "color: #a4000f; font-weight: bold;")
         if status.last and not self.folder.text():
             self.folder.setText(status.last["directory"])
-        self.national.setEnabled(status.mode_now == EXCLUDE_LISTED)
-        if status.mode_now != EXCLUDE_LISTED:
-            self.national.setChecked(False)
 
     def clear(self) -> None:
         super().clear()
@@ -171,8 +166,7 @@ class ExclusionScreen(Screen):
             self.show_error(f"The folder {folder} does not exist (is the drive or share connected?). Nothing was "
                             "written; the previous exclusion file, if any, is unchanged.")
             return
-        national = self.national.isChecked() and self.national.isEnabled()
-        self.call(lambda s: exclusion_service.export(s, folder, national_list=national), lambda _c: self.refresh(),
+        self.call(lambda s: exclusion_service.export(s, folder), lambda _c: self.refresh(),
                   working="Writing, signing and re-reading the exclusion file…")
 
     def export_key(self) -> None:

@@ -1,0 +1,104 @@
+"""What the key hierarchy (docs/adr/0006) adds to unlock, and to a bulk load, at 100,000 patients.
+
+Unlock: the whole ``session.unlock`` (Argon2id with the production parameters, open,
+checks, the signed login entry) is timed, and inside it the part the new keys add:
+unwrapping the audit and manager keys from the slot (HKDF + AES-GCM), verifying the user
+certificates and this user's record, installing the row-digest triggers, and signing. Beside
+it, the raw floor: one Argon2id run alone. Target: the new keys add <= 50 ms.
+
+Bulk: the demo load of N patients with the row-digest triggers (as shipped) beside the same
+load with the triggers removed, so the cost of 'every row attributable' shows.
+
+Run: .venv/bin/python benchmarks/bench_keys.py [--patients 100000] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from gp_optout_desktop.services import demo, session as session_service
+from gp_optout_desktop.store import attest, keyfile, register as register_store
+
+
+def _median_ms(values):
+    return statistics.median(values) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--patients", type=int, default=100_000)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-keys-"))
+    try:
+        folder = tmp / "register"
+        start = time.perf_counter()
+        session, _recovery, _stats = demo.create_demo(folder, args.patients)
+        bulk_with = time.perf_counter() - start
+        session.lock()
+
+        # The same load without the triggers (what it cost before rows were attributable).
+        original = attest.install
+        attest.install = lambda conn, acc: None
+        try:
+            start = time.perf_counter()
+            plain, _r, _s = demo.create_demo(tmp / "plain", args.patients)
+            bulk_without = time.perf_counter() - start
+            plain.lock()
+        finally:
+            attest.install = original
+
+        # Time the new-key work inside each unlock.
+        spent: list[float] = []
+        take_up, chain = register_store._take_up_keys, register_store._chain
+
+        def timed(fn):
+            def run(*a, **kw):
+                t = time.perf_counter()
+                try:
+                    return fn(*a, **kw)
+                finally:
+                    spent[-1] += time.perf_counter() - t
+            return run
+
+        register_store._take_up_keys = timed(take_up)
+        register_store._chain = timed(chain)
+        totals, floors = [], []
+        try:
+            for _ in range(args.repeats):
+                spent.append(0.0)
+                t = time.perf_counter()
+                s = session_service.unlock(folder, "manager", "manager-demo-pass")
+                totals.append(time.perf_counter() - t)
+                s.lock()
+                floors.append(keyfile.kdf_seconds())
+        finally:
+            register_store._take_up_keys, register_store._chain = take_up, chain
+        # The signature on the login entry (one Ed25519 sign), measured on its own.
+        from gp_optout_desktop.store import certs
+
+        key = certs.audit_private(certs.new_audit_seed())
+        t = time.perf_counter()
+        for _ in range(200):
+            key.sign(os.urandom(32))
+        sign_s = (time.perf_counter() - t) / 200
+        print(f"patients: {args.patients}, repeats: {args.repeats}, KDF {keyfile.KDF_DEFAULTS}")
+        print(f"unlock (whole): median {_median_ms(totals):.0f} ms; raw floor (one Argon2id alone): "
+              f"median {_median_ms(floors):.0f} ms")
+        print(f"new keys inside unlock (slot secrets, certificates, record check, triggers): median "
+              f"{_median_ms(spent):.1f} ms, max {max(spent) * 1000:.1f} ms; plus one signature "
+              f"{sign_s * 1000:.2f} ms (target: <= 50 ms added)")
+        print(f"bulk demo load: {bulk_with:.1f} s with row digests, {bulk_without:.1f} s without "
+              f"(+{(bulk_with / bulk_without - 1) * 100:.0f}%)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
