@@ -281,12 +281,15 @@ def cmd_status(ctx: CliContext) -> int:
     ctx.out(f"{p.display_name}, NHS number {p.nhs_display}, born {p.dob:%d %b %Y}")
     for status in record.statuses.values():
         ctx.out(f"  {status.describe()}")
+    if record.statuses["type1"].event is not None:  # received or in force, and what is pending
+        ctx.out(f"  {record.standing.label}: {record.standing.words} {record.standing.pending}".rstrip())
     if record.signposts:
         ctx.out(f"  National Data Opt-out signposted on {record.signposts[-1]:%d %b %Y}")
     return 0
 
 
 def cmd_history(ctx: CliContext) -> int:
+    from .domain.in_force import coding_words
     from .services import patients
 
     record = patients.view(ctx.session(), _patient_id(ctx))
@@ -295,7 +298,7 @@ def cmd_history(ctx: CliContext) -> int:
     for e in record.history:
         who = f"by proxy {e.proxy.name} ({PROXY_ROLES[e.proxy.role]})" if e.proxy else "by the patient"
         label = "include me" if e.kind == "include" else codes.SHORT_LABELS[e.kind]
-        coded = f", coded {e.coded_at:%d %b %Y} by {e.coded_by}" if e.coded_at else ", not yet coded"
+        coded = f", {coding_words(e)[0].lower()}{coding_words(e)[1:]}"
         ctx.out(f"{e.effective.isoformat()}  {label:<10} {e.action:<9} received {e.received.isoformat()} "
                 f"{VIA_LABELS.get(e.via, e.via)}, {who}; recorded by {e.recorded_by}{coded}")
     return 0
@@ -332,14 +335,19 @@ def cmd_import(ctx: CliContext) -> int:
         else:
             ctx.out(importer.import_objections(session, text).summary)
     except ImportRefused as exc:
-        # Row numbers and reasons only: the file's patients are never echoed.
-        print(f"gp-optout: {exc}", file=sys.stderr)
-        for problem in exc.problems[:50]:
-            print(f"  {problem}", file=sys.stderr)
-        if len(exc.problems) > 50:
-            print(f"  ... and {len(exc.problems) - 50:,} more.", file=sys.stderr)
-        return EXIT_INVALID
+        return report_refused(exc)
     return 0
+
+
+def report_refused(exc) -> int:
+    """A refused file: the reason and the first 50 problems, by row number and reason only
+    (the file's patients are never echoed)."""
+    print(f"gp-optout: {exc}", file=sys.stderr)
+    for problem in exc.problems[:50]:
+        print(f"  {problem}", file=sys.stderr)
+    if len(exc.problems) > 50:
+        print(f"  ... and {len(exc.problems) - 50:,} more.", file=sys.stderr)
+    return EXIT_INVALID
 
 
 def cmd_settings(ctx: CliContext) -> int:

@@ -15,9 +15,11 @@ from ..domain import roles
 from ..services import settings as settings_service
 from ..store.errors import StoreError
 from . import exclusion_status, worker
+from .style import STYLE_SHEET
 from .bus import ChangeBus, ScopedBus
 from .desk import DeskFlow
 from .idle_lock import IdleLock
+from .integrity_status import IntegrityStatus
 from .screens.policy_banner import PolicyBanner
 from .unlock import UnlockWidget
 
@@ -50,6 +52,7 @@ class MainWindow(QMainWindow):
         self._extra: list[tuple[str, QWidget, ScopedBus]] = []
         self.setWindowTitle("GP objection register")
         self.setMinimumSize(960, 600)
+        self.setStyleSheet(STYLE_SHEET)
 
         self.pages = QStackedWidget()
         self.unlock = UnlockWidget(self.folder)
@@ -97,6 +100,8 @@ class MainWindow(QMainWindow):
         self.exclusion_label = QLabel()
         self.exclusion_label.setAccessibleName("Exclusion file status")
         self.statusBar().addWidget(self.user_label)
+        self.integrity = IntegrityStatus(lambda: self.session)
+        self.statusBar().addWidget(self.integrity)
         self.statusBar().addPermanentWidget(self.exclusion_label)
         self.bus.changed.connect(self._on_changed)
         self.bus.locked.connect(self._locked_elsewhere)
@@ -207,6 +212,7 @@ class MainWindow(QMainWindow):
             self.desk.to_search()
         self._read_idle_minutes()
         self.idle.start()
+        self.integrity.start()  # off the UI thread, after unlock instead of during it (ADR 0011)
 
     def _read_idle_minutes(self) -> None:
         """The idle lock's time from the register: at unlock, and again when a practice manager
@@ -239,6 +245,7 @@ class MainWindow(QMainWindow):
         self.idle.stop()
         session, self.session = self.session, None
         self.bus.locked.emit()
+        self.integrity.clear()
         self._drop_screens()
         try:
             session.lock()
