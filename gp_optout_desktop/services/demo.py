@@ -95,6 +95,7 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
         sizes, n_sur, n_fore, n_str, n_town, n_out, n_in = (1, 1, 1, 2, 2, 3, 4), len(SURNAMES), len(FORENAMES), \
             len(STREETS), len(TOWNS), len(OUTWARDS), len(_INWARD_LETTERS)
         n_numbers = len(numbers)
+        quiet_heads: list[int] = []  # households that sent no form
         while pid < first_pid + count:
             household = min(sizes[int(rnd() * 7)], first_pid + count - pid)
             surname = SURNAMES[int(rnd() * n_sur)]
@@ -118,6 +119,7 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
             stats["patients"] += household
             roll = rng.random()
             if roll > 0.14:
+                quiet_heads.append(member_ids[0])
                 continue
             # This household sent a form: the adult, and often the children as dependants.
             adult = member_ids[0]
@@ -185,6 +187,27 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
                                 if e.received < today - timedelta(days=40) else None)
                         letters.append((person, form_of[e.event_id], "objection" if e.action == codes.REGISTER else "withdrawal",
                                         e.recorded_at.isoformat(), due.isoformat(), sent, "1" if sent else None, 1 if sent else 0))
+            form += 1
+        # A small demo (10 patients) can draw no form at all: make sure there is at least one
+        # objection whose letter is still due and one whose letter went out, as the user guide's
+        # first steps expect. Large demos already have both, and are left exactly as drawn.
+        due_now = any(row[5] is None for row in letters)
+        sent_before = any(row[5] is not None for row in letters)
+        for head, needed, received in ((quiet_heads[:1], not due_now, today - timedelta(days=3)),
+                                       (quiet_heads[1:2], not sent_before, today - timedelta(days=90))):
+            if not (head and needed):
+                continue
+            person = head[0]
+            at = datetime.combine(received, time(10), timezone.utc)
+            events.append((eid, person, codes.TYPE1, codes.REGISTER, received.isoformat(), received.isoformat(),
+                           "desk", None, None, None, None, None, form, "reception", at.isoformat(), None, None))
+            states.append((person, codes.TYPE1, 1, received.isoformat(), eid))
+            sent = (datetime.combine(received + timedelta(days=7), time(9), timezone.utc).isoformat()
+                    if received < today - timedelta(days=40) else None)
+            letters.append((person, form, "objection", at.isoformat(), one_calendar_month_after(received).isoformat(),
+                            sent, "1" if sent else None, 1 if sent else 0))
+            stats["type1_active"] += 1
+            eid += 1
             form += 1
         with bulk.large_cache(conn):
             bulk.insert_patients(conn, patients)

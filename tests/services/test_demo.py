@@ -12,3 +12,25 @@ def test_demo_patients_are_synthetic_and_every_pending_letter_prints(demo, tmp_p
     change = letters.print_batch(demo, tmp_path / "all.pdf")  # all pending, all or nothing
     assert (tmp_path / "all.pdf").stat().st_size > 0 and change.letter_ids
     assert letters.pending(demo) == []
+
+
+def test_a_ten_patient_demo_has_objections_and_letters(tmp_path):
+    """`demo --patients 10`: whatever the draw, an objection whose letter is still due (to print)
+    and one whose letter went out."""
+    from gp_optout_desktop.domain import codes
+    from gp_optout_desktop.services import demo as demo_service
+
+    for seed in (2014, 1, 2, 3):
+        session, _recovery, stats = demo_service.create_demo(tmp_path / f"r{seed}", 10, seed=seed)
+        try:
+            assert stats["patients"] == 10 and stats["type1_active"] >= 1
+            records = [patients.view(session, row.patient_id) for row in patients.find(session, "999", limit=10)]
+            assert len(records) == 10
+            objecting = [r for r in records if r.statuses[codes.TYPE1].active]
+            assert objecting, f"seed {seed}: nobody objects"
+            assert any(letter["sent_at"] for r in objecting for letter in r.letters), f"seed {seed}: no letter sent"
+            assert letters.pending(session), f"seed {seed}: no letter waiting"
+            letters.print_batch(session, tmp_path / f"r{seed}.pdf")
+            assert letters.pending(session) == []
+        finally:
+            session.lock()
