@@ -218,6 +218,9 @@ def test_status_agrees_with_the_residual_risk(hazard):
     if status == "Transferred":
         assert not hazard.fields["Practice controls (DCB0160)"].lower().startswith("none"), (
             f"{hazard.id}: transferred to the practice, so it must say what the practice does")
+    owned_by_practice = hazard.fields["Owner"].startswith("Practice")
+    assert owned_by_practice == (status == "Transferred"), (
+        f"{hazard.id}: a transferred hazard is owned by the practice's CSO, any other by the manufacturer's")
 
 
 @pytest.mark.parametrize("hazard", HAZARDS, ids=IDS)
