@@ -332,14 +332,19 @@ def cmd_import(ctx: CliContext) -> int:
         else:
             ctx.out(importer.import_objections(session, text).summary)
     except ImportRefused as exc:
-        # Row numbers and reasons only: the file's patients are never echoed.
-        print(f"gp-optout: {exc}", file=sys.stderr)
-        for problem in exc.problems[:50]:
-            print(f"  {problem}", file=sys.stderr)
-        if len(exc.problems) > 50:
-            print(f"  ... and {len(exc.problems) - 50:,} more.", file=sys.stderr)
-        return EXIT_INVALID
+        return report_refused(exc)
     return 0
+
+
+def report_refused(exc) -> int:
+    """A refused file: the reason and the first 50 problems, by row number and reason only
+    (the file's patients are never echoed)."""
+    print(f"gp-optout: {exc}", file=sys.stderr)
+    for problem in exc.problems[:50]:
+        print(f"  {problem}", file=sys.stderr)
+    if len(exc.problems) > 50:
+        print(f"  ... and {len(exc.problems) - 50:,} more.", file=sys.stderr)
+    return EXIT_INVALID
 
 
 def cmd_settings(ctx: CliContext) -> int:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 
 from . import nhs_number, postcode
-from .errors import ValidationError
+from .errors import ValidationError, ValidationProblems
+
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -45,30 +48,43 @@ def validate_patient(
     email: str = "",
     today: date,
 ) -> Patient:
+    # Every field is checked and every problem reported at once (the form shows them all).
+    problems: dict[str, str] = {}
     surname = (surname or "").strip()
     forenames = (forenames or "").strip()
     if not surname:
-        raise ValidationError("Enter the patient's surname.", "surname")
+        problems["surname"] = "Enter the patient's surname."
     if not forenames:
-        raise ValidationError("Enter the patient's forename(s).", "forenames")
+        problems["forenames"] = "Enter the patient's forename(s)."
     for label, value in (("surname", surname), ("forenames", forenames), ("title", title)):
-        if any(ord(ch) < 32 for ch in value):
-            raise ValidationError(f"The {label} contains control characters.", label)
-        if len(value) > 100:
-            raise ValidationError(f"The {label} is too long (100 characters at most).", label)
+        if _CONTROL.search(value):
+            problems.setdefault(label, f"The {label} contains control characters.")
+        elif len(value) > 100:
+            problems.setdefault(label, f"The {label} is too long (100 characters at most).")
     if isinstance(dob, str):
         try:
             dob = date.fromisoformat(dob.strip())
         except ValueError:
-            raise ValidationError("Date of birth must be a date (YYYY-MM-DD).", "dob") from None
-    if dob > today:
-        raise ValidationError("The date of birth cannot be in the future.", "dob")
-    if dob.year < 1880:
-        raise ValidationError("The date of birth is implausibly early.", "dob")
-    pc = postcode.validate(postcode_raw)
-    nhs_clean = nhs_number.validate(nhs) if nhs and nhs.strip() else None
+            problems["dob"] = "Date of birth must be a date (YYYY-MM-DD)."
+    if isinstance(dob, date):
+        if dob > today:
+            problems["dob"] = "The date of birth cannot be in the future."
+        elif dob.year < 1880:
+            problems["dob"] = "The date of birth is implausibly early."
+    pc = nhs_clean = None
+    try:
+        pc = postcode.validate(postcode_raw)
+    except ValidationError as exc:
+        problems["postcode"] = str(exc)
+    try:
+        nhs_clean = nhs_number.validate(nhs) if nhs and nhs.strip() else None
+    except ValidationError as exc:
+        problems["nhs"] = str(exc)
     if email and "@" not in email:
-        raise ValidationError("An email address needs an @.", "email")
+        problems["email"] = "An email address needs an @."
+    if problems:
+        order = ("nhs", "title", "surname", "forenames", "dob", "postcode", "email")
+        raise ValidationProblems({f: problems[f] for f in sorted(problems, key=order.index)})
     lines = tuple(line.strip() for line in address if line and line.strip())
     return Patient(
         surname=surname,

@@ -116,6 +116,24 @@ def check_dependants(session: Session, patient_id: int, dependants: list[int] | 
         return [acting_for.check_dependant(patients_store.get(conn, d), adult, session.today()) for d in dependants]
 
 
+def people_on_form(session: Session, patient_id: int, dependants: list[int] | tuple[int, ...], for_self: bool = True
+                   ) -> list[tuple[str, bool]]:
+    """One line per person the form will be recorded for (name, age, date of birth, NHS number,
+    postcode), and whether they live elsewhere: what the desk reads back before saving."""
+    today = session.today()
+    checks = check_dependants(session, patient_id, dependants)
+    with session.register.reading() as conn:
+        adult = patients_store.get(conn, patient_id)
+
+    def line(p, note: str = "") -> str:
+        return (f"{p.display_name}, {acting_for.describe_age(p.dob, today)}, NHS number {p.nhs_display}, "
+                f"{p.postcode}{note}")
+
+    out = [(line(adult), False)] if for_self else []
+    return out + [(line(c.patient, " (a different address)" if c.other_address else ""), c.other_address)
+                  for c in checks]
+
+
 def mark_coded(session: Session, event_id: int) -> ChangeSet:
     """The event has been entered as a clinical code in the practice's clinical system."""
     with session.write("mark_coded") as ctx:

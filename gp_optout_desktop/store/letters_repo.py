@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from ..domain.practice_list import INACTIVE
 from .errors import NotFound
 from .events import _EVENT_COLUMNS, _row_to_event
 
+_INACTIVE_SQL = ", ".join(f"'{state}'" for state in INACTIVE)  # constants, not input
 _COLUMNS = "id, patient_id, form_id, kind, queued_at, due, sent_at, template_version, printed_count"
 
 
@@ -36,7 +38,9 @@ def _row(r) -> LetterRow:
 
 def pending(conn, limit: int | None = None) -> list[LetterRow]:
     """Unsent letters, the nearest deadline first (oldest received first), then queue order."""
-    sql = f"SELECT {_COLUMNS} FROM letters WHERE sent_at IS NULL ORDER BY due, queued_at, id"
+    # Deducted, deceased and merged patients' letters are held: never printed, kept for the record.
+    sql = (f"SELECT {_COLUMNS} FROM letters WHERE sent_at IS NULL AND patient_id NOT IN"
+           f" (SELECT patient_id FROM registration WHERE status IN ({_INACTIVE_SQL})) ORDER BY due, queued_at, id")
     params: tuple = ()
     if limit is not None:
         sql += " LIMIT ?"

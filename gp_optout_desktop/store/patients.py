@@ -79,6 +79,11 @@ def by_nhs(conn, nhs: str) -> Patient:
     return _row_to_patient(row)
 
 
+def all_by_nhs(conn) -> dict[str, Patient]:
+    """Every patient with an NHS number, by number (for matching a whole practice list at once)."""
+    return {row[1]: _row_to_patient(row) for row in conn.execute(f"SELECT {_COLUMNS} FROM patients WHERE nhs IS NOT NULL")}
+
+
 def count(conn) -> int:
     return conn.execute("SELECT count(*) FROM patients").fetchone()[0]
 

@@ -105,6 +105,20 @@ CREATE TABLE code_tables(
     saved_by TEXT NOT NULL, saved_at TEXT NOT NULL);
 """
 
+# V7 is reserved for a branch of this release that may need one.
+V7 = "-- reserved"
+
+# Registration with the practice, as the clinical system's patient list says (practice_list
+# import). A patient with no row is taken as registered (every register before this version).
+V8 = """
+CREATE TABLE registration(
+    patient_id INTEGER PRIMARY KEY REFERENCES patients(id),
+    status TEXT NOT NULL CHECK (status IN ('registered', 'deducted', 'deceased', 'temporary', 'merged')),
+    since TEXT, died_on TEXT, reregistered_on TEXT, merged_into INTEGER REFERENCES patients(id),
+    updated_at TEXT NOT NULL, updated_by TEXT NOT NULL);
+CREATE INDEX registration_status ON registration(status);
+"""
+
 # Index i holds the SQL that takes a register from version i to i + 1.
-MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6]
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6, V7, V8]
 LATEST = len(MIGRATIONS)

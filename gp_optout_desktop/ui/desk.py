@@ -90,7 +90,37 @@ class DeskFlow(QStackedWidget):
         self.done.next_button.clicked.connect(self.to_search)
         self.done.open_button.clicked.connect(lambda: self.open_patient(self.done.patient_id))
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self.done, activated=self.to_search)
+        # F-keys for the desk's common actions, from any desk page (docs/user-guide.md lists them).
+        for key, action in ((Qt.Key.Key_F2, self.f2_find), (Qt.Key.Key_F3, self.f3_new_patient),
+                            (Qt.Key.Key_F4, self.f4_record)):
+            shortcut = QShortcut(QKeySequence(key), self, activated=action)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         bus.locked.connect(self.done.clear)
+
+    # ---- F-keys ---------------------------------------------------------------------
+    def _leave_form(self) -> bool:
+        """Leaving a form the user typed into asks first (the forms' own Esc rule)."""
+        page = {RECORD: self.record, NEW: self.new}.get(self.currentIndex())
+        if page is None:
+            return True
+        page.cancel()  # asks if anything was typed; moves on only if the user agrees
+        return self.currentIndex() not in (RECORD, NEW)
+
+    def f2_find(self) -> None:
+        if self._leave_form():
+            self.to_search()
+
+    def f3_new_patient(self) -> None:
+        if self._leave_form():
+            self.new_patient(self.front.search.text() if self.currentIndex() == SEARCH else "")
+
+    def f4_record(self) -> None:
+        """Record an objection for the patient open, or the one chosen at the front desk."""
+        page = self.currentIndex()
+        if page == PATIENT and self.patient.patient_id is not None:
+            self.record_objection(self.patient.patient_id)
+        elif page == SEARCH:
+            self.front.record_selected()
 
     def to_search(self) -> None:
         self.patient.clear()

@@ -36,19 +36,49 @@ def _queued(title: str, text: str) -> str | None:
     return None
 
 
+def plain(label: str) -> str:
+    """A button label without its '&' mnemonic marker."""
+    return label.replace("&&", "\0").replace("&", "").replace("\0", "&")
+
+
+def with_mnemonics(labels: tuple[str, ...]) -> list[str]:
+    """Every button gets an Alt-key: the label's own '&' if it has one, else its first letter
+    not already taken (so a keyboard user answers with Alt+letter, never by guessing Enter)."""
+    def marked(label: str) -> int:  # index of the letter after a single '&', or -1
+        i = label.replace("&&", "\0\0").find("&")
+        return i + 1 if 0 <= i < len(label) - 1 else -1
+
+    taken = {label[marked(label)].casefold() for label in labels if marked(label) >= 0}
+    out = []
+    for label in labels:
+        if marked(label) >= 0:
+            out.append(label)
+            continue
+        for i, ch in enumerate(label):
+            if ch.isalnum() and ch.casefold() not in taken:
+                taken.add(ch.casefold())
+                out.append(f"{label[:i]}&{label[i:]}")
+                break
+        else:
+            out.append(label)
+    return out
+
+
 def ask(parent: QWidget | None, title: str, text: str, buttons: tuple[str, ...] = ("Yes", "No"),
         default: str | None = None, escape: str | None = None) -> str:
-    """Ask a question; returns the text of the button chosen (``escape`` if closed)."""
+    """Ask a question; returns the chosen button's text without its '&' (``escape`` if closed).
+    ``default`` is the button Enter presses: give the safe one for anything that loses data."""
     answer = _queued(title, text)
     if answer is not None:
-        return answer
+        return plain(answer)
     box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent)
     made = {}
-    for label in buttons:
-        made[label] = box.addButton(label, QMessageBox.ButtonRole.ActionRole)
+    for label, shown_label in zip(buttons, with_mnemonics(tuple(buttons))):
+        made[plain(label)] = box.addButton(shown_label, QMessageBox.ButtonRole.ActionRole)
+    default = plain(default) if default else None
     if default in made:
         box.setDefaultButton(made[default])
-    escape = escape or buttons[-1]
+    escape = plain(escape or buttons[-1])
     if escape in made:
         box.setEscapeButton(made[escape])
     box.exec()

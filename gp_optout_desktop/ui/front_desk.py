@@ -74,7 +74,7 @@ class FrontDesk(QWidget):
         self.record_button = QPushButton("&Record objection")
         self.record_button.setAccessibleName("Record objection")
         self.record_button.setToolTip("Record an objection for the selected patient (Ctrl+R)")
-        self.record_button.clicked.connect(self._record)
+        self.record_button.clicked.connect(self.record_selected)
         self.new_button = QPushButton("&New patient")
         self.new_button.setAccessibleName("New patient")
         self.new_button.setToolTip("Add a patient who is not in the register (Ctrl+N)")
@@ -87,7 +87,7 @@ class FrontDesk(QWidget):
 
         QShortcut(QKeySequence("Ctrl+F"), self, activated=self.focus_search)
         QShortcut(QKeySequence("Ctrl+N"), self, activated=lambda: self.new_patient.emit(self.search.text()))
-        QShortcut(QKeySequence("Ctrl+R"), self, activated=self._record)
+        QShortcut(QKeySequence("Ctrl+R"), self, activated=self.record_selected)
 
         buttons = QHBoxLayout()
         for b in (self.open_button, self.record_button, self.new_button):
@@ -201,7 +201,7 @@ class FrontDesk(QWidget):
         elif self.search.text().strip():
             self.new_patient.emit(self.search.text())
 
-    def _record(self) -> None:
+    def record_selected(self) -> None:
         patient_id = self.selected_id()
         if patient_id is not None:
             self.record_objection.emit(patient_id)

@@ -15,6 +15,7 @@ from ..domain import roles
 from ..services import settings as settings_service
 from ..store.errors import StoreError
 from . import exclusion_status, worker
+from .style import STYLE_SHEET
 from .bus import ChangeBus, ScopedBus
 from .desk import DeskFlow
 from .idle_lock import IdleLock
@@ -50,6 +51,7 @@ class MainWindow(QMainWindow):
         self._extra: list[tuple[str, QWidget, ScopedBus]] = []
         self.setWindowTitle("GP objection register")
         self.setMinimumSize(960, 600)
+        self.setStyleSheet(STYLE_SHEET)
 
         self.pages = QStackedWidget()
         self.unlock = UnlockWidget(self.folder)

@@ -13,23 +13,18 @@ from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLineEdit, QPushButton,
                                QWidget)
 
 from ..domain import nhs_number, postcode
-from ..domain.errors import ValidationError
+from ..domain.errors import ValidationError, ValidationProblems
+from ..domain.patient import validate_patient
+from ..domain.typed_date import parse_typed_date
+from ..domain.uk_time import uk_today
 from ..services import patients
 from ..store.errors import Conflict, StoreError
+from . import dialogs
 from .bus import ChangeBus
 from .widgets import InlineMessage, field_with_message, heading
 
-DATE_FORMS = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d %m %Y", "%Y-%m-%d", "%d%m%Y")
-
-
 def parse_date(text: str) -> date:
-    raw = " ".join(text.split())
-    for form in DATE_FORMS:
-        try:
-            return datetime.strptime(raw, form).date()
-        except ValueError:
-            continue
-    raise ValidationError("Type the date as dd/mm/yyyy, e.g. 06/01/1970.", "dob")
+    return parse_typed_date(text, uk_today(), "dob")
 
 
 def prefill_from_query(text: str) -> dict[str, str]:
@@ -101,9 +96,10 @@ class NewPatientForm(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setAccessibleName("Cancel new patient")
         self.cancel_button.setToolTip("Back to the front desk without saving (Esc)")
-        self.cancel_button.clicked.connect(self.cancelled.emit)
+        self.cancel_button.clicked.connect(self.cancel)
         QShortcut(QKeySequence("Ctrl+S"), self, activated=self.save)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancelled.emit)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.cancel)
+        self._started_with: dict[str, str] = {}
 
         body = QWidget()
         v = QVBoxLayout(body)
@@ -181,6 +177,7 @@ class NewPatientForm(QWidget):
         self._set_mode(None)
         for name, value in prefill_from_query(query).items():
             self.edits["nhs_number" if name == "nhs" else name].setText(value)
+        self._started_with = self._values()
         first_empty = next((n for n in ("nhs_number", "title", "surname", "forenames", "dob")
                             if not self.edits[n].text()), "nhs_number")
         self.edits[first_empty].setFocus()
@@ -197,6 +194,7 @@ class NewPatientForm(QWidget):
                   "address3": lines[2], "postcode": patient.postcode, "phone": patient.phone, "email": patient.email}
         for name, value in values.items():
             self.edits[name].setText(value)
+        self._started_with = self._values()
         target = self.edits["nhs_number"] if not patient.nhs_number else self.edits["surname"]
         target.setFocus()
 
@@ -210,12 +208,29 @@ class NewPatientForm(QWidget):
         self.cancel_button.setToolTip(("Back to the patient" if patient_id else "Back to the front desk")
                                       + " without saving (Esc)")
 
+    def _values(self) -> dict[str, str]:
+        return {name: edit.text() for name, edit in self.edits.items()}
+
+    def is_dirty(self) -> bool:
+        return self._values() != self._started_with
+
+    def cancel(self) -> None:
+        """Esc or Cancel: a form the user has typed into is not thrown away without asking."""
+        if self.is_dirty():
+            answer = dialogs.ask(self, "Discard this form?", "The patient has not been saved. Discard what you typed?",
+                                 ("&Discard", "&Keep editing"), default="&Keep editing")
+            if answer != "Discard":
+                return
+        self.clear()
+        self.cancelled.emit()
+
     def clear(self) -> None:
         for edit in self.edits.values():
             edit.clear()
         for message in self.messages.values():
             message.clear_message()
         self.general.clear_message()
+        self._started_with = self._values()
 
     def save(self) -> None:
         for name, message in self.messages.items():
@@ -229,15 +244,29 @@ class NewPatientForm(QWidget):
         if session is None:
             return
         e = {k: v.text() for k, v in self.edits.items()}
+        fields = dict(surname=e["surname"], forenames=e["forenames"], postcode_raw=e["postcode"],
+                      nhs=e["nhs_number"] or None, title=e["title"],
+                      address=[e["address1"], e["address2"], e["address3"]], phone=e["phone"], email=e["email"])
         try:
             dob = parse_date(e["dob"]) if e["dob"].strip() else None
-            if dob is None:
-                raise ValidationError("Enter the date of birth (dd/mm/yyyy).", "dob")
-            fields = dict(surname=e["surname"], forenames=e["forenames"], dob=dob, postcode_raw=e["postcode"],
-                          nhs=e["nhs_number"] or None, title=e["title"],
-                          address=[e["address1"], e["address2"], e["address3"]], phone=e["phone"], email=e["email"])
+        except ValidationError as exc:
+            dob, dob_problem = None, str(exc)
+        else:
+            dob_problem = None if dob else "Enter the date of birth (dd/mm/yyyy)."
+        try:
+            if dob_problem:
+                # Still check every other field, so the user sees all that is wrong at once.
+                try:
+                    validate_patient(dob=session.today(), today=session.today(), **fields)
+                except ValidationProblems as exc:
+                    raise ValidationProblems({"dob": dob_problem, **exc.problems}) from None
+                raise ValidationProblems({"dob": dob_problem})
             editing = self.editing
-            changes = patients.edit(session, editing, **fields) if editing else patients.add(session, **fields)
+            changes = (patients.edit(session, editing, dob=dob, **fields) if editing
+                       else patients.add(session, dob=dob, **fields))
+        except ValidationProblems as exc:
+            self._show_all(exc.problems)
+            return
         except ValidationError as exc:
             self._show_error(exc.field, str(exc))
             return
@@ -253,8 +282,20 @@ class NewPatientForm(QWidget):
         self.clear()
         (self.edited if editing else self.added).emit(patient_id, summary)
 
+    def _show_all(self, problems: dict[str, str]) -> None:
+        """Every problem beside its field; focus on the first in the form's order."""
+        order = {name: i for i, name in enumerate(self.FIELDS)}
+        targets = sorted(((self._target(f), text) for f, text in problems.items()),
+                         key=lambda item: order.get(item[0], len(order)))
+        for target, text in reversed(targets):  # the first one shown last keeps the focus
+            self._show_error(target, text)
+
+    @staticmethod
+    def _target(field: str) -> str:
+        return {"postcode_raw": "postcode", "nhs": "nhs_number"}.get(field, field)
+
     def _show_error(self, field: str | None, text: str) -> None:
-        target = {"postcode_raw": "postcode", "nhs": "nhs_number"}.get(field or "", field or "")
+        target = self._target(field or "")
         if target in self.messages:
             self.messages[target].show_error(text)
             self.edits[target].setFocus()

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHBoxLayout, QHeade
 
 from ..domain import codes
 from ..domain.errors import ValidationError
+from ..domain import acting_for
 from ..domain.events import INCLUDE, NDOO_SIGNPOST, PROXY_ROLES, VIA_LABELS
 from ..domain.exclusion_rules import extraction_effect
 from ..services import exclusion as exclusion_service, objections, patients
@@ -240,7 +241,9 @@ class PatientView(QWidget):
         p = rec.patient
         self.name.setText(p.display_name)
         address = ", ".join([*p.address, p.postcode])
-        self.details.setText(f"NHS number {p.nhs_display}  ·  born {p.dob.day} {p.dob:%b %Y}  ·  {address}"
+        age = acting_for.age_on(p.dob, self._session().today()) if self._session() else None
+        born = f"born {p.dob.day} {p.dob:%b %Y}" + (f" (age {age})" if age is not None else "")
+        self.details.setText(f"NHS number {p.nhs_display}  ·  {born}  ·  {address}"
                              + (f"  ·  {p.phone}" if p.phone else "") + (f"  ·  {p.email}" if p.email else ""))
         for kind, label in self.status_labels.items():
             status = rec.statuses[kind]

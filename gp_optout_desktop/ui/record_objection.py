@@ -9,17 +9,19 @@ from typing import Callable
 
 from PySide6.QtCore import QDate, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDateEdit, QFormLayout, QGroupBox, QHBoxLayout,
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout,
                                QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QRadioButton,
                                QScrollArea, QVBoxLayout, QWidget)
 
 from ..domain import acting_for, codes, nhs_number
+from ..domain.uk_time import uk_today
 from ..domain.errors import ValidationError
 from ..domain.events import HOW_RECEIVED, PROXY_ROLES, Proxy
 from ..services import objections, patients
 from ..store.errors import StoreError
 from . import dialogs
 from .bus import ChangeBus
+from .date_field import DateField
 from .widgets import FIELD_WIDTH, InlineMessage, field_with_message, heading
 
 DEPENDANT_LIMIT = 20
@@ -37,6 +39,12 @@ def row_label(row, today: date | None = None) -> str:
     nhs = nhs_number.display(row.nhs_number) if row.nhs_number else "NHS number not known"
     age = f"age {acting_for.age_on(row.dob, today)}, " if today else ""
     return f"{row.name}  ·  {age}born {row.dob:%d/%m/%Y}  ·  {row.postcode}  ·  {nhs}"
+
+
+class _NoSession:
+    @staticmethod
+    def today() -> date:
+        return uk_today()
 
 
 class RecordObjectionForm(QWidget):
@@ -118,7 +126,7 @@ class RecordObjectionForm(QWidget):
         pf.addRow("", self.proxy_lacks_capacity)
 
         # Dependants
-        self.dep_box = QGroupBox("Dependants on the same form (children)")
+        self.dep_box = QGroupBox("Depe&ndants on the same form (children under 16)")
         self.dep_search = QLineEdit()
         self.dep_search.setAccessibleName("Find a dependant")
         self.dep_search.setPlaceholderText("Find a child (under 16): surname, NHS number or date of birth")
@@ -175,7 +183,6 @@ class RecordObjectionForm(QWidget):
         body = QWidget()
         v = QVBoxLayout(body)
         v.addWidget(self.title)
-        v.addWidget(self.who)
         v.addLayout(form)
         v.addWidget(self.proxy_box)
         v.addWidget(self.dep_box)
@@ -192,6 +199,9 @@ class RecordObjectionForm(QWidget):
         row.setContentsMargins(8, 4, 8, 4)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        # The patient banner sits above the scrolling form: always in view, however long the form.
+        self.who.setStyleSheet("background: #e8edee; padding: 6px; font-weight: bold;")
+        lay.addWidget(self.who)
         lay.addWidget(scroll, 1)
         lay.addLayout(row)
 
@@ -202,11 +212,8 @@ class RecordObjectionForm(QWidget):
             self.setTabOrder(a, b)
         bus.locked.connect(self.clear)
 
-    def _date_edit(self, name: str) -> QDateEdit:
-        edit = QDateEdit()
-        edit.setAccessibleName(name)
-        edit.setDisplayFormat("dd/MM/yyyy")
-        edit.setCalendarPopup(True)
+    def _date_edit(self, name: str) -> DateField:
+        edit = DateField(name, lambda: (self._session() or _NoSession).today())
         edit.setMinimumDate(QDate(2000, 1, 1))
         return edit
 
@@ -233,7 +240,7 @@ class RecordObjectionForm(QWidget):
         withdrawing = action == codes.WITHDRAW
         self.title.setText("Record a withdrawal" if withdrawing else "Record an objection")
         self.save_button.setText("&Save withdrawal" if withdrawing else "&Save objection")
-        self.who.setText(row_label(rows[0]))
+        self.who.setText(row_label(rows[0], session.today()))  # the banner: who this form is for
         (self.type2 if kind == codes.TYPE2 else self.type1).setChecked(True)
         self.dep_box.setVisible(not withdrawing)
         self.for_self.setVisible(not withdrawing)
@@ -383,19 +390,29 @@ class RecordObjectionForm(QWidget):
             if answer != "Withdraw":
                 return
         dependants = self.dependant_ids() if self.action == codes.REGISTER else []
+        for_self = self.for_self.isChecked() or self.action == codes.WITHDRAW
         try:
-            elsewhere = [c for c in objections.check_dependants(session, self.patient_id, dependants) if c.other_address]
-            if elsewhere and dialogs.ask(
-                    self, "Different address",
-                    "\n".join(c.notes[-1] for c in elsewhere) + "\n\nRecord the objection for them anyway?",
-                    ("&Record", "&Go back"), default="&Go back") != "&Record":
-                return
+            # What the form itself can check comes first, so nobody confirms a form that is refused.
+            proxy = self.proxy()
+            effective, received = self.effective.value("effective"), self.received.value("received")
+            people = objections.people_on_form(session, self.patient_id, dependants, for_self)
+            elsewhere = any(other for _line, other in people)
+            if self.action == codes.REGISTER:
+                # Read back who it is for before anything is saved: the wrong-patient check.
+                what = "request to be included" if self.kind() == "include" else \
+                    f"{codes.SHORT_LABELS[self.kind()]} objection"
+                text = (f"Record a {what} for {'this person' if len(people) == 1 else f'these {len(people)} people'}?"
+                        "\n\n" + "\n".join(f"• {line}" for line, _ in people))
+                if elsewhere:
+                    text += "\n\nSomeone lives at a different address: check the adult has parental responsibility."
+                if dialogs.ask(self, "Check who it is for", text, ("&Record", "&Go back"),
+                               default="Go back" if elsewhere else "Record") != "Record":
+                    return
             changes = objections.record(
                 session, self.patient_id, self.kind(), self.action,
-                effective=_pydate(self.effective.date()), received=_pydate(self.received.date()),
-                via=self.via.currentData(), proxy=self.proxy(), dependants=dependants,
-                for_self=self.for_self.isChecked() or self.action == codes.WITHDRAW,
-                confirm_other_address=bool(elsewhere),
+                effective=effective, received=received,
+                via=self.via.currentData(), proxy=proxy, dependants=dependants, for_self=for_self,
+                confirm_other_address=elsewhere,
                 donor_lacks_capacity=self.proxy_box.isChecked() and self.proxy_lacks_capacity.isChecked())
         except ValidationError as exc:
             self._show_error(exc.field, str(exc))

@@ -359,3 +359,28 @@ def test_removing_the_manager_public_key_to_force_a_second_upgrade_is_refused(pr
     for who in (user, "pm"):
         with pytest.raises(RecordNotCertified, match="tampered"):
             session_service.unlock(practice["folder"], who, PASSWORDS[who])
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_USERS))
+def test_marking_an_objector_deceased_by_hand_is_reported(practice, role):
+    """A registration status of 'deceased' holds the patient's letters: written directly, or
+    signed under a desk permission, it is reported (the practice list import is a manager's)."""
+    user = ROLE_USERS[role]
+    _first, second = practice["patients"]
+    insider = Insider(practice["folder"], user, PASSWORDS[user])
+    insider.sql("INSERT INTO registration(patient_id, status, died_on, updated_at, updated_by)"
+                " VALUES (?, 'deceased', '2026-01-01', '2026-01-01', ?)", second, user)
+    insider.close()
+    result = manager_verify(practice["folder"])
+    assert not result.ok and any("registration table was changed outside the app" in p for p in result.problems)
+
+
+def test_a_receptionist_signing_a_registration_change_is_reported_as_beyond_their_role(practice):
+    _first, second = practice["patients"]
+    insider = Insider(practice["folder"], "desk1", PASSWORDS["desk1"])
+    insider.signed_write(f"INSERT INTO registration(patient_id, status, updated_at, updated_by)"
+                         f" VALUES ({second}, 'deducted', '2026-01-01', 'desk1')",
+                         perm="record_objection", action="patient.registration", role=roles.RECEPTIONIST)
+    insider.close()
+    result = manager_verify(practice["folder"])
+    assert not result.ok and "changed the registration table under 'record_objection'" in result.problem

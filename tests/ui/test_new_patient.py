@@ -82,3 +82,53 @@ def test_prefill_from_query():
     assert prefill_from_query("ls14ap") == {"postcode": "LS1 4AP"}
     assert prefill_from_query("Smith, J") == {"surname": "Smith", "forenames": "J"}
     assert prefill_from_query("") == {}
+
+
+def test_every_problem_is_shown_at_once_with_focus_on_the_first(qtbot, desk):
+    from gp_optout_desktop.ui.desk import NEW
+
+    desk.desk.new_patient("")
+    form = desk.desk.new
+    assert desk.desk.currentIndex() == NEW
+    form.edits["nhs_number"].setText("999 000 0019")  # a wrong check digit
+    form.edits["dob"].setText("31/02/1990")
+    form.edits["postcode"].setText("ZZ")
+    form.save_button.click()
+    for field in ("nhs_number", "surname", "forenames", "dob", "postcode"):
+        assert form.messages[field].isVisible() and form.messages[field].text(), field
+    assert form.edits["nhs_number"].hasFocus()  # the first in the form's order
+    assert desk.desk.currentIndex() == NEW
+
+
+def test_a_date_of_birth_typed_the_short_way_is_one_field(qtbot, desk):
+    from gp_optout_desktop.services import patients
+
+    desk.desk.new_patient("")
+    form = desk.desk.new
+    for name, value in (("surname", "Shortdate"), ("forenames", "Sam"), ("dob", "1/2/85"), ("postcode", "LS1 4AP")):
+        form.edits[name].setText(value)
+    form.save_button.click()
+    found = patients.find(desk.session, "Shortdate")
+    assert [(p.name.split(",")[0], p.dob.isoformat()) for p in found] == [("SHORTDATE", "1985-02-01")]
+
+
+def test_escape_asks_before_throwing_away_a_typed_form(qtbot, desk):
+    from PySide6.QtCore import Qt
+
+    from gp_optout_desktop.ui import dialogs
+    from gp_optout_desktop.ui.desk import NEW
+
+    desk.desk.new_patient("")
+    form = desk.desk.new
+    qtbot.keyClicks(form.edits["surname"], "Halfdone")
+    dialogs.set_next_answer("Keep editing")
+    qtbot.keyClick(form.edits["surname"], Qt.Key.Key_Escape)
+    assert desk.desk.currentIndex() == NEW and form.edits["surname"].text() == "Halfdone"
+    assert dialogs.shown[-1][0] == "Discard this form?"
+    dialogs.set_next_answer("&Discard")
+    qtbot.keyClick(form.edits["surname"], Qt.Key.Key_Escape)
+    assert desk.desk.currentIndex() == 0
+    desk.desk.new_patient("")  # an untouched form goes back without a question
+    asked = len(dialogs.shown)
+    qtbot.keyClick(desk.desk.new.edits["surname"], Qt.Key.Key_Escape)
+    assert desk.desk.currentIndex() == 0 and len(dialogs.shown) == asked

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication
 
 from gp_optout_desktop.domain import acting_for, nhs_number
 from gp_optout_desktop.services import patients
+from gp_optout_desktop.ui import dialogs
 from gp_optout_desktop.ui.desk import DONE, PATIENT, RECORD
 
 
@@ -32,7 +33,9 @@ def test_record_objection_with_the_keyboard_alone(qtbot, desk, add_patient):
     assert QApplication.focusWidget() is form.via
     qtbot.keyClick(form.via, Qt.Key.Key_Down)  # in person at the desk -> by post
     assert form.via.currentData() == "post"
+    dialogs.set_next_answer("Record")  # the read-back of who it is for
     qtbot.keyClick(form.via, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # save
+    assert dialogs.shown[-1][0] == "Check who it is for" and "Kim Keyboardonly, " in dialogs.shown[-1][1]
     assert desk.desk.currentIndex() == DONE
     summary = desk.desk.done.text.text()
     assert summary.startswith("Type 1 objection recorded for Kim Keyboardonly.")
@@ -50,6 +53,7 @@ def test_type2_after_cutoff_is_refused_with_the_reason(qtbot, desk, add_patient)
     desk.desk.record_objection(pid)
     form = desk.desk.record
     form.type2.setChecked(True)
+    dialogs.set_next_answer("Record")
     form.save_button.click()
     assert desk.desk.currentIndex() == RECORD
     assert form.messages["type"].isVisible()
@@ -69,9 +73,11 @@ def test_proxy_without_evidence_shown_beside_the_field(qtbot, desk, add_patient)
     assert form.messages["proxy_evidence"].isVisible()
     assert "evidence" in form.messages["proxy_evidence"].text()
     qtbot.keyClicks(form.proxy_evidence, "OPG VALIDATED-OPG stamp seen")
+    dialogs.set_next_answer("Record")
     qtbot.keyClick(form.proxy_evidence, Qt.Key.Key_Return)
     assert "lacks capacity" in form.messages["proxy_role"].text()  # an LPA needs the donor to lack capacity
     form.proxy_lacks_capacity.setChecked(True)
+    dialogs.set_next_answer("Record")
     qtbot.keyClick(form.proxy_evidence, Qt.Key.Key_Return)
     assert desk.desk.currentIndex() == DONE
     event = patients.view(desk.session, pid).history[-1]
@@ -88,6 +94,15 @@ def test_dependants_added_on_the_same_form(qtbot, desk, add_patient):
     qtbot.keyClick(form.dep_search, Qt.Key.Key_Return)  # adds the only match
     assert form.dependant_ids() == [child]
     assert form.dep_search.text() == "" and form.dep_search.hasFocus()
+    dialogs.set_next_answer("Go back")
+    qtbot.keyClick(form.dep_search, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    title, text = dialogs.shown[-1]
+    age = acting_for.age_on(date(2015, 3, 4), desk.session.today())
+    assert title == "Check who it is for" and text.startswith("Record a Type 1 objection for these 2 people?")
+    assert f"• Alex Famparent, {acting_for.age_on(date(1980, 1, 1), desk.session.today())}, born 1 Jan 1980" in text
+    assert f"• Bo Famchild, {age}, born 4 Mar 2015" in text
+    assert desk.desk.currentIndex() == RECORD and _type1(desk.session, child).event is None  # Go back saves nothing
+    dialogs.set_next_answer("Record")
     qtbot.keyClick(form.dep_search, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     assert desk.desk.currentIndex() == DONE
     assert "Alex Famparent, Bo Famchild" in desk.desk.done.text.text()
@@ -144,3 +159,19 @@ def test_several_children_found_enter_adds_nobody_until_one_is_chosen(qtbot, des
     chosen = form.dep_found.currentItem().data(Qt.ItemDataRole.UserRole)
     qtbot.keyClick(form.dep_found, Qt.Key.Key_Return)
     assert form.dependant_ids() == [chosen] and chosen in kids
+
+
+def test_the_patient_banner_stays_in_view_above_the_scrolling_form(qtbot, desk, add_patient):
+    number = nhs_number.synthetic(640_000)
+    pid = add_patient(desk.session, surname="Bannered", forenames="Bea", dob="1990-04-05", nhs=number)
+    desk.desk.record_objection(pid)
+    form = desk.desk.record
+    age = acting_for.age_on(date(1990, 4, 5), desk.session.today())
+    text = form.who.text()
+    assert text.startswith("BANNERED, Bea") and f"age {age}, born 05/04/1990" in text
+    assert nhs_number.display(number) in text and "LS1 4AP" in text
+    form.proxy_box.setChecked(True)  # a longer form scrolls; the banner is outside the scroll area
+    form.dep_search.setFocus()
+    from PySide6.QtWidgets import QScrollArea
+    scroll = form.findChild(QScrollArea)
+    assert not scroll.widget().isAncestorOf(form.who) and form.who.isVisible()

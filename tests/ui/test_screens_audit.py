@@ -38,7 +38,7 @@ def _row(**kw):
 def test_model_flags_refusals_and_csv_neutralises_formulas():
     model = AuditModel()
     model.set_rows([_row(outcome="denied", action="denied.export"), _row(seq=2, detail="=HYPERLINK(x)")])
-    assert model.rowCount() == 2 and model.index(0, 3).data() == "denied.export"
+    assert model.rowCount() == 2 and model.index(0, 3).data() == "Was refused: export"  # words, not codes
     from PySide6.QtCore import Qt
 
     assert model.index(0, 0).data(Qt.ForegroundRole) is not None
@@ -48,6 +48,35 @@ def test_model_flags_refusals_and_csv_neutralises_formulas():
     assert rows[0][:3] == ["seq", "at_utc", "user"]
     assert rows[2][8] == "'=HYPERLINK(x)"  # a spreadsheet will not run it
     assert rows[1][1] == "2026-01-02T03:04:05+00:00"
+    assert rows[1][4] == "denied.export"  # the CSV keeps the stored codes
+
+
+def test_the_viewer_speaks_in_words_with_nhs_numbers_3_3_4_and_uk_time():
+    model = AuditModel()
+    model.set_rows([_row(action="letter.print", patient="9990011591", role="receptionist",
+                         detail="letters=3 kind=type2_in_error", at=datetime(2026, 7, 1, 23, 30, tzinfo=timezone.utc)),
+                    _row(seq=2, action="patient.create", patient="id:42", outcome="failed"),
+                    _row(seq=3, action="some.future_action")])
+    shown = [[model.index(r, c).data() for c in range(model.columnCount())] for r in range(3)]
+    assert shown[0][0] == "02 Jul 2026 00:30:00"  # 00:30 BST the next day, whatever the PC's zone
+    assert shown[0][2:6] == ["Receptionist", "Printed letters", "999 001 1591", ""]
+    assert shown[0][7] == "letters 3, kind type2 in error"
+    assert shown[1][3:6] == ["Added a patient", "record 42 (no NHS number)", "Failed"]
+    assert shown[2][3] == "Some: future action"
+
+
+def test_every_action_the_code_audits_has_words():
+    import re
+    from pathlib import Path
+
+    from gp_optout_desktop.domain.audit_words import ACTIONS
+    source = Path(__file__).resolve().parents[2] / "gp_optout_desktop"
+    found = set()
+    for path in source.rglob("*.py"):
+        found |= set(re.findall(r'(?:ctx\.audit|audit\.append)\(\s*"([a-z0-9_.]+)"', path.read_text(encoding="utf-8")))
+        found |= set(re.findall(r'action="([a-z0-9_.]+)"', path.read_text(encoding="utf-8")))
+    found -= {"store_true", "append", "version", "store_false", "count"}  # argparse actions
+    assert found and not sorted(found - set(ACTIONS))
 
 
 def test_filter_by_user_action_patient_and_dates(qtbot, screen, manager, add_patient):

@@ -120,3 +120,19 @@ def test_lost_password_recovery_key_then_a_new_password(qtbot, tmp_path, new_win
     assert form.password_label.text() == "&Password"  # back to passwords for the next person
     again = session_service.unlock(folder, "pm", "brand-new-password-1")
     again.lock()
+
+
+def test_a_receptionist_sees_what_they_can_act_on_not_a_red_alarm(qtbot, desk):
+    from gp_optout_desktop.ui.exclusion_status import FOR_THE_MANAGER
+
+    assert desk.session.role == "receptionist"
+    assert desk.exclusion_label.text() == FOR_THE_MANAGER  # the demo register was never exported
+    assert "b00020" not in desk.exclusion_label.styleSheet()
+
+
+def test_a_practice_manager_sees_the_alarm_in_red(qtbot, window):
+    from tests.ui.conftest import unlock
+
+    unlock(qtbot, window, user="manager")
+    assert window.exclusion_label.text() == "Exclusion file: never exported"
+    assert "b00020" in window.exclusion_label.styleSheet()

@@ -8,6 +8,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from ...services.audit import AuditRow, csv_bytes  # the one CSV form, pure, in services
+from ...domain.audit_words import OUTCOMES, action_words, detail_words, patient_words
+from ...domain.roles import ROLE_LABELS
 from ...domain.uk_time import uk
 
 COLUMNS = (
@@ -22,7 +24,13 @@ def local_time(row: AuditRow) -> str:
 
 
 def cell_text(row: AuditRow, attr: str) -> str:
-    return local_time(row) if attr == "at" else str(getattr(row, attr))
+    """In words (domain.audit_words); the CSV export keeps the stored codes."""
+    if attr == "at":
+        return local_time(row)
+    value = str(getattr(row, attr))
+    shown = {"action": action_words, "patient": patient_words, "detail": detail_words,
+             "outcome": lambda v: OUTCOMES.get(v, v), "role": lambda v: ROLE_LABELS.get(v, v)}.get(attr)
+    return shown(value) if shown else value
 
 
 class AuditModel(QAbstractTableModel):
