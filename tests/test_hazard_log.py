@@ -55,7 +55,8 @@ FIELD = re.compile(r"^- \*\*(?P<name>[^*]+):\*\* ?(?P<value>.*)$")
 RISK = re.compile(
     r"^severity (?P<s>[1-5]) (?P<s_name>[A-Za-z ]+?) x likelihood (?P<l>[1-5]) (?P<l_name>[A-Za-z ]+?)"
     r" = risk (?P<r>[1-5]) (?P<r_name>[A-Za-z ]+?)\.?$")
-TEST_REF = re.compile(r"^(?P<path>(?:tests|benchmarks)/[\w./-]+\.py)(?P<names>(?:::[A-Za-z_]\w*)*)$")
+# A test file or benchmark (optionally ::name, read with ast), or a smoke/CI script under scripts/.
+TEST_REF = re.compile(r"^(?P<path>(?:tests|benchmarks)/[\w./-]+\.py|scripts/[\w.-]+)(?P<names>(?:::[A-Za-z_]\w*)*)$")
 
 
 @dataclass(frozen=True)
@@ -145,12 +146,17 @@ def resolve(ref: str) -> str | None:
     """None when `ref` names a file that exists and every `::name` in it; else what is wrong."""
     match = TEST_REF.match(ref)
     if not match:
-        return f"'{ref}' is not a test reference (tests/...py or benchmarks/...py, optionally ::name)"
+        return f"'{ref}' is not a test reference (tests/...py or benchmarks/...py, optionally ::name, or scripts/...)"
     path = ROOT / match["path"]
     if not path.is_file():
         return f"{match['path']} does not exist"
+    names = [n for n in match["names"].split("::") if n]
+    if not names:
+        return None
+    if path.suffix != ".py":
+        return f"{match['path']} is a script: name it without ::"
     scope = defined_names(path)
-    for name in [n for n in match["names"].split("::") if n]:
+    for name in names:
         node = scope.get(name)
         if node is None:
             return f"{match['path']} has no '{name}'"
@@ -289,6 +295,9 @@ def test_the_checker_finds_missing_tests_and_names():
     assert resolve("tests/no_such_file.py") == "tests/no_such_file.py does not exist"
     assert resolve("tests/test_hazard_log.py::test_no_such_test") == "tests/test_hazard_log.py has no 'test_no_such_test'"
     assert "not a test reference" in resolve("tests/test_*.py")
+    assert "not a test reference" in resolve("docs/hazard-log.md")
+    assert resolve("scripts/run-tests") is None  # a script that runs tests
+    assert resolve("scripts/run-tests::anything") == "scripts/run-tests is a script: name it without ::"
     assert resolve("tests/test_hazard_log.py::Hazard") is None  # a class
     assert resolve("tests/test_hazard_log.py::Hazard::nothing") == "tests/test_hazard_log.py has no 'nothing'"
 
