@@ -58,7 +58,8 @@ def make_requests(count: int) -> list[LetterRequest]:
         items = tuple(
             LetterItem.from_code(name=f"{FORENAMES[(i + k) % len(FORENAMES)]} {sur}", nhs=nhs[3 * i + k],
                                  dob=date(1970 + (i + k) % 40, 1 + k, 1 + k), kind="type1", action=action,
-                                 effective=date(2025, 3, 1), code=codes.lookup("type1", action))
+                                 effective=date(2025, 3, 1), code=codes.lookup("type1", action),
+                                 coding_state="confirmed", confirmed_on=date(2025, 3, 3))  # confirmations print only then
             for k in range(people)
         )
         kind = "withdrawal" if action == "withdraw" else "objection"

@@ -281,12 +281,15 @@ def cmd_status(ctx: CliContext) -> int:
     ctx.out(f"{p.display_name}, NHS number {p.nhs_display}, born {p.dob:%d %b %Y}")
     for status in record.statuses.values():
         ctx.out(f"  {status.describe()}")
+    if record.statuses["type1"].event is not None:  # received or in force, and what is pending
+        ctx.out(f"  {record.standing.label}: {record.standing.words} {record.standing.pending}".rstrip())
     if record.signposts:
         ctx.out(f"  National Data Opt-out signposted on {record.signposts[-1]:%d %b %Y}")
     return 0
 
 
 def cmd_history(ctx: CliContext) -> int:
+    from .domain.in_force import coding_words
     from .services import patients
 
     record = patients.view(ctx.session(), _patient_id(ctx))
@@ -295,7 +298,7 @@ def cmd_history(ctx: CliContext) -> int:
     for e in record.history:
         who = f"by proxy {e.proxy.name} ({PROXY_ROLES[e.proxy.role]})" if e.proxy else "by the patient"
         label = "include me" if e.kind == "include" else codes.SHORT_LABELS[e.kind]
-        coded = f", coded {e.coded_at:%d %b %Y} by {e.coded_by}" if e.coded_at else ", not yet coded"
+        coded = f", {coding_words(e)[0].lower()}{coding_words(e)[1:]}"
         ctx.out(f"{e.effective.isoformat()}  {label:<10} {e.action:<9} received {e.received.isoformat()} "
                 f"{VIA_LABELS.get(e.via, e.via)}, {who}; recorded by {e.recorded_by}{coded}")
     return 0

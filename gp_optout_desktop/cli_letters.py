@@ -4,6 +4,7 @@
     gp-optout letters print --out FILE.pdf [--split DIR] [--sent-on DATE]
     gp-optout letters reprint --nhs N [--out FILE.pdf]
     gp-optout letters notify-practice-wide
+    gp-optout letters policy-change [--yes]                # to every patient whose Type 1 objection is in force
     gp-optout letters type2-in-error --nhs N              # a Type 2 asked for after the cut-off
     gp-optout letters template show KIND [--out FILE]      # the wording in use
     gp-optout letters template save KIND --from FILE       # the practice's own wording
@@ -37,6 +38,9 @@ def add_commands(subparsers) -> None:
     q.add_argument("--letter", type=int, help="a particular letter id instead of the latest")
     lsub.add_parser("notify-practice-wide",
                     help="queue the practice-wide opt-out notice, one per household not yet told (practice manager)")
+    q = lsub.add_parser("policy-change", help="queue the Type 1 policy-change letter (the practice's own wording) "
+                                              "to every patient whose objection is in force (practice manager)")
+    q.add_argument("--yes", action="store_true", help="queue them; without it, only say how many it would be")
     q = lsub.add_parser("type2-in-error", help="queue the letter for a Type 2 objection asked for or coded after "
                                                "11 October 2018 (not processed; signposts the National Data Opt-out)")
     q.add_argument("--nhs", required=True, type=_nhs)
@@ -77,7 +81,10 @@ def run_template(ctx) -> int:
             text = a.source.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise ValidationError(f"{a.source.name} is not UTF-8 text: save it as UTF-8.", "template") from None
-        ctx.out(templates.save_template(session, a.kind, text).summary)
+        change = templates.save_template(session, a.kind, text)
+        ctx.out(change.summary)
+        for warning in change.warnings:
+            ctx.out(f"Warning: {warning}")
         return 0
     ctx.out(templates.use_installed(session, a.kind).summary)
     return 0
@@ -92,6 +99,10 @@ def run_letters(ctx) -> int:
     session = ctx.session()
     if a.letters_cmd == "pending":
         rows = letters.pending(session)
+        held = letters.held(session)
+        if held:  # promised in an acknowledgement: they print once the codes are confirmed
+            ctx.out(f"{len(held)} confirmation{'s wait' if len(held) != 1 else ' waits'} for codes to be confirmed "
+                    "in the clinical system (coding worklist, then reconciliation).")
         if not rows:
             ctx.out("No letters are waiting.")
             return 0
@@ -108,6 +119,14 @@ def run_letters(ctx) -> int:
 
         change = objections.type2_recorded_in_error(session, patients.by_nhs(session, a.nhs).patient_id)
         ctx.out(change.summary)
+        return 0
+    if a.letters_cmd == "policy-change":
+        if not a.yes:
+            n = letters.policy_change_audience(session)
+            ctx.out(f"{n:,} patient{'s have' if n != 1 else ' has'} a Type 1 objection in force. "
+                    "Run again with --yes to queue the policy-change letter to them.")
+            return 0
+        ctx.out(letters.queue_policy_change(session).summary)
         return 0
     if a.letters_cmd == "notify-practice-wide":
         change = letters.queue_practice_wide_notice(session)

@@ -64,7 +64,10 @@ def expected_rows(
 
 @dataclass(frozen=True)
 class Effect:
-    """What the exclusion file does with one patient's GP data now, for the front desk."""
+    """What the exclusion file does with one patient now, for the front desk. The file serves
+    the practice's own extracts and disclosures only: national extractions read the code in
+    the clinical record (domain/in_force.py says whether that is in force), so these words
+    never promise that the data stays in the practice."""
 
     kept_in_practice: bool
     words: str
@@ -80,22 +83,24 @@ def extraction_effect(*, objects: bool, included: bool, practice_wide_on: bool, 
                       type2_only: bool = False) -> Effect:
     """The same rule as row_for, in words. ``objects`` means an active Type 1 objection. The
     file lists NHS numbers only, so a patient without one can never be listed: an objector
-    without one is not protected. ``type2_only``: an active legacy Type 2 and no Type 1."""
+    without one is not protected. ``type2_only``: an active legacy Type 2 and no Type 1.
+    ``kept_in_practice`` means kept out of the practice's own extracts."""
     if practice_wide_on:
         if included and not objects:
             if not has_nhs_number:
                 return Effect(True, "Asked to be included, but no NHS number is recorded, so the exclusion file "
-                                    "cannot list them and their GP data stays in the practice. Add their NHS number.",
+                                    "cannot list them and the practice's own extracts leave them out. "
+                                    "Add their NHS number.",
                               warning=True)
-            return Effect(False, "Their GP data may be extracted: they asked to be included despite the "
-                                 "practice-wide opt-out.")
+            return Effect(False, "The practice's own extracts may include them: they asked to be included "
+                                 "despite the practice-wide opt-out.")
         why = "their own objection and the practice-wide opt-out" if objects else "the practice-wide opt-out"
-        return Effect(True, f"Their GP data stays in the practice ({why}).")
+        return Effect(True, f"The practice's own extracts leave them out: the exclusion file applies {why}.")
     if objects:
         if not has_nhs_number:
             return Effect(False, "Objects, but no NHS number is recorded, so the exclusion file cannot list them "
-                                 "and their GP data could be extracted. Add their NHS number now.", warning=True)
-        return Effect(True, "Their GP data stays in the practice: the exclusion file lists them.")
+                                 "and the practice's own extracts could include them. Add their NHS number now.", warning=True)
+        return Effect(True, "The practice's own extracts leave them out: the exclusion file lists them.")
     if type2_only:
-        return Effect(False, "Their GP data may be extracted. " + TYPE2_ONLY_WORDS, warning=True)
-    return Effect(False, "Their GP data may be extracted: no objection is in force.")
+        return Effect(False, "The practice's own extracts may include them. " + TYPE2_ONLY_WORDS, warning=True)
+    return Effect(False, "The practice's own extracts may include them: the exclusion file does not list them.")

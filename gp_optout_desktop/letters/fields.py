@@ -13,11 +13,13 @@ from ..domain import nhs_number
 from .model import ITEM_KINDS, KINDS, LISTING_KINDS, PRACTICE_WIDE_NOTICE, LetterRequest, PracticeDetails, long_date
 
 # Paragraph conditions: "[if proxy]" keeps a paragraph only when a proxy acted;
-# "[if dependants]" only when the letter covers more than one person.
+# "[if dependants]" only when the letter covers more than one person; "[if under13]" only
+# when it is about a child under 13.
 CONDITIONS = {
     "proxy": "someone acted for the patient (a proxy)",
     "dependants": "the letter covers more than one person",
     "recorded": "the register holds the event(s) the letter is about",
+    "under13": "the letter is about a child under 13 (their National Data Opt-out is set by post or phone)",
 }
 
 
@@ -88,6 +90,8 @@ def conditions_met(request: LetterRequest) -> set[str]:
         met.add("dependants")
     if request.items:
         met.add("recorded")
+    if request.under_13:
+        met.add("under13")
     return met
 
 

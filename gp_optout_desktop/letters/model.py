@@ -11,23 +11,38 @@ from datetime import date
 from ..domain import nhs_number
 from ..domain.codes import ACTIONS, REGISTER, TYPE1, TYPE2, WITHDRAW, Code
 from ..domain.errors import ValidationError
-from ..domain.events import EVENT_KINDS, INCLUDE, PROXY_ROLES
+from ..domain.events import CONFIRMED, EVENT_KINDS, INCLUDE, PENDING, PROXY_ROLES
 
 OBJECTION = "objection"
 WITHDRAWAL = "withdrawal"
 TYPE2_IN_ERROR = "type2_in_error"
 PRACTICE_WIDE_NOTICE = "practice_wide_notice"
 INCLUDE_CONFIRMATION = "include"  # the register queues this kind for an include-me request
-KINDS = (OBJECTION, WITHDRAWAL, TYPE2_IN_ERROR, PRACTICE_WIDE_NOTICE, INCLUDE_CONFIRMATION)
+# Acknowledgements: the request is received, its code not yet confirmed in the clinical system
+# (docs/adr/0010-letters-received-and-in-force.md). The kinds above confirm codes in force.
+OBJECTION_RECEIVED = "objection_received"
+WITHDRAWAL_RECEIVED = "withdrawal_received"
+INCLUDE_RECEIVED = "include_received"
+POLICY_CHANGE = "policy_change"  # to every patient whose objection is in force, when Type 1 policy changes
+KINDS = (OBJECTION, WITHDRAWAL, TYPE2_IN_ERROR, PRACTICE_WIDE_NOTICE, INCLUDE_CONFIRMATION,
+         OBJECTION_RECEIVED, WITHDRAWAL_RECEIVED, INCLUDE_RECEIVED, POLICY_CHANGE)
 KIND_LABELS = {
     OBJECTION: "Confirmation of an objection",
     WITHDRAWAL: "Confirmation of a withdrawal",
     TYPE2_IN_ERROR: "Type 2 objection recorded in error",
     PRACTICE_WIDE_NOTICE: "Practice-wide opt-out notice",
     INCLUDE_CONFIRMATION: "Confirmation of a request to be included",
+    OBJECTION_RECEIVED: "Acknowledgement of an objection (code pending)",
+    WITHDRAWAL_RECEIVED: "Acknowledgement of a withdrawal (code pending)",
+    INCLUDE_RECEIVED: "Acknowledgement of a request to be included (code pending)",
+    POLICY_CHANGE: "Type 1 policy change",
 }
+# A confirmation kind -> the acknowledgement printed instead while any of its codes is pending.
+RECEIVED_KIND = {OBJECTION: OBJECTION_RECEIVED, WITHDRAWAL: WITHDRAWAL_RECEIVED,
+                 INCLUDE_CONFIRMATION: INCLUDE_RECEIVED}
+CONFIRMS = {v: k for k, v in RECEIVED_KIND.items()}
 # Letter kinds that confirm recorded events and so must list at least one.
-ITEM_KINDS = (OBJECTION, WITHDRAWAL, INCLUDE_CONFIRMATION)
+ITEM_KINDS = (OBJECTION, WITHDRAWAL, INCLUDE_CONFIRMATION, OBJECTION_RECEIVED, WITHDRAWAL_RECEIVED, INCLUDE_RECEIVED)
 # A late Type 2 may never have been recorded here (the register refuses it): its list may be empty.
 LISTING_KINDS = ITEM_KINDS + (TYPE2_IN_ERROR,)
 
@@ -39,6 +54,13 @@ NO_CODE = "No code: the practice-wide opt-out applies"
 def long_date(d: date) -> str:
     """'3 March 2025': unambiguous on paper, unlike 03/03/2025 to a US-trained reader."""
     return f"{d.day} {d:%B %Y}"
+
+
+UNDER = 13  # from 13 a child sets their own National Data Opt-out; below it, a parent by post or phone
+
+
+def age_on(dob: date, day: date) -> int:
+    return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
 
 
 @dataclass(frozen=True)
@@ -99,8 +121,12 @@ class LetterItem:
     snomed: str
     read_v2: str
     ctv3: str
+    coding_state: str = PENDING  # Event.coding_state: only CONFIRMED is in force
+    confirmed_on: date | None = None
 
     def __post_init__(self):
+        if self.coding_state == CONFIRMED and self.confirmed_on is None:
+            raise ValidationError("A confirmed code needs the date it was confirmed.", "confirmed_on")
         if self.kind not in EVENT_KINDS:
             raise ValidationError(f"Unknown objection type '{self.kind}'.", "kind")
         if self.action not in ACTIONS:
@@ -110,8 +136,21 @@ class LetterItem:
 
     @classmethod
     def from_code(cls, *, name: str, nhs: str | None, dob: date | None, kind: str, action: str,
-                  effective: date, code: Code) -> "LetterItem":
-        return cls(name, nhs, dob, kind, action, effective, code.snomed, code.read_v2, code.ctv3)
+                  effective: date, code: Code, coding_state: str = PENDING,
+                  confirmed_on: date | None = None) -> "LetterItem":
+        return cls(name, nhs, dob, kind, action, effective, code.snomed, code.read_v2, code.ctv3,
+                   coding_state, confirmed_on)
+
+    @property
+    def in_force(self) -> bool:
+        return self.coding_state == CONFIRMED
+
+    @property
+    def code_status(self) -> str:
+        """For the letter's table: whether the code is in the clinical system yet."""
+        if self.in_force:
+            return "in your GP record"
+        return "not yet in your GP record"
 
     @property
     def nhs_display(self) -> str:
@@ -158,12 +197,28 @@ class LetterRequest:
         if self.proxy_role is not None and self.proxy_role not in PROXY_ROLES:
             raise ValidationError(f"Unknown proxy role '{self.proxy_role}'.", "proxy_role")
         includes = [i.kind == INCLUDE for i in self.items]
-        if any(includes) != (self.kind == INCLUDE_CONFIRMATION) or (any(includes) and not all(includes)):
+        if any(includes) != (self.base_kind == INCLUDE_CONFIRMATION) or (any(includes) and not all(includes)):
             raise ValidationError("Include requests are confirmed in their own letter, and only there.", "items")
-        if self.kind == WITHDRAWAL and any(i.action != WITHDRAW for i in self.items):
+        if self.base_kind == WITHDRAWAL and any(i.action != WITHDRAW for i in self.items):
             raise ValidationError("A withdrawal letter lists withdrawals only.", "items")
-        if self.kind == OBJECTION and any(i.action != REGISTER for i in self.items):
+        if self.base_kind == OBJECTION and any(i.action != REGISTER for i in self.items):
             raise ValidationError("An objection letter lists objections only.", "items")
+        # The promise a confirmation makes ("in your GP record") must be true of every code in it.
+        if self.kind in RECEIVED_KIND and not all(i.in_force for i in self.items):
+            raise ValidationError("A confirmation says the code is in the patient's GP record: it can be printed "
+                                  "only once every code it lists is confirmed in the clinical system. Print the "
+                                  "acknowledgement instead.", "items")
+
+    @property
+    def base_kind(self) -> str:
+        """The confirmation kind an acknowledgement stands in for (else the kind itself)."""
+        return CONFIRMS.get(self.kind, self.kind)
+
+    @property
+    def under_13(self) -> bool:
+        """The letter is about a child under 13 on its date (their NDOO is set by post or phone)."""
+        people = [i.dob for i in self.items] if self.items else [self.recipient.dob]
+        return any(d is not None and age_on(d, self.letter_date) < UNDER for d in people)
 
     @property
     def has_proxy(self) -> bool:

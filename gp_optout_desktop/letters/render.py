@@ -30,7 +30,7 @@ from reportlab.platypus import (
 from . import fonts, page
 from .atomic import write_atomic, write_atomic_many
 from .fields import conditions_met, values_for
-from .model import NO_CODE, LetterRequest, PracticeDetails, long_date
+from .model import NO_CODE, RECEIVED_KIND, LetterRequest, PracticeDetails, long_date
 from .templates import BULLETS, HEADING, TABLE, LetterTemplate, fill, load_template
 
 
@@ -114,8 +114,17 @@ def _styles() -> _Styles:
     return _STYLES
 
 
+# A UK phone number is never broken across lines ("0300 303" / "5678" reads as two numbers):
+# its spaces become no-break spaces when drawn. The template text itself is not changed.
+_PHONE = re.compile(r"\b0\d{3} \d{3} \d{4}\b|\b0\d{4} \d{6}\b|\b0\d{3} \d{7}\b")
+
+
+def _keep_numbers(text: str) -> str:
+    return _PHONE.sub(lambda m: m.group(0).replace(" ", "\u00a0"), text)
+
+
 def _p(text: str, style) -> Paragraph:
-    return Paragraph(escape(text), style)
+    return Paragraph(escape(_keep_numbers(text)), style)
 
 
 class _CachedParagraph(Paragraph):
@@ -184,12 +193,12 @@ class _KeepTogether(KeepTogether):
 def _para(text, values: dict[str, str], style, key: tuple, bullet: str | None = None) -> Paragraph:
     """A Paragraph for template text; cached (per process) when nothing in it varies by letter."""
     if any(is_field and name not in _BATCH_FIELDS for is_field, name in text):
-        return Paragraph(escape(fill(text, values)), style, bulletText=bullet)
+        return Paragraph(escape(_keep_numbers(fill(text, values))), style, bulletText=bullet)
     proto = _prototypes.get(key)
     if proto is None:
         if len(_prototypes) > 2000:  # practices and templates change rarely; bound it anyway
             _prototypes.clear()
-        plain = fill(text, values)
+        plain = _keep_numbers(fill(text, values))
         proto = _CachedParagraph(escape(plain), style, bulletText=bullet)
         proto._layouts = {}
         proto._chars = frozenset(plain + (bullet or "") + " ")
@@ -233,7 +242,8 @@ def _recorded_table(request: LetterRequest, s: _Styles) -> Table:
             _p(item.name, s.cell),
             item.nhs_display,
             long_date(item.dob) if item.dob else "not known",
-            _fit([item.description, f"from {long_date(item.effective)}"], w[3]),
+            _fit([item.description, f"from {long_date(item.effective)}"]
+                 + ([item.code_status] if request.base_kind in RECEIVED_KIND else []), w[3]),
             _fit([f"SNOMED CT {item.snomed}", f"Read v2 {item.read_v2} · CTV3 {item.ctv3}"] if item.snomed
                  else [NO_CODE], w[4]),
         ])
@@ -245,6 +255,7 @@ def _recorded_table(request: LetterRequest, s: _Styles) -> Table:
 class _EndOfLetter(Flowable):
     """Drawn on a letter's last page: fixes its 'of Y' and hands the next page to the next letter."""
 
+
     def __init__(self, index: int):
         super().__init__()
         self.index = index
@@ -252,6 +263,11 @@ class _EndOfLetter(Flowable):
 
     def wrap(self, availWidth, availHeight):
         return 0, 0
+
+    def frameAction(self, frame):
+        """Run where the frame meets it, taking no room: as a drawn flowable, a letter whose last
+        paragraph's space-after reached the foot of the page pushed it onto a blank extra page."""
+        self.draw()
 
     def draw(self):
         doc = self.canv._doctemplate

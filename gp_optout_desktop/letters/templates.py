@@ -254,3 +254,28 @@ def _check_field(name: str, kind: str, no: int, condition: str | None) -> None:
 def fill(text: Text, values: dict[str, str]) -> str:
     """Substitute plain-text values (the caller escapes for the PDF)."""
     return "".join(values[v] if is_field else v for is_field, v in text)
+
+
+# What every letter to a patient must still say after a practice rewords it (issue 10; ADR
+# 0010): checked by words, so rewording is free, and reported as a warning, not a refusal.
+PROMISES = (
+    (("direct care",), "what direct care means"),
+    (("court",), "that Type 1 does not stop sharing required by law or a court order"),
+    (("safeguarding",), "safeguarding"),
+    (("public-health emergency", "public health emergency"), "public-health emergencies"),
+    (("anonymous",), "anonymous or aggregate information"),
+    (("discontinued",), "that Type 1 opt-outs may be discontinued, and that the practice will tell the patient"),
+)
+# The practice-wide notice has its own wording requirements (the practice-wide coding lists).
+PROMISE_EXEMPT = frozenset({"practice_wide_notice"})
+
+
+def missing_promises(template: LetterTemplate) -> list[str]:
+    """What this wording no longer tells the patient, in words for the practice manager."""
+    if template.kind in PROMISE_EXEMPT:
+        return []
+    text = template.source.lower()
+    missing = [what for words, what in PROMISES if not any(w in text for w in words)]
+    if not any(b.condition == "under13" for b in template.blocks):
+        missing.append("an [if under13] paragraph: a child under 13's National Data Opt-out is set by post or phone")
+    return missing

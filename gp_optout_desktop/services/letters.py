@@ -15,11 +15,12 @@ from typing import Sequence
 from ..domain import codes as codes_mod, nhs_number
 from ..domain.errors import ValidationError
 from ..domain import practice_policy
-from ..domain.events import INCLUDE
+from ..domain.events import CONFIRMED, INCLUDE, PENDING, Event
 from ..domain.patient import Patient
 from ..letters import render
 from ..letters.model import (
-    KIND_LABELS, PRACTICE_WIDE_NOTICE, TYPE2_IN_ERROR, LetterItem, LetterRecipient, LetterRequest, PracticeDetails,
+    KIND_LABELS, POLICY_CHANGE, PRACTICE_WIDE_NOTICE, RECEIVED_KIND, TYPE2_IN_ERROR, LetterItem,
+    LetterRecipient, LetterRequest, PracticeDetails,
 )
 from ..letters.templates import LetterTemplate
 from ..store import events as events_store, letters_repo, meta, patients as patients_store, policy as policy_store
@@ -41,10 +42,51 @@ class PendingLetter:
     queued_on: date
     due: date
     days_left: int  # negative when overdue
+    held: bool = False  # a confirmation waiting for its codes to be confirmed in the clinical system
 
     @property
     def overdue(self) -> bool:
         return self.days_left < 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a waiting letter prints as today: the confirmation when every code it lists is
+    confirmed in the clinical system, else the acknowledgement. A confirmation queued after
+    an acknowledgement is held until then (docs/adr/0010-letters-received-and-in-force.md)."""
+
+    kind: str
+    held: bool = False
+    moot: bool = False  # a held confirmation whose events were all superseded since: not needed
+    events: tuple | None = None  # (patient id, Event) the letter lists; None: the kind lists none
+
+
+def plan(conn, row: letters_repo.LetterRow) -> Plan:
+    return plans(conn, [row])[0]
+
+
+def plans(conn, rows: Sequence[letters_repo.LetterRow]) -> list[Plan]:
+    """plan() for many letters with a few queries (a long queue is classified at each refresh)."""
+    forms = [r.form_id for r in rows if r.kind in RECEIVED_KIND and r.form_id is not None]
+    facts = letters_repo.form_facts(conn, forms) if forms else ({}, set(), set())
+    return [_plan(row, *facts) for row in rows]
+
+
+def _plan(row: letters_repo.LetterRow, by_form, current, acked) -> Plan:
+    if row.kind not in RECEIVED_KIND or row.form_id is None:
+        return Plan(row.kind)
+    events = by_form.get(row.form_id, [])
+    if (row.form_id, RECEIVED_KIND[row.kind]) in acked:
+        # The follow-up confirmation: only what still stands is confirmed.
+        events = [(pid, e) for pid, e in events if e.event_id in current]
+        if not events:
+            return Plan(row.kind, moot=True)
+        if all(e.coding_state == CONFIRMED for _, e in events):
+            return Plan(row.kind, events=tuple(events))
+        return Plan(row.kind, held=True, events=tuple(events))
+    if events and all(e.coding_state == CONFIRMED for _, e in events):
+        return Plan(row.kind, events=tuple(events))
+    return Plan(RECEIVED_KIND[row.kind], events=tuple(events))
 
 
 def reference(letter_id: int) -> str:
@@ -54,15 +96,35 @@ def reference(letter_id: int) -> str:
 
 def pending(session: Session) -> list[PendingLetter]:
     """Unsent letters, nearest deadline first, with days left (negative: overdue)."""
+    return [p for p in _waiting(session) if not p.held]
+
+
+def pending_and_held(session: Session) -> tuple[list[PendingLetter], list[PendingLetter]]:
+    """Both lists from one read: letters to print now, and confirmations held for their codes."""
+    rows = _waiting(session)
+    return [p for p in rows if not p.held], [p for p in rows if p.held]
+
+
+def held(session: Session) -> list[PendingLetter]:
+    """Confirmations promised in an acknowledgement, waiting for their codes to be confirmed
+    in the clinical system (a reconciliation): overdue ones point at coding not done."""
+    return [p for p in _waiting(session) if p.held]
+
+
+def _waiting(session: Session) -> list[PendingLetter]:
     today = session.today()
     with session.read("view_letters") as conn:
         rows = letters_repo.pending(conn)
+        decided = plans(conn, rows)
         people = patients_store.get_many(conn, sorted({r.patient_id for r in rows}))
     out = []
-    for r in rows:
+    for r, pl in zip(rows, decided):
+        if pl.moot:
+            continue
         p = people[r.patient_id]
-        out.append(PendingLetter(r.letter_id, r.kind, KIND_LABELS.get(r.kind, r.kind), r.patient_id, p.display_name,
-                                 p.nhs_display, r.queued_at.date(), r.due, (r.due - today).days))
+        label = KIND_LABELS.get(pl.kind, pl.kind) + (" (waiting for the code to be confirmed)" if pl.held else "")
+        out.append(PendingLetter(r.letter_id, pl.kind, label, r.patient_id, p.display_name,
+                                 p.nhs_display, r.queued_at.date(), r.due, (r.due - today).days, pl.held))
     return out
 
 
@@ -76,15 +138,19 @@ def _recipient(p: Patient) -> LetterRecipient:
     return LetterRecipient(p.title, p.forenames, p.surname, p.address, p.postcode, p.nhs_number, p.dob)
 
 
-def _item(person: Patient, kind: str, action: str, effective: date, table: codes_mod.CodeTable) -> LetterItem:
+def _item(person: Patient, kind: str, action: str, effective: date, table: codes_mod.CodeTable,
+          event: Event | None = None) -> LetterItem:
     name = " ".join(part for part in (person.forenames, person.surname) if part)
+    confirmed = event is not None and event.coding_state == CONFIRMED
+    state = {"coding_state": event.coding_state if event else PENDING,
+             "confirmed_on": event.confirmed_at.date() if confirmed else None}
     if kind == INCLUDE:
         # Coded in practice as Type 1 withdrawn (the patient opted back in); withdrawing it has no code.
         code = table.lookup(codes_mod.TYPE1, codes_mod.WITHDRAW) if action == codes_mod.REGISTER else None
     else:
         code = table.lookup(kind, action)
     return LetterItem(name, person.nhs_number, person.dob, kind, action, effective,
-                      code.snomed if code else "", code.read_v2 if code else "", code.ctv3 if code else "")
+                      code.snomed if code else "", code.read_v2 if code else "", code.ctv3 if code else "", **state)
 
 
 def _notice_policy(history: Sequence[practice_policy.PolicyChange], row: letters_repo.LetterRow):
@@ -97,9 +163,12 @@ def _notice_policy(history: Sequence[practice_policy.PolicyChange], row: letters
 
 
 def build_request(conn, row: letters_repo.LetterRow, table: codes_mod.CodeTable, letter_date: date,
-                  policy_history: Sequence[practice_policy.PolicyChange] | None = None) -> LetterRequest:
+                  policy_history: Sequence[practice_policy.PolicyChange] | None = None,
+                  printing: Plan | None = None) -> LetterRequest:
     """Everything one letter says, read from the register (``policy_history`` saves re-reading
-    the practice-wide opt-out's history for each notice in a batch)."""
+    the practice-wide opt-out's history for each notice in a batch). ``printing``: what the
+    letter prints as (plan()); by default the row's own kind, e.g. for a reprint."""
+    kind = printing.kind if printing is not None else row.kind
     if row.kind == PRACTICE_WIDE_NOTICE:
         history = policy_store.history(conn) if policy_history is None else policy_history
         return LetterRequest(row.kind, reference(row.letter_id), letter_date,
@@ -108,9 +177,10 @@ def build_request(conn, row: letters_repo.LetterRow, table: codes_mod.CodeTable,
     adult = patients_store.get(conn, row.patient_id)
     proxy_name = proxy_role = None
     if row.form_id is not None:
-        events = letters_repo.form_events(conn, row.form_id)
+        events = (list(printing.events) if printing is not None and printing.events is not None
+                  else letters_repo.form_events(conn, row.form_id))
         people = patients_store.get_many(conn, sorted({pid for pid, _ in events}))
-        items = tuple(_item(people[pid], e.kind, e.action, e.effective, table) for pid, e in events)
+        items = tuple(_item(people[pid], e.kind, e.action, e.effective, table, e) for pid, e in events)
         # A proxy acting for the addressee is named; a parent's own form needs no such line.
         own = [e for pid, e in events if pid == row.patient_id and e.proxy is not None]
         if own:
@@ -121,7 +191,7 @@ def build_request(conn, row: letters_repo.LetterRow, table: codes_mod.CodeTable,
         items = tuple(_item(adult, e.kind, e.action, e.effective, table) for e in late)
     else:
         items = ()
-    return LetterRequest(row.kind, reference(row.letter_id), letter_date, _recipient(adult), items,
+    return LetterRequest(kind, reference(row.letter_id), letter_date, _recipient(adult), items,
                          proxy_name=proxy_name, proxy_role=proxy_role)
 
 
@@ -141,25 +211,71 @@ def print_batch(
     and mark them sent on ``sent_on`` (default today). Manager only; each letter audited."""
     sent_on = sent_on or session.today()
     with session.write("print_letters", changes_register=False) as ctx:
-        rows = _unsent(ctx.conn, letter_ids)
-        requests, templates = _requests(ctx.conn, session, rows, sent_on)
+        rows, decided = _printable(ctx, _unsent(ctx.conn, letter_ids), explicit=letter_ids is not None)
+        requests, templates = _requests(ctx.conn, session, rows, sent_on, decided)
         result = render.render_batch(requests, practice_details(ctx.conn), out, templates)
         if split_dir is not None:
             render.render_split(requests, practice_details(ctx.conn), split_dir, templates)
-        for row, letter in zip(rows, result.letters):
-            letters_repo.mark_printed(ctx.conn, row.letter_id, template_version=_version_text(templates[row.kind]),
+        acknowledged = 0
+        for row, pl, letter in zip(rows, decided, result.letters):
+            letters_repo.mark_printed(ctx.conn, row.letter_id, template_version=_version_text(templates[pl.kind]),
                                       sent_on=sent_on)
             patient = patients_store.get(ctx.conn, row.patient_id)
             ctx.audit("letter.print", audit_ref(patient),
-                      detail=f"letter={row.letter_id} kind={row.kind} template=v{letter.template_version} "
+                      detail=f"letter={row.letter_id} kind={pl.kind} template=v{letter.template_version} "
                              f"pages={letter.pages} sent={sent_on.isoformat()}")
+            acknowledged += _promise_confirmation(ctx, session, row, pl, patient, sent_on)
     overdue = sum(1 for r in rows if r.due < sent_on)
     summary = f"Printed {len(rows)} letter{'s' if len(rows) != 1 else ''} ({result.pages} pages) and marked them sent."
     if overdue:
         summary += f" {overdue} {'was' if overdue == 1 else 'were'} past the one-month deadline."
+    if acknowledged:
+        summary += (f" {acknowledged} {'was an acknowledgement' if acknowledged == 1 else 'were acknowledgements'}"
+                    " (code not yet confirmed): the confirmation is queued and prints once the code is confirmed.")
     return ChangeSet(summary, ctx.revision, frozenset(r.patient_id for r in rows),
                      letter_ids=tuple(r.letter_id for r in rows), areas=frozenset({"letters"}),
                      data={"path": str(result.path), "split_dir": str(split_dir) if split_dir else None})
+
+
+def _printable(ctx, rows: list[letters_repo.LetterRow], *, explicit: bool):
+    """The rows that can print now, with what each prints as. Confirmations still waiting for
+    their codes are skipped (refused when asked for by id); ones no longer needed are dropped."""
+    out_rows, out_plans, held = [], [], 0
+    for row, pl in zip(rows, plans(ctx.conn, rows)):
+        if pl.moot:
+            letters_repo.cancel(ctx.conn, row.letter_id)
+            ctx.audit("letter.cancel", audit_ref(patients_store.get(ctx.conn, row.patient_id)),
+                      detail=f"letter={row.letter_id} kind={row.kind} reason=superseded")
+            continue
+        if pl.held:
+            if explicit:
+                raise ValidationError(f"Letter {reference(row.letter_id)} confirms a code that is not yet confirmed "
+                                      "in the clinical system: it prints once a reconciliation finds the code.",
+                                      "letters")
+            held += 1
+            continue
+        out_rows.append(row)
+        out_plans.append(pl)
+    if not out_rows:
+        more = (f" {held} confirmation{'s wait' if held != 1 else ' waits'} for codes to be confirmed in the "
+                "clinical system.") if held else ""
+        raise ValidationError("No letters are waiting to be printed." + more, "letters")
+    return out_rows, out_plans
+
+
+def _promise_confirmation(ctx, session: Session, row, pl: Plan, patient: Patient, sent_on: date) -> int:
+    """An acknowledgement went out: log it as such and queue the confirmation it promises."""
+    if pl.kind == row.kind:
+        return 0
+    if pl.events and all(e.kind == INCLUDE and e.action == codes_mod.WITHDRAW for _, e in pl.events):
+        # Withdrawing an include request has no code of its own to find in the clinical system
+        # (the practice-wide code applies again): nothing will confirm it, so promise nothing.
+        letters_repo.became_acknowledgement(ctx.conn, row.letter_id, row.kind, queued_at=None, due=None)
+        return 0
+    follow = letters_repo.became_acknowledgement(ctx.conn, row.letter_id, row.kind, queued_at=session.now(),
+                                                 due=one_calendar_month_after(sent_on))
+    ctx.audit("letter.queue", audit_ref(patient), detail=f"letter={follow} kind={row.kind} after={row.letter_id}")
+    return 1
 
 
 def _unsent(conn, letter_ids: Sequence[int] | None) -> list[letters_repo.LetterRow]:
@@ -189,9 +305,9 @@ def preview(session: Session, letter_ids: Sequence[int] | None = None) -> Letter
     waiting), with nothing marked sent. Bytes, never a file: the pages carry names and
     addresses. Manager only; a read of each patient, so one audit row per letter."""
     with session.write("print_letters", changes_register=False) as ctx:
-        rows = _unsent(ctx.conn, letter_ids)
-        asked, rows = len(rows), rows[:PREVIEW_LIMIT]
-        requests, templates = _requests(ctx.conn, session, rows, session.today())
+        rows, decided = _printable(ctx, _unsent(ctx.conn, letter_ids), explicit=letter_ids is not None)
+        asked, rows, decided = len(rows), rows[:PREVIEW_LIMIT], decided[:PREVIEW_LIMIT]
+        requests, templates = _requests(ctx.conn, session, rows, session.today(), decided)
         data, rendered = render.render_bytes(requests, practice_details(ctx.conn), templates)
         for row in rows:
             ctx.audit("letter.preview", audit_ref(patients_store.get(ctx.conn, row.patient_id)),
@@ -199,10 +315,11 @@ def preview(session: Session, letter_ids: Sequence[int] | None = None) -> Letter
     return LetterPreview(data, len(rows), sum(r.pages for r in rendered), asked)
 
 
-def _requests(conn, session: Session, rows, letter_date: date):
-    templates = {kind: templates_service.in_use(conn, kind).template for kind in sorted({r.kind for r in rows})}
+def _requests(conn, session: Session, rows, letter_date: date, decided: Sequence[Plan] | None = None):
+    decided = list(decided) if decided is not None else [Plan(r.kind) for r in rows]
+    templates = {kind: templates_service.in_use(conn, kind).template for kind in sorted({p.kind for p in decided})}
     history = policy_store.history(conn) if any(r.kind == PRACTICE_WIDE_NOTICE for r in rows) else ()
-    requests = [build_request(conn, r, session.codes, letter_date, history) for r in rows]
+    requests = [build_request(conn, r, session.codes, letter_date, history, p) for r, p in zip(rows, decided)]
     return requests, templates
 
 
@@ -240,10 +357,17 @@ def mark_sent(session: Session, letter_ids: Sequence[int], on: date) -> ChangeSe
     with session.write("print_letters", changes_register=False) as ctx:
         rows = letters_repo.get_many(ctx.conn, list(letter_ids))
         for row in rows:
+            # What went out is what would have printed: an acknowledgement while a code is pending.
+            pl = plan(ctx.conn, row) if row.sent_on is None else Plan(row.kind)
+            if pl.held:
+                raise ValidationError(f"Letter {reference(row.letter_id)} confirms a code that is not yet confirmed "
+                                      "in the clinical system: it cannot have been sent.", "letters")
             if letters_repo.mark_sent(ctx.conn, row.letter_id, on) == 0:
                 raise ValidationError(f"Letter {reference(row.letter_id)} was already marked sent.", "letters")
             patient = patients_store.get(ctx.conn, row.patient_id)
-            ctx.audit("letter.sent", audit_ref(patient), detail=f"letter={row.letter_id} sent={on.isoformat()}")
+            ctx.audit("letter.sent", audit_ref(patient),
+                      detail=f"letter={row.letter_id} kind={pl.kind} sent={on.isoformat()}")
+            _promise_confirmation(ctx, session, row, pl, patient, on)
     return ChangeSet(f"Marked {len(rows)} letter{'s' if len(rows) != 1 else ''} sent on {on.day} {on:%b %Y}.",
                      ctx.revision, frozenset(r.patient_id for r in rows), letter_ids=tuple(letter_ids),
                      areas=frozenset({"letters"}))
@@ -257,16 +381,60 @@ def reprint(session: Session, nhs: str, out: Path, *, letter_id: int | None = No
         rows = letters_repo.for_patient(ctx.conn, patient.patient_id)
         if letter_id is not None:
             rows = [r for r in rows if r.letter_id == letter_id]
+        # A sent letter reprints as it went out; one not yet sent as it would print today, and a
+        # confirmation still waiting for its codes not at all.
+        decided = {r.letter_id: (Plan(r.kind) if r.sent_on else plan(ctx.conn, r)) for r in rows}
+        rows = [r for r in rows if not (decided[r.letter_id].held or decided[r.letter_id].moot)]
         if not rows:
             raise ValidationError("This patient has no letter to reprint.", "letters")
         row = rows[-1]
+        pl = decided[row.letter_id]
         letter_date = row.sent_on or session.today()
-        requests, templates = _requests(ctx.conn, session, [row], letter_date)
+        requests, templates = _requests(ctx.conn, session, [row], letter_date, [pl])
         result = render.render_batch(requests, practice_details(ctx.conn), out, templates)
-        letters_repo.mark_printed(ctx.conn, row.letter_id, template_version=_version_text(templates[row.kind]),
+        letters_repo.mark_printed(ctx.conn, row.letter_id, template_version=_version_text(templates[pl.kind]),
                                   sent_on=None)
         ctx.audit("letter.reprint", audit_ref(patient),
                   detail=f"letter={row.letter_id} kind={row.kind} template=v{result.letters[0].template_version}")
     state = "" if row.sent_on else " It has not been marked sent."
     return ChangeSet(f"Reprinted letter {reference(row.letter_id)}.{state}", ctx.revision, frozenset({patient.patient_id}),
                      letter_ids=(row.letter_id,), areas=frozenset({"letters"}), data={"path": str(result.path)})
+
+
+# The installed policy-change wording has a paragraph the practice must write: it is refused
+# until the practice saves its own (Letter templates), so the stub never reaches a patient.
+POLICY_CHANGE_STUB = "PRACTICE MANAGER:"
+
+
+def policy_change_audience(session: Session) -> int:
+    """How many patients a policy-change mailing would go to: every Type 1 objection in force."""
+    with session.read("view_letters") as conn:
+        return letters_repo.in_force_type1_count(conn)
+
+
+def queue_policy_change(session: Session) -> ChangeSet:
+    """Queue the policy-change letter (the practice's own wording) to every patient whose Type 1
+    objection is in force: the letters promised that the practice would tell them if Type 1
+    opt-outs change. Received-only objections and withdrawals are not written to; anyone
+    with one still waiting is not queued twice. Due one calendar month from today. Manager
+    only; one audit row with the count."""
+    today = session.today()
+    with session.write("print_letters", changes_register=False) as ctx:
+        wording = templates_service.in_use(ctx.conn, POLICY_CHANGE)
+        if not wording.own or POLICY_CHANGE_STUB in wording.template.source:
+            raise ValidationError(
+                "Write the policy-change letter first: open Letter templates, choose the Type 1 policy change "
+                "letter, replace the 'PRACTICE MANAGER:' paragraph with what has changed, and save. Nothing "
+                "was queued.", "template")
+        due = one_calendar_month_after(today)
+        count = letters_repo.queue_for_in_force_objectors(ctx.conn, POLICY_CHANGE, queued_at=session.now(), due=due)
+        ctx.audit("letter.queue_policy_change",
+                  detail=f"letters={count} kind={POLICY_CHANGE} template=v{wording.template.version} "
+                         f"due={due.isoformat()}")
+    if count == 0:
+        summary = ("No letters queued: no patient has a Type 1 objection in force without a policy-change letter "
+                   "already waiting.")
+    else:
+        summary = (f"Queued {count:,} policy-change letter{'s' if count != 1 else ''}, one to each patient whose "
+                   f"Type 1 objection is in force (due by {due.day} {due:%b %Y}). Print them from the letters queue.")
+    return ChangeSet(summary, ctx.revision, areas=frozenset({"letters"}), data={"count": count, "due": due.isoformat()})

@@ -10,6 +10,7 @@ from dataclasses import replace
 from ..domain import acting_for, codes
 from ..domain.errors import ValidationError
 from ..domain.events import INCLUDE, Event, Proxy, check_new_event, check_type2_in_error
+from ..domain.in_force import letter_words, received_words
 from ..store import events as events_store, patients as patients_store
 from .changes import ChangeSet
 from .patients import audit_ref
@@ -101,7 +102,7 @@ def record(
     label = "Request to be included" if kind == INCLUDE else f"{codes.SHORT_LABELS[kind]} objection"
     done = "recorded" if action == codes.REGISTER else "withdrawn"
     due = one_calendar_month_after(received)
-    summary = f"{label} {done} for {names}. A confirmation letter is queued (due by {due.day} {due:%b %Y})."
+    summary = f"{label} {done} for {names}. {received_words(kind, action)} {letter_words(due)}"
     notes = tuple(note for check in checks for note in check.notes if "different address" not in note)
     return ChangeSet(summary, ctx.revision, frozenset(t[0].patient_id for t in targets), tuple(event_ids), (letter_id,),
                      areas=frozenset({"patients", "letters"}), warnings=notes, data={"form_id": form_id})

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from ..domain import codes
-from ..domain.events import INCLUDE
+from ..domain.events import CONFIRMED, INCLUDE, MARKED, PENDING
 from ..domain.practice_policy import PolicyChange, current_policy
 from ..store import overview as store_overview, policy as store_policy
 from .session import Session
@@ -37,6 +37,13 @@ class Overview:
     letters_due_soon: int
     timeline: list[Period] = field(default_factory=list)
     policy: PolicyChange | None = None
+    # Type 1 objections by whether the code is in the clinical system (domain/in_force.py):
+    # only confirmed ones are in force for national extractions.
+    type1_in_force: int = 0
+    type1_received: int = 0  # not yet confirmed, marked ones included
+    type1_marked: int = 0  # ticked "coded" by someone, not yet confirmed by a reconciliation
+    withdrawals_not_confirmed: int = 0  # a Type 1 code may still be in the record
+    letters_held: int = 0  # confirmations promised in an acknowledgement, waiting for their codes
 
     @property
     def policy_on(self) -> bool:
@@ -89,6 +96,7 @@ def overview(session: Session) -> Overview:
         letters = store_overview.letter_counts(conn, today, today + timedelta(days=DUE_SOON_DAYS))
         monthly = store_overview.monthly_events(conn, OBJECTION_KINDS)
         policy = current_policy(store_policy.history(conn), as_of=today)
+        coding = store_overview.type1_coding_counts(conn)
     return Overview(
         patients=patients,
         objecting={k: current.get((k, True), 0) for k in OBJECTION_KINDS},
@@ -100,5 +108,10 @@ def overview(session: Session) -> Overview:
         letters_due_soon=letters["due_soon"],
         timeline=timeline(monthly, today),
         policy=policy,
+        type1_in_force=coding.get((True, CONFIRMED), 0),
+        type1_received=coding.get((True, PENDING), 0) + coding.get((True, MARKED), 0),
+        type1_marked=coding.get((True, MARKED), 0),
+        withdrawals_not_confirmed=coding.get((False, PENDING), 0) + coding.get((False, MARKED), 0),
+        letters_held=letters.get("held", 0),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ..domain import events as ev
+from ..domain import codes, events as ev, in_force
 from ..domain.errors import ValidationError
 from ..domain.patient import Patient, validate_patient, with_id
 from ..store import events as events_store, patients as patients_store
@@ -91,6 +91,11 @@ class PatientRecord:
     signposts: list[date]
     submitted_by: dict[int, str]  # patient id -> display name of adults who submitted forms for them
 
+    @property
+    def standing(self) -> in_force.Standing:
+        """Received or in force: whether the Type 1 code is confirmed in the clinical system."""
+        return in_force.type1_standing(self.statuses[codes.TYPE1])
+
 
 def view(session: Session, patient_id: int) -> PatientRecord:
     """One patient's full record; the read is audited."""
@@ -98,6 +103,7 @@ def view(session: Session, patient_id: int) -> PatientRecord:
         patient = patients_store.get(ctx.conn, patient_id)
         history = events_store.history(ctx.conn, patient_id)
         letters = events_store.letters_for(ctx.conn, patient_id)
+        _worded_as_printed(ctx.conn, letters)
         signposts = events_store.signposts(ctx.conn, patient_id)
         adult_ids = sorted({e.submitted_by for e in history if e.submitted_by})
         adults = patients_store.get_many(ctx.conn, adult_ids)
@@ -106,3 +112,17 @@ def view(session: Session, patient_id: int) -> PatientRecord:
         patient, history, ev.all_statuses(history), letters, signposts,
         {pid: p.display_name for pid, p in adults.items()},
     )
+
+
+def _worded_as_printed(conn, letters: list[dict]) -> None:
+    """A letter not yet sent is worded when it is printed (an acknowledgement while a code is
+    pending, the confirmation once in force): say which it would be today, and whether it is
+    a confirmation still waiting for its codes (``prints_as``, ``held``)."""
+    from ..store import letters_repo
+    from .letters import plan
+
+    for letter in letters:
+        letter["prints_as"], letter["held"] = letter["kind"], False
+        if letter["sent_at"] is None and letter["kind"] in letters_repo.RECEIVED_KINDS:
+            decided = plan(conn, letters_repo.get(conn, letter["letter_id"]))
+            letter["prints_as"], letter["held"] = decided.kind, decided.held

@@ -51,8 +51,11 @@ def save_template(session: Session, kind: str, text: str) -> ChangeSet:
         templates_repo.put(ctx.conn, kind, saved.version, saved.source, session.user, session.now())
         ctx.audit("template.save", detail=f"kind={kind} version={saved.version}")
     label = KIND_LABELS.get(kind, kind).lower()
+    missing = templates.missing_promises(saved)
+    warnings = ("This wording no longer tells the patient: " + "; ".join(missing) + ".",) if missing else ()
     return ChangeSet(f"Saved the {label} template as version {saved.version}. Letters printed from now on use it.",
-                     ctx.revision, areas=frozenset({"templates"}), data={"template": saved, "kind": kind})
+                     ctx.revision, areas=frozenset({"templates"}), warnings=warnings,
+                     data={"template": saved, "kind": kind})
 
 
 def use_installed(session: Session, kind: str) -> ChangeSet:

@@ -124,3 +124,82 @@ def queue_household_notices(conn, kind: str, *, since: datetime, queued_at: date
 def cancel_unsent(conn, kind: str) -> int:
     """Drop every ``kind`` letter still waiting (not yet sent); returns how many."""
     return conn.execute("DELETE FROM letters WHERE kind = ? AND sent_at IS NULL", (kind,)).rowcount
+
+
+# Acknowledgements (code pending) and the confirmations they stand in for: letters.model
+# RECEIVED_KIND, repeated here so the SQL needs no import from the letters package.
+RECEIVED_KINDS = {"objection": "objection_received", "withdrawal": "withdrawal_received",
+                  "include": "include_received"}
+
+
+def became_acknowledgement(conn, letter_id: int, kind: str, *, queued_at: datetime | None,
+                           due: date | None) -> int | None:
+    """The letter was printed as an acknowledgement: say so in the log, and queue the
+    confirmation it promises (held until every code is confirmed), unless ``queued_at`` is
+    None (nothing to confirm). Returns the new letter's id, if any."""
+    row = get(conn, letter_id)
+    conn.execute("UPDATE letters SET kind = ? WHERE id = ?", (RECEIVED_KINDS[kind], letter_id))
+    if queued_at is None or due is None:
+        return None
+    cur = conn.execute("INSERT INTO letters(patient_id, form_id, kind, queued_at, due) VALUES (?, ?, ?, ?, ?)",
+                       (row.patient_id, row.form_id, kind, queued_at.isoformat(), due.isoformat()))
+    return cur.lastrowid
+
+
+def cancel(conn, letter_id: int) -> int:
+    """Drop one letter that was never sent (a confirmation whose events were all superseded)."""
+    return conn.execute("DELETE FROM letters WHERE id = ? AND sent_at IS NULL", (letter_id,)).rowcount
+
+
+# Patients whose Type 1 objection is in force: their current Type 1 event is an objection whose
+# code was confirmed in the clinical system. A withdrawal, or an objection only received or
+# marked, is not in force.
+_IN_FORCE_TYPE1 = ("SELECT c.patient_id FROM current_state c JOIN events e ON e.id = c.event_id"
+                   " WHERE c.kind = 'type1' AND c.active = 1 AND e.confirmed_at IS NOT NULL")
+
+
+def in_force_type1_count(conn) -> int:
+    return conn.execute(f"SELECT count(*) FROM ({_IN_FORCE_TYPE1})").fetchone()[0]
+
+
+def queue_for_in_force_objectors(conn, kind: str, *, queued_at: datetime, due: date) -> int:
+    """One ``kind`` letter to each patient whose Type 1 objection is in force, skipping anyone
+    with a ``kind`` letter still waiting (so queueing twice does not write twice). Set-based."""
+    cur = conn.execute(
+        f"INSERT INTO letters(patient_id, form_id, kind, queued_at, due)"
+        f" SELECT patient_id, NULL, ?, ?, ? FROM ({_IN_FORCE_TYPE1})"
+        f" WHERE patient_id NOT IN (SELECT patient_id FROM letters WHERE kind = ? AND sent_at IS NULL)"
+        f" ORDER BY patient_id",
+        (kind, queued_at.isoformat(), due.isoformat(), kind))
+    return cur.rowcount
+
+
+# A confirmation queued after its acknowledgement, waiting for a code not yet confirmed.
+HELD_SQL = ("(l.kind IN ('objection', 'withdrawal', 'include') AND l.form_id IS NOT NULL"
+            " AND EXISTS (SELECT 1 FROM letters a WHERE a.form_id = l.form_id"
+            " AND a.kind = l.kind || '_received')"
+            " AND EXISTS (SELECT 1 FROM events e JOIN current_state c ON c.event_id = e.id"
+            " WHERE e.form_id = l.form_id AND e.confirmed_at IS NULL))")
+
+
+def form_facts(conn, form_ids) -> tuple[dict[int, list], set[int], set[tuple[int, str]]]:
+    """For many forms at once: (form id -> [(patient id, Event)] in entry order, the ids of
+    their events that still decide a state, {(form id, acknowledgement kind)} already printed).
+    Batched, so a long queue is classified in a few queries."""
+    by_form: dict[int, list] = {}
+    current: set[int] = set()
+    acked: set[tuple[int, str]] = set()
+    ids = sorted(set(form_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for r in conn.execute(f"SELECT form_id, patient_id, {_EVENT_COLUMNS} FROM events WHERE form_id IN ({marks})"
+                              " ORDER BY id", chunk):
+            by_form.setdefault(r[0], []).append((r[1], _row_to_event(r[2:])))
+        current.update(r[0] for r in conn.execute(
+            f"SELECT c.event_id FROM current_state c JOIN events e ON e.id = c.event_id"
+            f" WHERE e.form_id IN ({marks})", chunk))
+        acked.update((r[0], r[1]) for r in conn.execute(
+            f"SELECT DISTINCT form_id, kind FROM letters WHERE form_id IN ({marks})"
+            f" AND kind IN ('objection_received', 'withdrawal_received', 'include_received')", chunk))
+    return by_form, current, acked

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from .letters_repo import HELD_SQL
+
 
 def patient_count(conn) -> int:
     return conn.execute("SELECT count(*) FROM patients").fetchone()[0]
@@ -22,14 +24,27 @@ def objecting_without_nhs_number(conn) -> int:
         " WHERE c.active = 1 AND c.kind IN ('type1', 'type2') AND p.nhs IS NULL").fetchone()[0]
 
 
+def type1_coding_counts(conn) -> dict[tuple[bool, str], int]:
+    """(objecting, coding state of the deciding event) -> patients, for Type 1: whether each
+    current objection or withdrawal is confirmed in the clinical system, marked, or pending."""
+    rows = conn.execute(
+        "SELECT c.active, CASE WHEN e.confirmed_at IS NOT NULL THEN 'confirmed'"
+        " WHEN e.coded_at IS NOT NULL THEN 'marked' ELSE 'pending' END AS state, count(*)"
+        " FROM current_state c JOIN events e ON e.id = c.event_id WHERE c.kind = 'type1'"
+        " GROUP BY c.active, state")
+    return {(bool(active), state): n for active, state, n in rows}
+
+
 def letter_counts(conn, today: date, soon: date) -> dict[str, int]:
-    """Letters not yet sent: all, past their one-month deadline, and due by ``soon``."""
+    """Letters not yet sent: all, past their one-month deadline, and due by ``soon``; and
+    confirmations held until their codes are confirmed (not counted as ready to send)."""
     row = conn.execute(
-        "SELECT count(*), coalesce(sum(due < ?), 0), coalesce(sum(due >= ? AND due <= ?), 0)"
-        " FROM letters WHERE sent_at IS NULL",
+        f"SELECT coalesce(sum(NOT held), 0), coalesce(sum(NOT held AND due < ?), 0),"
+        f" coalesce(sum(NOT held AND due >= ? AND due <= ?), 0), coalesce(sum(held), 0)"
+        f" FROM (SELECT l.due, {HELD_SQL} AS held FROM letters l WHERE l.sent_at IS NULL)",
         (today.isoformat(), today.isoformat(), soon.isoformat()),
     ).fetchone()
-    return {"pending": row[0], "overdue": row[1], "due_soon": row[2]}
+    return {"pending": row[0], "overdue": row[1], "due_soon": row[2], "held": row[3]}
 
 
 def monthly_events(conn, kinds: tuple[str, ...]) -> list[tuple[str, str, int]]:

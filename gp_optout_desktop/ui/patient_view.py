@@ -13,8 +13,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QGroupBox, QHBoxLayout, QHeade
 from ..domain import codes
 from ..domain.errors import ValidationError
 from ..domain import acting_for
-from ..domain.events import INCLUDE, NDOO_SIGNPOST, PROXY_ROLES, VIA_LABELS
+from ..domain.events import INCLUDE, NDOO_SIGNPOST, PENDING, PROXY_ROLES, VIA_LABELS
 from ..domain.exclusion_rules import extraction_effect
+from ..domain.in_force import coding_words, gp_data_words
+from ..letters.model import KIND_LABELS
 from ..services import exclusion as exclusion_service, objections, patients
 from ..store.errors import StoreError
 from . import dialogs
@@ -24,8 +26,7 @@ from .screens.base import describe_error
 from .widgets import InlineMessage, heading
 from ..domain.uk_time import uk
 
-LETTER_KINDS = {"objection": "Objection confirmation", "withdrawal": "Withdrawal confirmation",
-                "include": "Inclusion confirmation", "type2_in_error": "Type 2 recorded in error"}
+LETTER_KINDS = KIND_LABELS  # one set of names for letters, on screen and in the queue
 
 
 def _day(value) -> str:
@@ -93,7 +94,8 @@ class PatientView(QWidget):
             label.setFont(f)
             self.status_labels[kind] = label
             sl.addWidget(label)
-        # The line that matters at the desk: does their GP data leave the practice?
+        # The line that matters at the desk: is the objection in force in national extractions
+        # (its code confirmed in the clinical system), or only received, and what is pending?
         self.effect = QLabel()
         self.effect.setAccessibleName("What happens to their GP data")
         self.effect.setWordWrap(True)
@@ -101,6 +103,15 @@ class PatientView(QWidget):
         f.setPointSize(f.pointSize() + 1)
         self.effect.setFont(f)
         sl.addWidget(self.effect)
+        self.pending = QLabel()
+        self.pending.setAccessibleName("What is pending")
+        self.pending.setWordWrap(True)
+        sl.addWidget(self.pending)
+        # The exclusion file: the practice's own extracts only, never national extractions.
+        self.local_effect = QLabel()
+        self.local_effect.setAccessibleName("The practice's own extracts")
+        self.local_effect.setWordWrap(True)
+        sl.addWidget(self.local_effect)
 
         self.record_button = self._button("&Record objection", "Record an objection for this patient (Ctrl+R)",
                                           lambda: self.record.emit(self.patient_id))
@@ -250,19 +261,25 @@ class PatientView(QWidget):
             label.setText(status.describe())
             label.setStyleSheet("font-weight: bold;" if status.active else "")
             label.setVisible(kind != INCLUDE or status.event is not None)
+        standing = gp_data_words(rec.statuses, practice_wide_on=self.policy_on)
+        self.effect.setText(standing.words)
+        self.effect.setStyleSheet("color: #8a4b00; font-weight: bold;" if standing.awaiting_code
+                                  else "color: #333333;")
+        self.pending.setText(standing.pending)
+        self.pending.setVisible(bool(standing.pending))
         t1, t2 = rec.statuses[codes.TYPE1].active, rec.statuses[codes.TYPE2].active
         effect = extraction_effect(objects=t1, included=rec.statuses[INCLUDE].active, practice_wide_on=self.policy_on,
                                    has_nhs_number=p.nhs_number is not None, type2_only=t2 and not t1)
-        pending = (" (Changed since the exclusion file was last written: this reaches the clinical system when "
-                   "the practice manager next exports it.)") if rec.history and self.awaits_export else ""
-        self.effect.setText(effect.words + pending)
-        self.effect.setStyleSheet("color: #a4000f; font-weight: bold;" if effect.warning else "color: #333333;")
+        stale = (" (Changed since the exclusion file was last written: the practice's own extracts see this when "
+                 "the practice manager next writes it.)") if rec.history and self.awaits_export else ""
+        self.local_effect.setText(effect.words + stale)
+        self.local_effect.setStyleSheet("color: #a4000f; font-weight: bold;" if effect.warning else "color: #555555;")
 
         self.history.setRowCount(0)
         for e in sorted(rec.history, key=lambda e: (e.effective, e.seq or e.event_id or 0), reverse=True):
             r = self.history.rowCount()
             self.history.insertRow(r)
-            coded = f"{_day(e.coded_at)} by {e.coded_by}" if e.coded_at else "Not yet"
+            coded = coding_words(e)
             acting, acting_detail = describe_proxy(e, rec.submitted_by)
             cells = (_day(e.effective), describe_event(e), _day(e.received), VIA_LABELS.get(e.via, e.via),
                      f"{e.recorded_by}, {_day(e.recorded_at)}", acting, coded)
@@ -270,14 +287,16 @@ class PatientView(QWidget):
                 item = QTableWidgetItem(text)
                 item.setToolTip(acting_detail if c == 5 else text)
                 item.setData(Qt.ItemDataRole.UserRole, e.event_id)
-                item.setData(Qt.ItemDataRole.UserRole + 1, e.coded_at is None)
+                item.setData(Qt.ItemDataRole.UserRole + 1, e.coding_state == PENDING)
                 self.history.setItem(r, c, item)
 
         self.letters.setRowCount(0)
         for letter in rec.letters:
             r = self.letters.rowCount()
             self.letters.insertRow(r)
-            cells = (LETTER_KINDS.get(letter["kind"], letter["kind"]), _day(letter["queued_at"]), _day(letter["due"]),
+            kind = letter.get("prints_as", letter["kind"])
+            label = LETTER_KINDS.get(kind, kind) + (" (waits for the code to be confirmed)" if letter.get("held") else "")
+            cells = (label, _day(letter["queued_at"]), _day(letter["due"]),
                      _day(letter["sent_at"]) if letter["sent_at"] else "Not yet sent")
             for c, text in enumerate(cells):
                 self.letters.setItem(r, c, QTableWidgetItem(text))
@@ -307,6 +326,8 @@ class PatientView(QWidget):
         for label in self.status_labels.values():
             label.clear()
         self.effect.clear()
+        self.pending.clear()
+        self.local_effect.clear()
         self.history.setRowCount(0)
         self.letters.setRowCount(0)
         self.letters_note.clear()

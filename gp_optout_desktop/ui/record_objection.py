@@ -385,7 +385,7 @@ class RecordObjectionForm(QWidget):
             answer = dialogs.ask(
                 self, "Withdraw the objection?",
                 f"Withdraw the {codes.SHORT_LABELS[self.kind()]} objection for {self.who.text().split('  ·')[0]}? "
-                "From the effective date their GP data may leave the practice again.",
+                "Once the withdrawal code is confirmed in the clinical system, their GP data may be extracted again.",
                 ("Withdraw", "Cancel"), default="Cancel")
             if answer != "Withdraw":
                 return

@@ -34,9 +34,12 @@ def recipient(surname="Jones", forenames="Megan", title="Ms", nhs=NHS[0], dob=da
 
 
 def item(name="Megan Jones", nhs=NHS[0], dob=date(1980, 3, 3), kind="type1", action="register",
-         effective=date(2025, 3, 1)) -> LetterItem:
+         effective=date(2025, 3, 1), coding_state="confirmed", confirmed_on=date(2025, 3, 3)) -> LetterItem:
+    """A confirmed code by default (a confirmation letter's item); coding_state='pending' for an
+    acknowledgement's."""
     return LetterItem.from_code(name=name, nhs=nhs, dob=dob, kind=kind, action=action, effective=effective,
-                                code=CODES.lookup(kind, action))
+                                code=CODES.lookup(kind, action), coding_state=coding_state,
+                                confirmed_on=confirmed_on if coding_state == "confirmed" else None)
 
 
 def objection(reference="L-000001", **kw) -> LetterRequest:

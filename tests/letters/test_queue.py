@@ -49,12 +49,17 @@ def test_record_queue_print_send_reprint(manager, add_patient, tmp_path):
     assert f"{nhs_parent[:3]} {nhs_parent[3:6]} {nhs_parent[6:]}" in text
     assert len(list((tmp_path / "split").iterdir())) == 2
     assert letters.pending(manager) == []
+    # Not yet coded: each went out as an acknowledgement, and the confirmation it promises waits.
+    assert "2 were acknowledgements" in change.summary and "not yet in your GP record" in text
+    assert "now in your GP record" not in text
+    assert [h.kind for h in letters.held(manager)] == ["objection", "objection"]
 
     # Sent with the date and the template version; a second print of the same letters is refused.
     from gp_optout_desktop.services import patients
 
     record = patients.view(manager, parent)
-    (row,) = record.letters
+    row, follow = record.letters
+    assert row["kind"] == "objection_received" and follow["kind"] == "objection" and follow["sent_at"] is None
     assert row["sent_at"] == "2025-03-20" and row["template_version"].startswith("1 sha256:")
     assert row["printed_count"] == 1
     with pytest.raises(ValidationError, match="already sent: reprint"):
@@ -92,7 +97,7 @@ def test_withdrawal_include_and_late_type2_letters(manager, add_patient, tmp_pat
     t2 = add_patient(manager, surname="Latetype")
     objections.type2_recorded_in_error(manager, t2)
     kinds = sorted(q.kind for q in letters.pending(manager))
-    assert kinds == ["include", "objection", "type2_in_error", "withdrawal"]
+    assert kinds == ["include_received", "objection_received", "type2_in_error", "withdrawal_received"]
     letters.print_batch(manager, tmp_path / "all.pdf")
     text = " ".join("".join(pdf_text(tmp_path / "all.pdf")).split())
     assert "SNOMED CT 827261000000102" in text  # withdrawal (and include, coded as Type 1 withdrawn)
@@ -147,15 +152,15 @@ def test_cli_pending_print_reprint(run, tmp_path):
                "--dob", "1980-01-01", "--postcode", "ls14ap")[0] == 0
     assert run("object", "--nhs", "9990000018", "--via", "post")[0] == 0
     code, out, _ = run("letters", "pending")
-    assert code == 0 and "Confirmation of an objection" in out and "1 waiting, 0 overdue." in out
+    assert code == 0 and "Acknowledgement of an objection (code pending)" in out and "1 waiting, 0 overdue." in out
     code, out, err = run("letters", "print", "--out", str(tmp_path / "b.pdf"), "--split", str(tmp_path / "s"))
     assert code == 0, err
     assert "Printed 1 letter" in out and (tmp_path / "b.pdf").exists() and len(list((tmp_path / "s").iterdir())) == 1
     assert "999 000 0018" in pdf_text(tmp_path / "b.pdf")[0]
     code, out, _ = run("letters", "pending")
-    assert "No letters are waiting." in out
+    assert "No letters are waiting." in out and "1 confirmation waits for codes to be confirmed" in out
     code, out, err = run("letters", "print", "--out", str(tmp_path / "c.pdf"))
-    assert code == 2 and "No letters are waiting to be printed." in err and "9990000018" not in err
+    assert code == 2 and "No letters are waiting to be printed. 1 confirmation waits" in err and "9990000018" not in err
     code, out, _ = run("letters", "reprint", "--nhs", "9990000018", "--out", str(tmp_path / "r.pdf"))
     assert code == 0 and (tmp_path / "r.pdf").exists()
 
@@ -229,5 +234,5 @@ def test_cli_type2_in_error_letter(run, tmp_path):
     code, out, err = run("letters", "type2-in-error", "--nhs", "9990000018")
     assert code == 0 and out.startswith("Letter queued: Type 2 recorded in error"), err
     code, out, _ = run("letters", "print", "--out", str(tmp_path / "t2.pdf"))
-    text = " ".join(pdf_text(tmp_path / "t2.pdf"))
+    text = " ".join(" ".join(pdf_text(tmp_path / "t2.pdf")).split())
     assert code == 0 and "0300 303 5678" in text and "999 000 0018" in text

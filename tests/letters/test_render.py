@@ -1,10 +1,11 @@
+import io
 import re
 from datetime import date
 
 from pypdf import PdfReader
 
 from gp_optout_desktop.letters.model import LetterRequest
-from gp_optout_desktop.letters.render import render_batch, render_split
+from gp_optout_desktop.letters.render import render_batch, render_bytes, render_split
 from gp_optout_desktop.letters.templates import load_template, parse_template
 
 from .helpers import AWKWARD, NHS, PRACTICE, item, objection, pdf_text, poppler_text, recipient
@@ -85,7 +86,7 @@ def test_page_numbers_restart_for_each_letter_in_a_batch(tmp_path):
 
 
 def test_each_letter_records_its_template_version(tmp_path):
-    source = load_template("withdrawal").source.replace("version: 1", "version: 7")
+    source = load_template("withdrawal").source.replace("version: 2", "version: 7")
     tpl = parse_template(source, expected_kind="withdrawal")
     letter = LetterRequest("withdrawal", "L-9", date(2025, 3, 4), recipient(), (item(action="withdraw"),))
     result = render_batch([letter], PRACTICE, tmp_path / "w.pdf", templates={"withdrawal": tpl})
@@ -103,9 +104,10 @@ def test_type2_in_error_and_practice_wide_notice(tmp_path):
     notice = LetterRequest("practice_wide_notice", "L-21", date(2025, 3, 4), recipient(),
                            policy_effective=date(2025, 4, 1))
     result = render_batch([t2, notice], PRACTICE, tmp_path / "mix.pdf")
-    t2_text, notice_text = pdf_text(result.path)
+    t2_text, *notice_pages = pdf_text(result.path)
+    notice_text = "".join(notice_pages)
     assert "SNOMED CT 881561000000100" in t2_text and "recorded in error" in t2_text
-    assert "0300 303 5678" in t2_text
+    assert "0300 303 5678" in " ".join(t2_text.split())  # drawn with no-break spaces: never split
     assert "From 1 April 2025" in notice_text and "want to be included" in notice_text
 
 
@@ -147,5 +149,23 @@ def test_fixed_wording_drawn_once_and_replayed_reads_back_exactly_in_every_lette
             text = " ".join(pdf_text(letter.path)[0].split())
             assert "Croeso: Łódź, Ğüneş and Ōtake € ŵ." in text
             assert f"Dear Ms {name}," in text
-            assert "It does not affect your care." in text
+            assert "Your direct care: the people caring for you" in text
             assert name in poppler_text(letter.path)[0]
+
+
+def test_a_letter_that_fills_its_last_page_gets_no_blank_extra_page():
+    # Grow a letter line by line across a page boundary: whatever the fill, the sign-off is on
+    # the last page (a zero-height end marker once spilled onto a blank page of its own).
+    base = load_template("type2_in_error").source
+    seen = set()
+    for extra in range(0, 40):
+        source = base.replace("## What you can do", "A line of filler.\n\n" * extra + "## What you can do")
+        tpl = parse_template(source, expected_kind="type2_in_error")
+        letter = LetterRequest("type2_in_error", "L-30", date(2025, 3, 4), recipient(),
+                               (item(kind="type2", effective=date(2019, 2, 1)),))
+        data, (rendered,) = render_bytes([letter], PRACTICE, {"type2_in_error": tpl})
+        pages = [p.extract_text() for p in PdfReader(io.BytesIO(data)).pages]
+        assert len(pages) == rendered.pages
+        assert "Yours sincerely" in pages[-1], (extra, rendered.pages)
+        seen.add(rendered.pages)
+    assert {1, 2} <= seen

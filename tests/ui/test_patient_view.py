@@ -7,6 +7,7 @@ from datetime import date
 from PySide6.QtCore import Qt
 
 from gp_optout_desktop.services import objections, patients
+from tests.in_force_helpers import confirm
 from gp_optout_desktop.ui import dialogs
 from gp_optout_desktop.ui.desk import DONE, PATIENT, RECORD
 
@@ -23,12 +24,15 @@ def test_status_history_and_letters_in_plain_words(qtbot, desk, add_patient):
     view = desk.desk.patient
     assert view.status_labels["type1"].text() == "Objects to their GP data leaving the practice, since 6 Jan 2014"
     assert view.status_labels["type2"].text() == "No Type 2 objection recorded"
-    assert view.effect.text().startswith("Their GP data stays in the practice: the exclusion file lists them.")
+    assert view.effect.text().startswith("Objection received. Not yet in force")
+    assert "Their GP data stays in the practice" not in view.effect.text()
+    assert view.pending.text().startswith("Pending: the practice manager adds the code in the clinical system")
+    assert view.local_effect.text().startswith("The practice's own extracts leave them out: the exclusion file lists")
     assert view.history.rowCount() == 1
     cells = [view.history.item(0, c).text() for c in range(view.history.columnCount())]
     assert cells[:4] == ["6 Jan 2014", "Type 1 objection recorded", "6 Jan 2014", "by post"]
-    assert cells[4].startswith("reception, ") and cells[5] == "The patient" and cells[6] == "Not yet"
-    assert view.letters.item(0, 0).text() == "Objection confirmation"
+    assert cells[4].startswith("reception, ") and cells[5] == "The patient" and cells[6] == "Not yet coded"
+    assert view.letters.item(0, 0).text() == "Acknowledgement of an objection (code pending)"  # as it would print
     assert view.letters.item(0, 3).text() == "Not yet sent"
     assert view.withdraw_button.isEnabled()
 
@@ -54,7 +58,8 @@ def test_withdraw_confirmed_through_the_dialog_function(qtbot, desk, add_patient
     status = desk.desk.patient.status_labels["type1"].text()
     assert status == f"Does not object (Type 1 objection withdrawn {date.today().day} {date.today():%b %Y})"
     assert not desk.desk.patient.withdraw_button.isEnabled()
-    assert desk.desk.patient.effect.text().startswith("Their GP data may be extracted: no objection is in force.")
+    assert desk.desk.patient.effect.text().startswith("Withdrawal received. Not yet in force")
+    assert desk.desk.patient.local_effect.text().startswith("The practice's own extracts may include them")
     assert not patients.view(desk.session, pid).statuses["type1"].active
 
 
@@ -67,12 +72,25 @@ def test_mark_coded_and_signpost(qtbot, desk, add_patient):
     assert view.coded_button.isEnabled()
     view.coded_button.click()
     assert view.message.text() == "Marked as coded in the clinical system."
-    assert view.history.item(0, 6).text().endswith("by reception")
+    today = date.today()
+    # A tick is a claim, not a proof: shown with who made it, and still not in force.
+    marked = f"marked coded by reception on {today.day} {today:%b %Y}, not yet confirmed"
+    assert view.history.item(0, 6).text() == marked[0].upper() + marked[1:]
+    assert view.effect.text().startswith(f"Objection received; {marked}. Not yet in force")
+    assert "stays in the practice" not in view.effect.text()
+    assert view.pending.text().startswith("Pending: the next reconciliation against the clinical system's export")
     assert not view.coded_button.isEnabled() or not view.history.selectedItems()
     assert patients.view(desk.session, pid).history[0].coded_by == "reception"
+    # A reconciliation finds the code in the clinical system's export: now, and only now, in force.
+    confirm(desk.session, pid)
+    desk.desk.open_patient(pid)
+    assert view.effect.text() == (f"Their GP data stays in the practice: the Type 1 code was confirmed in the "
+                                  f"clinical system on {today.day} {today:%b %Y}, so national extractions leave "
+                                  "them out (except for direct care and what Type 1 does not stop).")
+    assert not view.pending.isVisibleTo(view) and view.pending.text() == ""
+    assert view.history.item(0, 6).text() == f"Confirmed {today.day} {today:%b %Y} (reconciliation test)"
     assert view.signposted.text() == "Not signposted yet"
     view.signpost_button.click()
-    today = date.today()
     assert view.signposted.text() == f"Signposted on {today.day} {today:%b %Y}"
     assert patients.view(desk.session, pid).signposts == [today]
 
@@ -90,7 +108,7 @@ def test_an_objector_without_an_nhs_number_is_flagged(qtbot, desk, add_patient):
     pid = add_patient(desk.session, surname="Unnumbered", forenames="Pat", nhs=None)
     objections.record(desk.session, pid)
     desk.desk.open_patient(pid)
-    effect = desk.desk.patient.effect
+    effect = desk.desk.patient.local_effect
     assert effect.text().startswith("Objects, but no NHS number is recorded") and "Add their NHS number" in effect.text()
     assert "a4000f" in effect.styleSheet()  # shown as a warning
 
@@ -106,7 +124,7 @@ def test_add_the_missing_nhs_number_from_the_record(qtbot, desk, add_patient):
     objections.record(desk.session, pid)
     desk.desk.open_patient(pid)
     view = desk.desk.patient
-    assert view.effect.text().startswith("Objects, but no NHS number")
+    assert view.local_effect.text().startswith("Objects, but no NHS number")
 
     view.edit_button.click()
     form = desk.desk.new
@@ -126,7 +144,7 @@ def test_add_the_missing_nhs_number_from_the_record(qtbot, desk, add_patient):
     qtbot.keyClick(form.edits["nhs_number"], Qt.Key.Key_Return)
     assert desk.desk.currentIndex() == PATIENT
     assert view.message.text() == "Updated Pat Unnumbered's NHS number."
-    assert view.effect.text().startswith("Their GP data stays in the practice: the exclusion file lists them.")
+    assert view.local_effect.text().startswith("The practice's own extracts leave them out: the exclusion file lists")
     assert patients.view(desk.session, pid).patient.nhs_number == new_number
 
     manager = session_service.unlock(desk.session.folder, "manager", "manager-demo-pass")
@@ -163,11 +181,11 @@ def test_says_when_the_change_is_not_in_the_exclusion_file_yet(qtbot, desk, add_
 
     pid = _objector(desk, add_patient, "Notyet")
     desk.desk.open_patient(pid)
-    assert "(Changed since the exclusion file was last written" in desk.desk.patient.effect.text()
+    assert "(Changed since the exclusion file was last written" in desk.desk.patient.local_effect.text()
     manager = session_service.unlock(desk.session.folder, "manager", "manager-demo-pass")
     try:
         exclusion.export(manager, tmp_path / "exclusions")
     finally:
         manager.lock()
     desk.desk.open_patient(pid)
-    assert desk.desk.patient.effect.text() == "Their GP data stays in the practice: the exclusion file lists them."
+    assert desk.desk.patient.local_effect.text() == "The practice's own extracts leave them out: the exclusion file lists them."

@@ -29,10 +29,11 @@ def test_include_me_offered_only_while_the_opt_out_is_on_then_recorded_and_withd
     assert desk.desk.currentIndex() == PATIENT
     assert not view.include_button.isVisible() and not view.include_withdraw_button.isVisible()  # opt-out off
 
-    assert view.effect.text().startswith("Their GP data may be extracted: no objection is in force.")
+    assert view.effect.text().startswith("Their GP data may be extracted: no Type 1 objection is recorded.")
     turn_on_as_gp(demo_folder, desk)  # published on the bus: the open patient view re-reads
     assert view.include_button.isVisible() and view.include_button.isEnabled()
-    assert view.effect.text().startswith("Their GP data stays in the practice (the practice-wide opt-out).")
+    assert view.effect.text().startswith("The practice-wide opt-out is on. National extractions leave them out only")
+    assert view.local_effect.text().startswith("The practice's own extracts leave them out")
     assert not view.include_withdraw_button.isVisible()
 
     # Cancelled: nothing recorded.
@@ -54,7 +55,7 @@ def test_include_me_offered_only_while_the_opt_out_is_on_then_recorded_and_withd
     assert view.effect.text().startswith("Their GP data may be extracted: they asked to be included")
     rec = patients.view(session, pid)
     assert rec.statuses[INCLUDE].active and rec.statuses[INCLUDE].event.recorded_by == "reception"
-    assert [p.kind for p in letters_service.pending(session) if p.patient_id == pid] == ["include"]
+    assert [p.kind for p in letters_service.pending(session) if p.patient_id == pid] == ["include_received"]
 
     dialogs.set_next_answer("Withdraw request")
     dialogs.set_next_answer("OK")

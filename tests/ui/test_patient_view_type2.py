@@ -21,8 +21,11 @@ def test_type2_only_is_readable_with_ndoo_signposting_and_no_error_letter(qtbot,
     desk.desk.open_patient(pid)
     view = desk.desk.patient
     assert view.status_labels["type2"].text() == "Legacy Type 2 objection recorded, since 1 Apr 2016"
-    words = view.effect.text()
-    assert words.startswith("Their GP data may be extracted. Legacy Type 2 objection only")
+    # National extractions (the clinical-system code) and the practice's own extracts (the file).
+    assert view.effect.text().startswith("Their GP data may be extracted from the practice: a legacy Type 2 "
+                                         "objection never stopped that")
+    words = view.local_effect.text()
+    assert words.startswith("The practice's own extracts may include them. Legacy Type 2 objection only")
     assert "does not list them" in words and "National Data Opt-out" in words
     assert view.history.rowCount() == 1  # the history stays readable
     before = [p.kind for p in letters_service.pending(session) if p.patient_id == pid]

@@ -39,7 +39,8 @@ def test_record_objection_with_the_keyboard_alone(qtbot, desk, add_patient):
     assert desk.desk.currentIndex() == DONE
     summary = desk.desk.done.text.text()
     assert summary.startswith("Type 1 objection recorded for Kim Keyboardonly.")
-    assert "confirmation letter is queued" in summary
+    assert "Received, not yet in force" in summary and "the practice manager adds the code" in summary
+    assert "A letter is queued" in summary
     record = patients.view(desk.session, pid)
     assert record.statuses["type1"].active
     assert record.history[-1].via == "post" and record.history[-1].recorded_by == "reception"

@@ -29,7 +29,7 @@ def test_recorded_published_and_letter_queued(qtbot, manager, add_patient):
     worker.wait()
     assert patients.view(manager, pid).statuses[INCLUDE].active
     assert seen and pid in seen[0].patient_ids
-    assert [p.kind for p in letters_service.pending(manager) if p.patient_id == pid] == ["include"]
+    assert [p.kind for p in letters_service.pending(manager) if p.patient_id == pid] == ["include_received"]
     assert "changes nothing until a GP turns it on" in dialogs.shown[0][1]
 
 

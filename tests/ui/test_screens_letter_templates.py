@@ -15,6 +15,7 @@ from gp_optout_desktop.services import templates as template_service
 from gp_optout_desktop.ui import dialogs
 from gp_optout_desktop.ui.bus import ChangeBus
 from gp_optout_desktop.ui.screens import letters as letters_screen
+from tests.in_force_helpers import confirm
 from tests.ui.helpers import wait_idle
 
 
@@ -69,7 +70,9 @@ def test_saving_new_wording_keeps_it_in_the_register_and_letters_use_it(qtbot, p
     saves = audit_service.query(manager, action="template.save")
     assert [(r.user, r.outcome, r.detail) for r in saves] == [("pm", "ok", f"kind=objection version={new.template.version}")]
     # The next letter printed is worded the practice's way and records that version.
-    objections.record(manager, add_patient(manager))
+    confirmed = add_patient(manager)
+    objections.record(manager, confirmed)
+    confirm(manager, confirmed)  # the confirmation prints only once the code is confirmed
     out = tmp_path / "letters.pdf"
     letters_service.print_batch(manager, out)
     assert "Thank you very much for telling us" in " ".join(p.extract_text() for p in PdfReader(str(out)).pages)

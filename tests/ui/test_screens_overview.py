@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from PySide6.QtCore import QRectF
 
+from tests.in_force_helpers import confirm
 from gp_optout_desktop.domain import codes, roles
 from gp_optout_desktop.services import demo as demo_service, exclusion as exclusion_service, objections
 from gp_optout_desktop.services import overview as overview_service, session as session_service
@@ -59,16 +60,24 @@ def test_overview_counts_match_what_was_recorded(qtbot, manager, add_patient):
     screen.show()
     wait_idle(qtbot, screen)
     shown = {k: t.figure.text() for k, t in screen.tiles.items()}
-    assert shown == {"patients": "4", "type1": "2", "type2": "0", "withdrawn": "1", "included": "0",
-                     "pending": "4", "overdue": "1" if date.today() > date(2026, 2, 5) else "0", "policy": "Off"}
+    # Recorded is received, not in force: none of the codes is confirmed in the clinical system yet.
+    assert shown == {"patients": "4", "type1": "0", "type1_received": "2", "type2": "0", "withdrawn": "1",
+                     "included": "0", "pending": "4", "overdue": "1" if date.today() > date(2026, 2, 5) else "0",
+                     "policy": "Off"}
+    received = screen.tiles["type1_received"].caption.text()
+    assert "practice manager codes them" in received and "1 withdrawal not yet confirmed" in received
     assert screen.chart.periods[-1].objecting_at_end == 2
     assert "no NHS number" not in screen.tiles["type1"].caption.text()
+    confirm(manager, a)  # a reconciliation found Ayre's code in the clinical system's export
+    screen.refresh()
+    wait_idle(qtbot, screen)
+    assert screen.tiles["type1"].figure.text() == "1" and screen.tiles["type1_received"].figure.text() == "1"
     # An objector with no NHS number cannot be in the exclusion file: the tile says so, in red.
     objections.record(manager, add_patient(manager, surname="Unnumbered", nhs=None))
     screen.refresh()
     wait_idle(qtbot, screen)
     caption = screen.tiles["type1"].caption.text()
-    assert screen.tiles["type1"].figure.text() == "3" and "1 objecting patient has no NHS number" in caption
+    assert screen.tiles["type1_received"].figure.text() == "2" and "1 objecting patient has no NHS number" in caption
     assert "a4000f" in screen.tiles["type1"].figure.styleSheet()
     image = screen.grab().toImage()
     assert image.width() > 0 and len({image.pixel(x, image.height() // 2 + 60) for x in range(0, image.width(), 4)}) > 2

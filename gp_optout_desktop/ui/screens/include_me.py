@@ -22,18 +22,19 @@ WITHDRAW_TITLE = "Withdraw the request to be included"
 
 
 def question(name: str, policy_on: bool) -> str:
-    now = ("The practice-wide opt-out is on, so from today their GP data can be extracted like that of any "
-           "patient without an objection of their own." if policy_on else
+    now = ("The practice-wide opt-out is on, so the practice's own extracts include them from today; national "
+           "extractions follow the code in their clinical record once it is confirmed there." if policy_on else
            "The practice-wide opt-out is off, so this changes nothing until a GP turns it on.")
-    return (f"Record that {name} asks to be included in GP data extractions?\n\n{now} A confirmation letter is "
-            "queued. A Type 1 objection of their own still keeps their data in the practice.")
+    return (f"Record that {name} asks to be included in GP data extractions?\n\n{now} A letter is "
+            "queued. A Type 1 objection of their own still stands.")
 
 
 def withdraw_question(name: str, policy_on: bool) -> str:
-    now = ("The practice-wide opt-out is on, so from today their GP data is no longer extracted." if policy_on else
+    now = ("The practice-wide opt-out is on, so the practice's own extracts leave them out from today; national "
+           "extractions follow the code in their clinical record once it is confirmed there." if policy_on else
            "The practice-wide opt-out is off, so this changes nothing until a GP turns it on.")
     return (f"Record that {name} withdraws their request to be included in GP data extractions?\n\n{now} "
-            "A confirmation letter is queued.")
+            "A letter is queued.")
 
 
 def ask_and_record(parent, session, bus, patient_id: int, name: str, policy_on: bool, *, via: str = "desk",

@@ -119,6 +119,11 @@ class LettersScreen(Screen):
         self.summary.setWordWrap(True)
         self.summary.setAccessibleName("Letters waiting")
         layout.addWidget(self.summary)
+        # Confirmations promised in an acknowledgement: they print once their codes are confirmed.
+        self.held_note = QLabel()
+        self.held_note.setWordWrap(True)
+        self.held_note.setAccessibleName("Confirmations waiting for codes")
+        layout.addWidget(self.held_note)
         split = QSplitter(Qt.Horizontal)
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -141,6 +146,7 @@ class LettersScreen(Screen):
         left_layout.addWidget(self._build_print())
         left_layout.addWidget(self._build_reprint())
         left_layout.addWidget(self._build_notice())
+        left_layout.addWidget(self._build_policy_change())
         split.addWidget(left)
         self.preview = PdfPreview()
         self.preview.print_button.clicked.connect(self.print_previewed)
@@ -217,6 +223,32 @@ class LettersScreen(Screen):
         self.actions(self.notice_button)
         return box
 
+    def _build_policy_change(self) -> QGroupBox:
+        box = QGroupBox("Type 1 policy change")
+        row = QHBoxLayout(box)
+        self.policy_change_button = QPushButton("Write to every &objector in force…")
+        self.policy_change_button.setToolTip(
+            "Letters promise that the practice will tell patients if Type 1 opt-outs change. Queue the "
+            "practice's own policy-change letter (Templates tab) to every patient whose objection is in force.")
+        self.policy_change_button.clicked.connect(self.queue_policy_change)
+        row.addWidget(self.policy_change_button)
+        row.addStretch(1)
+        self.actions(self.policy_change_button)
+        return box
+
+    def queue_policy_change(self) -> None:
+        """Count first (off the UI thread), then ask with the number, then queue."""
+        self.call(letters_service.policy_change_audience, self._confirm_policy_change)
+
+    def _confirm_policy_change(self, count) -> None:
+        if not _ask.confirm(self, "Write to every objector in force",
+                            f"Queue the Type 1 policy-change letter to {count:,} patient{'s' if count != 1 else ''} "
+                            "whose objection is in force (code confirmed in the clinical system)? It uses the "
+                            "practice's own wording from the Templates tab and is due within one calendar month.",
+                            yes="Queue the letters"):
+            return
+        self.call(letters_service.queue_policy_change)
+
     def queue_notice(self) -> None:
         if not _ask.confirm(self, "Tell patients about the practice-wide opt-out",
                             "Queue the practice-wide opt-out notice for every household that has not had it "
@@ -227,9 +259,22 @@ class LettersScreen(Screen):
 
     # --- the queue ------------------------------------------------------------------------
     def refresh(self) -> None:
-        self.call(letters_service.pending, self._show)
+        self.call(letters_service.pending_and_held, self._show_both)
         if hasattr(self, "templates"):
             self.templates.load_once()
+
+    def _show_both(self, result) -> None:
+        rows, held = result
+        self._show(rows)
+        if held:
+            late = sum(1 for h in held if h.overdue)
+            self.held_note.setText(
+                f"{len(held)} confirmation{'s wait' if len(held) != 1 else ' waits'} for codes to be confirmed in "
+                "the clinical system (coding worklist, then reconciliation); each prints once its code is found."
+                + (f" {late} of them past due: check the coding." if late else ""))
+        else:
+            self.held_note.clear()
+        self.held_note.setStyleSheet("color: #a4000f;" if any(h.overdue for h in held) else "")
 
     def _show(self, rows) -> None:
         self.model.set_rows(rows)
@@ -245,6 +290,7 @@ class LettersScreen(Screen):
         super().clear()
         self.model.set_rows([])
         self.summary.clear()
+        self.held_note.clear()
         self.preview.clear()
         self.reprint_nhs.clear()
         self._drop_scratch()

@@ -56,7 +56,8 @@ class OverviewScreen(Screen):
         grid = QGridLayout()
         self.tiles = {
             "patients": Tile("Patients in the register"),
-            "type1": Tile("Type 1 objections in force"),
+            "type1": Tile("Type 1 objections in force (code confirmed in the clinical system)"),
+            "type1_received": Tile("Type 1 objections received, not yet in force"),
             "type2": Tile("Legacy Type 2 objections in force"),
             "withdrawn": Tile("Objections withdrawn (no longer objecting)"),
             "included": Tile("Asked to be included (opt-ins)"),
@@ -82,15 +83,18 @@ class OverviewScreen(Screen):
         t = self.tiles
         t["patients"].set_value(o.patients)
         unlisted = o.objecting_without_nhs
-        t["type1"].set_value(o.objecting[codes.TYPE1],
+        t["type1"].set_value(o.type1_in_force,
                              f"{unlisted:,} objecting patient{'s have' if unlisted != 1 else ' has'} no NHS number, "
                              "so the exclusion file cannot list them: find them by name and add it (Edit details)"
                              if unlisted else "", warn=bool(unlisted))
+        t["type1_received"].set_value(o.type1_received, _received_note(o))
         t["type2"].set_value(o.objecting[codes.TYPE2], "not accepted as new since 11 Oct 2018")
         t["withdrawn"].set_value(sum(o.withdrawn.values()))
         t["included"].set_value(o.included, "" if o.policy_on else "matter only while the practice-wide opt-out is on")
+        held = (f"; {o.letters_held:,} confirmation{'s wait' if o.letters_held != 1 else ' waits'} for codes to be "
+                "confirmed") if o.letters_held else ""
         t["pending"].set_value(o.letters_pending, f"{o.letters_due_soon} due within "
-                                                  f"{overview_service.DUE_SOON_DAYS} days")
+                                                  f"{overview_service.DUE_SOON_DAYS} days{held}")
         t["overdue"].set_value(o.letters_overdue, "send these first" if o.letters_overdue else "",
                                warn=o.letters_overdue > 0)
         t["policy"].set_text("ON" if o.policy_on else "Off",
@@ -103,6 +107,20 @@ class OverviewScreen(Screen):
         for tile in self.tiles.values():
             tile.set_value(None)
         self.chart.set_periods([])
+
+
+def _received_note(o: overview_service.Overview) -> str:
+    """Who does what for the objections not yet in force (and withdrawals not yet confirmed)."""
+    parts = []
+    if o.type1_received:
+        parts.append("national extractions still take their data until the practice manager codes them in the "
+                     "clinical system and a reconciliation confirms it")
+    if o.type1_marked:
+        parts.append(f"{o.type1_marked:,} marked coded, not yet confirmed")
+    if o.withdrawals_not_confirmed:
+        parts.append(f"{o.withdrawals_not_confirmed:,} withdrawal{'s' if o.withdrawals_not_confirmed != 1 else ''} "
+                     "not yet confirmed")
+    return "; ".join(parts)
 
 
 def create(session_provider, bus) -> OverviewScreen:
