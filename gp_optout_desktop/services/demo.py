@@ -110,7 +110,8 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
             member_ids = []
             for member in range(household):
                 ordinal = adult_ordinal if member == 0 else child_first + int(rnd() * child_span)
-                nhs = numbers[pid - 1] if pid - 1 < n_numbers else None  # beyond ~900,000: number not known
+                # numbers starts at this call's first patient (a second call carries on from the first)
+                nhs = numbers[pid - first_pid] if pid - first_pid < n_numbers else None  # beyond ~900,000: not known
                 forename = FORENAMES[int(rnd() * n_fore)]
                 patients.append((pid, nhs, "", surname, forename, s_key, iso_days[ordinal],
                                  address, pc, pc_key, now, "demo"))

@@ -59,19 +59,19 @@ def _words(changed: list[str]) -> str:
 def find(session: Session, text: str, limit: int = 200) -> list[patients_store.ResultRow]:
     """The front-desk search: NHS number (any spacing), surname prefix ('Smith, J'), DOB or postcode."""
     query = patients_store.parse_query(text)
-    with session.read("search") as conn:
+    with session.read_committed("search") as conn:
         ids = patients_store.search_ids(conn, query, limit)
         return patients_store.result_rows(conn, ids)
 
 
 def find_ids(session: Session, text: str, limit: int = 500) -> list[int]:
     query = patients_store.parse_query(text)
-    with session.read("search") as conn:
+    with session.read_committed("search") as conn:
         return patients_store.search_ids(conn, query, limit)
 
 
 def result_rows(session: Session, ids: list[int]) -> list[patients_store.ResultRow]:
-    with session.read("search") as conn:
+    with session.read_committed("search") as conn:
         return patients_store.result_rows(conn, ids)
 
 

@@ -13,9 +13,11 @@ from ..domain import codes as codes_mod
 from ..domain import roles
 from ..domain.errors import ValidationError
 from ..paths import resource
-from ..store import codes_repo as codes_store, meta, register as register_store, users as users_store
+from ..store import codes_repo as codes_store, integrity, meta, readers, register as register_store, \
+    users as users_store
 from ..store.audit import Pending
-from ..store.errors import StoreError, WrongPassword
+from ..store.database import DatabaseError
+from ..store.errors import RegisterCorrupt, StoreError, WrongPassword
 from ..domain.uk_time import uk_date
 
 
@@ -125,8 +127,10 @@ class Session:
         """The one write path: permission, one transaction, revision bump, audit rows.
 
         ``changes_register=False`` is for audited reads: the audit row is written but the
-        register revision (which tells whether the exclusion file is current) stays."""
+        register revision (which tells whether the exclusion file is current) stays.
+        Refused once an integrity check has found the register damaged (ADR 0011)."""
         self.require(permission)
+        integrity.refuse_writes_if_damaged(self.register)
         with self._transaction() as conn:
             ctx = WriteContext(conn, self)
             yield ctx
@@ -139,6 +143,15 @@ class Session:
     def read(self, permission: str):
         self.require(permission)
         with self.register.reading() as conn:
+            yield conn
+
+    @contextmanager
+    def read_committed(self, permission: str):
+        """A read on the desk's own read-only connection: it never waits for a task writing or
+        reading on the main connection (a backup, an import, a letter run), and sees what
+        was last committed. For the front desk's searches."""
+        self.require(permission)
+        with readers.desk_reader(self.register).reading() as conn:
             yield conn
 
     def practice(self) -> dict:
@@ -155,9 +168,12 @@ class Session:
     def lock(self) -> None:
         """Close the connection and forget the key (idle lock, Lock now, quit)."""
         if self.register.is_open:
-            with self._transaction() as conn:
-                self.register.audit.append(conn, user=self.user, role=self.role, action="session.lock",
-                                           perm="session")
+            try:
+                with self._transaction() as conn:
+                    self.register.audit.append(conn, user=self.user, role=self.role, action="session.lock",
+                                               perm="session")
+            except DatabaseError:
+                pass  # a damaged register (ADR 0011) must still lock: the key is forgotten regardless
         self.register.close()
 
 
@@ -176,18 +192,33 @@ def _start(reg: register_store.Register, user: str, failures: list[dict], via: s
     return session
 
 
+@contextmanager
+def _damage_in_words():
+    """Unlock reads only the pages it needs (no integrity check on the way, ADR 0011); a
+    damaged one among them fails SQLCipher's page HMAC and is refused here, in words."""
+    try:
+        yield
+    except DatabaseError:
+        raise RegisterCorrupt(
+            "The register file is damaged or has been tampered with (a page failed its check when read). "
+            "Nothing was changed. Restore the latest backup."
+        ) from None
+
+
 def unlock(folder: Path, user: str, password: str) -> Session:
     if not user or not user.strip():
         raise ValidationError("Enter your user name.", "user")
-    reg, failures = register_store.unlock(Path(folder), user.strip(), password)
-    return _start(reg, user.strip(), failures, "password")
+    with _damage_in_words():
+        reg, failures = register_store.unlock(Path(folder), user.strip(), password)
+        return _start(reg, user.strip(), failures, "password")
 
 
 def unlock_with_recovery(folder: Path, user: str, recovery_key: str) -> Session:
     """The recovery key opens the register as a named practice manager whose password is lost:
     they must choose a new password before anything else (must_change_password)."""
-    reg, failures = register_store.unlock(Path(folder), user, recovery_key=recovery_key)
-    session = _start(reg, user, failures, "recovery key")
+    with _damage_in_words():
+        reg, failures = register_store.unlock(Path(folder), user, recovery_key=recovery_key)
+        session = _start(reg, user, failures, "recovery key")
     if session.role != roles.MANAGER:
         session.lock()
         raise WrongPassword("The recovery key may only be used by a practice manager.")

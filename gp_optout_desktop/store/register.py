@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import attest, certs, database, keyfile, location, meta
+from . import attest, certs, database, keyfile, location, meta, readers, schema
 from . import users as users_store
 from .audit import HEAD_META, AuditChain, Head, Signer, Verification, load_key
 from .errors import RecordNotCertified, StoreError
@@ -122,11 +122,12 @@ class Register:
         return result
 
     def close(self) -> None:
+        readers.close(self)  # the desk's read-only connection goes with this one
         if self.is_open:
             try:
                 self.remember_audit_head()
-            except (StoreError, OSError):
-                pass  # closing must not fail because the key file could not be rewritten
+            except (StoreError, OSError, database.DatabaseError):
+                pass  # closing must not fail because the key file (or a damaged register) could not be written
             self.db.close()
         self.data_key = b""
 
@@ -135,7 +136,10 @@ def _open_db(folder: Path, data_key: bytes, create: bool) -> database.Database:
     db_path, _ = register_paths(folder)
     conn = database.connect(db_path, data_key, create=create)
     try:
-        if not create:
+        # No integrity check here: it grew with the register (seconds at 1,000,000 patients).
+        # It runs after unlock in the background, before a backup and on demand (ADR 0011),
+        # and here only before a migration rewrites the file.
+        if not create and database.schema_version(conn) < schema.LATEST:
             database.check_integrity(conn)
         database.migrate(conn, db_path)
     except BaseException:

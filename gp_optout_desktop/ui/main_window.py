@@ -19,6 +19,7 @@ from .style import STYLE_SHEET
 from .bus import ChangeBus, ScopedBus
 from .desk import DeskFlow
 from .idle_lock import IdleLock
+from .integrity_status import IntegrityStatus
 from .screens.policy_banner import PolicyBanner
 from .unlock import UnlockWidget
 
@@ -99,6 +100,8 @@ class MainWindow(QMainWindow):
         self.exclusion_label = QLabel()
         self.exclusion_label.setAccessibleName("Exclusion file status")
         self.statusBar().addWidget(self.user_label)
+        self.integrity = IntegrityStatus(lambda: self.session)
+        self.statusBar().addWidget(self.integrity)
         self.statusBar().addPermanentWidget(self.exclusion_label)
         self.bus.changed.connect(self._on_changed)
         self.bus.locked.connect(self._locked_elsewhere)
@@ -209,6 +212,7 @@ class MainWindow(QMainWindow):
             self.desk.to_search()
         self._read_idle_minutes()
         self.idle.start()
+        self.integrity.start()  # off the UI thread, after unlock instead of during it (ADR 0011)
 
     def _read_idle_minutes(self) -> None:
         """The idle lock's time from the register: at unlock, and again when a practice manager
@@ -241,6 +245,7 @@ class MainWindow(QMainWindow):
         self.idle.stop()
         session, self.session = self.session, None
         self.bus.locked.emit()
+        self.integrity.clear()
         self._drop_screens()
         try:
             session.lock()

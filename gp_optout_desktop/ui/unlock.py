@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QFormLayout, QLabel, QLineEdit, QPushButton, QSta
 from ..domain.errors import ValidationError
 from ..services import session as session_service, users as users_service
 from ..store.errors import StoreError, Throttled
-from . import worker
+from . import warm, worker
 from .widgets import InlineMessage, WARN_STYLE, card, heading
 from ..domain.uk_time import uk
 
@@ -230,6 +230,7 @@ class UnlockWidget(QWidget):
         self._set_busy(True)
         folder, fn = self.folder, self._recovery_fn if self.recovery_toggle.isChecked() else self._unlock_fn
         worker.run(lambda: fn(folder, user, password), self._unlocked, self._failed)
+        warm.start()  # the screens' imports, while Argon2id runs (not on the UI thread after it)
 
     def _failed(self, exc: BaseException) -> None:
         self._set_busy(False)

@@ -14,6 +14,24 @@ def test_demo_patients_are_synthetic_and_every_pending_letter_prints(demo, tmp_p
     assert letters.pending(demo) == []
 
 
+def test_demo_generated_in_chunks_gives_every_patient_a_number(manager):
+    """A register built in several calls (as the UI benchmark builds its 1,000,000) numbers
+    every patient, each number distinct, valid and synthetic: a later call carries on after
+    the earlier patients instead of running off the end of its numbers."""
+    from gp_optout_desktop.services import demo as demo_service
+
+    for seed in (1, 2, 3):
+        demo_service.generate(manager, 400, seed=seed)
+    with manager.register.reading() as conn:
+        rows = conn.execute("SELECT id, nhs FROM patients ORDER BY id").fetchall()
+    assert len(rows) == 1200
+    assert all(nhs is not None for _, nhs in rows), "patients from the 2nd and 3rd calls had no NHS number"
+    numbers = [nhs for _, nhs in rows]
+    assert len(set(numbers)) == 1200
+    assert numbers == nhs_number.synthetic_range(1200)
+    assert all(n.startswith("999") and nhs_number.is_valid(n) for n in numbers)
+
+
 def test_a_ten_patient_demo_has_objections_and_letters(tmp_path):
     """`demo --patients 10`: whatever the draw, an objection whose letter is still due (to print)
     and one whose letter went out."""

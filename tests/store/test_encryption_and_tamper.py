@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gp_optout_desktop.services import objections, patients, session as session_service
+from gp_optout_desktop.services import integrity, objections, patients, session as session_service
 from gp_optout_desktop.store import database, location, schema
 from gp_optout_desktop.store.errors import NewerSchema, RegisterCorrupt, UnsafeLocation
 
@@ -76,8 +76,27 @@ def test_flipped_bytes_are_detected_not_read(manager, register_dir, add_patient,
     position = offset if offset >= 0 else len(data) + offset
     data[position] ^= 0xFF
     db.write_bytes(bytes(data))
-    with pytest.raises(RegisterCorrupt, match="damaged|tampered"):
-        session_service.unlock(register_dir, "pm", "pm-password-1")
+    # Unlock reads only the pages it needs (ADR 0011): damage there refuses the unlock ...
+    try:
+        session = session_service.unlock(register_dir, "pm", "pm-password-1")
+    except RegisterCorrupt as exc:
+        assert "damaged" in str(exc) or "tampered" in str(exc)
+        return
+    # ... damage elsewhere is refused when read (SQLCipher's per-page HMAC), the check after
+    # unlock finds it, and from then on nothing more is written to the file.
+    try:
+        with pytest.raises(database.DatabaseError):
+            with session.register.reading() as conn:
+                for table in ("patients", "events", "audit", "current_state", "letters", "meta", "users"):
+                    conn.execute(f"SELECT * FROM {table}").fetchall()
+        result = integrity.check(session, why="after unlock")
+        assert not result.ok and "damaged or was tampered with" in result.problem
+        assert "Restore the latest backup" in result.problem
+        with pytest.raises(RegisterCorrupt, match="Changes are blocked"):
+            patients.add(session, nhs="999 000 0018", surname="Blocked", forenames="Ann", dob="1960-01-01",
+                         postcode_raw="LS1 4AP")
+    finally:
+        session.register.close()
 
 
 def test_newer_schema_is_refused_and_nothing_changes(manager, register_dir):
