@@ -83,7 +83,10 @@ class CliContext:
 
 
 def _read_secret(path: str) -> str:
-    return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    try:
+        return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise ValidationError(f"The password file {Path(path).name} is not UTF-8 text.") from None
 
 
 def _prompt_secret(prompt: str) -> str:
@@ -395,7 +398,18 @@ def cmd_backup(ctx: CliContext) -> int:
 def cmd_restore(ctx: CliContext) -> int:
     from .services import backup
 
-    session, change = backup.restore(ctx.folder, Path(ctx.args.from_file), ctx.user(), ctx.password())
+    a = ctx.args
+    recovery = _read_secret(a.recovery_key_file) if a.recovery_key_file else None
+    password = None if recovery is not None else ctx.password("Your password for this register: ")
+    backup_recovery = _read_secret(a.backup_recovery_key_file) if a.backup_recovery_key_file else None
+    backup_password = _read_secret(a.backup_password_file) if a.backup_password_file else None
+    try:
+        session, change = backup.restore(ctx.folder, Path(a.from_file), ctx.user(), password, recovery,
+                                         backup_password=backup_password, backup_recovery_key=backup_recovery,
+                                         replace_unreadable=a.replace_unreadable, confirm_ods=a.confirm_ods)
+    except backup.ConfirmationNeeded as exc:
+        how = "--replace-unreadable" if exc.kind == "unreadable" else f"--confirm-ods {exc.ods}"
+        raise ValidationError(f"{exc} Run again with {how}.") from None
     ctx._session = session
     ctx.out(change.summary)
     return 0
@@ -535,6 +549,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_backup)
     p = sub.add_parser("restore", help="restore a backup after checking it (practice manager)")
     p.add_argument("--from", dest="from_file", required=True)
+    p.add_argument("--recovery-key-file", help="prove your right with this register's recovery key instead of your password")
+    p.add_argument("--backup-password-file", help="your password in the backup, if it differs from today's")
+    p.add_argument("--backup-recovery-key-file", help="open the backup with its recovery key")
+    p.add_argument("--confirm-ods", metavar="CODE", help="restore a backup of another practice: type its ODS code")
+    p.add_argument("--replace-unreadable", action="store_true",
+                   help="the register here cannot be read: replace it (it is kept aside)")
     p.set_defaults(func=cmd_restore)
 
     for module in _command_modules():
@@ -559,7 +579,29 @@ def _package_path() -> list[str]:
     return list(gp_optout_desktop.__path__)
 
 
+def _not_text(argv: list[str]) -> str | None:
+    """Bytes that are not UTF-8 reach Python's argv as lone surrogates (surrogateescape): name
+    the argument by its position, never echo it (it may be a patient's name)."""
+    for number, arg in enumerate(argv, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return (f"argument {number} is not valid text (it holds bytes that are not UTF-8); nothing was "
+                    "changed. Retype it, or check the terminal's character set is UTF-8.")
+    for name in ("GP_OPTOUT_REGISTER", "GP_OPTOUT_USER", "GP_OPTOUT_PASSWORD", "GP_OPTOUT_ALLOW_FUSE"):
+        try:
+            os.environ.get(name, "").encode("utf-8")
+        except UnicodeEncodeError:
+            return f"the environment variable {name} is not valid UTF-8 text; nothing was changed."
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    problem = _not_text(argv)
+    if problem:
+        print(f"gp-optout: {problem}", file=sys.stderr)
+        return EXIT_INVALID
     parser = build_parser()
     args = parser.parse_args(argv)
     ctx = CliContext(args)
@@ -584,6 +626,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gp-optout: interrupted; nothing was changed.", file=sys.stderr)
         return 130
+    except UnicodeError:  # text typed at a prompt or read from a file that is not UTF-8
+        print("gp-optout: some text given is not valid UTF-8; nothing was changed.", file=sys.stderr)
+        return EXIT_INVALID
     finally:
         ctx.close()
 

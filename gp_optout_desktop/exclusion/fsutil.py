@@ -14,7 +14,8 @@ from pathlib import Path
 
 def write_durable(path: Path, data: bytes) -> None:
     """Create ``path`` (must not exist), write all bytes, fsync before returning."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+    # Owner-only whatever the umask: the set lists patients' NHS numbers (issue 11, finding 9).
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     try:
         view = memoryview(data)
         while view:

@@ -140,7 +140,9 @@ def _write_and_commit(directory: Path, files: dict[str, bytes], manifest: Manife
     # ---- before the commit point: any failure leaves the previous set current -------------
     tmp = temp_name(directory, "gen")
     try:
-        tmp.mkdir()
+        tmp.mkdir(mode=0o700)
+        if os.name != "nt":
+            os.chmod(tmp, 0o700)  # whatever the umask
         for name, data in files.items():
             write_durable(tmp / name, data)
         fsync_dir(tmp)

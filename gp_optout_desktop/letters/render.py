@@ -433,7 +433,10 @@ def render_split(
     if not requests:
         raise ValueError("No letters to render.")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not out_dir.exists():
+        out_dir.mkdir(parents=True)
+        if os.name != "nt":
+            os.chmod(out_dir, 0o700)  # a folder this program makes for letters is owner-only, whatever the umask
     tpl = _templates_for(requests, templates)
     workers = max(1, min(workers or os.cpu_count() or 1, len(requests)))
     if workers == 1:

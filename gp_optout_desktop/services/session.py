@@ -172,8 +172,8 @@ class Session:
                 with self._transaction() as conn:
                     self.register.audit.append(conn, user=self.user, role=self.role, action="session.lock",
                                                perm="session")
-            except DatabaseError:
-                pass  # a damaged register (ADR 0011) must still lock: the key is forgotten regardless
+            except (DatabaseError, StoreError):
+                pass  # damaged (ADR 0011) or re-keyed in another window: the key is forgotten regardless
         self.register.close()
 
 

@@ -89,9 +89,11 @@ def add(session: Session, name: str, role: str, password: str | None = None) -> 
         users_store.add(ctx.conn, name, role, by=session.user, at=session.now())
         _certify(session, ctx.conn, name, role, seed=seed)
         ctx.audit("user.add", detail=f"name={name} role={role}")
-        session.register.keys.wrap(name, password, session.register.data_key, must_change=temporary,
-                                   extra=_slot_secrets(session, role, seed))
-        session.register.keys.save()  # inside the transaction: if the key file cannot be written, the user is not added
+        data_key = session.register.data_key
+        extra = _slot_secrets(session, role, seed)
+        # Inside the transaction: if the key file cannot be written, the user is not added.
+        session.register.keys.update(lambda keys: keys.wrap(name, password, data_key, must_change=temporary,
+                                                            extra=extra))
     return ChangeSet(f"Added {roles.ROLE_LABELS[role].lower()} {name}.", ctx.revision, areas=frozenset({"users"}),
                      data={"password": password if temporary else None})
 
@@ -108,8 +110,7 @@ def remove(session: Session, name: str) -> ChangeSet:
         users_store.deactivate(ctx.conn, name)
         _certify(session, ctx.conn, name, role, active=False)
         ctx.audit("user.remove", detail=f"name={name}")
-        session.register.keys.remove(name)
-        session.register.keys.save()
+        session.register.keys.update(lambda keys: keys.remove(name))
     return ChangeSet(f"Removed {name}; their key was deleted.", ctx.revision, areas=frozenset({"users"}))
 
 
@@ -125,8 +126,7 @@ def change_role(session: Session, name: str, role: str) -> ChangeSet:
         _certify(session, ctx.conn, name, role)
         ctx.audit("user.role", detail=f"name={name} role={old}->{role}")
         if old == roles.MANAGER and role != roles.MANAGER:
-            session.register.keys.drop_secret(name, certs.MANAGER_SECRET)
-            session.register.keys.save()
+            session.register.keys.update(lambda keys: keys.drop_secret(name, certs.MANAGER_SECRET))
     summary = f"{name} is now a {roles.ROLE_LABELS[role].lower()}."
     if role == roles.MANAGER and old != roles.MANAGER:
         summary += " Reset their password to give them the manager key (needed to sign the exclusion file and manage users)."
@@ -145,10 +145,14 @@ def reset_password(session: Session, name: str) -> ChangeSet:
             raise NotFound(f"There is no user called {name}.")
         _certify(session, ctx.conn, name, role, seed=seed)
         ctx.audit("user.reset_password", detail=f"name={name}")
-        session.register.keys.wrap(name, password, session.register.data_key, must_change=True,
-                                   extra=_slot_secrets(session, role, seed))
-        session.register.keys.clear_throttle(name)
-        session.register.keys.save()
+        data_key = session.register.data_key
+        extra = _slot_secrets(session, role, seed)
+
+        def reset(keys):
+            keys.wrap(name, password, data_key, must_change=True, extra=extra)
+            keys.clear_throttle(name)
+
+        session.register.keys.update(reset)
     return ChangeSet(f"{name} has a temporary password and must choose a new one at next unlock.", ctx.revision,
                      areas=frozenset({"users"}), data={"password": password})
 
@@ -161,8 +165,8 @@ def change_own_password(session: Session, new_password: str) -> ChangeSet:
         extra = {certs.AUDIT_SECRET: reg.audit_seed}
         if reg.manager_key is not None and session.role == roles.MANAGER:
             extra[certs.MANAGER_SECRET] = reg.manager_key
-        reg.keys.wrap(session.user, new_password, reg.data_key, extra=extra)
-        session.register.keys.save()
+        data_key, user = reg.data_key, session.user
+        reg.keys.update(lambda keys: keys.wrap(user, new_password, data_key, extra=extra))
     session.must_change_password = False
     return ChangeSet("Password changed.", ctx.revision, areas=frozenset({"users"}))
 
@@ -219,8 +223,12 @@ def new_recovery_key(session: Session) -> ChangeSet:
     recovery = keyfile.new_recovery_key()
     with session.write("rekey", changes_register=False) as ctx:
         ctx.audit("register.recovery_key")
-        reg.keys.wrap_recovery(recovery, reg.data_key, extra={certs.MANAGER_SECRET: manager_key})
-        reg.keys.clear_throttle(keyfile.RECOVERY_USER)
-        reg.keys.save()  # inside the transaction: if the key file cannot be written, nothing is recorded
+        data_key = reg.data_key
+
+        def replace(keys):
+            keys.wrap_recovery(recovery, data_key, extra={certs.MANAGER_SECRET: manager_key})
+            keys.clear_throttle(keyfile.RECOVERY_USER)
+
+        reg.keys.update(replace)  # inside the transaction: if the key file cannot be written, nothing is recorded
     return ChangeSet("A new recovery key was made; the old one no longer works. Print it and keep it locked away.",
                      ctx.revision, areas=frozenset({"users"}), data={"recovery_key": recovery})

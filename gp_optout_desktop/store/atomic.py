@@ -37,3 +37,32 @@ def write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
             pass
         raise
     fsync_dir(path.parent)
+
+
+def remove_stale_temps(path: Path) -> int:
+    """Delete temp files a killed ``write_bytes(path, ...)`` left behind. Call only while
+    holding the lock that serialises writes to ``path``, so no live write is removed."""
+    path = Path(path)
+    removed = 0
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            leftover.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def secure_file(path: Path) -> None:
+    """Owner-only (0600) whatever the umask: the register's files hold patient data or keys."""
+    if os.name != "nt" and Path(path).exists():
+        os.chmod(path, 0o600)
+
+
+def make_private_dir(path: Path) -> Path:
+    """A folder only its owner can enter (0700) whatever the umask."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if os.name != "nt":
+        os.chmod(path, 0o700)
+    return path

@@ -14,7 +14,7 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import atomic, database, keyfile, location, meta
+from . import atomic, database, keyfile, location, meta, seal
 from .audit import AuditChain, Head, load_key
 from .errors import RegisterCorrupt, StoreError
 
@@ -88,7 +88,10 @@ def write(conn, data_key: bytes, keys: keyfile.KeyFile, out: Path, head: Head | 
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
             zf.writestr("manifest.json", json.dumps(manifest, indent=1))
             zf.write(copy, database.DB_NAME)
-            zf.writestr(database.KEYS_NAME, json.dumps(keys.data, indent=1, sort_keys=True))
+            with keys.locked():  # the key file as it is on disk now: another window may have added a user
+                current = keyfile.KeyFile.load(keys.path)
+            zf.writestr(database.KEYS_NAME, json.dumps(current.data, indent=1, sort_keys=True))
+        atomic.secure_file(archive)  # the backup holds the whole key file: owner-only whatever the umask
         with open(archive, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(archive, out)
@@ -112,6 +115,8 @@ def _unpack(path: Path, into: Path) -> dict:
                 raise StoreError("This file is not a gp-optout backup, or is from an unknown version.")
             zf.extract(database.DB_NAME, into)
             zf.extract(database.KEYS_NAME, into)
+        for name in (database.DB_NAME, database.KEYS_NAME):
+            atomic.secure_file(into / name)  # zipfile creates them with the umask's mode
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise RegisterCorrupt(f"The backup file is damaged or incomplete ({exc.__class__.__name__}).") from None
     if _sha256(into / database.DB_NAME) != manifest.get("db_sha256"):
@@ -136,21 +141,34 @@ def revision_seen(folder: Path) -> int:
         return 0
 
 
-def _role_in_copy(db_path: Path, data_key: bytes, user: str) -> str | None:
+def _facts_of_copy(db_path: Path, data_key: bytes, user: str) -> dict:
+    """What a restore must check in the backup itself: the user's role and the practice's ODS code."""
     from . import users
 
     conn = database.connect(db_path, data_key)
     try:
-        return users.role_of(conn, user)
+        return {"role": users.role_of(conn, user), "ods": str(meta.get(conn, "ods", "") or "")}
     finally:
         conn.close()
 
 
-def restore(path: Path, folder: Path, user: str, password: str | None, recovery_key: str | None,
-            required_role: str) -> tuple[dict, bytes, Path | None]:
+def _aside_folder(folder: Path) -> Path:
+    base = folder / f"before-restore-{datetime.now():%Y%m%d-%H%M%S}"
+    aside, n = base, 1
+    while aside.exists():  # two restores in one second
+        n += 1
+        aside = base.with_name(f"{base.name}-{n}")
+    aside.mkdir()
+    return atomic.make_private_dir(aside)
+
+
+def restore(path: Path, folder: Path, user: str, unwrap, required_role: str, approve) -> tuple[dict, bytes, Path | None]:
     """Check a backup fully, then swap it in. The live register (if any) is kept aside, not deleted.
 
-    Unlocks with the backup's own key file (the live register may be the damaged one).
+    ``unwrap(backup_key_file) -> data key`` opens the backup's own key file (the caller
+    throttles and records wrong passwords against the live register, since the backup's copy
+    is thrown away); ``approve(backup_ods)`` raises unless this backup may replace the live
+    register. Both run before anything in ``folder`` changes.
     Returns (manifest, data key, folder the previous register was moved to)."""
     folder = Path(folder)
     location.check_local(folder)
@@ -159,27 +177,32 @@ def restore(path: Path, folder: Path, user: str, password: str | None, recovery_
     try:
         manifest = _unpack(Path(path), staging)
         keys = keyfile.KeyFile.load(staging / database.KEYS_NAME)
-        if recovery_key is not None:
-            data_key = keys.unlock_with_recovery(recovery_key)
-        else:
-            data_key = keys.unlock(user, password or "")
+        data_key = unwrap(keys)
         keys.clear_throttle(user)
         keys.data["failed_unlocks"] = []
         keys.save()
         _check_copy(staging / database.DB_NAME, data_key, manifest["counts"], manifest.get("audit_head"))
-        if _role_in_copy(staging / database.DB_NAME, data_key, user) != required_role:
+        facts = _facts_of_copy(staging / database.DB_NAME, data_key, user)
+        if facts["role"] != required_role:
             raise StoreError(f"Only a practice manager named in the backup can restore it; {user} is not one.")
+        manifest = {**manifest, "ods": facts["ods"]}
+        approve(facts["ods"])
         aside = None
         live_db, live_keys = folder / database.DB_NAME, folder / database.KEYS_NAME
         if live_db.exists() or live_keys.exists():
-            aside = folder / f"before-restore-{datetime.now():%Y%m%d-%H%M%S}"
-            aside.mkdir()
-            for name in (database.DB_NAME, database.DB_NAME + "-wal", database.DB_NAME + "-shm", database.KEYS_NAME):
+            aside = _aside_folder(folder)
+            for name in (database.DB_NAME, database.DB_NAME + "-wal", database.DB_NAME + "-shm", database.KEYS_NAME,
+                         seal.SEAL_NAME):
                 if (folder / name).exists():
                     os.replace(folder / name, aside / name)
         os.replace(staging / database.DB_NAME, live_db)
         os.replace(staging / database.KEYS_NAME, live_keys)
         atomic.fsync_dir(folder)
+        conn = database.connect(live_db, data_key)
+        try:
+            seal.reseal(conn, folder)  # the restored register's own counter, not the replaced one's
+        finally:
+            conn.close()
         return manifest, data_key, aside
     finally:
         shutil.rmtree(staging, ignore_errors=True)

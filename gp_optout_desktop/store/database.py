@@ -9,6 +9,7 @@ successful unwrap means the file itself is corrupt or tampered with.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import sqlcipher3
 
-from . import schema
+from . import atomic, schema
 from .errors import NewerSchema, RegisterCorrupt, StoreError
 
 DB_NAME = "register.db"
@@ -42,6 +43,7 @@ def connect(db_path: Path, data_key: bytes, *, create: bool = False) -> sqlciphe
     db_path = Path(db_path)
     if not create and not db_path.exists():
         raise StoreError(f"No register found at {db_path.parent}.")
+    _make_private(db_path)
     conn = sqlcipher3.connect(str(db_path), isolation_level=None, check_same_thread=False)
     try:
         conn.execute("PRAGMA cipher_log_level = NONE")
@@ -68,6 +70,26 @@ def connect(db_path: Path, data_key: bytes, *, create: bool = False) -> sqlciphe
         conn.close()
         raise
     return conn
+
+
+def _make_private(db_path: Path) -> None:
+    """register.db and its -wal/-shm are 0600 whatever the umask. SQLite gives the -wal and
+    -shm files the database file's own mode, so the database file is created 0600 first
+    (and any existing one, from before this rule, is tightened)."""
+    if os.name == "nt":
+        return
+    if not db_path.exists():
+        os.close(os.open(db_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    for name in (db_path.name, db_path.name + "-wal", db_path.name + "-shm"):
+        atomic.secure_file(db_path.with_name(name))
+
+
+REKEYED = ("The register can no longer be read with this window's key: it was re-keyed in another window or "
+           "program (or the file was damaged). Nothing was saved. Lock, then unlock again with your password.")
+
+
+BUSY = ("The register is busy: another window or program has been saving a change for several seconds. Nothing "
+        "was saved; try again.")
 
 
 def check_integrity(conn: sqlcipher3.Connection, full: bool = False) -> None:
@@ -103,7 +125,9 @@ def migrate(conn, db_path: Path) -> int:
         return current
     if current > 0:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        shutil.copy2(db_path, db_path.with_name(f"{db_path.name}.pre-v{schema.LATEST}.bak"))
+        copy = db_path.with_name(f"{db_path.name}.pre-v{schema.LATEST}.bak")
+        shutil.copy2(db_path, copy)
+        atomic.secure_file(copy)
     conn.execute("BEGIN IMMEDIATE")
     try:
         for step in range(current, schema.LATEST):
@@ -119,11 +143,16 @@ def migrate(conn, db_path: Path) -> int:
 
 
 class Database:
-    """One open connection. Writes go through ``transaction()``; one lock serialises threads."""
+    """One open connection. Writes go through ``transaction()``; one lock serialises threads.
 
-    def __init__(self, conn, db_path: Path):
+    With a ``seal`` (store/seal.py), every outermost transaction bumps the commit counter
+    and rewrites register.seal after its COMMIT, before returning: a change is acknowledged
+    only once the seal records it."""
+
+    def __init__(self, conn, db_path: Path, seal=None):
         self.conn = conn
         self.path = Path(db_path)
+        self.seal = seal
         self._lock = threading.RLock()
         self._depth = 0
 
@@ -137,18 +166,43 @@ class Database:
                 finally:
                     self._depth -= 1
                 return
-            self.conn.execute("BEGIN IMMEDIATE")
+            if self.conn is None:
+                raise StoreError("The register is locked. Unlock it to continue.")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except DatabaseError as exc:
+                if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                    raise StoreError(BUSY) from None
+                _raise_readable(exc)
+                raise
             self._depth = 1
+            committed = False
             try:
                 yield self.conn
-                self.conn.execute("COMMIT")
+                if self.seal is not None:
+                    sealed = self.seal.bump(self.conn)
+                    with self.seal.lock():  # seals from two windows are written in commit order
+                        self.conn.execute("COMMIT")
+                        committed = True
+                        self.seal.write(*sealed)
+                else:
+                    self.conn.execute("COMMIT")
             except BaseException as exc:
+                if committed:
+                    if isinstance(exc, OSError):
+                        raise StoreError(
+                            "The change was written, but the record that guards it against loss (register.seal) "
+                            f"could not be ({exc.strerror or exc}): the disk may be full. Free some space, then check "
+                            "the change is there.") from None
+                    raise
                 try:
                     self.conn.execute("ROLLBACK")
                 except DatabaseError:
                     pass
                 if isinstance(exc, sqlcipher3.OperationalError) and "full" in str(exc).lower():
                     raise StoreError("The disk is full: nothing was saved. Free some space and try again.") from None
+                if isinstance(exc, DatabaseError):
+                    _raise_readable(exc)
                 raise
             finally:
                 self._depth = 0
@@ -167,3 +221,12 @@ class Database:
                     pass
                 self.conn.close()
                 self.conn = None
+
+
+def _raise_readable(exc: Exception) -> None:
+    """A page that no longer decrypts mid-session: another window re-keyed the register."""
+    text = str(exc).lower()
+    if "not a database" in text or "encrypted" in text:
+        raise StoreError(REKEYED) from None
+    if "readonly" in text:  # what SQLCipher says after another connection re-keyed the file
+        raise StoreError(REKEYED.replace("(or the file was damaged)", "(or its files became read-only)")) from None

@@ -42,3 +42,7 @@ class NotFound(StoreError):
 
 class Conflict(StoreError):
     """E.g. a duplicate NHS number."""
+
+
+class RegisterBehind(RegisterCorrupt):
+    """The register holds fewer changes than its seal says were saved: acknowledged changes were lost."""

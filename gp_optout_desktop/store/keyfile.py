@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from . import atomic, keyschema
+from . import atomic, filelock, keyschema
 from .errors import KeyDamaged, StoreError, Throttled, WrongPassword
 from ..domain.uk_time import uk
 
@@ -103,7 +103,36 @@ class KeyFile:
         return cls(path, data)
 
     def save(self) -> None:
+        """Write this whole file. Only for a new key file (create, re-key, a restore's copy):
+        a change to a key file in use goes through ``update``."""
         atomic.write_bytes(self.path, json.dumps(self.data, indent=1, sort_keys=True).encode("utf-8"))
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def locked(self):
+        """The cross-process lock every writer of this key file (and a re-key) holds."""
+        return filelock.held(self.lock_path, "key file")
+
+    def update(self, change) -> None:
+        """Apply ``change(key_file)`` to the key file as it is on disk now, under the lock, and
+        write the result atomically. Another window's change made since this one loaded the
+        file is kept, not overwritten; this object then holds the merged contents."""
+        with self.locked():
+            atomic.remove_stale_temps(self.path)  # a killed writer's leftovers; none is live under the lock
+            try:
+                fresh = KeyFile.load(self.path)
+            except StoreError:
+                if self.path.exists():
+                    raise
+                fresh = KeyFile(self.path, json.loads(json.dumps(self.data)))  # not written yet (a new register)
+            if fresh.register_id != self.register_id:
+                raise StoreError(f"The key file {self.path.name} now belongs to a different register; nothing was "
+                                 "changed. Lock, then unlock again.")
+            change(fresh)
+            fresh.save()
+            self.data = fresh.data
 
     @property
     def register_id(self) -> str:
@@ -183,7 +212,7 @@ class KeyFile:
                     "your password."
                 ) from None
             return None
-        return Slot(self, name, data_key, kek)
+        return Slot(self, name, data_key, kek, entry["salt"])
 
     # ---- throttle -----------------------------------------------------------
     def throttle_state(self, name: str) -> dict:
@@ -202,6 +231,9 @@ class KeyFile:
 
     def record_failure(self, name: str, now: datetime | None = None) -> None:
         now = now or _now()
+        self.update(lambda fresh: fresh._add_failure(name, now))
+
+    def _add_failure(self, name: str, now: datetime) -> None:
         state = dict(self.throttle_state(name))
         state["failures"] = state.get("failures", 0) + 1
         extra = state["failures"] - FREE_FAILURES
@@ -214,7 +246,6 @@ class KeyFile:
         pending = self.data.setdefault("failed_unlocks", [])
         pending.append({"user": name[:64], "at": now.isoformat()})
         del pending[:-1000]
-        self.save()
 
     def clear_throttle(self, name: str) -> None:
         self.data["throttle"].pop(name.casefold(), None)
@@ -269,6 +300,17 @@ class Slot:
     name: str
     data_key: bytes
     kek: bytes
+    salt: str | None = None  # the slot's salt when it was opened: tells whether it was re-wrapped since
+
+    def on(self, fresh: "KeyFile") -> "Slot":
+        """This slot in the key file as read under the lock (inside ``KeyFile.update``), to
+        ``put`` into. Refused when the slot was removed or re-wrapped since it was opened (a
+        password changed in another window): a secret wrapped under this KEK would be unreadable."""
+        entry = fresh.data["users"].get(self.name)
+        if entry is None or (self.salt is not None and entry.get("salt") != self.salt):
+            raise StoreError(f"The key slot of {self.name} was changed in another window since this unlock; nothing "
+                             "was changed. Lock, then unlock again.")
+        return Slot(fresh, self.name, self.data_key, self.kek, self.salt)
 
     def _aad(self, label: str) -> bytes:
         return f"{self.keys.register_id}|{self.name}|{label}".encode("utf-8")

@@ -21,6 +21,11 @@ MAX_M_KIB = 1024 * 1024  # 1 GiB
 MAX_P = 16
 MIN_M_KIB = 8  # Argon2's own floor is 8 KiB per lane
 
+# restore-attempts.keys (services/backup.py): wrong passwords tried against a backup when no
+# live key file loads, counted in the key-file format. It holds no key slots, so it unlocks nothing.
+ATTEMPTS_NAME = "restore-attempts.keys"
+ATTEMPTS_ID = "restore-attempts"
+
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX = re.compile(r"^[0-9a-f]*$")
 
@@ -115,11 +120,13 @@ def check(data, name: str = "register.keys") -> dict:
         _fail(name, "the top level", "is not an object")
     if type(data.get("format")) is not int:
         _fail(name, "format", "is missing")
-    if not isinstance(data.get("register_id"), str) or not re.match(r"^[0-9a-f]{32}$", data["register_id"]):
-        _fail(name, "register_id", "is missing or not a register id")
     users = data.get("users")
     if not isinstance(users, dict):
         _fail(name, "users", "is not an object")
+    attempts = name == ATTEMPTS_NAME and data.get("register_id") == ATTEMPTS_ID and not users
+    if not attempts and (not isinstance(data.get("register_id"), str)
+                         or not re.match(r"^[0-9a-f]{32}$", data["register_id"])):
+        _fail(name, "register_id", "is missing or not a register id")
     for user, entry in users.items():
         _slot(name, user, entry)
     throttle = data.get("throttle", {})

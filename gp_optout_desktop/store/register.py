@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import attest, certs, database, keyfile, location, meta, readers, schema
+from . import attest, certs, database, keyfile, location, meta, readers, schema, seal
 from . import users as users_store
 from .audit import HEAD_META, AuditChain, Head, Signer, Verification, load_key
 from .errors import RecordNotCertified, StoreError
@@ -66,15 +66,20 @@ class Register:
                 kept = Head.from_dict(meta.get(conn, HEAD_META))
             except (TypeError, ValueError, KeyError, AttributeError):
                 kept = Head(2**62, "malformed")  # never overwritten: audit verify reports it
-        if head is not None and self._extends(head, self.recorded_head()):
-            self.keys.data["audit_head"] = head.as_dict()
-            if self.manager_key is not None:
-                self.keys.data["manager_head"] = _manager_head(self.manager_key, head, self.keys.register_id)
         if head is not None and self._extends(head, kept) and head != kept:
             with self.transaction() as conn:
                 meta.put(conn, HEAD_META, head.as_dict())
-        self.keys.data["revision_seen"] = max(revision, int(self.keys.data.get("revision_seen") or 0))
-        self.keys.save()
+        manager_key = self.manager_key
+
+        def record(fresh: keyfile.KeyFile) -> None:
+            # Compared with the head on disk now (another window may have recorded a later one).
+            if head is not None and self._extends(head, Head.from_dict(fresh.data.get("audit_head"))):
+                fresh.data["audit_head"] = head.as_dict()
+                if manager_key is not None:
+                    fresh.data["manager_head"] = _manager_head(manager_key, head, fresh.register_id)
+            fresh.data["revision_seen"] = max(revision, int(fresh.data.get("revision_seen") or 0))
+
+        self.keys.update(record)
 
     def _extends(self, head: Head, earlier: Head | None) -> bool:
         if earlier is None:
@@ -138,14 +143,20 @@ def _open_db(folder: Path, data_key: bytes, create: bool) -> database.Database:
     try:
         # No integrity check here: it grew with the register (seconds at 1,000,000 patients).
         # It runs after unlock in the background, before a backup and on demand (ADR 0011),
-        # and here only before a migration rewrites the file.
-        if not create and database.schema_version(conn) < schema.LATEST:
-            database.check_integrity(conn)
+        # and here only before a migration rewrites the file. The seal check is cheap and
+        # always runs: a register behind its seal is refused before anything else (ADR 0007).
+        checked = None
+        if not create:
+            if database.schema_version(conn) < schema.LATEST:
+                database.check_integrity(conn)
+            checked = seal.check(conn, Path(folder))  # a register behind its seal is refused before anything else
         database.migrate(conn, db_path)
+        if checked is None:
+            checked = seal.first(conn, Path(folder))
     except BaseException:
         conn.close()
         raise
-    return database.Database(conn, db_path)
+    return database.Database(conn, db_path, checked)
 
 
 def create(folder: Path, *, first_user: str, password: str, ods: str, practice: dict, role: str) -> tuple[Register, str]:
@@ -217,18 +228,22 @@ def _append_baseline(conn, reg: "Register", *, user: str, role: str, action: str
 def _finish_interrupted_rekey(folder, keys, slot, pending: Path, user, password, recovery_key):
     """A re-key stopped part-way: keep whichever key file matches the database."""
     db_path, keys_path = register_paths(folder)
-    try:
-        database.connect(db_path, slot.data_key).close()
-        pending.unlink()  # the database still has the old key: the re-key never happened
-        return keys, slot
-    except StoreError:
-        new_keys = keyfile.KeyFile.load(pending)
-        new_slot = _unwrap(new_keys, user, password, recovery_key)
-        database.connect(db_path, new_slot.data_key).close()  # raises if neither key opens it
-        os.replace(pending, keys_path)
-        new_keys.path = keys_path
-        new_slot.keys = new_keys
-        return new_keys, new_slot
+    with keys.locked():  # a re-key running in another window holds the lock: wait for it, then look again
+        if not pending.exists():
+            raise StoreError("The register was re-keyed in another window just now; nothing was changed. "
+                             "Unlock again.")
+        try:
+            database.connect(db_path, slot.data_key).close()
+            pending.unlink()  # the database still has the old key: the re-key never happened
+            return keys, slot
+        except StoreError:
+            new_keys = keyfile.KeyFile.load(pending)
+            new_slot = _unwrap(new_keys, user, password, recovery_key)
+            database.connect(db_path, new_slot.data_key).close()  # raises if neither key opens it
+            os.replace(pending, keys_path)
+            new_keys.path = keys_path
+            new_slot.keys = new_keys
+            return new_keys, new_slot
 
 
 def rekey(reg: Register, new_keys: keyfile.KeyFile, new_data_key: bytes) -> None:
@@ -237,17 +252,41 @@ def rekey(reg: Register, new_keys: keyfile.KeyFile, new_data_key: bytes) -> None
     an interruption at any point is finished at the next unlock."""
     _, keys_path = register_paths(reg.folder)
     pending = keys_path.with_name(keys_path.name + ".next")
-    new_keys.path = pending
-    new_keys.save()
-    with reg.db.reading() as conn:
-        conn.execute(database.rekey_pragma(new_data_key))
-    os.replace(pending, keys_path)
-    from .atomic import fsync_dir
+    with reg.keys.locked():  # no other window's key-file change lands between these steps
+        # The heads, revision and failed unlocks as on disk now: another window may have moved them on.
+        current = keyfile.KeyFile.load(keys_path)
+        for carried in ("audit_head", "manager_head", "manager_pub", "revision_seen", "failed_unlocks"):
+            if current.data.get(carried) is not None:
+                new_keys.data[carried] = current.data[carried]
+        new_keys.path = pending
+        new_keys.save()
+        with reg.db.reading() as conn:
+            try:
+                conn.execute(database.rekey_pragma(new_data_key))
+            except database.DatabaseError as exc:
+                _abandon_rekey(reg, pending, exc)
+        os.replace(pending, keys_path)
+        from .atomic import fsync_dir
 
-    fsync_dir(reg.folder)
+        fsync_dir(reg.folder)
     new_keys.path = keys_path
     reg.keys = new_keys
     reg.data_key = new_data_key
+
+
+def _abandon_rekey(reg: Register, pending: Path, exc: Exception) -> None:
+    """The re-key could not run (another window was writing, or the disk is full). If the
+    database still opens with the old key nothing happened: drop the new key file. Otherwise
+    leave it, and the next unlock finishes the re-key."""
+    try:
+        database.connect(reg.db.path, reg.data_key).close()
+    except StoreError:
+        raise StoreError("The re-key was interrupted; unlock again to finish it.") from None
+    pending.unlink(missing_ok=True)
+    busy = "locked" in str(exc).lower() or "busy" in str(exc).lower()
+    raise StoreError(
+        ("Another window or program was saving a change, so the register was not re-keyed" if busy else
+         f"The register could not be re-keyed ({exc})") + "; nothing was changed. Try again.") from None
 
 
 def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key: str | None = None) -> tuple[Register, list[dict]]:
@@ -276,9 +315,14 @@ def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key
     except BaseException:
         db.close()
         raise
-    failures = keys.drain_failed_unlocks()
+    failures: list[dict] = []
+
+    def settle(fresh: keyfile.KeyFile) -> None:  # re-read under the lock: another window may have written since
+        fresh.clear_throttle(keyfile.RECOVERY_USER if recovery_key is not None else user)
+        failures.extend(fresh.drain_failed_unlocks())
+
     try:
-        keys.save()
+        keys.update(settle)
     except OSError:
         pass  # a full disk must not lock everyone out; the throttle reset is simply not kept
     return reg, failures
@@ -384,8 +428,7 @@ def _claim_pending_seed(reg: Register, conn, slot: keyfile.Slot, user: str) -> b
     if raw is None:
         return None
     seed = bytes.fromhex(raw)
-    slot.put(certs.AUDIT_SECRET, seed)
-    reg.keys.save()
+    reg.keys.update(lambda fresh: slot.on(fresh).put(certs.AUDIT_SECRET, seed))
     with reg.transaction() as wconn:
         meta.put(wconn, certs.PENDING_AUDIT, pending)
     return seed
@@ -402,6 +445,10 @@ def _upgrade(reg: Register, slot: keyfile.Slot, user: str, role: str, *, recover
     own_seed = certs.new_audit_seed()
     pub = certs.manager_public_hex(manager_key)
     with reg.transaction() as conn:
+        if meta.get(conn, certs.MANAGER_PUB) is not None:
+            # Another window upgraded it between this unlock's look and this write: a second
+            # manager key would replace the first's, and every record certified with it.
+            raise StoreError("Another window upgraded this register just now; nothing was changed. Unlock again.")
         reg.audit.begin()
         old_head = reg.audit.head(conn)
         from_seq = (old_head.seq if old_head else 0) + 1
@@ -424,8 +471,12 @@ def _upgrade(reg: Register, slot: keyfile.Slot, user: str, role: str, *, recover
         _append_baseline(conn, reg, user=user, role=role, action="register.upgrade", perm="upgrade",
                          detail=f"schema=4 sealed_head={sealed} users={len(pending) + 1}"
                                 + (" via=recovery" if recovery else ""))
-        if not recovery:
-            slot.put(certs.AUDIT_SECRET, own_seed)
-        slot.put(certs.MANAGER_SECRET, manager_key)
-        reg.keys.data["manager_pub"] = pub
-        reg.keys.save()  # inside the transaction: if the key file cannot be written, nothing is upgraded
+
+        def take_up(fresh: keyfile.KeyFile) -> None:
+            mine = slot.on(fresh)
+            if not recovery:
+                mine.put(certs.AUDIT_SECRET, own_seed)
+            mine.put(certs.MANAGER_SECRET, manager_key)
+            fresh.data["manager_pub"] = pub
+
+        reg.keys.update(take_up)  # inside the transaction: if the key file cannot be written, nothing is upgraded

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QFormLayout, QLabel, QLineEdit, QPushButton, QSta
 
 from ..domain.errors import ValidationError
 from ..services import session as session_service, users as users_service
-from ..store.errors import StoreError, Throttled
+from ..store.errors import RegisterCorrupt, StoreError, Throttled
 from . import warm, worker
 from .widgets import InlineMessage, WARN_STYLE, card, heading
 from ..domain.uk_time import uk
@@ -146,6 +146,16 @@ class UnlockWidget(QWidget):
                                         "was created, then choose a new password")
         self.recovery_toggle.toggled.connect(self._recovery_mode)
         v.addWidget(self.recovery_toggle)
+        # The way out when the register cannot be read (damaged, or it lost saved changes in a crash):
+        # shown only then, it restores the latest backup in its place.
+        self.restore_button = QPushButton("Restore the latest &backup…")
+        self.restore_button.setAccessibleName("Restore the latest backup")
+        self.restore_button.setToolTip("The register here cannot be read: put a backup in its place (the current files "
+                                       "are kept aside). Uses the user name and password typed above, as they were "
+                                       "in the backup.")
+        self.restore_button.clicked.connect(self.restore_backup)
+        self.restore_button.hide()
+        v.addWidget(self.restore_button)
         where = QLabel(f"Register: {self.folder}")
         where.setWordWrap(True)
         where.setStyleSheet("color: #555;")
@@ -243,10 +253,47 @@ class UnlockWidget(QWidget):
             self._retry_timer.start(wait_ms)
         elif isinstance(exc, (StoreError, ValidationError)):
             self.error.show_error(str(exc))
+            self.restore_button.setVisible(isinstance(exc, RegisterCorrupt))
         else:
             self.error.show_error(f"The register could not be opened ({exc.__class__.__name__}).")
         self.password.setFocus()
         self.password.selectAll()
+
+    def restore_backup(self) -> None:
+        """Replace a register that cannot be read with a backup: the backup's own password is
+        checked (this register's cannot be) and the replacement is confirmed explicitly."""
+        from ..services import backup as backup_service
+        from .screens import _ask, _paths
+
+        user, password = self.user.text().strip(), self.password.text()
+        if not user or not password:
+            self.error.show_error("Type your user name and your password as it was in the backup, then choose "
+                                  "the backup.")
+            (self.user if not user else self.password).setFocus()
+            return
+        source = _paths.choose_open_file(self, "Choose the latest backup", Path.home(),
+                                         "Register backups (*.gpbackup *.gpob);;All files (*)")
+        if source is None:
+            return
+        if not _ask.confirm(self, "Replace the register that cannot be read",
+                            f"The register here cannot be read. Put the backup {Path(source).name} in its place?\n\n"
+                            "Anything recorded after that backup was made must be entered again. The current files "
+                            "are kept aside in the register folder, not deleted.", yes="Replace with the backup"):
+            return
+        folder = self.folder
+        self.error.clear_message()
+        self._set_busy(True)
+
+        def run():
+            return backup_service.restore(folder, Path(source), user, password, replace_unreadable=True)
+
+        def done(result) -> None:
+            session, change = result
+            self.restore_button.hide()
+            _ask.inform(self, "Register restored", change.summary)
+            self._unlocked(session)
+
+        worker.run(run, done, self._failed)
 
     def _retry_allowed(self) -> None:
         self.unlock_button.setEnabled(True)

@@ -132,5 +132,42 @@ def test_backups_hidden_from_and_refused_to_other_roles(manager, tmp_path, regis
     with pytest.raises(PermissionError):
         backup_service.last_backup(gp)
     gp.lock()
-    with pytest.raises(Exception, match="Only a practice manager"):
+    with pytest.raises(PermissionError, match="may not restore"):  # refused by the live register, and audited there
         backup_service.restore(register_dir, tmp_path / "b.gpbackup", "doc", "doc-password-1")
+
+
+def test_restoring_another_practices_backup_asks_for_its_code_then_restores(qtbot, screen, manager, bus,
+                                                                           register_dir, tmp_path):
+    from gp_optout_desktop.services import setup
+
+    practice = setup.practice_details(name="Other Surgery", address=["9 Far Road"], phone="01632 960009",
+                                      email="other@example.invalid")
+    other, _ = setup.create_register(tmp_path / "other", ods="B82005", practice=practice, user="pm",
+                                     password="other-password-1")
+    backup_service.backup(other, tmp_path / "other.gpbackup")
+    other.lock()
+    screen.restore_password.setText("pm-password-1")
+    screen.backup_password.setText("other-password-1")
+    _paths.set_next_path(tmp_path / "other.gpbackup")
+    dialogs.set_next_answer("Restore")
+    dialogs.set_next_answer("OK")
+    screen.restore_button.click()
+    wait_idle(qtbot, screen)
+    title, text = dialogs.shown[-1]
+    assert title == "Restore failed" and "another practice (ODS code B82005)" in text and "type B82005" in text
+    assert not list(register_dir.glob("before-restore-*"))
+    assert screen.restore_password.text() == "" and screen.backup_password.text() == ""
+
+    session = session_service.unlock(register_dir, "pm", "pm-password-1")  # unlock again, as the screen asks
+    screen._session_provider = lambda: session  # the main window would hand the screen the new session
+    screen.restore_password.setText("pm-password-1")
+    screen.backup_password.setText("other-password-1")
+    screen.confirm_ods.setText("B82005")
+    _paths.set_next_path(tmp_path / "other.gpbackup")
+    dialogs.set_next_answer("Restore")
+    dialogs.set_next_answer("OK")
+    screen.restore_button.click()
+    wait_idle(qtbot, screen)
+    assert dialogs.shown[-1][0] == "Register restored"
+    assert list(register_dir.glob("before-restore-*"))
+    session_service.unlock(register_dir, "pm", "other-password-1").lock()

@@ -136,3 +136,34 @@ def test_a_practice_manager_sees_the_alarm_in_red(qtbot, window):
     unlock(qtbot, window, user="manager")
     assert window.exclusion_label.text() == "Exclusion file: never exported"
     assert "b00020" in window.exclusion_label.styleSheet()
+
+
+def test_a_register_that_lost_saved_changes_offers_the_way_out(qtbot, window, demo_folder, tmp_path, settings):
+    """Refused at unlock (its seal is missing: it cannot be told what was lost), the screen
+    names the problem and restores the latest backup in its place after a confirmation."""
+    from gp_optout_desktop.services import backup
+    from gp_optout_desktop.ui.screens import _paths
+
+    manager = session_service.unlock(demo_folder, "manager", "manager-demo-pass")
+    backup.backup(manager, tmp_path / "latest.gpbackup")
+    manager.lock()
+    (demo_folder / "register.seal").unlink()
+    assert not window.unlock.restore_button.isVisible()
+    _try(qtbot, window, "manager", "manager-demo-pass")
+    assert window.session is None
+    assert "Restore the latest backup" in window.unlock.error.text()
+    assert window.unlock.restore_button.isVisible()
+
+    dialogs.set_next_answer("Cancel")
+    _paths.set_next_path(tmp_path / "latest.gpbackup")
+    window.unlock.restore_button.click()
+    assert not list(demo_folder.glob("before-restore-*")), "nothing replaced without the confirmation"
+
+    _paths.set_next_path(tmp_path / "latest.gpbackup")
+    dialogs.set_next_answer("Replace with the backup")
+    dialogs.set_next_answer("OK")
+    window.unlock.restore_button.click()
+    qtbot.waitUntil(lambda: window.session is not None, timeout=20000)
+    assert dialogs.shown[-1][0] == "Register restored"
+    assert window.session.role == "manager"
+    assert list(demo_folder.glob("before-restore-*"))

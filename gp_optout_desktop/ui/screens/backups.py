@@ -77,17 +77,26 @@ class BackupsScreen(Screen):
     def _build_restore(self) -> QGroupBox:
         box = QGroupBox("Restore from a backup")
         layout = QVBoxLayout(box)
-        text = QLabel("Every check runs before anything is replaced: the file's hash, decryption with its own keys, "
-                      "the database's integrity, its counts and its audit trail. The current register is moved "
-                      "aside, not deleted, and everyone must unlock again afterwards. Only a practice manager named "
-                      "in the backup can restore it.")
+        text = QLabel("Every check runs before anything is replaced: your password for this register, then the "
+                      "backup's hash, decryption with its own keys, the database's integrity, its counts and its "
+                      "audit trail. The current register is moved aside, not deleted, and everyone must unlock "
+                      "again afterwards. Only a practice manager of this register, named in the backup too, can "
+                      "restore it. Wrong passwords are counted and recorded, as at unlock.")
         text.setWordWrap(True)
         layout.addWidget(text)
         form = QFormLayout()
         self.restore_password = QLineEdit()
         self.restore_password.setEchoMode(QLineEdit.Password)
-        self.restore_password.setAccessibleName("Your password in the backup")
-        form.addRow("Your &password in the backup:", self.restore_password)
+        self.restore_password.setAccessibleName("Your password for this register")
+        form.addRow("Your &password for this register:", self.restore_password)
+        self.backup_password = QLineEdit()
+        self.backup_password.setEchoMode(QLineEdit.Password)
+        self.backup_password.setAccessibleName("Your password in the backup, if it was different")
+        form.addRow("Your password in the &backup (if it was different):", self.backup_password)
+        self.confirm_ods = QLineEdit()
+        self.confirm_ods.setMaxLength(10)
+        self.confirm_ods.setAccessibleName("The backup's practice code, only to restore another practice's backup")
+        form.addRow("&Another practice's backup: type its ODS code:", self.confirm_ods)
         layout.addLayout(form)
         self.restore_button = QPushButton("&Restore from a backup file…")
         self.restore_button.clicked.connect(self.restore)
@@ -108,6 +117,8 @@ class BackupsScreen(Screen):
         super().clear()
         self.last.clear()
         self.restore_password.clear()
+        self.backup_password.clear()
+        self.confirm_ods.clear()
 
     def back_up(self) -> None:
         start = Path(self._last_file).parent if self._last_file else Path.home()
@@ -120,8 +131,11 @@ class BackupsScreen(Screen):
 
     def restore(self) -> None:
         password = self.restore_password.text()
+        backup_password = self.backup_password.text() or None
+        confirm_ods = self.confirm_ods.text().strip() or None
         if not password:
-            self.show_error("Enter your password as it was when the backup was made.")
+            self.show_error("Enter your password for this register (and your password in the backup if it was "
+                            "different).")
             self.restore_password.setFocus()
             return
         start = Path(self._last_file).parent if self._last_file else Path.home()
@@ -138,10 +152,12 @@ class BackupsScreen(Screen):
         session = self.session()
         folder, user = session.folder, session.user
         self.restore_password.clear()
+        self.backup_password.clear()
 
         def run(current):
             current.lock()  # the files are about to be swapped: close the connection first
-            restored, changes = backup_service.restore(folder, Path(source), user, password)
+            restored, changes = backup_service.restore(folder, Path(source), user, password,
+                                                       backup_password=backup_password, confirm_ods=confirm_ods)
             restored.lock()  # everyone, this user too, unlocks the restored register afresh
             return changes
 
@@ -151,8 +167,12 @@ class BackupsScreen(Screen):
 
         def failed(exc):
             # Every check runs before the swap, so the live register was not replaced; but it was locked.
-            _ask.inform(self, "Restore failed", f"{describe_error(exc)}\n\nThe current register was not replaced. "
-                        "Unlock it to continue.")
+            more = ""
+            if isinstance(exc, backup_service.ConfirmationNeeded) and exc.kind == "ods":
+                more = (f"\n\nIf you mean to, type {exc.ods} in 'Another practice's backup: type its ODS code' and "
+                        "restore again.")
+            _ask.inform(self, "Restore failed", f"{describe_error(exc)}{more}\n\nThe current register was not "
+                        "replaced. Unlock it to continue.")
             self._locked_by_restore()
 
         # Not published: the old session is closed, so screens must not reload from it.
