@@ -54,12 +54,20 @@ class WriteContext:
     audited: list = field(default_factory=list)
     revision: int = 0  # set when the transaction's changes are complete
     pending: list = field(default_factory=list)
+    permission: str = ""
 
     def audit(self, action: str, patient: str = "", detail: str = "", outcome: str = "ok") -> None:
         """Recorded now, appended at the end of the transaction: the last entry then carries
         the digest of every row the transaction wrote, and one signature covers them all."""
         self.pending.append(Pending(self.session.user, self.session.role, action, patient, outcome, detail))
         self.audited.append(action)
+
+    def flush(self) -> None:
+        """Append (and sign) the entries recorded so far now, e.g. so a backup made inside this
+        transaction carries the record of its own making."""
+        if self.pending:
+            self.session.register.audit.append_batch(self.conn, self.pending, perm=self.permission)
+            self.pending = []
 
 
 @dataclass
@@ -132,12 +140,12 @@ class Session:
         self.require(permission)
         integrity.refuse_writes_if_damaged(self.register)
         with self._transaction() as conn:
-            ctx = WriteContext(conn, self)
+            ctx = WriteContext(conn, self, permission=permission)
             yield ctx
             if not ctx.audited:
                 raise AssertionError("every write must leave an audit row")
             ctx.revision = meta.bump_revision(conn) if changes_register else meta.revision(conn)
-            self.register.audit.append_batch(conn, ctx.pending, perm=permission)
+            ctx.flush()
 
     @contextmanager
     def read(self, permission: str):

@@ -2,8 +2,8 @@
 
 Each table's state has a digest: the sum, modulo 2**256, of SHA-256 of each row (a
 multiset hash: order-free, and updated by adding a new row's hash and subtracting an old
-one's). Temporary triggers, installed on this connection only, feed every insert, update
-and delete on the attested tables into ``Accumulator``; each signed audit entry carries the
+one's). Temporary triggers, installed on this connection only, log every insert, update
+and delete on the attested tables for ``Accumulator``; each signed audit entry carries the
 change it made to each table's digest (its 'rows' field), so a bulk import of 100,000
 patients costs one digest per table, not one per row.
 
@@ -23,7 +23,9 @@ import hashlib
 MOD = 2**256
 
 # table -> key columns (for messages) ; meta is limited to the settings that matter.
-TABLES = ("patients", "events", "policy", "users", "meta", "letter_templates", "code_tables", "registration")
+# current_state is derived from events, but the exclusion file is read from it: attested too.
+TABLES = ("patients", "events", "current_state", "policy", "users", "meta", "letter_templates", "code_tables",
+          "registration")
 META_KEYS = frozenset({"ods", "practice", "register_id", "idle_lock_minutes", "manager_pub"})
 
 # Which permissions may change each table (None: any permission a role holds; the role
@@ -32,6 +34,7 @@ META_KEYS = frozenset({"ods", "practice", "register_id", "idle_lock_minutes", "m
 TABLE_PERMISSIONS: dict[str, frozenset[str] | None] = {
     "patients": None,
     "events": None,
+    "current_state": None,
     "policy": frozenset({"practice_optout"}),
     "users": frozenset({"manage_users"}),
     "meta": frozenset({"settings"}),
@@ -45,59 +48,78 @@ def columns(conn, table: str) -> list[str]:
     return [r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")]
 
 
-def row_hash(table: str, cols: list[str], values) -> int:
-    """SHA-256 of the table's name and the row's Python repr (unambiguous: quoted, escaped),
+def _meta_filter(prefix: str) -> str:
+    return f"{prefix}key IN ({', '.join(repr(k) for k in sorted(META_KEYS))})"
+
+
+def row_hash(table: str, values) -> int:
+    """SHA-256 of the table's name and the row's Python repr (quoted, escaped: unambiguous),
     as an integer. Trailing NULLs are left out, so a migration that appends a nullable
-    column changes no digest. repr, not JSON: this runs for every row written (2.4 times faster)."""
-    if table == "meta" and values[0] not in META_KEYS:
-        return 0
+    column changes no digest (and the log's unused columns do not count)."""
     n = len(values)
     while n and values[n - 1] is None:
         n -= 1
-    text = table + repr(tuple(values[:n]))
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), "big")
+    return int.from_bytes(hashlib.sha256((table + repr(tuple(values[:n]))).encode("utf-8", "surrogatepass")).digest(),
+                          "big")
 
 
 class Accumulator:
-    """Per-table digest changes since the last ``take()``; fed by the triggers."""
+    """Per-table digest changes of the current transaction. The triggers only copy each
+    changed row's values into an in-memory temporary table: no Python call per row (a
+    callback from SQLite costs more than the hashing) and no string building in SQL (quote()
+    and || cost more still); ``take()`` hashes and empties it. The log is part of the
+    transaction, so a rollback forgets it with everything else."""
 
     def __init__(self):
-        self.cols: dict[str, list[str]] = {}
-        self.delta: dict[str, int] = {}
-
-    def feed(self, table: str, sign: int, *values) -> None:
-        h = row_hash(table, self.cols[table], values)
-        if h:
-            self.delta[table] = (self.delta.get(table, 0) + sign * h) % MOD
+        self.conn = None
 
     def take(self) -> dict[str, str]:
-        out = {t: format(d, "064x") for t, d in sorted(self.delta.items()) if d}
-        self.delta = {}
-        return out
+        if self.conn is None:
+            return {}
+        delta: dict[str, int] = {}
+        sha, from_bytes = hashlib.sha256, int.from_bytes  # inlined row_hash: this loop is the bulk cost
+        for row in self.conn.execute("SELECT * FROM temp.gp_attest_log"):
+            n = len(row)
+            while n > 2 and row[n - 1] is None:
+                n -= 1
+            table = row[0]
+            h = from_bytes(sha((table + repr(row[2:n])).encode("utf-8", "surrogatepass")).digest(), "big")
+            delta[table] = delta.get(table, 0) + row[1] * h
+        self.conn.execute("DELETE FROM temp.gp_attest_log")
+        return {t: format(d % MOD, "064x") for t, d in sorted(delta.items()) if d % MOD}
 
     def reset(self) -> None:
-        self.delta = {}
+        if self.conn is not None:
+            self.conn.execute("DELETE FROM temp.gp_attest_log")
 
 
 def install(conn, acc: Accumulator) -> None:
-    """Register the feed function and the temporary triggers on this connection."""
-    conn.create_function("gp_attest", -1, lambda table, sign, *values: acc.feed(table, sign, *values))
+    """Create the log and the temporary triggers on this connection (temp_store is MEMORY)."""
+    acc.conn = conn
     conn.execute("PRAGMA recursive_triggers = ON")  # so INSERT OR REPLACE reports the row it deletes
-    for table in TABLES:
-        cols = columns(conn, table)
-        if not cols:
-            continue
-        acc.cols[table] = cols
-        new = ", ".join(f"NEW.{c}" for c in cols)
-        old = ", ".join(f"OLD.{c}" for c in cols)
-        for event, body in (
-            ("INSERT", f"SELECT gp_attest('{table}', 1, {new});"),
-            ("DELETE", f"SELECT gp_attest('{table}', -1, {old});"),
-            ("UPDATE", f"SELECT gp_attest('{table}', -1, {old}); SELECT gp_attest('{table}', 1, {new});"),
+    tables = {t: columns(conn, t) for t in TABLES}
+    tables = {t: c for t, c in tables.items() if c}
+    width = max(len(c) for c in tables.values())
+    conn.execute("DROP TABLE IF EXISTS temp.gp_attest_log")
+    conn.execute(f"CREATE TEMP TABLE gp_attest_log(tbl TEXT NOT NULL, sign INTEGER NOT NULL, "
+                 f"{', '.join(f'c{i}' for i in range(width))})")
+    for table, cols in tables.items():
+        into = f"INSERT INTO gp_attest_log(tbl, sign, {', '.join(f'c{i}' for i in range(len(cols)))})"
+        new, old = ", ".join(f"NEW.{c}" for c in cols), ", ".join(f"OLD.{c}" for c in cols)
+        if table == "meta":
+            update = (f"{into} SELECT '{table}', -1, {old} WHERE {_meta_filter('OLD.')}; "
+                      f"{into} SELECT '{table}', 1, {new} WHERE {_meta_filter('NEW.')};")
+        else:
+            update = f"{into} VALUES ('{table}', -1, {old}); {into} VALUES ('{table}', 1, {new});"
+        for event, when, body in (
+            ("INSERT", "NEW.", f"{into} VALUES ('{table}', 1, {new});"),
+            ("DELETE", "OLD.", f"{into} VALUES ('{table}', -1, {old});"),
+            ("UPDATE", None, update),
         ):
+            guard = f" WHEN {_meta_filter(when)}" if table == "meta" and when else ""
             name = f"gp_attest_{table}_{event.lower()}"
             conn.execute(f"DROP TRIGGER IF EXISTS temp.{name}")
-            conn.execute(f"CREATE TEMP TRIGGER {name} AFTER {event} ON main.{table} BEGIN {body} END")
+            conn.execute(f"CREATE TEMP TRIGGER {name} AFTER {event} ON main.{table}{guard} BEGIN {body} END")
 
 
 def table_digests(conn) -> dict[str, int]:
@@ -107,9 +129,14 @@ def table_digests(conn) -> dict[str, int]:
         cols = columns(conn, table)
         if not cols:
             continue
+        where = f" WHERE {_meta_filter('')}" if table == "meta" else ""
         total = 0
-        for values in conn.execute(f"SELECT {', '.join(cols)} FROM main.{table}"):
-            total += row_hash(table, cols, values)
+        sha, from_bytes = hashlib.sha256, int.from_bytes  # inlined row_hash, as in Accumulator.take
+        for values in conn.execute(f"SELECT {', '.join(cols)} FROM main.{table}{where}"):
+            n = len(values)
+            while n and values[n - 1] is None:
+                n -= 1
+            total += from_bytes(sha((table + repr(values[:n])).encode("utf-8", "surrogatepass")).digest(), "big")
         out[table] = total % MOD
     return out
 

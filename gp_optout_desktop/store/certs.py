@@ -130,7 +130,7 @@ def load_all(conn, manager_pub_hex: str, register_id: str) -> tuple[dict[int, Ce
     certs: dict[int, Cert] = {}
     try:
         anchor = Ed25519PublicKey.from_public_bytes(bytes.fromhex(manager_pub_hex))
-    except ValueError:
+    except (ValueError, TypeError):
         return {}, ["the manager's public key is malformed."]
     for serial, _name, body, sig in conn.execute("SELECT serial, name, body, sig FROM user_certs ORDER BY serial"):
         cert = _parse(body, serial)
@@ -140,7 +140,7 @@ def load_all(conn, manager_pub_hex: str, register_id: str) -> tuple[dict[int, Ce
             anchor.verify(bytes.fromhex(sig), body.encode("utf-8"))
             if cert.register_id != register_id:
                 raise InvalidSignature
-        except (InvalidSignature, ValueError):
+        except (InvalidSignature, ValueError, TypeError):
             problems.append(f"user certificate {serial} is not signed by the manager key (forged or altered).")
             continue
         certs[serial] = cert

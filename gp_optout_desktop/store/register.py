@@ -119,7 +119,12 @@ class Register:
                     heads.append(("signed by a practice manager", Head.from_dict(mhead)))
                 else:
                     problems.append("the manager's head in the key file is forged.")
-            result = self.audit.verify(conn, self.recorded_head(), certs=table, sealed_required=bool(anchor),
+            recorded = self.recorded_head()
+            writer_heads = [("in the key file", recorded), *[h for h in heads if h[0] == "kept in the register"]]
+            for label, head in writer_heads:
+                if head is not None and head.sig and not _writer_head_ok(table, head, self.keys.register_id):
+                    problems.append(f"the audit head {label} is not signed by a certified user (forged).")
+            result = self.audit.verify(conn, recorded, certs=table, sealed_required=bool(anchor),
                                        extra_heads=tuple(heads))
         all_problems = tuple(problems) + result.problems
         if all_problems:
@@ -333,6 +338,17 @@ def _manager_head(manager_key: bytes, head: Head, register_id: str) -> dict:
     return {"seq": head.seq, "mac": head.mac, "sig": sig}
 
 
+def _writer_head_ok(table: dict, head: Head, register_id: str) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        cert = table[int(head.serial)]
+        cert.public_key().verify(bytes.fromhex(head.sig), head.signed_bytes(register_id))
+        return True
+    except (InvalidSignature, KeyError, ValueError):
+        return False
+
+
 def _manager_head_ok(anchor_hex: str, data: dict, register_id: str) -> bool:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -423,11 +439,17 @@ def _take_up_keys(reg: Register, slot: keyfile.Slot, user: str, *, recovery: boo
 def _claim_pending_seed(reg: Register, conn, slot: keyfile.Slot, user: str) -> bytes | None:
     """A user who existed before the upgrade: move the audit key the upgrading manager made
     for them into their own slot, and delete it from the register."""
-    pending = dict(meta.get(conn, certs.PENDING_AUDIT, {}) or {})
+    pending = meta.get(conn, certs.PENDING_AUDIT, {})
+    pending = dict(pending) if isinstance(pending, dict) else {}
     raw = pending.pop(user, None)
     if raw is None:
         return None
-    seed = bytes.fromhex(raw)
+    try:
+        seed = bytes.fromhex(raw)
+        certs.audit_private(seed)
+    except (TypeError, ValueError):
+        raise RecordNotCertified(f"The audit key kept for {user} since the upgrade is damaged. Ask a practice manager "
+                                 "to reset your password.") from None
     reg.keys.update(lambda fresh: slot.on(fresh).put(certs.AUDIT_SECRET, seed))
     with reg.transaction() as wconn:
         meta.put(wconn, certs.PENDING_AUDIT, pending)

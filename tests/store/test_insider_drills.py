@@ -361,6 +361,77 @@ def test_removing_the_manager_public_key_to_force_a_second_upgrade_is_refused(pr
             session_service.unlock(practice["folder"], who, PASSWORDS[who])
 
 
+def test_a_head_signed_with_no_certified_key_is_reported(practice):
+    path = practice["folder"] / "register.keys"
+    data = json.loads(path.read_text())
+    data["audit_head"]["sig"] = "ab" * 64
+    path.write_text(json.dumps(data))
+    result = manager_verify(practice["folder"])
+    assert not result.ok and "the audit head in the key file is not signed by a certified user" in result.problem
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_USERS))
+def test_a_direct_edit_of_the_state_the_exclusion_file_is_read_from_is_reported(practice, role):
+    """current_state is derived from events, but exports read it: switching an objector off
+    there would drop them from the next exclusion file."""
+    user = ROLE_USERS[role]
+    _first, second = practice["patients"]
+    insider = Insider(practice["folder"], user, PASSWORDS[user])
+    insider.sql("UPDATE current_state SET active = 0 WHERE patient_id = ?", second)
+    insider.close()
+    result = manager_verify(practice["folder"])
+    assert not result.ok and any("current_state table was changed outside the app" in p for p in result.problems)
+
+
+@pytest.mark.parametrize("key, value", [("manager_pub", 5), ("manager_pub", "zz"), ("pending_audit_keys", [1, 2])])
+def test_malformed_key_records_in_the_register_give_a_clear_refusal_not_a_traceback(practice, key, value):
+    insider = Insider(practice["folder"], "desk1", PASSWORDS["desk1"])
+    insider.sql("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                key, json.dumps(value))
+    insider.close()
+    if key == "manager_pub":
+        with pytest.raises(RecordNotCertified):
+            session_service.unlock(practice["folder"], "desk1", PASSWORDS["desk1"])
+    else:  # nothing pending for anyone: every user already holds their key
+        session_service.unlock(practice["folder"], "desk1", PASSWORDS["desk1"]).lock()
+
+
+def test_finding_2_through_the_cli_erasure_then_commands_makes_audit_verify_fail(practice, monkeypatch, capsys):
+    insider = Insider(practice["folder"], "desk1", PASSWORDS["desk1"])
+    top = insider.conn.execute("SELECT max(seq) FROM audit").fetchone()[0]
+    insider.sql("DELETE FROM audit WHERE seq > ?", top - 2)
+    insider.close()
+    monkeypatch.setenv("GP_OPTOUT_REGISTER", str(practice["folder"]))
+    monkeypatch.setenv("GP_OPTOUT_PASSWORD", PASSWORDS["desk1"])
+    for _ in range(4):
+        assert cli.main(["--user", "desk1", "status", "--nhs", "9990000018"]) in (0, 2)
+    monkeypatch.setenv("GP_OPTOUT_PASSWORD", PASSWORDS["pm"])
+    capsys.readouterr()
+    assert cli.main(["--user", "pm", "audit", "verify"]) == 5
+    out = capsys.readouterr().out
+    # Cut mid-transaction here, so the first report is the entry left without its signature;
+    # a cut at a transaction's end is reported as the head that differs (the drills above).
+    assert "The audit trail has been altered" in out
+    assert f"entry {top} differs" in out or "not covered by their writer's signature" in out
+
+
+def test_a_gp_changing_the_policy_by_hand_signed_as_themselves_is_their_act(practice):
+    """A GP may set the practice-wide policy: done by hand and signed, it is accepted and
+    attributed to them; the same edit signed by a receptionist is not (tests above)."""
+    insider = Insider(practice["folder"], "drgp", PASSWORDS["drgp"])
+    insider.signed_write("UPDATE policy SET reason = 'Partners meeting (minuted)'", perm="practice_optout",
+                         action="policy.edit", role=roles.GP)
+    insider.close()
+    result = manager_verify(practice["folder"])
+    assert result.ok, result.problems
+    pm = session_service.unlock(practice["folder"], "pm", PASSWORDS["pm"])
+    try:
+        last = audit.query(pm, action="policy.edit")
+        assert [(r.user, r.role) for r in last] == [("drgp", roles.GP)]
+    finally:
+        pm.lock()
+
+
 @pytest.mark.parametrize("role", sorted(ROLE_USERS))
 def test_marking_an_objector_deceased_by_hand_is_reported(practice, role):
     """A registration status of 'deceased' holds the patient's letters: written directly, or
