@@ -6,6 +6,7 @@
     gp-optout letters notify-practice-wide
     gp-optout letters policy-change [--yes]                # to every patient whose Type 1 objection is in force
     gp-optout letters type2-in-error --nhs N              # a Type 2 asked for after the cut-off
+    gp-optout letters transferred --nhs N                 # an objector who left: it travels by GP2GP
     gp-optout letters template show KIND [--out FILE]      # the wording in use
     gp-optout letters template save KIND --from FILE       # the practice's own wording
     gp-optout letters template standard KIND               # back to the installed wording
@@ -37,12 +38,16 @@ def add_commands(subparsers) -> None:
     q.add_argument("--out", type=Path, help="the PDF to write (default reprint-DATE.pdf in this folder)")
     q.add_argument("--letter", type=int, help="a particular letter id instead of the latest")
     lsub.add_parser("notify-practice-wide",
-                    help="queue the practice-wide opt-out notice, one per household not yet told (practice manager)")
+                    help="queue the practice-wide opt-out notice, one to each patient aged 16 or over not yet told "
+                         "(practice manager)")
     q = lsub.add_parser("policy-change", help="queue the Type 1 policy-change letter (the practice's own wording) "
                                               "to every patient whose objection is in force (practice manager)")
     q.add_argument("--yes", action="store_true", help="queue them; without it, only say how many it would be")
     q = lsub.add_parser("type2-in-error", help="queue the letter for a Type 2 objection asked for or coded after "
                                                "11 October 2018 (not processed; signposts the National Data Opt-out)")
+    q.add_argument("--nhs", required=True, type=_nhs)
+    q = lsub.add_parser("transferred", help="queue the letter for an objector who left the practice: the objection "
+                                            "travels with their record (GP2GP); check it at the new practice")
     q.add_argument("--nhs", required=True, type=_nhs)
     t = lsub.add_parser("template", help="the wording of a letter: show it, save the practice's own, or go back "
                                          "to the installed wording (practice manager)")
@@ -119,6 +124,9 @@ def run_letters(ctx) -> int:
 
         change = objections.type2_recorded_in_error(session, patients.by_nhs(session, a.nhs).patient_id)
         ctx.out(change.summary)
+        return 0
+    if a.letters_cmd == "transferred":
+        ctx.out(letters.queue_transferred(session, a.nhs).summary)
         return 0
     if a.letters_cmd == "policy-change":
         if not a.yes:

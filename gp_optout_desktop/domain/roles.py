@@ -27,6 +27,7 @@ _DESK = frozenset(
         "queue_letter",
         "signpost_ndoo",
         "view_letters",
+        "view_coding",
         "change_own_password",
     }
 )
@@ -43,6 +44,8 @@ _MANAGER_ONLY = frozenset(
         "restore",
         "settings",
         "rekey",
+        "coding_worklist",
+        "reconcile",
         "edit_codes",
     }
 )
@@ -67,6 +70,9 @@ ACTION_LABELS = {
     "restore": "restore the register",
     "settings": "change practice settings",
     "rekey": "re-key the register",
+    "view_coding": "view the coding worklist",
+    "coding_worklist": "export or print the coding worklist",
+    "reconcile": "reconcile the register with the clinical system",
     "edit_codes": "correct the objection code table",
 }
 

@@ -55,6 +55,8 @@ FIELDS: dict[str, Field] = {
     "proxy_name": Field("The name of the person who acted for the patient", KINDS, needs="proxy"),
     "proxy_role": Field("Their role, e.g. 'Lasting power of attorney (health and welfare)'", KINDS, needs="proxy"),
     "policy_effective_date": Field("The date the practice-wide opt-out applies from", (PRACTICE_WIDE_NOTICE,)),
+    "policy_reason": Field("The GPs' reason for the practice-wide opt-out, as recorded when it was turned on",
+                           (PRACTICE_WIDE_NOTICE,)),
     "template_version": Field("This template's version number"),
 }
 
@@ -125,4 +127,5 @@ def values_for(request: LetterRequest, practice: PracticeDetails, template_versi
         v.update(proxy_name=request.proxy_name, proxy_role=request.proxy_role_label)
     if request.policy_effective is not None:
         v["policy_effective_date"] = long_date(request.policy_effective)
+        v["policy_reason"] = request.policy_reason or "(the reason is available from the practice)"
     return v

@@ -24,8 +24,9 @@ OBJECTION_RECEIVED = "objection_received"
 WITHDRAWAL_RECEIVED = "withdrawal_received"
 INCLUDE_RECEIVED = "include_received"
 POLICY_CHANGE = "policy_change"  # to every patient whose objection is in force, when Type 1 policy changes
+TRANSFERRED = "transferred"  # to an objector who left the practice: it travels by GP2GP, check it there
 KINDS = (OBJECTION, WITHDRAWAL, TYPE2_IN_ERROR, PRACTICE_WIDE_NOTICE, INCLUDE_CONFIRMATION,
-         OBJECTION_RECEIVED, WITHDRAWAL_RECEIVED, INCLUDE_RECEIVED, POLICY_CHANGE)
+         OBJECTION_RECEIVED, WITHDRAWAL_RECEIVED, INCLUDE_RECEIVED, POLICY_CHANGE, TRANSFERRED)
 KIND_LABELS = {
     OBJECTION: "Confirmation of an objection",
     WITHDRAWAL: "Confirmation of a withdrawal",
@@ -36,6 +37,7 @@ KIND_LABELS = {
     WITHDRAWAL_RECEIVED: "Acknowledgement of a withdrawal (code pending)",
     INCLUDE_RECEIVED: "Acknowledgement of a request to be included (code pending)",
     POLICY_CHANGE: "Type 1 policy change",
+    TRANSFERRED: "Moving practice: your objection travels with your record",
 }
 # A confirmation kind -> the acknowledgement printed instead while any of its codes is pending.
 RECEIVED_KIND = {OBJECTION: OBJECTION_RECEIVED, WITHDRAWAL: WITHDRAWAL_RECEIVED,
@@ -181,6 +183,7 @@ class LetterRequest:
     proxy_name: str | None = None
     proxy_role: str | None = None  # a key of domain.events.PROXY_ROLES
     policy_effective: date | None = None  # practice-wide notice only
+    policy_reason: str | None = None  # practice-wide notice only: the GPs' recorded reason
 
     def __post_init__(self):
         if self.kind not in KINDS:

@@ -29,7 +29,7 @@ from ..store import exclusion_repo as repo
 from ..store import letters_repo
 from ..store import meta
 from ..store import policy as policy_store
-from . import objections, patients
+from . import coding, objections, patients
 from .changes import ChangeSet
 from .session import Session
 
@@ -317,16 +317,23 @@ def set_practice_optout(session: Session, state: str, reason: str, effective: da
         change = policy.PolicyChange(state=state, effective=effective, reason=reason.strip(),
                                      recorded_by=session.user, recorded_at=session.now())
         policy_id = policy_store.insert(ctx.conn, change)
+        # National extractions read the code in each record, not this setting: list the codes.
+        listed = coding.on_policy_change(ctx, state, policy_id, effective)
         # A notice still waiting would tell patients about an opt-out that has been lifted.
         cancelled = letters_repo.cancel_unsent(ctx.conn, PRACTICE_WIDE_NOTICE) if state == policy.OFF else 0
         ctx.audit(f"practice_optout.{state}", detail=f"policy={policy_id} effective={effective.isoformat()}"
                                                     + (f" notices_cancelled={cancelled}" if cancelled else ""))
     summary = (f"Practice-wide opt-out turned {state} from {effective.isoformat()}. "
                "Export the exclusion file again so the clinical system sees the change.")
+    summary += (f" Coding worklist: {listed:,} practice-wide code{'s' if listed != 1 else ''} to "
+                f"{'add' if state == policy.ON else 'remove'} in the clinical system"
+                + (" (patients who object individually keep theirs)." if state == policy.OFF else
+                   " (patients who asked to be included are left out)."))
     if cancelled:
         summary += (f" {cancelled:,} practice-wide opt-out notice{'s' if cancelled != 1 else ''} not yet "
                     f"printed {'were' if cancelled != 1 else 'was'} taken off the letters queue.")
-    return ChangeSet(summary, ctx.revision, areas=frozenset({"policy", "export", "letters"}))
+    return ChangeSet(summary, ctx.revision, areas=frozenset({"policy", "export", "letters", "coding"}),
+                     data={"coding_listed": listed})
 
 
 def opt_in(session: Session, nhs: str, *, via: str = "desk", effective: date | None = None,

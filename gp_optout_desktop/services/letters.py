@@ -20,7 +20,7 @@ from ..domain.patient import Patient
 from ..letters import render
 from ..letters.model import (
     KIND_LABELS, POLICY_CHANGE, PRACTICE_WIDE_NOTICE, RECEIVED_KIND, TYPE2_IN_ERROR, LetterItem,
-    LetterRecipient, LetterRequest, PracticeDetails,
+    LetterRecipient, LetterRequest, PracticeDetails, TRANSFERRED,
 )
 from ..letters.templates import LetterTemplate
 from ..store import events as events_store, letters_repo, meta, patients as patients_store, policy as policy_store
@@ -171,9 +171,10 @@ def build_request(conn, row: letters_repo.LetterRow, table: codes_mod.CodeTable,
     kind = printing.kind if printing is not None else row.kind
     if row.kind == PRACTICE_WIDE_NOTICE:
         history = policy_store.history(conn) if policy_history is None else policy_history
+        turned_on = _notice_policy(history, row)
         return LetterRequest(row.kind, reference(row.letter_id), letter_date,
                              _recipient(patients_store.get(conn, row.patient_id)),
-                             policy_effective=_notice_policy(history, row).effective)
+                             policy_effective=turned_on.effective, policy_reason=turned_on.reason)
     adult = patients_store.get(conn, row.patient_id)
     proxy_name = proxy_role = None
     if row.form_id is not None:
@@ -323,11 +324,23 @@ def _requests(conn, session: Session, rows, letter_date: date, decided: Sequence
     return requests, templates
 
 
+NOTICE_MIN_AGE = 16  # nobody of 16 or over is anyone's dependant: each is written to
+
+
+def years_before(day: date, years: int) -> date:
+    """The same date ``years`` earlier (29 February becomes the 28th)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
 def queue_practice_wide_notice(session: Session) -> ChangeSet:
     """Queue the notice that tells patients the practice-wide opt-out is on (the ICO: every
-    patient must be told). One letter per household (same address lines and postcode), to
-    its oldest patient, worded for everyone there; households already sent a notice since
-    the opt-out was last turned on are skipped, so running it again queues only newcomers.
+    patient must be told). One letter to each patient aged 16 or over, not one per household
+    (that reveals who else is registered at an address, and fails in care homes and shared
+    houses); patients already sent a notice since the opt-out was last turned on are skipped,
+    so running it again queues only newcomers and those who have turned 16.
     Due one calendar month from today. Manager only; one audit row with the count."""
     today = session.today()
     with session.write("print_letters", changes_register=False) as ctx:
@@ -338,14 +351,17 @@ def queue_practice_wide_notice(session: Session) -> ChangeSet:
                 "A GP turns it on first; then queue the notice.", "practice_optout")
         turned_on = practice_policy.current_policy(history, as_of=today)
         due = one_calendar_month_after(today)
-        count = letters_repo.queue_household_notices(ctx.conn, PRACTICE_WIDE_NOTICE, since=turned_on.recorded_at,
-                                                     queued_at=session.now(), due=due)
+        count = letters_repo.queue_patient_notices(ctx.conn, PRACTICE_WIDE_NOTICE, since=turned_on.recorded_at,
+                                                   queued_at=session.now(), due=due,
+                                                   born_on_or_before=years_before(today, NOTICE_MIN_AGE))
         ctx.audit("letter.queue_practice_wide", detail=f"letters={count} kind={PRACTICE_WIDE_NOTICE} "
                                                        f"policy={turned_on.seq} due={due.isoformat()}")
     if count == 0:
-        summary = "Every household has already had a practice-wide opt-out notice queued since it was turned on."
+        summary = ("Every patient aged 16 or over has already had a practice-wide opt-out notice queued since it was "
+                   "turned on.")
     else:
-        summary = (f"Queued {count:,} practice-wide opt-out notice{'s' if count != 1 else ''}, one per household "
+        summary = (f"Queued {count:,} practice-wide opt-out notice{'s' if count != 1 else ''}, one to each patient "
+                   f"aged {NOTICE_MIN_AGE} or over "
                    f"(due by {due.day} {due:%b %Y}). Print them from the letters queue.")
     return ChangeSet(summary, ctx.revision, areas=frozenset({"letters"}), data={"count": count, "due": due.isoformat()})
 
@@ -438,3 +454,26 @@ def queue_policy_change(session: Session) -> ChangeSet:
         summary = (f"Queued {count:,} policy-change letter{'s' if count != 1 else ''}, one to each patient whose "
                    f"Type 1 objection is in force (due by {due.day} {due:%b %Y}). Print them from the letters queue.")
     return ChangeSet(summary, ctx.revision, areas=frozenset({"letters"}), data={"count": count, "due": due.isoformat()})
+
+
+def queue_transferred(session: Session, nhs: str) -> ChangeSet:
+    """Queue the letter for an objector who has left the practice: the objection travels with
+    the record by GP2GP (which can re-date codes); they should check it at their new practice.
+    Only for a patient the practice list shows as deducted, with a Type 1 objection recorded here."""
+    from ..domain.practice_list import DEDUCTED
+    from ..store import registration as registration_store
+
+    digits = nhs_number.validate(nhs)
+    with session.write("queue_letter", changes_register=False) as ctx:
+        patient = patients_store.by_nhs(ctx.conn, digits)
+        if registration_store.get(ctx.conn, patient.patient_id).status != DEDUCTED:
+            raise ValidationError("This patient has not left the practice (the practice list does not show them as "
+                                  "deducted): nothing was queued.", "registration")
+        if not events_store.type1_active(ctx.conn, patient.patient_id):
+            raise ValidationError("This patient has no Type 1 objection recorded here: nothing was queued.", "type")
+        due = one_calendar_month_after(session.today())
+        letter_id = events_store.queue_letter(ctx.conn, patient.patient_id, None, TRANSFERRED, session.now(), due)
+        ctx.audit("letter.queue", audit_ref(patient), detail=f"letter={letter_id} kind={TRANSFERRED}")
+    return ChangeSet(f"Letter queued (due by {due.day} {due:%b %Y}): the objection travels with the record by GP2GP; "
+                     "check it at the new practice.", ctx.revision, frozenset({patient.patient_id}),
+                     letter_ids=(letter_id,), areas=frozenset({"letters"}))

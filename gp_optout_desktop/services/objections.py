@@ -144,8 +144,9 @@ def mark_coded(session: Session, event_id: int) -> ChangeSet:
         if events_store.mark_coded(ctx.conn, event_id, by=session.user, at=session.now()) == 0:
             raise ValidationError("That event is already marked as coded.", "event")
         ctx.audit("event.coded", audit_ref(patients_store.get(ctx.conn, patient_id)), detail=f"event={event_id}")
-    return ChangeSet("Marked as coded in the clinical system.", ctx.revision, frozenset({patient_id}),
-                     (event_id,), areas=frozenset({"patients"}))
+    return ChangeSet("Marked as coded; not yet confirmed: it counts as in force once a reconciliation finds the "
+                     "code in the clinical system.", ctx.revision, frozenset({patient_id}), (event_id,),
+                     areas=frozenset({"patients"}))
 
 
 def signpost_ndoo(session: Session, patient_id: int, on: date | None = None) -> ChangeSet:

@@ -10,7 +10,8 @@ from datetime import date, timedelta
 from ..domain import codes
 from ..domain.events import CONFIRMED, INCLUDE, MARKED, PENDING
 from ..domain.practice_policy import PolicyChange, current_policy
-from ..store import overview as store_overview, policy as store_policy
+from ..store import coding as store_coding, overview as store_overview, policy as store_policy
+from .reconcile import LastRun, last_run
 from .session import Session
 
 DUE_SOON_DAYS = 7
@@ -44,6 +45,8 @@ class Overview:
     type1_marked: int = 0  # ticked "coded" by someone, not yet confirmed by a reconciliation
     withdrawals_not_confirmed: int = 0  # a Type 1 code may still be in the record
     letters_held: int = 0  # confirmations promised in an acknowledgement, waiting for their codes
+    reconciliation: LastRun | None = None  # the last run against the clinical system's export
+    coding_pending: int = 0  # codes on the coding worklist: individual and practice-wide, not yet confirmed
 
     @property
     def policy_on(self) -> bool:
@@ -97,6 +100,9 @@ def overview(session: Session) -> Overview:
         monthly = store_overview.monthly_events(conn, OBJECTION_KINDS)
         policy = current_policy(store_policy.history(conn), as_of=today)
         coding = store_overview.type1_coding_counts(conn)
+        reconciled = last_run(conn, today)
+        coding_pending = store_coding.unconfirmed_count(conn) + store_coding.practice_task_count(
+            conn, policy is not None and policy.state == "on")
     return Overview(
         patients=patients,
         objecting={k: current.get((k, True), 0) for k in OBJECTION_KINDS},
@@ -113,5 +119,7 @@ def overview(session: Session) -> Overview:
         type1_marked=coding.get((True, MARKED), 0),
         withdrawals_not_confirmed=coding.get((False, PENDING), 0) + coding.get((False, MARKED), 0),
         letters_held=letters.get("held", 0),
+        reconciliation=reconciled,
+        coding_pending=coding_pending,
     )
 

@@ -25,7 +25,7 @@ MOD = 2**256
 # table -> key columns (for messages) ; meta is limited to the settings that matter.
 # current_state is derived from events, but the exclusion file is read from it: attested too.
 TABLES = ("patients", "events", "current_state", "policy", "users", "meta", "letter_templates", "code_tables",
-          "registration")
+          "registration", "practice_codes", "reconciliations")
 META_KEYS = frozenset({"ods", "practice", "register_id", "idle_lock_minutes", "manager_pub"})
 
 # Which permissions may change each table (None: any permission a role holds; the role
@@ -41,6 +41,10 @@ TABLE_PERMISSIONS: dict[str, frozenset[str] | None] = {
     "letter_templates": frozenset({"edit_templates"}),
     "code_tables": frozenset({"edit_codes"}),  # a wrong code table hides objections from the import
     "registration": frozenset({"import_practice_list"}),  # 'deceased' or 'deducted' stops letters
+    # The practice-wide codes to add or remove (schema V5): listed when a GP turns the opt-out
+    # on or off, confirmed (or recorded confirmed) only by a reconciliation.
+    "practice_codes": frozenset({"practice_optout", "reconcile"}),
+    "reconciliations": frozenset({"reconcile"}),
 }
 
 

@@ -115,6 +115,11 @@ def signposts(conn, patient_id: int) -> list[date]:
     return [date.fromisoformat(r[0]) for r in rows]
 
 
+def type1_active(conn, patient_id: int) -> bool:
+    row = conn.execute("SELECT active FROM current_state WHERE patient_id = ? AND kind = 'type1'", (patient_id,)).fetchone()
+    return bool(row and row[0])
+
+
 def counts(conn) -> dict[str, int]:
     """Current objections by type, withdrawals in force, include-me requests."""
     out = {}

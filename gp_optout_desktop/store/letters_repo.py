@@ -38,9 +38,10 @@ def _row(r) -> LetterRow:
 
 def pending(conn, limit: int | None = None) -> list[LetterRow]:
     """Unsent letters, the nearest deadline first (oldest received first), then queue order."""
-    # Deducted, deceased and merged patients' letters are held: never printed, kept for the record.
-    sql = (f"SELECT {_COLUMNS} FROM letters WHERE sent_at IS NULL AND patient_id NOT IN"
-           f" (SELECT patient_id FROM registration WHERE status IN ({_INACTIVE_SQL})) ORDER BY due, queued_at, id")
+    # Deducted, deceased and merged patients' letters are held: never printed, kept for the record;
+    # the one exception is the letter telling someone who left that their objection travels.
+    sql = (f"SELECT {_COLUMNS} FROM letters WHERE sent_at IS NULL AND (kind = 'transferred' OR patient_id NOT IN"
+           f" (SELECT patient_id FROM registration WHERE status IN ({_INACTIVE_SQL}))) ORDER BY due, queued_at, id")
     params: tuple = ()
     if limit is not None:
         sql += " LIMIT ?"
@@ -88,35 +89,20 @@ def mark_sent(conn, letter_id: int, on: date) -> int:
     return cur.rowcount
 
 
-# A household: patients with the same address lines (as stored, ignoring case) and postcode.
-# A patient with no address lines is a household of one: a postcode alone covers a street.
-_HOUSEHOLD_KEY = ("CASE WHEN address IN ('', '[]') THEN 'patient:' || id"
-                  " ELSE lower(address) || char(31) || postcode_key END")
+_INACTIVE_SQL = ", ".join(f"'{s}'" for s in INACTIVE)  # deducted, deceased, merged: never sent a notice
 
 
-def queue_household_notices(conn, kind: str, *, since: datetime, queued_at: datetime, due: date) -> int:
-    """One ``kind`` letter per household, addressed to its oldest patient (earliest date of birth,
-    then the first added), for every household none of whose patients has had a ``kind`` letter
-    queued at or after ``since``. Set-based: one INSERT ... SELECT, however many patients.
-    Returns the number of letters queued."""
+def queue_patient_notices(conn, kind: str, *, since: datetime, queued_at: datetime, due: date,
+                          born_on_or_before: date) -> int:
+    """One ``kind`` letter to each patient still with the practice born on or before
+    ``born_on_or_before`` (16 or over) who has not had one queued at or after ``since``. A letter per household would reveal who
+    else is registered at an address and fails in care homes and shared houses. Set-based."""
     cur = conn.execute(
-        f"""
-        WITH homes AS (
-            SELECT id, dob, {_HOUSEHOLD_KEY} AS home FROM patients
-        ),
-        told AS (
-            SELECT DISTINCT homes.home FROM letters JOIN homes ON homes.id = letters.patient_id
-            WHERE letters.kind = ? AND letters.queued_at >= ?
-        ),
-        eldest AS (
-            SELECT id, home, row_number() OVER (PARTITION BY home ORDER BY dob, id) AS n FROM homes
-        )
-        INSERT INTO letters(patient_id, form_id, kind, queued_at, due)
-        SELECT id, NULL, ?, ?, ? FROM eldest
-        WHERE n = 1 AND home NOT IN (SELECT home FROM told)
-        ORDER BY id
-        """,
-        (kind, since.isoformat(), kind, queued_at.isoformat(), due.isoformat()),
+        "INSERT INTO letters(patient_id, form_id, kind, queued_at, due)"
+        " SELECT p.id, NULL, ?, ?, ? FROM patients p WHERE p.dob <= ? AND NOT EXISTS ("
+        f"  SELECT 1 FROM registration r WHERE r.patient_id = p.id AND r.status IN ({_INACTIVE_SQL})) AND NOT EXISTS ("
+        "  SELECT 1 FROM letters l WHERE l.patient_id = p.id AND l.kind = ? AND l.queued_at >= ?) ORDER BY p.id",
+        (kind, queued_at.isoformat(), due.isoformat(), born_on_or_before.isoformat(), kind, since.isoformat()),
     )
     return cur.rowcount
 

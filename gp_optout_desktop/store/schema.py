@@ -94,8 +94,27 @@ CREATE TABLE user_certs(serial INTEGER PRIMARY KEY, name TEXT NOT NULL, body TEX
 CREATE INDEX user_certs_name ON user_certs(name, serial);
 """
 
-# V5 is reserved for the coding worklist and reconciliation (issue 10), in flight.
-V5 = "-- reserved"
+# Coding in the clinical system (issue 10). practice_codes: the practice-wide opt-out as GPs
+# applied it, one row per code to add (turned on) or remove (lifted) for one patient, kept
+# apart from individual objection events. reconciliations: each run against the clinical
+# system's export, with its counts (a)-(d) and the oldest date in (a), so the overview can say
+# whether anything not coded is past the coding target without re-running it.
+V5 = """
+CREATE TABLE practice_codes(
+    id INTEGER PRIMARY KEY,
+    patient_id INTEGER NOT NULL REFERENCES patients(id),
+    policy_id INTEGER NOT NULL REFERENCES policy(id),
+    op TEXT NOT NULL CHECK (op IN ('add', 'remove')),
+    effective TEXT NOT NULL, queued_at TEXT NOT NULL,
+    confirmed_at TEXT, confirmed_by TEXT);
+CREATE INDEX practice_codes_patient ON practice_codes(patient_id, id);
+CREATE TABLE reconciliations(
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, run_by TEXT NOT NULL, source TEXT NOT NULL,
+    encoding TEXT NOT NULL, delimiter TEXT NOT NULL, rows INTEGER NOT NULL,
+    not_coded INTEGER NOT NULL, not_in_register INTEGER NOT NULL, differ INTEGER NOT NULL,
+    agree INTEGER NOT NULL, rows_not_in_register INTEGER NOT NULL, rows_differ INTEGER NOT NULL,
+    rows_agree INTEGER NOT NULL, confirmed INTEGER NOT NULL, not_coded_oldest TEXT);
+"""
 
 # The practice's corrections of the objection code table (issue 10 section 6): every saved
 # version kept, newest in force; text NULL means "back to the table shipped with the release".

@@ -22,3 +22,15 @@ def practice(conn) -> dict:
 
 def set_practice(conn, details: dict) -> None:
     meta.put(conn, "practice", details)
+
+
+CODING_TARGET_KEY = "coding_target_working_days"
+
+
+def coding_target_working_days(conn) -> int | None:
+    value = meta.get(conn, CODING_TARGET_KEY)
+    return int(value) if value is not None else None
+
+
+def set_coding_target_working_days(conn, days: int) -> None:
+    meta.put(conn, CODING_TARGET_KEY, int(days))

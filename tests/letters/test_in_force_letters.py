@@ -159,7 +159,9 @@ def test_a_confirmation_cannot_be_built_for_a_code_not_confirmed():
 def test_every_installed_letter_carries_the_promised_paragraphs(kind):
     # (The practice-wide notice is being reworded with the practice-wide coding lists.)
     text = " ".join(load_template(kind).source.split())
-    for words in (DIRECT_CARE, NOT_STOPPED, MAY_CHANGE, "[if under13] " + UNDER_13):
+    # Someone who has left is told by their new practice, not by us.
+    may_change = MAY_CHANGE.replace("we will", "your practice will") if kind == "transferred" else MAY_CHANGE
+    for words in (DIRECT_CARE, NOT_STOPPED, may_change, "[if under13] " + UNDER_13):
         assert words in text, (kind, words)
     assert "recorded in your GP record" not in text and "stays in the practice" not in text
 

@@ -1,4 +1,5 @@
-"""The practice-wide opt-out notice: queued once per household while the opt-out is on,
+"""The practice-wide opt-out notice: queued once to each patient aged 16 or over (never one per
+household) while the opt-out is on,
 through a real encrypted register, and printed through the ordinary batch."""
 
 from __future__ import annotations
@@ -80,19 +81,20 @@ def test_refused_while_the_practice_wide_opt_out_is_off(manager, register_dir, h
         pm.lock()
 
 
-def test_one_notice_per_household_to_its_oldest_patient_audited_once(manager, register_dir, households):
+def test_one_notice_to_each_patient_aged_16_or_over_audited_once(manager, register_dir, households):
     pm = _turn(manager, register_dir, "on")
     try:
         change = letters.queue_practice_wide_notice(pm)
-        assert change.data["count"] == 3 and "Queued 3 practice-wide opt-out notices" in change.summary
+        assert change.data["count"] == 5 and "Queued 5 practice-wide opt-out notices" in change.summary
+        assert "one to each patient aged 16 or over" in change.summary
         queued = _notices(pm)
-        assert sorted(q.patient_id for q in queued) == sorted(
-            [households["a_eldest"], households["b_one"], households["c_alone"]])
+        # Not one per household (that tells each adult who else is registered there); not the child.
+        assert sorted(q.patient_id for q in queued) == sorted(v for k, v in households.items() if k != "a_child")
         assert {q.due for q in queued} == {one_calendar_month_after(pm.today())}
         # One audit row with the count, not one per patient (the patients' own rows are 'patient.*').
         queue_rows = audit.query(pm, action="letter.")
         assert [r.action for r in queue_rows] == ["letter.queue_practice_wide"]
-        assert "letters=3" in queue_rows[0].detail and queue_rows[0].patient == ""
+        assert "letters=5" in queue_rows[0].detail and queue_rows[0].patient == ""
     finally:
         pm.lock()
 
@@ -103,8 +105,8 @@ def test_not_queued_twice_only_new_households_and_again_after_a_new_turn_on(mana
     letters.queue_practice_wide_notice(pm)
     again = letters.queue_practice_wide_notice(pm)
     assert again.data["count"] == 0 and "already had" in again.summary
-    assert len(_notices(pm)) == 3
-    # Someone joins household B (already told): nothing; a new household: one more.
+    assert len(_notices(pm)) == 5
+    # A baby joins household B: nothing (under 16); a new adult: one more.
     add_patient(pm, surname="Evans", forenames="Baby", dob="2024-01-01", postcode="LS1 4AP", address=HOME_B)
     newcomer = add_patient(pm, surname="Newhome", forenames="Nia", dob="1999-01-01", postcode="LS2 9JT",
                            address=["3 New Street"])
@@ -118,7 +120,7 @@ def test_not_queued_twice_only_new_households_and_again_after_a_new_turn_on(mana
     pm = _turn(pm, register_dir, "off")
     pm = _turn(pm, register_dir, "on")
     try:
-        assert letters.queue_practice_wide_notice(pm).data["count"] == 4
+        assert letters.queue_practice_wide_notice(pm).data["count"] == 6
     finally:
         pm.lock()
 
@@ -130,25 +132,28 @@ def test_printed_notice_explains_how_to_ask_to_be_included(manager, register_dir
         ids = [q.letter_id for q in _notices(pm)]
         out = tmp_path / "notices.pdf"
         change = letters.print_batch(pm, out, letter_ids=ids, split_dir=tmp_path / "split")
-        assert "Printed 3 letters" in change.summary
+        assert "Printed 5 letters" in change.summary
         text = _flat(out)
         today = pm.today()
         for expected in ("Mrs Siân O'Brien-Ŵyn", "Flat 2, Tŷ Gwyn", "LL30 1AA", "Dear Mrs O'Brien-Ŵyn,",
                          "Dear Ifan Evans,", "Dear Sam Single,",
-                         f"From {today.day} {today:%B %Y}, identifiable information",
-                         "If you want your data to be included",
-                         "Tell us in person, by post, by email or by phone that you want to be included",
-                         "for everyone registered with us who lives at your address",
-                         "Template practice_wide_notice v2", "Test Surgery"):
+                         f"From {today.day} {today:%B %Y}, we will add the code for a Type 1 objection",
+                         "The GPs' reason: Practice meeting decided on", "Your options",
+                         "tell us in person, by post, by email or by phone that you want to be included",
+                         "every patient of Test Surgery aged 16 or over", "This letter is about you only",
+                         "may be discontinued in future", "safeguarding",
+                         "Template practice_wide_notice v3", "Test Surgery"):
             assert expected in text, expected
-        assert "To the household at" not in text
+        # One letter per patient: nothing about a household or who else lives there; no claim about the law.
+        for unwanted in ("To the household at", "household", "lives at your address", "law allows"):
+            assert unwanted not in text, unwanted
         # The split files carry the same letters, one each.
         split = sorted((tmp_path / "split").iterdir())
-        assert len(split) == 3
+        assert len(split) == 5
         assert "that you want to be included" in " ".join("".join(pdf_text(split[0])).split())
         assert _notices(pm) == []
         prints = [r for r in audit.query(pm, action="letter.print")]
-        assert len(prints) == 3 and all("kind=practice_wide_notice" in r.detail for r in prints)
+        assert len(prints) == 5 and all("kind=practice_wide_notice" in r.detail for r in prints)
     finally:
         pm.lock()
 
@@ -171,11 +176,11 @@ def test_cli_notify_practice_wide(manager, register_dir, households, monkeypatch
     monkeypatch.setenv("GP_OPTOUT_PASSWORD", "pm-password-1")
     assert cli.main(["--user", "pm", "letters", "notify-practice-wide"]) == 0
     out = capsys.readouterr().out
-    assert "Queued 3 practice-wide opt-out notices" in out
+    assert "Queued 5 practice-wide opt-out notices" in out
     assert cli.main(["--user", "pm", "letters", "notify-practice-wide"]) == 0
     assert "already had" in capsys.readouterr().out
     assert cli.main(["--user", "pm", "letters", "pending"]) == 0
-    assert "3 waiting" in capsys.readouterr().out
+    assert "5 waiting" in capsys.readouterr().out
 
 
 def test_turning_it_off_takes_unprinted_notices_off_the_queue(manager, register_dir, add_patient, households,
@@ -189,11 +194,11 @@ def test_turning_it_off_takes_unprinted_notices_off_the_queue(manager, register_
     pm = _as_gp(pm, register_dir,
                 lambda gp: said.append(exclusion.set_practice_optout(gp, "off", "Lifted at the partners' meeting")))
     try:
-        assert "2 practice-wide opt-out notices not yet printed were taken off" in said[0].summary
+        assert "4 practice-wide opt-out notices not yet printed were taken off" in said[0].summary
         assert _notices(pm) == []  # a waiting notice would describe an opt-out that no longer applies
         assert [q for q in letters.pending(pm) if q.kind != "practice_wide_notice"] == objections_before
         (off_row,) = audit.query(pm, action="practice_optout.off")
-        assert "notices_cancelled=2" in off_row.detail
+        assert "notices_cancelled=4" in off_row.detail
         from gp_optout_desktop.services import patients
 
         sent = [r for r in patients.view(pm, first.patient_id).letters if r["kind"] == "practice_wide_notice"]

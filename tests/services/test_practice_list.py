@@ -164,3 +164,36 @@ def test_the_cli_checks_then_imports(cli_pm, tmp_path):
     path.write_text(csv(row(N[0], "Clilist", status="Unknownish")), encoding="utf-8")
     code, _, err = cli_pm("practice-list", "import", "--from", str(path))
     assert code == 2 and "Row 2:" in err and "Clilist" not in err
+
+
+def test_an_objector_who_left_can_be_told_their_objection_travels(fixed, add_patient, tmp_path):
+    from gp_optout_desktop.domain.errors import ValidationError
+    from tests.letters.helpers import pdf_text
+
+    leaver = add_patient(fixed, surname="Mover", dob="1970-02-01", nhs=N[0])
+    stays = add_patient(fixed, surname="Stayer", dob="1970-02-01", nhs=N[1])
+    objections.record(fixed, leaver)
+    objections.record(fixed, stays)
+    with pytest.raises(ValidationError, match="has not left the practice"):
+        letters.queue_transferred(fixed, N[1])
+    practice_list.import_list(fixed, csv(row(N[0], "Mover", status="Transferred out"), row(N[1], "Stayer")))
+    assert [p.patient_id for p in letters.pending(fixed)] == [stays]  # the leaver's own letter is held
+    change = letters.queue_transferred(fixed, N[0])
+    assert "travels with the record by GP2GP" in change.summary
+    queued = [p for p in letters.pending(fixed) if p.patient_id == leaver]
+    assert [p.kind for p in queued] == ["transferred"]
+    out = tmp_path / "moved.pdf"
+    letters.print_batch(fixed, out, letter_ids=[queued[0].letter_id])
+    text = " ".join("".join(pdf_text(out)).split())
+    for expected in ("no longer registered with", "GP2GP", "Please check with your new practice",
+                     "may be discontinued", "safeguarding"):
+        assert expected in text, expected
+
+
+def test_the_moving_letter_needs_a_type1_objection(fixed, add_patient):
+    from gp_optout_desktop.domain.errors import ValidationError
+
+    add_patient(fixed, surname="Noobj", dob="1970-02-01", nhs=N[2])
+    practice_list.import_list(fixed, csv(row(N[2], "Noobj", status="Deducted")))
+    with pytest.raises(ValidationError, match="no Type 1 objection"):
+        letters.queue_transferred(fixed, N[2])

@@ -71,7 +71,8 @@ def test_mark_coded_and_signpost(qtbot, desk, add_patient):
     view.history.selectRow(0)
     assert view.coded_button.isEnabled()
     view.coded_button.click()
-    assert view.message.text() == "Marked as coded in the clinical system."
+    assert view.message.text() == ("Marked as coded; not yet confirmed: it counts as in force once a reconciliation "
+                                   "finds the code in the clinical system.")
     today = date.today()
     # A tick is a claim, not a proof: shown with who made it, and still not in force.
     marked = f"marked coded by reception on {today.day} {today:%b %Y}, not yet confirmed"

@@ -166,7 +166,7 @@ def test_practice_wide_notice_is_queued_from_the_letters_screen(screen, demo, re
     screen.notice_button.click()
     wait_idle(qtbot, screen)
     assert "not on" in screen.status.text() and notices() == []
-    # A GP turns it on; the manager queues the notice: one letter per household, listed in the queue.
+    # A GP turns it on; the manager queues the notice: one letter to each patient aged 16 or over.
     users.add(demo, "doc", roles.GP, "doc-password-1")
     gp = session_service.unlock(register_dir, "doc", "doc-password-1")
     exclusion.set_practice_optout(gp, "on", "Partners' decision")

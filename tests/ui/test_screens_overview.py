@@ -63,7 +63,7 @@ def test_overview_counts_match_what_was_recorded(qtbot, manager, add_patient):
     # Recorded is received, not in force: none of the codes is confirmed in the clinical system yet.
     assert shown == {"patients": "4", "type1": "0", "type1_received": "2", "type2": "0", "withdrawn": "1",
                      "included": "0", "pending": "4", "overdue": "1" if date.today() > date(2026, 2, 5) else "0",
-                     "policy": "Off"}
+                     "policy": "Off", "coding": "4", "reconciled": "Never"}  # 4 events, none confirmed
     received = screen.tiles["type1_received"].caption.text()
     assert "practice manager codes them" in received and "1 withdrawal not yet confirmed" in received
     assert screen.chart.periods[-1].objecting_at_end == 2

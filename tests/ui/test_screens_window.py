@@ -11,10 +11,10 @@ from gp_optout_desktop.ui.screens import _paths, backups as backups_screen
 from gp_optout_desktop.ui import dialogs
 
 EXPECTED = {
-    "reception": ["Front desk", "Overview"],
-    "gp": ["Front desk", "Overview", "Practice-wide opt-out"],
-    "manager": ["Front desk", "Overview", "Letters", "Exclusion file", "Audit trail", "Users", "Backups",
-                "Import", "Settings"],
+    "reception": ["Front desk", "Overview", "Coding"],
+    "gp": ["Front desk", "Overview", "Coding", "Practice-wide opt-out"],
+    "manager": ["Front desk", "Overview", "Coding", "Letters", "Exclusion file", "Audit trail", "Users", "Backups",
+                "Import", "Reconcile", "Settings"],
 }
 
 

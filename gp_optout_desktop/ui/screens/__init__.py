@@ -37,6 +37,7 @@ def _lazy(module: str) -> Callable:
 # Title, the permission that shows it, its module. The service layer refuses the same roles anyway.
 SCREENS: list[ScreenSpec] = [
     ScreenSpec("Overview", "search", _lazy("overview")),
+    ScreenSpec("Coding", "view_coding", _lazy("coding")),
     ScreenSpec("Letters", "print_letters", _lazy("letters")),
     ScreenSpec("Exclusion file", "export", _lazy("exclusion")),
     ScreenSpec("Practice-wide opt-out", "practice_optout", _lazy("practice_optout")),
@@ -44,5 +45,6 @@ SCREENS: list[ScreenSpec] = [
     ScreenSpec("Users", "manage_users", _lazy("users")),
     ScreenSpec("Backups", "backup", _lazy("backups")),
     ScreenSpec("Import", "import_objections", _lazy("import_objections")),
+    ScreenSpec("Reconcile", "reconcile", _lazy("reconcile")),
     ScreenSpec("Settings", "settings", _lazy("settings")),
 ]

@@ -214,9 +214,10 @@ class LettersScreen(Screen):
     def _build_notice(self) -> QGroupBox:
         box = QGroupBox("Practice-wide opt-out")
         row = QHBoxLayout(box)
-        self.notice_button = QPushButton("&Queue the notice to every household…")
+        self.notice_button = QPushButton("&Queue the notice to every patient aged 16 or over…")
         self.notice_button.setToolTip("While a GP has the practice-wide opt-out on, every patient must be told "
-                                      "what it means and how to ask to be included: one letter per household.")
+                                      "what it means and how to ask to be included: one letter to each patient aged "
+                                      "16 or over, never one per household.")
         self.notice_button.clicked.connect(self.queue_notice)
         row.addWidget(self.notice_button)
         row.addStretch(1)
@@ -251,9 +252,9 @@ class LettersScreen(Screen):
 
     def queue_notice(self) -> None:
         if not _ask.confirm(self, "Tell patients about the practice-wide opt-out",
-                            "Queue the practice-wide opt-out notice for every household that has not had it "
-                            "since the opt-out was turned on? Each letter is addressed to the oldest patient "
-                            "there and is due within one calendar month.", yes="Queue the notices"):
+                            "Queue the practice-wide opt-out notice for every patient aged 16 or over who has "
+                            "not had it since the opt-out was turned on? Each is addressed to the patient alone "
+                            "and is due within one calendar month.", yes="Queue the notices"):
             return
         self.call(letters_service.queue_practice_wide_notice)
 

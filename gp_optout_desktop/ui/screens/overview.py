@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout
 
 from ...domain import codes
+from ...domain.coding import uk_day
 from ...services import overview as overview_service
 from .base import Screen
 from .chart import TimelineChart
@@ -48,7 +49,7 @@ class Tile(QFrame):
 
 
 class OverviewScreen(Screen):
-    AREAS = frozenset({"patients", "letters", "policy"})
+    AREAS = frozenset({"patients", "letters", "policy", "coding"})
 
     def __init__(self, session_provider, bus, parent=None):
         super().__init__(session_provider, bus, TITLE, parent)
@@ -64,6 +65,8 @@ class OverviewScreen(Screen):
             "pending": Tile("Confirmation letters to send"),
             "overdue": Tile("Letters past the one-month deadline"),
             "policy": Tile("Practice-wide opt-out"),
+            "coding": Tile("Codes not yet confirmed in the clinical system"),
+            "reconciled": Tile("Last reconciliation with the clinical system"),
         }
         for i, tile in enumerate(self.tiles.values()):
             grid.addWidget(tile, i // 4, i % 4)
@@ -100,6 +103,18 @@ class OverviewScreen(Screen):
         t["policy"].set_text("ON" if o.policy_on else "Off",
                              f"since {o.policy.effective.day} {o.policy.effective:%b %Y}" if o.policy else "never used",
                              warn=o.policy_on)
+        t["coding"].set_value(o.coding_pending, "received, not yet in force for national extractions: see Coding"
+                              if o.coding_pending else "")
+        r = o.reconciliation
+        if r is None:
+            t["reconciled"].set_text("Never", "nothing is proved coded until a reconciliation",
+                                     warn=o.coding_pending > 0)
+        else:
+            note = (f"(a) {r.not_coded:,} not coded, (b) {r.not_in_register:,} not in the register, "
+                    f"(c) {r.differ:,} differing")
+            if r.overdue:
+                note += ": (a) holds codes past the coding target"
+            t["reconciled"].set_text(f"{uk_day(r.at):%d/%m/%Y}", note, warn=r.overdue)
         self.chart.set_periods(o.timeline)
 
     def clear(self) -> None:

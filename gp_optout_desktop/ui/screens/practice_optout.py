@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFormLayout, QGroup
                                QPushButton, QTableView, QVBoxLayout)
 
 from ...domain.practice_policy import NHSE_POSITION, OFF, ON
-from ...services import exclusion as exclusion_service, overview as overview_service
+from ...services import coding as coding_service, exclusion as exclusion_service, overview as overview_service
 from ..models.policy_model import PolicyHistoryModel
 from . import _ask
 from .base import Screen
@@ -34,7 +34,7 @@ def describe_state(status) -> str:
 
 
 class PracticeOptOutScreen(Screen):
-    AREAS = frozenset({"policy"})
+    AREAS = frozenset({"policy", "coding", "patients"})
 
     def __init__(self, session_provider, bus, parent=None):
         super().__init__(session_provider, bus, TITLE, parent)
@@ -49,6 +49,11 @@ class PracticeOptOutScreen(Screen):
         self.included = QLabel()
         self.included.setAccessibleName("Patients who asked to be included")
         self.outer.addWidget(self.included)
+        # National extractions read the code in each record: the opt-out as GPs applied it is codes.
+        self.coding = QLabel()
+        self.coding.setWordWrap(True)
+        self.coding.setAccessibleName("Practice-wide codes in the clinical system")
+        self.outer.addWidget(self.coding)
         position = QLabel(f"<i>NHS England's position:</i> {NHSE_POSITION}")
         position.setWordWrap(True)
         position.setAccessibleName("NHS England's position")
@@ -100,6 +105,14 @@ class PracticeOptOutScreen(Screen):
     def refresh(self) -> None:
         self.call(exclusion_service.practice_optout_status, self._show)
         self.call(overview_service.overview, self._show_included)
+        self.call(coding_service.practice_wide_summary, self._show_coding, publish=False)
+
+    def _show_coding(self, s) -> None:
+        self.coding.setText(
+            f"In the clinical system: {s.to_add:,} practice-wide Type 1 codes to add, {s.to_remove:,} to remove, "
+            f"{s.in_place:,} confirmed in place; {s.spared:,} patients object individually and keep their own code. "
+            "Turning it on lists an add for every patient who has not asked to be included; lifting it lists the "
+            "removals (never for a patient who objects individually). They are on the Coding screen.")
 
     def _show_included(self, data) -> None:
         n = data.included
@@ -118,6 +131,7 @@ class PracticeOptOutScreen(Screen):
         self.status_obj = None
         self.state.clear()
         self.included.clear()
+        self.coding.clear()
         self.model.set_history([])
 
     def target_state(self) -> str:
@@ -137,11 +151,13 @@ class PracticeOptOutScreen(Screen):
         if state == ON:
             question = (f"Turn the practice-wide opt-out ON from {when}?\n\nNHS England's position: {NHSE_POSITION}\n\n"
                         "Every patient must be told. Patients may ask to be included. Individual objections are "
-                        "kept as they are.")
+                        "kept as they are. The Type 1 code is listed for adding to the record of every patient who "
+                        "has not asked to be included: national extractions read only that code.")
             yes = "Turn it on"
         else:
             question = (f"Turn the practice-wide opt-out OFF from {when}?\n\nNHS England's position: {NHSE_POSITION}\n\n"
-                        "From then, only patients with their own objection are kept out of extractions.")
+                        "From then, only patients with their own objection are kept out of extractions. The "
+                        "practice-wide codes are listed for removal, except for patients who object individually.")
             yes = "Turn it off"
         if not _ask.confirm(self, TITLE, question, yes=yes):
             return

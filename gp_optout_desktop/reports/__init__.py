@@ -1,0 +1,1 @@
+"""Printable lists that are not letters (the coding checklist)."""

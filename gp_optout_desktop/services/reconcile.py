@@ -1,0 +1,323 @@
+"""Reconciliation: the register against the clinical system's own search export of the Type 1
+and Type 2 codes (the columns the import reads). The only thing that confirms an event is coded.
+
+For each patient and objection type the register's expected state (latest event wins, and for
+Type 1 the practice-wide code as GPs applied it) is compared with the export's latest code:
+
+(a) in the register, not in the clinical system: NOT CODED (the TPP failure);
+(b) in the clinical system, not in the register: coded directly or arrived by GP2GP (one-step
+    import through services/importer);
+(c) in both, but the latest state differs;
+(d) agreeing: the register's events whose code the export shows become confirmed, by this run.
+
+Every input row lands in exactly one of (b), (c), (d); the counts are checked before anything is
+written. Bad input meets the import's standards: every row checked first, problems by row
+number, no patient data in messages, nothing changed on refusal.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from ..domain import coding as rules
+from ..domain.codes import SHORT_LABELS, TYPE1
+from ..domain.errors import ValidationError
+from ..domain.import_rows import DELIMITERS, ImportRefused, ImportRow, read_rows, sniff_delimiter
+from ..domain.reconciliation import (AGREE, CATEGORY_WORDS, DIFFER, NOT_CODED, NOT_IN_REGISTER, Item, RegisterPair,
+                                     compare, identity_problems)
+from ..domain.nhs_number import display as nhs_display
+from ..store import atomic, coding as store
+from . import importer
+from .coding import _target, practice_wide_on
+from .changes import ChangeSet
+from .session import Session
+
+ENCODINGS = {"utf-8": "UTF-8", "cp1252": "Windows-1252"}
+REPORT_COLUMNS = ("category", "meaning", "reason", "nhs_number", "surname", "forenames", "date_of_birth", "type",
+                  "register", "clinical_system", "export_rows", "register_refs")
+
+
+class ReconcileRefused(ImportRefused):
+    """The export cannot be reconciled: nothing was changed (``problems`` by row number)."""
+
+
+@dataclass
+class Result:
+    run_id: int
+    source: str
+    encoding: str
+    delimiter: str
+    rows: int
+    items: list[Item]
+    confirmed: int
+    missing_rows: list[ImportRow] = field(default_factory=list)  # (b): what the one-step import brings in
+    notes: list[str] = field(default_factory=list)
+    not_coded_oldest: date | None = None
+    target_days: int = rules.DEFAULT_TARGET_WORKING_DAYS
+    today: date | None = None
+
+    def count(self, category: str) -> int:
+        return sum(1 for i in self.items if i.category == category)
+
+    def rows_in(self, category: str) -> int:
+        return sum(len(i.rows) for i in self.items if i.category == category)
+
+    @property
+    def not_coded_overdue(self) -> bool:
+        return (self.not_coded_oldest is not None and self.today is not None
+                and rules.add_working_days(self.not_coded_oldest, self.target_days) < self.today)
+
+    def describe(self) -> str:
+        def n(count: int, word: str) -> str:
+            return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+        c = {k: self.count(k) for k in CATEGORY_WORDS}
+        rb, rc, rd = self.rows_in(NOT_IN_REGISTER), self.rows_in(DIFFER), self.rows_in(AGREE)
+        lines = [f"Reconciliation {self.run_id}: {n(self.rows, 'row')} read from {self.source} "
+                 f"({ENCODINGS.get(self.encoding, self.encoding)}, {DELIMITERS.get(self.delimiter, self.delimiter)}"
+                 "-separated)."]
+        lines += self.notes
+        a = f"(a) {c[NOT_CODED]:,} not coded in the clinical system"
+        if not c[NOT_CODED]:
+            lines.append(a + ".")
+        elif self.not_coded_overdue:
+            lines.append(a + f", the oldest past the coding target of {self.target_days} working days: key them "
+                             "now (they are on the coding worklist).")
+        else:
+            lines.append(a + ": they are on the coding worklist.")
+        lines.append(f"(b) {c[NOT_IN_REGISTER]:,} in the clinical system but not in the register ({n(rb, 'row')})"
+                     + (": import them in one step." if rb else "."))
+        lines.append(f"(c) {c[DIFFER]:,} where the latest state differs ({n(rc, 'row')})"
+                     + (": check each." if rc else "."))
+        lines.append(f"(d) {c[AGREE]:,} agreeing ({n(rd, 'row')}); {n(self.confirmed, 'code')} newly confirmed "
+                     "by this run.")
+        lines.append(f"Every row accounted for: {rb:,} + {rc:,} + {rd:,} = {self.rows:,}.")
+        return "\n".join(lines)
+
+
+# ---- reading the export -----------------------------------------------------------------------
+
+def read_export(path: Path, encoding: str | None = None) -> tuple[str, str]:
+    """(text, encoding). Valid UTF-8 is UTF-8; anything else is refused with the way to say it is
+    Windows-1252, never guessed (a wrong guess would turn names into nonsense silently)."""
+    path = Path(path)
+    if encoding is not None and encoding not in ENCODINGS:
+        raise ReconcileRefused(f"Unknown encoding '{encoding}': use utf-8 or cp1252 (Windows-1252).")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReconcileRefused(f"{path.name} cannot be read ({exc.strerror or exc.__class__.__name__}). "
+                               "Nothing was changed.") from None
+    if encoding in (None, "utf-8"):
+        try:
+            return data.decode("utf-8-sig"), "utf-8"
+        except UnicodeDecodeError as exc:
+            line = data[:exc.start].count(b"\n") + 1
+            raise ReconcileRefused(
+                f"{path.name} is not UTF-8 text (first at line {line}). Exports from Windows programs are often "
+                "Windows-1252: if so, reconcile again choosing Windows-1252 (command line: --encoding cp1252), or "
+                "export the file again as UTF-8. Nothing was changed.") from None
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ReconcileRefused(f"{path.name} is not Windows-1252 text either (line {line} has a byte that "
+                               "encoding does not use). Export it again as UTF-8. Nothing was changed.") from None
+
+
+# ---- the register's side ------------------------------------------------------------------
+
+def _register_pairs(conn, today: date) -> dict[tuple[int, str], RegisterPair]:
+    """The register's side of every patient and objection type with something to compare."""
+    pairs: dict[tuple[int, str], RegisterPair] = {}
+    for patient_id, event_id, kind, action, _eff, recorded_at, confirmed in store.coded_events(conn):
+        pair = pairs.get((patient_id, kind))
+        if pair is None:
+            pair = pairs[(patient_id, kind)] = RegisterPair(patient_id, kind)
+        pair.events.append((event_id, action, bool(confirmed), rules.uk_day(recorded_at)))
+    for patient_id, kind, active in store.current_objections(conn):
+        if (patient_id, kind) in pairs:
+            pairs[(patient_id, kind)].active = bool(active)
+    for row_id, patient_id, op, _eff, queued_at, confirmed, opted_in, objects in store.practice_latest(conn, False):
+        pw = rules.practice_wide(op, bool(confirmed), bool(opted_in), bool(objects))
+        if pw.expect is None:
+            continue
+        pair = pairs.get((patient_id, TYPE1))
+        if pair is None:
+            pair = pairs[(patient_id, TYPE1)] = RegisterPair(patient_id, TYPE1)
+        pair.pw, pair.pw_row = pw, (row_id, op, bool(confirmed), rules.uk_day(queued_at))
+    if practice_wide_on(conn, today) is not None:
+        # Patients with no practice-wide row while it is on are asked for the add (coding.build).
+        for patient_id, created_at in store.practice_newcomers(conn, with_patient=False):
+            pair = pairs.get((patient_id, TYPE1))
+            if pair is None:
+                pair = pairs[(patient_id, TYPE1)] = RegisterPair(patient_id, TYPE1)
+            pair.pw, pair.pw_row = rules.PracticeWide(rules.ADD, True), (None, None, False,
+                                                                         rules.uk_day(created_at))
+    return pairs
+
+
+def reconcile(session: Session, path: Path, encoding: str | None = None) -> Result:
+    """Read, check every row, compare, and (in one transaction) confirm the agreeing events and
+    record the run. Practice manager. Refusals raise ReconcileRefused with nothing changed."""
+    path = Path(path)
+    session.require("reconcile")
+    text, used = read_export(path, encoding)
+    delimiter = sniff_delimiter(text)
+    try:
+        rows = read_rows(text, session.codes, session.today(), delimiter)
+    except ImportRefused as exc:
+        # The import's checks, worded for this task: nothing is imported here, nothing changes.
+        message = str(exc).replace("Nothing was imported", "Nothing was changed").replace(
+            "cannot be imported, so nothing was imported", "cannot be reconciled, so nothing was changed")
+        raise ReconcileRefused(message, exc.problems) from None
+    notes = []
+    if delimiter != ",":
+        notes.append(f"The file is {DELIMITERS[delimiter]}-separated; it was read that way.")
+    if used == "cp1252":
+        notes.append("The file was read as Windows-1252, as asked.")
+    folded = [r.row for r in rows if r.case_folded]
+    if folded:  # the import's own warning: CTV3 codes differ by letter case
+        shown = ", ".join(map(str, folded[:20])) + (f" and {len(folded) - 20:,} more" if len(folded) > 20 else "")
+        notes.append(f"{len(folded):,} row{'s' if len(folded) != 1 else ''} ({shown}) matched a code only by "
+                     "ignoring letter case (CTV3 codes differ by case; the withdrawn codes' case is unconfirmed): "
+                     "check the code in the clinical system.")
+    now = session.now()
+    with session.write("reconcile") as ctx:
+        conn = ctx.conn
+        run_id = store.next_run_id(conn)
+        by = f"reconciliation {run_id}"
+        by_nhs = store.patients_by_nhs(conn)
+        problems = identity_problems(rows, by_nhs)
+        if problems:
+            raise ReconcileRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be reconciled, "
+                                   "so nothing was changed. Correct the file or the register and try again.",
+                                   tuple(problems))
+        pairs = _register_pairs(conn, session.today())
+        found = compare(rows, pairs, by_nhs, lambda ids: store.patient_rows(conn, ids), store.inactive_patients(conn))
+        if found.left_practice:
+            notes.append(f"{found.left_practice:,} objection{'s' if found.left_practice != 1 else ''} of patients who "
+                         "have left the practice, died or been merged are not in the export; they are not counted "
+                         "as not coded.")
+        items, confirm_events, confirm_pw, recorded, missing, oldest = (
+            found.items, found.confirm_events, found.confirm_practice, found.record_practice, found.missing,
+            found.not_coded_oldest)
+        result = Result(run_id, path.name, used, delimiter, len(rows), items, 0, missing, notes, oldest,
+                        _target(conn), session.today())
+        accounted = result.rows_in(NOT_IN_REGISTER) + result.rows_in(DIFFER) + result.rows_in(AGREE)
+        if accounted != len(rows):  # a bug, never a data problem: refuse rather than record wrong counts
+            raise AssertionError(f"reconciliation lost rows: {accounted} of {len(rows)}")
+        confirmed = store.confirm_events(conn, confirm_events, by=by, at=now)
+        confirmed += store.confirm_practice_codes(conn, confirm_pw, by=by, at=now)
+        latest_policy = store.latest_policy_id(conn)
+        for patient_id, op in recorded:
+            store.insert_practice_code(conn, patient_id, latest_policy, op, session.today(), now, by)
+        confirmed += len(recorded)
+        result.confirmed = confirmed
+        store.insert_run(conn, {
+            "at": now.isoformat(), "run_by": session.user, "source": path.name, "encoding": used,
+            "delimiter": DELIMITERS[delimiter], "rows": len(rows), "not_coded": result.count(NOT_CODED),
+            "not_in_register": result.count(NOT_IN_REGISTER), "differ": result.count(DIFFER),
+            "agree": result.count(AGREE), "rows_not_in_register": result.rows_in(NOT_IN_REGISTER),
+            "rows_differ": result.rows_in(DIFFER), "rows_agree": result.rows_in(AGREE), "confirmed": confirmed,
+            "not_coded_oldest": oldest.isoformat() if oldest else None})
+        # One audit row for the run: the events it confirmed carry its name (confirmed_by), and the
+        # row holds a digest of exactly which, so the chain proves them without 15,000 rows.
+        ctx.audit("reconcile.run", detail=(
+            f"run={run_id} rows={len(rows)} a={result.count(NOT_CODED)} b={result.count(NOT_IN_REGISTER)} "
+            f"c={result.count(DIFFER)} d={result.count(AGREE)} confirmed={confirmed} "
+            f"sha256={confirmed_digest(confirm_events, confirm_pw, recorded)}"))
+    return result
+
+
+def confirmed_digest(event_ids, practice_rows, recorded=()) -> str:
+    """SHA-256 over what one run confirmed: E<event id>, P<practice code row id>, and
+    <op>:<patient id> for the practice-wide rows it recorded as confirmed."""
+    text = "\n".join([f"E{i}" for i in sorted(event_ids)] + [f"P{i}" for i in sorted(practice_rows)]
+                     + [f"{op}:{pid}" for pid, op in sorted(recorded)])
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+# ---- output -----------------------------------------------------------------------------------
+
+def report_csv(result: Result) -> str:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(REPORT_COLUMNS)
+    for i in result.items:
+        writer.writerow([i.category, CATEGORY_WORDS[i.category], i.reason, nhs_display(i.nhs) if i.nhs else "",
+                         i.surname, i.forenames, i.dob.strftime("%d/%m/%Y") if i.dob else "",
+                         SHORT_LABELS[i.kind], i.register, i.clinical, " ".join(map(str, i.rows)), " ".join(i.refs)])
+    return out.getvalue()
+
+
+def write_report(session: Session, result: Result, out: Path) -> Path:
+    """The report names patients: writing it is audited (the run and the row count), and a
+    failed write leaves no audit row and no half-written file."""
+    with session.write("reconcile", changes_register=False) as ctx:
+        ctx.audit("reconcile.report", detail=f"run={result.run_id} rows={len(result.items)}")
+        atomic.write_bytes(Path(out), report_csv(result).encode("utf-8-sig"))
+    return Path(out)
+
+
+_IMPORT_HEADER = ("NHS number", "Title", "Surname", "Forenames", "Date of birth", "Address line 1", "Address line 2",
+                  "Address line 3", "Postcode", "Code", "Code date", "Date added")
+
+
+def missing_as_import_csv(result: Result, codes) -> str:
+    """The (b) rows in the import's own shape, so the one-step import is the ordinary import."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(_IMPORT_HEADER)
+    for r in result.missing_rows:
+        p = r.patient
+        address = list(p.address) + ["", "", ""]
+        writer.writerow([p.nhs_number, p.title, p.surname, p.forenames, p.dob.isoformat(), *address[:3], p.postcode,
+                         codes.lookup(r.kind, r.action).snomed, r.effective.isoformat(), r.added.isoformat()])
+    return out.getvalue()
+
+
+def import_missing(session: Session, result: Result) -> ChangeSet:
+    """(b) in one step: the ordinary import (all rows or none; the events come in confirmed)."""
+    if not result.missing_rows:
+        raise ValidationError("Nothing to import: every code in the export is already in the register.", "reconcile")
+    return importer.import_objections(session, missing_as_import_csv(result, session.codes))
+
+
+# ---- the last run, for the overview ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class LastRun:
+    run_id: int
+    at: str
+    rows: int
+    not_coded: int
+    not_in_register: int
+    differ: int
+    agree: int
+    not_coded_oldest: date | None
+    overdue: bool  # (a) holds something older than the coding target
+
+    def describe(self) -> str:
+        return (f"Last reconciliation {rules.uk_day(self.at):%d/%m/%Y} ({self.rows:,} rows): {self.not_coded:,} not coded, "
+                f"{self.not_in_register:,} not in the register, {self.differ:,} differing, {self.agree:,} agreeing.")
+
+
+def last_run(conn, today: date) -> LastRun | None:
+    row = store.last_run(conn)
+    if row is None:
+        return None
+    oldest = date.fromisoformat(row["not_coded_oldest"]) if row["not_coded_oldest"] else None
+    overdue = oldest is not None and rules.add_working_days(oldest, _target(conn)) < today
+    return LastRun(row["id"], row["at"], row["rows"], row["not_coded"], row["not_in_register"], row["differ"],
+                   row["agree"], oldest, overdue)
+
+
+def last_run_for(session: Session) -> LastRun | None:
+    with session.read("view_coding") as conn:
+        return last_run(conn, session.today())

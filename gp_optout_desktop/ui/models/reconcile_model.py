@@ -1,0 +1,59 @@
+"""A reconciliation's findings as a table, not coded (a) first and in red. Tested without widgets."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QColor
+
+from ...domain.codes import SHORT_LABELS
+
+HEADERS = ("Group", "Why", "NHS number", "Patient", "Date of birth", "Type", "Register", "Clinical system", "Rows")
+GROUP_WORDS = {"a": "(a) NOT CODED", "b": "(b) Not in the register", "c": "(c) Differs", "d": "(d) Agrees"}
+NOT_CODED = QColor("#f8d7da")
+DIFFERS = QColor("#fff3cd")
+
+
+class ReconcileModel(QAbstractTableModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._items: list = []  # services.reconcile.Item
+
+    def set_items(self, items: Sequence) -> None:
+        self.beginResetModel()
+        self._items = list(items)
+        self.endResetModel()
+
+    def item(self, row: int):
+        return self._items[row]
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._items)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):
+        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
+            return HEADERS[section]
+        return None
+
+    def text(self, row: int, column: int) -> str:
+        i = self._items[row]
+        n = i.nhs
+        return (
+            GROUP_WORDS[i.category], i.reason, f"{n[:3]} {n[3:6]} {n[6:]}" if n else "not known",
+            f"{i.forenames} {i.surname}", i.dob.strftime("%d/%m/%Y") if i.dob else "", SHORT_LABELS[i.kind],
+            i.register or "not in the register", i.clinical or "no code", " ".join(map(str, i.rows)),
+        )[column]
+
+    def data(self, index, role=Qt.DisplayRole):
+        if not index.isValid():
+            return None
+        if role in (Qt.DisplayRole, Qt.AccessibleTextRole):
+            return self.text(index.row(), index.column())
+        category = self._items[index.row()].category
+        if role == Qt.BackgroundRole and category in ("a", "c"):
+            return NOT_CODED if category == "a" else DIFFERS
+        return None
