@@ -76,6 +76,17 @@ _t64_release() {
 }
 
 MISSING=()
+need_for_both_commands() {
+  # A user without root gets ONE message covering both of the README's commands
+  # (scripts/run-app and scripts/run-tests), not one round each.
+  [ "$(id -u)" -eq 0 ] && return 0
+  need "${QT_NEEDS[@]}" "${TOOL_NEEDS[@]}"
+  if [ -z "${WAYLAND_DISPLAY:-}" ]; then
+    need "${DISPLAY_NEEDS[@]}"
+    [ -n "${DISPLAY:-}" ] || need "${XVFB_NEEDS[@]}"
+  fi
+}
+
 need() {
   # $@: needs ("what|names"). Adds the package for each one not present to MISSING.
   local entry what names
@@ -114,9 +125,16 @@ install_missing() {
   if [ "$(id -u)" -eq 0 ]; then
     echo "Installing system packages: $list" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
+    # apt's chatter (debconf notes) only when something fails.
+    local log
+    log="$(mktemp)"
     # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $list >/dev/null
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $list; } >"$log" 2>&1; then
+      cat "$log" >&2; rm -f "$log"
+      echo "Installing $list failed (above)." >&2
+      exit 3
+    fi
+    rm -f "$log"
     _ldcache=""
     MISSING=()
     return 0
@@ -129,7 +147,7 @@ install_missing() {
   fi
   {
     echo "These system packages are missing: $list"
-    echo "Run this once (it asks for the root password), then run $0 again:"
+    echo "Run this once as root (it covers both scripts/run-app and scripts/run-tests), then run $0 again:"
     echo "  $cmd"
   } >&2
   exit 3
