@@ -88,3 +88,18 @@ def cli_pm(register_dir, monkeypatch, capsys):
 
     assert run("init", "--ods", "F84003", "--practice-name", "Cli Surgery", "--address", "1 Road")[0] == 0
     return run
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "posix_only(reason=...): drives a POSIX-only mechanism (SIGKILL, /proc/mounts); skipped on Windows, with the reason")
+
+
+def pytest_runtest_setup(item):
+    mark = item.get_closest_marker("posix_only")
+    if mark is not None:
+        reason = mark.kwargs.get("reason")
+        if not reason:
+            raise pytest.UsageError(f"{item.nodeid}: posix_only needs reason=... (why it cannot run on Windows)")
+        if os.name == "nt":
+            pytest.skip(f"POSIX only: {reason}")

@@ -92,7 +92,7 @@ def write(conn, data_key: bytes, keys: keyfile.KeyFile, out: Path, head: Head | 
                 current = keyfile.KeyFile.load(keys.path)
             zf.writestr(database.KEYS_NAME, json.dumps(current.data, indent=1, sort_keys=True))
         atomic.secure_file(archive)  # the backup holds the whole key file: owner-only whatever the umask
-        with open(archive, "rb") as fh:
+        with open(archive, "r+b") as fh:  # Windows flushes (FlushFileBuffers) only a writable handle
             os.fsync(fh.fileno())
         os.replace(archive, out)
         atomic.fsync_dir(out.parent)

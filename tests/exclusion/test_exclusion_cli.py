@@ -18,7 +18,7 @@ def setup(tmp_path, key):
 
     export(tmp_path / "x", key, when=datetime.now(timezone.utc))
     (tmp_path / "pub.pem").write_bytes(signing.public_key_pem(key))
-    (tmp_path / "c.csv").write_text(f"nhs_number\r\n{NHS[0]}\r\n{NHS[20]}\r\n12345\r\n")
+    (tmp_path / "c.csv").write_text(f"nhs_number\r\n{NHS[0]}\r\n{NHS[20]}\r\n12345\r\n", newline="")  # no \r\r\n on Windows
     return tmp_path
 
 

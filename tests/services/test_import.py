@@ -136,7 +136,7 @@ def test_only_the_practice_manager_may_import(manager, register_dir):
 def test_cli_check_then_import_and_a_bad_file(cli_pm, tmp_path):
     run = cli_pm
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
-    good.write_text(GOOD, encoding="utf-8")
+    good.write_text(GOOD, encoding="utf-8", newline="")  # the \r\n as written, on Windows too
     code, out, err = run("import", "--from", str(good), "--check")
     assert code == 0 and "nothing written. The file has 5 rows: 4 new patients, 0 already" in out, err
     assert run("patient", "find", "Evans")[0] == 1  # not there yet
@@ -147,7 +147,7 @@ def test_cli_check_then_import_and_a_bad_file(cli_pm, tmp_path):
     bad.write_bytes(b"\xff\xfe\x00not utf-8")
     code, _, err = run("import", "--from", str(bad))
     assert code == 2 and "is not UTF-8 text" in err
-    bad.write_text(csv_text(f"{N[4]},Bad,Code,1980-01-01,LS1 4AP,,ZZZZ,2014-02-02"), encoding="utf-8")
+    bad.write_text(csv_text(f"{N[4]},Bad,Code,1980-01-01,LS1 4AP,,ZZZZ,2014-02-02"), encoding="utf-8", newline="")
     code, out, err = run("import", "--from", str(bad))
     assert code == 2 and "1 row cannot be imported, so nothing was imported" in err
     assert "Row 2: 'ZZZZ' is not a Type 1 or Type 2" in err and N[4] not in err and "Traceback" not in err

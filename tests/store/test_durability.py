@@ -25,6 +25,7 @@ for i, nhs in enumerate(nhs_number.iter_synthetic(start)):
 
 
 @pytest.mark.slow
+@pytest.mark.posix_only(reason="SIGKILL does not exist on Windows (os.kill there is TerminateProcess)")
 def test_acknowledged_objections_survive_sigkill(manager, register_dir):
     manager.lock()
     rng = random.Random(7)

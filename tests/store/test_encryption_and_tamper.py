@@ -108,6 +108,7 @@ def test_newer_schema_is_refused_and_nothing_changes(manager, register_dir):
     assert (register_dir / "register.db").read_bytes() == before
 
 
+@pytest.mark.posix_only(reason="feeds Linux /proc/mounts text; on Windows check_local asks GetDriveTypeW instead")
 def test_network_shares_are_refused():
     mounts = "server:/export /mnt/practice nfs4 rw 0 0\n//fs/share /mnt/smb cifs rw 0 0\n/dev/sda1 / ext4 rw 0 0\n"
     with pytest.raises(UnsafeLocation, match="network share"):
@@ -117,6 +118,13 @@ def test_network_shares_are_refused():
     with pytest.raises(UnsafeLocation, match="UNC"):
         location.check_local(Path("//server/share/register"), mounts)
     location.check_local(Path("/home/pm/register"), mounts)
+
+
+def test_unc_paths_are_refused_and_a_local_folder_is_accepted_on_every_platform(tmp_path):
+    # No injected mount text: the platform's own branch (/proc/mounts, or GetDriveTypeW on Windows).
+    with pytest.raises(UnsafeLocation, match="UNC"):
+        location.check_local(Path("//server/share/register"))
+    location.check_local(tmp_path / "register")
 
 
 def test_a_wrong_raw_key_is_told_apart_from_a_good_one(manager, register_dir):
