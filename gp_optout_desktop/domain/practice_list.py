@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 
 from . import nhs_number
 from .errors import ValidationError
@@ -69,25 +67,6 @@ class ListRow:
     since: date | None  # registration date, as the clinical system holds it
     died_on: date | None
     previous_nhs: str | None  # superseded by this row's NHS number (records merged)
-
-
-_DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})$")
-_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})$")
-
-
-@lru_cache(maxsize=65536)
-def _date(text: str, what: str) -> date:
-    """The two forms clinical systems export, without strptime (a 15,000-row list has 30,000
-    dates); anything else goes through the import's full parser."""
-    for pattern, order in ((_DMY, (2, 1, 0)), (_ISO, (0, 1, 2))):
-        m = pattern.match(text)
-        if m:
-            parts = m.groups()
-            try:
-                return date(int(parts[order[0]]), int(parts[order[1]]), int(parts[order[2]]))
-            except ValueError:
-                break
-    return parse_date(text, what)
 
 
 def _status(text: str) -> str:
@@ -167,9 +146,9 @@ def _row(line: int, values: list[str], cols: dict[str, int], today: date) -> Lis
         if not f[field]:
             raise ValidationError(f"the {NAMES[field]} is missing", field)
     status = _status(f["status"])
-    dob = _date(f["dob"], "date of birth")
-    since = _date(get("registered"), "registration date") if get("registered") else None
-    died = _date(get("died"), "date of death") if get("died") else None
+    dob = parse_date(f["dob"], "date of birth")
+    since = parse_date(get("registered"), "registration date") if get("registered") else None
+    died = parse_date(get("died"), "date of death") if get("died") else None
     if status == DECEASED and died is None:
         raise ValidationError("a deceased patient needs the date of death", "died")
     if died is not None and status != DECEASED:
