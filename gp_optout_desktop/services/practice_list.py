@@ -155,9 +155,8 @@ def _apply(ctx, plan: ListPlan) -> None:
         if action == "add":
             (row,) = args
             patient_id = patients_store.insert(conn, row.patient, by=by, at=at)
-            reg_store.put(conn, patient_id, reg_store.Registration(row.status, row.since, row.died_on, None, None),
-                          by=by, at=at)
-            added.append(row.row)
+            added.append((row.row, patient_id,
+                          reg_store.Registration(row.status, row.since, row.died_on, None, None)))
         elif action == "update":
             (patient,) = args
             patients_store.update(conn, patient)
@@ -181,5 +180,6 @@ def _apply(ctx, plan: ListPlan) -> None:
             ctx.audit("patient.registration", audit_ref(patient),
                       detail=f"status={target.status} was={was}" + (" reregistered" if target.reregistered_on else ""))
     if added:
+        reg_store.put_many(conn, [(patient_id, reg) for _row, patient_id, reg in added], by=by, at=at)
         # A first import adds the whole list: one entry naming the rows, not 15,000 (each is in the file).
-        ctx.audit("patient.create", detail=f"practice list patients={len(added)} rows={added[0]}-{added[-1]}")
+        ctx.audit("patient.create", detail=f"practice list patients={len(added)} rows={added[0][0]}-{added[-1][0]}")
