@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import fnmatch
 import json
 import os
@@ -214,10 +215,35 @@ def results(work: Path, module: Module) -> dict[str, dict[str, int | None]]:
 HUNK = re.compile(r"^@@ -(\d+)")
 
 
-def show(work: Path, key: str) -> str:
-    proc = subprocess.run([str(Path(sys.executable).parent / "mutmut"), "show", key], cwd=work,
-                          capture_output=True, text=True)
-    return proc.stdout.strip() or proc.stderr.strip()
+def show(work: Path, rel: str, key: str) -> str:
+    """The mutant against the original function as a unified diff (what `mutmut show`
+    prints), read from the mutated copy in-process: one mutmut start per survivor would
+    cost more than the listing is worth."""
+    short = key.rsplit(".", 1)[1]
+    base = short.split("__mutmut_")[0]
+    source = (work / "mutants" / PKG / rel).read_text()
+    found = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in (short, f"{base}__mutmut_orig"):
+            found[node.name] = node
+    if len(found) != 2:
+        return "(diff not found in the mutated copy)"
+
+    def text(node):
+        start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        lines = source.splitlines()[start - 1:node.end_lineno]
+        indent = len(lines[0]) - len(lines[0].lstrip())
+        lines = [ln[indent:] for ln in lines]
+        at = node.lineno - start   # the def line, after any decorators
+        lines[at] = lines[at].replace(f"def {node.name}(", f"def {_plain(base)}(", 1)
+        return lines
+
+    orig, mutant = text(found[f"{base}__mutmut_orig"]), text(found[short])
+    return "\n".join(difflib.unified_diff(orig, mutant, f"{PKG}/{rel}", f"{PKG}/{rel}", lineterm=""))
+
+
+def _plain(base: str) -> str:
+    return base.split("\u01c1")[-1] if base.startswith("x\u01c1") else base[2:]
 
 
 def file_line(rel: str, key: str, diff: str) -> int | None:
@@ -267,7 +293,7 @@ def report(name: str, work: Path, module: Module, codes: dict[str, dict[str, int
     mark = "ok" if pct >= THRESHOLD else "UNDER 90%"
     print(f"{name:28} {killed:4}/{total:<4} killed  {pct:5.1f}%  {mark}")
     for rel, key, code in survivors:
-        diff = show(work, key)
+        diff = show(work, rel, key)
         line = file_line(rel, key, diff)
         why = "survived" if code in SURVIVED else "no test reached it" if code in NO_TESTS else f"exit {code}"
         print(f"  {PKG}/{rel}:{line if line else '?'}  {why}  ({key.rsplit('.', 1)[1]})")
