@@ -43,6 +43,8 @@ def test_special_postcodes_are_accepted_with_the_warning_the_desk_shows(raw, sto
                "(not C, I, K, M, O or V)."),
     ("M1 AAA", "'M1 AAA' is not a UK postcode: the last part must be a digit and two letters "
                "(not C, I, K, M, O or V)."),
+    ("SW1A 1CA", "'SW1A 1CA' is not a UK postcode: the last part must be a digit and two letters "
+                 "(not C, I, K, M, O or V)."),   # seven characters: the length is right, the shape is not
     ("Q1 1AA", "'Q1 1AA' is not a UK postcode: the first part does not match any UK format."),
     ("12345", "'12 345' is not a UK postcode: the last part must be a digit and two letters "
               "(not C, I, K, M, O or V)."),
