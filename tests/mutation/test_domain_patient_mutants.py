@@ -34,6 +34,7 @@ def test_everything_wrong_at_once_is_reported_in_form_order():
         "postcode": "Enter a postcode.",
         "email": "An email address needs an @.",
     }
+    assert list(found) == ["nhs", "title", "surname", "forenames", "dob", "postcode", "email"]   # the form's order
 
 
 @pytest.mark.parametrize("field", ["surname", "forenames", "title"])
@@ -92,6 +93,8 @@ def test_a_pseudo_postcode_is_stored_with_its_warning():
 def test_the_name_and_number_as_the_desk_shows_them():
     p = validate_patient(**dict(GOOD, nhs="9434765919", title="Mrs"))
     assert p.display_name == "Mrs Bo Test" and p.nhs_display == "943 476 5919"
-    assert validate_patient(**GOOD).display_name == "Bo Test"
+    plain = validate_patient(**GOOD)
+    assert plain.display_name == "Bo Test"
+    assert (plain.title, plain.phone, plain.email, plain.address) == ("", "", "", ())
     stored = with_id(p, 7)
     assert stored.patient_id == 7 and stored.nhs_number == p.nhs_number and p.patient_id is None
