@@ -182,3 +182,33 @@ def test_a_look_alike_listed_with_other_padding_still_bars_the_code(listed):
     data["do_not_confuse"] = [{"read_v2": listed, "ctv3": "XaQQQ", "meaning": "a consent code"}]
     refused(data, "The code table is not valid: the type2 register code uses a code that must be refused as not "
                   "an objection.")
+
+
+# ---- a code whose last character before the padding is X ----------------------------------------
+# Read v2 codes may end in X ("9NuX."): only the padding dots are dropped when matching, never the X.
+
+def test_a_code_ending_in_x_is_not_matched_without_its_x():
+    t = table(with_code(read_v2="9NuX."))
+    assert t.match("9nux").code.read_v2 == "9NuX." and t.match("9nux").case_folded
+    code_refused_in(t, "9nu", f"'9nu' {NOT_IN_TABLE}")
+
+
+def test_a_look_alike_ending_in_x_is_not_matched_without_its_x():
+    data = shipped()
+    data["do_not_confuse"].append({"read_v2": "9NdX.", "ctv3": "XaQQQ", "meaning": "a consent code"})
+    t = table(data)
+    code_refused_in(t, "9ndx", "9ndx is not a GP data objection code: it means 'a consent code'.")
+    code_refused_in(t, "9nd", f"'9nd' {NOT_IN_TABLE}")
+
+
+@pytest.mark.parametrize("look_alike, code", [("9NdX.", "9Nd.."), ("9Nu..", "9NuX.")])
+def test_a_code_differing_from_a_look_alike_by_an_x_is_a_valid_correction(look_alike, code):
+    data = with_code(read_v2=code)
+    data["do_not_confuse"].append({"read_v2": look_alike, "ctv3": "XaQQQ", "meaning": "a consent code"})
+    assert table(data).lookup("type2", "register").read_v2 == code
+
+
+def code_refused_in(t, text, message):
+    with pytest.raises(ValidationError) as err:
+        t.match(text)
+    assert str(err.value) == message

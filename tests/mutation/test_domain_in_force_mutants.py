@@ -131,3 +131,11 @@ def test_the_queued_letter_note():
     assert letter_words(date(2026, 3, 16)) == (
         "A letter is queued (due by 16 Mar 2026): it acknowledges receipt while the code is pending and confirms "
         "once the code is in force.")
+
+
+def test_after_a_confirmed_withdrawal_the_include_and_type2_lines_keep_the_withdrawals_code_state():
+    withdrawn = (event(confirmed=True), event(action=codes.WITHDRAW, seq=2, confirmed=True))
+    included = standing(*withdrawn, event(kind=INCLUDE, seq=3), practice_wide_on=True)
+    assert (included.state, included.coding, included.label) == (WITHDRAWN, "confirmed", "Asked to be included")
+    type2 = standing(*withdrawn, event(kind=codes.TYPE2, seq=4))
+    assert (type2.state, type2.coding, type2.label) == (WITHDRAWN, "confirmed", "Legacy Type 2 only")
