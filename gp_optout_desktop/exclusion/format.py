@@ -7,7 +7,7 @@ folder holds exactly three regular files, and every consumer rule is strict. Ver
 sets are refused: they list Type 2-only patients and were read leniently.
 
 Pure functions over bytes; no file I/O here. The human-readable specification is
-docs/exclusion-file.md: keep the two in step (tests/exclusion/test_spec_example.py
+docs/exclusion-file.md: keep the two in step (tests/exclusion/test_exclusion_spec_example.py
 checks the worked example in the document against this module).
 """
 
