@@ -35,7 +35,6 @@ POINTER_FILE = "CURRENT"
 LIST_FILE = "exclusions.csv"
 MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
-NATIONAL_FILE = "national-check.csv"  # the cohort-based file of `gp-optout national-check`; not in a set
 SET_FILES = frozenset({"exclusions.csv", "manifest.json", "manifest.sig"})  # exactly these, nothing else
 
 LIST_HEADER = "nhs_number,snomed_ct,effective_date\n"

@@ -26,7 +26,7 @@ from typing import Iterable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..domain.exclusion_rules import EXCLUDE_LISTED, MODES, ExclusionRow
+from ..domain.exclusion_rules import MODES, ExclusionRow
 from . import signing
 from .errors import ExclusionSetError, ExportError
 from .format import (

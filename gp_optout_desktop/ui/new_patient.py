@@ -4,7 +4,7 @@ Saving goes through services.patients.add (or .edit)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
