@@ -38,7 +38,7 @@ def prefill_from_query(text: str) -> dict[str, str]:
     try:
         return {"dob": parse_date(raw).strftime("%d/%m/%Y")}
     except ValidationError:
-        pass
+        pass  # why: not a date; try it as a postcode below
     if any(ch.isdigit() for ch in raw):
         try:
             return {"postcode": postcode.validate(raw).value}

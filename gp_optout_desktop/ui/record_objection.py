@@ -291,7 +291,8 @@ class RecordObjectionForm(QWidget):
             return
         try:
             rows = patients.find(session, text, DEPENDANT_LIMIT)
-        except (StoreError, ValidationError):
+        except (StoreError, ValidationError) as exc:  # why: said beside the dependants, as the front desk says it
+            self.messages["dependants"].show_error(f"Could not search for a dependant: {exc}")
             return
         taken = {self.patient_id} | set(self.dependant_ids())
         today = session.today()
