@@ -37,7 +37,7 @@ DESK_GRANTS: dict[str, str] = {
     "meta": "SELECT, INSERT, UPDATE, DELETE",
     "users": "SELECT, INSERT, UPDATE",
     "key_slots": "SELECT, INSERT, UPDATE, DELETE",
-    "patients": "SELECT, INSERT, UPDATE",
+    "patients": "SELECT, INSERT, UPDATE (identity, nhs_bidx)",  # never its practice or id
     "patient_tokens": "SELECT, INSERT, DELETE",
     "events": "SELECT, INSERT",
     "event_marks": "SELECT, INSERT",
