@@ -137,21 +137,23 @@ def test_a_change_without_an_audit_row_is_refused_at_commit(pg_db, two):
     pid = P.add(d, P.patient(nhs="9990000018"))
     conn = d.conn
     before = conn.execute("SELECT count(*) FROM meta").fetchone()[0]
-    conn.commit()
-    conn.execute("INSERT INTO meta(key, value) VALUES ('sneaky', '1')")  # statement itself succeeds
+    reached = []
     with pytest.raises(pg_errors.IntegrityConstraintViolation, match="without an audit row"):
-        conn.commit()
+        with conn.transaction():
+            conn.execute("INSERT INTO meta(key, value) VALUES ('sneaky', '1')")
+            reached.append("the statement itself succeeded; the commit is refused")
+    assert reached
     # Checking at once instead of at commit does not get round it either.
-    conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
     with pytest.raises(pg_errors.IntegrityConstraintViolation):
-        conn.execute("UPDATE patients SET nhs_bidx = NULL WHERE id = %s", (pid,))
-    conn.rollback()
+        with conn.transaction():
+            conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            conn.execute("UPDATE patients SET nhs_bidx = NULL WHERE id = %s", (pid,))
     with pytest.raises(pg_errors.IntegrityConstraintViolation):
         with conn.transaction():
             conn.execute("DELETE FROM patient_tokens WHERE patient_id = %s", (pid,))
     assert conn.execute("SELECT count(*) FROM meta").fetchone()[0] == before
     assert conn.execute("SELECT count(*) FROM patient_tokens WHERE patient_id = %s", (pid,)).fetchone()[0] > 0
-    conn.rollback()
+    assert d.search_ids("9990000018") == [pid]
     # An audit row written by hand satisfies the server, but not the chain: it names no MAC
     # made with the practice's key (held on the desks), so the verifier finds it.
     with conn.transaction():
@@ -168,14 +170,15 @@ def test_the_tx_stamp_on_audit_rows_cannot_be_chosen_by_a_desk(pg_db, two):
     _admin, a, _b = two
     d = P.started(pg_db, a)
     conn = d.conn
-    future = conn.execute("SELECT txid_current() + 1").fetchone()[0]
-    seq, mac = conn.execute("SELECT audit_seq, audit_mac FROM practices").fetchone()
-    conn.execute("INSERT INTO audit(seq, at, actor, role, action, patient, outcome, workstation, detail, prev,"
-                 " mac, tx) VALUES (%s, 'x', 'x', 'x', 'x', '', 'ok', 'x', '', %s, %s, %s)",
-                 (seq + 1, mac, "f" * 64, future))
-    stamped = conn.execute("SELECT tx FROM audit WHERE seq = %s", (seq + 1,)).fetchone()[0]
-    assert stamped == conn.execute("SELECT txid_current()").fetchone()[0] != future
-    conn.rollback()
+    with conn.transaction(force_rollback=True):
+        future = conn.execute("SELECT txid_current() + 1").fetchone()[0]
+        seq, mac = conn.execute("SELECT audit_seq, audit_mac FROM practices").fetchone()
+        conn.execute("INSERT INTO audit(seq, at, actor, role, action, patient, outcome, workstation, detail, prev,"
+                     " mac, tx) VALUES (%s, 'x', 'x', 'x', 'x', '', 'ok', 'x', '', %s, %s, %s)",
+                     (seq + 1, mac, "f" * 64, future))
+        stamped = conn.execute("SELECT tx FROM audit WHERE seq = %s", (seq + 1,)).fetchone()[0]
+        assert stamped == conn.execute("SELECT txid_current()").fetchone()[0] != future
+    assert chain.verify(conn, d.keys.audit_key, a.id).ok
 
 
 def test_an_unmapped_or_uninitialised_login_is_refused(pg_db):

@@ -70,9 +70,11 @@ class Desk:
     @classmethod
     def open(cls, conn: psycopg.Connection, data_key: bytes, *, user: str, role: str) -> "Desk":
         """The practice this login belongs to (row-level security shows it no other)."""
+        # Autocommit: a read is its own statement (no transaction left open on an idle desk), and
+        # write() then opens a real transaction, never a savepoint inside a reader's.
+        conn.autocommit = True
         schema.check_version(conn)
         row = conn.execute("SELECT id, ref FROM practices").fetchone()
-        conn.rollback()  # leave no read transaction open on an idle desk
         if row is None:
             raise StoreError("This login is not mapped to a practice on the server.")
         practice_id, ref = row
@@ -82,6 +84,8 @@ class Desk:
     @contextmanager
     def write(self):
         """One transaction: the operation, then the chain appended under the practice row lock."""
+        if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            raise AssertionError("a desk write runs in its own transaction, never inside another")
         try:
             with self.conn.transaction():
                 tx = WriteTx(self.conn, self)
@@ -129,14 +133,11 @@ class Desk:
 
     # -- reads ---------------------------------------------------------------------------
     def revision(self) -> int:
-        row = self.conn.execute("SELECT revision FROM practices WHERE id = %s", (self.practice_id,)).fetchone()
-        self.conn.rollback()
-        return row[0]
+        return self.conn.execute("SELECT revision FROM practices WHERE id = %s", (self.practice_id,)).fetchone()[0]
 
     def head(self) -> audit_mod.Head | None:
         row = self.conn.execute("SELECT audit_seq, audit_mac FROM practices WHERE id = %s",
                                 (self.practice_id,)).fetchone()
-        self.conn.rollback()
         return audit_mod.Head(row[0], row[1]) if row[0] else None
 
     def _patient(self, row_id: int, blob) -> Patient:
@@ -158,7 +159,6 @@ class Desk:
             return []
         sql, arg = search_sql(self.keys, query)
         candidates = [self._patient(pid, blob) for pid, blob in self.conn.execute(sql, arg)]
-        self.conn.rollback()
         found = [p for p in candidates if matches(query, p)]
         found.sort(key=lambda p: order_key(query, p))
         return [p.patient_id for p in found[:limit]]
