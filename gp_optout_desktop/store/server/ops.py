@@ -165,18 +165,22 @@ class Desk:
 
     def history(self, patient_id: int) -> list[Event]:
         rows = self.conn.execute(
-            "SELECT id, kind, action, effective, received, via, proxy_role, proxy, submitted_by, recorded_by,"
-            " recorded_at FROM events WHERE patient_id = %s ORDER BY effective, id", (patient_id,)).fetchall()
+            "SELECT e.id, kind, action, effective, received, via, proxy_role, proxy, submitted_by, recorded_by,"
+            " recorded_at, c.at, c.by, f.at, f.by FROM events e"
+            " LEFT JOIN event_marks c ON c.event_id = e.id AND c.mark = 'coded'"
+            " LEFT JOIN event_marks f ON f.event_id = e.id AND f.mark = 'confirmed'"
+            " WHERE e.patient_id = %s ORDER BY effective, e.id", (patient_id,)).fetchall()
         out = []
         for (eid, kind, action, effective, received, via, proxy_role, proxy_blob, submitted_by, recorded_by,
-             recorded_at) in rows:
+             recorded_at, coded_at, coded_by, confirmed_at, confirmed_by) in rows:
             proxy = None
             if proxy_role:
                 f = self.keys.open(self.practice_id, "events", eid, proxy_blob)
                 proxy = Proxy(proxy_role, f["name"], f["evidence"], f["verified_by"])
             out.append(Event(kind=kind, action=action, effective=effective, received=received, via=via,
                              recorded_by=recorded_by, recorded_at=recorded_at, seq=eid, proxy=proxy,
-                             submitted_by=submitted_by, event_id=eid))
+                             submitted_by=submitted_by, event_id=eid, coded_at=coded_at, coded_by=coded_by,
+                             confirmed_at=confirmed_at, confirmed_by=confirmed_by))
         return out
 
     def current_state(self, patient_id: int) -> dict[str, bool]:
@@ -275,6 +279,36 @@ def add_patient(tx: WriteTx, p: Patient) -> int:
     tx.patients.add(row_id)
     tx.audit("patient.create", desk.keys.audit_ref(p.nhs_number, row_id))
     return row_id
+
+
+def update_patient(tx: WriteTx, p: Patient) -> None:
+    """Re-seal one patient's identity under the same row, with new blind indexes and tokens.
+    Another patient with the new NHS number is a Conflict, and nothing changes."""
+    desk, conn = tx.desk, tx.conn
+    desk.get_patient(p.patient_id, lock=True)  # NotFound for another practice's or no row
+    conn.execute("UPDATE patients SET identity = %s, nhs_bidx = %s WHERE id = %s",
+                 (desk.keys.seal_patient(desk.practice_id, p, p.patient_id),
+                  desk.keys.nhs_index(p.nhs_number) if p.nhs_number else None, p.patient_id))
+    conn.execute("DELETE FROM patient_tokens WHERE patient_id = %s", (p.patient_id,))
+    conn.cursor().executemany("INSERT INTO patient_tokens(token, patient_id) VALUES (%s, %s)",
+                              [(t, p.patient_id) for t in sorted(desk.keys.search_tokens(p))])
+    tx.patients.add(p.patient_id)
+    tx.audit("patient.update", desk.keys.audit_ref(p.nhs_number, p.patient_id))
+
+
+def mark_event(tx: WriteTx, event_id: int, mark: str, *, at: datetime) -> int:
+    """Coded (someone ticked it) or confirmed (found in the clinical system's export): appended
+    as an event mark, since desks may not update events. Returns 0 when it was already marked."""
+    row = tx.conn.execute("SELECT patient_id FROM events WHERE id = %s", (event_id,)).fetchone()
+    if row is None:
+        raise NotFound("No such event in the register.")
+    added = tx.conn.execute("INSERT INTO event_marks(event_id, mark, at, by) VALUES (%s, %s, %s, %s)"
+                            " ON CONFLICT DO NOTHING", (event_id, mark, at, tx.desk.user)).rowcount
+    if added:
+        patient = tx.desk.get_patient(row[0])
+        tx.patients.add(row[0])
+        tx.audit(f"event.{mark}", tx.desk.keys.audit_ref(patient.nhs_number, row[0]), detail=f"event={event_id}")
+    return added
 
 
 def record_event(tx: WriteTx, patient_id: int, kind: str, action: str, *, effective: date, received: date,
