@@ -80,6 +80,11 @@ def make_ca(common_name: str):
     return cert, key
 
 
+def pem_ca(common_name: str) -> bytes:
+    """A fresh CA's certificate, PEM: one that signed nothing this cluster serves."""
+    return pem_cert(make_ca(common_name)[0])
+
+
 def make_server_cert(ca_cert, ca_key, dns_name: str = "localhost"):
     """A server certificate for ``dns_name`` (CN and the only SAN), signed by the CA."""
     from cryptography import x509
