@@ -226,7 +226,9 @@ class Cluster:
         (self.data_dir / "pg_hba.conf").write_text(
             "# TLS with a SCRAM password, and nothing else: no plaintext host line, no local socket.\n"
             "hostssl all all 127.0.0.1/32 scram-sha-256\n"
-            "hostssl all all ::1/128 scram-sha-256\n")
+            "hostssl all all ::1/128 scram-sha-256\n"
+            "hostssl replication postgres 127.0.0.1/32 scram-sha-256\n"  # pg_basebackup (the backup test)
+            "hostssl replication postgres ::1/128 scram-sha-256\n")
         self.port = free_port()
         with open(self.data_dir / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.write(
