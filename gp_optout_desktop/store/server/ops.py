@@ -2,7 +2,7 @@
 desk login, with the practice's keys held on the desk only.
 
 Every write runs in ``Desk.write()``: the operation's statements, then, as the transaction's
-LAST step, the practice row locked ``FOR UPDATE`` (the chain head and the revision), the
+LAST step, the practice row locked ``FOR NO KEY UPDATE`` (the chain head and the revision), the
 audit rows MAC'd and appended with contiguous seq, the head and ``revision = revision + 1``
 written back, and a NOTIFY carrying only the revision and patient ids. The lock is therefore
 held for the last three statements only (docs/adr/0005, ADR 0003 addendum).
@@ -94,11 +94,18 @@ class Desk:
                 raise Conflict("A patient with this NHS number is already in the register.") from None
             raise
         except psycopg.OperationalError:
-            raise StoreError(UNREACHABLE) from None
+            # Only a lost server is "unreachable"; a deadlock or serialisation failure (also
+            # OperationalError in psycopg) is a bug to see, not an outage to word.
+            if self.conn.broken or self.conn.closed:
+                raise StoreError(UNREACHABLE) from None
+            raise
 
     def _append_chain(self, tx: WriteTx) -> None:
         cur = self.conn.cursor()
-        seq, prev = cur.execute("SELECT audit_seq, audit_mac FROM practices WHERE id = %s FOR UPDATE",
+        # NO KEY UPDATE, the row lock UPDATE itself takes: it serialises the practice's writers
+        # but not the FOR KEY SHARE locks their earlier inserts hold on this row through the
+        # foreign keys (plain FOR UPDATE waits for those, and two desks deadlock).
+        seq, prev = cur.execute("SELECT audit_seq, audit_mac FROM practices WHERE id = %s FOR NO KEY UPDATE",
                                 (self.practice_id,)).fetchone()
         # The time is read after the lock is held: times then follow seq across every desk.
         at = canonical_time(cur.execute("SELECT clock_timestamp()").fetchone()[0])
@@ -136,7 +143,8 @@ class Desk:
         return self.keys.open_patient(self.practice_id, row_id, blob)
 
     def get_patient(self, patient_id: int, *, lock: bool = False) -> Patient:
-        row = self.conn.execute("SELECT identity FROM patients WHERE id = %s" + (" FOR UPDATE" if lock else ""),
+        # The patient lock, like the practice's, is NO KEY UPDATE (see _append_chain).
+        row = self.conn.execute("SELECT identity FROM patients WHERE id = %s" + (" FOR NO KEY UPDATE" if lock else ""),
                                 (patient_id,)).fetchone()
         if row is None:
             raise NotFound("No such patient in the register.")
