@@ -248,6 +248,13 @@ class Cluster:
             conn.execute(f'CREATE DATABASE "{self.template}"')
             conn.execute(f'ALTER DATABASE "{self.template}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
 
+    def halt(self) -> None:
+        """Stop the server but keep its files (an outage); ``resume()`` starts it again."""
+        self._run(self.bin_dir / "pg_ctl", "stop", "-m", "fast", "-w", "-D", self.data_dir)
+
+    def resume(self) -> None:
+        self._run(self.bin_dir / "pg_ctl", "start", "-w", "-t", "60", "-D", self.data_dir, "-l", self.log_file)
+
     def stop(self) -> None:
         if self.base is None:
             return
