@@ -188,3 +188,18 @@ def test_an_unmapped_or_uninitialised_login_is_refused(pg_db):
     with pytest.raises(StoreError, match="lower-case"):
         schema.add_desk_login(admin, 1, "Robert'); DROP TABLE patients;--", "pw")
     admin.close()
+
+
+def test_a_desk_that_loses_the_server_mid_write_is_told_nothing_was_saved(pg_db, two):
+    admin, a, _b = two
+    admin.autocommit = True
+    d = P.started(pg_db, a)
+    revision = d.revision()
+    with pytest.raises(StoreError, match="Nothing was saved"):
+        with d.write() as tx:
+            ops.add_patient(tx, P.patient("Lost", nhs="9990000018"))
+            admin.execute("SELECT pg_terminate_backend(%s)", (d.conn.info.backend_pid,))
+            ops.add_patient(tx, P.patient("Lost", nhs="9990000026"))
+    again = P.desk(pg_db, a)
+    assert again.search_ids("Lost") == [] and again.revision() == revision
+    assert chain.verify(again.conn, again.keys.audit_key, a.id).ok
