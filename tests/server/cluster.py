@@ -80,6 +80,11 @@ def make_ca(common_name: str):
     return cert, key
 
 
+def pem_ca(common_name: str) -> bytes:
+    """A fresh CA's certificate, PEM: one that signed nothing this cluster serves."""
+    return pem_cert(make_ca(common_name)[0])
+
+
 def make_server_cert(ca_cert, ca_key, dns_name: str = "localhost"):
     """A server certificate for ``dns_name`` (CN and the only SAN), signed by the CA."""
     from cryptography import x509
@@ -221,7 +226,9 @@ class Cluster:
         (self.data_dir / "pg_hba.conf").write_text(
             "# TLS with a SCRAM password, and nothing else: no plaintext host line, no local socket.\n"
             "hostssl all all 127.0.0.1/32 scram-sha-256\n"
-            "hostssl all all ::1/128 scram-sha-256\n")
+            "hostssl all all ::1/128 scram-sha-256\n"
+            "hostssl replication postgres 127.0.0.1/32 scram-sha-256\n"  # pg_basebackup (the backup test)
+            "hostssl replication postgres ::1/128 scram-sha-256\n")
         self.port = free_port()
         with open(self.data_dir / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.write(
@@ -240,6 +247,13 @@ class Cluster:
         with self.admin() as conn:
             conn.execute(f'CREATE DATABASE "{self.template}"')
             conn.execute(f'ALTER DATABASE "{self.template}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
+
+    def halt(self) -> None:
+        """Stop the server but keep its files (an outage); ``resume()`` starts it again."""
+        self._run(self.bin_dir / "pg_ctl", "stop", "-m", "fast", "-w", "-D", self.data_dir)
+
+    def resume(self) -> None:
+        self._run(self.bin_dir / "pg_ctl", "start", "-w", "-t", "60", "-D", self.data_dir, "-l", self.log_file)
 
     def stop(self) -> None:
         if self.base is None:
