@@ -109,3 +109,17 @@ def test_different_data_keys_give_unrelated_indexes():
     a = PracticeKeys.derive(DATA_KEY, "p")
     b = PracticeKeys.derive(os.urandom(32), "p")
     assert a.search_tokens(_patient()).isdisjoint(b.search_tokens(_patient()))
+
+
+def test_a_key_slot_opens_only_for_its_user_and_practice():
+    from gp_optout_desktop.store.errors import KeyDamaged
+    from gp_optout_desktop.store.server.crypto import unwrap_data_key, wrap_data_key
+
+    unwrap = os.urandom(32)
+    slot = wrap_data_key(unwrap, DATA_KEY, "practice-a", "alice")
+    assert DATA_KEY not in slot and unwrap not in slot
+    assert unwrap_data_key(unwrap, slot, "practice-a", "alice") == DATA_KEY
+    for args in ((unwrap, slot, "practice-a", "bob"), (unwrap, slot, "practice-b", "alice"),
+                 (os.urandom(32), slot, "practice-a", "alice")):
+        with pytest.raises(KeyDamaged, match="damaged"):
+            unwrap_data_key(*args)

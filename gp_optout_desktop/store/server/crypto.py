@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ...domain import postcode as postcode_mod
 from ...domain.patient import Patient
-from ..errors import RegisterCorrupt
+from ..errors import KeyDamaged, RegisterCorrupt
 
 FIELD_LABEL = b"gp-optout server v1 field encryption"
 INDEX_LABEL = b"gp-optout server v1 blind index"
@@ -153,3 +153,27 @@ def patient_fields(p: Patient) -> dict:
         "dob": p.dob.isoformat(), "address": list(p.address), "postcode": p.postcode,
         "phone": p.phone, "email": p.email,
     }
+
+
+def _slot_aad(practice_ref: str, user: str) -> bytes:
+    return f"gp-optout server key slot|{practice_ref}|{user}".encode("utf-8")
+
+
+def wrap_data_key(unwrap_key: bytes, data_key: bytes, practice_ref: str, user: str) -> bytes:
+    """A user's key slot as the server stores it: the practice data key under the unwrap key
+    the desk derived from the user's password (store.keyfile.derive_server_secrets), bound to
+    the practice and the user, so a slot copied to another user or practice fails to open."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(unwrap_key).encrypt(nonce, data_key, _slot_aad(practice_ref, user))
+
+
+def unwrap_data_key(unwrap_key: bytes, slot: bytes, practice_ref: str, user: str) -> bytes:
+    """The practice data key from a slot. The server accepted this user's login, derived from
+    the same Argon2id run as the unwrap key, so the password was right: a slot that does not
+    open is damaged or moved, never a wrong password."""
+    slot = bytes(slot)
+    try:
+        return AESGCM(unwrap_key).decrypt(slot[:NONCE_BYTES], slot[NONCE_BYTES:], _slot_aad(practice_ref, user))
+    except InvalidTag:
+        raise KeyDamaged(f"{user}'s key slot on the server does not open: it is damaged or was altered. "
+                         "A practice manager can reset this user's password.") from None

@@ -26,7 +26,7 @@ from .. import audit as audit_mod
 from .. import patients as patients_store
 from ..errors import Conflict, NotFound, StoreError
 from . import schema
-from .crypto import PracticeKeys, surname_key
+from .crypto import PracticeKeys, surname_key, unwrap_data_key, wrap_data_key
 
 NOTIFY_LIMIT = 7900  # PostgreSQL refuses a payload of 8000 bytes or more
 UNREACHABLE = "The register server could not be reached. Nothing was saved."
@@ -79,6 +79,20 @@ class Desk:
             raise StoreError("This login is not mapped to a practice on the server.")
         practice_id, ref = row
         return cls(conn, PracticeKeys.derive(data_key, str(ref)), practice_id, user, role)
+
+    @classmethod
+    def unlock(cls, conn: psycopg.Connection, unwrap_key: bytes, *, user: str, role: str) -> "Desk":
+        """Open with the user's key slot kept on the server: the desk unwraps the practice data
+        key itself (the server never receives the unwrap key nor the data key)."""
+        conn.autocommit = True
+        schema.check_version(conn)
+        row = conn.execute("SELECT p.ref, s.slot FROM practices p LEFT JOIN key_slots s"
+                           " ON s.practice_id = p.id AND s.name = %s", (user,)).fetchone()
+        if row is None:
+            raise StoreError("This login is not mapped to a practice on the server.")
+        if row[1] is None:
+            raise StoreError(f"There is no key slot for {user} in this practice's register on the server.")
+        return cls.open(conn, unwrap_data_key(unwrap_key, row[1], str(row[0]), user), user=user, role=role)
 
     # -- the one write path ------------------------------------------------------------
     @contextmanager
@@ -260,6 +274,14 @@ def start_register(tx: WriteTx, practice: dict) -> None:
                     " ON CONFLICT (practice_id, key) DO UPDATE SET value = excluded.value",
                     (json.dumps(practice, ensure_ascii=False),))
     tx.audit("register.create")
+
+
+def put_key_slot(tx: WriteTx, user: str, unwrap_key: bytes, data_key: bytes) -> None:
+    """Store (or replace) ``user``'s key slot: the practice data key wrapped on this desk."""
+    ref = tx.desk.keys.practice_ref
+    tx.conn.execute("INSERT INTO key_slots(name, slot) VALUES (%s, %s) ON CONFLICT (practice_id, name)"
+                    " DO UPDATE SET slot = excluded.slot", (user, wrap_data_key(unwrap_key, data_key, ref, user)))
+    tx.audit("user.key_slot", detail=f"user={user}")
 
 
 def add_patient(tx: WriteTx, p: Patient) -> int:

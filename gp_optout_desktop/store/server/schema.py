@@ -88,7 +88,7 @@ CREATE TABLE users(
 -- The users' wrapped keys (ADR 0001/0006) live on the server; only the desk can unwrap them.
 CREATE TABLE key_slots(
     {_PRACTICE} REFERENCES practices(id),
-    name text NOT NULL, slot text NOT NULL,
+    name text NOT NULL, slot bytea NOT NULL,
     PRIMARY KEY (practice_id, name));
 
 -- Identifying fields are one AES-256-GCM blob (store/server/crypto.py); the server searches
