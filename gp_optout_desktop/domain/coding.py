@@ -23,7 +23,6 @@ from .uk_time import uk_date
 
 ADD = "add"
 REMOVE = "remove"
-OPS = (ADD, REMOVE)
 INDIVIDUAL = "individual"
 PRACTICE_WIDE = "practice-wide"
 DEFAULT_TARGET_WORKING_DAYS = 5
