@@ -96,3 +96,14 @@ def test_the_type2_words_name_the_cut_off_and_the_national_opt_out():
         "Legacy Type 2 objection only: Type 2 never stopped GP data leaving the practice, so the exclusion file "
         "does not list them. Type 2 codes added by 11 Oct 2018 became the National Data Opt-out; tell the patient "
         "to check or set it themselves.")
+
+
+def test_one_patients_row_comes_without_an_nhs_number_for_the_caller_to_fill_in():
+    t = code_table()
+    assert rules.row_for(OBJECTS, rules.EXCLUDE_LISTED, t) == ExclusionRow("", T1_REGISTER, date(2025, 5, 1))
+    assert rules.row_for(INCLUDED, rules.EXCLUDE_ALL_EXCEPT_LISTED, t) == ExclusionRow("", T1_WITHDRAW, date(2025, 6, 1))
+
+
+def test_without_saying_type2_only_a_patient_is_not_treated_as_type2_only():
+    got = rules.extraction_effect(objects=False, included=False, practice_wide_on=False, has_nhs_number=True)
+    assert got == Effect(False, "The practice's own extracts may include them: the exclusion file does not list them.")

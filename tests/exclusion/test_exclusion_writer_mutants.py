@@ -1,0 +1,146 @@
+"""Writing a set (exclusion/writer.py) as the practice manager exports one: each refusal in
+full words with nothing written, a newer set never replaced by an older register, a failed
+write naming the file, and what is kept and tidied after the commit."""
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+
+import pytest
+
+from excl_helpers import CHAIN, NHS, NOW, export, make_rows, snapshot
+from gp_optout_desktop.exclusion import writer as writer_mod
+from gp_optout_desktop.exclusion.errors import ExportError
+from gp_optout_desktop.exclusion.format import MANIFEST_FILE
+from gp_optout_desktop.exclusion.writer import write_export
+
+
+def refused(message, directory, key, *args, **kw):
+    before = snapshot(directory) if directory.exists() else None
+    with pytest.raises(ExportError) as err:
+        export(directory, key, *args, **kw)
+    assert str(err.value) == message
+    if before is not None:
+        assert snapshot(directory) == before
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(mode="exclude-some"), "Unknown mode 'exclude-some'."),
+    (dict(valid_for=timedelta(0)), "Nothing was written: a set is valid for more than 0 and at most 31 days "
+                                   "(consumers refuse anything longer)."),
+    (dict(valid_for=timedelta(days=31, seconds=1)), "Nothing was written: a set is valid for more than 0 and at most "
+                                                    "31 days (consumers refuse anything longer)."),
+    (dict(rows=make_rows([NHS[1], NHS[0], NHS[1]])), "Nothing was written: rows 2 and 3 of the export are the same "
+                                                     "patient."),
+    (dict(expected_count=11), "Nothing was written: 10 rows were computed but the register expects 11."),
+    (dict(objectors_without_nhs_number=-1), "Nothing was written: The manifest's objectors_without_nhs_number is not a "
+                                            "whole number of zero or more."),
+])
+def test_an_export_the_format_would_refuse_writes_nothing(tmp_path, key, kw, message):
+    export(tmp_path, key, revision=4)
+    refused(message, tmp_path, key, **kw)
+
+
+def test_a_set_valid_for_exactly_31_days_is_written(tmp_path, key):
+    result = export(tmp_path, key, valid_for=timedelta(days=31))
+    assert result.manifest.valid_until == NOW + timedelta(days=31)
+    assert export(tmp_path / "b", key, expected_count=10).row_count == 10
+
+
+def test_a_newer_set_in_the_folder_is_left_as_it_is(tmp_path, key):
+    export(tmp_path, key, revision=7)
+    refused("This folder already holds a newer exclusion set (register revision 7; this register is at 6), so it was "
+            "left as it is. Check that this is the right register and the right folder.", tmp_path, key, revision=6)
+    assert export(tmp_path, key, revision=7).manifest.register_revision == 7   # the same revision again is fine
+
+
+def test_an_export_folder_that_cannot_be_made_is_named(tmp_path, key):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ExportError) as err:
+        export(tmp_path / "file" / "exclusions", key)
+    assert str(err.value) == f"The export folder {tmp_path / 'file' / 'exclusions'} cannot be created (Not a directory)."
+
+
+def test_an_export_folder_that_is_a_link_is_refused_up_front(tmp_path, key):
+    (tmp_path / "real").mkdir()
+    os.symlink(tmp_path / "real", tmp_path / "link", target_is_directory=True)
+    with pytest.raises(ExportError) as err:
+        export(tmp_path / "link", key)
+    assert str(err.value) == (f"Nothing was written: the export folder {tmp_path / 'link'} is a symbolic link, which "
+                              "every consumer refuses. Export to the real folder it points to.")
+
+
+def test_a_failed_write_names_the_file_and_leaves_the_previous_set(tmp_path, key, monkeypatch):
+    export(tmp_path, key, revision=4)
+    before = snapshot(tmp_path)
+    real = writer_mod.write_durable
+
+    def full_disk(path, data):
+        if path.name == MANIFEST_FILE:
+            raise OSError(28, "No space left on device", str(path))
+        real(path, data)
+
+    monkeypatch.setattr(writer_mod, "write_durable", full_disk)
+    with pytest.raises(ExportError) as err:
+        export(tmp_path, key, revision=5)
+    assert str(err.value).startswith("The export failed and the previous exclusion set is still the current one: No "
+                                     "space left on device (")
+    assert str(err.value).endswith(f"{MANIFEST_FILE})")
+    assert snapshot(tmp_path) == before
+
+
+def test_a_set_that_re_reads_differently_before_the_commit_is_not_committed(tmp_path, key, monkeypatch):
+    export(tmp_path, key, revision=4)
+    before = snapshot(tmp_path)
+    real = writer_mod.verify_generation
+
+    def other_count(gen, *a, **kw):
+        exset = real(gen, *a, **kw)
+        return exset.__class__(exset.manifest.__class__(**{**exset.manifest.__dict__, "row_count": 9}),
+                               exset.rows, exset.generation, exset.nhs_numbers)
+
+    monkeypatch.setattr(writer_mod, "verify_generation", other_count)
+    with pytest.raises(ExportError) as err:
+        export(tmp_path, key, revision=5)
+    assert str(err.value) == ("The export failed and the previous exclusion set is still the current one: the re-read "
+                              "set does not match what was written")
+    assert snapshot(tmp_path) == before
+
+
+def test_after_the_commit_a_replaced_pointer_or_changed_file_is_reported(tmp_path, key, monkeypatch):
+    real = writer_mod.current_generation
+    monkeypatch.setattr(writer_mod, "current_generation", lambda d: d / "g000000000001-20250301T093000Z-00000000")
+    with pytest.raises(ExportError) as err:
+        export(tmp_path, key, revision=5)
+    assert str(err.value) == "Another export replaced this one while it was being written: export again."
+    monkeypatch.setattr(writer_mod, "current_generation", real)
+
+
+def test_the_current_and_previous_sets_are_kept_and_old_temp_folders_tidied(tmp_path, key):
+    first = export(tmp_path, key, revision=1).generation.name
+    stale = tmp_path / ".tmp-gen-abandoned"
+    stale.mkdir()
+    old = time.time() - writer_mod.STALE_TEMP_SECONDS - 5
+    os.utime(stale, (old, old))
+    fresh = tmp_path / ".tmp-gen-in-progress"
+    fresh.mkdir()
+    second = export(tmp_path, key, revision=2)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted([".tmp-gen-in-progress", "CURRENT", first, second.generation.name])
+    assert second.cleanup_problems == ()
+    assert second.paths["CURRENT"] == tmp_path / "CURRENT" and second.directory == tmp_path
+    assert second.row_count == 10 and second.list_sha256 == second.manifest.list_sha256
+
+
+def test_the_set_carries_what_the_register_said(tmp_path, key):
+    result = write_export(tmp_path, make_rows(NHS[:3]), private_key=key, practice_ods="F84003", register_revision=9,
+                          mode="exclude-listed", audit_chain_head=CHAIN, generated_at=NOW.replace(microsecond=999),
+                          objectors_without_nhs_number=2)
+    m = result.manifest
+    assert (m.register_revision, m.row_count, m.objectors_without_nhs_number, m.generated_at, m.audit_chain_head) == (
+        9, 3, 2, NOW, CHAIN)
+    assert m.valid_until == NOW + writer_mod.DEFAULT_VALIDITY == NOW + timedelta(days=7)
+    assert result.generation.name.startswith("g000000000009-20250301T093000Z-")
+    assert (tmp_path / "CURRENT").read_text() == result.generation.name + "\n"
+    assert (result.generation.stat().st_mode & 0o777) == 0o700
