@@ -89,3 +89,21 @@ def test_a_revision_of_zero_is_a_revision_seen(tmp_path):
     path = tmp_path / "state.json"
     state.record_seen(path, manifest(0))
     assert state.highest_seen(path, "F84003") == 0
+
+
+def test_the_state_file_is_plain_sorted_json_an_operator_can_read(tmp_path):
+    # Deleting or editing it is the deliberate way to accept an older set: it must be readable.
+    path = tmp_path / "state.json"
+    state.record_seen(path, manifest(7, sha="b" * 64))
+    assert path.read_text(encoding="utf-8") == (
+        '{\n'
+        '  "format": "gp-optout-exclusion-state",\n'
+        '  "practices": {\n'
+        '    "F84003": {\n'
+        '      "generated_at": "2025-03-01T09:30:00Z",\n'
+        '      "highest_revision": 7,\n'
+        f'      "list_sha256": "{"b" * 64}"\n'
+        '    }\n'
+        '  },\n'
+        '  "version": 1\n'
+        '}\n')
