@@ -177,6 +177,9 @@ def prepare(name: str, module: Module) -> Path:
         shutil.copy2(doc, work / "docs" / doc.name)
     shutil.copytree(ROOT / "docs" / "adr", work / "docs" / "adr")
     shutil.copy2(ROOT / "README.md", work / "README.md")
+    for rel in module.files:   # what this run mutates, so --recheck can tell when it changed
+        (work / "original" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / PKG / rel, work / "original" / rel)
     tests = list(module.tests) + list(module.extra_tests)
     settings = {
         "source_paths": [PKG],
@@ -303,14 +306,67 @@ def report(name: str, work: Path, module: Module, codes: dict[str, dict[str, int
     return killed, total
 
 
+def recheck(name: str, module: Module) -> tuple[int, int] | None:
+    """The last run's survivors of ``name`` against the tests as they are now, without a new
+    run: mutmut's mutated copy is kept in build/mutation/<module>/mutants/ and selects a
+    mutant by the MUTANT_UNDER_TEST variable, so each survivor costs one pytest run over the
+    module's test files (-x). Valid while the module's source is what that run mutated."""
+    work = SCRATCH / slug(name)
+    codes = results(work, module) if (work / "mutants").is_dir() else {}
+    if not any(codes.values()):
+        print(f"{name:28} no earlier run in {work} to recheck")
+        return None
+    for rel in module.files:
+        kept = work / "original" / rel
+        if kept.exists() and kept.read_bytes() != (ROOT / PKG / rel).read_bytes():
+            print(f"  {PKG}/{rel} changed since that run: its mutants are of the old code (run it again)")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
+    shutil.copytree(ROOT / "tests", work / "mutants" / "tests", ignore=ignore, dirs_exist_ok=True)
+    tests = list(module.tests) + list(module.extra_tests)
+    killed = total = 0
+    still = []
+    for rel, by_key in codes.items():
+        for key, code in by_key.items():
+            if code in NOT_RUN:
+                continue
+            total += 1
+            if code in KILLED:
+                killed += 1
+                continue
+            env = dict(os.environ, MUTANT_UNDER_TEST=key, PYTHONPATH=str(work / "mutants"))
+            try:
+                rc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                                    cwd=work / "mutants", env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, timeout=600).returncode
+            except subprocess.TimeoutExpired:
+                rc = 1   # the tests hung on this mutant: noticed, as mutmut counts a timeout
+            if rc in (1, 3):
+                killed += 1
+            else:
+                still.append((rel, key, 0 if rc == 0 else rc))
+    pct = 100.0 * killed / total if total else 100.0
+    print(f"{name:28} {killed:4}/{total:<4} killed  {pct:5.1f}%  {'ok' if pct >= THRESHOLD else 'UNDER 90%'}  (recheck)")
+    for rel, key, code in still:
+        diff = show(work, rel, key)
+        why = "survived" if code == 0 else f"pytest exit {code}"
+        print(f"  {PKG}/{rel}:{file_line(rel, key, diff) or '?'}  {why}  ({key.rsplit('.', 1)[1]})")
+        print("    " + "\n    ".join(ln for ln in diff.splitlines() if not ln.startswith("#")))
+    return killed, total
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="run-mutation", description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help="modules or prefixes (default: all): " + ", ".join(MODULES))
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATION_JOBS", "2")),
                         help="mutants run at once (default 2, or MUTATION_JOBS)")
     parser.add_argument("--list", action="store_true", help="print the module table and exit")
+    parser.add_argument("--recheck", action="store_true",
+                        help="run only the last run's survivors against the tests as they are now (no new run)")
     opts = parser.parse_args(argv)
     names = select(opts.modules)
+    if opts.recheck:
+        rechecked = [r for r in (recheck(n, with_mutation_tests(n, MODULES[n])) for n in names) if r]
+        return 1 if any(t and 100.0 * k / t < THRESHOLD for k, t in rechecked) else 0
     if opts.list:
         for n in names:
             m = with_mutation_tests(n, MODULES[n])
