@@ -114,3 +114,31 @@ def test_a_folder_that_cannot_be_written_to_changes_nothing(tmp_path):
             pass
     assert str(err.value) == ("The export folder cannot be written to (No such file or directory). Nothing was "
                               "written; the previous exclusion set is still the current one.")
+
+
+def test_a_lock_naming_only_the_computer_and_time_still_says_who(tmp_path):
+    (tmp_path / LOCK_FILE).write_text("desk-2 2025-03-01T09:30:00Z\n", encoding="utf-8")
+    with pytest.raises(ExportError) as err:
+        with export_lock(tmp_path):
+            pass
+    assert str(err.value).startswith("Another export into this folder is running (started 2025-03-01T09:30:00Z on "
+                                     "desk-2).")
+
+
+def test_a_lock_that_cannot_be_removed_is_logged_and_left_for_the_next_export(tmp_path, monkeypatch, caplog):
+    real_unlink = os.unlink
+
+    def stuck(path, *a, **kw):
+        if os.path.basename(path) == LOCK_FILE:
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(path, *a, **kw)
+
+    monkeypatch.setattr(os, "unlink", stuck)
+    with caplog.at_level("WARNING"):
+        with export_lock(tmp_path):
+            pass
+    [record] = [r for r in caplog.records if r.name == "gp_optout_desktop.exclusion.export_lock"]
+    assert record.levelname == "WARNING"
+    assert record.getMessage().startswith(
+        "The export lock could not be removed; the next export waits until it is stale (PermissionError [EACCES] at ")
+    assert (tmp_path / LOCK_FILE).exists()
