@@ -42,6 +42,7 @@ def test_data_is_on_disk_before_the_rename_and_the_folder_after(tmp_path, monkey
         real_fsync(fd)
 
     def replace(src, dst):
+        assert os.path.basename(src).startswith(".tmp-state.json-")   # hidden, named for its target
         steps.append(("replace", os.path.basename(dst)))
         real_replace(src, dst)
 
@@ -80,3 +81,18 @@ def test_on_windows_the_folder_is_not_opened_for_fsync(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "name", "nt")
     monkeypatch.setattr(os, "open", lambda *a, **k: pytest.fail("a folder cannot be opened on Windows"))
     fsutil.fsync_dir(tmp_path)
+
+
+def test_a_temp_file_that_cannot_be_removed_after_a_failed_write_is_logged(tmp_path, monkeypatch, caplog):
+    target = tmp_path / "state.json"
+    target.write_bytes(b"old")
+    monkeypatch.setattr(os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    monkeypatch.setattr(os, "unlink", lambda path: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    with caplog.at_level("WARNING"):
+        with pytest.raises(OSError) as err:
+            fsutil.replace_file_atomically(target, b"new")
+    assert err.value.errno == 28   # the write's own failure is the one reported
+    [record] = [r for r in caplog.records if r.name == "gp_optout_desktop.exclusion.fsutil"]
+    assert record.getMessage().startswith(
+        "A temporary file could not be removed after a failed write (PermissionError [EACCES] at ")
+    assert target.read_bytes() == b"old"
