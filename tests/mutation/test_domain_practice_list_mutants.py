@@ -123,3 +123,18 @@ def test_a_row_that_breaks_the_csv_is_named():
     with pytest.raises(ImportRefused) as err:
         read_list(text, TODAY)
     assert [str(p) for p in err.value.problems] == ["Row 3: not readable as CSV (field larger than field limit (131072))"]
+
+
+def test_a_date_that_is_not_a_date_is_named_by_its_column():
+    assert problems(f"{N[0]},Test,Bo,1970-13-06,LS1 4AP,registered,,",
+                    f"{N[1]},Test,Bo,1970-01-06,LS1 4AP,registered,yesterday,",
+                    f"{N[2]},Test,Bo,1970-01-06,LS1 4AP,deceased,,31/02/2020") == [
+        "Row 2: the date of birth is not a date (use dd/mm/yyyy or yyyy-mm-dd)",
+        "Row 3: the registration date is not a date (use dd/mm/yyyy or yyyy-mm-dd)",
+        "Row 4: the date of death is not a date (use dd/mm/yyyy or yyyy-mm-dd)"]
+
+
+def test_title_and_address_lines_are_kept_and_short_rows_read_as_empty():
+    header = HEADER + ",Title,Address Line 1,Address Line 2"
+    [row] = read(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,,,Dr,1 Park Row", header=header)
+    assert row.patient.title == "Dr" and row.patient.address == ("1 Park Row",)
