@@ -71,8 +71,9 @@ def test_a_lock_is_taken_over_only_once_it_is_older_than_any_export(tmp_path):
         assert lock.read_text(encoding="utf-8").split()[2] == str(os.getpid())
     assert not lock.exists()
     # The crashed export's lock was renamed aside, not deleted: one desk alone can take it over.
-    assert [p.read_text(encoding="utf-8") for p in tmp_path.glob(".tmp-stale-lock-*")] == [
-        "desk-2 2025-03-01T09:30:00Z 4242\n"]
+    [aside] = tmp_path.glob(".tmp-stale-lock-*")
+    assert re.fullmatch(r"\.tmp-stale-lock-[0-9a-f]{12}", aside.name)   # a hidden temp name, tidied later
+    assert aside.read_text(encoding="utf-8") == "desk-2 2025-03-01T09:30:00Z 4242\n"
 
 
 def test_a_shorter_staleness_is_honoured(tmp_path):
@@ -142,3 +143,21 @@ def test_a_lock_that_cannot_be_removed_is_logged_and_left_for_the_next_export(tm
     assert record.getMessage().startswith(
         "The export lock could not be removed; the next export waits until it is stale (PermissionError [EACCES] at ")
     assert (tmp_path / LOCK_FILE).exists()
+
+
+def test_a_lock_released_just_as_we_looked_is_not_taken_for_a_running_export(tmp_path, monkeypatch):
+    lock = tmp_path / LOCK_FILE
+    lock.write_text("desk-2 2025-03-01T09:30:00Z 4242\n", encoding="utf-8")
+    real_stat = type(lock).stat
+    taken = []
+
+    def released(self, *a, **kw):
+        if self.name == LOCK_FILE and os.path.lexists(lock) and not taken:
+            os.unlink(lock)          # the other export finished between our create and our look
+            taken.append(True)
+            raise FileNotFoundError(2, "No such file or directory")
+        return real_stat(self, *a, **kw)
+
+    monkeypatch.setattr(type(lock), "stat", released)
+    with export_lock(tmp_path):
+        assert lock.read_text(encoding="utf-8").split()[2] == str(os.getpid())
