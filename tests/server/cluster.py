@@ -126,11 +126,12 @@ class Cluster:
     superuser = "postgres"
     template = "gp_optout_template"
 
-    def __init__(self, *, log_statement: str | None = None, bin_dir: Path | None = None):
+    def __init__(self, *, log_statement: str | None = None, bin_dir: Path | None = None, durable: bool = False):
         level = log_statement or os.environ.get("GP_OPTOUT_PG_LOG_STATEMENT", "none")
         if level not in STATEMENT_LOG_LEVELS:
             raise ValueError(f"log_statement must be one of {STATEMENT_LOG_LEVELS}, not {level!r}")
         self.log_statement = level
+        self.durable = durable  # benchmarks: fsync, full_page_writes and synchronous_commit as shipped (on)
         self.bin_dir = Path(bin_dir) if bin_dir else find_bin_dir()
         self.base: Path | None = None
         self.port = 0
@@ -236,7 +237,7 @@ class Cluster:
                 f"listen_addresses = 'localhost'\nport = {self.port}\nunix_socket_directories = ''\n"
                 "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"
                 "ssl_min_protocol_version = 'TLSv1.2'\npassword_encryption = 'scram-sha-256'\n"
-                "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\n"
+                + ("" if self.durable else "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\n") +
                 "max_connections = 120\n"
                 f"log_statement = '{self.log_statement}'\nlog_line_prefix = '%m [%p] %q%u@%d '\n"
                 "log_connections = on\nlog_min_messages = warning\n")
