@@ -2,12 +2,15 @@
 
 A ``Watcher`` runs one background thread with its own listening connection
 (store/server/listen.py) and turns the server's notifications into "patients X, Y changed at
-revision N" callbacks. It keeps the last revision it delivered, so:
+revision N" callbacks. It keeps the last revision it delivered, and a notice of a later
+revision makes it read the patients changed since then from the server (one indexed read
+under row-level security; notices that arrive together make one change). So:
 
 - a notice it has already covered (heard twice around a reconnect) is dropped;
-- a gap in the revisions, a notice too big to carry its ids, or a reconnection after the
-  connection was lost is answered by asking the server for everything changed since that
-  revision (NOTIFY is not replayed), delivered as one change marked ``caught_up``.
+- a missed notice, one too big to carry its ids, or one forged by another login (any login
+  may NOTIFY on any channel) can neither lose nor invent a change;
+- after the connection was lost it reconnects with backoff and reads everything changed
+  since that revision (NOTIFY is not replayed), delivered as one change marked ``caught_up``.
 
 The watcher never raises into its caller: a lost or unreachable server becomes the state
 DISCONNECTED (with the sentence the desk shows) and the thread retries with backoff until it
@@ -123,21 +126,20 @@ class Watcher:
 
     def _listen(self) -> None:
         while not self._stop.is_set():
-            for notice in self._listener.wait(self._poll):
-                if notice.revision <= self._revision:
-                    continue  # already covered by a catch-up read
-                if notice.revision == self._revision + 1 and notice.patients is not None:
-                    self._deliver(Change(notice.revision, notice.patients))
-                else:  # a revision was missed, or the ids did not fit: read them back
-                    self._catch_up()
+            notices = self._listener.wait(self._poll)
+            # Any login may NOTIFY on any channel (PostgreSQL has no privilege for it), so a
+            # notice is only a wake-up: what changed is read back through row-level security.
+            # A forged notice then costs one indexed read and can never hide a real change.
+            if any(n.revision is None or n.revision > self._revision for n in notices):
+                self._catch_up(caught_up=False)
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, *, caught_up: bool = True) -> None:
         if self._revision is None:  # first connection: start from the server's revision now
             self._revision = self._listener.revision()
             return
         revision, patients = self._listener.changes_since(self._revision)
         if revision > self._revision:
-            self._deliver(Change(revision, patients, caught_up=True))
+            self._deliver(Change(revision, patients, caught_up=caught_up))
 
     def _deliver(self, change: Change) -> None:
         self._revision = change.revision

@@ -15,6 +15,7 @@ LISTEN is issued before that read, so a change committed in between is heard twi
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 import psycopg
@@ -23,13 +24,15 @@ from ..errors import StoreError
 from . import schema
 from .ops import channel
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Notice:
     """One committed write: its revision and the patient ids it touched. ``patients`` is None
     when the list was too long for one notification (ops.notify_payload): read it by revision."""
 
-    revision: int
+    revision: int | None  # None: a notice that could not be read
     patients: tuple[int, ...] | None
 
 
@@ -47,6 +50,14 @@ def parse_payload(payload: str) -> Notice:
     if not isinstance(ids, list) or any(type(i) is not int for i in ids):
         raise StoreError("A change notice from the server is not in the expected form.")
     return Notice(data["rev"], tuple(ids))
+
+
+def _read(payload: str) -> Notice:
+    try:
+        return parse_payload(payload)
+    except StoreError:
+        log.warning("a change notice in an unexpected form was heard; treated as a wake-up only")
+        return Notice(None, None)
 
 
 class Listener:
@@ -79,13 +90,14 @@ class Listener:
         return row[0], tuple(row[1])
 
     def wait(self, timeout: float) -> list[Notice]:
-        """The notifications that arrive within ``timeout`` seconds (all already queued, or
-        the first one and any queued with it). Raises psycopg.OperationalError when the
-        connection is lost."""
-        out = [parse_payload(n.payload) for n in self.conn.notifies(timeout=timeout, stop_after=1)]
-        if out:  # drain whatever else has already arrived, without waiting again
-            out += [parse_payload(n.payload) for n in self.conn.notifies(timeout=0)]
-        return out
+        """The notifications that arrive within ``timeout`` seconds (the first one and any
+        queued with it). Raises psycopg.OperationalError when the connection is lost. Any login
+        may NOTIFY on any channel, so a notice that cannot be read is not an error of this
+        desk's: it comes back as ``Notice(None, None)``, a wake-up only."""
+        heard = list(self.conn.notifies(timeout=timeout, stop_after=1))
+        if heard:  # drain whatever else has already arrived, without waiting again
+            heard += list(self.conn.notifies(timeout=0))
+        return [_read(n.payload) for n in heard]
 
     def close(self) -> None:
         self.conn.close()
