@@ -303,3 +303,22 @@ def test_forged_notices_from_another_practice_neither_hide_nor_invent_a_change(p
     finally:
         watcher.stop()
         forger.close()
+
+
+def test_catching_up_reads_the_changes_by_index(pg_db, practice):
+    admin, prac = practice
+    desk_a = P.started(pg_db, prac)
+    pids = [P.add(desk_a, P.patient("Index", f"N{i}", nhs=n)) for i, n in zip(range(3), P.nhs_numbers(3000))]
+    # A long history of changes (written directly by the administrator, as many writes would).
+    admin.execute("INSERT INTO changes(practice_id, revision, patient_id)"
+                  " SELECT %s, 100 + g, (%s::bigint[])[1 + g %% 3] FROM generate_series(1, 20000) g", (prac.id, pids))
+    admin.execute("UPDATE practices SET revision = 20100 WHERE id = %s", (prac.id,))
+    admin.execute("ANALYZE changes")
+    listener = listen.Listener.open(P.connect(pg_db, *prac.logins[1]))
+    try:
+        assert listener.changes_since(20098) == (20100, tuple(sorted(pids[1:])))
+        plan = json.dumps(listener.conn.execute("EXPLAIN (FORMAT JSON) " + listen.CHANGES_SINCE,
+                                                (20098, prac.id)).fetchone()[0])
+        assert '"Index Name": "changes_pkey"' in plan and '"Seq Scan"' not in plan, plan
+    finally:
+        listener.close()

@@ -60,6 +60,13 @@ def _read(payload: str) -> Notice:
         return Notice(None, None)
 
 
+# The practice's revision and the patients changed after a revision, in one snapshot; the
+# range is read from the primary key (practice_id, revision, patient_id).
+CHANGES_SINCE = ("SELECT p.revision, ARRAY(SELECT DISTINCT c.patient_id FROM changes c"
+                 " WHERE c.practice_id = p.id AND c.revision > %s ORDER BY 1)"
+                 " FROM practices p WHERE p.id = %s")
+
+
 class Listener:
     """One desk's listening connection to its practice's channel."""
 
@@ -83,10 +90,7 @@ class Listener:
     def changes_since(self, revision: int) -> tuple[int, tuple[int, ...]]:
         """(the practice's revision now, the patient ids changed after ``revision``), read in one
         statement so both come from the same snapshot."""
-        row = self.conn.execute(
-            "SELECT p.revision, ARRAY(SELECT DISTINCT c.patient_id FROM changes c"
-            " WHERE c.practice_id = p.id AND c.revision > %s ORDER BY 1)"
-            " FROM practices p WHERE p.id = %s", (revision, self.practice_id)).fetchone()
+        row = self.conn.execute(CHANGES_SINCE, (revision, self.practice_id)).fetchone()
         return row[0], tuple(row[1])
 
     def wait(self, timeout: float) -> list[Notice]:
