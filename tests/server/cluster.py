@@ -118,6 +118,18 @@ def pem_key(key) -> bytes:
                              serialization.NoEncryption())
 
 
+def _temp_root() -> str:
+    """Where the cluster's folder goes: the usual temporary folder, unless the server (run as
+    ``nobody`` under root) could not reach it through its parents; then /tmp."""
+    root = tempfile.gettempdir()
+    if os.geteuid() != 0:
+        return root
+    path = Path(root).resolve()
+    if all(p.stat().st_mode & 0o001 for p in [path, *path.parents]):
+        return root
+    return "/tmp"
+
+
 class Cluster:
     """One running cluster. ``start()`` then ``stop()``; see the module docstring."""
 
@@ -196,7 +208,7 @@ class Cluster:
         return result
 
     def start(self) -> "Cluster":
-        self.base = Path(tempfile.mkdtemp(prefix="gp-optout-pg-"))
+        self.base = Path(tempfile.mkdtemp(prefix="gp-optout-pg-", dir=_temp_root()))
         try:
             self._start()
         except BaseException:
