@@ -6,10 +6,12 @@ heard. A ``Listener`` holds its own connection (never the desk's working one: a 
 outlive the desk's transactions and a read must not wait behind a notification loop), LISTENs
 on its practice's channel and waits for notifications with a timeout.
 
-NOTIFY is not replayed: a desk that was disconnected asks ``changes_since(revision)``, one
-indexed read of the ``changes`` table (schema V2) in one snapshot with the practice's revision.
-LISTEN is issued before that read, so a change committed in between is heard twice at worst
-(the watcher ignores revisions it has seen), never missed.
+NOTIFY is not replayed, and any login may NOTIFY on any channel: the watcher
+(services/live.py) takes a notice as a wake-up and asks ``changes_since(revision)``, one
+indexed read of the ``changes`` table (schema V2) under row-level security, in one snapshot
+with the practice's revision; so does a desk that was disconnected. LISTEN is issued before
+that read, so a change committed in between is heard twice at worst (the watcher ignores
+revisions it has seen), never missed.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Notice:
-    """One committed write: its revision and the patient ids it touched. ``patients`` is None
-    when the list was too long for one notification (ops.notify_payload): read it by revision."""
+    """What a notification says: a revision and the patient ids it touched (a claim, checked by
+    reading ``changes``). ``patients`` is None when the list was too long for one notification
+    (ops.notify_payload)."""
 
     revision: int | None  # None: a notice that could not be read
     patients: tuple[int, ...] | None
