@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QListWidget, Q
 from ..domain import roles
 from ..services import settings as settings_service
 from ..store.errors import StoreError
-from . import exclusion_status, worker
+from . import exclusion_status, responsive, worker
 from .style import STYLE_SHEET
 from .bus import ChangeBus, ScopedBus
 from .desk import DeskFlow
@@ -213,6 +213,7 @@ class MainWindow(QMainWindow):
         self._read_idle_minutes()
         self.idle.start()
         self.integrity.start()  # off the UI thread, after unlock instead of during it (ADR 0011)
+        responsive.settled()
 
     def _read_idle_minutes(self) -> None:
         """The idle lock's time from the register: at unlock, and again when a practice manager
@@ -247,6 +248,7 @@ class MainWindow(QMainWindow):
         self.bus.locked.emit()
         self.integrity.clear()
         self._drop_screens()
+        responsive.forget()
         try:
             session.lock()
         except StoreError:

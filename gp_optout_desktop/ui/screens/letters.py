@@ -19,7 +19,9 @@ from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDateEdit, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QPushButton, QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
 
+from ...letters import apart
 from ...services import letters as letters_service
+from .. import worker
 from ..models.letters_model import LettersModel
 from . import _ask, _paths, _printing
 from .base import SIZE_FROM_ROWS, Screen
@@ -102,6 +104,8 @@ class LettersScreen(Screen):
         self._add_templates_tab()
         self.add_status_line()
         self.load_when_shown()
+        # Start the letters' renderer process now (about half a second), not at the first preview.
+        worker.run(apart.warm, lambda _r: None, lambda _e: None)
 
     def _add_templates_tab(self) -> None:
         try:
