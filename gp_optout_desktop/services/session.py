@@ -162,6 +162,23 @@ class Session:
         with readers.desk_reader(self.register).reading() as conn:
             yield conn
 
+    @contextmanager
+    def read_apart(self, permission: str):
+        """A long read (the overview's counts, the exclusion file's rows) on a read-only
+        connection of its own, in one read transaction: one consistent snapshot, while the
+        register's connection stays free for the desk to open a record or save (hazard H-56).
+        It sees only what was committed."""
+        self.require(permission)
+        reader = readers.Reader(self.register.db.path, self.register.data_key)
+        try:
+            reader.conn.execute("BEGIN")
+            try:
+                yield reader.conn
+            finally:
+                reader.conn.execute("COMMIT")  # a read transaction: ends the snapshot, writes nothing
+        finally:
+            reader.close()
+
     def practice(self) -> dict:
         with self.register.reading() as conn:
             data = dict(meta.get(conn, "practice", {}))
