@@ -26,6 +26,7 @@ from ..letters.model import (
     LetterRecipient, LetterRequest, PracticeDetails, TRANSFERRED,
 )
 from ..letters.templates import LetterTemplate
+from ..store.errors import NotFound
 from ..store import events as events_store, letters_repo, meta, patients as patients_store, policy as policy_store
 from . import templates as templates_service
 from .changes import ChangeSet
@@ -306,7 +307,14 @@ def _still_as_planned(conn, rows, decided, moot, *, explicit: bool) -> None:
     """Inside the transaction that marks them sent: the letters printed are still unsent and
     still print as they were rendered (another window may have printed or changed them)."""
     ids = [r.letter_id for r in rows] + [r.letter_id for r in moot]
-    now = {r.letter_id: r for r in _unsent(conn, ids)}
+    now = {}
+    for letter_id in ids:
+        try:
+            row = letters_repo.get(conn, letter_id)
+        except NotFound:  # cancelled meanwhile
+            continue
+        if row.sent_on is None:
+            now[letter_id] = row
     changed = len(now) != len(ids)
     if not changed:
         current = [now[r.letter_id] for r in rows]

@@ -86,7 +86,12 @@ class Session:
         if not self.register.is_open:
             return code_table()
         with self.register.reading() as conn:
-            saved = codes_store.current(conn)
+            return self.codes_on(conn)
+
+    @staticmethod
+    def codes_on(conn) -> codes_mod.CodeTable:
+        """The table in force as ``conn`` sees it (a read on a connection of its own: read_apart)."""
+        saved = codes_store.current(conn)
         if saved is None or saved.text is None:
             return code_table()
         return _parsed(saved.text)
