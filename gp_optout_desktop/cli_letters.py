@@ -18,7 +18,6 @@ from it); nothing else here prints an identifier.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from .domain.uk_time import uk_today
 

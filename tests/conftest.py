@@ -1,8 +1,8 @@
 """Shared fixtures: every test gets a fresh encrypted register in its own temp folder.
 
 Argon2id runs for real in every test, but with cheaper parameters (1 pass, 8 MiB) so a
-suite with hundreds of unlocks stays fast; tests/store/test_keyfile.py checks the
-production parameters and benchmarks/ measures their cost.
+suite with hundreds of unlocks stays fast; tests/store/test_keys_and_unlock.py checks the
+production parameters and benchmarks/bench_keys.py measures their cost.
 """
 
 from __future__ import annotations

@@ -32,10 +32,6 @@ ALWAYS_REFUSED: tuple[tuple[str, str, str], ...] = (
     ("9NdH.", "XaNwT", "another consent code (not a GP data objection)"),
 )
 
-TYPE_LABELS = {
-    TYPE1: "Type 1 (GP data must not leave the practice except for direct care)",
-    TYPE2: "Type 2 (legacy: NHS Digital must not share identifiable data)",
-}
 SHORT_LABELS = {TYPE1: "Type 1", TYPE2: "Type 2"}
 
 _READ_V2_RE = re.compile(r"[0-9A-Za-z]{1,5}\.{0,4}")

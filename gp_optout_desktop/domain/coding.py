@@ -23,7 +23,6 @@ from .uk_time import uk_date
 
 ADD = "add"
 REMOVE = "remove"
-OPS = (ADD, REMOVE)
 INDIVIDUAL = "individual"
 PRACTICE_WIDE = "practice-wide"
 DEFAULT_TARGET_WORKING_DAYS = 5
@@ -110,18 +109,6 @@ def practice_wide(latest_op: str | None, latest_confirmed: bool, opted_in: bool,
             return PracticeWide(REMOVE, False) if latest_confirmed else PracticeWide(None, None)
         return PracticeWide(None if latest_confirmed else ADD, True)
     return PracticeWide(None if latest_confirmed else REMOVE, False)
-
-
-def wants_practice_code(opted_in: bool, objects: bool, latest_op: str | None) -> bool:
-    """Turning the opt-out on lists an add for a patient unless they opted in, object already
-    (their own code does the work), or have a practice-wide add listed already."""
-    return not opted_in and not objects and latest_op != ADD
-
-
-def needs_removal(objects: bool, latest_op: str | None) -> bool:
-    """Lifting the opt-out lists a removal wherever a practice-wide add was listed, except for
-    patients who object individually (their code must stay)."""
-    return latest_op == ADD and not objects
 
 
 def practice_wide_code(codes: CodeTable) -> Code:

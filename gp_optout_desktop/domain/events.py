@@ -7,7 +7,7 @@ analytics model once counted withdrawals as opt-outs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Iterable, Sequence
 
@@ -37,8 +37,6 @@ PROXY_ROLES = {
     "lpa_property_financial": "Lasting power of attorney (property and financial affairs)",
     "court_deputy": "Court-appointed deputy",
 }
-
-PROCESSING_STATES = ("received", "coded", "letter_sent")
 
 # Whether an event's code is in the clinical system (Event.coding_state). Only CONFIRMED
 # is in force for national extractions: they read the code in the record, nothing else.
@@ -113,10 +111,6 @@ class Event:
         the clinical system's date (held in ``received``); anything keyed here was added when
         it was recorded."""
         return self.received if self.via == IMPORTED else self.recorded_at.date()
-
-    @property
-    def acted_by_self(self) -> bool:
-        return self.proxy is None
 
 
 @dataclass(frozen=True)

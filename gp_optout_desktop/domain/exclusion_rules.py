@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from .codes import CodeTable, REGISTER, TYPE1, WITHDRAW
 from .events import INCLUDE, Event, current_status

@@ -126,7 +126,7 @@ def _parse_date(raw: str) -> date | None:
         try:
             return datetime.strptime(raw, form).date()
         except ValueError:
-            continue
+            continue  # why: not this form; the next one is tried, and None says none fitted
     return None
 
 

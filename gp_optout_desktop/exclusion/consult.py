@@ -14,6 +14,7 @@ import contextlib
 import csv
 import gc
 import io
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,9 @@ from .errors import CandidateFileError, ExclusionError
 from .format import Manifest, nhs_valid
 from .fsutil import replace_file_atomically
 from .reader import ExclusionSet, load_public_key, read_export
+from ..problem_log import log_problem
+
+log = logging.getLogger(__name__)
 
 NHS_COLUMN_NAMES = frozenset({"nhsnumber", "nhsno", "nhsnum"})
 _BOM = "\ufeff"
@@ -78,8 +82,8 @@ def _clear(out_path: Path) -> None:
     try:
         if out_path.parent.is_dir():
             replace_file_atomically(out_path, b"")
-    except OSError:
-        pass  # the original error is the one to report
+    except OSError as exc:  # why: the original error is the one reported to the user
+        log_problem(log, "The consult output could not be emptied after a refused consult", exc)
 
 
 def _filter(exset: ExclusionSet, candidates_path: Path, out_path: Path) -> ConsultResult:

@@ -9,6 +9,7 @@ crashed export is taken over once it is older than any export could take.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -18,6 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import ExportError
+from ..problem_log import log_problem
+
+log = logging.getLogger(__name__)
 
 LOCK_FILE = ".export-lock"
 STALE_AFTER_SECONDS = 15 * 60
@@ -63,8 +67,8 @@ def export_lock(directory: Path, *, stale_after: float = STALE_AFTER_SECONDS):
 def _release(path: Path) -> None:
     try:
         os.unlink(path)
-    except OSError:
-        pass  # a lock left behind is taken over after STALE_AFTER_SECONDS
+    except OSError as exc:  # why: the export is done; a lock left behind is taken over after STALE_AFTER_SECONDS
+        log_problem(log, "The export lock could not be removed; the next export waits until it is stale", exc)
 
 
 def _take_over(path: Path, stale_after: float) -> int:
@@ -81,7 +85,7 @@ def _take_over(path: Path, stale_after: float) -> int:
     try:
         os.rename(path, path.with_name(f".tmp-stale-lock-{secrets.token_hex(6)}"))
     except FileNotFoundError:
-        pass
+        pass  # why: another export took it over (or released it) first; _create below settles who wins
     try:
         return _create(path)
     except FileExistsError:

@@ -7,7 +7,7 @@ folder holds exactly three regular files, and every consumer rule is strict. Ver
 sets are refused: they list Type 2-only patients and were read leniently.
 
 Pure functions over bytes; no file I/O here. The human-readable specification is
-docs/exclusion-file.md: keep the two in step (tests/exclusion/test_spec_example.py
+docs/exclusion-file.md: keep the two in step (tests/exclusion/test_exclusion_spec_example.py
 checks the worked example in the document against this module).
 """
 
@@ -35,7 +35,6 @@ POINTER_FILE = "CURRENT"
 LIST_FILE = "exclusions.csv"
 MANIFEST_FILE = "manifest.json"
 SIGNATURE_FILE = "manifest.sig"
-NATIONAL_FILE = "national-check.csv"  # the cohort-based file of `gp-optout national-check`; not in a set
 SET_FILES = frozenset({"exclusions.csv", "manifest.json", "manifest.sig"})  # exactly these, nothing else
 
 LIST_HEADER = "nhs_number,snomed_ct,effective_date\n"

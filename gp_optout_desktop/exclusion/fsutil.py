@@ -7,9 +7,14 @@ the previous exclusion set current.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
+
+from ..problem_log import log_problem
+
+log = logging.getLogger(__name__)
 
 
 def write_durable(path: Path, data: bytes) -> None:
@@ -52,7 +57,7 @@ def replace_file_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         try:
             os.unlink(tmp)
-        except OSError:
-            pass
+        except OSError as exc:  # why: the write's own error is the one raised; the writer prunes .tmp- files
+            log_problem(log, "A temporary file could not be removed after a failed write", exc)
         raise
     fsync_dir(directory)

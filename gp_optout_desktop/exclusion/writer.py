@@ -15,6 +15,7 @@ give that: between two renames a consumer would see a new list with an old manif
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -26,7 +27,7 @@ from typing import Iterable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..domain.exclusion_rules import EXCLUDE_LISTED, MODES, ExclusionRow
+from ..domain.exclusion_rules import MODES, ExclusionRow
 from . import signing
 from .errors import ExclusionSetError, ExportError
 from .format import (
@@ -47,6 +48,9 @@ from .format import (
 from .export_lock import export_lock
 from .fsutil import fsync_dir, temp_name, write_durable
 from .reader import current_generation, verify_generation
+from ..problem_log import log_problem
+
+log = logging.getLogger(__name__)
 
 DEFAULT_VALIDITY = timedelta(days=7)
 STALE_TEMP_SECONDS = 3600
@@ -200,8 +204,8 @@ def _remove_quietly(path: Path) -> None:
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-    except OSError:
-        pass
+    except OSError as exc:  # why: a failed export's error is the one reported; leftovers are pruned next time
+        log_problem(log, "A partly written exclusion generation could not be removed", exc)
 
 
 def _prune(directory: Path, keep: set) -> list[str]:

@@ -44,7 +44,7 @@ def write_atomic_many(folder: str | os.PathLike, files: list[tuple[str, bytes]])
             try:
                 os.unlink(tmp)
             except FileNotFoundError:
-                pass
+                pass  # why: not written yet (or already renamed into place): nothing to remove
         raise
     fsync_dir(folder)
     return [target for _, target in temps]

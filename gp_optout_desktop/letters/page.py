@@ -25,7 +25,6 @@ MARGIN_X = 20 * mm
 WINDOW_X = 20 * mm
 WINDOW_TOP = 45 * mm  # from the top of the sheet
 WINDOW_W = 90 * mm
-WINDOW_H = 40 * mm
 ADDRESS_X = WINDOW_X + 5 * mm
 ADDRESS_TOP = WINDOW_TOP + 5 * mm
 INFO_X = 125 * mm

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from ..store.errors import StoreError, Throttled, WrongPassword
 from . import session as session_service
 from .changes import ChangeSet
 from .session import Session, _start
+from ..problem_log import log_problem
+
+log = logging.getLogger(__name__)
 
 
 def backup(session: Session, out: Path) -> ChangeSet:
@@ -104,10 +108,13 @@ def _carried_failures(aside: Path | None, folder: Path) -> list[dict]:
     sources.append(folder / ATTEMPTS_NAME)
     failures: list[dict] = []
     for path in sources:
+        if not path.exists():
+            continue  # no register was replaced, or no wrong password was tried against the backup
         try:
             failures += keyfile.KeyFile.load(path).data.get("failed_unlocks") or []
-        except StoreError:
-            pass
+        except StoreError as exc:  # why: the restore goes ahead; the replaced files are kept aside for inspection
+            log_problem(log, "Failed unlocks could not be carried into the restored register's audit "
+                             "(their file is damaged)", exc)
     (folder / ATTEMPTS_NAME).unlink(missing_ok=True)
     return failures
 

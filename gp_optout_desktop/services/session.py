@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -19,6 +20,9 @@ from ..store.audit import Pending
 from ..store.database import DatabaseError
 from ..store.errors import RegisterCorrupt, StoreError, WrongPassword
 from ..domain.uk_time import uk_date
+from ..problem_log import log_problem
+
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -202,8 +206,9 @@ class Session:
                 with self._transaction() as conn:
                     self.register.audit.append(conn, user=self.user, role=self.role, action="session.lock",
                                                perm="session")
-            except (DatabaseError, StoreError):
-                pass  # damaged (ADR 0011) or re-keyed in another window: the key is forgotten regardless
+            except (DatabaseError, StoreError) as exc:  # why: locking must not fail; the key is forgotten regardless
+                log_problem(log, "The lock was not written to the audit trail (register damaged, see ADR 0011, "
+                                 "or re-keyed in another window)", exc)
         self.register.close()
 
 

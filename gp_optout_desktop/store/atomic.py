@@ -34,7 +34,7 @@ def write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
-            pass
+            pass  # why: already renamed into place or never created: nothing to remove
         raise
     fsync_dir(path.parent)
 
@@ -49,7 +49,7 @@ def remove_stale_temps(path: Path) -> int:
             leftover.unlink()
             removed += 1
         except FileNotFoundError:
-            pass
+            pass  # why: removed by another window between the listing and the unlink
     return removed
 
 

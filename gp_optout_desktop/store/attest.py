@@ -12,8 +12,9 @@ tables as they are: a row written directly in the database (bypassing the servic
 bypassing these triggers) makes its table differ. Which role may change which table is
 checked against the entry's permission and its signer's certified role.
 
-Trailing NULL columns are left out of a row's hash so a later migration that appends a
-nullable column does not change every digest.
+A row's hash is SHA-256 of the table's name followed by the row's Python repr (quoted and
+escaped: unambiguous), read as a big-endian integer. Trailing NULL columns are left out of
+it so a later migration that appends a nullable column does not change every digest.
 """
 
 from __future__ import annotations
@@ -56,17 +57,6 @@ def _meta_filter(prefix: str) -> str:
     return f"{prefix}key IN ({', '.join(repr(k) for k in sorted(META_KEYS))})"
 
 
-def row_hash(table: str, values) -> int:
-    """SHA-256 of the table's name and the row's Python repr (quoted, escaped: unambiguous),
-    as an integer. Trailing NULLs are left out, so a migration that appends a nullable
-    column changes no digest (and the log's unused columns do not count)."""
-    n = len(values)
-    while n and values[n - 1] is None:
-        n -= 1
-    return int.from_bytes(hashlib.sha256((table + repr(tuple(values[:n]))).encode("utf-8", "surrogatepass")).digest(),
-                          "big")
-
-
 class Accumulator:
     """Per-table digest changes of the current transaction. The triggers only copy each
     changed row's values into an in-memory temporary table: no Python call per row (a
@@ -81,7 +71,7 @@ class Accumulator:
         if self.conn is None:
             return {}
         delta: dict[str, int] = {}
-        sha, from_bytes = hashlib.sha256, int.from_bytes  # inlined row_hash: this loop is the bulk cost
+        sha, from_bytes = hashlib.sha256, int.from_bytes  # a row's hash (module docstring), inline: this loop is the bulk cost
         for row in self.conn.execute("SELECT * FROM temp.gp_attest_log"):
             n = len(row)
             while n > 2 and row[n - 1] is None:
@@ -135,7 +125,7 @@ def table_digests(conn) -> dict[str, int]:
             continue
         where = f" WHERE {_meta_filter('')}" if table == "meta" else ""
         total = 0
-        sha, from_bytes = hashlib.sha256, int.from_bytes  # inlined row_hash, as in Accumulator.take
+        sha, from_bytes = hashlib.sha256, int.from_bytes  # a row's hash, inline as in Accumulator.take
         for values in conn.execute(f"SELECT {', '.join(cols)} FROM main.{table}{where}"):
             n = len(values)
             while n and values[n - 1] is None:

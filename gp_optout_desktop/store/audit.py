@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import json
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from cryptography.exceptions import InvalidSignature
@@ -41,13 +41,6 @@ HEAD_META = "audit_head"  # meta key: the highest signed head seen, kept inside 
 # manager-only acts that set the row digests' baseline.
 SELF_PERMISSIONS = frozenset({"login", "session", "denied"})
 BASELINE_PERMISSIONS = frozenset({"create", "upgrade"})
-
-
-def new_audit_key() -> bytes:
-    """A random key for the pre-schema-4 HMAC chain (kept for registers that have one)."""
-    import secrets
-
-    return secrets.token_bytes(32)
 
 
 def load_key(conn) -> bytes | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -17,6 +18,9 @@ from pathlib import Path
 from . import atomic, database, keyfile, location, meta, seal
 from .audit import AuditChain, Head, load_key
 from .errors import RegisterCorrupt, StoreError
+from ..problem_log import log_problem
+
+log = logging.getLogger(__name__)
 
 FORMAT = "gp-optout-backup/1"
 
@@ -140,10 +144,15 @@ def verify_file(path: Path, data_key: bytes) -> dict:
 def revision_seen(folder: Path) -> int:
     """The highest revision the register in ``folder`` is known to have reached (from its key
     file, readable without unlocking; 0 if there is none or it is unreadable)."""
+    path = Path(folder) / database.KEYS_NAME
+    if not path.exists():
+        return 0
     try:
-        data = json.loads((Path(folder) / database.KEYS_NAME).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
         return int(data.get("revision_seen") or 0)
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (OSError, ValueError, TypeError, AttributeError) as exc:  # why: an unreadable register may be replaced
+        log_problem(log, "The revision the replaced register reached could not be read from its key file; "
+                         "the restore is not checked against it", exc)
         return 0
 
 

@@ -20,11 +20,6 @@ def current(conn) -> SavedTable | None:
     return SavedTable(*row) if row else None
 
 
-def current_version(conn) -> int:
-    """0 when the practice never saved a table (the shipped one is in force)."""
-    return conn.execute("SELECT coalesce(max(version), 0) FROM code_tables").fetchone()[0]
-
-
 def history(conn) -> list[SavedTable]:
     return [SavedTable(*r) for r in conn.execute(
         "SELECT version, text, reason, saved_by, saved_at FROM code_tables ORDER BY version")]

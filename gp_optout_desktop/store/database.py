@@ -9,6 +9,7 @@ successful unwrap means the file itself is corrupt or tampered with.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -19,6 +20,9 @@ import sqlcipher3
 
 from . import atomic, schema
 from .errors import NewerSchema, RegisterCorrupt, StoreError
+from ..problem_log import log_problem
+
+log = logging.getLogger(__name__)
 
 DB_NAME = "register.db"
 KEYS_NAME = "register.keys"
@@ -197,8 +201,9 @@ class Database:
                     raise
                 try:
                     self.conn.execute("ROLLBACK")
-                except DatabaseError:
-                    pass
+                except DatabaseError as rollback_exc:  # why: the failure being rolled back is the one raised
+                    log_problem(log, "A failed change could not be rolled back (SQLite may have done so itself)",
+                                rollback_exc)
                 if isinstance(exc, sqlcipher3.OperationalError) and "full" in str(exc).lower():
                     raise StoreError("The disk is full: nothing was saved. Free some space and try again.") from None
                 if isinstance(exc, DatabaseError):
@@ -217,8 +222,8 @@ class Database:
             if self.conn is not None:
                 try:
                     self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                except DatabaseError:
-                    pass
+                except DatabaseError as exc:  # why: closing must not fail; the next open replays the write-ahead log
+                    log_problem(log, "The write-ahead log could not be checkpointed on close", exc)
                 self.conn.close()
                 self.conn = None
 

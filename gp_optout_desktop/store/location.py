@@ -9,9 +9,14 @@ checking it is on this computer's own disk. Known network types can never be ove
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
+
+from ..problem_log import log_problem
+
+log = logging.getLogger(__name__)
 
 OVERRIDE_ENV = "GP_OPTOUT_ALLOW_FUSE"
 
@@ -109,7 +114,8 @@ def network_reason(path: Path, mounts_text: str | None = None, env: dict | None 
     if mounts_text is None:
         try:
             mounts_text = Path("/proc/mounts").read_text()
-        except OSError:
+        except OSError as exc:  # why: no /proc (a container, another Unix): the check cannot run, so say so in the log
+            log_problem(log, "/proc/mounts could not be read: the network-folder check was skipped", exc)
             return None
     fstype = _mount_type(resolved, mounts_text)
     kind = classify(fstype, env)

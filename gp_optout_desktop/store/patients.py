@@ -118,7 +118,7 @@ def parse_query(text: str) -> Query:
         try:
             return Query("dob", datetime.strptime(raw, form).date().isoformat())
         except ValueError:
-            continue
+            continue  # why: not a date in this form; try the next, then the other kinds of query
     if digits.isdigit() and 3 <= len(digits) < 10:
         return Query("nhs_prefix", digits)
     upper = " ".join(raw.upper().split())

@@ -6,6 +6,7 @@ nothing of users' permissions (services/ does) or of windows (ui/ does).
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -15,6 +16,9 @@ from . import attest, certs, database, keyfile, location, meta, readers, schema,
 from . import users as users_store
 from .audit import HEAD_META, AuditChain, Head, Signer, Verification, load_key
 from .errors import RecordNotCertified, StoreError
+from ..problem_log import log_problem
+
+log = logging.getLogger(__name__)
 
 
 def register_paths(folder: Path) -> tuple[Path, Path]:
@@ -136,8 +140,10 @@ class Register:
         if self.is_open:
             try:
                 self.remember_audit_head()
-            except (StoreError, OSError, database.DatabaseError):
-                pass  # closing must not fail because the key file (or a damaged register) could not be written
+            except (StoreError, OSError, database.DatabaseError) as exc:
+                # why: closing must not fail because the key file (or a damaged register) could not be written;
+                # the head is kept again at the next unlock or lock, and audit verify still checks the chain.
+                log_problem(log, "The audit head could not be saved outside the register on close", exc)
             self.db.close()
         self.data_key = b""
 
@@ -328,8 +334,8 @@ def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key
 
     try:
         keys.update(settle)
-    except OSError:
-        pass  # a full disk must not lock everyone out; the throttle reset is simply not kept
+    except OSError as exc:  # why: a full disk must not lock everyone out; the throttle reset is simply not kept
+        log_problem(log, "The key file could not be updated after an unlock (wrong-password count not reset)", exc)
     return reg, failures
 
 

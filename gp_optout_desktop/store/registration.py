@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from ..domain.practice_list import INACTIVE, REGISTERED
+from ..domain.practice_list import REGISTERED
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,6 @@ def put(conn, patient_id: int, reg: Registration, *, by: str, at: datetime) -> N
 def put_many(conn, regs: list[tuple[int, Registration]], *, by: str, at: datetime) -> None:
     """A whole first practice list at once (one call, not 15,000)."""
     conn.executemany(_PUT, [_params(pid, reg, by, at) for pid, reg in regs])
-
-
-def inactive_ids(conn) -> set[int]:
-    """Deducted, deceased or merged: no letters, notices or codes to add; kept for the history."""
-    marks = ",".join("?" * len(INACTIVE))
-    return {r[0] for r in conn.execute(f"SELECT patient_id FROM registration WHERE status IN ({marks})", INACTIVE)}
 
 
 def counts(conn) -> dict[str, int]:

@@ -118,7 +118,7 @@ def _read(path: Path, key: bytes) -> dict:
                 continue
             found = {"commit_seq": int(data["commit_seq"]), "revision": int(data["revision"])}
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeError):
-            continue
+            continue  # why: a torn or damaged slot; the other slot is used, and neither valid raises `damaged`
         if best is None or found["commit_seq"] > best["commit_seq"]:
             best = found
     if best is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -37,7 +38,10 @@ def window_lock(folder: Path):
     folder = Path(folder).absolute()
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
-    except OSError:
+    except OSError as exc:  # why: run unguarded rather than refuse to start; the register then says what is wrong
+        from ..problem_log import log_problem
+
+        log_problem(logging.getLogger(__name__), "No window lock could be made beside the register folder", exc)
         return _NoLock()
     lock = QLockFile(str(folder.parent / f".{folder.name}.window-lock"))
     lock.setStaleLockTime(0)  # never stale by age: only when its process is gone
@@ -69,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         dialogs.inform(None, ALREADY_OPEN, "This register is already open in another window on this computer "
                                            "(it may be minimised or locked). Use that window.")
         return 1
+    from ..problem_log import start_file_log
+
+    start_file_log(folder)
     window = MainWindow(folder, QSettings(ORGANISATION, APPLICATION), app=app)
     window.show()
     try:

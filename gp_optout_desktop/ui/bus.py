@@ -46,5 +46,5 @@ class ScopedBus(ChangeBus):
             try:
                 source.disconnect(target)
             except (RuntimeError, TypeError):
-                pass
+                pass  # why: already disconnected, or the source was destroyed with its window: nothing to undo
         self._links = []

@@ -4,6 +4,7 @@ front desk first; a status bar with the user, role and exclusion-file state; Loc
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QListWidget, Q
                                QToolBar, QVBoxLayout, QWidget)
 
 from ..domain import roles
+from ..problem_log import log_problem, where_to_look
 from ..services import settings as settings_service
 from ..store.errors import StoreError
 from . import exclusion_status, responsive, worker
@@ -24,6 +26,14 @@ from .screens.policy_banner import PolicyBanner
 from .unlock import UnlockWidget
 
 DESK_TITLE = "Front desk"
+log = logging.getLogger(__name__)
+
+
+def screen_failed_text(title: str) -> str:
+    """What a screen that could not be built says instead (nothing else on the desk is affected)."""
+    return (f"The {title} screen could not be opened. Nothing was changed. Lock the register (Ctrl+L) and "
+            f"unlock it again to try once more. If it still does not open, tell your practice's IT support: "
+            f"the details (no patient information) are in {where_to_look()}.")
 
 
 def demo_hint_text() -> str:
@@ -204,7 +214,10 @@ class MainWindow(QMainWindow):
         try:
             widget = spec.create(lambda: self.session, scoped)
         except Exception as exc:  # noqa: BLE001 - one broken screen must not stop the desk
-            widget = QLabel(f"This screen could not be opened ({exc.__class__.__name__}).")
+            log_problem(log, f"The {spec.title} screen could not be built", exc)
+            widget = QLabel(screen_failed_text(spec.title))
+            widget.setWordWrap(True)
+            widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
         scoped.setParent(widget)
         self._extra.append((spec.title, widget, scoped))
         current = self.screens.currentWidget() is holder
@@ -263,7 +276,8 @@ class MainWindow(QMainWindow):
             return
         try:
             self.idle.set_timeout_ms(settings_service.idle_lock_minutes(self.session) * 60_000)
-        except StoreError:
+        except StoreError as exc:
+            log_problem(log, "The idle lock time could not be read; the default is used", exc)
             self.idle.set_timeout_ms(settings_service.DEFAULT_IDLE_LOCK_MINUTES * 60_000)
 
     def _on_changed(self, changes) -> None:
@@ -292,7 +306,8 @@ class MainWindow(QMainWindow):
         responsive.forget()
         try:
             session.lock()
-        except StoreError:
+        except StoreError as exc:
+            log_problem(log, "Locking could not be completed normally; the register was closed", exc)
             session.register.close()
         self.lock_action.setEnabled(False)
         self._update_status()

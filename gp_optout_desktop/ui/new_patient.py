@@ -4,7 +4,7 @@ Saving goes through services.patients.add (or .edit)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
@@ -38,7 +38,7 @@ def prefill_from_query(text: str) -> dict[str, str]:
     try:
         return {"dob": parse_date(raw).strftime("%d/%m/%Y")}
     except ValidationError:
-        pass
+        pass  # why: not a date; try it as a postcode below
     if any(ch.isdigit() for ch in raw):
         try:
             return {"postcode": postcode.validate(raw).value}

@@ -31,10 +31,6 @@ def _qdate(d: date) -> QDate:
     return QDate(d.year, d.month, d.day)
 
 
-def _pydate(q: QDate) -> date:
-    return date(q.year(), q.month(), q.day())
-
-
 def row_label(row, today: date | None = None) -> str:
     nhs = nhs_number.display(row.nhs_number) if row.nhs_number else "NHS number not known"
     age = f"age {acting_for.age_on(row.dob, today)}, " if today else ""
@@ -295,7 +291,8 @@ class RecordObjectionForm(QWidget):
             return
         try:
             rows = patients.find(session, text, DEPENDANT_LIMIT)
-        except (StoreError, ValidationError):
+        except (StoreError, ValidationError) as exc:  # why: said beside the dependants, as the front desk says it
+            self.messages["dependants"].show_error(f"Could not search for a dependant: {exc}")
             return
         taken = {self.patient_id} | set(self.dependant_ids())
         today = session.today()

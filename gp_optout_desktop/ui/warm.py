@@ -24,14 +24,14 @@ def import_screens() -> None:
         module = spec.create.__qualname__.rsplit(".", 1)[0]
         try:
             importlib.import_module(f"{__package__}.screens.{module}")
-        except Exception:  # noqa: BLE001 - the window shows a screen that failed when it builds it
-            pass
+        except Exception:  # noqa: BLE001
+            pass  # why: the window builds the screen again on unlock, and logs and shows its failure then
     for name in ("gp_optout_desktop.services.integrity", "gp_optout_desktop.ui.patient_view",
                  "gp_optout_desktop.ui.record_objection", "gp_optout_desktop.ui.new_patient"):
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001
-            pass
+            pass  # why: only a head start; the real import, where the module is used, raises and is reported
 
 
 def start() -> None:

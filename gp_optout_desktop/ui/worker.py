@@ -39,7 +39,7 @@ class _Job(QRunnable):
         try:
             with responsive.task_running():
                 result = self._fn()
-        except BaseException as exc:  # handed to the UI thread, which puts it into words
+        except BaseException as exc:  # why: handed to the UI thread, which puts it into words
             self._relay.finished.emit(None, exc)
         else:
             self._relay.finished.emit(result, None)

@@ -14,15 +14,35 @@ MARKER_SURNAME = "Zqxmarkerson"
 
 
 def all_bytes_under(*folders: Path) -> list[tuple[Path, bytes]]:
-    out = []
+    """Every file's bytes. A file the scan cannot read fails the scan: a file we cannot
+    read is a file we cannot say is free of patient data."""
+    out, unreadable = [], []
     for folder in folders:
         for path in Path(folder).rglob("*"):
             if path.is_file():
                 try:
                     out.append((path, path.read_bytes()))
-                except OSError:
-                    pass
+                except OSError as exc:
+                    unreadable.append(f"{path.name}: {exc.strerror or exc}")
+    assert not unreadable, f"the plaintext scan could not read: {unreadable}"
     return out
+
+
+def test_plaintext_scan_fails_on_a_file_it_cannot_read(tmp_path, monkeypatch):
+    """The scan does not skip a file it cannot read (tests run as root here, where chmod 000
+    does not stop reading, so the refusal is simulated at read_bytes)."""
+    (tmp_path / "readable").write_bytes(b"x")
+    (tmp_path / "locked").write_bytes(b"y")
+    real = Path.read_bytes
+
+    def refuse(self):
+        if self.name == "locked":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(AssertionError, match="locked: Permission denied"):
+        all_bytes_under(tmp_path)
 
 
 def test_plaintext_scan_finds_no_patient_data_on_disk(manager, register_dir, add_patient, tmp_path, monkeypatch):
@@ -34,7 +54,6 @@ def test_plaintext_scan_finds_no_patient_data_on_disk(manager, register_dir, add
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    nhs = "9995000001" if False else None
     pid = add_patient(manager, surname=MARKER_SURNAME, forenames="Qwertyna")
     record = patients.view(manager, pid)
     nhs = record.patient.nhs_number

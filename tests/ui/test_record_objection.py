@@ -176,3 +176,13 @@ def test_the_patient_banner_stays_in_view_above_the_scrolling_form(qtbot, desk, 
     from PySide6.QtWidgets import QScrollArea
     scroll = form.findChild(QScrollArea)
     assert not scroll.widget().isAncestorOf(form.who) and form.who.isVisible()
+
+
+def test_a_dependant_search_that_fails_says_so_beside_the_dependants(qtbot, desk, add_patient):
+    parent = add_patient(desk.session, surname="Depfail", forenames="Ann", dob="1980-01-01")
+    desk.desk.record_objection(parent)
+    form = desk.desk.record
+    desk.session.register.close()  # as when the register is closed under the form (damaged, or locked)
+    qtbot.keyClicks(form.dep_search, "Depfail")
+    qtbot.waitUntil(lambda: "Could not search for a dependant" in form.messages["dependants"].text(), timeout=2000)
+    assert form.dep_found.count() == 0 and form.dependant_ids() == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from PySide6.QtCore import QRectF
@@ -17,8 +17,6 @@ from gp_optout_desktop.ui.bus import ChangeBus
 from gp_optout_desktop.ui.screens import SCREENS, chart, overview as overview_screen
 from gp_optout_desktop.ui.screens.policy_banner import PolicyBanner
 from tests.ui.helpers import wait_idle
-
-
 
 
 def test_timeline_buckets_by_year_for_long_histories_and_keeps_empty_years():
@@ -49,6 +47,9 @@ def test_chart_geometry_is_proportional_and_described_in_words():
 
 
 def test_overview_counts_match_what_was_recorded(qtbot, manager, add_patient):
+    # The session's clock is pinned so "overdue" and the chart's months are the same on any date:
+    # Ayre's objection (5 January) is over a month old on 2 March; the others are received today.
+    manager.clock = lambda: datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
     a, b, c = (add_patient(manager, surname=s) for s in ("Ayre", "Bell", "Cole"))
     add_patient(manager, surname="Dunn")  # no objection
     objections.record(manager, a, received=date(2026, 1, 5), effective=date(2026, 1, 5))
@@ -62,10 +63,11 @@ def test_overview_counts_match_what_was_recorded(qtbot, manager, add_patient):
     shown = {k: t.figure.text() for k, t in screen.tiles.items()}
     # Recorded is received, not in force: none of the codes is confirmed in the clinical system yet.
     assert shown == {"patients": "4", "type1": "0", "type1_received": "2", "type2": "0", "withdrawn": "1",
-                     "included": "0", "pending": "4", "overdue": "1" if date.today() > date(2026, 2, 5) else "0",
+                     "included": "0", "pending": "4", "overdue": "1",
                      "policy": "Off", "coding": "4", "reconciled": "Never"}  # 4 events, none confirmed
     received = screen.tiles["type1_received"].caption.text()
     assert "practice manager codes them" in received and "1 withdrawal not yet confirmed" in received
+    assert [p.label for p in screen.chart.periods] == ["Jan 2026", "Feb 2026", "Mar 2026"]
     assert screen.chart.periods[-1].objecting_at_end == 2
     assert "no NHS number" not in screen.tiles["type1"].caption.text()
     confirm(manager, a)  # a reconciliation found Ayre's code in the clinical system's export

@@ -26,9 +26,6 @@ class PolicyHistoryModel(QAbstractTableModel):
         self._rows = sorted(history, key=lambda c: (c.effective, c.seq), reverse=True)
         self.endResetModel()
 
-    def change_at(self, row: int) -> PolicyChange:
-        return self._rows[row]
-
     def rowCount(self, parent=QModelIndex()):
         return 0 if parent.isValid() else len(self._rows)
 

@@ -108,10 +108,8 @@ class LettersScreen(Screen):
         worker.run(apart.warm, lambda _r: None, lambda _e: None)
 
     def _add_templates_tab(self) -> None:
-        try:
-            from .letter_templates import TemplatesPanel
-        except ImportError:  # the template service is not in this build
-            return
+        from .letter_templates import TemplatesPanel  # a failure here is the whole screen's, logged and shown
+
         self.templates = TemplatesPanel(self)
         self.tabs.addTab(self.templates, "&Templates")
 
