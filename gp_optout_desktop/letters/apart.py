@@ -16,6 +16,7 @@ rendered here instead: slower for the UI, never lost.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING, Mapping, Sequence
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # reportlab and the process pool are imported when letters ar
     from .model import LetterRequest, PracticeDetails
     from .templates import LetterTemplate
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _pool: "ProcessPoolExecutor | None" = None
 _enabled = False
@@ -63,7 +65,7 @@ def warm() -> None:
 
         try:
             _executor().submit(int).result()
-        except (BrokenProcessPool, OSError, RuntimeError):
+        except (BrokenProcessPool, OSError, RuntimeError):  # why: the first render tries again, else renders here
             shutdown()
 
 
@@ -89,6 +91,9 @@ def render_bytes(requests: Sequence["LetterRequest"], practice: "PracticeDetails
     try:
         return _executor().submit(render.render_bytes, list(requests), practice,
                                   dict(templates) if templates is not None else None).result()
-    except (BrokenProcessPool, OSError):
+    except (BrokenProcessPool, OSError) as exc:  # why: the process died or could not start: render here instead
+        from ..problem_log import log_problem
+
+        log_problem(log, "The letters' renderer process failed; rendering in the app instead", exc)
         shutdown()  # the process died (killed, out of memory): render here, as before
         return render.render_bytes(requests, practice, templates)

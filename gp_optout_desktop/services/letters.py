@@ -311,7 +311,7 @@ def _still_as_planned(conn, rows, decided, moot, *, explicit: bool) -> None:
     for letter_id in ids:
         try:
             row = letters_repo.get(conn, letter_id)
-        except NotFound:  # cancelled meanwhile
+        except NotFound:  # why: cancelled meanwhile: counted as changed below
             continue
         if row.sent_on is None:
             now[letter_id] = row
