@@ -232,6 +232,18 @@ def _import_csv(session, count: int) -> str:
     return "\ufeff" + "\r\n".join(lines) + "\r\n"
 
 
+def _pdf_preview():
+    """The Letters screen's PDF preview, shown beside the window (None in an older BENCH_CODE)."""
+    try:
+        from gp_optout_desktop.ui.screens.letters import PdfPreview
+    except ImportError:
+        return None
+    widget = PdfPreview()
+    widget.resize(600, 700)
+    widget.show()
+    return widget
+
+
 def _tasks(session, scratch: Path) -> list[tuple[str, object]]:
     """The heavy tasks the screens run off the UI thread (each screen's self.call runs the
     same service function through ui.worker), in an order where each leaves the next its input."""
@@ -241,11 +253,14 @@ def _tasks(session, scratch: Path) -> list[tuple[str, object]]:
     pending = [r.letter_id for r in letters.pending(session)]
     preview_ids, print_ids = pending[:50], pending[50:50 + 658]
     csv_text = _import_csv(session, 15_000)
+    shown = _pdf_preview()  # what the Letters screen does with the answer, on the UI thread
     tasks = [
         ("overview counts", lambda: overview.overview(session)),
-        (f"letters preview ({len(preview_ids)})", lambda: letters.preview(session, preview_ids)),
+        (f"letters preview ({len(preview_ids)})", lambda: letters.preview(session, preview_ids),
+         (lambda draft: shown.show_draft(draft)) if shown else None),
         (f"print {len(print_ids)} letters", lambda: letters.print_batch(session, scratch / "batch.pdf",
-                                                                         letter_ids=print_ids)),
+                                                                         letter_ids=print_ids),
+         (lambda changes: shown.show_pdf(Path(changes.data["path"]), "Printed")) if shown else None),
         ("export exclusion file", lambda: exclusion.export(session, scratch / "export")),
         ("import 15,000 rows", lambda: importer.import_objections(session, csv_text)),
         ("backup", lambda: backup_service.backup(session, scratch / "backup.gpob")),
@@ -259,7 +274,7 @@ def _tasks(session, scratch: Path) -> list[tuple[str, object]]:
     return tasks + [("register check (after unlock)", lambda: integrity.check(session, why="benchmark"))]
 
 
-def _stall_during(app, front, task) -> tuple[float, float, int, str]:
+def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
     """Run ``task`` on a worker (as the screens do) while a scripted user types a search
     every 60 ms on the UI thread; a 5 ms timer on the UI thread beats throughout. Returns
     the longest gap between beats (ms), the task's seconds, the keystrokes typed, and the
@@ -311,7 +326,14 @@ def _stall_during(app, front, task) -> tuple[float, float, int, str]:
             outcome["error"] = f"FAILED {exc.__class__.__name__}: {exc}; "
             loop.quit()
 
-        QTimer.singleShot(30, lambda: worker.run(task, lambda _r: loop.quit(), failed))
+        def done(result):
+            if show is not None:  # the screen's own handling of the answer, on the UI thread, then its painting
+                show(result)
+                QTimer.singleShot(500, loop.quit)
+            else:
+                loop.quit()
+
+        QTimer.singleShot(30, lambda: worker.run(task, done, failed))
     loop.exec()
     took = time.perf_counter() - start
     heart.stop()
@@ -384,8 +406,11 @@ def stalls(folder: Path) -> None:
         report("on_unlocked (window ready after the unlock)", on_unlocked_s * 1000, None, limit=50, unit="ms")
         report("longest UI stall while the screens are built after the unlock", build_gap, idle_gap, limit=50,
                unit="ms", note="one screen per event-loop turn")
-        for name, task in _tasks(session, scratch):
-            gap, took, keys, error = _stall_during(app, front, task)
+        for name, task, *show in _tasks(session, scratch):
+            show = show[0] if show else None
+            gap, took, keys, error = _stall_during(app, front, task, show)
+            if show is not None:
+                name += " and showing its pages"
             note = f"task {took:.2f} s, {keys} keystrokes, {error}"
             report(f"longest UI stall during {name}", gap, idle_gap, limit=50, unit="ms", note=note)
             QThreadPool.globalInstance().waitForDone()
