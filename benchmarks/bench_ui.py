@@ -348,13 +348,27 @@ def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
 
 
 def _longest_turn_until(app, done) -> float:
-    """Process events until ``done()``; the longest single turn of the event loop (ms)."""
-    longest = 0.0
-    while not done():
-        start = time.perf_counter()
-        app.processEvents()
-        longest = max(longest, (time.perf_counter() - start) * 1000)
-    return longest
+    """Run the event loop with a 5 ms heartbeat until ``done()``; the longest gap between
+    beats (ms): how long the UI thread was held at a time meanwhile."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    beats: list[float] = []
+    loop = QEventLoop()
+
+    def beat():
+        beats.append(time.perf_counter())
+        if done():
+            loop.quit()
+
+    heart = QTimer()
+    heart.setInterval(HEARTBEAT_MS)
+    heart.timeout.connect(beat)
+    beats.append(time.perf_counter())
+    heart.start()
+    if not done():
+        loop.exec()
+    heart.stop()
+    return max(((b - a) * 1000 for a, b in zip(beats, beats[1:])), default=0.0)
 
 
 def stalls(folder: Path) -> None:

@@ -225,7 +225,7 @@ def print_batch(
     split = render.render_split(requests, practice, split_dir, templates) if split_dir is not None else ()
     try:
         with session.write("print_letters", changes_register=False) as ctx:
-            _still_as_planned(ctx.conn, rows, decided, moot, explicit=letter_ids is not None)
+            _still_as_planned(ctx.conn, rows, decided, moot)
             _cancel_moot(ctx, moot)
             acknowledged = 0
             for row, pl, letter in zip(rows, decided, result.letters):
@@ -303,7 +303,7 @@ def _printable_now(conn, rows: list[letters_repo.LetterRow], *, explicit: bool):
     return out_rows, out_plans, moot
 
 
-def _still_as_planned(conn, rows, decided, moot, *, explicit: bool) -> None:
+def _still_as_planned(conn, rows, decided, moot) -> None:
     """Inside the transaction that marks them sent: the letters printed are still unsent and
     still print as they were rendered (another window may have printed or changed them)."""
     ids = [r.letter_id for r in rows] + [r.letter_id for r in moot]

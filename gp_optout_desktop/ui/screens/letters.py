@@ -52,6 +52,7 @@ class PdfPreview(QWidget):
         self.view.setAccessibleName("Letter preview")
         self.page = QSpinBox()  # shown for long batches, which are shown one page at a time
         self.page.setAccessibleName("Preview page")
+        self.page.findChild(QLineEdit).setAccessibleName("Preview page number")  # what a screen reader reads
         self.page.setPrefix("Page ")
         self.page.valueChanged.connect(lambda n: self.view.pageNavigator().jump(n - 1, QPointF(), 0))
         self.page.hide()
