@@ -50,11 +50,31 @@ def _executor() -> "ProcessPoolExecutor":
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            from . import fonts
-
             _pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=fonts.register)
+                                        initializer=_start_renderer)
         return _pool
+
+
+def _start_renderer() -> None:
+    """Runs first in the renderer's process: fonts, and a watch on the window's process.
+
+    The window ends the renderer at lock and quit; if the window crashes or is killed it
+    cannot, and the renderer (with the names and addresses it last rendered in its memory)
+    would live on with no window and no lock (hazard H-77). So a thread here waits on the
+    parent's sentinel, which the OS signals when the parent process ends, and exits."""
+    import multiprocessing
+    import os
+
+    from . import fonts
+
+    fonts.register()
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        def exit_with_parent() -> None:
+            parent.join()
+            os._exit(0)  # no clean-up to run: nothing here is written anywhere
+
+        threading.Thread(target=exit_with_parent, name="exit-with-window", daemon=True).start()
 
 
 def warm() -> None:

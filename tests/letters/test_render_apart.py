@@ -66,3 +66,46 @@ def test_off_by_default_the_letters_render_here():
     assert not apart.enabled()
     data, _ = apart.render_bytes(_letters()[:1], PRACTICE)
     assert data.startswith(b"%PDF") and apart._pool is None  # noqa: SLF001
+
+
+WINDOW = r"""
+import os, sys
+from gp_optout_desktop.letters import apart
+apart.enable()
+apart.warm()
+print(*apart._pool._processes, flush=True)
+sys.stdin.readline()  # the test kills this process while it waits here
+"""
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for its new parent to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.posix_only(reason="kills the window's process with SIGKILL and reads /proc")
+def test_the_renderer_ends_itself_when_the_window_is_killed():
+    """Hazard H-77: a window that crashes cannot end its renderer, which holds the names and
+    addresses it last rendered; the renderer must notice and end itself."""
+    import subprocess
+    import sys
+    import time
+
+    window = subprocess.Popen([sys.executable, "-c", WINDOW], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    (renderer,) = [int(pid) for pid in window.stdout.readline().split()]
+    assert _running(renderer)
+    window.kill()
+    window.wait()
+    deadline = time.monotonic() + 60  # generous: the machine may be loaded; it normally goes at once
+    try:
+        while _running(renderer) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(renderer), "the renderer outlived its window"
+    finally:
+        if _running(renderer):
+            os.kill(renderer, signal.SIGKILL)  # not left behind by a failing run
