@@ -12,14 +12,18 @@ go on recording in the file and on the server at once.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from ..domain import roles
-from ..store import retired
+from ..store import atomic, retired
 from ..store.errors import StoreError
 from ..store.server import migrate as migrate_store
 from ..store.server import ops
+from . import backup as backup_service
 from .session import Session
 
 
@@ -66,3 +70,23 @@ def migrate(session: Session, server_conn, unwrap_key: bytes, *, server: str, on
                                        "source_head": snap.head.seq})
         ctx.audit("register.moved_to_server", detail=f"practice={desk.practice_id} entries={len(snap.audit)}")
     return Report(snap.counts, len(snap.audit), snap.head.seq, desk.head().seq, desk.practice_id)
+
+
+def migrate_backup(backup_file: Path, user: str, password: str | None, server_conn, unwrap_key: bytes, *,
+                   server: str, recovery_key: str | None = None, on_batch=None) -> Report:
+    """A practice's encrypted backup (services/backup.py) restored into an empty server
+    practice by the same path: the backup is fully checked and opened as its practice
+    manager by the ordinary restore, into a private folder of its own that is deleted after
+    (its 'moved' mark goes with it), then moved and checked exactly as a register file is."""
+    scratch = Path(tempfile.mkdtemp(prefix=".gp-optout-to-server-"))
+    try:
+        atomic.make_private_dir(scratch)
+        session, _change = backup_service.restore(scratch / "register", Path(backup_file), user, password,
+                                                  recovery_key)
+        try:
+            return migrate(session, server_conn, unwrap_key, server=server, on_batch=on_batch)
+        finally:
+            if session.register.is_open:
+                session.lock()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

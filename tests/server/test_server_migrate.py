@@ -12,16 +12,15 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from gp_optout_desktop import cli
 from gp_optout_desktop.services import exclusion, objections, server_migration, session as session_service
 from gp_optout_desktop.store import retired
-from gp_optout_desktop.store.errors import StoreError
 from gp_optout_desktop.store.server import chain, connect, migrate, ops, schema
 from tests.server import practices
 from tests.server.test_server_cli import address
@@ -198,20 +197,12 @@ def test_a_failure_halfway_leaves_the_server_practice_empty_and_a_retry_then_suc
     assert report.counts["patients"] == 300
 
 
-def test_the_cli_moves_the_register_and_a_sigkill_halfway_leaves_nothing(pg_db, demo, register_dir, tmp_path,
-                                                                          capsys, monkeypatch):
+def test_the_cli_moves_the_register_and_a_sigkill_halfway_leaves_nothing(pg_db, demo, register_dir, target,
+                                                                          tmp_path, capsys, monkeypatch):
     demo.lock()
-    admin = practices.init(pg_db)
-    killed = practices.Practice(schema.add_practice(admin, "Killed"), b"")
-    url = address(pg_db)
-    login = f"{pg_db.role_prefix}pm"
-    server_pw = tmp_path / "server.pw"
-    server_pw.write_text("pm-server-password\n")
-    _unwrap, login_password = connect.derive_login(connect.parse(url), login, "pm-server-password")
-    schema.add_desk_login(admin, killed.id, login, login_password)
-    admin.close()
-    env = {**os.environ, "GP_OPTOUT_REGISTER": str(register_dir), "GP_OPTOUT_PASSWORD": "manager-demo-pass",
-           "GP_OPTOUT_MIGRATE_TEST_PAUSE": "1"}
+    killed = target
+    url, login, server_pw = _cli_login(pg_db, target.id, tmp_path)
+    env = {**os.environ, "GP_OPTOUT_REGISTER": str(register_dir), "GP_OPTOUT_PASSWORD": "manager-demo-pass"}
     args = [sys.executable, "-c", _SLOW_CLI, "--user", "manager", "migrate-to-server", "--database", url,
             "--login", login, "--server-password-file", str(server_pw)]
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -278,3 +269,71 @@ migrate.import_snapshot = slow
 from gp_optout_desktop import cli
 sys.exit(cli.main(sys.argv[1:]))
 """
+
+
+def test_an_encrypted_backup_restores_into_a_server_practice_by_the_same_path(pg_db, demo, target, tmp_path):
+    from gp_optout_desktop.services import backup as backup_service
+
+    out = tmp_path / "practice.gpbackup"
+    backup_service.backup(demo, out)
+    with demo.register.reading() as conn:
+        patients = conn.execute("SELECT count(*) FROM patients").fetchone()[0]
+        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    unwrap = os.urandom(32)
+    report = server_migration.migrate_backup(out, "manager", "manager-demo-pass", _server_conn(pg_db, target),
+                                             unwrap, server="test")
+    assert (report.counts["patients"], report.counts["events"]) == (patients, events)
+    desk = ops.Desk.unlock(_server_conn(pg_db, target), unwrap, user="manager", role="manager")
+    assert migrate.server_counts(desk.conn)["patients"] == patients
+    assert migrate.verify_archive(desk) == [] and chain.verify(desk.conn, desk.keys.audit_key, desk.practice_id).ok
+    # The live register is untouched (a backup is moved, not the file), and no copy is left behind.
+    with demo.register.reading() as conn:
+        assert retired.moved(conn) is None
+    assert not list(Path(tempfile.gettempdir()).glob(".gp-optout-to-server-*"))
+
+
+def test_a_backup_opened_with_a_wrong_password_is_refused_and_the_server_stays_empty(pg_db, demo, target, tmp_path):
+    from gp_optout_desktop.services import backup as backup_service
+    from gp_optout_desktop.store.errors import WrongPassword
+
+    out = tmp_path / "practice.gpbackup"
+    backup_service.backup(demo, out)
+    with pytest.raises(WrongPassword):
+        server_migration.migrate_backup(out, "manager", "not-the-password", _server_conn(pg_db, target),
+                                        os.urandom(32), server="test")
+    assert _empty(pg_db, target.id)
+
+
+def _cli_login(pg_db, practice_id: int, tmp_path) -> tuple[str, str, Path]:
+    """(url, login, password file) for a manager's desk login made as the administrator would."""
+    url, login = address(pg_db), f"{pg_db.role_prefix}pm"
+    pw = tmp_path / "server.pw"
+    pw.write_text("pm-server-password\n")
+    with pg_db.admin() as admin:
+        schema.add_desk_login(admin, practice_id, login,
+                              connect.derive_login(connect.parse(url), login, "pm-server-password")[1])
+    return url, login, pw
+
+
+def test_the_cli_moves_a_backup_and_refuses_a_receptionist(pg_db, demo, register_dir, target, tmp_path, capsys,
+                                                           monkeypatch):
+    from gp_optout_desktop.services import backup as backup_service
+
+    out = tmp_path / "practice.gpbackup"
+    backup_service.backup(demo, out)
+    demo.lock()
+    url, login, pw = _cli_login(pg_db, target.id, tmp_path)
+    monkeypatch.setenv("GP_OPTOUT_REGISTER", str(register_dir))
+    monkeypatch.delenv(connect.ENV, raising=False)
+    monkeypatch.setenv("GP_OPTOUT_PASSWORD", "reception-demo-pass")
+    args = ["migrate-to-server", "--database", url, "--login", login, "--server-password-file", str(pw)]
+    code = cli.main(["--user", "reception", *args])
+    _out, err = capsys.readouterr()
+    assert code == cli.EXIT_REFUSED and "practice manager" in err
+    assert _empty(pg_db, target.id)
+    monkeypatch.setenv("GP_OPTOUT_PASSWORD", "manager-demo-pass")
+    code = cli.main(["--user", "manager", *args, "--from-backup", str(out)])
+    text, err = capsys.readouterr()
+    assert (code, err) == (0, ""), err
+    assert "300 patients" in text and "read-only" not in text
+    assert not _empty(pg_db, target.id)
