@@ -144,7 +144,7 @@ class Session:
         self.require(permission)
         integrity.refuse_writes_if_damaged(self.register)
         with self._transaction() as conn:
-            retired.refuse_if_moved(conn)  # a file moved to a server is read-only (H-79)
+            retired.refuse_if_moved(conn, permission, changes_register)  # moved to a server: read-only (H-79)
             ctx = WriteContext(conn, self, permission=permission)
             yield ctx
             if not ctx.audited:

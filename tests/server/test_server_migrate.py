@@ -70,7 +70,8 @@ def _server_conn(pg_db, practice):
     return practices.connect(pg_db, login, password)
 
 
-def test_a_demo_register_moves_to_the_server_and_every_table_patient_and_chain_matches(pg_db, rich_demo, target):
+def test_a_demo_register_moves_to_the_server_and_every_table_patient_and_chain_matches(pg_db, rich_demo, target,
+                                                                                      tmp_path):
     session = rich_demo
     with session.register.reading() as conn:
         snap = migrate.read_source(conn)
@@ -132,6 +133,16 @@ def test_a_demo_register_moves_to_the_server_and_every_table_patient_and_chain_m
         assert retired.moved(conn)["practice"] == target.id
     with pytest.raises(retired.MovedToServer, match="read-only"):
         objections.mark_coded(session, 1)
+    # Nor may an exclusion file be made from it (it would be stale), nor its settings changed;
+    # verifying its trail and backing it up still work.
+    with pytest.raises(retired.MovedToServer):
+        exclusion.export(session, tmp_path / "exclusion")
+    from gp_optout_desktop.services import audit as audit_service, backup as backup_service, settings
+
+    with pytest.raises(retired.MovedToServer):
+        settings.set_idle_lock_minutes(session, 5)
+    assert audit_service.verify(session).ok
+    backup_service.backup(session, tmp_path / "after-move.gpbackup")
     assert session.register.verify_audit().ok
 
 
