@@ -172,10 +172,12 @@ def import_snapshot(desk: ops.Desk, snap: Snapshot, *, key_slot: tuple[str, byte
             if n % BATCH == 0:
                 tick("patients")
         tick("patients")
-        eid_map = _copy_events(tx, snap, pid_map, tick)
+        _copy_events(tx, snap, pid_map, tick)
         _copy_rows(tx, snap, pid_map)
         _archive(tx, snap)
-        for pid in pid_map.values():
+        # Derived on the server from the events as written there (the store's own rule), then
+        # compared with the file's by verify_import.
+        for pid in sorted({pid_map[e[1]] for e in snap.events}):
             ops._refresh_current_state(conn, pid, desk.history(pid))
         tick("current_state")
         # Form ids are kept (they are on the letters already sent); the server's sequence is
@@ -185,11 +187,10 @@ def import_snapshot(desk: ops.Desk, snap: Snapshot, *, key_slot: tuple[str, byte
         now = conn.execute("SELECT nextval('form_ids')").fetchone()[0]
         if now < top:
             conn.execute("SELECT max(nextval('form_ids')) FROM generate_series(1, %s)", (top - now,))
-        del eid_map
     return pid_map
 
 
-def _copy_events(tx, snap: Snapshot, pid_map: dict[int, int], tick) -> dict[int, int]:
+def _copy_events(tx, snap: Snapshot, pid_map: dict[int, int], tick) -> None:
     desk, conn, cur = tx.desk, tx.conn, tx.conn.cursor()
     eid_map: dict[int, int] = {}
     for batch in _batches(snap.events):
@@ -214,7 +215,6 @@ def _copy_events(tx, snap: Snapshot, pid_map: dict[int, int], tick) -> dict[int,
     cur.executemany("INSERT INTO event_marks(event_id, mark, at, by) VALUES (%s,%s,%s,%s)",
                     [(eid_map[e], mark, _ts(at), by or "") for e, mark, at, by in snap.marks])
     tx.audit("migrate.marks", detail=f"marks={len(snap.marks)}")
-    return eid_map
 
 
 def _copy_rows(tx, snap: Snapshot, pid_map: dict[int, int]) -> None:
