@@ -14,7 +14,7 @@ from ..domain import codes as codes_mod
 from ..domain import roles
 from ..domain.errors import ValidationError
 from ..paths import resource
-from ..store import codes_repo as codes_store, integrity, meta, readers, register as register_store, \
+from ..store import codes_repo as codes_store, integrity, meta, readers, register as register_store, retired, \
     users as users_store
 from ..store.audit import Pending
 from ..store.database import DatabaseError
@@ -149,6 +149,7 @@ class Session:
         self.require(permission)
         integrity.refuse_writes_if_damaged(self.register)
         with self._transaction() as conn:
+            retired.refuse_if_moved(conn, permission, changes_register)  # moved to a server: read-only (H-79)
             ctx = WriteContext(conn, self, permission=permission)
             yield ctx
             if not ctx.audited:
