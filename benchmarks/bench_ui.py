@@ -130,6 +130,14 @@ def p95(values: list[float]) -> float:
     return sorted(values)[max(0, int(round(0.95 * len(values))) - 1)]
 
 
+def _until_answered(app, front) -> None:
+    """Process events until the desk's search has answered (older code searched in refresh())."""
+    from PySide6.QtCore import QEventLoop
+
+    while getattr(front, "searching", False):
+        app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+
+
 def keystrokes(folder: Path) -> None:
     from PySide6.QtCore import QSettings, QThreadPool
     from PySide6.QtTest import QTest
@@ -150,6 +158,7 @@ def keystrokes(folder: Path) -> None:
     # Screens refresh off the UI thread after an unlock (e.g. the overview counts); a
     # receptionist types after that, so let them finish and report how long they took.
     start = time.perf_counter()
+    _longest_turn_until(app, lambda: getattr(window, "screens_ready", lambda: True)())
     QThreadPool.globalInstance().waitForDone()
     app.processEvents()
     settle_s = time.perf_counter() - start
@@ -160,11 +169,13 @@ def keystrokes(folder: Path) -> None:
     for text in TYPED:
         front.search.clear()
         front.refresh()
+        _until_answered(app, front)
         app.processEvents()
         for ch in text:
             start = time.perf_counter()
             QTest.keyClicks(front.search, ch)
             front.refresh()  # what the debounce timer calls once typing pauses
+            _until_answered(app, front)  # the search runs on the desk's own thread
             app.processEvents()  # the queued repaint of the table happens here
             ui_ms.append((time.perf_counter() - start) * 1000)
             rows.append(front.model.rowCount())
@@ -221,6 +232,18 @@ def _import_csv(session, count: int) -> str:
     return "\ufeff" + "\r\n".join(lines) + "\r\n"
 
 
+def _pdf_preview():
+    """The Letters screen's PDF preview, shown beside the window (None in an older BENCH_CODE)."""
+    try:
+        from gp_optout_desktop.ui.screens.letters import PdfPreview
+    except ImportError:
+        return None
+    widget = PdfPreview()
+    widget.resize(600, 700)
+    widget.show()
+    return widget
+
+
 def _tasks(session, scratch: Path) -> list[tuple[str, object]]:
     """The heavy tasks the screens run off the UI thread (each screen's self.call runs the
     same service function through ui.worker), in an order where each leaves the next its input."""
@@ -230,11 +253,14 @@ def _tasks(session, scratch: Path) -> list[tuple[str, object]]:
     pending = [r.letter_id for r in letters.pending(session)]
     preview_ids, print_ids = pending[:50], pending[50:50 + 658]
     csv_text = _import_csv(session, 15_000)
+    shown = _pdf_preview()  # what the Letters screen does with the answer, on the UI thread
     tasks = [
         ("overview counts", lambda: overview.overview(session)),
-        (f"letters preview ({len(preview_ids)})", lambda: letters.preview(session, preview_ids)),
+        (f"letters preview ({len(preview_ids)})", lambda: letters.preview(session, preview_ids),
+         (lambda draft: shown.show_draft(draft)) if shown else None),
         (f"print {len(print_ids)} letters", lambda: letters.print_batch(session, scratch / "batch.pdf",
-                                                                         letter_ids=print_ids)),
+                                                                         letter_ids=print_ids),
+         (lambda changes: shown.show_pdf(Path(changes.data["path"]), "Printed")) if shown else None),
         ("export exclusion file", lambda: exclusion.export(session, scratch / "export")),
         ("import 15,000 rows", lambda: importer.import_objections(session, csv_text)),
         ("backup", lambda: backup_service.backup(session, scratch / "backup.gpob")),
@@ -248,7 +274,7 @@ def _tasks(session, scratch: Path) -> list[tuple[str, object]]:
     return tasks + [("register check (after unlock)", lambda: integrity.check(session, why="benchmark"))]
 
 
-def _stall_during(app, front, task) -> tuple[float, float, int, str]:
+def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
     """Run ``task`` on a worker (as the screens do) while a scripted user types a search
     every 60 ms on the UI thread; a 5 ms timer on the UI thread beats throughout. Returns
     the longest gap between beats (ms), the task's seconds, the keystrokes typed, and the
@@ -276,6 +302,12 @@ def _stall_during(app, front, task) -> tuple[float, float, int, str]:
         front.refresh()  # what the debounce timer calls once typing pauses
         typed[0] += 1
 
+    shown = [0]  # search answers shown while the task ran: typing gets results, not just no freeze
+
+    def answered():
+        shown[0] += 1
+
+    front.model.modelReset.connect(answered)
     heart, typist = QTimer(), QTimer()
     heart.setInterval(HEARTBEAT_MS)
     typist.setInterval(TYPE_EVERY_MS)
@@ -294,16 +326,49 @@ def _stall_during(app, front, task) -> tuple[float, float, int, str]:
             outcome["error"] = f"FAILED {exc.__class__.__name__}: {exc}; "
             loop.quit()
 
-        QTimer.singleShot(30, lambda: worker.run(task, lambda _r: loop.quit(), failed))
+        def done(result):
+            if show is not None:  # the screen's own handling of the answer, on the UI thread, then its painting
+                show(result)
+                QTimer.singleShot(500, loop.quit)
+            else:
+                loop.quit()
+
+        QTimer.singleShot(30, lambda: worker.run(task, done, failed))
     loop.exec()
     took = time.perf_counter() - start
     heart.stop()
     typist.stop()
+    front.model.modelReset.disconnect(answered)
+    outcome["gaps"] = f"{shown[0]} search answers shown; "
     gaps = sorted((b - a) * 1000 for a, b in zip(beats, beats[1:]))
     over = sum(1 for g in gaps if g > 50)
-    outcome["gaps"] = f"p99 gap {gaps[int(0.99 * (len(gaps) - 1))]:.0f} ms, {over} of {len(gaps)} gaps over 50 ms" \
+    outcome["gaps"] += f"p99 gap {gaps[int(0.99 * (len(gaps) - 1))]:.0f} ms, {over} of {len(gaps)} gaps over 50 ms" \
         if gaps else ""
     return (gaps[-1] if gaps else float("nan")), took, typed[0], outcome["error"] + outcome["gaps"]
+
+
+def _longest_turn_until(app, done) -> float:
+    """Run the event loop with a 5 ms heartbeat until ``done()``; the longest gap between
+    beats (ms): how long the UI thread was held at a time meanwhile."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    beats: list[float] = []
+    loop = QEventLoop()
+
+    def beat():
+        beats.append(time.perf_counter())
+        if done():
+            loop.quit()
+
+    heart = QTimer()
+    heart.setInterval(HEARTBEAT_MS)
+    heart.timeout.connect(beat)
+    beats.append(time.perf_counter())
+    heart.start()
+    if not done():
+        loop.exec()
+    heart.stop()
+    return max(((b - a) * 1000 for a, b in zip(beats, beats[1:])), default=0.0)
 
 
 def stalls(folder: Path) -> None:
@@ -322,6 +387,11 @@ def stalls(folder: Path) -> None:
         copy = work / "register"
         shutil.copytree(folder, copy)  # the tasks change the register; the cached one stays as built
         settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
+        try:  # what ui.app.main does first (not in an older BENCH_CODE)
+            from gp_optout_desktop.ui import responsive
+            responsive.tune()
+        except ImportError:
+            pass
         window = MainWindow(copy, settings)
         window.resize(1366, 768)
         window.show()
@@ -334,8 +404,9 @@ def stalls(folder: Path) -> None:
         unlocked = session_service.unlock(copy, USER, PASSWORD)  # on a worker in the app (Argon2id)
         QThreadPool.globalInstance().waitForDone()
         start = time.perf_counter()
-        window.on_unlocked(unlocked)  # on the UI thread: builds the screens
+        window.on_unlocked(unlocked)  # on the UI thread: the screens are built after it, one per turn
         on_unlocked_s = time.perf_counter() - start
+        build_gap = _longest_turn_until(app, lambda: getattr(window, "screens_ready", lambda: True)())
         QThreadPool.globalInstance().waitForDone()
         app.processEvents()
         front = window.desk.front
@@ -347,8 +418,13 @@ def stalls(folder: Path) -> None:
               f"{idle_keys} keystrokes, longest gap {idle_gap:.1f} ms, {idle_note}); on_unlocked took "
               f"{on_unlocked_s * 1000:.0f} ms")
         report("on_unlocked (window ready after the unlock)", on_unlocked_s * 1000, None, limit=50, unit="ms")
-        for name, task in _tasks(session, scratch):
-            gap, took, keys, error = _stall_during(app, front, task)
+        report("longest UI stall while the screens are built after the unlock", build_gap, idle_gap, limit=50,
+               unit="ms", note="one screen per event-loop turn")
+        for name, task, *show in _tasks(session, scratch):
+            show = show[0] if show else None
+            gap, took, keys, error = _stall_during(app, front, task, show)
+            if show is not None:
+                name += " and showing its pages"
             note = f"task {took:.2f} s, {keys} keystrokes, {error}"
             report(f"longest UI stall during {name}", gap, idle_gap, limit=50, unit="ms", note=note)
             QThreadPool.globalInstance().waitForDone()

@@ -25,9 +25,7 @@ def backup(session: Session, out: Path) -> ChangeSet:
     with session.write("backup", changes_register=False) as ctx:
         # The audit row goes in first, so the backup carries the record of its own making.
         ctx.audit("register.backup", detail=f"file={Path(out).name}")
-    with reg.reading() as conn:
-        head = reg.audit.head(conn)
-        manifest = store_backup.write(conn, reg.data_key, reg.keys, Path(out), head)
+    manifest = store_backup.write(reg.reading, reg.data_key, reg.keys, Path(out), reg.audit.head)
     with session.write("backup", changes_register=False) as ctx:
         meta.put(ctx.conn, "last_backup", {"at": manifest["created_at"], "file": str(out), "verified": True,
                                            "db_sha256": manifest["db_sha256"]})

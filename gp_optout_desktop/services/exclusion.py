@@ -147,10 +147,10 @@ def _rows(conn, mode: str, table: codes.CodeTable) -> tuple[list[ExclusionRow], 
 
 
 def snapshot(session: Session) -> Snapshot:
-    with session.read("export") as conn:
+    with session.read_apart("export") as conn:  # one snapshot; the register's connection stays free
         revision = meta.revision(conn)
         mode = _mode(conn, session.today())
-        rows, expected, without = _rows(conn, mode, session.codes)
+        rows, expected, without = _rows(conn, mode, session.codes_on(conn))
         head = session.register.audit.head(conn)
         ods = meta.get(conn, "ods", "")
         if meta.revision(conn) != revision:

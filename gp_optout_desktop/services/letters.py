@@ -1,8 +1,10 @@
 """Confirmation letters: the queue (one-month deadline), printing batches, marking sent, reprints.
 
-Printing renders and writes the PDF inside the transaction that marks the letters sent:
-if rendering or writing fails nothing is marked, so a letter can be printed twice but
-never marked sent without a PDF.
+Printing plans the letters in one short read, renders and writes the PDF with no
+transaction open (in the renderer's own process in the desktop app: letters.apart), then
+marks them sent in one short transaction that first checks nothing changed meanwhile.
+If rendering or writing fails nothing is marked, so a letter can be printed twice but
+never marked sent without a PDF; the desk can open a record or save while it renders.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from ..domain.errors import ValidationError
 from ..domain import practice_policy
 from ..domain.events import CONFIRMED, INCLUDE, PENDING, Event
 from ..domain.patient import Patient
-from ..letters import render
+from ..letters import apart, render
+from ..letters.atomic import write_atomic
 from ..letters.model import (
     KIND_LABELS, POLICY_CHANGE, PRACTICE_WIDE_NOTICE, RECEIVED_KIND, TYPE2_IN_ERROR, LetterItem,
     LetterRecipient, LetterRequest, PracticeDetails, TRANSFERRED,
 )
 from ..letters.templates import LetterTemplate
+from ..store.errors import NotFound
 from ..store import events as events_store, letters_repo, meta, patients as patients_store, policy as policy_store
 from . import templates as templates_service
 from .changes import ChangeSet
@@ -213,21 +217,33 @@ def print_batch(
     """Print pending letters (all, or ``letter_ids``) into one PDF, optionally also one file each,
     and mark them sent on ``sent_on`` (default today). Manager only; each letter audited."""
     sent_on = sent_on or session.today()
-    with session.write("print_letters", changes_register=False) as ctx:
-        rows, decided = _printable(ctx, _unsent(ctx.conn, letter_ids), explicit=letter_ids is not None)
-        requests, templates = _requests(ctx.conn, session, rows, sent_on, decided)
-        result = render.render_batch(requests, practice_details(ctx.conn), out, templates)
-        if split_dir is not None:
-            render.render_split(requests, practice_details(ctx.conn), split_dir, templates)
-        acknowledged = 0
-        for row, pl, letter in zip(rows, decided, result.letters):
-            letters_repo.mark_printed(ctx.conn, row.letter_id, template_version=_version_text(templates[pl.kind]),
-                                      sent_on=sent_on)
-            patient = patients_store.get(ctx.conn, row.patient_id)
-            ctx.audit("letter.print", audit_ref(patient),
-                      detail=f"letter={row.letter_id} kind={pl.kind} template=v{letter.template_version} "
-                             f"pages={letter.pages} sent={sent_on.isoformat()}")
-            acknowledged += _promise_confirmation(ctx, session, row, pl, patient, sent_on)
+    with session.read("print_letters") as conn:
+        rows, decided, moot = _printable_now(conn, _unsent(conn, letter_ids), explicit=letter_ids is not None)
+        requests, templates = _requests(conn, session, rows, sent_on, decided)
+        practice = practice_details(conn)
+    # Rendered with no transaction open: a long run must not hold the register (hazard H-56).
+    data, rendered = apart.render_bytes(requests, practice, templates)
+    result = render.RenderResult(write_atomic(out, data), rendered)
+    split = render.render_split(requests, practice, split_dir, templates) if split_dir is not None else ()
+    try:
+        with session.write("print_letters", changes_register=False) as ctx:
+            _still_as_planned(ctx.conn, rows, decided, moot)
+            _cancel_moot(ctx, moot)
+            acknowledged = 0
+            for row, pl, letter in zip(rows, decided, result.letters):
+                letters_repo.mark_printed(ctx.conn, row.letter_id, template_version=_version_text(templates[pl.kind]),
+                                          sent_on=sent_on)
+                patient = patients_store.get(ctx.conn, row.patient_id)
+                ctx.audit("letter.print", audit_ref(patient),
+                          detail=f"letter={row.letter_id} kind={pl.kind} template=v{letter.template_version} "
+                                 f"pages={letter.pages} sent={sent_on.isoformat()}")
+                acknowledged += _promise_confirmation(ctx, session, row, pl, patient, sent_on)
+    except BaseException:
+        # Not marked sent: remove what was written for them, so nobody posts letters the register
+        # does not know went out (they print again from the queue).
+        for path in [result.path, *(letter.path for letter in split if letter.path is not None)]:
+            Path(path).unlink(missing_ok=True)
+        raise
     overdue = sum(1 for r in rows if r.due < sent_on)
     summary = f"Printed {len(rows)} letter{'s' if len(rows) != 1 else ''} ({result.pages} pages) and marked them sent."
     if overdue:
@@ -264,6 +280,59 @@ def _printable(ctx, rows: list[letters_repo.LetterRow], *, explicit: bool):
                 "clinical system.") if held else ""
         raise ValidationError("No letters are waiting to be printed." + more, "letters")
     return out_rows, out_plans
+
+
+def _printable_now(conn, rows: list[letters_repo.LetterRow], *, explicit: bool):
+    """_printable without writing: the rows that can print now with their plans, and the
+    ones no longer needed (cancelled when the printed ones are marked sent)."""
+    out_rows, out_plans, moot, held = [], [], [], 0
+    for row, pl in zip(rows, plans(conn, rows)):
+        if pl.moot:
+            moot.append(row)
+        elif pl.held:
+            if explicit:
+                raise ValidationError(f"Letter {reference(row.letter_id)} confirms a code that is not yet confirmed "
+                                      "in the clinical system: it prints once a reconciliation finds the code.",
+                                      "letters")
+            held += 1
+        else:
+            out_rows.append(row)
+            out_plans.append(pl)
+    if not out_rows:
+        more = (f" {held} confirmation{'s wait' if held != 1 else ' waits'} for codes to be confirmed in the "
+                "clinical system.") if held else ""
+        raise ValidationError("No letters are waiting to be printed." + more, "letters")
+    return out_rows, out_plans, moot
+
+
+def _still_as_planned(conn, rows, decided, moot) -> None:
+    """Inside the transaction that marks them sent: the letters printed are still unsent and
+    still print as they were rendered (another window may have printed or changed them)."""
+    ids = [r.letter_id for r in rows] + [r.letter_id for r in moot]
+    now = {}
+    for letter_id in ids:
+        try:
+            row = letters_repo.get(conn, letter_id)
+        except NotFound:  # why: cancelled meanwhile: counted as changed below
+            continue
+        if row.sent_on is None:
+            now[letter_id] = row
+    changed = len(now) != len(ids)
+    if not changed:
+        current = [now[r.letter_id] for r in rows]
+        again = plans(conn, current)
+        changed = any((p.kind, p.held, p.moot) != (q.kind, q.held, q.moot) for p, q in zip(decided, again))
+        changed = changed or any(not p.moot for p in plans(conn, [now[r.letter_id] for r in moot]))
+    if changed:
+        raise ValidationError("These letters changed while they were being printed (in another window?): nothing "
+                              "was marked sent and their PDF was removed. Print them again.", "letters")
+
+
+def _cancel_moot(ctx, moot) -> None:
+    for row in moot:
+        letters_repo.cancel(ctx.conn, row.letter_id)
+        ctx.audit("letter.cancel", audit_ref(patients_store.get(ctx.conn, row.patient_id)),
+                  detail=f"letter={row.letter_id} kind={row.kind} reason=superseded")
 
 
 def _promise_confirmation(ctx, session: Session, row, pl: Plan, patient: Patient, sent_on: date) -> int:
@@ -311,10 +380,12 @@ def preview(session: Session, letter_ids: Sequence[int] | None = None) -> Letter
         rows, decided = _printable(ctx, _unsent(ctx.conn, letter_ids), explicit=letter_ids is not None)
         asked, rows, decided = len(rows), rows[:PREVIEW_LIMIT], decided[:PREVIEW_LIMIT]
         requests, templates = _requests(ctx.conn, session, rows, session.today(), decided)
-        data, rendered = render.render_bytes(requests, practice_details(ctx.conn), templates)
-        for row in rows:
+        practice = practice_details(ctx.conn)
+        for row in rows:  # the patients' details were read here: audited with the read
             ctx.audit("letter.preview", audit_ref(patients_store.get(ctx.conn, row.patient_id)),
                       detail=f"letter={row.letter_id} kind={row.kind}")
+    # Rendered after the transaction (and in the renderer's process in the desktop app).
+    data, rendered = apart.render_bytes(requests, practice, templates)
     return LetterPreview(data, len(rows), sum(r.pages for r in rendered), asked)
 
 

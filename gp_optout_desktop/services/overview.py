@@ -92,7 +92,7 @@ def timeline(monthly: list[tuple[str, str, int]], today: date) -> list[Period]:
 
 def overview(session: Session) -> Overview:
     today = session.today()
-    with session.read("search") as conn:
+    with session.read_apart("search") as conn:  # seconds at 1,000,000 patients: not on the register's connection
         patients = store_overview.patient_count(conn)
         current = store_overview.current_counts(conn)
         unlisted = store_overview.objecting_without_nhs_number(conn)

@@ -14,7 +14,7 @@ from ..domain import codes as codes_mod
 from ..domain import roles
 from ..domain.errors import ValidationError
 from ..paths import resource
-from ..store import codes_repo as codes_store, integrity, meta, readers, register as register_store, \
+from ..store import codes_repo as codes_store, integrity, meta, readers, register as register_store, retired, \
     users as users_store
 from ..store.audit import Pending
 from ..store.database import DatabaseError
@@ -90,7 +90,12 @@ class Session:
         if not self.register.is_open:
             return code_table()
         with self.register.reading() as conn:
-            saved = codes_store.current(conn)
+            return self.codes_on(conn)
+
+    @staticmethod
+    def codes_on(conn) -> codes_mod.CodeTable:
+        """The table in force as ``conn`` sees it (a read on a connection of its own: read_apart)."""
+        saved = codes_store.current(conn)
         if saved is None or saved.text is None:
             return code_table()
         return _parsed(saved.text)
@@ -144,6 +149,7 @@ class Session:
         self.require(permission)
         integrity.refuse_writes_if_damaged(self.register)
         with self._transaction() as conn:
+            retired.refuse_if_moved(conn, permission, changes_register)  # moved to a server: read-only (H-79)
             ctx = WriteContext(conn, self, permission=permission)
             yield ctx
             if not ctx.audited:
@@ -165,6 +171,23 @@ class Session:
         self.require(permission)
         with readers.desk_reader(self.register).reading() as conn:
             yield conn
+
+    @contextmanager
+    def read_apart(self, permission: str):
+        """A long read (the overview's counts, the exclusion file's rows) on a read-only
+        connection of its own, in one read transaction: one consistent snapshot, while the
+        register's connection stays free for the desk to open a record or save (hazard H-56).
+        It sees only what was committed."""
+        self.require(permission)
+        reader = readers.Reader(self.register.db.path, self.register.data_key)
+        try:
+            reader.conn.execute("BEGIN")
+            try:
+                yield reader.conn
+            finally:
+                reader.conn.execute("COMMIT")  # a read transaction: ends the snapshot, writes nothing
+        finally:
+            reader.close()
 
     def practice(self) -> dict:
         with self.register.reading() as conn:

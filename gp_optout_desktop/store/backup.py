@@ -67,23 +67,29 @@ def _check_copy(db_path: Path, data_key: bytes, expected: dict | None, head: dic
         conn.close()
 
 
-def write(conn, data_key: bytes, keys: keyfile.KeyFile, out: Path, head: Head | None) -> dict:
-    """Write and verify a backup file; returns its manifest."""
+def write(reading, data_key: bytes, keys: keyfile.KeyFile, out: Path, head_of) -> dict:
+    """Write and verify a backup file; returns its manifest. ``reading()`` gives the register's
+    connection, held only while SQLCipher copies it (the copy's full check, the archive and
+    its fsync come after, so the desk can open a record or save meanwhile: hazard H-56);
+    ``head_of(conn)`` is the audit head the copy must carry."""
     out = Path(out)
     if not out.parent.is_dir():
         raise StoreError(f"The backup folder {out.parent} does not exist.")
     with tempfile.TemporaryDirectory(prefix=".gp-optout-backup-", dir=out.parent) as tmp:
         tmp_path = Path(tmp)
         copy = tmp_path / database.DB_NAME
-        counts = _counts(conn)
-        _export_copy(conn, data_key, copy)
+        with reading() as conn:
+            head = head_of(conn)
+            counts = _counts(conn)
+            _export_copy(conn, data_key, copy)
+            revision, schema = meta.revision(conn), database.schema_version(conn)
         _check_copy(copy, data_key, counts, head.as_dict() if head else None)
         manifest = {
             "format": FORMAT,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "register_id": keys.register_id,
-            "revision": meta.revision(conn),
-            "schema": database.schema_version(conn),
+            "revision": revision,
+            "schema": schema,
             "counts": counts,
             "audit_head": head.as_dict() if head else None,
             "db_sha256": _sha256(copy),

@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from ..cli import default_register
+    from . import responsive
     from .main_window import MainWindow
+
+    responsive.tune()
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName(ORGANISATION)
@@ -78,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return app.exec()
     finally:
+        responsive.forget()
         lock.unlock()
 
 

@@ -2,8 +2,11 @@
 one matches; with more, focus moves to the list and the user picks (as EMIS Web and SystmOne
 do): the wrong patient must never be one keystroke away.
 
-The search is debounced (150 ms) and runs in the database; the table model holds
-only the ids and rows it fetched.
+The search is debounced (150 ms) and runs in the database on a thread of its own (the
+desk's read-only connection), so typing never waits for it, nor for a task holding the
+register; the table model holds only the ids and rows it fetched. Enter, with a search
+still to run or on its way, searches at once on the UI thread: the choice is made on the
+answer to what is typed, never on an older one.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 
 from ..domain.errors import ValidationError
 from ..store.errors import StoreError
+from . import worker
 from .bus import ChangeBus
-from .models.results_model import ResultsModel
+from .models.results_model import Found, ResultsModel, fetch
 from .widgets import heading
 
 DEBOUNCE_MS = 150
@@ -33,6 +37,8 @@ class FrontDesk(QWidget):
         super().__init__(parent)
         self._session = session_provider
         self.model = ResultsModel(self)
+        self._lane = worker.Lane()
+        self._searching = False  # a search is on its way: its answer replaces the rows
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("NHS number, surname (Smith, J), date of birth (dd/mm/yyyy) or postcode")
@@ -117,19 +123,51 @@ class FrontDesk(QWidget):
         self._timer.start()  # restarts: the search runs 150 ms after the last key
 
     def refresh(self) -> None:
-        """Run the search now (the debounce timer calls this)."""
+        """Start the search (the debounce timer calls this); the rows change when it answers."""
         self._timer.stop()
         session = self._session()
         if session is None:
             return
-        text = self.search.text()
-        try:
-            self.model.search(session, text)
-        except (StoreError, ValidationError) as exc:
-            self.model.clear()
-            self.summary.setText(str(exc))
-            self._update_buttons()
+        text, limit = self.search.text(), self.model.limit
+        self._searching = True
+        self._lane.submit(lambda: fetch(session, text, limit), self._answered, self._failed)
+
+    @property
+    def searching(self) -> bool:
+        """A search is waiting for the pause in typing or on its way."""
+        return self._timer.isActive() or self._searching
+
+    def search_now(self) -> None:
+        """Search and show the answer before returning (Enter, Open, Record)."""
+        self._timer.stop()
+        self._lane.forget()
+        self._searching = False
+        session = self._session()
+        if session is None:
             return
+        try:
+            found = fetch(session, self.search.text(), self.model.limit)
+        except (StoreError, ValidationError) as exc:
+            self._failed(exc)
+            return
+        self._show(found)
+
+    def _answered(self, found: Found) -> None:
+        self._searching = False
+        if self._session() is not None:
+            self._show(found)
+
+    def _failed(self, exc: BaseException) -> None:
+        self._searching = False
+        if not isinstance(exc, (StoreError, ValidationError)):
+            raise exc
+        self.model.clear()
+        self.summary.setText(str(exc))
+        self._update_buttons()
+
+    def _show(self, found: Found) -> None:
+        text = found.query
+        self.model.show(found)
         self.summary.setText(self.model.summary())
         self.not_found_button.setVisible(bool(text.strip()) and self.model.rowCount() == 0)
         # Only a single match is chosen for the user; with several, nobody is chosen until they pick.
@@ -152,6 +190,8 @@ class FrontDesk(QWidget):
     def clear(self) -> None:
         """On lock: forget the search and every row fetched."""
         self._timer.stop()
+        self._lane.forget()
+        self._searching = False
         self.search.blockSignals(True)
         self.search.clear()
         self.search.blockSignals(False)
@@ -172,8 +212,8 @@ class FrontDesk(QWidget):
     # ---- acting on the selection --------------------------------------------------
     def selected_id(self) -> int | None:
         """The patient the user chose, or the only match; None while several match and none is chosen."""
-        if self._timer.isActive():
-            self.refresh()  # Enter pressed before the debounce fired: search first
+        if self.searching:
+            self.search_now()  # Enter pressed before the answer came: search first
         index = self.table.currentIndex()
         if index.isValid():
             return self.model.patient_id(index.row())
@@ -185,8 +225,8 @@ class FrontDesk(QWidget):
         self.table.setFocus()  # no row is highlighted: the first arrow key makes the choice
 
     def _enter_in_search(self) -> None:
-        if self._timer.isActive():
-            self.refresh()
+        if self.searching:
+            self.search_now()
         if self.model.rowCount() > 1:
             self._choose_from_list()
         else:

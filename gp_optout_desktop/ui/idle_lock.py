@@ -1,5 +1,13 @@
 """The idle lock: an application-wide event filter restarts a timer on every input
-event (KeePassXC's InactivityTimer); when it fires, the window locks."""
+event (KeePassXC's InactivityTimer); when it fires, the window locks.
+
+The filter is Python, so every event in the application (each paint, timer and key)
+had to take the GIL to pass through it: while a task runs Python on a worker, each
+wait for the GIL stalled the UI thread (ADR 0014). After an input event the filter
+steps aside for a short while (a quarter of the timeout, at most two seconds) and
+restarts the timer when it comes back, as if there had been input then: the lock comes
+at most that much later than the timeout after the last input, never earlier.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +21,9 @@ INPUT_EVENTS = frozenset({
 })
 
 
+STEP_ASIDE_MAX_MS = 2000
+
+
 class IdleLock(QObject):
     idle = Signal()
 
@@ -24,6 +35,11 @@ class IdleLock(QObject):
         self._timer.setInterval(timeout_ms)
         self._timer.timeout.connect(self._fire)
         self._installed = False
+        self._armed = False  # between start() and stop(): watching, or stepped aside for a while
+        self._back = QTimer(self)
+        self._back.setSingleShot(True)
+        self._back.timeout.connect(self._come_back)
+        self._back_ms()
 
     @property
     def timeout_ms(self) -> int:
@@ -31,22 +47,38 @@ class IdleLock(QObject):
 
     def set_timeout_ms(self, ms: int) -> None:
         self._timer.setInterval(max(1, int(ms)))
+        self._back_ms()
         if self._timer.isActive():
             self._timer.start()
 
+    def _back_ms(self) -> None:
+        self._back.setInterval(max(1, min(STEP_ASIDE_MAX_MS, self._timer.interval() // 4)))
+
+    def _watch(self, on: bool) -> None:
+        if on and not self._installed:
+            self._app.installEventFilter(self)
+        elif not on and self._installed:
+            self._app.removeEventFilter(self)
+        self._installed = on
+
     def start(self) -> None:
         """Arm after an unlock."""
-        if not self._installed:
-            self._app.installEventFilter(self)
-            self._installed = True
+        self._armed = True
+        self._back.stop()
+        self._watch(True)
         self._timer.start()
 
     def stop(self) -> None:
         """Disarm while locked (the unlock screen needs no lock)."""
-        if self._installed:
-            self._app.removeEventFilter(self)
-            self._installed = False
+        self._armed = False
+        self._back.stop()
+        self._watch(False)
         self._timer.stop()
+
+    def _come_back(self) -> None:
+        if self._armed:
+            self._timer.start()  # input may have come while not watching: count from now
+            self._watch(True)
 
     def is_active(self) -> bool:
         return self._timer.isActive()
@@ -54,6 +86,8 @@ class IdleLock(QObject):
     def eventFilter(self, obj, event) -> bool:
         if event.type() in INPUT_EVENTS and self._timer.isActive():
             self._timer.start()  # restart: the clock runs from the last input
+            self._watch(False)  # removing a filter from inside it is allowed: Qt copes
+            self._back.start()
         return False
 
     def _fire(self) -> None:

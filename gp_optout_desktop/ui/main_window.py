@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QListWidget, QMainWindow, QStackedWidget,
                                QToolBar, QVBoxLayout, QWidget)
@@ -16,7 +16,7 @@ from ..domain import roles
 from ..problem_log import log_problem, where_to_look
 from ..services import settings as settings_service
 from ..store.errors import StoreError
-from . import exclusion_status, worker
+from . import exclusion_status, responsive, worker
 from .style import STYLE_SHEET
 from .bus import ChangeBus, ScopedBus
 from .desk import DeskFlow
@@ -60,6 +60,11 @@ class MainWindow(QMainWindow):
         self._place: dict | None = None
         self._last_user = ""
         self._extra: list[tuple[str, QWidget, ScopedBus]] = []
+        self._unbuilt: list[tuple] = []  # (ScreenSpec, stand-in widget) still to build after an unlock
+        self._build_timer = QTimer(self)
+        self._build_timer.setSingleShot(True)
+        self._build_timer.setInterval(0)
+        self._build_timer.timeout.connect(self._build_next)
         self.setWindowTitle("GP objection register")
         self.setMinimumSize(960, 600)
         self.setStyleSheet(STYLE_SHEET)
@@ -152,6 +157,10 @@ class MainWindow(QMainWindow):
 
     def _nav_changed(self, row: int) -> None:
         if row >= 0:
+            holder = self.screens.widget(row)
+            for spec, waiting in list(self._unbuilt):
+                if waiting is holder:
+                    self._build(spec, holder)  # chosen before its turn: build it now
             self.screens.setCurrentIndex(row)
 
     def _restore_geometry(self) -> None:
@@ -177,26 +186,58 @@ class MainWindow(QMainWindow):
 
     # ---- screens from part 2 ----------------------------------------------------------
     def _build_nav(self) -> None:
+        """The navigation list now; each screen's widget on a later turn of the event loop
+        (one per turn: built all at once they held the UI thread for 70 ms and more after
+        every unlock), or at once when it is chosen first."""
         self.nav.clear()
         self.nav.addItem(DESK_TITLE)
+        self._unbuilt = []
         for spec in load_screens():
             if not roles.allowed(self.session.role, spec.permission):
                 continue
-            scoped = ScopedBus(self.bus)
-            scoped.locked.connect(self._locked_elsewhere)
-            try:
-                widget = spec.create(lambda: self.session, scoped)
-            except Exception as exc:  # noqa: BLE001 - one broken screen must not stop the desk
-                log_problem(log, f"The {spec.title} screen could not be built", exc)
-                widget = QLabel(screen_failed_text(spec.title))
-                widget.setWordWrap(True)
-                widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            scoped.setParent(widget)
-            self._extra.append((spec.title, widget, scoped))
-            self.screens.addWidget(widget)
+            holder = QWidget()  # stands in the stack at the screen's row until it is built
+            self.screens.addWidget(holder)
             self.nav.addItem(spec.title)
+            self._unbuilt.append((spec, holder))
+        self._build_timer.start()
+
+    def _build_next(self) -> None:
+        if self._unbuilt and self.session is not None:
+            self._build(*self._unbuilt[0])
+        if self._unbuilt and self.session is not None:
+            self._build_timer.start()
+
+    def _build(self, spec, holder: QWidget) -> QWidget:
+        self._unbuilt.remove((spec, holder))
+        scoped = ScopedBus(self.bus)
+        scoped.locked.connect(self._locked_elsewhere)
+        try:
+            widget = spec.create(lambda: self.session, scoped)
+        except Exception as exc:  # noqa: BLE001 - one broken screen must not stop the desk
+            log_problem(log, f"The {spec.title} screen could not be built", exc)
+            widget = QLabel(screen_failed_text(spec.title))
+            widget.setWordWrap(True)
+            widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        scoped.setParent(widget)
+        self._extra.append((spec.title, widget, scoped))
+        current = self.screens.currentWidget() is holder
+        self.screens.insertWidget(self.screens.indexOf(holder), widget)
+        self.screens.removeWidget(holder)
+        holder.deleteLater()
+        if current:
+            self.screens.setCurrentWidget(widget)
+        return widget
+
+    def screens_ready(self) -> bool:
+        """Every screen this role has is built (tests and benchmarks wait for it)."""
+        return not self._unbuilt
 
     def _drop_screens(self) -> None:
+        self._build_timer.stop()
+        for _spec, holder in self._unbuilt:
+            self.screens.removeWidget(holder)
+            holder.deleteLater()
+        self._unbuilt = []
         for _title, widget, scoped in self._extra:
             scoped.detach()
             self.screens.removeWidget(widget)
@@ -226,6 +267,7 @@ class MainWindow(QMainWindow):
         self._read_idle_minutes()
         self.idle.start()
         self.integrity.start()  # off the UI thread, after unlock instead of during it (ADR 0011)
+        responsive.settled()
 
     def _read_idle_minutes(self) -> None:
         """The idle lock's time from the register: at unlock, and again when a practice manager
@@ -261,6 +303,7 @@ class MainWindow(QMainWindow):
         self.bus.locked.emit()
         self.integrity.clear()
         self._drop_screens()
+        responsive.forget()
         try:
             session.lock()
         except StoreError as exc:

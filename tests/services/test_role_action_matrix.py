@@ -94,7 +94,7 @@ def _permission_names_in_code() -> dict[str, set[str]]:
     """Every permission name the code checks or records, by where it was found."""
     found: dict[str, set[str]] = {}
     patterns = [
-        r"\.(?:require|write|read|read_committed)\(\s*\"([a-z_]+)\"",  # session.write("export") ...
+        r"\.(?:require|write|read|read_committed|read_apart)\(\s*\"([a-z_]+)\"",  # session.write("export") ...
         r"roles\.(?:allowed|require)\([^,()]+,\s*\"([a-z_]+)\"\)",     # roles.allowed(role, "export")
         r"ScreenSpec\(\s*\"[^\"]*\",\s*\"([a-z_]+)\"",                 # the screens each role sees
         r"\bperm=\"([a-z_]+)\"",                                       # audit entries' own permission
@@ -126,13 +126,14 @@ def test_a_permission_chosen_at_run_time_is_found_by_the_scan():
     one of the places the scan understands."""
     variable_calls = []
     for path in SRC.rglob("*.py"):
-        for m in re.finditer(r"(\w+)\.(?:require|write|read|read_committed)\(\s*([a-z_]+)\s*[,)]",
+        for m in re.finditer(r"(\w+)\.(?:require|write|read|read_committed|read_apart)\(\s*([a-z_]+)\s*[,)]",
                              path.read_text(encoding="utf-8")):
             if m.group(1) in ("session", "self", "live", "gp", "pm", "desk") or "session" in m.group(1):
                 variable_calls.append((path.name, m.group(1), m.group(2)))
     assert sorted(variable_calls) == sorted([
         ("objections.py", "session", "permission"),  # record_objection / record_withdrawal / record_include
-        ("session.py", "self", "permission"),        # write/read/read_committed pass theirs to require
+        ("session.py", "self", "permission"),        # write/read/read_committed/read_apart pass theirs to require
+        ("session.py", "self", "permission"),
         ("session.py", "self", "permission"),
         ("session.py", "self", "permission"),
     ])

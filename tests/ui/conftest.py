@@ -56,6 +56,7 @@ def unlock(qtbot, window, user="reception", password=None):
     window.unlock.password.setText(password if password is not None else DEMO_PASSWORDS[user])
     window.unlock.submit()
     qtbot.waitUntil(lambda: window.session is not None, timeout=10000)
+    qtbot.waitUntil(window.screens_ready, timeout=10000)  # built one per event-loop turn after the unlock
     return window.session
 
 

@@ -6,6 +6,8 @@ filters Python data, so it stays fast at 1,000,000 patients.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
@@ -27,6 +29,27 @@ def _cells(row) -> tuple[str, ...]:
             _objection(row.type1_active), _objection(row.type2_active))
 
 
+@dataclass(frozen=True)
+class Found:
+    """One search's answer, made off the UI thread: the UI thread only swaps it in."""
+
+    query: str
+    ids: list[int]
+    rows: list
+    cells: list[tuple[str, ...]]
+    truncated: bool
+
+
+def fetch(session, text: str, limit: int = LIMIT) -> Found:
+    """Run the search in the database (on the desk's read-only connection; any thread);
+    one more id than shown tells whether there are more."""
+    ids = patients.find_ids(session, text, limit + 1) if text.strip() else []
+    truncated = len(ids) > limit
+    ids = ids[:limit]
+    rows = patients.result_rows(session, ids) if ids else []
+    return Found(text, ids, rows, [_cells(r) for r in rows], truncated)  # cells once, so painting is a lookup
+
+
 class ResultsModel(QAbstractTableModel):
     def __init__(self, parent=None, limit: int = LIMIT):
         super().__init__(parent)
@@ -43,14 +66,13 @@ class ResultsModel(QAbstractTableModel):
 
     # ---- searching ---------------------------------------------------------------
     def search(self, session, text: str) -> None:
-        """Run the search in the database; one more id than shown tells whether there are more."""
-        ids = patients.find_ids(session, text, self.limit + 1) if text.strip() else []
-        truncated = len(ids) > self.limit
-        ids = ids[: self.limit]
-        rows = patients.result_rows(session, ids) if ids else []
+        """Search and show the answer now (on the calling thread)."""
+        self.show(fetch(session, text, self.limit))
+
+    def show(self, found: Found) -> None:
         self.beginResetModel()
-        self._ids, self._rows, self.truncated, self.query = ids, rows, truncated, text
-        self._cells = [_cells(r) for r in rows]  # once per search, so painting is a lookup
+        self._ids, self._rows, self._cells = found.ids, found.rows, found.cells
+        self.truncated, self.query = found.truncated, found.query
         self.endResetModel()
 
     def clear(self) -> None:

@@ -13,19 +13,25 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QDate, QIODevice, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QDate, QIODevice, QPointF, Qt
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDateEdit, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QSplitter, QTableView, QTabWidget, QVBoxLayout, QWidget)
+                               QLineEdit, QPushButton, QSpinBox, QSplitter, QTableView, QTabWidget, QVBoxLayout,
+                               QWidget)
 
+from ...letters import apart
 from ...services import letters as letters_service
+from .. import worker
 from ..models.letters_model import LettersModel
 from . import _ask, _paths, _printing
 from .base import SIZE_FROM_ROWS, Screen
 from ...domain.uk_time import uk_today
 
 TITLE = "Letters"
+
+
+MULTI_PAGE_LIMIT = 20  # more pages than this are shown one at a time (see _fit_pages)
 
 
 class PdfPreview(QWidget):
@@ -44,19 +50,48 @@ class PdfPreview(QWidget):
         self.view.setPageMode(QPdfView.PageMode.MultiPage)
         self.view.setZoomMode(QPdfView.ZoomMode.FitToWidth)
         self.view.setAccessibleName("Letter preview")
+        self.page = QSpinBox()  # shown for long batches, which are shown one page at a time
+        self.page.setAccessibleName("Preview page")
+        self.page.findChild(QLineEdit).setAccessibleName("Preview page number")  # what a screen reader reads
+        self.page.setPrefix("Page ")
+        self.page.valueChanged.connect(lambda n: self.view.pageNavigator().jump(n - 1, QPointF(), 0))
+        self.page.hide()
         self.print_button = QPushButton("Print &these pages…")
         self.print_button.setEnabled(False)
         layout.addWidget(self.caption)
+        layout.addWidget(self.page)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.print_button)
         self.path: Path | None = None
         self._buffer: QBuffer | None = None
 
+    def _one_page_at_a_time(self) -> None:
+        # Before loading: laid out as one scrolling column, a 658-letter batch held the UI
+        # thread for over a second measuring every page (ADR 0014).
+        self.view.setPageMode(QPdfView.PageMode.SinglePage)
+
+    def _fit_pages(self) -> None:
+        """A short document scrolls as one column; a long one is shown a page at a time,
+        chosen with the page box."""
+        pages = self.document.pageCount()
+        if pages <= MULTI_PAGE_LIMIT:
+            self.view.setPageMode(QPdfView.PageMode.MultiPage)
+            self.page.hide()
+            return
+        self.page.blockSignals(True)
+        self.page.setRange(1, pages)
+        self.page.setSuffix(f" of {pages}")
+        self.page.setValue(1)
+        self.page.blockSignals(False)
+        self.page.show()
+
     def show_pdf(self, path: Path, what: str) -> None:
         self._close()
+        self._one_page_at_a_time()
         error = self.document.load(str(path))
         self.path = Path(path) if error == QPdfDocument.Error.None_ else None
         pages = self.document.pageCount() if self.path else 0
+        self._fit_pages()
         self.caption.setText(f"{what}: {pages} page{'s' if pages != 1 else ''} ({Path(path).name})." if self.path
                              else f"The PDF {Path(path).name} could not be opened for preview.")
         self.print_button.setEnabled(self.path is not None)
@@ -68,7 +103,9 @@ class PdfPreview(QWidget):
         self._buffer = QBuffer(self)
         self._buffer.setData(QByteArray(draft.pdf))
         self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
+        self._one_page_at_a_time()
         self.document.load(self._buffer)
+        self._fit_pages()
         which = (f"the first {draft.letters} of {draft.asked} letters" if draft.asked > draft.letters
                  else f"{draft.letters} letter{'s' if draft.letters != 1 else ''}")
         self.caption.setText(f"Preview of {which}, {draft.pages} page{'s' if draft.pages != 1 else ''}: "
@@ -76,6 +113,7 @@ class PdfPreview(QWidget):
 
     def _close(self) -> None:
         self.document.close()
+        self.page.hide()
         self.path = None
         self.print_button.setEnabled(False)
         if self._buffer is not None:
@@ -102,6 +140,8 @@ class LettersScreen(Screen):
         self._add_templates_tab()
         self.add_status_line()
         self.load_when_shown()
+        # Start the letters' renderer process now (about half a second), not at the first preview.
+        worker.run(apart.warm, lambda _r: None, lambda _e: None)
 
     def _add_templates_tab(self) -> None:
         from .letter_templates import TemplatesPanel  # a failure here is the whole screen's, logged and shown

@@ -1,0 +1,72 @@
+"""Moving a register file onto the server, for the practice manager (issue 15 item 6):
+
+    gp-optout migrate-to-server --database URL --login DESKLOGIN [--server-password-file FILE]
+                                [--from-backup FILE]
+
+run on the unlocked register (or on an encrypted backup of it, --from-backup) (--register, --user, --password-file as for every command). The
+server's administrator first makes an EMPTY practice and a desk login for the manager
+(gp-optout server add-practice / add-desk). Everything moves in one transaction, is checked
+against the file, and only then is the file marked moved (read-only). docs/server-setup.md,
+"Moving a register file to the server".
+"""
+
+from __future__ import annotations
+
+from .store.errors import ServerRefused
+
+SERVER_PASSWORD_ENV = "GP_OPTOUT_SERVER_PASSWORD"
+
+
+def add_commands(subparsers) -> None:
+    p = subparsers.add_parser(
+        "migrate-to-server", help="move this register into an empty practice on a PostgreSQL server (practice manager)",
+        description="Move every patient, event, letter, setting and the verified audit trail of this register into "
+                    "an empty practice on the server, in one transaction, check the copy, then keep this file "
+                    "read-only. See docs/server-setup.md.")
+    p.add_argument("--database", dest="server_database", metavar="URL",
+                   help="postgresql://HOST[:PORT]/DBNAME?sslrootcert=CA.crt (default: GP_OPTOUT_DATABASE)")
+    p.add_argument("--login", required=True, help="your desk login on the server (gp-optout server add-desk)")
+    p.add_argument("--server-password-file", metavar="FILE",
+                   help=f"the password of that desk login (else {SERVER_PASSWORD_ENV} or a prompt)")
+    p.add_argument("--from-backup", metavar="FILE",
+                   help="move this encrypted backup (gp-optout backup) instead of the register here; --user and "
+                        "the password are a practice manager's in the backup")
+    p.set_defaults(func=run_migrate)
+
+
+def run_migrate(ctx) -> int:
+    from .cli_server import _address, _secret
+    from .services import server_migration
+    from .store.server import connect
+
+    address = _address(ctx)
+    if ctx.args.from_backup:
+        user, file_password, session = ctx.user(), ctx.password("Your password in the backup: "), None
+    else:
+        session = ctx.session()  # the register file, unlocked by its manager
+    password = _secret(ctx.args.server_password_file, SERVER_PASSWORD_ENV,
+                       f"Server password for {ctx.args.login}: ", "server password")
+    try:
+        conn, unwrap = connect.connect_user(address, ctx.args.login, password)
+    except ServerRefused as exc:
+        raise PermissionError(str(exc)) from None
+    with conn:
+        if session is None:
+            report = server_migration.migrate_backup(ctx.args.from_backup, user, file_password, conn, unwrap,
+                                                     server=address.describe())
+        else:
+            report = server_migration.migrate(session, conn, unwrap, server=address.describe())
+    c = report.counts
+    ctx.out(f"Moved the register to practice {report.practice_id} on {address.describe()}: {c['patients']} patients, "
+            f"{c['events']} events ({c['marks']} coded/confirmed marks), {c['letters']} letters, "
+            f"{c['policy']} practice-wide opt-out changes, {c['users']} users.")
+    ctx.out(f"Checked: every table's count and every patient's details and current state match the file; the "
+            f"file's audit trail ({report.source_entries} entries) verified, archived on the server and its head "
+            f"(entry {report.source_head_seq}) recorded in the server's first entry; the server's trail verifies "
+            f"({report.server_entries} entries).")
+    if session is not None:
+        ctx.out("This register file is now read-only (moved to the server).")
+    ctx.out("Other users need a desk login and a key slot on the server: see docs/server-setup.md.")
+    return 0
+
+

@@ -1,0 +1,71 @@
+"""What keeps the UI thread answering while a long task runs on a worker (ADR 0014).
+
+Python runs one thread at a time (the GIL). A worker running Python code (rendering,
+parsing, building rows) gives the GIL back to the UI thread only when the UI thread has
+waited a whole switch interval, 5 ms by default, and every timer, paint and key event
+that calls into Python waits again; a full garbage collection holds it for as long as
+it takes to walk every object the process keeps. So:
+
+- the switch interval is 1 ms: the UI thread waits at most a millisecond for its turn
+  (tasks pay a few per cent in switches; measured in benchmarks/bench_ui.py);
+- letters are rendered in a process of their own (letters.apart);
+- while a register is open, the objects made up to the unlock (modules, screens, the
+  window) are frozen out of the collector's walks (gc.freeze); they are unfrozen at lock;
+- while a task runs on a worker, the collector does not run by itself: a task that builds
+  a million rows made it walk them again and again, up to 122 ms at a time with the GIL
+  held. Reference counting still frees almost everything at once; what only the
+  collector frees (reference cycles) waits for the end of the last task, when the
+  collector runs by itself again.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+from contextlib import contextmanager
+
+from ..letters import apart
+
+SWITCH_INTERVAL_S = 0.001
+
+
+def tune() -> None:
+    """Once, when the desktop app starts (the command line keeps Python's defaults)."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    apart.enable()
+
+
+def settled() -> None:
+    """The window is built and unlocked: what exists now lives until the lock."""
+    gc.freeze()
+
+
+def forget() -> None:
+    """Locked: the frozen objects may be collected again; the renderer's process, which
+    saw patients' names and addresses, ends (after any letters it is rendering now)."""
+    gc.unfreeze()
+    apart.shutdown(wait=False)
+
+
+_tasks_lock = threading.Lock()
+_tasks = 0
+_was_enabled = True
+
+
+@contextmanager
+def task_running():
+    """Around a task on a worker thread (ui.worker): automatic collection paused meanwhile."""
+    global _tasks, _was_enabled
+    with _tasks_lock:
+        if _tasks == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _tasks += 1
+    try:
+        yield
+    finally:
+        with _tasks_lock:
+            _tasks -= 1
+            if _tasks == 0 and _was_enabled:
+                gc.enable()
