@@ -117,6 +117,17 @@ def test_a_backup_that_is_not_one_is_refused_in_words(manager, add_patient, tmp_
         store_backup.verify_file(tmp_path / "spoiled.gpob", manager.register.data_key)
 
 
+def test_a_backup_altered_after_it_was_made_is_refused_in_words(manager, add_patient, tmp_path):
+    path = _made(manager, add_patient, tmp_path)
+    members = _members(path)
+    db = bytearray(members[database.DB_NAME])
+    db[-100] ^= 0xFF
+    _rewrite(tmp_path / "altered.gpob", {**members, database.DB_NAME: bytes(db)})
+    with pytest.raises(RegisterCorrupt) as refused:
+        store_backup.verify_file(tmp_path / "altered.gpob", manager.register.data_key)
+    assert str(refused.value) == "The backup's content hash does not match: the file is damaged or was altered."
+
+
 def test_verify_file_returns_the_manifest_and_refuses_a_copy_whose_counts_differ(manager, add_patient, tmp_path):
     path = _made(manager, add_patient, tmp_path)
     manifest = store_backup.verify_file(path, manager.register.data_key)
@@ -185,7 +196,7 @@ def test_a_restore_carries_no_throttle_from_the_backups_key_file(manager, add_pa
     assert keys.retry_at("pm") is not None
     path = _made(manager, add_patient, tmp_path)
     assert json.loads(_members(path)[database.KEYS_NAME])["throttle"]
-    target = tmp_path / "restored"
+    target = tmp_path / "new" / "restored"  # neither exists yet: a restore onto a new computer's empty disk
     store_backup.restore(path, target, "pm", lambda k: k.try_unwrap("pm", PM_PASSWORD), "manager", lambda ods: None)
     restored = keyfile.KeyFile.load(target / database.KEYS_NAME)
     assert restored.retry_at("pm") is None and restored.data["failed_unlocks"] == []

@@ -57,7 +57,8 @@ def test_revision_seen_is_zero_without_a_key_file_and_logged_when_it_is_damaged(
     (tmp_path / database.KEYS_NAME).write_text('{"revision_seen": "not a number"', encoding="utf-8")
     assert store_backup.revision_seen(tmp_path) == 0
     (logged,) = _warnings(caplog, "gp_optout_desktop.store.backup")
-    assert logged.startswith("The revision the replaced register reached could not be read from its key file")
+    assert logged.startswith("The revision the replaced register reached could not be read from its key file; "
+                             "the restore is not checked against it (JSONDecodeError at ")
     assert "JSONDecodeError" in logged
 
 
