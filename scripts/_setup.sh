@@ -32,6 +32,9 @@ DISPLAY_NEEDS=(
 )
 XVFB_NEEDS=("xvfb-run|xvfb" "xauth|xauth")
 TOOL_NEEDS=("pdftotext|poppler-utils")
+# The server-mode tests: PostgreSQL's server programs (initdb, pg_ctl, postgres), which Debian
+# keeps under /usr/lib/postgresql/<version>/bin, off PATH. Any version the distribution ships.
+PG_NEEDS=("/usr/lib/postgresql/*/bin/initdb|postgresql")
 # The printing test: a real CUPS scheduler, a PDF printer, and OCR to read the printed
 # bitmaps back (installed only when root).
 CUPS_NEEDS=("cupsd|cups" "lpadmin|cups-client" "/usr/lib/cups/backend/cups-pdf|printer-driver-cups-pdf"
@@ -41,7 +44,7 @@ _ldcache=""
 _have() {
   local what="$1"
   case "$what" in
-    /*) [ -e "$what" ] ;;
+    /*) compgen -G "$what" >/dev/null ;;  # a path, or a pattern such as a version folder
     lib*)
       if [ -z "$_ldcache" ]; then
         local ldconfig

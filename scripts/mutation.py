@@ -50,9 +50,9 @@ def _m(files, tests, functions=()):
 
 # Which tests exercise which module. Kept small on purpose: a mutant is run only against
 # these (and of these only the ones that reached the mutated function), so a test that
-# kills mutants of a module must be listed here or live in tests/mutation/ under the
-# module's name (test_<module with / and . as _>_mutants.py, e.g.
-# test_domain_nhs_number_mutants.py), which is picked up without listing.
+# kills mutants of a module must be listed here or be named for the module
+# (test_<module with / as _, no .py>_mutants.py, e.g. tests/mutation/test_domain_nhs_number_mutants.py
+# or tests/exclusion/test_exclusion_state_mutants.py), which is picked up without listing.
 D, X, S = "tests/domain/", "tests/exclusion/", "tests/store/"
 MODULES: dict[str, Module] = {
     "domain/acting_for.py": _m("domain/acting_for.py", f"{D}test_acting_for.py"),
@@ -126,7 +126,8 @@ def slug(name: str) -> str:
 
 def with_mutation_tests(name: str, module: Module) -> Module:
     pattern = f"test_{slug(name.removesuffix('.py'))}_mutants*.py"
-    extra = tuple(sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests" / "mutation").glob(pattern)))
+    # In tests/mutation/, or beside the tests they belong with (e.g. tests/exclusion/ for its fixtures).
+    extra = tuple(sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob(pattern)))
     return Module(module.files, module.tests, module.functions, extra)
 
 

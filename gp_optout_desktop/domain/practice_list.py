@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -165,7 +166,8 @@ def _row(line: int, values: list[str], cols: dict[str, int], today: date) -> Lis
             today=today)
     except ValidationError as exc:
         # The desk's messages may quote what was typed: a problem list quotes nothing.
-        raise ValidationError(" ".join(part for part in str(exc).split("'")[::2]), exc.field) from None
+        # Said as the objections import says it: "'QQ1 1QQ' is not ..." -> "it is not ...".
+        raise ValidationError(re.sub(r"'[^']*'", "it", str(exc)), exc.field) from None
     if previous == patient.nhs_number:
         raise ValidationError("the previous NHS number is the same as the NHS number", "previous")
     return ListRow(line, patient, status, since, died, previous)

@@ -46,3 +46,13 @@ class Conflict(StoreError):
 
 class RegisterBehind(RegisterCorrupt):
     """The register holds fewer changes than its seal says were saved: acknowledged changes were lost."""
+
+
+class ServerUnreachable(StoreError):
+    """Server mode: the database server could not be reached (network, server down). Nothing
+    was written anywhere: a desk never falls back to a local register."""
+
+
+class ServerRefused(StoreError):
+    """Server mode: the connection was refused for security (TLS not verified, a sign-in weaker
+    than SCRAM, a weak sslmode asked for): nothing was sent or written."""

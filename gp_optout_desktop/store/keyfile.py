@@ -63,6 +63,24 @@ def derive_kek(password: str, salt: bytes, kdf: dict) -> bytes:
     raise StoreError(f"The key file uses an unknown key derivation '{kdf.get('alg')}'.")
 
 
+SERVER_UNWRAP_LABEL = b"gp-optout server v1 key unwrap"
+SERVER_LOGIN_LABEL = b"gp-optout server v1 database login"
+
+
+def derive_server_secrets(password: str, salt: bytes, kdf: dict) -> tuple[bytes, str]:
+    """Server mode: ONE Argon2id run gives both the key that unwraps this user's key slot and
+    the database login password, each by HKDF under its own label. The server checks only the
+    login (as a SCRAM verifier); neither the Argon2id output nor the unwrap key can be computed
+    from it, so the server never holds what opens the practice's data key (the Bitwarden model).
+    Returns (unwrap key, login password as 43 URL-safe base64 characters)."""
+    if kdf.get("alg") != "argon2id":  # a typed password: never the recovery key's cheap HKDF
+        raise StoreError("A server login needs an Argon2id key derivation.")
+    stretched = derive_kek(password, salt, kdf)
+    unwrap = HKDF(hashes.SHA256(), 32, None, SERVER_UNWRAP_LABEL).derive(stretched)
+    login = HKDF(hashes.SHA256(), 32, None, SERVER_LOGIN_LABEL).derive(stretched)
+    return unwrap, base64.urlsafe_b64encode(login).decode("ascii").rstrip("=")
+
+
 def normalise_recovery(text: str) -> str:
     return "".join(ch for ch in text.upper() if ch.isalnum())
 

@@ -27,6 +27,7 @@ def test_an_action_newer_than_this_table_is_still_readable():
     ("", ""),
     ("9434765919", "943 476 5919"),
     ("id:42", "record 42 (no NHS number)"),
+    ("id:1234567", "record 1234567 (no NHS number)"),   # ten characters, not an NHS number
     ("943476591", "943476591"),        # not ten digits: shown as stored
     ("94347659191", "94347659191"),
     ("practice", "practice"),
@@ -41,6 +42,9 @@ def test_the_patient_column(ref, shown):
     ("ods=F84003 via=recovery_key", "ODS code F84003, how recovery key"),
     ("rows=12 events=4 event=7 letter=9 form=paper", "rows 12, events 4, event 7, letter 9, form paper"),
     ("new_role=gp", "new role gp"),
+    ("reason=wrong_date", "reason wrong date"),          # ten characters, not an NHS number
+    ("letters=3, kind=type1", "letters 3, kind type1"),  # pairs already separated by commas
+    ("via=FAX", "how FAX"),
     ("serial=943476591", "serial 943476591"),
     ("free text, no pairs", "free text, no pairs"),
     ("", ""),

@@ -49,6 +49,7 @@ def test_synthetic_numbers_start_at_the_serial_asked_for():
 def test_asking_for_more_synthetic_numbers_than_exist_is_refused():
     every = sum(1 for _ in nhs_number.iter_synthetic())
     assert len(nhs_number.synthetic_range(every)) == every
-    with pytest.raises(ValueError) as err:
-        nhs_number.synthetic_range(every + 1)
-    assert str(err.value) == "at most about 909,000 synthetic 999 numbers exist"
+    for too_many in (every + 1, every + 2, every + 1000):
+        with pytest.raises(ValueError) as err:
+            nhs_number.synthetic_range(too_many)
+        assert str(err.value) == "at most about 909,000 synthetic 999 numbers exist"

@@ -1,0 +1,61 @@
+"""Verify one practice's audit chain on the server, by the register file's rules.
+
+The rules are store/audit.py's for HMAC-chained entries: seq runs 1, 2, 3 ... without a gap;
+each entry's prev is the entry before's MAC (GENESIS for the first); each MAC is
+HMAC-SHA256(practice audit key, prev || canonical JSON of the fields), the very function the
+register file uses (``audit._mac``), over the text exactly as stored. Added for the server: the
+head kept in the practice row must be the last entry, and a head recorded earlier (e.g. in an
+export) must still be in the chain. The key is on the desk only, so the server's
+administrator can neither forge nor silently re-MAC an entry.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from .. import audit as audit_mod
+
+_COLUMNS = "seq, at, actor, role, action, patient, outcome, workstation, detail, prev, mac"
+
+
+def verify(conn, audit_key: bytes, practice_id: int, expected_head: audit_mod.Head | None = None
+           ) -> audit_mod.Verification:
+    problems: list[str] = []
+    prev, expected_seq, count, head = audit_mod.GENESIS, 1, 0, None
+    with conn.cursor(name=None) as cur:
+        cur.execute(f"SELECT {_COLUMNS} FROM audit WHERE practice_id = %s ORDER BY seq", (practice_id,))
+        for values in cur:
+            row = dict(zip(audit_mod.FIELDS, values[:9]))
+            stored_prev, stored_mac = values[9], values[10]
+            seq = row["seq"]
+            if seq != expected_seq:
+                problems.append(f"entry {expected_seq} is missing (found {seq} next).")
+                break
+            if stored_prev != prev:
+                problems.append(f"entry {seq} does not follow the entry before it.")
+                break
+            if not hmac.compare_digest(audit_mod._mac(audit_key, prev, row), stored_mac):
+                problems.append(f"entry {seq} was changed after it was written.")
+                break
+            prev, head = stored_mac, audit_mod.Head(seq, stored_mac)
+            expected_seq += 1
+            count += 1
+        stored = conn.execute("SELECT audit_seq, audit_mac FROM practices WHERE id = %s", (practice_id,)).fetchone()
+    if not problems:
+        if stored is None:
+            problems.append("the practice is not on this server.")
+        elif (stored[0], stored[1]) != ((head.seq, head.mac) if head else (0, audit_mod.GENESIS)):
+            problems.append(f"the practice's chain head ({stored[0]}) is not the last entry "
+                            f"({head.seq if head else 0}): entries were cut off or the head was moved.")
+        if expected_head is not None:
+            if head is None or head.seq < expected_head.seq:
+                problems.append(f"entries after {head.seq if head else 0} are missing (the trail reached "
+                                f"{expected_head.seq} before).")
+            else:
+                match = conn.execute("SELECT mac FROM audit WHERE practice_id = %s AND seq = %s",
+                                     (practice_id, expected_head.seq)).fetchone()
+                if not match or match[0] != expected_head.mac:
+                    problems.append(f"entry {expected_head.seq} differs from the one recorded earlier.")
+    if problems:
+        return audit_mod.Verification(False, count, head, problems[0], tuple(problems))
+    return audit_mod.Verification(True, count, head)

@@ -1,0 +1,125 @@
+"""Reading the practice's list of patients as a clinical system exports it: what each
+status word means, each row problem by line (quoting nobody), merged and superseded NHS
+numbers, and what each good row carries."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from gp_optout_desktop.domain import practice_list
+from gp_optout_desktop.domain.import_rows import ImportRefused
+from gp_optout_desktop.domain.nhs_number import synthetic_range
+from gp_optout_desktop.domain.practice_list import DECEASED, DEDUCTED, REGISTERED, TEMPORARY, read_list
+
+TODAY = date(2026, 12, 1)
+N = synthetic_range(8)
+HEADER = "NHS Number,Surname,Forenames,Date of Birth,Postcode,Registration Status,Registration Date,Date of Death"
+
+
+def read(*rows: str, header: str = HEADER):
+    return read_list("\ufeff" + "\r\n".join([header, *rows]) + "\r\n", TODAY)
+
+
+def problems(*rows: str, header: str = HEADER) -> list[str]:
+    with pytest.raises(ImportRefused) as err:
+        read(*rows, header=header)
+    count = len(err.value.problems)
+    assert str(err.value) == (f"{count} row{'s' if count != 1 else ''} cannot be imported, so nothing was imported. "
+                              "Correct the file and try again.")
+    return [str(p) for p in err.value.problems]
+
+
+@pytest.mark.parametrize("word, state", [
+    ("Registered", REGISTERED), ("GMS", REGISTERED), ("R", REGISTERED), ("Transferred  Out", DEDUCTED),
+    ("ex-patient", DEDUCTED), ("D", DEDUCTED), ("Died", DECEASED), ("temporary_resident", TEMPORARY), ("T", TEMPORARY),
+])
+def test_each_status_word_clinical_systems_use(word, state):
+    died = "2026-01-01" if state == DECEASED else ""
+    [row] = read(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,{word},,{died}")
+    assert row.status == state
+
+
+def test_a_good_row_carries_its_dates_and_line():
+    [row] = read(f"{N[0]},Test,Bo,06/01/1970,ls1 4ap,deceased,01/02/1990,2026-11-30")
+    assert (row.row, row.status, row.since, row.died_on, row.previous_nhs) == (
+        2, DECEASED, date(1990, 2, 1), date(2026, 11, 30), None)
+    assert (row.patient.nhs_number, row.patient.postcode) == (N[0], "LS1 4AP")
+
+
+def test_a_merged_record_names_the_superseded_number():
+    header = "NHS Number,Surname,Forenames,DOB,Postcode,Status,Previous NHS Number"
+    [row] = read(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,{N[1]}", header=header)
+    assert row.previous_nhs == N[1]
+
+
+def test_each_row_problem_is_named_by_line_without_quoting_the_patient():
+    found = problems(
+        f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,,",
+        f"{N[1]},Test,Bo,1970-01-06,LS1 4AP,,,",
+        f"{N[2]},Test,Bo,1970-01-06,LS1 4AP,moved away,,",
+        f"{N[3]},Test,Bo,1970-01-06,LS1 4AP,deceased,,",
+        f"{N[4]},Test,Bo,1970-01-06,LS1 4AP,registered,,2026-01-01",
+        f"{N[5]},Test,Bo,1970-01-06,LS1 4AP,registered,2026-12-02,",
+        f"{N[6]},Test,Bo,1970-01-06,LS1 4AP,deceased,,1969-12-31",
+        f"{N[7]},Test,Bo,1970-01-06,QQ1 1QQ,registered,,",
+        f"{N[0]},Again,Bo,1970-01-06,LS1 4AP,registered,,",
+    )
+    assert found == [
+        "Row 3: the registration status is missing",
+        "Row 4: the registration status is not one of registered, deducted, deceased or temporary",
+        "Row 5: a deceased patient needs the date of death",
+        "Row 6: a date of death is given but the status is not deceased",
+        "Row 7: the registration date is in the future",
+        "Row 8: the date of death is before the date of birth",
+        # The desk's sentence quotes the postcode typed; a problem list never quotes a patient.
+        "Row 9: it is not a UK postcode: the first part does not match any UK format.",
+        "Row 10: the same NHS number as row 2",
+    ]
+
+
+def test_a_registration_date_before_birth_and_a_death_in_the_future_are_refused():
+    assert problems(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,1970-01-05,") == [
+        "Row 2: the registration date is before the date of birth"]
+    assert problems(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,deceased,,2026-12-02") == [
+        "Row 2: the date of death is in the future"]
+    [row] = read(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,deceased,1970-01-06,2026-12-01")
+    assert row.since == date(1970, 1, 6) and row.died_on == TODAY
+
+
+def test_a_superseded_number_that_is_also_a_patient_or_itself_is_refused():
+    header = "NHS Number,Surname,Forenames,DOB,Postcode,Status,Old NHS Number"
+    assert problems(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,{N[1]}",
+                    f"{N[1]},Test,Cy,1971-01-06,LS1 4AP,registered,", header=header) == [
+        "Row 2: the previous NHS number is also listed as a patient in row 3: a superseded number is not a patient"]
+    assert problems(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,{N[0]}", header=header) == [
+        "Row 2: the previous NHS number is the same as the NHS number"]
+    assert problems(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,9990000011", header=header) == [
+        "Row 2: Not a valid NHS number: the check digit does not match (a digit may be mistyped)."]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "The file is empty. Nothing was imported."),
+    ("NHS Number,Surname,Status\r\n", "The first line must name the columns; missing: forenames, date of birth, "
+                                     "postcode. Nothing was imported."),
+    (HEADER + "\r\n,,\r\n", "The file has a header but no rows. Nothing was imported."),
+])
+def test_a_file_with_nothing_to_import(text, message):
+    with pytest.raises(ImportRefused) as err:
+        read_list(text, TODAY)
+    assert str(err.value) == message
+
+
+def test_a_list_longer_than_the_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(practice_list, "MAX_ROWS", 1)
+    assert len(read(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,,")) == 1
+    with pytest.raises(ImportRefused) as err:
+        read(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,,", f"{N[1]},Test,Bo,1970-01-06,LS1 4AP,registered,,")
+    assert str(err.value) == "The file has more than 1 rows. Nothing was imported."
+
+
+def test_a_row_that_breaks_the_csv_is_named():
+    text = HEADER + "\r\n" + f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,,\r\n{N[1]}," + "x" * 200_000 + "\r\n"
+    with pytest.raises(ImportRefused) as err:
+        read_list(text, TODAY)
+    assert [str(p) for p in err.value.problems] == ["Row 3: not readable as CSV (field larger than field limit (131072))"]

@@ -1,0 +1,66 @@
+"""The server sees ciphertext only: seed known names and NHS numbers through the desk, then
+search a plain pg_dump and the server's full statement log (log_statement=all, with bound
+parameters) for any of them and for key material. Finds none."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+
+from gp_optout_desktop.domain.events import Proxy
+from tests.server import practices as P
+
+PEOPLE = [("Quixwellzyk", "Marmaduke", "9990000018", "ZZ99 3VZ"), ("Vonkleptryx", "Ottoline", "9990000026", "LS1 4AP")]
+
+
+def _markers() -> dict[str, str]:
+    out = {}
+    for surname, forename, nhs, postcode in PEOPLE:
+        out.update({surname: surname, forename: forename, f"nhs {nhs}": nhs,
+                    f"nhs spaced {nhs}": f"{nhs[:3]} {nhs[3:6]} {nhs[6:]}", f"postcode {postcode}": postcode,
+                    f"postcode key {postcode}": postcode.replace(" ", "")})
+    out.update({"address": "Quillfeatherby Lane", "phone": "07700 900461", "email": "marmaduke.q@example.org",
+                "proxy name": "Proxymorgwen", "date of birth": "1931-07-19"})
+    return out
+
+
+def _key_forms(key: bytes) -> list[str]:
+    return [key.hex(), key.hex().upper(), base64.b64encode(key).decode(), "\\x" + key.hex()]
+
+
+def test_no_plaintext_or_key_material_in_a_dump_or_the_statement_log(pg_db):
+    pg_db.log_statements("all")  # every later session on this database, with its parameters
+    admin = P.init(pg_db)
+    practice = P.new_practice(pg_db, admin, "A", logins=1)
+    d = P.started(pg_db, practice)
+    ids = []
+    for surname, forename, nhs, postcode in PEOPLE:
+        ids.append(P.add(d, P.patient(surname, forename, nhs=nhs, postcode=postcode, dob="1931-07-19",
+                                      address=["12 Quillfeatherby Lane"], phone="07700 900461",
+                                      email="marmaduke.q@example.org")))
+    P.record(d, ids[0], proxy=Proxy("legal_guardian", "Proxymorgwen", "LPA seen", "alice"),
+             letter=("register", P.TODAY))
+    P.record(d, ids[1])
+    # The desk reads them back: they are there, and searchable, on the desk side.
+    assert d.search_ids("Quixwell") == [ids[0]] and d.search_ids("999 000 0026") == [ids[1]]
+    assert d.history(ids[0])[0].proxy.name == "Proxymorgwen"
+    d.conn.close()
+    admin.close()
+
+    dump = subprocess.run([str(pg_db.server.bin_dir / "pg_dump"), "--format=plain", "--no-owner",
+                           "--dbname", pg_db.admin_conninfo], capture_output=True, text=True, check=True,
+                          timeout=120).stdout
+    log = pg_db.server.log_text()
+    # Both really hold the data: the dump the rows, the log this database's statements and parameters.
+    assert "COPY public.patients" in dump and "COPY public.audit" in dump and "\\x" in dump
+    assert "INSERT INTO patients" in log and "parameters: $1" in log and pg_db.dbname in log
+
+    keys = d.keys
+    secrets = {name: [value, value.lower(), value.upper()] for name, value in _markers().items()}
+    secrets["desk password"] = [practice.logins[0][1]]
+    for name, key in (("data key", practice.data_key), ("field key", keys.field_key),
+                      ("index key", keys.index_key), ("audit key", keys.audit_key)):
+        secrets[name] = _key_forms(key)
+    for where, text in (("pg_dump", dump), ("statement log", log)):
+        found = [name for name, forms in secrets.items() if any(form in text for form in forms)]
+        assert found == [], f"{where} holds {found}"
