@@ -24,6 +24,7 @@ from gp_optout_desktop.store.errors import RegisterCorrupt
     (roles.GP, "print_letters", "A gp may not print letters."),
     (roles.RECEPTIONIST, "practice_optout", "A receptionist may not apply or lift the practice-wide opt-out."),
     (roles.GP, "delete_everything", "A gp may not delete everything."),  # an action with no label of its own
+    (roles.MANAGER, "delete_everything", "A practice manager may not delete everything."),  # the role's label
     ("visitor", "search", "A visitor may not search."),  # a role the table does not know
 ])
 def test_a_refusal_names_the_role_and_the_action_in_words(role, action, words):
