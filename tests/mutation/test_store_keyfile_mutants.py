@@ -213,4 +213,18 @@ def test_an_update_keeps_another_windows_change_and_refuses_a_foreign_file(tmp_p
 def test_an_unknown_key_derivation_is_refused_in_words():
     with pytest.raises(StoreError, match="unknown"):
         keyfile.derive_kek("pw", b"\0" * 16, {"alg": "scrypt", "t": 1, "m_kib": 8192, "p": 1})
-    assert keyfile.kdf_seconds({"alg": "argon2id", "t": 1, "m_kib": 8192, "p": 1}) > 0
+    assert 0 < keyfile.kdf_seconds({"alg": "argon2id", "t": 1, "m_kib": 8192, "p": 1}) < 60  # a duration, in seconds
+
+
+def test_a_throttle_entry_without_a_count_counts_from_zero(tmp_path):
+    """The schema accepts a throttle entry with no 'failures' (only a retry time): the next
+    wrong password is then the first counted, not the second."""
+    path = tmp_path / "register.keys"
+    keys = keyfile.KeyFile.create(path, "cd" * 16)
+    keys.wrap("hal", "hal-password", keyfile.new_data_key())
+    keys.data["throttle"]["hal"] = {"retry_at": None}
+    keys.save()
+    keys = keyfile.KeyFile.load(path)
+    with pytest.raises(WrongPassword):
+        keys.unlock("hal", "wrong", now=NOW)
+    assert keyfile.KeyFile.load(path).throttle_state("hal")["failures"] == 1
