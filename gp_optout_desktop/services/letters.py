@@ -187,8 +187,10 @@ def build_request(conn, row: letters_repo.LetterRow, table: codes_mod.CodeTable,
         if own:
             proxy_name, proxy_role = own[0].proxy.name, own[0].proxy.role
     elif row.kind == TYPE2_IN_ERROR:
+        # Late by the day the code was added, as the letter's own rule (check_type2_in_error) says:
+        # an old form signed before the cut-off but keyed after it was never converted either.
         late = [e for e in events_store.history(conn, row.patient_id)
-                if e.kind == codes_mod.TYPE2 and e.action == codes_mod.REGISTER and e.effective > table.type2_cutoff]
+                if e.kind == codes_mod.TYPE2 and e.action == codes_mod.REGISTER and e.added_on > table.type2_cutoff]
         items = tuple(_item(adult, e.kind, e.action, e.effective, table) for e in late)
     else:
         items = ()

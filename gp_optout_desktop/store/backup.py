@@ -100,7 +100,14 @@ def write(conn, data_key: bytes, keys: keyfile.KeyFile, out: Path, head: Head | 
             os.fsync(fh.fileno())
         os.replace(archive, out)
         atomic.fsync_dir(out.parent)
-    _reread(out)
+    try:
+        _reread(out)
+    except StoreError:
+        # What landed on disk is not the copy that was checked: never leave it under a backup's
+        # name, where it would later pass for a good one (hazard: a restore from it refuses).
+        out.unlink(missing_ok=True)
+        atomic.fsync_dir(out.parent)
+        raise
     return manifest
 
 

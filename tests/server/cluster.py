@@ -22,7 +22,6 @@ import glob
 import itertools
 import os
 import pwd
-import grp
 import re
 import secrets
 import shutil
@@ -119,6 +118,18 @@ def pem_key(key) -> bytes:
                              serialization.NoEncryption())
 
 
+def _temp_root() -> str:
+    """Where the cluster's folder goes: the usual temporary folder, unless the server (run as
+    ``nobody`` under root) could not reach it through its parents; then /tmp."""
+    root = tempfile.gettempdir()
+    if os.geteuid() != 0:
+        return root
+    path = Path(root).resolve()
+    if all(p.stat().st_mode & 0o001 for p in [path, *path.parents]):
+        return root
+    return "/tmp"
+
+
 class Cluster:
     """One running cluster. ``start()`` then ``stop()``; see the module docstring."""
 
@@ -184,11 +195,9 @@ class Cluster:
         except KeyError:
             raise ClusterUnavailable("running as root, and there is no 'nobody' user to run PostgreSQL as "
                                      "(initdb refuses root)") from None
-        group = grp.getgrgid(nobody.pw_gid).gr_name
         self._run_as = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
         for path in [self.base, *self.base.rglob("*")]:
             os.chown(path, nobody.pw_uid, nobody.pw_gid)
-        self._owner = f"nobody:{group}"
 
     def _run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         result = subprocess.run([str(a) for a in args], cwd=self.base, capture_output=True, text=True,
@@ -199,7 +208,7 @@ class Cluster:
         return result
 
     def start(self) -> "Cluster":
-        self.base = Path(tempfile.mkdtemp(prefix="gp-optout-pg-"))
+        self.base = Path(tempfile.mkdtemp(prefix="gp-optout-pg-", dir=_temp_root()))
         try:
             self._start()
         except BaseException:
@@ -244,7 +253,18 @@ class Cluster:
         if self._run_as:
             for path in [self.data_dir, *self.data_dir.rglob("*")]:
                 os.chown(path, self._run_as["user"], self._run_as["group"])
-        self._run(self.bin_dir / "pg_ctl", "start", "-w", "-t", "60", "-D", self.data_dir, "-l", self.log_file)
+        for attempt in range(3):
+            try:
+                self._run(self.bin_dir / "pg_ctl", "start", "-w", "-t", "60", "-D", self.data_dir, "-l", self.log_file)
+                break
+            except ClusterUnavailable:
+                # The free port was taken between choosing it and binding it: another one (the
+                # last 'port' line in postgresql.conf wins).
+                if attempt == 2 or "could not create any TCP/IP sockets" not in self.log_text():
+                    raise
+                self.port = free_port()
+                with open(self.data_dir / "postgresql.conf", "a", encoding="utf-8") as conf:
+                    conf.write(f"port = {self.port}\n")
         with self.admin() as conn:
             conn.execute(f'CREATE DATABASE "{self.template}"')
             conn.execute(f'ALTER DATABASE "{self.template}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')

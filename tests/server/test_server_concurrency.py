@@ -224,3 +224,27 @@ def test_the_server_and_file_verifiers_agree_on_altered_chains(pg_db, one):
     assert "entries after 3 are missing" in file.problem and "entries after 3 are missing" in " ".join(
         server.problems)
     assert "head" in server.problem  # and the practice row's head says so on its own
+
+
+def test_the_chain_verifies_while_desks_keep_writing(pg_db, one):
+    """One snapshot for the rows and the head: no false 'head is not the last entry'."""
+    admin, practice = one
+    writer, reader = P.started(pg_db, practice), P.desk(pg_db, practice, 1, user="bob", role="receptionist")
+    numbers, stop, errors = P.nhs_numbers(300), threading.Event(), []
+
+    def write():
+        try:
+            while not stop.is_set():
+                P.add(writer, P.patient("Busy", nhs=next(numbers)))
+        except Exception as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        results = [chain.verify(reader.conn, reader.keys.audit_key, practice.id) for _ in range(15)]
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not errors and all(r.ok for r in results), [r.problem for r in results if not r.ok]
+    assert results[-1].rows > results[0].rows  # the chain really grew while it was verified

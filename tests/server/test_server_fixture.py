@@ -127,3 +127,41 @@ def test_a_skipped_server_test_fails_under_ci(tmp_path):
     assert local.returncode == 0 and "1 skipped" in local.stdout and "PostgreSQL cannot start here: probe" in local.stdout
     assert ci.returncode == 1 and "1 failed" in ci.stdout
     assert "skipped under CI (CI=true), which is a failure" in ci.stdout
+
+
+def test_a_port_taken_before_the_server_binds_it_is_replaced(monkeypatch):
+    # Another process takes the chosen free port (on every loopback address) before PostgreSQL
+    # binds it: the cluster picks another port instead of failing the whole server suite.
+    import socket
+
+    from tests.server import cluster as cluster_mod
+
+    holders = []
+    v4 = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    v4.bind(("127.0.0.1", 0))
+    v4.listen()
+    holders.append(v4)
+    busy = v4.getsockname()[1]
+    try:
+        v6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        v6.bind(("::1", busy))
+        v6.listen()
+        holders.append(v6)
+    except OSError:
+        pass  # no IPv6 loopback here: PostgreSQL cannot bind ::1 either
+    offered = iter([busy])
+    real_free_port = cluster_mod.free_port
+    monkeypatch.setattr(cluster_mod, "free_port", lambda: next(offered, None) or real_free_port())
+    try:
+        cluster = cluster_mod.Cluster().start()
+        try:
+            assert cluster.port != busy
+            with cluster.admin() as conn:
+                assert conn.execute("SELECT current_setting('port')::int").fetchone()[0] == cluster.port
+            assert "could not create any TCP/IP sockets" in cluster.log_text()
+        finally:
+            cluster.stop()
+    finally:
+        for s in holders:
+            s.close()

@@ -157,11 +157,16 @@ def world(manager, register_dir, add_patient, tmp_path):
     export_file = tmp_path / "emis.csv"
     nhs_alpha = patients.view(manager, ids["Alpha"]).patient.nhs_number
     export_file.write_text("NHS Number,Surname,Forename,Date of Birth,Postcode,SNOMED Code,Event Date\r\n"
-                           f"{nhs_alpha},Alpha,Alex,06-May-1970,LS1 4AP,827241000000103,01-Jan-2025\r\n")
+                           f"{nhs_alpha},Alpha,Alex,06-May-1970,LS1 4AP,827241000000103,01-Jan-2025\r\n"
+                           "999 000 0042,Elsewhere,Eli,07-Jun-1971,LS1 4AP,827241000000103,02-Jan-2025\r\n")
+    cohort = tmp_path / "cohort.csv"
+    cohort.write_text(f"nhs_number\n{nhs_alpha}\n")
+    result = reconcile.reconcile(manager, export_file)  # a run to report on and import from
+    assert result.missing_rows
     backup.backup(manager, tmp_path / "before.gpob")
     manager.lock()
     return {"folder": register_dir, "ids": ids, "event": event, "tmp": tmp_path, "clinical_export": export_file,
-            "backup": tmp_path / "before.gpob"}
+            "backup": tmp_path / "before.gpob", "result": result, "cohort": cohort, "nhs_alpha": nhs_alpha}
 
 
 def _restore(s: Session, w: dict):
@@ -265,4 +270,116 @@ def test_each_role_can_do_exactly_what_the_table_says_and_refusals_are_audited(w
     finally:
         if session.register.is_open:
             session.lock()
+    assert wrong == []
+
+
+# ---- every service operation behind a refused permission -------------------------------------
+
+def _restore_as_is(s: Session, w: dict):
+    backup.restore(w["folder"], w["backup"], s.user, PASSWORDS[s.user])
+
+
+# (permission, operation) for every public service operation whose permission some role is
+# refused; the arguments are valid, so the permission is the only reason to refuse.
+EVERY_OPERATION = [
+    ("view_audit", "audit.verify", lambda s, w: audit.verify(s)),
+    ("view_audit", "audit.query", lambda s, w: audit.query(s)),
+    ("view_audit", "audit.export_csv", lambda s, w: audit.export_csv(s, [], w["tmp"] / "audit.csv")),
+    ("backup", "backup.backup", lambda s, w: backup.backup(s, w["tmp"] / "b.gpob")),
+    ("backup", "backup.last_backup", lambda s, w: backup.last_backup(s)),
+    ("restore", "backup.restore", _restore_as_is),
+    ("edit_codes", "codes.history", lambda s, w: codes.history(s)),
+    ("edit_codes", "codes.save", lambda s, w: codes.save(s, "{}", "Correcting the table (matrix)")),
+    ("edit_codes", "codes.reset", lambda s, w: codes.reset(s, "Back to the shipped table (matrix)")),
+    ("settings", "coding.set_target_days", lambda s, w: coding.set_target_days(s, 10)),
+    ("coding_worklist", "coding.export_csv", lambda s, w: coding.export_csv(s, w["tmp"] / "wl.csv")),
+    ("coding_worklist", "coding.export_checklist", lambda s, w: coding.export_checklist(s, w["tmp"] / "wl.pdf")),
+    ("export", "exclusion.public_key_pem", lambda s, w: exclusion.public_key_pem(s)),
+    ("export", "exclusion.export_public_key", lambda s, w: exclusion.export_public_key(s, w["tmp"] / "k.pem")),
+    ("export", "exclusion.replace_signing_key", lambda s, w: exclusion.replace_signing_key(s)),
+    ("export", "exclusion.snapshot", lambda s, w: exclusion.snapshot(s)),
+    ("export", "exclusion.export", lambda s, w: exclusion.export(s, w["tmp"] / "x")),
+    ("export", "exclusion.national_check",
+     lambda s, w: exclusion.national_check(s, w["cohort"], w["tmp"] / "to-check.csv")),
+    ("practice_optout", "exclusion.set_practice_optout",
+     lambda s, w: exclusion.set_practice_optout(s, "on", "Partners' meeting (matrix)")),
+    ("import_objections", "importer.check", lambda s, w: importer.check(s, IMPORT_CSV)),
+    ("import_objections", "importer.import_objections", lambda s, w: importer.import_objections(s, IMPORT_CSV)),
+    ("import_objections", "reconcile.import_missing", lambda s, w: reconcile.import_missing(s, w["result"])),
+    ("print_letters", "letters.print_batch", lambda s, w: letters.print_batch(s, w["tmp"] / "p.pdf")),
+    ("print_letters", "letters.preview", lambda s, w: letters.preview(s)),
+    ("print_letters", "letters.queue_practice_wide_notice", lambda s, w: letters.queue_practice_wide_notice(s)),
+    ("print_letters", "letters.mark_sent", lambda s, w: letters.mark_sent(s, [1], s.today())),
+    ("print_letters", "letters.reprint", lambda s, w: letters.reprint(s, w["nhs_alpha"], w["tmp"] / "r.pdf")),
+    ("print_letters", "letters.queue_policy_change", lambda s, w: letters.queue_policy_change(s)),
+    ("import_practice_list", "practice_list.check", lambda s, w: practice_list.check(s, PRACTICE_LIST_CSV)),
+    ("import_practice_list", "practice_list.import_list",
+     lambda s, w: practice_list.import_list(s, PRACTICE_LIST_CSV)),
+    ("reconcile", "reconcile.reconcile", lambda s, w: reconcile.reconcile(s, w["clinical_export"])),
+    ("reconcile", "reconcile.write_report",
+     lambda s, w: reconcile.write_report(s, w["result"], w["tmp"] / "report.csv")),
+    ("settings", "settings.set_idle_lock_minutes", lambda s, w: settings.set_idle_lock_minutes(s, 10)),
+    ("settings", "settings.set_practice_details",
+     lambda s, w: settings.set_practice_details(s, name="Renamed Surgery", address=["1 Road"])),
+    ("edit_templates", "templates.current", lambda s, w: templates.current(s, "objection")),
+    ("edit_templates", "templates.save_template",
+     lambda s, w: templates.save_template(s, "objection", templates.current.__doc__ or "x")),
+    ("edit_templates", "templates.use_installed", lambda s, w: templates.use_installed(s, "objection")),
+    ("manage_users", "users.list_users", lambda s, w: users.list_users(s)),
+    ("manage_users", "users.record_problems", lambda s, w: users.record_problems(s)),
+    ("manage_users", "users.add", lambda s, w: users.add(s, "extra1", R, "extra1-password-1")),
+    ("manage_users", "users.remove", lambda s, w: users.remove(s, "pm")),
+    ("manage_users", "users.change_role", lambda s, w: users.change_role(s, "pm", R)),
+    ("manage_users", "users.reset_password", lambda s, w: users.reset_password(s, "pm")),
+    ("rekey", "users.rekey", lambda s, w: users.rekey(s, PASSWORDS[s.user])),
+    ("rekey", "users.new_recovery_key", lambda s, w: users.new_recovery_key(s)),
+]
+
+
+def test_every_refusable_permission_has_its_operations_listed():
+    refusable = {p for p, allowed in TABLE.items() if not all(allowed)}
+    assert {p for p, _name, _op in EVERY_OPERATION} == refusable
+
+
+@pytest.mark.parametrize("role", [R, G, M])
+def test_every_operation_behind_a_refused_permission_is_refused_and_audited(world, role, monkeypatch):
+    asked: list[str] = []
+    real_require = Session.require
+
+    def require(self, permission):
+        asked.append(permission)
+        return real_require(self, permission)
+
+    monkeypatch.setattr(Session, "require", require)
+    user = USER_OF[role]
+    session = session_service.unlock(world["folder"], user, PASSWORDS[user])
+    wrong, tried = [], 0
+    try:
+        for perm, name, op in EVERY_OPERATION:
+            if TABLE[perm][ROLE_COLUMN[role]]:
+                continue
+            tried += 1
+            asked.clear()
+            top, revision = _top(session), session.revision()
+            try:
+                op(session, world)
+                wrong.append((name, "was not refused"))
+                continue
+            except PermissionError as exc:
+                if "may not" not in str(exc):
+                    wrong.append((name, "refusal without a clear message", str(exc)))
+            except Exception as exc:  # noqa: BLE001 - anything but the refusal is a finding
+                wrong.append((name, f"failed instead of being refused: {exc.__class__.__name__}: {exc}"))
+                continue
+            if asked[:1] != [perm]:
+                wrong.append((name, "checked another permission first", asked[:3]))
+            rows = [r for r in _audit_rows_after(session, top) if r[1] not in ("login", "session.lock")]
+            if rows != [(user, f"denied.{perm}", "denied")]:
+                wrong.append((name, "refusal not audited as exactly one denied.<permission>", rows))
+            if session.revision() != revision:
+                wrong.append((name, "a refused operation changed the register"))
+    finally:
+        if session.register.is_open:
+            session.lock()
+    assert tried == sum(1 for p, _n, _o in EVERY_OPERATION if not TABLE[p][ROLE_COLUMN[role]])
     assert wrong == []

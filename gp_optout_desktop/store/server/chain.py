@@ -20,9 +20,23 @@ _COLUMNS = "seq, at, actor, role, action, patient, outcome, workstation, detail,
 
 def verify(conn, audit_key: bytes, practice_id: int, expected_head: audit_mod.Head | None = None
            ) -> audit_mod.Verification:
+    """Verify while desks keep writing: in one REPEATABLE READ snapshot, the rows and the
+    practice row's head are of the same moment (inside a caller's transaction: theirs)."""
+    from psycopg.pq import TransactionStatus
+
+    if conn.info.transaction_status == TransactionStatus.IDLE:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            return _verify(conn, audit_key, practice_id, expected_head)
+    return _verify(conn, audit_key, practice_id, expected_head)
+
+
+def _verify(conn, audit_key, practice_id, expected_head) -> audit_mod.Verification:
     problems: list[str] = []
     prev, expected_seq, count, head = audit_mod.GENESIS, 1, 0, None
-    with conn.cursor(name=None) as cur:
+    # A server-side cursor: a chain of millions of entries is read in batches, not all at once.
+    with conn.cursor(name="gp_optout_verify_chain") as cur:
+        cur.itersize = 5000
         cur.execute(f"SELECT {_COLUMNS} FROM audit WHERE practice_id = %s ORDER BY seq", (practice_id,))
         for values in cur:
             row = dict(zip(audit_mod.FIELDS, values[:9]))
