@@ -138,8 +138,11 @@ def test_a_damaged_wrapped_key_or_secret_is_named_as_damage(tmp_path):
     assert slot.get("manager") is None  # a secret never put is absent, not damage
     entry = keys.data["users"]["dan"]
     entry["wrapped"] = keyfile._b64(bytes(len(keyfile._unb64(entry["wrapped"]))))
-    with pytest.raises(KeyDamaged, match="^The key file's entry for dan is damaged: the password is right"):
+    with pytest.raises(KeyDamaged) as damaged:
         keys.try_open("dan", "dan-password")
+    assert str(damaged.value) == ("The key file's entry for dan is damaged: the password is right but the key it "
+                                  "protects fails its check. Restore register.keys from a backup, or ask a practice "
+                                  "manager to reset your password.")
     assert keys.try_open("dan", "wrong-password") is None  # a wrong password is still just wrong
 
 
@@ -228,3 +231,36 @@ def test_a_throttle_entry_without_a_count_counts_from_zero(tmp_path):
     with pytest.raises(WrongPassword):
         keys.unlock("hal", "wrong", now=NOW)
     assert keyfile.KeyFile.load(path).throttle_state("hal")["failures"] == 1
+
+
+def test_forgetting_what_is_not_there_is_not_an_error(v3_keys, tmp_path):
+    """An old key file's entries have no wrapped secrets; a user may have no manager key; a
+    user may be gone already: forgetting any of these changes nothing and raises nothing."""
+    assert not v3_keys.has_secret("reception", "audit")
+    v3_keys.drop_secret("reception", "manager")
+    keys = keyfile.KeyFile.create(tmp_path / "register.keys", "98" * 16)
+    keys.wrap("ivy", "ivy-password", keyfile.new_data_key())
+    keys.drop_secret("ivy", "manager")
+    keys.remove("nobody")
+    assert keys.has_user("ivy") and keys.data["users"]["ivy"]["secrets"] == {}
+
+
+def test_the_recovery_key_is_throttled_and_recorded_at_the_time_given(v3_keys):
+    v3_keys.data["throttle"][keyfile.RECOVERY_USER] = {"failures": 5, "retry_at": (NOW + timedelta(seconds=30)).isoformat()}
+    with pytest.raises(Throttled):
+        v3_keys.unlock_with_recovery(V3_RECOVERY, now=NOW)
+    later = NOW + timedelta(seconds=31)
+    with pytest.raises(WrongPassword):
+        v3_keys.unlock_recovery_slot("AAAA-" * 12 + "AAAA", now=later)
+    assert v3_keys.data["failed_unlocks"][-1] == {"user": keyfile.RECOVERY_USER, "at": later.isoformat()}
+
+
+def test_a_slot_taken_on_a_fresh_file_keeps_its_keys(tmp_path):
+    keys = keyfile.KeyFile.create(tmp_path / "register.keys", "76" * 16)
+    data_key = keyfile.new_data_key()
+    keys.wrap("jo", "jo-password", data_key)
+    keys.save()
+    slot = keys.try_open("jo", "jo-password")
+    fresh = keyfile.KeyFile.load(keys.path)
+    moved = slot.on(fresh)
+    assert (moved.keys, moved.data_key, moved.kek, moved.salt) == (fresh, data_key, slot.kek, slot.salt)
