@@ -89,6 +89,8 @@ def test_the_verdict_is_said_in_words():
         "The audit trail is intact: 12 entries, each linked to the one before and signed.")
     one = A.Verification(False, 3, None, "entry 2 was changed after it was written.", ("x",))
     assert one.describe() == "The audit trail has been altered: entry 2 was changed after it was written."
+    two = A.Verification(False, 3, None, "entry 2 was changed.", ("a", "b"))
+    assert two.describe() == "The audit trail has been altered: entry 2 was changed. (and 1 more problem(s))"
     three = A.Verification(False, 3, None, "entry 2 was changed.", ("a", "b", "c"))
     assert three.describe() == "The audit trail has been altered: entry 2 was changed. (and 2 more problem(s))"
 
