@@ -196,3 +196,27 @@ def test_one_transaction_is_signed_once_by_its_last_entry(manager):
     from gp_optout_desktop.services import audit
 
     assert audit.verify(manager).ok
+
+
+def test_a_bulk_import_signature_covers_many_entries_and_a_count_past_the_format_is_refused():
+    mac = A.entry_hash(A.GENESIS, ROW)
+    # One transaction of a 100,000-row import is signed once by its last entry.
+    assert A._check_signature(KEY.public_key(), mac, A._sign(KEY, mac, 99_999)) == 99_999
+    # A count that fits the four signed bytes but is past the format's limit is refused even
+    # when the writer's key really signed it.
+    too_many = 2**31
+    forged = f"{too_many}:" + KEY.sign(bytes.fromhex(mac) + too_many.to_bytes(4, "big")).hex()
+    assert A._check_signature(KEY.public_key(), mac, forged) is None
+    top = 2**31 - 1
+    assert A._check_signature(KEY.public_key(), mac, f"{top}:" + KEY.sign(bytes.fromhex(mac) + top.to_bytes(
+        4, "big")).hex()) == top
+
+
+def test_a_copy_from_before_the_upgrade_is_not_required_to_be_signed(old_db):
+    """A backup copy is checked without certificates handed in: with no manager key in its
+    meta (a register never upgraded), its HMAC trail is whole, not 'rewritten with the old key'."""
+    old_db.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    chain = A.AuditChain(b"k" * 32)
+    head = chain.append(old_db, user="pm", role="manager", action="login")
+    result = chain.verify(old_db, head)
+    assert result.ok and result.problems == () and result.rows == 1
