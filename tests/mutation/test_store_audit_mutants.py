@@ -220,3 +220,22 @@ def test_a_copy_from_before_the_upgrade_is_not_required_to_be_signed(old_db):
     head = chain.append(old_db, user="pm", role="manager", action="login")
     result = chain.verify(old_db, head)
     assert result.ok and result.problems == () and result.rows == 1
+
+
+def test_the_trail_filter_takes_a_backslash_literally_and_shows_at_most_5000_rows(old_db):
+    chain = A.AuditChain(b"k" * 32)
+    chain.append(old_db, user="pm", role="manager", action="back\\slash.x")
+    chain.append(old_db, user="pm", role="manager", action="backXslash.y")
+    assert [r[4] for r in A.select(old_db, action_prefix="back\\slash")] == ["back\\slash.x"]
+    chain.append(old_db, user="pm", role="manager", action="pct%.a")
+    chain.append(old_db, user="pm", role="manager", action="pctX.b")
+    assert [r[4] for r in A.select(old_db, action_prefix="pct%")] == ["pct%.a"]
+    chain.append(old_db, user="pm", role="manager", action="und_a.x")
+    chain.append(old_db, user="gp1", role="gp", action="undXa.y")
+    assert [r[4] for r in A.select(old_db, action_prefix="und_a")] == ["und_a.x"]
+    assert [r[4] for r in A.select(old_db, action_prefix="und", user="gp1")] == ["undXa.y"]  # both filters at once
+    old_db.executemany("INSERT INTO audit(seq, at, user, role, action, patient, outcome, workstation, detail, prev, mac)"
+                       " VALUES (?, '2026-03-02', 'pm', 'manager', 'bulk', '', 'ok', 'w', '', '', '')",
+                       [(seq,) for seq in range(7, 5007)])
+    shown = A.select(old_db)
+    assert len(shown) == 5000 and shown[0][0] == 5006  # the newest 5,000 of 5,006
