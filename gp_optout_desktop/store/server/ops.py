@@ -143,6 +143,9 @@ class Desk:
             "UPDATE practices SET audit_seq = %s, audit_mac = %s, revision = revision + 1 WHERE id = %s"
             " RETURNING revision", (seq, prev, self.practice_id)).fetchone()[0]
         tx.head = audit_mod.Head(seq, prev)
+        # What this revision changed, for a desk that missed the NOTIFY (store/server/listen.py).
+        cur.executemany("INSERT INTO changes(revision, patient_id) VALUES (%s, %s)",
+                        [(tx.revision, pid) for pid in sorted(tx.patients)])
         cur.execute("SELECT pg_notify(%s, %s)", (channel(self.practice_id), notify_payload(tx.revision, tx.patients)))
 
     # -- reads ---------------------------------------------------------------------------

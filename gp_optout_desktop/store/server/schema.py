@@ -52,6 +52,9 @@ DESK_GRANTS: dict[str, str] = {
 }
 # Changes to these need an audit row in the same transaction (the deferred trigger).
 AUDITED_TABLES = tuple(t for t in DESK_GRANTS if t not in ("desks", "schema_version", "audit"))
+V1_TABLES = tuple(DESK_GRANTS)  # V1 is frozen: later tables are added by their own migration
+# V2 (_v2_changes): which patients each revision changed, for desks catching up; ids only.
+DESK_GRANTS["changes"] = "SELECT, INSERT"
 
 _PRACTICE = "practice_id integer NOT NULL DEFAULT app_practice()"
 
@@ -230,7 +233,7 @@ END $$;
 def _v1_tail() -> str:
     """Policies, the audit-row trigger and grants for every table, generated so none is missed."""
     out = []
-    for table in DESK_GRANTS:
+    for table in V1_TABLES:
         out.append(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;")
         out.append(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY;")
         if table == "schema_version":
@@ -253,8 +256,27 @@ def _v1_tail() -> str:
     return "\n".join(out)
 
 
+def _v2_changes() -> str:
+    """V2 (helper pglive, live desks): which patients each revision changed, so a desk that
+    was away (NOTIFY is not replayed) catches up with one indexed read. Insert-only for desks,
+    written under the chain lock in ``Desk.write()``; one row per patient per write."""
+    return f"""
+CREATE TABLE changes(
+    {_PRACTICE} REFERENCES practices(id),
+    revision bigint NOT NULL,
+    patient_id bigint NOT NULL,
+    PRIMARY KEY (practice_id, revision, patient_id),
+    FOREIGN KEY (practice_id, patient_id) REFERENCES patients(practice_id, id));
+ALTER TABLE changes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE changes FORCE ROW LEVEL SECURITY;
+CREATE POLICY own_practice ON changes USING (practice_id = app_practice())
+    WITH CHECK (practice_id = app_practice());
+GRANT {DESK_GRANTS["changes"]} ON changes TO {DESK};
+"""
+
+
 # Index i holds the SQL that takes the server's schema from version i to i + 1.
-MIGRATIONS: list = [lambda: V1 + _v1_tail()]
+MIGRATIONS: list = [lambda: V1 + _v1_tail(), _v2_changes]
 LATEST = len(MIGRATIONS)
 
 _VERSION_TABLE = """
