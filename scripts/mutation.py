@@ -98,15 +98,16 @@ MODULES: dict[str, Module] = {
     "exclusion/writer.py": _m("exclusion/writer.py", f"{X}test_exclusion_writer_reader.py {X}test_exclusion_faults.py "
                               f"{X}test_exclusion_lock.py"),
     "store/audit.py": _m("store/audit.py", f"{S}test_audit_chain.py {S}test_insider_drills.py "
-                         f"{S}test_integrity_checks.py"),
+                         f"{S}test_integrity_checks.py {S}test_audit_rewrite_reasons.py"),
     "store/backup.py": _m("store/backup.py", f"{S}test_backup_restore.py {S}test_backup_windows_fsync.py "
-                          f"{S}test_restore_credentials.py"),
+                          f"{S}test_restore_credentials.py {S}test_backup_verify_content.py "
+                          f"{S}test_problems_logged.py"),
     "store/keyfile.py": _m("store/keyfile.py", f"{S}test_keyfile_concurrency.py {S}test_keyfile_merge_hierarchy.py "
                            f"{S}test_keyfile_schema.py {S}test_key_hierarchy.py {S}test_keys_and_unlock.py"),
     # The services' permission checks: the role table and the two gates every service uses.
     "permissions": _m("domain/roles.py services/session.py",
                       "tests/services/test_permissions.py tests/domain/test_codes_and_roles.py "
-                      "tests/services/test_every_write_attributed.py",
+                      "tests/services/test_every_write_attributed.py tests/services/test_role_action_matrix.py",
                       functions="roles.* Session.require Session.write"),
 }
 

@@ -57,7 +57,8 @@ def test_revision_seen_is_zero_without_a_key_file_and_logged_when_it_is_damaged(
     (tmp_path / database.KEYS_NAME).write_text('{"revision_seen": "not a number"', encoding="utf-8")
     assert store_backup.revision_seen(tmp_path) == 0
     (logged,) = _warnings(caplog, "gp_optout_desktop.store.backup")
-    assert logged.startswith("The revision the replaced register reached could not be read from its key file")
+    assert logged.startswith("The revision the replaced register reached could not be read from its key file; "
+                             "the restore is not checked against it (JSONDecodeError at ")
     assert "JSONDecodeError" in logged
 
 
@@ -83,3 +84,13 @@ def test_a_skipped_network_folder_check_is_logged(tmp_path, monkeypatch, caplog)
     (logged,) = _warnings(caplog, "gp_optout_desktop.store.location")
     assert logged.startswith("/proc/mounts could not be read: the network-folder check was skipped "
                              "(FileNotFoundError [ENOENT] at ")
+
+
+def test_revision_seen_is_zero_for_a_key_file_that_never_recorded_one(tmp_path, caplog):
+    keys = keyfile.KeyFile.create(tmp_path / database.KEYS_NAME, "ab" * 16)
+    keys.save()
+    assert "revision_seen" not in keys.data and store_backup.revision_seen(tmp_path) == 0
+    keys.data["revision_seen"] = 0
+    keys.save()
+    assert store_backup.revision_seen(tmp_path) == 0
+    assert _warnings(caplog, "gp_optout_desktop.store.backup") == []

@@ -1,0 +1,241 @@
+"""The audit trail's formats and words as a practice relies on them: an entry's hash, its
+writer's signature and the signed head follow the documented byte layout (so heads kept in
+key files and backups by this release verify in the next), the old HMAC-chained entries of
+a register from before schema 4 still verify, every refusal names the entry and the reason,
+and the trail screen's filters find exactly what they name. Written to close survivors of
+scripts/run-mutation over store/audit.py (docs/mutation-testing.md, "store modules"); the
+rewrite and reorder cases are tests/store/test_audit_rewrite_reasons.py."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import sqlite3
+from datetime import datetime, timezone
+
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gp_optout_desktop.store import audit as A
+
+KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+ROW = {"seq": 1, "at": "2026-03-02T12:00:00.000000+00:00", "user": "pm", "role": "manager",
+       "action": "patient.create", "patient": "999 000 0018", "outcome": "ok", "workstation": "desk-1",
+       "detail": "via=form é", "signer": "1", "perm": "add_patient", "rows": '{"patients":"ff"}'}
+OLD_FIELDS = ["seq", "at", "user", "role", "action", "patient", "outcome", "workstation", "detail"]
+
+
+def test_an_entry_hash_is_sha256_of_prev_and_the_signed_fields_as_compact_json():
+    body = json.dumps([ROW[f] for f in OLD_FIELDS + ["signer", "perm", "rows"]], ensure_ascii=False,
+                      separators=(",", ":"))
+    assert A.entry_hash(A.GENESIS, ROW) == hashlib.sha256((("0" * 64) + body).encode("utf-8")).hexdigest()
+    assert A.entry_hash("ab" * 32, ROW) != A.entry_hash(A.GENESIS, ROW)
+
+
+def test_an_old_entry_mac_is_hmac_sha256_of_prev_and_the_first_nine_fields():
+    body = json.dumps([ROW[f] for f in OLD_FIELDS], ensure_ascii=False, separators=(",", ":"))
+    expected = hmac.new(b"k" * 32, (A.GENESIS + body).encode("utf-8"), hashlib.sha256).hexdigest()
+    assert A._mac(b"k" * 32, A.GENESIS, ROW) == expected
+
+
+def test_a_signature_covers_the_hash_and_the_count_of_entries_before_it():
+    mac = A.entry_hash(A.GENESIS, ROW)
+    sig = A._sign(KEY, mac, 2)
+    count, hexsig = sig.split(":")
+    assert count == "2"
+    KEY.public_key().verify(bytes.fromhex(hexsig), bytes.fromhex(mac) + (2).to_bytes(4, "big"))
+    assert A._check_signature(KEY.public_key(), mac, sig) == 2
+    assert A._check_signature(KEY.public_key(), mac, A._sign(KEY, mac, 0)) == 0
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda s: s.replace("2:", "3:", 1),          # claims more entries than were signed
+    lambda s: s.split(":", 1)[1],                 # no count
+    lambda s: "-1:" + s.split(":", 1)[1],         # a negative count
+    lambda s: f"{2**31}:" + s.split(":", 1)[1],   # a count out of range
+    lambda s: "2:" + "zz" * 64,                   # not hex
+    lambda s: "two:" + s.split(":", 1)[1],        # not a number
+])
+def test_a_signature_that_does_not_verify_counts_nothing(spoil):
+    mac = A.entry_hash(A.GENESIS, ROW)
+    assert A._check_signature(KEY.public_key(), mac, spoil(A._sign(KEY, mac, 2))) is None
+    other = Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
+    assert A._check_signature(other.public_key(), mac, A._sign(KEY, mac, 2)) is None
+
+
+def test_a_head_signs_the_register_id_its_seq_and_its_hash():
+    head = A.Head(7, "ab" * 32)
+    assert head.signed_bytes("rid-1") == f"gp-optout audit head|rid-1|7|{'ab' * 32}".encode("utf-8")
+    sig = KEY.sign(head.signed_bytes("rid-1"))
+    KEY.public_key().verify(sig, b"gp-optout audit head|rid-1|7|" + ("ab" * 32).encode())
+    with pytest.raises(InvalidSignature):
+        KEY.public_key().verify(sig, A.Head(7, "ab" * 32).signed_bytes("rid-2"))
+
+
+def test_a_head_is_kept_as_a_small_dict_and_read_back():
+    plain, signed = A.Head(3, "cd" * 32), A.Head(4, "ef" * 32, "2", "aa" * 64)
+    assert plain.as_dict() == {"seq": 3, "mac": "cd" * 32}
+    assert signed.as_dict() == {"seq": 4, "mac": "ef" * 32, "serial": "2", "sig": "aa" * 64}
+    assert A.Head.from_dict(plain.as_dict()) == plain and A.Head.from_dict(signed.as_dict()) == signed
+    assert A.Head.from_dict({"seq": "5", "mac": 12}) == A.Head(5, "12")
+    assert A.Head.from_dict(None) is None and A.Head.from_dict({}) is None
+
+
+def test_the_verdict_is_said_in_words():
+    assert A.Verification(True, 12, None).describe() == (
+        "The audit trail is intact: 12 entries, each linked to the one before and signed.")
+    one = A.Verification(False, 3, None, "entry 2 was changed after it was written.", ("x",))
+    assert one.describe() == "The audit trail has been altered: entry 2 was changed after it was written."
+    two = A.Verification(False, 3, None, "entry 2 was changed.", ("a", "b"))
+    assert two.describe() == "The audit trail has been altered: entry 2 was changed. (and 1 more problem(s))"
+    three = A.Verification(False, 3, None, "entry 2 was changed.", ("a", "b", "c"))
+    assert three.describe() == "The audit trail has been altered: entry 2 was changed. (and 2 more problem(s))"
+
+
+@pytest.fixture
+def old_db():
+    """An audit table as a register from before schema 4 has it (HMAC chain, no signatures)."""
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(
+        "CREATE TABLE audit(seq INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL,"
+        " action TEXT NOT NULL, patient TEXT NOT NULL, outcome TEXT NOT NULL, workstation TEXT NOT NULL,"
+        " detail TEXT NOT NULL, prev TEXT NOT NULL, mac TEXT NOT NULL);")
+    for column in ("signer", "perm", "rows", "sig"):
+        conn.execute(f"ALTER TABLE audit ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+    yield conn
+    conn.close()
+
+
+def test_an_hmac_chained_trail_appends_verifies_and_names_a_changed_entry(old_db):
+    chain = A.AuditChain(b"k" * 32)
+    assert chain.head(old_db) is None
+    first = chain.append(old_db, user="pm", role="manager", action="login",
+                         at=datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
+    assert first.seq == 1
+    head = chain.append(old_db, user="pm", role="manager", action="patient.read", patient="999 000 0018",
+                        detail="d", outcome="ok")
+    assert head == chain.head(old_db) and head.seq == 2
+    rows = old_db.execute("SELECT seq, at, workstation, prev, mac, signer, sig FROM audit ORDER BY seq").fetchall()
+    assert rows[0][1] == "2026-03-02T09:00:00.000000+00:00" and rows[0][2] == socket.gethostname()[:64]
+    assert rows[0][3] == A.GENESIS and rows[1][3] == rows[0][4] and rows[1][4] == head.mac
+    assert rows[0][5] == rows[0][6] == ""  # no signer, no signature: the old format
+    assert chain.signed_head(old_db) == head  # nothing to sign it with
+    result = chain.verify(old_db, head, certs={})
+    assert result.ok and result.rows == 2 and result.head == head
+    assert A.AuditChain(b"j" * 32).verify(old_db, certs={}).problem == "entry 1 was changed after it was written."
+    assert A.AuditChain(None).verify(old_db, certs={}).problem == "entry 1 was changed after it was written."
+    old_db.execute("UPDATE audit SET detail = 'edited' WHERE seq = 2")
+    assert chain.verify(old_db, certs={}).problem == "entry 2 was changed after it was written."
+
+
+def test_a_missing_entry_and_a_cut_off_end_are_named(old_db):
+    chain = A.AuditChain(b"k" * 32)
+    for i in range(4):
+        head = chain.append(old_db, user="pm", role="manager", action=f"step.{i}")
+    old_db.execute("DELETE FROM audit WHERE seq = 4")
+    result = chain.verify(old_db, head, certs={})
+    assert result.problems == ("entries after 3 are missing (the trail reached 4 before, recorded earlier).",)
+    assert result.rows == 3 and result.head.seq == 3
+    old_db.execute("DELETE FROM audit WHERE seq = 2")
+    assert chain.verify(old_db, certs={}).problem == "entry 2 is missing (found 3 next)."
+
+
+def test_a_head_kept_elsewhere_that_the_trail_does_not_hold_is_named(old_db):
+    chain = A.AuditChain(b"k" * 32)
+    for i in range(3):
+        chain.append(old_db, user="pm", role="manager", action=f"step.{i}")
+    elsewhere = A.Head(2, "0" * 64)
+    result = chain.verify(old_db, None, certs={}, extra_heads=(("kept in the register", elsewhere),))
+    assert result.problems == ("entry 2 differs from the one kept in the register.",)
+    assert chain.verify(old_db, None, certs={}, sealed_required=True).problems == (
+        "the trail has no entry signed since the upgrade: it was rewritten with the old key.",)
+
+
+def _audit_rows(manager, **filters):
+    from gp_optout_desktop.store.audit import select
+
+    with manager.register.reading() as conn:
+        return select(conn, **filters)
+
+
+def test_the_trail_filters_find_exactly_what_they_name(manager, add_patient):
+    add_patient(manager, nhs="9990000018")
+    add_patient(manager, nhs="9990000026")
+    with manager.write("settings") as ctx:
+        ctx.audit("odd_name%.x")
+        ctx.audit("oddXname.y")
+    everything = _audit_rows(manager)
+    assert [r[0] for r in everything] == sorted((r[0] for r in everything), reverse=True)  # newest first
+    assert len(_audit_rows(manager, limit=2)) == 2
+    assert [r[4] for r in _audit_rows(manager, action_prefix="odd_name%")] == ["odd_name%.x"]  # % and _ literal
+    assert [r[4] for r in _audit_rows(manager, action_prefix="odd")] == ["oddXname.y", "odd_name%.x"]
+    assert {r[5] for r in _audit_rows(manager, patient="9990000018")} == {"9990000018"}
+    assert _audit_rows(manager, user="nobody") == [] and {r[2] for r in _audit_rows(manager, user="pm")} == {"pm"}
+    stamps = sorted(r[1] for r in everything)
+    middle = stamps[len(stamps) // 2]
+    assert all(r[1] >= middle for r in _audit_rows(manager, since=middle))
+    assert all(r[1] <= middle for r in _audit_rows(manager, until=middle))
+    assert len(_audit_rows(manager, since=middle)) + len(_audit_rows(manager, until=middle)) == len(everything) + 1
+    assert _audit_rows(manager, action_prefix="", user="", patient="") == everything  # empty filters filter nothing
+
+
+def test_one_transaction_is_signed_once_by_its_last_entry(manager):
+    with manager.write("settings") as ctx:
+        for i in range(3):
+            ctx.audit(f"settings.step{i}")
+    with manager.register.reading() as conn:
+        rows = conn.execute("SELECT seq, signer, perm, sig, at FROM audit WHERE action LIKE 'settings.step%' "
+                            "ORDER BY seq").fetchall()
+    assert [r[3] == "" for r in rows] == [True, True, False] and rows[2][3].startswith("2:")
+    assert {r[1] for r in rows} == {rows[2][1]} and rows[2][1] and {r[2] for r in rows} == {"settings"}
+    assert [r[0] for r in rows] == list(range(rows[0][0], rows[0][0] + 3))
+    assert all(len(r[4].split(".")[-1].split("+")[0]) == 6 for r in rows)  # microseconds kept
+    from gp_optout_desktop.services import audit
+
+    assert audit.verify(manager).ok
+
+
+def test_a_bulk_import_signature_covers_many_entries_and_a_count_past_the_format_is_refused():
+    mac = A.entry_hash(A.GENESIS, ROW)
+    # One transaction of a 100,000-row import is signed once by its last entry.
+    assert A._check_signature(KEY.public_key(), mac, A._sign(KEY, mac, 99_999)) == 99_999
+    # A count that fits the four signed bytes but is past the format's limit is refused even
+    # when the writer's key really signed it.
+    too_many = 2**31
+    forged = f"{too_many}:" + KEY.sign(bytes.fromhex(mac) + too_many.to_bytes(4, "big")).hex()
+    assert A._check_signature(KEY.public_key(), mac, forged) is None
+    top = 2**31 - 1
+    assert A._check_signature(KEY.public_key(), mac, f"{top}:" + KEY.sign(bytes.fromhex(mac) + top.to_bytes(
+        4, "big")).hex()) == top
+
+
+def test_a_copy_from_before_the_upgrade_is_not_required_to_be_signed(old_db):
+    """A backup copy is checked without certificates handed in: with no manager key in its
+    meta (a register never upgraded), its HMAC trail is whole, not 'rewritten with the old key'."""
+    old_db.execute("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    chain = A.AuditChain(b"k" * 32)
+    head = chain.append(old_db, user="pm", role="manager", action="login")
+    result = chain.verify(old_db, head)
+    assert result.ok and result.problems == () and result.rows == 1
+
+
+def test_the_trail_filter_takes_a_backslash_literally_and_shows_at_most_5000_rows(old_db):
+    chain = A.AuditChain(b"k" * 32)
+    chain.append(old_db, user="pm", role="manager", action="back\\slash.x")
+    chain.append(old_db, user="pm", role="manager", action="backXslash.y")
+    assert [r[4] for r in A.select(old_db, action_prefix="back\\slash")] == ["back\\slash.x"]
+    chain.append(old_db, user="pm", role="manager", action="pct%.a")
+    chain.append(old_db, user="pm", role="manager", action="pctX.b")
+    assert [r[4] for r in A.select(old_db, action_prefix="pct%")] == ["pct%.a"]
+    chain.append(old_db, user="pm", role="manager", action="und_a.x")
+    chain.append(old_db, user="gp1", role="gp", action="undXa.y")
+    assert [r[4] for r in A.select(old_db, action_prefix="und_a")] == ["und_a.x"]
+    assert [r[4] for r in A.select(old_db, action_prefix="und", user="gp1")] == ["undXa.y"]  # both filters at once
+    old_db.executemany("INSERT INTO audit(seq, at, user, role, action, patient, outcome, workstation, detail, prev, mac)"
+                       " VALUES (?, '2026-03-02', 'pm', 'manager', 'bulk', '', 'ok', 'w', '', '', '')",
+                       [(seq,) for seq in range(7, 5007)])
+    shown = A.select(old_db)
+    assert len(shown) == 5000 and shown[0][0] == 5006  # the newest 5,000 of 5,006

@@ -1,0 +1,266 @@
+"""The key file as a practice relies on it: a key file written by an earlier release still
+opens (its wrapping, labels and check values are a format, not an implementation detail),
+the recovery key is typed as printed in any case and spacing, the wrong-password delay
+follows its published schedule to the second, and every refusal says what to do. Written
+to close survivors of scripts/run-mutation over store/keyfile.py (docs/mutation-testing.md,
+"store modules")."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from gp_optout_desktop.store import keyfile
+from gp_optout_desktop.store.errors import KeyDamaged, StoreError, Throttled, WrongPassword
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "register-v3"
+V3_RECOVERY = "4KDR-DMW7-SFHY-U7KW-GDAR-MJFG-IAVT-4CEH-KLBG-KOY7-5DOM-3JE5-BMOJ"
+NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def v3_keys(tmp_path) -> keyfile.KeyFile:
+    """The key file of a register written by an earlier release (tests/fixtures/register-v3)."""
+    shutil.copy2(FIXTURE / "register.keys", tmp_path / "register.keys")
+    return keyfile.KeyFile.load(tmp_path / "register.keys")
+
+
+def test_a_key_file_written_by_an_earlier_release_still_opens(v3_keys):
+    data_key = v3_keys.unlock("manager", "manager-demo-pass", now=NOW)
+    assert len(data_key) == 32
+    assert v3_keys.unlock("reception", "reception-demo-pass", now=NOW) == data_key
+    assert v3_keys.unlock_with_recovery(V3_RECOVERY, now=NOW) == data_key
+    # The same secrets in lower case, spaced or run together: as a person types them from paper.
+    assert v3_keys.unlock_with_recovery(V3_RECOVERY.lower().replace("-", " "), now=NOW) == data_key
+    assert v3_keys.unlock_with_recovery(V3_RECOVERY.replace("-", ""), now=NOW) == data_key
+
+
+def test_a_new_key_file_round_trips_through_disk(tmp_path):
+    keys = keyfile.KeyFile.create(tmp_path / "register.keys", "ab" * 16)
+    assert keys.data == {"format": 1, "register_id": "ab" * 16, "users": {}, "throttle": {}, "audit_head": None}
+    data_key = keyfile.new_data_key()
+    keys.wrap("alice", "alice-password", data_key, must_change=True, extra={"audit": b"seed" * 8})
+    recovery = keyfile.new_recovery_key()
+    keys.wrap_recovery(recovery, data_key)
+    keys.save()
+    again = keyfile.KeyFile.load(tmp_path / "register.keys")
+    assert again.unlock("alice", "alice-password", now=NOW) == data_key
+    assert again.unlock_slot("alice", "alice-password", now=NOW).get("audit") == b"seed" * 8
+    assert again.unlock_with_recovery(recovery.lower(), now=NOW) == data_key
+    assert again.must_change("alice") and not again.must_change("nobody")
+    assert again.has_user("alice") and not again.has_user(keyfile.RECOVERY_USER)
+    assert again.user_names() == ["alice"]
+    entry = again.data["users"]["alice"]
+    assert entry["kdf"] == keyfile.KDF_DEFAULTS and len(keyfile._unb64(entry["salt"])) == 16
+    assert len(keyfile._unb64(entry["nonce"])) == 12 and again.data["users"][keyfile.RECOVERY_USER]["kdf"] == {
+        "alg": "hkdf-sha256"}
+    assert again.lock_path == tmp_path / "register.keys.lock"
+
+
+def test_a_recovery_key_is_52_base32_characters_in_groups_of_four():
+    seen = set()
+    for _ in range(20):
+        key = keyfile.new_recovery_key()
+        assert re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){12}", key), key
+        assert keyfile.normalise_recovery(f"  {key.lower()} ") == key.replace("-", "")
+        seen.add(key)
+    assert len(seen) == 20
+    assert keyfile.normalise_recovery("ab-cd ef\t1.2") == "ABCDEF12"
+    assert len(keyfile.new_register_id()) == 32 and int(keyfile.new_register_id(), 16) >= 0
+
+
+def test_the_wrong_password_delay_follows_its_schedule(tmp_path):
+    keys = keyfile.KeyFile.create(tmp_path / "register.keys", "cd" * 16)
+    keys.wrap("bob", "bob-password", keyfile.new_data_key())
+    keys.save()
+    delays = []
+    for n in range(1, 12):
+        with pytest.raises(WrongPassword, match="^The user name or password is wrong.$"):
+            keys.unlock("bob", "not-it", now=NOW)  # never throttled: each try is at NOW, checked against retry
+        retry = keys.retry_at("bob")
+        delays.append(None if retry is None else int((retry - NOW).total_seconds()))
+        keys.data["throttle"]["bob"]["retry_at"] = None  # so the next try is allowed, the count kept
+    assert delays == [None, None, None, None, 30, 60, 120, 240, 480, 900, 900]
+    assert keys.throttle_state("BOB")["failures"] == 11  # user names are counted case-folded
+    pending = keyfile.KeyFile.load(tmp_path / "register.keys").data["failed_unlocks"]
+    assert len(pending) == 11 and pending[0] == {"user": "bob", "at": NOW.isoformat()}
+
+
+def test_a_throttled_user_is_told_the_time_of_the_next_try_and_may_try_then(tmp_path):
+    keys = keyfile.KeyFile.create(tmp_path / "register.keys", "ef" * 16)
+    keys.wrap("carol", "carol-password", keyfile.new_data_key())
+    keys.save()
+    for _ in range(keyfile.FREE_FAILURES):
+        with pytest.raises(WrongPassword):
+            keys.unlock("carol", "wrong", now=NOW)
+    retry = keys.retry_at("Carol")
+    assert retry == NOW + timedelta(seconds=keyfile.FIRST_DELAY_S)
+    with pytest.raises(Throttled, match=r"^Too many wrong passwords\. The next try is allowed at 12:00:30\.$") as t:
+        keys.unlock("carol", "carol-password", now=retry - timedelta(microseconds=1))
+    assert t.value.retry_at == retry
+    assert keys.unlock("carol", "carol-password", now=retry)  # at the time given, the right password works
+    keys.clear_throttle("CAROL")
+    assert keys.retry_at("carol") is None and keys.throttle_state("carol") == {"failures": 0, "retry_at": None,
+                                                                               "log": []}
+
+
+def test_failed_unlocks_kept_are_bounded_and_drained_once(tmp_path):
+    keys = keyfile.KeyFile.create(tmp_path / "register.keys", "01" * 16)
+    for i in range(1005):
+        keys._add_failure("x" * 70 if i == 1004 else f"user{i}", NOW)
+    pending = keys.data["failed_unlocks"]
+    assert len(pending) == 1000 and pending[0]["user"] == "user5" and pending[-1]["user"] == "x" * 64
+    assert keys.drain_failed_unlocks() == pending and keys.drain_failed_unlocks() == []
+
+
+def test_the_recovery_slot_is_not_opened_by_a_user_name_and_password(v3_keys):
+    with pytest.raises(WrongPassword, match="^The user name or password is wrong.$"):
+        v3_keys.unlock(keyfile.RECOVERY_USER, keyfile.normalise_recovery(V3_RECOVERY), now=NOW)
+    with pytest.raises(WrongPassword, match="^That recovery key does not unlock this register.$"):
+        v3_keys.unlock_with_recovery("AAAA-" * 12 + "AAAA", now=NOW)
+    assert v3_keys.try_unwrap("nobody", "anything") is None  # an unknown name is a wrong password, not an error
+
+
+def test_a_damaged_wrapped_key_or_secret_is_named_as_damage(tmp_path):
+    keys = keyfile.KeyFile.create(tmp_path / "register.keys", "23" * 16)
+    keys.wrap("dan", "dan-password", keyfile.new_data_key(), extra={"audit": b"s" * 32})
+    slot = keys.try_open("dan", "dan-password")
+    sealed = keys.data["users"]["dan"]["secrets"]["audit"]
+    sealed["wrapped"] = keyfile._b64(bytes(len(keyfile._unb64(sealed["wrapped"]))))
+    with pytest.raises(KeyDamaged, match="^The key file's audit key for dan is damaged. Restore register.keys from a "
+                                         "backup, or ask a practice manager to reset the password.$"):
+        slot.get("audit")
+    assert slot.get("manager") is None  # a secret never put is absent, not damage
+    entry = keys.data["users"]["dan"]
+    entry["wrapped"] = keyfile._b64(bytes(len(keyfile._unb64(entry["wrapped"]))))
+    with pytest.raises(KeyDamaged) as damaged:
+        keys.try_open("dan", "dan-password")
+    assert str(damaged.value) == ("The key file's entry for dan is damaged: the password is right but the key it "
+                                  "protects fails its check. Restore register.keys from a backup, or ask a practice "
+                                  "manager to reset your password.")
+    assert keys.try_open("dan", "wrong-password") is None  # a wrong password is still just wrong
+
+
+def test_a_slot_changed_in_another_window_is_not_written_into(tmp_path):
+    keys = keyfile.KeyFile.create(tmp_path / "register.keys", "45" * 16)
+    data_key = keyfile.new_data_key()
+    keys.wrap("eve", "eve-password", data_key)
+    keys.save()
+    slot = keys.try_open("eve", "eve-password")
+    assert slot.on(keyfile.KeyFile.load(keys.path)).name == "eve"
+    other = keyfile.KeyFile.load(keys.path)
+    other.wrap("eve", "new-password", data_key)  # a password change elsewhere re-wraps the slot
+    with pytest.raises(StoreError, match="^The key slot of eve was changed in another window since this unlock; "
+                                         "nothing was changed. Lock, then unlock again.$"):
+        slot.on(other)
+    other.remove("eve")
+    with pytest.raises(StoreError, match="key slot of eve was changed"):
+        slot.on(other)
+
+
+def test_remove_and_drop_secret_forget_only_what_they_name(tmp_path):
+    keys = keyfile.KeyFile.create(tmp_path / "register.keys", "67" * 16)
+    data_key = keyfile.new_data_key()
+    keys.wrap("fay", "fay-password", data_key, extra={"audit": b"a" * 32, "manager": b"m" * 32})
+    keys.wrap("gus", "gus-password", data_key)
+    keys._add_failure("Fay", NOW)
+    keys._add_failure("gus", NOW)
+    keys.drop_secret("fay", "manager")
+    keys.drop_secret("nobody", "manager")  # nothing to forget: no error
+    assert keys.has_secret("fay", "audit") and not keys.has_secret("fay", "manager")
+    keys.remove("fay")
+    assert not keys.has_user("fay") and keys.has_user("gus")
+    assert "fay" not in keys.data["throttle"] and "gus" in keys.data["throttle"]
+
+
+def test_a_key_file_that_is_missing_damaged_or_foreign_is_named(tmp_path):
+    path = tmp_path / "register.keys"
+    with pytest.raises(StoreError, match="^The key file register.keys is missing beside the register. Without it "
+                                         "nobody can unlock the register: restore it from a backup, or restore the "
+                                         "whole register.$"):
+        keyfile.KeyFile.load(path)
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(StoreError, match=r"^The key file register.keys is unreadable or damaged \(JSONDecodeError\)\.$"):
+        keyfile.KeyFile.load(path)
+    path.write_text(json.dumps({"format": 2, "users": {}}), encoding="utf-8")
+    with pytest.raises(StoreError, match="^The key file register.keys is not one this version can read.$"):
+        keyfile.KeyFile.load(path)
+    path.write_text(json.dumps({"format": 1, "register_id": "89" * 16}), encoding="utf-8")
+    with pytest.raises(StoreError, match="not one this version can read"):
+        keyfile.KeyFile.load(path)
+
+
+def test_an_update_keeps_another_windows_change_and_refuses_a_foreign_file(tmp_path):
+    path = tmp_path / "register.keys"
+    mine = keyfile.KeyFile.create(path, "aa" * 16)
+    mine.update(lambda fresh: fresh.data.__setitem__("revision_seen", 3))  # not written yet: a new register
+    assert keyfile.KeyFile.load(path).data["revision_seen"] == 3
+    theirs = keyfile.KeyFile.load(path)
+    theirs.update(lambda fresh: fresh.data.__setitem__("audit_head", {"seq": 7, "mac": "f" * 64}))
+    mine.update(lambda fresh: fresh.data.__setitem__("revision_seen", 4))
+    on_disk = keyfile.KeyFile.load(path).data
+    assert on_disk["audit_head"] == {"seq": 7, "mac": "f" * 64} and on_disk["revision_seen"] == 4
+    assert mine.data == on_disk  # this object now holds the merged contents
+    keyfile.KeyFile.create(path, "bb" * 16).save()  # a restore or re-key elsewhere put another register's file here
+    with pytest.raises(StoreError, match="^The key file register.keys now belongs to a different register; nothing "
+                                         "was changed. Lock, then unlock again.$"):
+        mine.update(lambda fresh: fresh.data.__setitem__("revision_seen", 5))
+    assert keyfile.KeyFile.load(path).register_id == "bb" * 16
+
+
+def test_an_unknown_key_derivation_is_refused_in_words():
+    with pytest.raises(StoreError, match="unknown"):
+        keyfile.derive_kek("pw", b"\0" * 16, {"alg": "scrypt", "t": 1, "m_kib": 8192, "p": 1})
+    assert 0 < keyfile.kdf_seconds({"alg": "argon2id", "t": 1, "m_kib": 8192, "p": 1}) < 60  # a duration, in seconds
+
+
+def test_a_throttle_entry_without_a_count_counts_from_zero(tmp_path):
+    """The schema accepts a throttle entry with no 'failures' (only a retry time): the next
+    wrong password is then the first counted, not the second."""
+    path = tmp_path / "register.keys"
+    keys = keyfile.KeyFile.create(path, "cd" * 16)
+    keys.wrap("hal", "hal-password", keyfile.new_data_key())
+    keys.data["throttle"]["hal"] = {"retry_at": None}
+    keys.save()
+    keys = keyfile.KeyFile.load(path)
+    with pytest.raises(WrongPassword):
+        keys.unlock("hal", "wrong", now=NOW)
+    assert keyfile.KeyFile.load(path).throttle_state("hal")["failures"] == 1
+
+
+def test_forgetting_what_is_not_there_is_not_an_error(v3_keys, tmp_path):
+    """An old key file's entries have no wrapped secrets; a user may have no manager key; a
+    user may be gone already: forgetting any of these changes nothing and raises nothing."""
+    assert not v3_keys.has_secret("reception", "audit")
+    v3_keys.drop_secret("reception", "manager")
+    keys = keyfile.KeyFile.create(tmp_path / "register.keys", "98" * 16)
+    keys.wrap("ivy", "ivy-password", keyfile.new_data_key())
+    keys.drop_secret("ivy", "manager")
+    keys.remove("nobody")
+    assert keys.has_user("ivy") and keys.data["users"]["ivy"]["secrets"] == {}
+
+
+def test_the_recovery_key_is_throttled_and_recorded_at_the_time_given(v3_keys):
+    v3_keys.data["throttle"][keyfile.RECOVERY_USER] = {"failures": 5, "retry_at": (NOW + timedelta(seconds=30)).isoformat()}
+    with pytest.raises(Throttled):
+        v3_keys.unlock_with_recovery(V3_RECOVERY, now=NOW)
+    later = NOW + timedelta(seconds=31)
+    with pytest.raises(WrongPassword):
+        v3_keys.unlock_recovery_slot("AAAA-" * 12 + "AAAA", now=later)
+    assert v3_keys.data["failed_unlocks"][-1] == {"user": keyfile.RECOVERY_USER, "at": later.isoformat()}
+
+
+def test_a_slot_taken_on_a_fresh_file_keeps_its_keys(tmp_path):
+    keys = keyfile.KeyFile.create(tmp_path / "register.keys", "76" * 16)
+    data_key = keyfile.new_data_key()
+    keys.wrap("jo", "jo-password", data_key)
+    keys.save()
+    slot = keys.try_open("jo", "jo-password")
+    fresh = keyfile.KeyFile.load(keys.path)
+    moved = slot.on(fresh)
+    assert (moved.keys, moved.data_key, moved.kek, moved.salt) == (fresh, data_key, slot.kek, slot.salt)
