@@ -228,6 +228,10 @@ def print_batch(
     try:
         with session.write("print_letters", changes_register=False) as ctx:
             _still_as_planned(ctx.conn, rows, decided, moot)
+            # ... and would still print word for word as rendered (a name, an address or a
+            # template changed meanwhile at another window would otherwise go out unseen).
+            if _requests(ctx.conn, session, rows, sent_on, decided) != (requests, templates):
+                raise ValidationError(CHANGED_WHILE_PRINTING, "letters")
             _cancel_moot(ctx, moot)
             acknowledged = 0
             for row, pl, letter in zip(rows, decided, result.letters):
@@ -282,6 +286,10 @@ def _printable(ctx, rows: list[letters_repo.LetterRow], *, explicit: bool):
     return out_rows, out_plans
 
 
+CHANGED_WHILE_PRINTING = ("These letters changed while they were being printed (in another window?): nothing "
+                          "was marked sent and their PDF was removed. Print them again.")
+
+
 def _printable_now(conn, rows: list[letters_repo.LetterRow], *, explicit: bool):
     """_printable without writing: the rows that can print now with their plans, and the
     ones no longer needed (cancelled when the printed ones are marked sent)."""
@@ -324,8 +332,7 @@ def _still_as_planned(conn, rows, decided, moot) -> None:
         changed = any((p.kind, p.held, p.moot) != (q.kind, q.held, q.moot) for p, q in zip(decided, again))
         changed = changed or any(not p.moot for p in plans(conn, [now[r.letter_id] for r in moot]))
     if changed:
-        raise ValidationError("These letters changed while they were being printed (in another window?): nothing "
-                              "was marked sent and their PDF was removed. Print them again.", "letters")
+        raise ValidationError(CHANGED_WHILE_PRINTING, "letters")
 
 
 def _cancel_moot(ctx, moot) -> None:

@@ -139,6 +139,34 @@ def test_a_print_whose_letters_changed_meanwhile_marks_nothing_and_leaves_no_pdf
     assert still == {letter.letter_id for letter in waiting} - {first}  # nothing else was marked sent
 
 
+def test_a_print_whose_patient_moved_meanwhile_marks_nothing_and_leaves_no_pdf(demo, monkeypatch, tmp_path):
+    """An address corrected at the desk while the letters render: the PDF holds the old one,
+    so it must not be recorded as sent (it prints again, to the new address)."""
+    waiting = letters_service.pending(demo)
+    patient_id = waiting[0].patient_id
+    real_render = apart.render_bytes
+
+    def moved_meanwhile(*args, **kwargs):
+        p = patients.view(demo, patient_id).patient
+        finished, changes = _finishes(lambda: patients.edit(
+            demo, patient_id, surname=p.surname, forenames=p.forenames, dob=p.dob, postcode_raw=p.postcode,
+            nhs=p.nhs_number, title=p.title, address=("2 New Street", "Leeds")))
+        assert finished and changes.data["changed"] == ("address",)
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(apart, "render_bytes", moved_meanwhile)
+    out = tmp_path / "batch.pdf"
+    try:
+        letters_service.print_batch(demo, out)
+    except Exception as exc:  # noqa: BLE001 - the message is checked below
+        error = exc
+    else:
+        error = None
+    assert error is not None and "changed while they were being printed" in str(error)
+    assert not out.exists()
+    assert {letter.letter_id for letter in letters_service.pending(demo)} == {letter.letter_id for letter in waiting}
+
+
 def test_overview_and_export_snapshot_do_not_wait_for_the_register(demo, add_patient):
     from gp_optout_desktop.services import exclusion, overview
 
