@@ -62,7 +62,7 @@ def fair_creation_floor(folder: Path, count: int, events: int) -> float:
     now = "2026-01-01T00:00:00+00:00"
     patients_rows = [(i, numbers[i - 1] if i <= n else None, "", f"Surname{i % 5000}", "Forename",
                       f"surname{i % 5000}", f"19{30 + i % 70}-0{1 + i % 9}-1{i % 9}", address, "LS1 4AP", "LS14AP",
-                      now, "floor") for i in range(1, count + 1)]
+                      "", "", now, "floor") for i in range(1, count + 1)]
     event_rows = [(i, 1 + (i * 7) % count, "type1", "register", "2020-01-01", "2020-01-01", "desk", None, None, None,
                    None, None, i, "floor", now, None, None) for i in range(1, events + 1)]
     conn.execute("BEGIN IMMEDIATE")

@@ -20,6 +20,8 @@ it so a later migration that appends a nullable column does not change every dig
 from __future__ import annotations
 
 import hashlib
+import weakref
+from contextlib import contextmanager
 
 MOD = 2**256
 
@@ -66,11 +68,13 @@ class Accumulator:
 
     def __init__(self):
         self.conn = None
+        self.hashed: dict[str, int] = {}  # changes hashed in Python by add_rows (bulk inserts)
+        self.triggers: dict[str, str] = {}  # name -> CREATE TEMP TRIGGER statement, as installed
 
     def take(self) -> dict[str, str]:
         if self.conn is None:
             return {}
-        delta: dict[str, int] = {}
+        delta, self.hashed = self.hashed, {}
         sha, from_bytes = hashlib.sha256, int.from_bytes  # a row's hash (module docstring), inline: this loop is the bulk cost
         for row in self.conn.execute("SELECT * FROM temp.gp_attest_log"):
             n = len(row)
@@ -83,13 +87,52 @@ class Accumulator:
         return {t: format(d % MOD, "064x") for t, d in sorted(delta.items()) if d % MOD}
 
     def reset(self) -> None:
+        self.hashed = {}
         if self.conn is not None:
             self.conn.execute("DELETE FROM temp.gp_attest_log")
+
+    def add_rows(self, table: str, rows) -> None:
+        """Add the hashes of rows just inserted into ``table`` while its insert trigger was
+        suspended (``untriggered_inserts``): each row as the table stores it, every column
+        in table order, so the sum is what the trigger's log would have given."""
+        sha, from_bytes = hashlib.sha256, int.from_bytes
+        total = self.hashed.get(table, 0)
+        for values in rows:
+            n = len(values)
+            while n and values[n - 1] is None:
+                n -= 1
+            total += from_bytes(sha((table + repr(values[:n])).encode("utf-8", "surrogatepass")).digest(), "big")
+        self.hashed[table] = total
+
+    @contextmanager
+    def untriggered_inserts(self, table: str):
+        """Suspend ``table``'s insert trigger for one bulk executemany whose rows the caller
+        then passes to ``add_rows``: copying a million rows into the log and reading them
+        back cost more than hashing them. Put back however the block ends; inside a
+        transaction, so a rollback restores it too."""
+        name = f"gp_attest_{table}_insert"
+        create = self.triggers[name]
+        self.conn.execute(f"DROP TRIGGER temp.{name}")
+        try:
+            yield
+        finally:
+            self.conn.execute(create)
+
+
+_installed: dict[int, "weakref.ref[Accumulator]"] = {}
+
+
+def accumulator_of(conn) -> Accumulator | None:
+    """The accumulator whose triggers are installed on ``conn``, if any."""
+    ref = _installed.get(id(conn))
+    acc = ref() if ref is not None else None
+    return acc if acc is not None and acc.conn is conn else None
 
 
 def install(conn, acc: Accumulator) -> None:
     """Create the log and the temporary triggers on this connection (temp_store is MEMORY)."""
     acc.conn = conn
+    _installed[id(conn)] = weakref.ref(acc)
     conn.execute("PRAGMA recursive_triggers = ON")  # so INSERT OR REPLACE reports the row it deletes
     tables = {t: columns(conn, t) for t in TABLES}
     tables = {t: c for t, c in tables.items() if c}
@@ -113,7 +156,8 @@ def install(conn, acc: Accumulator) -> None:
             guard = f" WHEN {_meta_filter(when)}" if table == "meta" and when else ""
             name = f"gp_attest_{table}_{event.lower()}"
             conn.execute(f"DROP TRIGGER IF EXISTS temp.{name}")
-            conn.execute(f"CREATE TEMP TRIGGER {name} AFTER {event} ON main.{table}{guard} BEGIN {body} END")
+            acc.triggers[name] = f"CREATE TEMP TRIGGER {name} AFTER {event} ON main.{table}{guard} BEGIN {body} END"
+            conn.execute(acc.triggers[name])
 
 
 def table_digests(conn) -> dict[str, int]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from operator import itemgetter
+
+from . import attest
 
 
 _SECONDARY_INDEXES = {
@@ -26,7 +29,8 @@ def large_cache(conn, mib: int = 512):
 
 
 def insert_patients(conn, rows: list[tuple]) -> None:
-    """rows: (id, nhs, title, surname, forenames, surname_key, dob, address_json, postcode, postcode_key, created_at, created_by).
+    """rows: (id, nhs, title, surname, forenames, surname_key, dob, address_json, postcode, postcode_key, phone, email,
+    created_at, created_by): every column, in the table's order.
 
     Into an empty table, the search indexes are built once afterwards (a sort) rather than
     row by row (random B-tree inserts): about twice as fast for a large demo register."""
@@ -34,14 +38,38 @@ def insert_patients(conn, rows: list[tuple]) -> None:
     if empty:
         for name in _SECONDARY_INDEXES:
             conn.execute(f"DROP INDEX IF EXISTS {name}")
-    conn.executemany(
-        "INSERT INTO patients(id, nhs, title, surname, forenames, surname_key, dob, address, postcode, postcode_key,"
-        " created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        rows,
-    )
+    sql = ("INSERT INTO patients(id, nhs, title, surname, forenames, surname_key, dob, address, postcode, postcode_key,"
+           " phone, email, created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+    acc = attest.accumulator_of(conn)
+    if acc is not None and attest.columns(conn, "patients") == list(_PATIENT_COLUMNS) and _stored_as_given(rows):
+        # The row digest from the rows themselves (the attest module docstring): a row is
+        # stored exactly as given, every column in table order, when every value already
+        # has its column's type. Otherwise the trigger logs each row.
+        with acc.untriggered_inserts("patients"):
+            conn.executemany(sql, rows)
+        acc.add_rows("patients", rows)
+    else:
+        conn.executemany(sql, rows)
     if empty:
         for sql in _SECONDARY_INDEXES.values():
             conn.execute(sql)
+
+
+_PATIENT_COLUMNS = ("id", "nhs", "title", "surname", "forenames", "surname_key", "dob", "address", "postcode",
+                    "postcode_key", "phone", "email", "created_at", "created_by")
+
+
+def _stored_as_given(rows: list[tuple]) -> bool:
+    """Whether SQLite stores each patients row unchanged: 14 values, an int id, the NHS number
+    a str or NULL, the rest str (a str in the INTEGER id, or an int in a TEXT column, would
+    be converted, and its hash would then differ from the stored row's)."""
+    if not rows or set(map(len, rows)) != {14}:
+        return False
+    if set(map(type, map(itemgetter(0), rows))) != {int}:
+        return False
+    if not set(map(type, map(itemgetter(1), rows))) <= {str, type(None)}:
+        return False
+    return all(set(map(type, map(itemgetter(i), rows))) == {str} for i in range(2, 14))
 
 
 def insert_events(conn, rows: list[tuple]) -> None:
