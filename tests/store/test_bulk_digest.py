@@ -21,9 +21,9 @@ def _signed_rows(session, action: str) -> dict:
 def test_the_python_digest_equals_the_trigger_digest_and_verifies(manager, tmp_path, monkeypatch):
     manager.clock = lambda: datetime(2026, 11, 20, 12, tzinfo=timezone.utc)  # the same created_at in both registers
     real, took_fast_path = bulk._stored_as_given, []
-    monkeypatch.setattr(bulk, "_stored_as_given", lambda rows: took_fast_path.append(real(rows)) or took_fast_path[-1])
+    monkeypatch.setattr(bulk, "_stored_as_given", lambda conn, table, cols, rows: took_fast_path.append((table, real(conn, table, cols, rows))) or took_fast_path[-1][1])
     demo.generate(manager, 300, seed=7)
-    assert took_fast_path == [True]
+    assert took_fast_path == [("patients", True), ("events", True)]
     fast = _signed_rows(manager, "demo.generate")
     assert audit.verify(manager).ok
 
@@ -32,13 +32,13 @@ def test_the_python_digest_equals_the_trigger_digest_and_verifies(manager, tmp_p
     other, _ = setup.create_register(tmp_path / "other", ods="F84003", practice=setup.practice_details(name="Other"),
                                      user="pm", password="pm-password-1")
     used = []
-    monkeypatch.setattr(bulk, "_stored_as_given", lambda rows: used.append(len(rows)) and False)  # the trigger path
+    monkeypatch.setattr(bulk, "_stored_as_given", lambda conn, table, cols, rows: used.append(table) and False)  # the trigger path
     other.clock = manager.clock
     demo.generate(other, 300, seed=7)
-    assert used == [300]
+    assert used == ["patients", "events"]
     slow = _signed_rows(other, "demo.generate")
     other.lock()
-    assert fast["patients"] == slow["patients"] and fast == slow
+    assert fast["patients"] == slow["patients"] and fast["events"] == slow["events"] and fast == slow
 
 
 def test_the_insert_trigger_is_back_after_a_bulk_insert(manager, add_patient):
@@ -60,8 +60,8 @@ def test_a_row_sqlite_would_convert_goes_through_the_trigger(manager):
     nhs = synthetic_range(3)
     rows = [(i + 1, nhs[i], "", f"P{i}", "Pat", f"p{i}", 19700101, "[]", "LS1 4AP", "LS14AP", "", "", "2026-01-01", "t")
             for i in range(3)]
-    assert not bulk._stored_as_given(rows)
     with manager.write("add_patient") as ctx:
+        assert not bulk._stored_as_given(ctx.conn, "patients", bulk._PATIENT_COLUMNS, rows)
         bulk.insert_patients(ctx.conn, rows)
         ctx.audit("test.bulk")
     assert audit.verify(manager).ok
