@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from itertools import chain
 from operator import itemgetter
 
 from . import attest
@@ -57,12 +58,15 @@ _EVENT_COLUMNS = {"id": _INT, "patient_id": _INT, "kind": _TEXT, "action": _TEXT
                   "coded_by": _TEXT_OR_NULL}
 
 
-def _insert_digested(conn, table: str, columns: dict[str, frozenset], rows: list[tuple]) -> None:
+_STATE_COLUMNS = {"patient_id": _INT, "kind": _TEXT, "active": _INT, "since": _TEXT_OR_NULL, "event_id": _INT_OR_NULL}
+
+
+def _insert_digested(conn, table: str, columns: dict[str, frozenset], rows: list[tuple], verb: str = "INSERT") -> None:
     """One executemany into an attested table. The row digest is taken from the rows
     themselves (the attest module docstring) when each is stored exactly as given;
     otherwise the table's trigger logs each row as stored."""
     names = list(columns)
-    sql = f"INSERT INTO {table}({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+    sql = f"{verb} INTO {table}({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
     acc = attest.accumulator_of(conn)
     if acc is not None and _stored_as_given(conn, table, columns, rows):
         with acc.untriggered_inserts(table):
@@ -84,7 +88,15 @@ def _stored_as_given(conn, table: str, columns: dict[str, frozenset], rows: list
         return False
     if not rows or set(map(len, rows)) != {len(columns)}:
         return False
-    return all(set(map(type, map(itemgetter(i), rows))) <= allowed for i, allowed in enumerate(columns.values()))
+    groups: dict[frozenset, list[int]] = {}  # one pass over the values of all columns allowing the same types
+    for i, allowed in enumerate(columns.values()):
+        groups.setdefault(allowed, []).append(i)
+    for allowed, indexes in groups.items():
+        values = map(itemgetter(indexes[0]), rows) if len(indexes) == 1 else \
+            chain.from_iterable(map(itemgetter(*indexes), rows))
+        if not set(map(type, values)) <= allowed:
+            return False
+    return True
 
 
 def insert_events(conn, rows: list[tuple]) -> None:
@@ -95,9 +107,9 @@ def insert_events(conn, rows: list[tuple]) -> None:
 
 def insert_current_state(conn, rows: list[tuple]) -> None:
     """rows: (patient_id, kind, active, since, event_id)."""
-    conn.executemany(
-        "INSERT OR REPLACE INTO current_state(patient_id, kind, active, since, event_id) VALUES (?,?,?,?,?)", rows
-    )
+    # A replaced row is still logged by the delete trigger (recursive triggers are on): only
+    # the inserts are hashed here.
+    _insert_digested(conn, "current_state", _STATE_COLUMNS, rows, verb="INSERT OR REPLACE")
 
 
 def insert_letters(conn, rows: list[tuple]) -> None:

@@ -23,7 +23,7 @@ def test_the_python_digest_equals_the_trigger_digest_and_verifies(manager, tmp_p
     real, took_fast_path = bulk._stored_as_given, []
     monkeypatch.setattr(bulk, "_stored_as_given", lambda conn, table, cols, rows: took_fast_path.append((table, real(conn, table, cols, rows))) or took_fast_path[-1][1])
     demo.generate(manager, 300, seed=7)
-    assert took_fast_path == [("patients", True), ("events", True)]
+    assert took_fast_path == [("patients", True), ("events", True), ("current_state", True)]
     fast = _signed_rows(manager, "demo.generate")
     assert audit.verify(manager).ok
 
@@ -35,10 +35,11 @@ def test_the_python_digest_equals_the_trigger_digest_and_verifies(manager, tmp_p
     monkeypatch.setattr(bulk, "_stored_as_given", lambda conn, table, cols, rows: used.append(table) and False)  # the trigger path
     other.clock = manager.clock
     demo.generate(other, 300, seed=7)
-    assert used == ["patients", "events"]
+    assert used == ["patients", "events", "current_state"]
     slow = _signed_rows(other, "demo.generate")
     other.lock()
     assert fast["patients"] == slow["patients"] and fast["events"] == slow["events"] and fast == slow
+    assert set(fast) >= {"patients", "events", "current_state"}
 
 
 def test_the_insert_trigger_is_back_after_a_bulk_insert(manager, add_patient):
@@ -67,3 +68,15 @@ def test_a_row_sqlite_would_convert_goes_through_the_trigger(manager):
     assert audit.verify(manager).ok
     with manager.register.reading() as conn:
         assert conn.execute("SELECT typeof(dob) FROM patients WHERE id = 1").fetchone()[0] == "text"
+
+
+def test_a_replaced_current_state_row_is_still_accounted(manager):
+    """INSERT OR REPLACE over an existing state: the delete trigger logs the old row, the
+    Python hash adds the new one, and verify agrees with the table."""
+    demo.generate(manager, 200, seed=5)
+    with manager.register.reading() as conn:
+        pid, kind, active, since, event = conn.execute("SELECT * FROM current_state LIMIT 1").fetchone()
+    with manager.write("record_objection") as ctx:
+        bulk.insert_current_state(ctx.conn, [(pid, kind, 1 - active, since, event)])
+        ctx.audit("test.replace")
+    assert audit.verify(manager).ok
