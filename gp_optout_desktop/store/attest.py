@@ -7,6 +7,12 @@ and delete on the attested tables for ``Accumulator``; each signed audit entry c
 change it made to each table's digest (its 'rows' field), so a bulk import of 100,000
 patients costs one digest per table, not one per row.
 
+A bulk insert (store/bulk: the demo generator) may suspend one table's insert trigger for
+one executemany and hash those rows in Python instead (``Accumulator.add_rows``), only
+when each row is stored exactly as given (every column in table order, every value of a
+type its column keeps): the same sum, without copying a million rows into the log and
+reading them back (issue 13: creation within 2x its fair floor).
+
 ``audit verify`` adds the signed changes up and compares them with the digests of the
 tables as they are: a row written directly in the database (bypassing the services, so
 bypassing these triggers) makes its table differ. Which role may change which table is
