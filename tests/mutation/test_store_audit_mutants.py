@@ -239,3 +239,58 @@ def test_the_trail_filter_takes_a_backslash_literally_and_shows_at_most_5000_row
                        [(seq,) for seq in range(7, 5007)])
     shown = A.select(old_db)
     assert len(shown) == 5000 and shown[0][0] == 5006  # the newest 5,000 of 5,006
+
+
+def test_a_backup_whose_whole_trail_was_rewritten_with_the_old_key_is_refused(manager, add_patient, tmp_path):
+    """An insider holding the data key rewrites a backup copy's WHOLE trail as the old,
+    pre-upgrade HMAC chain (under a key they put in the copy's meta), and its manifest head to
+    match: every entry then checks, so only the rule that an upgraded register's trail must
+    carry signed entries can refuse it. The copy names the manager key, so the rule applies."""
+    import zipfile
+
+    from gp_optout_desktop.services import backup
+    from gp_optout_desktop.store import backup as store_backup, database
+    from gp_optout_desktop.store.errors import RegisterCorrupt
+
+    add_patient(manager, surname="Alpha")
+    good = tmp_path / "good.gpob"
+    backup.backup(manager, good)
+    data_key = manager.register.data_key
+    manager.lock()
+    assert store_backup.verify_file(good, data_key)["counts"]["patients"] == 1  # the original is fine
+
+    with zipfile.ZipFile(good) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    db = tmp_path / "work" / database.DB_NAME
+    db.parent.mkdir()
+    db.write_bytes(members[database.DB_NAME])
+    old_key = b"i" * 32
+    conn = database.connect(db, data_key)
+    try:
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_key', ?)", (json.dumps(old_key.hex()),))
+        prev = A.GENESIS
+        cols = ", ".join(OLD_FIELDS)
+        for values in conn.execute(f"SELECT {cols} FROM audit ORDER BY seq").fetchall():
+            row = dict(zip(OLD_FIELDS, values))
+            mac = A._mac(old_key, prev, row)
+            conn.execute("UPDATE audit SET prev = ?, mac = ?, signer = '', perm = '', rows = '', sig = '' "
+                         "WHERE seq = ?", (prev, mac, row["seq"]))
+            prev, last = mac, row["seq"]
+        conn.commit()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        conn.close()
+    content = db.read_bytes()
+    manifest = json.loads(members["manifest.json"])
+    manifest.update(db_sha256=hashlib.sha256(content).hexdigest(), audit_head={"seq": last, "mac": prev})
+    members.update({"manifest.json": json.dumps(manifest).encode(), database.DB_NAME: content})
+    forged = tmp_path / "forged.gpob"
+    with zipfile.ZipFile(forged, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+    with pytest.raises(RegisterCorrupt) as refused:
+        store_backup.verify_file(forged, data_key)
+    assert str(refused.value) == ("The backup's audit trail does not verify: the trail has no entry signed since "
+                                  "the upgrade: it was rewritten with the old key.")
