@@ -294,3 +294,98 @@ def test_a_backup_whose_whole_trail_was_rewritten_with_the_old_key_is_refused(ma
         store_backup.verify_file(forged, data_key)
     assert str(refused.value) == ("The backup's audit trail does not verify: the trail has no entry signed since "
                                   "the upgrade: it was rewritten with the old key.")
+
+
+# Whose key signed an entry: a colleague's failed attempt is recorded by the next person to
+# unlock, but no one may sign in another's name, nor with a key that is no longer theirs.
+DESK_PASSWORD = "desk1-password-1"
+
+
+def _keys_of(register_dir, user, password):
+    """What an insider keeps from their own key slot: the data key and their audit signer."""
+    from gp_optout_desktop.store import certs, keyfile
+
+    keys = keyfile.KeyFile.load(register_dir / "register.keys")
+    slot = keys.try_open(user, password)
+    seed = slot.get(certs.AUDIT_SECRET)
+    return keys.register_id, slot.data_key, certs.audit_private(seed)
+
+
+def _sign_as(register_dir, kept, *, user, signer_name, action, outcome="ok"):
+    """Append one entry written by hand, signed with the kept audit key (its latest certificate)."""
+    from gp_optout_desktop.store import certs, database
+
+    register_id, data_key, key = kept
+    conn = database.connect(register_dir / "register.db", data_key)
+    try:
+        pub = certs.raw_public(key).hex()
+        serial = conn.execute("SELECT max(serial) FROM user_certs WHERE name = ? AND body LIKE ?",
+                              (signer_name, f'%"audit_pub":"{pub}"%')).fetchone()[0]
+        conn.execute("BEGIN IMMEDIATE")
+        head = A.AuditChain(None, A.Signer(serial, key), register_id).append_batch(
+            conn, [A.Pending(user, "receptionist", action, outcome=outcome)], perm="login")
+        conn.execute("COMMIT")
+        return head.seq
+    finally:
+        conn.close()
+
+
+def _verify_as_pm(register_dir):
+    from gp_optout_desktop.services import audit, session as session_service
+
+    pm = session_service.unlock(register_dir, "pm", "pm-password-1")
+    try:
+        return audit.verify(pm)
+    finally:
+        pm.lock()
+
+
+@pytest.fixture
+def with_desk(manager, register_dir):
+    from gp_optout_desktop.domain import roles
+    from gp_optout_desktop.services import users
+
+    users.add(manager, "desk1", roles.RECEPTIONIST, DESK_PASSWORD)
+    return manager
+
+
+def test_a_colleagues_failed_unlock_is_recorded_by_the_next_user_and_the_trail_still_verifies(with_desk, register_dir):
+    from gp_optout_desktop.services import session as session_service
+    from gp_optout_desktop.store.errors import WrongPassword
+
+    with_desk.lock()
+    with pytest.raises(WrongPassword):
+        session_service.unlock(register_dir, "desk1", "not-the-password")
+    result = _verify_as_pm(register_dir)
+    assert result.ok, result.problems
+    pm = session_service.unlock(register_dir, "pm", "pm-password-1")
+    try:
+        with pm.register.reading() as conn:
+            failed = [r for r in A.select(conn) if r[2] == "desk1" and r[4] == "login"]
+    finally:
+        pm.lock()
+    assert [r[6] for r in failed] == ["failed"]  # named for desk1, signed by pm, accepted
+
+
+@pytest.mark.parametrize("action, outcome", [("login", "ok"), ("patient.read", "failed")])
+def test_an_entry_naming_someone_else_is_refused_unless_it_is_their_failed_login(with_desk, register_dir, action,
+                                                                                  outcome):
+    with_desk.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    seq = _sign_as(register_dir, kept, user="pm", signer_name="desk1", action=action, outcome=outcome)
+    result = _verify_as_pm(register_dir)
+    assert not result.ok and result.problem == f"entry {seq} names pm but was signed by desk1."
+
+
+@pytest.mark.parametrize("change", ["remove", "reset_password"])
+def test_a_key_kept_after_removal_or_a_password_reset_cannot_sign(with_desk, register_dir, change):
+    """Removal keeps the audit key in the certificate but marks it inactive; a reset certifies
+    a new key. Either way the key the insider kept is no longer theirs to sign with."""
+    from gp_optout_desktop.services import users
+
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    getattr(users, change)(with_desk, "desk1")
+    with_desk.lock()
+    seq = _sign_as(register_dir, kept, user="desk1", signer_name="desk1", action="login")
+    result = _verify_as_pm(register_dir)
+    assert not result.ok and result.problem == f"entry {seq} is signed with a key desk1 did not hold at that point."
