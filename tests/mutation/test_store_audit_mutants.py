@@ -311,7 +311,7 @@ def _keys_of(register_dir, user, password):
     return keys.register_id, slot.data_key, certs.audit_private(seed)
 
 
-def _sign_as(register_dir, kept, *, user, signer_name, action, outcome="ok"):
+def _sign_as(register_dir, kept, *, user, signer_name, action, outcome="ok", rows=None):
     """Append one entry written by hand, signed with the kept audit key (its latest certificate)."""
     from gp_optout_desktop.store import certs, database
 
@@ -323,7 +323,7 @@ def _sign_as(register_dir, kept, *, user, signer_name, action, outcome="ok"):
                               (signer_name, f'%"audit_pub":"{pub}"%')).fetchone()[0]
         conn.execute("BEGIN IMMEDIATE")
         head = A.AuditChain(None, A.Signer(serial, key), register_id).append_batch(
-            conn, [A.Pending(user, "receptionist", action, outcome=outcome)], perm="login")
+            conn, [A.Pending(user, "receptionist", action, outcome=outcome)], perm="login", rows=rows)
         conn.execute("COMMIT")
         return head.seq
     finally:
@@ -389,3 +389,13 @@ def test_a_key_kept_after_removal_or_a_password_reset_cannot_sign(with_desk, reg
     seq = _sign_as(register_dir, kept, user="desk1", signer_name="desk1", action="login")
     result = _verify_as_pm(register_dir)
     assert not result.ok and result.problem == f"entry {seq} is signed with a key desk1 did not hold at that point."
+
+
+def test_an_entry_claiming_a_change_to_a_table_no_permission_names_is_refused(with_desk, register_dir):
+    """A table the app does not attest is in no permission's list: no one may record changing it."""
+    with_desk.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    seq = _sign_as(register_dir, kept, user="desk1", signer_name="desk1", action="login", rows={"mystery": "ff"})
+    result = _verify_as_pm(register_dir)
+    assert not result.ok
+    assert result.problem == f"entry {seq} changed the mystery table under 'login', which may not change it."
