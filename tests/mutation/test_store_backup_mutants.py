@@ -240,3 +240,51 @@ def test_a_register_upgraded_from_before_signed_audit_backs_up_and_verifies(tmp_
         assert manifest["counts"]["patients"] == 200
     finally:
         session.lock()
+
+
+def test_backup_verify_and_restore_never_unpack_into_the_system_temp_folder(manager, add_patient, tmp_path,
+                                                                             monkeypatch):
+    """The copy and its key file are unpacked beside the backup or inside the register's folder
+    (same disk, so the swap is a rename; never the system temp folder, which may be another
+    disk or shared): with no system temp folder at all, all three still work."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-system-temp"))
+    path = _made(manager, add_patient, tmp_path)
+    assert store_backup.verify_file(path, manager.register.data_key)["counts"]["patients"] == 2
+    target = tmp_path / "restored"
+    manifest, data_key, aside = store_backup.restore(
+        path, target, "pm", lambda k: k.try_unwrap("pm", PM_PASSWORD), "manager", lambda ods: None)
+    assert data_key == manager.register.data_key and aside is None and manifest["counts"]["patients"] == 2
+    assert not (tmp_path / "no-system-temp").exists()
+
+
+@pytest.mark.parametrize("left", [database.DB_NAME, database.KEYS_NAME])
+def test_a_half_present_register_is_kept_aside_not_overwritten(manager, add_patient, tmp_path, left):
+    """A register folder holding only its database or only its key file (one lost or moved by
+    hand) is still a register someone may need: a restore moves what is there aside."""
+    path = _made(manager, add_patient, tmp_path)
+    target = tmp_path / "half"
+    target.mkdir()
+    (target / left).write_bytes(b"the only copy of something")
+    _manifest, _key, aside = store_backup.restore(
+        path, target, "pm", lambda k: k.try_unwrap("pm", PM_PASSWORD), "manager", lambda ods: None)
+    assert aside is not None and aside.parent == target
+    assert (aside / left).read_bytes() == b"the only copy of something"
+    assert (target / left).read_bytes() != b"the only copy of something"
+
+
+def test_the_replaced_registers_journal_files_go_aside_with_it(manager, register_dir, add_patient, tmp_path):
+    """The replaced register's -wal and -shm belong to it: left beside the restored database
+    they would be its journal. A restore moves them aside byte for byte."""
+    path = _made(manager, add_patient, tmp_path)
+    manager.lock()
+    wal, shm = register_dir / (database.DB_NAME + "-wal"), register_dir / (database.DB_NAME + "-shm")
+    wal.write_bytes(b"old journal " * 10)
+    shm.write_bytes(b"old index " * 10)
+    _manifest, _key, aside = store_backup.restore(
+        path, register_dir, "pm", lambda k: k.try_unwrap("pm", PM_PASSWORD), "manager", lambda ods: None)
+    assert (aside / wal.name).read_bytes() == b"old journal " * 10
+    assert (aside / shm.name).read_bytes() == b"old index " * 10
+    for journal in (wal, shm):
+        assert not journal.exists() or journal.read_bytes()[:12] not in (b"old journal ", b"old index ol")
