@@ -288,3 +288,40 @@ def test_the_replaced_registers_journal_files_go_aside_with_it(manager, register
     assert (aside / shm.name).read_bytes() == b"old index " * 10
     for journal in (wal, shm):
         assert not journal.exists() or journal.read_bytes()[:12] not in (b"old journal ", b"old index ol")
+
+
+def test_the_backup_carries_the_key_file_byte_for_byte(manager, add_patient, tmp_path):
+    """A restore puts back the key file exactly as it was on disk when the backup was made."""
+    add_patient(manager, surname="Keyed")
+    reg = manager.register
+    before = reg.keys.path.read_bytes()
+    store_backup.write(reg.reading, reg.data_key, reg.keys, tmp_path / "b.gpob", reg.audit.head)
+    assert _members(tmp_path / "b.gpob")[database.KEYS_NAME] == before == reg.keys.path.read_bytes()
+
+
+def test_a_backup_into_a_missing_folder_is_refused_and_creates_nothing(manager, tmp_path):
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(StoreError) as refused:
+        backup_service.backup(manager, missing / "b.gpob")
+    assert str(refused.value) == f"The backup folder {missing} does not exist."
+    assert not missing.exists()
+
+
+def test_a_backup_whose_copy_lacks_the_audit_head_it_must_carry_is_refused_and_left_nowhere(
+        manager, add_patient, tmp_path):
+    """``head_of`` names the audit entry the copy must end with (the head known outside the
+    register): a copy whose trail stops short of it is refused, and no file is left behind."""
+    from gp_optout_desktop.store.audit import Head
+
+    add_patient(manager, surname="Ahead")
+    reg = manager.register
+
+    def head_ahead(conn):
+        head = reg.audit.head(conn)
+        return Head(head.seq + 3, head.mac)
+
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    with pytest.raises(RegisterCorrupt, match="^The backup's audit trail does not verify: entries after"):
+        store_backup.write(reg.reading, reg.data_key, reg.keys, folder / "b.gpob", head_ahead)
+    assert list(folder.iterdir()) == []
