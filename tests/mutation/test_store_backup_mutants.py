@@ -325,3 +325,25 @@ def test_a_backup_whose_copy_lacks_the_audit_head_it_must_carry_is_refused_and_l
     with pytest.raises(RegisterCorrupt, match="^The backup's audit trail does not verify: entries after"):
         store_backup.write(reg.reading, reg.data_key, reg.keys, folder / "b.gpob", head_ahead)
     assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("spoil, words", [
+    (lambda m: {**m, "counts": {**m["counts"], "patients": m["counts"]["patients"] + 1}},
+     r"^The backup copy's counts \{.*\} differ from the register's \{.*\}\.$"),
+    (lambda m: {**m, "audit_head": {**m["audit_head"], "seq": m["audit_head"]["seq"] + 2}},
+     "^The backup's audit trail does not verify: entries after"),
+])
+def test_a_restore_refuses_a_backup_whose_manifest_the_copy_does_not_match(
+        manager, register_dir, add_patient, tmp_path, spoil, words):
+    """Counts or audit head in the manifest that the copy does not match: the restore refuses
+    in words and the live register's folder is left exactly as it was."""
+    path = _made(manager, add_patient, tmp_path)
+    members = _members(path)
+    manifest = spoil(json.loads(members["manifest.json"]))
+    _rewrite(tmp_path / "spoiled.gpob", {**members, "manifest.json": json.dumps(manifest).encode()})
+    manager.lock()
+    before = {p.name: p.read_bytes() for p in register_dir.iterdir() if p.is_file()}
+    with pytest.raises(RegisterCorrupt, match=words):
+        store_backup.restore(tmp_path / "spoiled.gpob", register_dir, "pm",
+                             lambda k: k.try_unwrap("pm", PM_PASSWORD), "manager", lambda ods: None)
+    assert {p.name: p.read_bytes() for p in register_dir.iterdir()} == before  # no aside, no staging left
