@@ -240,3 +240,110 @@ def test_a_register_upgraded_from_before_signed_audit_backs_up_and_verifies(tmp_
         assert manifest["counts"]["patients"] == 200
     finally:
         session.lock()
+
+
+def test_backup_verify_and_restore_never_unpack_into_the_system_temp_folder(manager, add_patient, tmp_path,
+                                                                             monkeypatch):
+    """The copy and its key file are unpacked beside the backup or inside the register's folder
+    (same disk, so the swap is a rename; never the system temp folder, which may be another
+    disk or shared): with no system temp folder at all, all three still work."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-system-temp"))
+    path = _made(manager, add_patient, tmp_path)
+    assert store_backup.verify_file(path, manager.register.data_key)["counts"]["patients"] == 2
+    target = tmp_path / "restored"
+    manifest, data_key, aside = store_backup.restore(
+        path, target, "pm", lambda k: k.try_unwrap("pm", PM_PASSWORD), "manager", lambda ods: None)
+    assert data_key == manager.register.data_key and aside is None and manifest["counts"]["patients"] == 2
+    assert not (tmp_path / "no-system-temp").exists()
+
+
+@pytest.mark.parametrize("left", [database.DB_NAME, database.KEYS_NAME])
+def test_a_half_present_register_is_kept_aside_not_overwritten(manager, add_patient, tmp_path, left):
+    """A register folder holding only its database or only its key file (one lost or moved by
+    hand) is still a register someone may need: a restore moves what is there aside."""
+    path = _made(manager, add_patient, tmp_path)
+    target = tmp_path / "half"
+    target.mkdir()
+    (target / left).write_bytes(b"the only copy of something")
+    _manifest, _key, aside = store_backup.restore(
+        path, target, "pm", lambda k: k.try_unwrap("pm", PM_PASSWORD), "manager", lambda ods: None)
+    assert aside is not None and aside.parent == target
+    assert (aside / left).read_bytes() == b"the only copy of something"
+    assert (target / left).read_bytes() != b"the only copy of something"
+
+
+def test_the_replaced_registers_journal_files_go_aside_with_it(manager, register_dir, add_patient, tmp_path):
+    """The replaced register's -wal and -shm belong to it: left beside the restored database
+    they would be its journal. A restore moves them aside byte for byte."""
+    path = _made(manager, add_patient, tmp_path)
+    manager.lock()
+    wal, shm = register_dir / (database.DB_NAME + "-wal"), register_dir / (database.DB_NAME + "-shm")
+    wal.write_bytes(b"old journal " * 10)
+    shm.write_bytes(b"old index " * 10)
+    _manifest, _key, aside = store_backup.restore(
+        path, register_dir, "pm", lambda k: k.try_unwrap("pm", PM_PASSWORD), "manager", lambda ods: None)
+    assert (aside / wal.name).read_bytes() == b"old journal " * 10
+    assert (aside / shm.name).read_bytes() == b"old index " * 10
+    for journal in (wal, shm):
+        assert not journal.exists() or journal.read_bytes()[:12] not in (b"old journal ", b"old index ol")
+
+
+def test_the_backup_carries_the_key_file_byte_for_byte(manager, add_patient, tmp_path):
+    """A restore puts back the key file exactly as it was on disk when the backup was made."""
+    add_patient(manager, surname="Keyed")
+    reg = manager.register
+    before = reg.keys.path.read_bytes()
+    store_backup.write(reg.reading, reg.data_key, reg.keys, tmp_path / "b.gpob", reg.audit.head)
+    assert _members(tmp_path / "b.gpob")[database.KEYS_NAME] == before == reg.keys.path.read_bytes()
+
+
+def test_a_backup_into_a_missing_folder_is_refused_and_creates_nothing(manager, tmp_path):
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(StoreError) as refused:
+        backup_service.backup(manager, missing / "b.gpob")
+    assert str(refused.value) == f"The backup folder {missing} does not exist."
+    assert not missing.exists()
+
+
+def test_a_backup_whose_copy_lacks_the_audit_head_it_must_carry_is_refused_and_left_nowhere(
+        manager, add_patient, tmp_path):
+    """``head_of`` names the audit entry the copy must end with (the head known outside the
+    register): a copy whose trail stops short of it is refused, and no file is left behind."""
+    from gp_optout_desktop.store.audit import Head
+
+    add_patient(manager, surname="Ahead")
+    reg = manager.register
+
+    def head_ahead(conn):
+        head = reg.audit.head(conn)
+        return Head(head.seq + 3, head.mac)
+
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    with pytest.raises(RegisterCorrupt, match="^The backup's audit trail does not verify: entries after"):
+        store_backup.write(reg.reading, reg.data_key, reg.keys, folder / "b.gpob", head_ahead)
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("spoil, words", [
+    (lambda m: {**m, "counts": {**m["counts"], "patients": m["counts"]["patients"] + 1}},
+     r"^The backup copy's counts \{.*\} differ from the register's \{.*\}\.$"),
+    (lambda m: {**m, "audit_head": {**m["audit_head"], "seq": m["audit_head"]["seq"] + 2}},
+     "^The backup's audit trail does not verify: entries after"),
+])
+def test_a_restore_refuses_a_backup_whose_manifest_the_copy_does_not_match(
+        manager, register_dir, add_patient, tmp_path, spoil, words):
+    """Counts or audit head in the manifest that the copy does not match: the restore refuses
+    in words and the live register's folder is left exactly as it was."""
+    path = _made(manager, add_patient, tmp_path)
+    members = _members(path)
+    manifest = spoil(json.loads(members["manifest.json"]))
+    _rewrite(tmp_path / "spoiled.gpob", {**members, "manifest.json": json.dumps(manifest).encode()})
+    manager.lock()
+    before = {p.name: p.read_bytes() for p in register_dir.iterdir() if p.is_file()}
+    with pytest.raises(RegisterCorrupt, match=words):
+        store_backup.restore(tmp_path / "spoiled.gpob", register_dir, "pm",
+                             lambda k: k.try_unwrap("pm", PM_PASSWORD), "manager", lambda ods: None)
+    assert {p.name: p.read_bytes() for p in register_dir.iterdir()} == before  # no aside, no staging left
