@@ -174,3 +174,10 @@ def test_a_failure_with_no_file_named_says_the_reason_alone_and_logs_a_leftover(
     monkeypatch.undo()
     leftovers = set(snapshot(tmp_path)) - set(before)
     assert all(".tmp-" in str(p) for p in leftovers)
+
+
+def test_a_set_valid_for_a_few_hours_is_written_into_a_folder_made_with_its_parents(tmp_path, key):
+    # A short validity is allowed (more than 0); a new share path is made in full.
+    result = export(tmp_path / "share" / "gp" / "exclusions", key, valid_for=timedelta(hours=12))
+    assert result.manifest.valid_until == NOW + timedelta(hours=12)
+    assert (tmp_path / "share" / "gp" / "exclusions" / "CURRENT").is_file()
