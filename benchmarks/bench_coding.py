@@ -35,7 +35,7 @@ def _register(folder: Path, count: int, *, events: bool):
     numbers = synthetic_range(count)
     with session.register.transaction() as conn, bulk.large_cache(conn):
         bulk.insert_patients(conn, [(i + 1, n, "", f"Surname{i % 5000}", "Pat", f"SURNAME{i % 5000}", "1970-01-01",
-                                     "[]", "LS1 4AP", "LS14AP", AT, "bench") for i, n in enumerate(numbers)])
+                                     "[]", "LS1 4AP", "LS14AP", "", "", AT, "bench") for i, n in enumerate(numbers)])
         if events:
             bulk.insert_events(conn, [(i + 1, i + 1, "type1", "register", "2026-10-01", "2026-10-01", "post", None,
                                        None, None, None, None, i + 1, "bench", AT, None, None) for i in range(count)])

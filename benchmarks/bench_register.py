@@ -5,8 +5,11 @@ machine, so a noisy shared machine shows in both:
 
 - creation: the floor uses the same technique as store/bulk.insert_patients (one
   transaction, secondary indexes built after the rows, a large page cache, the real
-  schema) and includes building the rows in Python; the product also draws histories,
-  letters and the audit row.
+  schema and the register's connection settings, foreign keys on) and includes building
+  the rows in Python: as many patients, events, current_state and letters rows as the
+  product wrote (until issue 13's creation work the floor wrote no current_state or
+  letters rows and checked no foreign keys, which the product does). The product also
+  draws histories at random, hashes every row for the attest digest and signs the audit row.
 - search: the floor runs the same SELECT (same columns, same index order, LIMIT) as bare SQL.
 - unlock: the floor is the same Argon2id derivation plus a SQLCipher open with the raw key
   and a first read: no key-file bookkeeping, audit rows or checks.
@@ -48,11 +51,14 @@ def raw_connection(path: Path, key: bytes | None = None):
     return conn
 
 
-def fair_creation_floor(folder: Path, count: int, events: int) -> float:
+def fair_creation_floor(folder: Path, count: int, events: int, states: int = 0, letters: int = 0) -> float:
     """The same technique as bulk.insert_patients on the real schema, rows built in the timing:
-    ``count`` patients and ``events`` event rows, one transaction."""
+    ``count`` patients, ``events`` event rows, ``states`` current_state rows and ``letters``
+    letters rows, one transaction."""
     folder.mkdir(parents=True, exist_ok=True)
     conn = raw_connection(folder / "floor.db")
+    conn.execute("PRAGMA temp_store = MEMORY")  # as store/database.connect sets them for the register
+    conn.execute("PRAGMA foreign_keys = ON")
     for migration in schema.MIGRATIONS:
         conn.executescript(migration)
     start = time.perf_counter()
@@ -62,13 +68,19 @@ def fair_creation_floor(folder: Path, count: int, events: int) -> float:
     now = "2026-01-01T00:00:00+00:00"
     patients_rows = [(i, numbers[i - 1] if i <= n else None, "", f"Surname{i % 5000}", "Forename",
                       f"surname{i % 5000}", f"19{30 + i % 70}-0{1 + i % 9}-1{i % 9}", address, "LS1 4AP", "LS14AP",
-                      now, "floor") for i in range(1, count + 1)]
+                      "", "", now, "floor") for i in range(1, count + 1)]
     event_rows = [(i, 1 + (i * 7) % count, "type1", "register", "2020-01-01", "2020-01-01", "desk", None, None, None,
                    None, None, i, "floor", now, None, None) for i in range(1, events + 1)]
+    state_rows = [(1 + (i * 7) % count, "type1" if i <= events else "type2", 1, "2020-01-01", 1 + i % events)
+                  for i in range(1, states + 1)]
+    letter_rows = [(1 + (i * 7) % count, i, "objection", now, "2020-02-01", None, None, 0)
+                   for i in range(1, letters + 1)]
     conn.execute("BEGIN IMMEDIATE")
     with bulk.large_cache(conn):
         bulk.insert_patients(conn, patients_rows)
         bulk.insert_events(conn, event_rows)
+        bulk.insert_current_state(conn, state_rows)
+        bulk.insert_letters(conn, letter_rows)
     conn.execute("COMMIT")
     elapsed = time.perf_counter() - start
     conn.close()
@@ -81,6 +93,8 @@ def make_register(folder: Path, count: int):
     seconds, stats = timed(demo.generate, session, count)
     with session.register.reading() as conn:
         stats["events"] = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        stats["states"] = conn.execute("SELECT count(*) FROM current_state").fetchone()[0]
+        stats["letters"] = conn.execute("SELECT count(*) FROM letters").fetchone()[0]
     return session, seconds, stats
 
 
@@ -93,7 +107,8 @@ def bench_create(tmp: Path, count: int, repeats: int):
         folder = tmp / f"r{count}-{attempt}"
         session, seconds, stats = make_register(folder, count)
         runs.append(seconds)
-        floors.append(fair_creation_floor(tmp / f"floor{count}-{attempt}", count, stats["events"]))
+        floors.append(fair_creation_floor(tmp / f"floor{count}-{attempt}", count, stats["events"], stats["states"],
+                                          stats["letters"]))
         shutil.rmtree(tmp / f"floor{count}-{attempt}", ignore_errors=True)
     report(f"create {count:,} patients + {stats['events']:,} events (best of {repeats})", min(runs), min(floors),
            ratio=2.0, note="runs " + ", ".join(f"{r:.2f}" for r in runs) + " s")

@@ -114,7 +114,7 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
                 nhs = numbers[pid - first_pid] if pid - first_pid < n_numbers else None  # beyond ~900,000: not known
                 forename = FORENAMES[int(rnd() * n_fore)]
                 patients.append((pid, nhs, "", surname, forename, s_key, iso_days[ordinal],
-                                 address, pc, pc_key, now, "demo"))
+                                 address, pc, pc_key, "", "", now, "demo"))
                 member_ids.append(pid)
                 pid += 1
             stats["patients"] += household

@@ -39,7 +39,7 @@ def _bulk_patients(session, count: int) -> list[tuple[int, str]]:
     with session.register.transaction() as conn:
         first, _ = bulk.next_ids(conn)
         rows = [(first + i, nhs, "", f"Person{i}", "Pat", f"PERSON{i}", "1970-01-01", "[]", "LS1 4AP", "LS14AP",
-                 "2026-01-01T00:00:00+00:00", "test") for i, nhs in enumerate(numbers)]
+                 "", "", "2026-01-01T00:00:00+00:00", "test") for i, nhs in enumerate(numbers)]
         bulk.insert_patients(conn, rows)
     return [(r[0], r[1]) for r in rows]
 

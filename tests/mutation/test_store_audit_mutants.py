@@ -239,3 +239,163 @@ def test_the_trail_filter_takes_a_backslash_literally_and_shows_at_most_5000_row
                        [(seq,) for seq in range(7, 5007)])
     shown = A.select(old_db)
     assert len(shown) == 5000 and shown[0][0] == 5006  # the newest 5,000 of 5,006
+
+
+def test_a_backup_whose_whole_trail_was_rewritten_with_the_old_key_is_refused(manager, add_patient, tmp_path):
+    """An insider holding the data key rewrites a backup copy's WHOLE trail as the old,
+    pre-upgrade HMAC chain (under a key they put in the copy's meta), and its manifest head to
+    match: every entry then checks, so only the rule that an upgraded register's trail must
+    carry signed entries can refuse it. The copy names the manager key, so the rule applies."""
+    import zipfile
+
+    from gp_optout_desktop.services import backup
+    from gp_optout_desktop.store import backup as store_backup, database
+    from gp_optout_desktop.store.errors import RegisterCorrupt
+
+    add_patient(manager, surname="Alpha")
+    good = tmp_path / "good.gpob"
+    backup.backup(manager, good)
+    data_key = manager.register.data_key
+    manager.lock()
+    assert store_backup.verify_file(good, data_key)["counts"]["patients"] == 1  # the original is fine
+
+    with zipfile.ZipFile(good) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    db = tmp_path / "work" / database.DB_NAME
+    db.parent.mkdir()
+    db.write_bytes(members[database.DB_NAME])
+    old_key = b"i" * 32
+    conn = database.connect(db, data_key)
+    try:
+        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_key', ?)", (json.dumps(old_key.hex()),))
+        prev = A.GENESIS
+        cols = ", ".join(OLD_FIELDS)
+        for values in conn.execute(f"SELECT {cols} FROM audit ORDER BY seq").fetchall():
+            row = dict(zip(OLD_FIELDS, values))
+            mac = A._mac(old_key, prev, row)
+            conn.execute("UPDATE audit SET prev = ?, mac = ?, signer = '', perm = '', rows = '', sig = '' "
+                         "WHERE seq = ?", (prev, mac, row["seq"]))
+            prev, last = mac, row["seq"]
+        conn.commit()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        conn.close()
+    content = db.read_bytes()
+    manifest = json.loads(members["manifest.json"])
+    manifest.update(db_sha256=hashlib.sha256(content).hexdigest(), audit_head={"seq": last, "mac": prev})
+    members.update({"manifest.json": json.dumps(manifest).encode(), database.DB_NAME: content})
+    forged = tmp_path / "forged.gpob"
+    with zipfile.ZipFile(forged, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+    with pytest.raises(RegisterCorrupt) as refused:
+        store_backup.verify_file(forged, data_key)
+    assert str(refused.value) == ("The backup's audit trail does not verify: the trail has no entry signed since "
+                                  "the upgrade: it was rewritten with the old key.")
+
+
+# Whose key signed an entry: a colleague's failed attempt is recorded by the next person to
+# unlock, but no one may sign in another's name, nor with a key that is no longer theirs.
+DESK_PASSWORD = "desk1-password-1"
+
+
+def _keys_of(register_dir, user, password):
+    """What an insider keeps from their own key slot: the data key and their audit signer."""
+    from gp_optout_desktop.store import certs, keyfile
+
+    keys = keyfile.KeyFile.load(register_dir / "register.keys")
+    slot = keys.try_open(user, password)
+    seed = slot.get(certs.AUDIT_SECRET)
+    return keys.register_id, slot.data_key, certs.audit_private(seed)
+
+
+def _sign_as(register_dir, kept, *, user, signer_name, action, outcome="ok", rows=None):
+    """Append one entry written by hand, signed with the kept audit key (its latest certificate)."""
+    from gp_optout_desktop.store import certs, database
+
+    register_id, data_key, key = kept
+    conn = database.connect(register_dir / "register.db", data_key)
+    try:
+        pub = certs.raw_public(key).hex()
+        serial = conn.execute("SELECT max(serial) FROM user_certs WHERE name = ? AND body LIKE ?",
+                              (signer_name, f'%"audit_pub":"{pub}"%')).fetchone()[0]
+        conn.execute("BEGIN IMMEDIATE")
+        head = A.AuditChain(None, A.Signer(serial, key), register_id).append_batch(
+            conn, [A.Pending(user, "receptionist", action, outcome=outcome)], perm="login", rows=rows)
+        conn.execute("COMMIT")
+        return head.seq
+    finally:
+        conn.close()
+
+
+def _verify_as_pm(register_dir):
+    from gp_optout_desktop.services import audit, session as session_service
+
+    pm = session_service.unlock(register_dir, "pm", "pm-password-1")
+    try:
+        return audit.verify(pm)
+    finally:
+        pm.lock()
+
+
+@pytest.fixture
+def with_desk(manager, register_dir):
+    from gp_optout_desktop.domain import roles
+    from gp_optout_desktop.services import users
+
+    users.add(manager, "desk1", roles.RECEPTIONIST, DESK_PASSWORD)
+    return manager
+
+
+def test_a_colleagues_failed_unlock_is_recorded_by_the_next_user_and_the_trail_still_verifies(with_desk, register_dir):
+    from gp_optout_desktop.services import session as session_service
+    from gp_optout_desktop.store.errors import WrongPassword
+
+    with_desk.lock()
+    with pytest.raises(WrongPassword):
+        session_service.unlock(register_dir, "desk1", "not-the-password")
+    result = _verify_as_pm(register_dir)
+    assert result.ok, result.problems
+    pm = session_service.unlock(register_dir, "pm", "pm-password-1")
+    try:
+        with pm.register.reading() as conn:
+            failed = [r for r in A.select(conn) if r[2] == "desk1" and r[4] == "login"]
+    finally:
+        pm.lock()
+    assert [r[6] for r in failed] == ["failed"]  # named for desk1, signed by pm, accepted
+
+
+@pytest.mark.parametrize("action, outcome", [("login", "ok"), ("patient.read", "failed")])
+def test_an_entry_naming_someone_else_is_refused_unless_it_is_their_failed_login(with_desk, register_dir, action,
+                                                                                  outcome):
+    with_desk.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    seq = _sign_as(register_dir, kept, user="pm", signer_name="desk1", action=action, outcome=outcome)
+    result = _verify_as_pm(register_dir)
+    assert not result.ok and result.problem == f"entry {seq} names pm but was signed by desk1."
+
+
+@pytest.mark.parametrize("change", ["remove", "reset_password"])
+def test_a_key_kept_after_removal_or_a_password_reset_cannot_sign(with_desk, register_dir, change):
+    """Removal keeps the audit key in the certificate but marks it inactive; a reset certifies
+    a new key. Either way the key the insider kept is no longer theirs to sign with."""
+    from gp_optout_desktop.services import users
+
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    getattr(users, change)(with_desk, "desk1")
+    with_desk.lock()
+    seq = _sign_as(register_dir, kept, user="desk1", signer_name="desk1", action="login")
+    result = _verify_as_pm(register_dir)
+    assert not result.ok and result.problem == f"entry {seq} is signed with a key desk1 did not hold at that point."
+
+
+def test_an_entry_claiming_a_change_to_a_table_no_permission_names_is_refused(with_desk, register_dir):
+    """A table the app does not attest is in no permission's list: no one may record changing it."""
+    with_desk.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    seq = _sign_as(register_dir, kept, user="desk1", signer_name="desk1", action="login", rows={"mystery": "ff"})
+    result = _verify_as_pm(register_dir)
+    assert not result.ok
+    assert result.problem == f"entry {seq} changed the mystery table under 'login', which may not change it."

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from gp_optout_desktop.store.errors import ServerUnreachable, StoreError
+from gp_optout_desktop.store.errors import ServerUnreachable
 from gp_optout_desktop.store.server import connect, ops
 from tests.server import practices as P
 
@@ -37,7 +37,7 @@ def test_a_connection_lost_mid_recording_saves_nothing(pg_db, practice):
     admin, prac = practice
     desk = P.started(pg_db, prac)
     before = state(pg_db, prac)
-    with pytest.raises(StoreError, match="Nothing was saved"):
+    with pytest.raises(ServerUnreachable, match="Nothing was saved"):
         with desk.write() as tx:
             ops.add_patient(tx, P.patient("Outage", "Patient", nhs="9990000018"))
             # The server drops this desk's session (a crash, a restart, a network cut).
@@ -58,7 +58,7 @@ def test_a_stopped_server_is_reported_and_nothing_is_saved(pg_db, practice):
     admin.close()
     server.halt()
     try:
-        with pytest.raises(StoreError, match="Nothing was saved"):
+        with pytest.raises(ServerUnreachable, match="Nothing was saved"):
             P.add(desk, P.patient("Outage", "Patient", nhs="9990000018"))
         with pytest.raises(ServerUnreachable, match="cannot be reached .* Nothing was saved"):
             connect.connect(address, login, password)

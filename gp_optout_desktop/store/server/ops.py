@@ -24,7 +24,7 @@ from ...domain.events import EVENT_KINDS, Event, Proxy, check_new_event, current
 from ...domain.patient import Patient
 from .. import audit as audit_mod
 from .. import patients as patients_store
-from ..errors import Conflict, NotFound, StoreError
+from ..errors import Conflict, NotFound, ServerUnreachable, StoreError
 from . import schema
 from .crypto import PracticeKeys, surname_key, unwrap_data_key, wrap_data_key
 
@@ -115,7 +115,7 @@ class Desk:
             # Only a lost server is "unreachable"; a deadlock or serialisation failure (also
             # OperationalError in psycopg) is a bug to see, not an outage to word.
             if self.conn.broken or self.conn.closed:
-                raise StoreError(UNREACHABLE) from None
+                raise ServerUnreachable(UNREACHABLE) from None
             raise
 
     def _append_chain(self, tx: WriteTx) -> None:
