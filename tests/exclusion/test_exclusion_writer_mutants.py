@@ -144,3 +144,40 @@ def test_the_set_carries_what_the_register_said(tmp_path, key):
     assert result.generation.name.startswith("g000000000009-20250301T093000Z-")
     assert (tmp_path / "CURRENT").read_text() == result.generation.name + "\n"
     assert (result.generation.stat().st_mode & 0o777) == 0o700
+
+
+def test_a_failure_with_no_file_named_says_the_reason_alone_and_logs_a_leftover(tmp_path, key, monkeypatch, caplog):
+    # A device error carries no file name: the message ends with the reason, nothing after it.
+    # The half-written folder cannot be removed either: the export's own error is the one
+    # reported, and the leftover is logged for the administrator.
+    export(tmp_path, key, revision=4)
+    before = snapshot(tmp_path)
+    real = writer_mod.write_durable
+
+    def failing_device(path, data):
+        if path.name == MANIFEST_FILE:
+            raise OSError(5, "Input/output error")
+        real(path, data)
+
+    def cannot_remove(path, *a, **kw):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(writer_mod, "write_durable", failing_device)
+    monkeypatch.setattr(writer_mod.shutil, "rmtree", cannot_remove)
+    with caplog.at_level("WARNING", logger=writer_mod.log.name):
+        with pytest.raises(ExportError) as err:
+            export(tmp_path, key, revision=5)
+    assert str(err.value) == ("The export failed and the previous exclusion set is still the current one: "
+                              "Input/output error")
+    assert [r.getMessage().split(" (")[0] for r in caplog.records if r.name == writer_mod.log.name] == [
+        "A partly written exclusion generation could not be removed"]
+    monkeypatch.undo()
+    leftovers = set(snapshot(tmp_path)) - set(before)
+    assert all(".tmp-" in str(p) for p in leftovers)
+
+
+def test_a_set_valid_for_a_few_hours_is_written_into_a_folder_made_with_its_parents(tmp_path, key):
+    # A short validity is allowed (more than 0); a new share path is made in full.
+    result = export(tmp_path / "share" / "gp" / "exclusions", key, valid_for=timedelta(hours=12))
+    assert result.manifest.valid_until == NOW + timedelta(hours=12)
+    assert (tmp_path / "share" / "gp" / "exclusions" / "CURRENT").is_file()

@@ -138,3 +138,45 @@ def test_title_and_address_lines_are_kept_and_short_rows_read_as_empty():
     header = HEADER + ",Title,Address Line 1,Address Line 2"
     [row] = read(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,,,Dr,1 Park Row", header=header)
     assert row.patient.title == "Dr" and row.patient.address == ("1 Park Row",)
+
+
+def test_every_address_line_is_kept_in_order():
+    header = HEADER + ",Address Line 1,Address Line 2,Address Line 3"
+    [row] = read(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,,,1 Park Row,Headingley,Leeds", header=header)
+    assert row.patient.address == ("1 Park Row", "Headingley", "Leeds")
+
+
+def test_a_blank_line_in_the_middle_does_not_end_the_list():
+    rows = read(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,,", ",,,,,,,",
+                f"{N[1]},Test,Cy,1971-01-06,LS1 4AP,registered,,")
+    assert [(r.row, r.patient.nhs_number) for r in rows] == [(2, N[0]), (4, N[1])]
+
+
+def test_rows_after_a_repeated_nhs_number_are_still_checked():
+    assert problems(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,,",
+                    f"{N[0]},Again,Bo,1970-01-06,LS1 4AP,registered,,",
+                    f"{N[1]},Test,Bo,1970-01-06,LS1 4AP,moved away,,") == [
+        "Row 3: the same NHS number as row 2",
+        "Row 4: the registration status is not one of registered, deducted, deceased or temporary"]
+
+
+def test_the_row_limit_counts_bad_rows_too(monkeypatch):
+    # A file of millions of bad rows must be refused by size, not listed problem by problem.
+    monkeypatch.setattr(practice_list, "MAX_ROWS", 2)
+    with pytest.raises(ImportRefused) as err:
+        read(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,moved away,,", f"{N[1]},Test,Bo,1970-01-06,LS1 4AP,registered,,",
+             f"{N[2]},Test,Bo,1970-01-06,LS1 4AP,registered,,")
+    assert str(err.value) == "The file has more than 2 rows. Nothing was imported."
+
+
+def test_a_header_that_breaks_the_csv_is_refused_with_the_reason():
+    with pytest.raises(ImportRefused) as err:
+        read_list("NHS Number," + "x" * 200_000 + "\r\n", TODAY)
+    assert str(err.value) == ("The first line is not CSV (field larger than field limit (131072)). "
+                              "Nothing was imported.")
+
+
+def test_a_registration_date_before_a_birth_date_in_the_future_says_before_birth():
+    # Registered today, born tomorrow (a typo in the birth year): the sentence names the real fault.
+    assert problems(f"{N[0]},Test,Bo,2026-12-02,LS1 4AP,registered,2026-12-01,")[0] == (
+        "Row 2: the registration date is before the date of birth")

@@ -116,3 +116,24 @@ def test_a_register_pair_waiting_since_its_oldest_unconfirmed_step():
     assert RegisterPair(2, "type1").unconfirmed_since() is None
     assert not RegisterPair(2, "type1", pw=rules.PracticeWide(None, None)).expect
     assert RegisterPair(2, "type2", pw=rules.PracticeWide(rules.ADD, True)).words() == "not objecting (withdrawn)"
+
+
+def test_register_pairs_the_export_does_not_show_each_get_their_line_and_the_oldest_wait():
+    # An empty export: a finished practice-wide removal agrees, and every pair after it is
+    # still reported: a practice-wide code already in place (no events) and a confirmed
+    # objection whose code has gone from the record are both "not coded".
+    pairs = {
+        (1, "type1"): RegisterPair(1, "type1", pw=rules.PracticeWide(rules.REMOVE, False),
+                                   pw_row=(15, rules.REMOVE, False, date(2026, 11, 4))),
+        (2, "type1"): RegisterPair(2, "type1", pw=rules.PracticeWide(None, True),
+                                   pw_row=(25, rules.ADD, True, date(2026, 3, 1))),
+        (3, "type1"): RegisterPair(3, "type1", active=True, events=[(31, "register", True, date(2026, 6, 1))]),
+    }
+    found = compare([], pairs, {}, people)
+    key_it = "no Type 1 code for this patient in the clinical system: key it"
+    assert [(i.category, i.reason, i.surname) for i in found.items] == [
+        (NOT_CODED, key_it, "Birch"), (NOT_CODED, key_it, "Cedar"),
+        (AGREE, "the practice-wide code is no longer in the record", "Ash")]
+    assert found.confirm_practice == [15]
+    # The practice-wide code has waited since it was queued, before the objection's code went.
+    assert found.not_coded_oldest == date(2026, 3, 1)
