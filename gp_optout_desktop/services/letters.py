@@ -262,27 +262,9 @@ def print_batch(
 
 def _printable(ctx, rows: list[letters_repo.LetterRow], *, explicit: bool):
     """The rows that can print now, with what each prints as. Confirmations still waiting for
-    their codes are skipped (refused when asked for by id); ones no longer needed are dropped."""
-    out_rows, out_plans, held = [], [], 0
-    for row, pl in zip(rows, plans(ctx.conn, rows)):
-        if pl.moot:
-            letters_repo.cancel(ctx.conn, row.letter_id)
-            ctx.audit("letter.cancel", audit_ref(patients_store.get(ctx.conn, row.patient_id)),
-                      detail=f"letter={row.letter_id} kind={row.kind} reason=superseded")
-            continue
-        if pl.held:
-            if explicit:
-                raise ValidationError(f"Letter {reference(row.letter_id)} confirms a code that is not yet confirmed "
-                                      "in the clinical system: it prints once a reconciliation finds the code.",
-                                      "letters")
-            held += 1
-            continue
-        out_rows.append(row)
-        out_plans.append(pl)
-    if not out_rows:
-        more = (f" {held} confirmation{'s wait' if held != 1 else ' waits'} for codes to be confirmed in the "
-                "clinical system.") if held else ""
-        raise ValidationError("No letters are waiting to be printed." + more, "letters")
+    their codes are skipped (refused when asked for by id); ones no longer needed are cancelled."""
+    out_rows, out_plans, moot = _printable_now(ctx.conn, rows, explicit=explicit)
+    _cancel_moot(ctx, moot)
     return out_rows, out_plans
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from gp_optout_desktop.domain.errors import ValidationError
 from gp_optout_desktop.letters import apart
 from gp_optout_desktop.services import letters as letters_service, objections, patients
 from gp_optout_desktop.ui import dialogs, worker
@@ -115,6 +117,13 @@ def test_a_save_at_the_desk_while_letters_print_is_kept(qtbot, window, unlock_as
     assert all(letter.letter_id not in printed for letter in letters_service.pending(session))
 
 
+def _refused_as_changed(session, out) -> None:
+    """A print run refused because its letters changed while rendering, leaving no PDF."""
+    with pytest.raises(ValidationError, match="changed while they were being printed"):
+        letters_service.print_batch(session, out)
+    assert not out.exists()
+
+
 def test_a_print_whose_letters_changed_meanwhile_marks_nothing_and_leaves_no_pdf(demo, monkeypatch, tmp_path):
     waiting = letters_service.pending(demo)
     first = waiting[0].letter_id
@@ -126,15 +135,7 @@ def test_a_print_whose_letters_changed_meanwhile_marks_nothing_and_leaves_no_pdf
         return real_render(*args, **kwargs)
 
     monkeypatch.setattr(apart, "render_bytes", sent_elsewhere_meanwhile)
-    out = tmp_path / "batch.pdf"
-    try:
-        letters_service.print_batch(demo, out)
-    except Exception as exc:  # noqa: BLE001 - the message is checked below
-        error = exc
-    else:
-        error = None
-    assert error is not None and "changed while they were being printed" in str(error)
-    assert not out.exists()
+    _refused_as_changed(demo, tmp_path / "batch.pdf")
     still = {letter.letter_id for letter in letters_service.pending(demo)}
     assert still == {letter.letter_id for letter in waiting} - {first}  # nothing else was marked sent
 
@@ -155,15 +156,7 @@ def test_a_print_whose_patient_moved_meanwhile_marks_nothing_and_leaves_no_pdf(d
         return real_render(*args, **kwargs)
 
     monkeypatch.setattr(apart, "render_bytes", moved_meanwhile)
-    out = tmp_path / "batch.pdf"
-    try:
-        letters_service.print_batch(demo, out)
-    except Exception as exc:  # noqa: BLE001 - the message is checked below
-        error = exc
-    else:
-        error = None
-    assert error is not None and "changed while they were being printed" in str(error)
-    assert not out.exists()
+    _refused_as_changed(demo, tmp_path / "batch.pdf")
     assert {letter.letter_id for letter in letters_service.pending(demo)} == {letter.letter_id for letter in waiting}
 
 
