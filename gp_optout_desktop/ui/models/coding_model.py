@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Sequence
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+
+from .item_table import ItemTableModel
 
 HEADERS = ("Due", "Action", "NHS number", "Patient", "Date of birth", "Code (SNOMED CT)", "Read v2 / CTV3",
            "Date to record", "State")
@@ -19,31 +21,16 @@ def _day(d: date) -> str:
     return d.strftime("%d/%m/%Y")
 
 
-class CodingModel(QAbstractTableModel):
+class CodingModel(ItemTableModel):  # items: domain.coding.WorkItem
+    HEADERS = HEADERS
+
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._items: list = []  # domain.coding.WorkItem
         self.today: date | None = None
 
     def set_items(self, items: Sequence, today: date) -> None:
-        self.beginResetModel()
-        self._items = list(items)
         self.today = today
-        self.endResetModel()
-
-    def item(self, row: int):
-        return self._items[row]
-
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._items)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
-            return HEADERS[section]
-        return None
+        super().set_items(items)
 
     def overdue(self, row: int) -> bool:
         return self.today is not None and self._items[row].overdue(self.today)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from ...domain.codes import SHORT_LABELS
+from .item_table import ItemTableModel
 
 HEADERS = ("Group", "Why", "NHS number", "Patient", "Date of birth", "Type", "Register", "Clinical system", "Rows")
 GROUP_WORDS = {"a": "(a) NOT CODED", "b": "(b) Not in the register", "c": "(c) Differs", "d": "(d) Agrees"}
@@ -15,29 +14,8 @@ NOT_CODED = QColor("#f8d7da")
 DIFFERS = QColor("#fff3cd")
 
 
-class ReconcileModel(QAbstractTableModel):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._items: list = []  # services.reconcile.Item
-
-    def set_items(self, items: Sequence) -> None:
-        self.beginResetModel()
-        self._items = list(items)
-        self.endResetModel()
-
-    def item(self, row: int):
-        return self._items[row]
-
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._items)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
-            return HEADERS[section]
-        return None
+class ReconcileModel(ItemTableModel):  # items: services.reconcile.Item
+    HEADERS = HEADERS
 
     def text(self, row: int, column: int) -> str:
         i = self._items[row]
