@@ -19,6 +19,7 @@ ACTIONS = {
     "register.rekey": "Re-encrypted the register with a new key",
     "register.check": "Checked the register's integrity",
     "register.upgrade": "Upgraded the register to role-bound keys",
+    "register.attest": "Signed the queued letters into the audit (first unlock on this version)",
     "register.recovery_key": "Made a new recovery key",
     "register.moved_to_server": "Moved the register to the server (this file is now read-only)",
     "register.migrate": "Started the server register from a register file (its checked trail archived)",

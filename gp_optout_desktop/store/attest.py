@@ -34,7 +34,13 @@ MOD = 2**256
 # table -> key columns (for messages) ; meta is limited to the settings that matter.
 # current_state is derived from events, but the exclusion file is read from it: attested too.
 TABLES = ("patients", "events", "current_state", "policy", "users", "meta", "letter_templates", "code_tables",
-          "registration", "practice_codes", "reconciliations")
+          "registration", "practice_codes", "reconciliations", "letters")
+# Tables attested only since registers holding rows in them existed (letters: a queued letter
+# deleted directly was not reported). Such a register signs their digests as they stand once,
+# at its next unlock (an 'adopt' entry, ``adopt_missing``); until then they are not compared.
+# A table that is new in the schema starts empty and needs no adoption.
+ADOPTABLE = frozenset({"letters"})
+ATTESTED_META = "attested_tables"  # meta: the tables this register's trail attests (a hint; verify decides)
 META_KEYS = frozenset({"ods", "practice", "register_id", "idle_lock_minutes", "manager_pub"})
 
 # Which permissions may change each table (None: any permission a role holds; the role
@@ -54,6 +60,7 @@ TABLE_PERMISSIONS: dict[str, frozenset[str] | None] = {
     # on or off, confirmed (or recorded confirmed) only by a reconciliation.
     "practice_codes": frozenset({"practice_optout", "reconcile"}),
     "reconciliations": frozenset({"reconcile"}),
+    "letters": None,  # queued by recording, marked sent by printing, cancelled by later events
 }
 
 

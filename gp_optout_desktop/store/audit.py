@@ -41,6 +41,9 @@ HEAD_META = "audit_head"  # meta key: the highest signed head seen, kept inside 
 # manager-only acts that set the row digests' baseline.
 SELF_PERMISSIONS = frozenset({"login", "session", "denied"})
 BASELINE_PERMISSIONS = frozenset({"create", "upgrade"})
+# Signs, once, the digests of tables attested later than the register was made (attest.ADOPTABLE),
+# as they stand: any user's first unlock on the new version does it.
+ADOPT_PERMISSION = "adopt"
 
 
 def load_key(conn) -> bytes | None:
@@ -216,6 +219,7 @@ class AuditChain:
         sealed = False
         unsigned: list[tuple[int, str]] = []  # (seq, signer) awaiting the signature that covers them
         digests: dict[str, int] = {}
+        attested: set[str] = set()  # tables a baseline or an adoption entry signed
         cols = ", ".join(SIGNED_FIELDS)
         for values in conn.execute(f"SELECT {cols}, prev, mac, sig FROM audit ORDER BY seq"):
             row = dict(zip(SIGNED_FIELDS, values[: len(SIGNED_FIELDS)]))
@@ -238,7 +242,7 @@ class AuditChain:
                 if entry_hash(prev, row) != stored_mac:
                     problems.append(f"entry {seq} was changed after it was written.")
                     break
-                problem = self._check_signed(row, certs, sealed, roles, in_force, attest, digests)
+                problem = self._check_signed(row, certs, sealed, roles, in_force, attest, digests, attested)
                 if problem:
                     problems.append(problem)
                     break
@@ -281,6 +285,8 @@ class AuditChain:
         if chain_ok and sealed:
             now = attest.table_digests(conn)
             for table in sorted(set(now) | set(digests)):
+                if table in attest.ADOPTABLE and table not in attested:
+                    continue  # an older register (or backup) not yet unlocked by this version
                 if now.get(table, 0) != digests.get(table, 0):
                     problems.append(f"the {table} table was changed outside the app (its rows do not match the "
                                     "signed audit entries).")
@@ -289,7 +295,7 @@ class AuditChain:
         return Verification(True, count, head)
 
     @staticmethod
-    def _check_signed(row, certs, sealed, roles, in_force, attest, digests) -> str | None:
+    def _check_signed(row, certs, sealed, roles, in_force, attest, digests, attested) -> str | None:
         seq, perm = row["seq"], row["perm"]
         try:
             cert = certs[int(row["signer"])]
@@ -306,7 +312,7 @@ class AuditChain:
                 return f"entry {seq} ({perm}) was not made by a practice manager."
         elif not sealed:
             return f"entry {seq} is the first signed entry but is not the register's creation or upgrade."
-        elif perm not in SELF_PERMISSIONS and not roles.allowed(role, perm):
+        elif perm not in SELF_PERMISSIONS and perm != ADOPT_PERMISSION and not roles.allowed(role, perm):
             return f"entry {seq} ({row['action']}) needs '{perm}', which a {role} may not do."
         if row["rows"]:
             try:
@@ -317,13 +323,23 @@ class AuditChain:
             if perm in BASELINE_PERMISSIONS:
                 digests.clear()
                 digests.update(changes)
+                attested.clear()
+                attested.update(changes)
+                return None
+            if perm == ADOPT_PERMISSION:
+                for table, value in changes.items():
+                    if table not in attest.ADOPTABLE or table in attested:
+                        return (f"entry {seq} adopts the {table} table, which the trail already attests: "
+                                "it was written outside the app.")
+                    digests[table] = value % attest.MOD
+                    attested.add(table)
                 return None
             for table, delta in changes.items():
                 allowed = attest.TABLE_PERMISSIONS.get(table, frozenset())
                 if allowed is not None and perm not in allowed:
                     return f"entry {seq} changed the {table} table under '{perm}', which may not change it."
                 digests[table] = (digests.get(table, 0) + delta) % attest.MOD
-        elif perm in BASELINE_PERMISSIONS:
+        elif perm in BASELINE_PERMISSIONS or perm == ADOPT_PERMISSION:
             return f"entry {seq} ({perm}) carries no baseline."
         return None
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import attest, certs, database, keyfile, location, meta, readers, schema, seal
+from . import attest, certs, database, keyfile, location, meta, readers, retired, schema, seal
 from . import users as users_store
 from .audit import HEAD_META, AuditChain, Head, Signer, Verification, load_key
 from .errors import RecordNotCertified, StoreError
@@ -234,6 +234,29 @@ def _append_baseline(conn, reg: "Register", *, user: str, role: str, action: str
 
     reg.audit.acc.reset()
     reg.audit.append_batch(conn, [Pending(user, role, action, detail=detail)], perm=perm, rows=attest.baseline(conn))
+    meta.put(conn, attest.ATTESTED_META, sorted(attest.TABLES))
+
+
+def _adopt_missing(reg: "Register", user: str) -> None:
+    """Sign the digests of tables this register's trail does not attest yet (attest.ADOPTABLE:
+    attested by a later version than made the register), as they stand, so a row deleted or
+    changed directly from now on is reported. Once: audit verify refuses a second adoption."""
+    from .audit import ADOPT_PERMISSION, Pending
+
+    with reg.reading() as conn:
+        if reg.audit.signer is None or retired.moved(conn):
+            return  # not upgraded yet (its upgrade's baseline covers them), or kept read-only
+        missing = sorted((attest.ADOPTABLE & set(attest.TABLES)) - set(meta.get(conn, attest.ATTESTED_META) or ()))
+    if not missing:
+        return
+    with reg.transaction() as conn:
+        role = users_store.role_of(conn, user) or ""
+        reg.audit.begin()
+        reg.audit.acc.reset()
+        rows = {t: d for t, d in attest.baseline(conn).items() if t in missing}
+        reg.audit.append_batch(conn, [Pending(user, role, "register.attest", detail=f"tables={','.join(missing)}")],
+                               perm=ADOPT_PERMISSION, rows=rows)
+        meta.put(conn, attest.ATTESTED_META, sorted(set(meta.get(conn, attest.ATTESTED_META) or ()) | set(missing)))
 
 
 def _finish_interrupted_rekey(folder, keys, slot, pending: Path, user, password, recovery_key):
@@ -323,6 +346,7 @@ def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key
         reg = Register(folder, db, keys, _chain(db, chain_key, keys.register_id), data_key,
                        slot.get(certs.MANAGER_SECRET))
         _take_up_keys(reg, slot, user, recovery=recovery_key is not None)
+        _adopt_missing(reg, user)
     except BaseException:
         db.close()
         raise
