@@ -51,7 +51,7 @@ def read_cohort(path: Path) -> list[str]:
                 continue
             nhs = nhs_number.normalise(row[col].strip())
             if not nhs_valid(nhs):
-                bad.append(f"row {rowno}: {_reason(row[col])}")
+                bad.append(f"row {rowno}: {_reason(row[col]).rstrip('.')}")  # joined into one sentence
             elif nhs not in seen:
                 seen.add(nhs)
                 numbers.append(nhs)
