@@ -143,8 +143,15 @@ def sniff_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def read_rows(text: str, codes: CodeTable, today: date, delimiter: str = ",") -> list[ImportRow]:
-    """Every row checked; raises ImportRefused listing every problem if any row is bad."""
+class LateType2(ValidationError):
+    """A Type 2 objection added to the record after the cut-off: never processed nationally."""
+
+
+def read_rows(text: str, codes: CodeTable, today: date, delimiter: str = ",",
+              late_type2: list[int] | None = None) -> list[ImportRow]:
+    """Every row checked; raises ImportRefused listing every problem if any row is bad.
+    With ``late_type2`` (a list), a late Type 2 row is set aside there by line number instead
+    of being a problem: reconciliation reports it, an import refuses it."""
     text = text.lstrip("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -165,6 +172,11 @@ def read_rows(text: str, codes: CodeTable, today: date, delimiter: str = ",") ->
                 raise ImportRefused(f"The file has more than {MAX_ROWS:,} rows. Nothing was imported.")
             try:
                 rows.append(_row(line, values, cols, codes, today))
+            except LateType2 as exc:
+                if late_type2 is None:
+                    problems.append(Problem(line, str(exc)))
+                else:
+                    late_type2.append(line)
             except ValidationError as exc:
                 problems.append(Problem(line, str(exc)))
     except csv.Error as exc:
@@ -172,7 +184,7 @@ def read_rows(text: str, codes: CodeTable, today: date, delimiter: str = ",") ->
     if problems:
         raise ImportRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be imported, so nothing "
                             "was imported. Correct the file and try again.", tuple(problems))
-    if not rows:
+    if not rows and not late_type2:
         raise ImportRefused("The file has a header but no rows. Nothing was imported.")
     return rows
 
@@ -194,7 +206,7 @@ def _row(line: int, values: list[str], cols: dict[str, int], codes: CodeTable, t
     if added > today:
         raise ValidationError("the date recorded is in the future", "added")
     if code.objection == TYPE2 and code.action == REGISTER and added > codes.type2_cutoff:
-        raise ValidationError(
+        raise LateType2(
             f"a Type 2 objection added to the record after {codes.type2_cutoff:%d %b %Y} (the clinical system's "
             "date) was not processed nationally and cannot be recorded: take the row out, and send the patient the "
             "'Type 2 recorded in error' letter (from the patient's record), which signposts the National Data "

@@ -25,7 +25,7 @@ from datetime import date
 from pathlib import Path
 
 from ..domain import coding as rules
-from ..domain.codes import SHORT_LABELS, TYPE1
+from ..domain.codes import SHORT_LABELS, TYPE1, TYPE2
 from ..domain.errors import ValidationError
 from ..domain.import_rows import DELIMITERS, ImportRefused, ImportRow, read_rows, sniff_delimiter
 from ..domain.reconciliation import (AGREE, CATEGORY_WORDS, DIFFER, NOT_CODED, NOT_IN_REGISTER, Item, RegisterPair,
@@ -40,6 +40,9 @@ from .session import Session
 ENCODINGS = {"utf-8": "UTF-8", "cp1252": "Windows-1252"}
 REPORT_COLUMNS = ("category", "meaning", "reason", "nhs_number", "surname", "forenames", "date_of_birth", "type",
                   "register", "clinical_system", "export_rows", "register_refs")
+
+
+LATE_TYPE2_WORDS = "a Type 2 code added to the record after the Type 2 cut-off: never processed nationally, not compared"
 
 
 class ReconcileRefused(ImportRefused):
@@ -60,6 +63,8 @@ class Result:
     not_coded_oldest: date | None = None
     target_days: int = rules.DEFAULT_TARGET_WORKING_DAYS
     today: date | None = None
+    late_type2: list[int] = field(default_factory=list)  # line numbers: Type 2 coded after the cut-off
+    type2_cutoff: date | None = None
 
     def count(self, category: str) -> int:
         return sum(1 for i in self.items if i.category == category)
@@ -96,7 +101,16 @@ class Result:
                      + (": check each." if rc else "."))
         lines.append(f"(d) {c[AGREE]:,} agreeing ({n(rd, 'row')}); {n(self.confirmed, 'code')} newly confirmed "
                      "by this run.")
-        lines.append(f"Every row accounted for: {rb:,} + {rc:,} + {rd:,} = {self.rows:,}.")
+        late = len(self.late_type2)
+        if late:
+            shown = ", ".join(map(str, self.late_type2[:20])) + (f" and {late - 20:,} more" if late > 20 else "")
+            lines.append(f"(e) {n(late, 'row')} ({shown}) with a Type 2 objection added to the record after "
+                         f"{self.type2_cutoff:%d %b %Y}: never processed nationally, so not compared and not brought "
+                         "in. Send each patient the 'Type 2 recorded in error' letter from their record (it signposts "
+                         "the National Data Opt-out).")
+            lines.append(f"Every row accounted for: {rb:,} + {rc:,} + {rd:,} + {late:,} = {self.rows:,}.")
+        else:
+            lines.append(f"Every row accounted for: {rb:,} + {rc:,} + {rd:,} = {self.rows:,}.")
         return "\n".join(lines)
 
 
@@ -169,8 +183,9 @@ def reconcile(session: Session, path: Path, encoding: str | None = None) -> Resu
     session.require("reconcile")
     text, used = read_export(path, encoding)
     delimiter = sniff_delimiter(text)
+    late: list[int] = []  # a clinical system may well hold late Type 2 codes: reported, not a refusal
     try:
-        rows = read_rows(text, session.codes, session.today(), delimiter)
+        rows = read_rows(text, session.codes, session.today(), delimiter, late_type2=late)
     except ImportRefused as exc:
         # The import's checks, worded for this task: nothing is imported here, nothing changes.
         message = str(exc).replace("Nothing was imported", "Nothing was changed").replace(
@@ -207,8 +222,8 @@ def reconcile(session: Session, path: Path, encoding: str | None = None) -> Resu
         items, confirm_events, confirm_pw, recorded, missing, oldest = (
             found.items, found.confirm_events, found.confirm_practice, found.record_practice, found.missing,
             found.not_coded_oldest)
-        result = Result(run_id, path.name, used, delimiter, len(rows), items, 0, missing, notes, oldest,
-                        _target(conn), session.today())
+        result = Result(run_id, path.name, used, delimiter, len(rows) + len(late), items, 0, missing, notes, oldest,
+                        _target(conn), session.today(), late, session.codes.type2_cutoff)
         accounted = result.rows_in(NOT_IN_REGISTER) + result.rows_in(DIFFER) + result.rows_in(AGREE)
         if accounted != len(rows):  # a bug, never a data problem: refuse rather than record wrong counts
             raise AssertionError(f"reconciliation lost rows: {accounted} of {len(rows)}")
@@ -230,7 +245,7 @@ def reconcile(session: Session, path: Path, encoding: str | None = None) -> Resu
         # row holds a digest of exactly which, so the chain proves them without 15,000 rows.
         ctx.audit("reconcile.run", detail=(
             f"run={run_id} rows={len(rows)} a={result.count(NOT_CODED)} b={result.count(NOT_IN_REGISTER)} "
-            f"c={result.count(DIFFER)} d={result.count(AGREE)} confirmed={confirmed} "
+            f"c={result.count(DIFFER)} d={result.count(AGREE)} confirmed={confirmed} e={len(late)} "
             f"sha256={confirmed_digest(confirm_events, confirm_pw, recorded)}"))
     return result
 
@@ -253,6 +268,9 @@ def report_csv(result: Result) -> str:
         writer.writerow([i.category, CATEGORY_WORDS[i.category], i.reason, nhs_display(i.nhs) if i.nhs else "",
                          i.surname, i.forenames, i.dob.strftime("%d/%m/%Y") if i.dob else "",
                          SHORT_LABELS[i.kind], i.register, i.clinical, " ".join(map(str, i.rows)), " ".join(i.refs)])
+    for line in result.late_type2:  # named by row only: the row was not checked against the register
+        writer.writerow(["e", LATE_TYPE2_WORDS, "send the 'Type 2 recorded in error' letter", "", "",
+                         "", "", SHORT_LABELS[TYPE2], "", "Type 2 objection added after the cut-off", line, ""])
     return out.getvalue()
 
 

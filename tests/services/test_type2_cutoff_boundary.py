@@ -23,6 +23,7 @@ from gp_optout_desktop.domain.import_rows import ImportRefused
 from gp_optout_desktop.domain.reconciliation import NOT_IN_REGISTER
 from gp_optout_desktop.exclusion import signing
 from gp_optout_desktop.exclusion.reader import read_export
+from gp_optout_desktop.store.errors import NotFound
 from gp_optout_desktop.services import coding, exclusion, importer, objections, patients, reconcile
 from gp_optout_desktop.store import events as events_store
 
@@ -233,18 +234,26 @@ def test_reconciling_a_type2_coded_by_the_cut_off_brings_it_in(manager, tmp_path
     assert (event.kind, event.added_on) == (TYPE2, day)
 
 
-def test_reconciling_a_type2_coded_the_day_after_is_refused_by_row_and_changes_nothing(manager, tmp_path):
+def test_reconciling_a_type2_coded_the_day_after_reports_it_and_brings_nothing_in(manager, tmp_path):
+    """A clinical system may well hold a late Type 2: the run goes on, names its row, and
+    neither compares nor imports it (it was never processed nationally)."""
     table = manager.codes
     export = tmp_path / "emis.csv"
     export.write_bytes(_emis([(NUMBERS[10], "Coded", table.lookup(TYPE1, REGISTER).snomed, ON),
                               (NUMBERS[11], "Late", table.lookup(TYPE2, REGISTER).snomed, AFTER)]))
-    revision = manager.revision()
-    with pytest.raises(reconcile.ReconcileRefused) as refused:
-        reconcile.reconcile(manager, export)
-    assert [(p.row, "after 11 Oct 2018" in p.message) for p in refused.value.problems] == [(3, True)]
-    assert "Nothing was changed" in str(refused.value) or "nothing was changed" in str(refused.value)
-    assert manager.revision() == revision
-    assert reconcile.last_run_for(manager) is None
+    result = reconcile.reconcile(manager, export)
+    assert result.late_type2 == [3] and result.rows == 2
+    assert [r.row for r in result.missing_rows] == [2]  # only the Type 1 is brought in
+    words = result.describe()
+    assert "(e) 1 row (3) with a Type 2 objection added to the record after 11 Oct 2018" in words
+    assert "'Type 2 recorded in error' letter" in words
+    assert "Every row accounted for: 1 + 0 + 0 + 1 = 2." in words
+    report = reconcile.report_csv(result).splitlines()
+    assert report[-1].startswith("e,") and report[-1].endswith(",3,")
+    reconcile.import_missing(manager, result)
+    with pytest.raises(NotFound):
+        patients.by_nhs(manager, NUMBERS[11])
+    assert [e.kind for e in _history(manager, patients.by_nhs(manager, NUMBERS[10]).patient_id)] == [TYPE1]
 
 
 # ---- a register that already holds a late Type 2 (keyed before the desk refused them) --------
