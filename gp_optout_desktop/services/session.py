@@ -17,6 +17,7 @@ from ..paths import resource
 from ..store import codes_repo as codes_store, integrity, meta, readers, register as register_store, retired, \
     users as users_store
 from ..store.audit import Pending
+from ..store import database
 from ..store.database import DatabaseError
 from ..store.errors import RegisterCorrupt, StoreError, WrongPassword
 from ..domain.uk_time import uk_date
@@ -188,6 +189,12 @@ class Session:
                 reader.conn.execute("COMMIT")  # a read transaction: ends the snapshot, writes nothing
         finally:
             reader.close()
+
+    def at_once(self):
+        """Around a call the person at the desk waits for (Open, Save): refused at once with a
+        sentence (StoreError) when a task in this window holds the register, instead of
+        freezing the window until it ends (hazard H-56)."""
+        return database.impatient()
 
     def practice(self) -> dict:
         with self.register.reading() as conn:
