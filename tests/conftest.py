@@ -23,6 +23,7 @@ PRODUCTION_KDF = dict(keyfile.KDF_DEFAULTS)
 @pytest.fixture(autouse=True)
 def fast_kdf(monkeypatch):
     monkeypatch.setattr(keyfile, "KDF_DEFAULTS", dict(FAST_KDF))
+    monkeypatch.setattr(keyfile, "SERVER_KDF", dict(FAST_KDF))  # server logins keep parameters of their own
 
 
 @pytest.fixture

@@ -252,8 +252,26 @@ def unlock(folder: Path, user: str, password: str) -> Session:
     if not user or not user.strip():
         raise ValidationError("Enter your user name.", "user")
     with _damage_in_words():
-        reg, failures = register_store.unlock(Path(folder), user.strip(), password)
-        return _start(reg, user.strip(), failures, "password")
+        reg, failures = register_store.unlock(Path(folder), user.strip(), password, rewrap=True)
+        session = _start(reg, user.strip(), failures, "password")
+    _take_up_rewrap(session)
+    return session
+
+
+def _take_up_rewrap(session: Session) -> None:
+    """Put this user's re-wrapped key entry (made at unlock: earlier Argon2 parameters) into
+    the key file, audited, on the one write path. The key file is replaced atomically, so a
+    crash leaves the old entry or the new one, and either unlocks. If it cannot be written
+    the unlock stands and the next one tries again."""
+    prepared, session.register.rewrap = session.register.rewrap, None
+    if prepared is None:
+        return
+    try:
+        with session.write("change_own_password", changes_register=False) as ctx:
+            ctx.audit("user.key_rewrapped", detail=prepared.detail)
+            session.register.keys.update(prepared.apply)  # inside the transaction: not written, not audited
+    except (DatabaseError, StoreError, OSError) as exc:  # why: the old entry still unlocks; re-wrapped next time
+        log_problem(log, "The key entry was not re-wrapped with the new key-derivation parameters", exc)
 
 
 def unlock_with_recovery(folder: Path, user: str, recovery_key: str) -> Session:

@@ -239,10 +239,12 @@ class UnlockWidget(QWidget):
         self.error.clear_message()
         self._set_busy(True)
         folder, fn = self.folder, self._recovery_fn if self.recovery_toggle.isChecked() else self._unlock_fn
+        gate = warm.mark()
         worker.run(lambda: fn(folder, user, password), self._unlocked, self._failed)
-        warm.start()  # the screens' imports, while Argon2id runs (not on the UI thread after it)
+        warm.start(gate)  # the screens' imports, once Argon2id's memory is released (not on the UI thread)
 
     def _failed(self, exc: BaseException) -> None:
+        warm.release()
         self._set_busy(False)
         if isinstance(exc, Throttled):
             retry = exc.retry_at
@@ -300,6 +302,7 @@ class UnlockWidget(QWidget):
         self.error.show_ok("You may try again now.")
 
     def _unlocked(self, session) -> None:
+        warm.release()
         self._set_busy(False)
         self.password.clear()
         self.error.clear_message()
