@@ -114,3 +114,51 @@ def pytest_runtest_setup(item):
             raise pytest.UsageError(f"{item.nodeid}: posix_only needs reason=... (why it cannot run on Windows)")
         if os.name == "nt":
             pytest.skip(f"POSIX only: {reason}")
+
+
+# ---- PostgreSQL (server mode): the cluster the tests start themselves --------------------
+
+def _under_ci() -> bool:
+    return os.environ.get("CI") == "true"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A skipped PostgreSQL test (marked ``server``: every test under tests/server/ and the
+    services tests' postgresql backend) fails the run under CI (CI=true); locally the skip
+    shows its reason."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and _under_ci() and item.get_closest_marker("server") and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"a PostgreSQL test was skipped under CI (CI=true), which is a failure: {reason}"
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The session's PostgreSQL cluster (tests/server/cluster.py; skips visibly when it cannot
+    start, fails under CI)."""
+    from tests.server.cluster import Cluster, ClusterUnavailable
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed: scripts/run-tests installs the 'server' extra")
+    try:
+        cluster = Cluster().start()
+    except ClusterUnavailable as exc:
+        # The makereport hook above turns this skip into a failure under CI.
+        pytest.skip(f"PostgreSQL cannot start here: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_db(pg_server):
+    """A fresh, empty database for this test (CREATE DATABASE ... TEMPLATE), dropped afterwards
+    with the roles named with its ``role_prefix``."""
+    from tests.server.cluster import fresh_database
+
+    with fresh_database(pg_server) as db:
+        yield db

@@ -76,6 +76,12 @@ def plans(conn, rows: Sequence[letters_repo.LetterRow]) -> list[Plan]:
     return [_plan(row, *facts) for row in rows]
 
 
+def plan_on(store, row: letters_repo.LetterRow) -> Plan:
+    """plan() through the engine seam (store/backend.py's RegisterStore), on either engine."""
+    forms = [row.form_id] if row.kind in RECEIVED_KIND and row.form_id is not None else []
+    return _plan(row, *(store.form_facts(forms) if forms else ({}, set(), set())))
+
+
 def _plan(row: letters_repo.LetterRow, by_form, current, acked) -> Plan:
     if row.kind not in RECEIVED_KIND or row.form_id is None:
         return Plan(row.kind)

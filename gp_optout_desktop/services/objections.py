@@ -11,9 +11,7 @@ from ..domain import acting_for, codes
 from ..domain.errors import ValidationError
 from ..domain.events import INCLUDE, Event, Proxy, check_new_event, check_type2_in_error
 from ..domain.in_force import letter_words, received_words
-from ..store import events as events_store, patients as patients_store
 from .changes import ChangeSet
-from .patients import audit_ref
 from .session import Session
 
 LETTER_KIND = {codes.REGISTER: "objection", codes.WITHDRAW: "withdrawal"}
@@ -60,44 +58,51 @@ def record(
     if len(set(dependants)) != len(dependants):
         raise ValidationError("A dependant is listed twice.", "dependants")
     with session.write(permission) as ctx:
-        conn = ctx.conn
-        adult = patients_store.get(conn, patient_id)
+        store = ctx.store
+        adult = store.get_patient(patient_id)
         if proxy is not None and for_self:
             acting_for.check_proxy_role(proxy.role, acting_for.age_on(adult.dob, today),
                                         donor_lacks_capacity=donor_lacks_capacity)
             if proxy.role in acting_for.NEEDS_LACK_OF_CAPACITY:
                 proxy = replace(proxy, evidence=f"{proxy.evidence}; {acting_for.LACKS_CAPACITY_NOTE}")
-        checks = [acting_for.check_dependant(patients_store.get(conn, dep_id), adult, today) for dep_id in dependants]
+        checks = [acting_for.check_dependant(store.get_patient(dep_id), adult, today) for dep_id in dependants]
         elsewhere = [c.patient.display_name for c in checks if c.other_address]
         if elsewhere and not confirm_other_address:
             raise ValidationError(
                 f"{', '.join(elsewhere)} {'lives' if len(elsewhere) == 1 else 'live'} at a different address from "
                 f"{adult.display_name}. Check that they have parental responsibility, then confirm.", "dependants")
-        form_id = events_store.next_form_id(conn)
         targets = ([(adult, proxy, None)] if for_self else []) + [
             (check.patient,
              Proxy("parental_responsibility", adult.display_name, DEPENDANT_EVIDENCE, session.user), patient_id)
             for check in checks
         ]
-        event_ids = []
-        for person, acting_proxy, submitted_by in targets:
-            existing = events_store.history(conn, person.patient_id)
+        # Everyone on the form is validated before anything is written, each against a history
+        # no other desk can add to meanwhile (rows locked in id order, so two forms sharing
+        # people cannot deadlock); the form id is drawn only then, so a refused form uses none.
+        for person_id in sorted(t[0].patient_id for t in targets):
+            store.lock_patient(person_id)
+        cutoff = session.codes.type2_cutoff
+        for person, _proxy, _by in targets:
             try:
-                check_new_event(kind, action, effective, received, via, today, existing, session.codes.type2_cutoff)
+                check_new_event(kind, action, effective, received, via, today, store.history(person.patient_id),
+                                cutoff)
             except ValidationError as exc:
                 if person.patient_id != patient_id:
                     raise ValidationError(f"For {person.display_name}: {exc}", exc.field) from None
                 raise
+        form_id = store.next_form_id()
+        event_ids = []
+        for person, acting_proxy, submitted_by in targets:
             event = Event(kind=kind, action=action, effective=effective, received=received, via=via,
                           recorded_by=session.user, recorded_at=session.now(), proxy=acting_proxy,
                           submitted_by=submitted_by)
-            event_ids.append(events_store.insert(conn, person.patient_id, event, form_id))
-            events_store.refresh_current_state(conn, person.patient_id)
-            ctx.audit(f"{kind}.{action}", audit_ref(person), detail=f"form={form_id}")
+            event_ids.append(store.insert_event(person.patient_id, event, form_id))
+            store.refresh_current_state(person.patient_id)
+            ctx.audit(f"{kind}.{action}", store.audit_ref(person), detail=f"form={form_id}")
         letter_kind = "include" if kind == INCLUDE else LETTER_KIND[action]
-        letter_id = events_store.queue_letter(conn, patient_id, form_id, letter_kind, session.now(),
-                                              one_calendar_month_after(received))
-        ctx.audit("letter.queue", audit_ref(adult), detail=f"letter={letter_id}")
+        letter_id = store.queue_letter(patient_id, form_id, letter_kind, session.now(),
+                                       one_calendar_month_after(received))
+        ctx.audit("letter.queue", store.audit_ref(adult), detail=f"letter={letter_id}")
     names = ", ".join(t[0].display_name for t in targets)
     label = "Request to be included" if kind == INCLUDE else f"{codes.SHORT_LABELS[kind]} objection"
     done = "recorded" if action == codes.REGISTER else "withdrawn"
@@ -111,10 +116,9 @@ def record(
 def check_dependants(session: Session, patient_id: int, dependants: list[int] | tuple[int, ...]
                      ) -> list[acting_for.DependantCheck]:
     """What the form must show or confirm before saving (raises for anyone aged 16 or over)."""
-    session.require("view_patient")
-    with session.register.reading() as conn:
-        adult = patients_store.get(conn, patient_id)
-        return [acting_for.check_dependant(patients_store.get(conn, d), adult, session.today()) for d in dependants]
+    with session.read_store("view_patient") as store:
+        adult = store.get_patient(patient_id)
+        return [acting_for.check_dependant(store.get_patient(d), adult, session.today()) for d in dependants]
 
 
 def people_on_form(session: Session, patient_id: int, dependants: list[int] | tuple[int, ...], for_self: bool = True
@@ -123,8 +127,8 @@ def people_on_form(session: Session, patient_id: int, dependants: list[int] | tu
     postcode), and whether they live elsewhere: what the desk reads back before saving."""
     today = session.today()
     checks = check_dependants(session, patient_id, dependants)
-    with session.register.reading() as conn:
-        adult = patients_store.get(conn, patient_id)
+    with session.read_store("view_patient") as store:
+        adult = store.get_patient(patient_id)
 
     def line(p, note: str = "") -> str:
         return (f"{p.display_name}, {acting_for.describe_age(p.dob, today)}, NHS number {p.nhs_display}, "
@@ -138,12 +142,13 @@ def people_on_form(session: Session, patient_id: int, dependants: list[int] | tu
 def mark_coded(session: Session, event_id: int) -> ChangeSet:
     """The event has been entered as a clinical code in the practice's clinical system."""
     with session.write("mark_coded") as ctx:
-        patient_id = events_store.patient_of_event(ctx.conn, event_id)
+        store = ctx.store
+        patient_id = store.patient_of_event(event_id)
         if patient_id is None:
             raise ValidationError("No such event.", "event")
-        if events_store.mark_coded(ctx.conn, event_id, by=session.user, at=session.now()) == 0:
+        if store.mark_coded(event_id, by=session.user, at=session.now()) == 0:
             raise ValidationError("That event is already marked as coded.", "event")
-        ctx.audit("event.coded", audit_ref(patients_store.get(ctx.conn, patient_id)), detail=f"event={event_id}")
+        ctx.audit("event.coded", store.audit_ref(store.get_patient(patient_id)), detail=f"event={event_id}")
     return ChangeSet("Marked as coded; not yet confirmed: it counts as in force once a reconciliation finds the "
                      "code in the clinical system.", ctx.revision, frozenset({patient_id}), (event_id,),
                      areas=frozenset({"patients"}))
@@ -153,9 +158,9 @@ def signpost_ndoo(session: Session, patient_id: int, on: date | None = None) -> 
     """Record that the patient was told how to set the National Data Opt-out themselves.
     The practice cannot set it and must not store its result: only the signposting is kept."""
     with session.write("signpost_ndoo") as ctx:
-        patient = patients_store.get(ctx.conn, patient_id)
-        events_store.add_signpost(ctx.conn, patient_id, on or session.today(), by=session.user, at=session.now())
-        ctx.audit("ndoo.signposted", audit_ref(patient))
+        patient = ctx.store.get_patient(patient_id)
+        ctx.store.add_signpost(patient_id, on or session.today(), by=session.user, at=session.now())
+        ctx.audit("ndoo.signposted", ctx.store.audit_ref(patient))
     return ChangeSet("National Data Opt-out signposted.", ctx.revision, frozenset({patient_id}), areas=frozenset({"patients"}))
 
 
@@ -163,11 +168,13 @@ def type2_recorded_in_error(session: Session, patient_id: int) -> ChangeSet:
     """Queue the letter telling a patient their late Type 2 was recorded in error (NDOO signposted).
     Refused for a Type 2 added on or before the cut-off (it was converted, not in error)."""
     with session.write("queue_letter") as ctx:
-        patient = patients_store.get(ctx.conn, patient_id)
-        check_type2_in_error(events_store.history(ctx.conn, patient_id), session.codes.type2_cutoff)
-        letter_id = events_store.queue_letter(ctx.conn, patient_id, None, "type2_in_error", session.now(),
-                                              one_calendar_month_after(session.today()))
-        events_store.add_signpost(ctx.conn, patient_id, session.today(), by=session.user, at=session.now())
-        ctx.audit("letter.queue", audit_ref(patient), detail=f"letter={letter_id} kind=type2_in_error")
+        store = ctx.store
+        patient = store.get_patient(patient_id)
+        store.lock_patient(patient_id)
+        check_type2_in_error(store.history(patient_id), session.codes.type2_cutoff)
+        letter_id = store.queue_letter(patient_id, None, "type2_in_error", session.now(),
+                                       one_calendar_month_after(session.today()))
+        store.add_signpost(patient_id, session.today(), by=session.user, at=session.now())
+        ctx.audit("letter.queue", store.audit_ref(patient), detail=f"letter={letter_id} kind=type2_in_error")
     return ChangeSet("Letter queued: Type 2 recorded in error, with National Data Opt-out signposting.", ctx.revision,
                      frozenset({patient_id}), letter_ids=(letter_id,), areas=frozenset({"patients", "letters"}))

@@ -8,21 +8,23 @@ from datetime import date
 from ..domain import codes, events as ev, in_force
 from ..domain.errors import ValidationError
 from ..domain.patient import Patient, validate_patient, with_id
-from ..store import events as events_store, patients as patients_store
+from ..store import patients as patients_store
 from .changes import ChangeSet
 from .session import Session
 
 
 def audit_ref(patient: Patient) -> str:
-    """How the audit trail names a patient: NHS number, else the register's own id."""
+    """How the register file's audit trail names a patient: NHS number, else its own id. The
+    services ported to both engines ask their store instead (``ctx.store.audit_ref``): the
+    server's trail names a patient by a blind index, never the number."""
     return patient.nhs_number or f"id:{patient.patient_id}"
 
 
 def add(session: Session, **fields) -> ChangeSet:
     patient = validate_patient(today=session.today(), **fields)
     with session.write("add_patient") as ctx:
-        patient_id = patients_store.insert(ctx.conn, patient, by=session.user, at=session.now())
-        ctx.audit("patient.create", patient.nhs_number or f"id:{patient_id}")
+        patient_id = ctx.store.insert_patient(patient, by=session.user, at=session.now())
+        ctx.audit("patient.create", ctx.store.audit_ref(with_id(patient, patient_id)))
     warnings = (patient.postcode_warning,) if patient.postcode_warning else ()
     return ChangeSet(f"Added {patient.display_name}.", ctx.revision, frozenset({patient_id}),
                      areas=frozenset({"patients"}), warnings=warnings, data={"patient_id": patient_id})
@@ -31,15 +33,15 @@ def add(session: Session, **fields) -> ChangeSet:
 def edit(session: Session, patient_id: int, **fields) -> ChangeSet:
     patient = validate_patient(today=session.today(), **fields)
     with session.write("edit_patient") as ctx:
-        before = patients_store.get(ctx.conn, patient_id)  # NotFound if absent
+        before = ctx.store.get_patient(patient_id)  # NotFound if absent
         after = with_id(patient, patient_id)
         changed = [f for f in _EDITABLE if getattr(before, f) != getattr(after, f)]
         if not changed:
             raise ValidationError("Nothing was changed.", None)
-        patients_store.update(ctx.conn, after)
+        ctx.store.update_patient(after)
         # The NHS number decides who the exclusion file lists: keep the old one in the trail.
         previous = f" previous_nhs={before.nhs_number or 'none'}" if "nhs_number" in changed else ""
-        ctx.audit("patient.update", patient.nhs_number or f"id:{patient_id}",
+        ctx.audit("patient.update", ctx.store.audit_ref(after),
                   detail=f"changed={','.join(changed)}{previous}")
     summary = f"Updated {patient.display_name}'s {_words(changed)}."
     warnings = (patient.postcode_warning,) if patient.postcode_warning else ()
@@ -59,27 +61,26 @@ def _words(changed: list[str]) -> str:
 def find(session: Session, text: str, limit: int = 200) -> list[patients_store.ResultRow]:
     """The front-desk search: NHS number (any spacing), surname prefix ('Smith, J'), DOB or postcode."""
     query = patients_store.parse_query(text)
-    with session.read_committed("search") as conn:
-        ids = patients_store.search_ids(conn, query, limit)
-        return patients_store.result_rows(conn, ids)
+    with session.search_store("search") as store:
+        return store.result_rows(store.search_ids(query, limit))
 
 
 def find_ids(session: Session, text: str, limit: int = 500) -> list[int]:
     query = patients_store.parse_query(text)
-    with session.read_committed("search") as conn:
-        return patients_store.search_ids(conn, query, limit)
+    with session.search_store("search") as store:
+        return store.search_ids(query, limit)
 
 
 def result_rows(session: Session, ids: list[int]) -> list[patients_store.ResultRow]:
-    with session.read_committed("search") as conn:
-        return patients_store.result_rows(conn, ids)
+    with session.search_store("search") as store:
+        return store.result_rows(ids)
 
 
 def by_nhs(session: Session, nhs: str) -> Patient:
     from ..domain import nhs_number
 
-    with session.read("search") as conn:
-        return patients_store.by_nhs(conn, nhs_number.validate(nhs))
+    with session.read_store("search") as store:
+        return store.by_nhs(nhs_number.validate(nhs))
 
 
 @dataclass(frozen=True)
@@ -100,29 +101,30 @@ class PatientRecord:
 def view(session: Session, patient_id: int) -> PatientRecord:
     """One patient's full record; the read is audited."""
     with session.write("view_patient", changes_register=False) as ctx:
-        patient = patients_store.get(ctx.conn, patient_id)
-        history = events_store.history(ctx.conn, patient_id)
-        letters = events_store.letters_for(ctx.conn, patient_id)
-        _worded_as_printed(ctx.conn, letters)
-        signposts = events_store.signposts(ctx.conn, patient_id)
+        store = ctx.store
+        patient = store.get_patient(patient_id)
+        history = store.history(patient_id)
+        letters = store.letters_for(patient_id)
+        _worded_as_printed(store, letters)
+        signposts = store.signposts(patient_id)
         adult_ids = sorted({e.submitted_by for e in history if e.submitted_by})
-        adults = patients_store.get_many(ctx.conn, adult_ids)
-        ctx.audit("patient.read", audit_ref(patient))
+        adults = store.get_patients(adult_ids)
+        ctx.audit("patient.read", store.audit_ref(patient))
     return PatientRecord(
         patient, history, ev.all_statuses(history), letters, signposts,
         {pid: p.display_name for pid, p in adults.items()},
     )
 
 
-def _worded_as_printed(conn, letters: list[dict]) -> None:
+def _worded_as_printed(store, letters: list[dict]) -> None:
     """A letter not yet sent is worded when it is printed (an acknowledgement while a code is
     pending, the confirmation once in force): say which it would be today, and whether it is
     a confirmation still waiting for its codes (``prints_as``, ``held``)."""
     from ..store import letters_repo
-    from .letters import plan
+    from .letters import plan_on
 
     for letter in letters:
         letter["prints_as"], letter["held"] = letter["kind"], False
         if letter["sent_at"] is None and letter["kind"] in letters_repo.RECEIVED_KINDS:
-            decided = plan(conn, letters_repo.get(conn, letter["letter_id"]))
+            decided = plan_on(store, store.letter(letter["letter_id"]))
             letter["prints_as"], letter["held"] = decided.kind, decided.held

@@ -14,10 +14,11 @@ from ..domain import codes as codes_mod
 from ..domain import roles
 from ..domain.errors import ValidationError
 from ..paths import resource
-from ..store import codes_repo as codes_store, integrity, meta, readers, register as register_store, retired, \
+from ..store import integrity, meta, readers, register as register_store, retired, \
     users as users_store
 from ..store.audit import Pending
 from ..store import database
+from ..store.backend import FileStore
 from ..store.database import DatabaseError
 from ..store.errors import RegisterCorrupt, StoreError, WrongPassword
 from ..domain.uk_time import uk_date
@@ -42,6 +43,11 @@ def _parsed(text: str) -> codes_mod.CodeTable:
     return codes_mod.parse_code_table(text)
 
 
+def table_in_force(saved_text: str | None) -> codes_mod.CodeTable:
+    """The practice's newest saved correction, else (none, or one restoring it) the shipped table."""
+    return code_table() if saved_text is None else _parsed(saved_text)
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -60,6 +66,11 @@ class WriteContext:
     revision: int = 0  # set when the transaction's changes are complete
     pending: list = field(default_factory=list)
     permission: str = ""
+
+    @property
+    def store(self) -> FileStore:
+        """The register's rows for the services ported to both engines (store/backend.py)."""
+        return FileStore(self.conn)
 
     def audit(self, action: str, patient: str = "", detail: str = "", outcome: str = "ok") -> None:
         """Recorded now, appended at the end of the transaction: the last entry then carries
@@ -96,10 +107,7 @@ class Session:
     @staticmethod
     def codes_on(conn) -> codes_mod.CodeTable:
         """The table in force as ``conn`` sees it (a read on a connection of its own: read_apart)."""
-        saved = codes_store.current(conn)
-        if saved is None or saved.text is None:
-            return code_table()
-        return _parsed(saved.text)
+        return table_in_force(FileStore(conn).saved_code_table())
 
     @property
     def folder(self) -> Path:
@@ -172,6 +180,18 @@ class Session:
         self.require(permission)
         with readers.desk_reader(self.register).reading() as conn:
             yield conn
+
+    @contextmanager
+    def read_store(self, permission: str):
+        """A read through the engine seam (store/backend.py), on the register's connection."""
+        with self.read(permission) as conn:
+            yield FileStore(conn)
+
+    @contextmanager
+    def search_store(self, permission: str):
+        """read_committed through the engine seam: the front desk's searches."""
+        with self.read_committed(permission) as conn:
+            yield FileStore(conn)
 
     @contextmanager
     def read_apart(self, permission: str):

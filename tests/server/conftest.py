@@ -1,4 +1,4 @@
-"""Fixtures for the server-mode (PostgreSQL) tests.
+"""The server-mode (PostgreSQL) tests: marked ``server``; their fixtures are in tests/conftest.py.
 
 - ``pg_server`` (session): one throwaway cluster started by the tests themselves
   (tests/server/cluster.py: TLS verify-full + SCRAM only, no Unix socket, run as ``nobody``
@@ -10,22 +10,18 @@
   cluster-wide: a test creating roles names them with that prefix so tests cannot collide).
 
 Every test under tests/server/ gets the ``server`` marker, so ``scripts/run-tests -m server``
-runs exactly these. PostgreSQL tests never skip silently: locally a skip shows its reason;
-under CI (CI=true) any skip of a server test is turned into a failure, here, once.
+runs exactly these (and the services tests' postgresql ``backend``). PostgreSQL tests never
+skip silently: locally a skip shows its reason; under CI (CI=true) any skip of a test marked
+``server`` is turned into a failure, in tests/conftest.py, once.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
-
-
-def _under_ci() -> bool:
-    return os.environ.get("CI") == "true"
 
 
 def _is_server_test(item) -> bool:
@@ -40,39 +36,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.server)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.skipped and _under_ci() and _is_server_test(item) and not hasattr(report, "wasxfail"):
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        report.outcome = "failed"
-        report.longrepr = f"a PostgreSQL test was skipped under CI (CI=true), which is a failure: {reason}"
-
-
-@pytest.fixture(scope="session")
-def pg_server():
-    """The session's PostgreSQL cluster (skips visibly when it cannot start; fails under CI)."""
-    from tests.server.cluster import Cluster, ClusterUnavailable
-
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.skip("psycopg is not installed: scripts/run-tests installs the 'server' extra")
-    try:
-        cluster = Cluster().start()
-    except ClusterUnavailable as exc:
-        # The makereport hook above turns this skip into a failure under CI.
-        pytest.skip(f"PostgreSQL cannot start here: {exc}")
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture
-def pg_db(pg_server):
-    """A fresh, empty database for this test (CREATE DATABASE ... TEMPLATE), dropped afterwards
-    with the roles named with its ``role_prefix``."""
-    from tests.server.cluster import fresh_database
-
-    with fresh_database(pg_server) as db:
-        yield db
+# The CI rule (a skipped PostgreSQL test fails the run) and the ``pg_server``/``pg_db`` fixtures
+# live in tests/conftest.py: the services tests' ``backend`` fixture (tests/services/conftest.py)
+# runs on the same cluster.

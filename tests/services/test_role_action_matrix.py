@@ -136,6 +136,11 @@ def test_a_permission_chosen_at_run_time_is_found_by_the_scan():
         ("session.py", "self", "permission"),
         ("session.py", "self", "permission"),
         ("session.py", "self", "permission"),
+        ("session.py", "self", "permission"),        # read_store/search_store pass theirs to read/read_committed
+        ("session.py", "self", "permission"),
+        ("server_session.py", "self", "permission"),  # the server session's write/read_store/search_store
+        ("server_session.py", "self", "permission"),
+        ("server_session.py", "self", "permission"),
     ])
 
 

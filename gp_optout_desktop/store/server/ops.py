@@ -51,6 +51,7 @@ class WriteTx:
     patients: set = field(default_factory=set)
     revision: int = 0
     head: audit_mod.Head | None = None
+    store: object = None  # the services' RegisterStore on this transaction (store/server/desk_store.py)
 
     def audit(self, action: str, patient: str = "", detail: str = "", outcome: str = "ok") -> None:
         self.pending.append(audit_mod.Pending(self.desk.user, self.desk.role, action, patient, outcome, detail))
@@ -96,8 +97,11 @@ class Desk:
 
     # -- the one write path ------------------------------------------------------------
     @contextmanager
-    def write(self):
-        """One transaction: the operation, then the chain appended under the practice row lock."""
+    def write(self, *, changes_register: bool = True):
+        """One transaction: the operation, then the chain appended under the practice row lock.
+        ``changes_register=False`` is an audited read (services.patients.view, a refusal): its
+        audit rows are chained, but the revision stays and no change is announced, as in the
+        register file's Session.write."""
         if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             raise AssertionError("a desk write runs in its own transaction, never inside another")
         try:
@@ -106,7 +110,7 @@ class Desk:
                 yield tx
                 if not tx.pending:
                     raise AssertionError("every write must leave an audit row")
-                self._append_chain(tx)
+                self._append_chain(tx, changes_register)
         except pg_errors.UniqueViolation as exc:
             if exc.diag.constraint_name == "patients_nhs":
                 raise Conflict("A patient with this NHS number is already in the register.") from None
@@ -118,7 +122,7 @@ class Desk:
                 raise ServerUnreachable(UNREACHABLE) from None
             raise
 
-    def _append_chain(self, tx: WriteTx) -> None:
+    def _append_chain(self, tx: WriteTx, changes_register: bool = True) -> None:
         cur = self.conn.cursor()
         # NO KEY UPDATE, the row lock UPDATE itself takes: it serialises the practice's writers
         # but not the FOR KEY SHARE locks their earlier inserts hold on this row through the
@@ -140,9 +144,13 @@ class Desk:
             "INSERT INTO audit(practice_id, seq, at, actor, role, action, patient, outcome, workstation, detail,"
             " prev, mac) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", rows)
         tx.revision = cur.execute(
-            "UPDATE practices SET audit_seq = %s, audit_mac = %s, revision = revision + 1 WHERE id = %s"
-            " RETURNING revision", (seq, prev, self.practice_id)).fetchone()[0]
+            "UPDATE practices SET audit_seq = %s, audit_mac = %s, revision = revision + %s WHERE id = %s"
+            " RETURNING revision", (seq, prev, 1 if changes_register else 0, self.practice_id)).fetchone()[0]
         tx.head = audit_mod.Head(seq, prev)
+        if not changes_register:
+            if tx.patients:
+                raise AssertionError("a write that changes patients must change the register's revision")
+            return
         # What this revision changed, for a desk that missed the NOTIFY (store/server/listen.py).
         cur.executemany("INSERT INTO changes(revision, patient_id) VALUES (%s, %s)",
                         [(tx.revision, pid) for pid in sorted(tx.patients)])
@@ -171,7 +179,9 @@ class Desk:
     def search_ids(self, text: str, limit: int = 200) -> list[int]:
         """What store.patients.search_ids finds in a register file, in its order: the server
         returns the candidates under one blind index, the desk decrypts and filters them."""
-        query = patients_store.parse_query(text)
+        return self.search_query(patients_store.parse_query(text), limit)
+
+    def search_query(self, query: patients_store.Query, limit: int = 200) -> list[int]:
         if query.kind == "empty":
             return []
         sql, arg = search_sql(self.keys, query)
@@ -181,23 +191,28 @@ class Desk:
         return [p.patient_id for p in found[:limit]]
 
     def history(self, patient_id: int) -> list[Event]:
+        return [e for _pid, e in self.events_where("e.patient_id = %s ORDER BY effective, e.id", (patient_id,))]
+
+    def events_where(self, where: str, args: tuple) -> list[tuple[int, Event]]:
+        """(patient id, Event) for the events ``where`` selects (a constant clause, never input)."""
         rows = self.conn.execute(
             "SELECT e.id, kind, action, effective, received, via, proxy_role, proxy, submitted_by, recorded_by,"
-            " recorded_at, c.at, c.by, f.at, f.by FROM events e"
+            " recorded_at, c.at, c.by, f.at, f.by, e.patient_id FROM events e"
             " LEFT JOIN event_marks c ON c.event_id = e.id AND c.mark = 'coded'"
             " LEFT JOIN event_marks f ON f.event_id = e.id AND f.mark = 'confirmed'"
-            " WHERE e.patient_id = %s ORDER BY effective, e.id", (patient_id,)).fetchall()
+            " WHERE " + where, args).fetchall()
         out = []
         for (eid, kind, action, effective, received, via, proxy_role, proxy_blob, submitted_by, recorded_by,
-             recorded_at, coded_at, coded_by, confirmed_at, confirmed_by) in rows:
+             recorded_at, coded_at, coded_by, confirmed_at, confirmed_by, patient_id) in rows:
             proxy = None
             if proxy_role:
                 f = self.keys.open(self.practice_id, "events", eid, proxy_blob)
                 proxy = Proxy(proxy_role, f["name"], f["evidence"], f["verified_by"])
-            out.append(Event(kind=kind, action=action, effective=effective, received=received, via=via,
-                             recorded_by=recorded_by, recorded_at=recorded_at, seq=eid, proxy=proxy,
-                             submitted_by=submitted_by, event_id=eid, coded_at=coded_at, coded_by=coded_by,
-                             confirmed_at=confirmed_at, confirmed_by=confirmed_by))
+            out.append((patient_id, Event(
+                kind=kind, action=action, effective=effective, received=received, via=via,
+                recorded_by=recorded_by, recorded_at=recorded_at, seq=eid, proxy=proxy,
+                submitted_by=submitted_by, event_id=eid, coded_at=coded_at, coded_by=coded_by,
+                confirmed_at=confirmed_at, confirmed_by=confirmed_by)))
         return out
 
     def current_state(self, patient_id: int) -> dict[str, bool]:
@@ -291,6 +306,13 @@ def add_patient(tx: WriteTx, p: Patient) -> int:
     """Insert one patient: the identity blob bound to its practice and row id, the NHS
     number's unique blind index, and the search tokens. A second patient with the same NHS
     number in the practice is a Conflict (the unique index decides, not a racy pre-check)."""
+    row_id = insert_patient(tx, p)
+    tx.audit("patient.create", tx.desk.keys.audit_ref(p.nhs_number, row_id))
+    return row_id
+
+
+def insert_patient(tx: WriteTx, p: Patient) -> int:
+    """add_patient's rows without its audit entry (the services write theirs)."""
     desk, conn = tx.desk, tx.conn
     if p.nhs_number and nhs_mod.normalise(p.nhs_number) != p.nhs_number:
         raise ValueError("the NHS number must be validated (domain.patient.validate_patient) first")
@@ -302,13 +324,18 @@ def add_patient(tx: WriteTx, p: Patient) -> int:
     conn.cursor().executemany("INSERT INTO patient_tokens(token, patient_id) VALUES (%s, %s)",
                               [(t, row_id) for t in sorted(desk.keys.search_tokens(p))])
     tx.patients.add(row_id)
-    tx.audit("patient.create", desk.keys.audit_ref(p.nhs_number, row_id))
     return row_id
 
 
 def update_patient(tx: WriteTx, p: Patient) -> None:
     """Re-seal one patient's identity under the same row, with new blind indexes and tokens.
     Another patient with the new NHS number is a Conflict, and nothing changes."""
+    reseal_patient(tx, p)
+    tx.audit("patient.update", tx.desk.keys.audit_ref(p.nhs_number, p.patient_id))
+
+
+def reseal_patient(tx: WriteTx, p: Patient) -> None:
+    """update_patient's rows without its audit entry (the services write theirs)."""
     desk, conn = tx.desk, tx.conn
     desk.get_patient(p.patient_id, lock=True)  # NotFound for another practice's or no row
     conn.execute("UPDATE patients SET identity = %s, nhs_bidx = %s WHERE id = %s",
@@ -318,7 +345,6 @@ def update_patient(tx: WriteTx, p: Patient) -> None:
     conn.cursor().executemany("INSERT INTO patient_tokens(token, patient_id) VALUES (%s, %s)",
                               [(t, p.patient_id) for t in sorted(desk.keys.search_tokens(p))])
     tx.patients.add(p.patient_id)
-    tx.audit("patient.update", desk.keys.audit_ref(p.nhs_number, p.patient_id))
 
 
 def mark_event(tx: WriteTx, event_id: int, mark: str, *, at: datetime) -> int:

@@ -1,0 +1,129 @@
+"""The seam between the desk's core services and the engine that keeps the register (ADR 0015).
+
+``RegisterStore`` is what services/patients.py and services/objections.py ask of a register, on
+one transaction (a write) or one read. Two engines implement it:
+
+- ``FileStore`` (here): the SQLCipher register file, by the existing store modules;
+- ``store.server.desk_store.ServerStore``: a practice on the PostgreSQL server, where
+  identifying fields are ciphertext and searches use blind indexes.
+
+The services keep the permission checks, the validation, the audit entries and the wording;
+a store only reads and writes rows. Both must give the same answers to the same calls
+(tests/services run on both through the ``backend`` fixture).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Protocol
+
+from ..domain.events import Event
+from ..domain.patient import Patient
+from . import codes_repo, events as events_store, letters_repo, patients as patients_store
+
+
+class RegisterStore(Protocol):
+    # -- patients
+    def get_patient(self, patient_id: int) -> Patient: ...
+    def get_patients(self, ids: list[int]) -> dict[int, Patient]: ...
+    def by_nhs(self, nhs: str) -> Patient: ...
+    def insert_patient(self, patient: Patient, *, by: str, at: datetime) -> int: ...
+    def update_patient(self, patient: Patient) -> None: ...
+    def search_ids(self, query: patients_store.Query, limit: int) -> list[int]: ...
+    def result_rows(self, ids: list[int]) -> list[patients_store.ResultRow]: ...
+    def audit_ref(self, patient: Patient) -> str: ...
+
+    # -- events
+    def lock_patient(self, patient_id: int) -> None: ...
+    def history(self, patient_id: int) -> list[Event]: ...
+    def next_form_id(self) -> int: ...
+    def insert_event(self, patient_id: int, event: Event, form_id: int) -> int: ...
+    def refresh_current_state(self, patient_id: int) -> None: ...
+    def patient_of_event(self, event_id: int) -> int | None: ...
+    def mark_coded(self, event_id: int, *, by: str, at: datetime) -> int: ...
+    def add_signpost(self, patient_id: int, on: date, *, by: str, at: datetime) -> None: ...
+    def signposts(self, patient_id: int) -> list[date]: ...
+
+    # -- letters
+    def queue_letter(self, patient_id: int, form_id: int | None, kind: str, at: datetime, due: date) -> int: ...
+    def letters_for(self, patient_id: int) -> list[dict]: ...
+    def letter(self, letter_id: int) -> letters_repo.LetterRow: ...
+    def form_facts(self, form_ids) -> tuple[dict[int, list], set[int], set[tuple[int, str]]]: ...
+
+    # -- the code table in force
+    def saved_code_table(self) -> str | None: ...
+
+
+class FileStore:
+    """RegisterStore on a connection to the SQLCipher register file."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def get_patient(self, patient_id):
+        return patients_store.get(self.conn, patient_id)
+
+    def get_patients(self, ids):
+        return patients_store.get_many(self.conn, ids)
+
+    def by_nhs(self, nhs):
+        return patients_store.by_nhs(self.conn, nhs)
+
+    def insert_patient(self, patient, *, by, at):
+        return patients_store.insert(self.conn, patient, by=by, at=at)
+
+    def update_patient(self, patient):
+        patients_store.update(self.conn, patient)
+
+    def search_ids(self, query, limit):
+        return patients_store.search_ids(self.conn, query, limit)
+
+    def result_rows(self, ids):
+        return patients_store.result_rows(self.conn, ids)
+
+    def audit_ref(self, patient):
+        """The register file names a patient by NHS number, else by its own row id."""
+        return patient.nhs_number or f"id:{patient.patient_id}"
+
+    def lock_patient(self, patient_id):
+        """Nothing to do: the file lets one writer in at a time (BEGIN IMMEDIATE)."""
+
+    def history(self, patient_id):
+        return events_store.history(self.conn, patient_id)
+
+    def next_form_id(self):
+        return events_store.next_form_id(self.conn)
+
+    def insert_event(self, patient_id, event, form_id):
+        return events_store.insert(self.conn, patient_id, event, form_id)
+
+    def refresh_current_state(self, patient_id):
+        events_store.refresh_current_state(self.conn, patient_id)
+
+    def patient_of_event(self, event_id):
+        return events_store.patient_of_event(self.conn, event_id)
+
+    def mark_coded(self, event_id, *, by, at):
+        return events_store.mark_coded(self.conn, event_id, by=by, at=at)
+
+    def add_signpost(self, patient_id, on, *, by, at):
+        events_store.add_signpost(self.conn, patient_id, on, by=by, at=at)
+
+    def signposts(self, patient_id):
+        return events_store.signposts(self.conn, patient_id)
+
+    def queue_letter(self, patient_id, form_id, kind, at, due):
+        return events_store.queue_letter(self.conn, patient_id, form_id, kind, at, due)
+
+    def letters_for(self, patient_id):
+        return events_store.letters_for(self.conn, patient_id)
+
+    def letter(self, letter_id):
+        return letters_repo.get(self.conn, letter_id)
+
+    def form_facts(self, form_ids):
+        return letters_repo.form_facts(self.conn, form_ids)
+
+    def saved_code_table(self):
+        saved = codes_repo.current(self.conn)
+        return None if saved is None else saved.text

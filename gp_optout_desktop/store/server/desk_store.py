@@ -1,0 +1,190 @@
+"""RegisterStore (store/backend.py) on a practice on the PostgreSQL server (ADR 0015).
+
+The same answers as the register file's ``FileStore``, from the server's own tables:
+identifying fields are decrypted on the desk, searches go through the blind indexes of
+``Desk.search_query``, and every row written names the patients it touched so the write's
+NOTIFY and ``changes`` rows carry them. Writes need a ``WriteTx`` (``Desk.write()``); a store
+made without one reads only.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from ...domain.events import Event
+from ...domain.patient import Patient
+from .. import letters_repo
+from .. import patients as patients_store
+from ..errors import Conflict, NotFound
+from . import ops
+
+_LETTER_COLUMNS = "id, patient_id, form_id, kind, queued_at, due, sent_at, template_version, printed_count"
+
+
+def _iso(at: datetime) -> str:
+    """A time as the register file keeps it: ISO text in UTC."""
+    return at.astimezone(timezone.utc).isoformat()
+
+
+class ServerStore:
+    def __init__(self, desk: ops.Desk, tx: ops.WriteTx | None = None):
+        self.desk, self.tx = desk, tx
+        self.conn = desk.conn
+
+    def _writing(self) -> ops.WriteTx:
+        if self.tx is None:
+            raise AssertionError("a write on the server runs inside Desk.write()")
+        return self.tx
+
+    # -- patients ------------------------------------------------------------------------
+    def get_patient(self, patient_id: int) -> Patient:
+        return self.desk.get_patient(patient_id)
+
+    def get_patients(self, ids: list[int]) -> dict[int, Patient]:
+        if not ids:
+            return {}
+        rows = self.conn.execute("SELECT id, identity FROM patients WHERE id = ANY(%s)", (list(ids),))
+        return {pid: self.desk._patient(pid, blob) for pid, blob in rows}
+
+    def by_nhs(self, nhs: str) -> Patient:
+        row = self.conn.execute("SELECT id, identity FROM patients WHERE nhs_bidx = %s",
+                                (self.desk.keys.nhs_index(nhs),)).fetchone()
+        if row is None:
+            raise NotFound("No patient with this NHS number is in the register.")
+        return self.desk._patient(*row)
+
+    def _nhs_taken(self, nhs: str | None, other_than: int | None = None) -> bool:
+        """The register file's friendly pre-check (the unique index stays the guard against a
+        race); checked before an id is drawn, so a refused patient leaves no gap in the ids."""
+        if not nhs:
+            return False
+        row = self.conn.execute("SELECT id FROM patients WHERE nhs_bidx = %s",
+                                (self.desk.keys.nhs_index(nhs),)).fetchone()
+        return row is not None and row[0] != other_than
+
+    def insert_patient(self, patient: Patient, *, by: str, at: datetime) -> int:
+        # ``by`` and ``at``: the server stamps created_by with the desk's user and created_at itself.
+        if self._nhs_taken(patient.nhs_number):
+            raise Conflict("A patient with this NHS number is already in the register.")
+        return ops.insert_patient(self._writing(), patient)
+
+    def update_patient(self, patient: Patient) -> None:
+        if self._nhs_taken(patient.nhs_number, patient.patient_id):
+            raise Conflict("Another patient in the register already has this NHS number.")
+        ops.reseal_patient(self._writing(), patient)
+
+    def search_ids(self, query: patients_store.Query, limit: int) -> list[int]:
+        return self.desk.search_query(query, limit)
+
+    def result_rows(self, ids: list[int]) -> list[patients_store.ResultRow]:
+        found = self.get_patients(ids)
+        active = {(pid, kind): on for pid, kind, on in self.conn.execute(
+            "SELECT patient_id, kind, active FROM current_state WHERE patient_id = ANY(%s)", (list(found),))}
+        return [patients_store.ResultRow(
+            pid, p.nhs_number, f"{p.surname.upper()}, {p.forenames}" + (f" ({p.title})" if p.title else ""),
+            p.dob, p.postcode, bool(active.get((pid, "type1"))), bool(active.get((pid, "type2"))))
+            for pid, p in ((i, found[i]) for i in ids if i in found)]
+
+    def audit_ref(self, patient: Patient) -> str:
+        """The server's audit names a patient by the NHS number's blind index, never the number."""
+        return self.desk.keys.audit_ref(patient.nhs_number, patient.patient_id)
+
+    # -- events --------------------------------------------------------------------------
+    def lock_patient(self, patient_id: int) -> None:
+        """Two desks recording for one patient are taken one after the other: the second
+        validates against a history that holds the first's event."""
+        self._writing()
+        self.desk.get_patient(patient_id, lock=True)
+
+    def history(self, patient_id: int) -> list[Event]:
+        return self.desk.history(patient_id)
+
+    def next_form_id(self) -> int:
+        self._writing()
+        return self.conn.execute("SELECT nextval('form_ids')").fetchone()[0]
+
+    def insert_event(self, patient_id: int, e: Event, form_id: int) -> int:
+        tx, desk = self._writing(), self.desk
+        # The id first, so a proxy's sealed name is bound to its own row (events are insert-only).
+        event_id = self.conn.execute("SELECT nextval(pg_get_serial_sequence('events', 'id'))").fetchone()[0]
+        proxy_blob = None
+        if e.proxy is not None:
+            proxy_blob = desk.keys.seal(desk.practice_id, "events", event_id, {
+                "name": e.proxy.name, "evidence": e.proxy.evidence, "verified_by": e.proxy.verified_by})
+        self.conn.execute(
+            "INSERT INTO events(id, patient_id, kind, action, effective, received, via, proxy_role, proxy,"
+            " submitted_by, form_id, recorded_by, recorded_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            (event_id, patient_id, e.kind, e.action, e.effective, e.received, e.via,
+             e.proxy.role if e.proxy else None, proxy_blob, e.submitted_by, form_id, e.recorded_by, e.recorded_at))
+        tx.patients.add(patient_id)
+        return event_id
+
+    def refresh_current_state(self, patient_id: int) -> None:
+        self._writing().patients.add(patient_id)
+        ops._refresh_current_state(self.conn, patient_id, self.desk.history(patient_id))
+
+    def patient_of_event(self, event_id: int) -> int | None:
+        row = self.conn.execute("SELECT patient_id FROM events WHERE id = %s", (event_id,)).fetchone()
+        return row[0] if row else None
+
+    def mark_coded(self, event_id: int, *, by: str, at: datetime) -> int:
+        """Appended as an event mark (desks may not update events); 0 when already coded."""
+        tx = self._writing()
+        added = self.conn.execute("INSERT INTO event_marks(event_id, mark, at, by) VALUES (%s, 'coded', %s, %s)"
+                                  " ON CONFLICT DO NOTHING", (event_id, at, by)).rowcount
+        if added:
+            tx.patients.add(self.patient_of_event(event_id))
+        return added
+
+    def add_signpost(self, patient_id: int, on: date, *, by: str, at: datetime) -> None:
+        self._writing().patients.add(patient_id)
+        self.conn.execute("INSERT INTO signposts(patient_id, on_date, recorded_by, recorded_at) VALUES (%s,%s,%s,%s)",
+                          (patient_id, on, by, at))
+
+    def signposts(self, patient_id: int) -> list[date]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT on_date FROM signposts WHERE patient_id = %s ORDER BY on_date", (patient_id,))]
+
+    # -- letters -------------------------------------------------------------------------
+    def queue_letter(self, patient_id: int, form_id: int | None, kind: str, at: datetime, due: date) -> int:
+        self._writing().patients.add(patient_id)
+        return self.conn.execute("INSERT INTO letters(patient_id, form_id, kind, queued_at, due)"
+                                 " VALUES (%s,%s,%s,%s,%s) RETURNING id",
+                                 (patient_id, form_id, kind, at, due)).fetchone()[0]
+
+    def letters_for(self, patient_id: int) -> list[dict]:
+        """As the register file's events.letters_for gives them: times and dates as ISO text."""
+        rows = self.conn.execute(
+            "SELECT id, kind, queued_at, due, sent_at, template_version, printed_count FROM letters"
+            " WHERE patient_id = %s ORDER BY queued_at, id", (patient_id,))
+        keys = ("letter_id", "kind", "queued_at", "due", "sent_at", "template_version", "printed_count")
+        return [dict(zip(keys, (lid, kind, _iso(queued), due.isoformat(), sent.date().isoformat() if sent else None,
+                                version, printed)))
+                for lid, kind, queued, due, sent, version, printed in rows]
+
+    def letter(self, letter_id: int) -> letters_repo.LetterRow:
+        r = self.conn.execute(f"SELECT {_LETTER_COLUMNS} FROM letters WHERE id = %s", (letter_id,)).fetchone()
+        if r is None:
+            raise NotFound("No such letter in the register.")
+        return letters_repo.LetterRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6].date() if r[6] else None, r[7], r[8])
+
+    def form_facts(self, form_ids) -> tuple[dict[int, list], set[int], set[tuple[int, str]]]:
+        """letters_repo.form_facts on the server: (form id -> [(patient id, Event)] in entry
+        order, the ids of their events that still decide a state, acknowledgements printed)."""
+        ids = sorted(set(form_ids))
+        by_form: dict[int, list] = {}
+        form_of = dict(self.conn.execute("SELECT id, form_id FROM events WHERE form_id = ANY(%s)", (ids,)))
+        for patient_id, event in self.desk.events_where("e.form_id = ANY(%s) ORDER BY e.id", (ids,)):
+            by_form.setdefault(form_of[event.event_id], []).append((patient_id, event))
+        current = {r[0] for r in self.conn.execute(
+            "SELECT c.event_id FROM current_state c JOIN events e"
+            " ON e.practice_id = c.practice_id AND e.id = c.event_id WHERE e.form_id = ANY(%s)", (ids,))}
+        acked = {(r[0], r[1]) for r in self.conn.execute(
+            "SELECT DISTINCT form_id, kind FROM letters WHERE form_id = ANY(%s) AND kind = ANY(%s)",
+            (ids, sorted(letters_repo.RECEIVED_KINDS.values())))}
+        return by_form, current, acked
+
+    # -- the code table in force ---------------------------------------------------------
+    def saved_code_table(self) -> str | None:
+        row = self.conn.execute("SELECT text FROM code_tables ORDER BY version DESC LIMIT 1").fetchone()
+        return None if row is None else row[0]
