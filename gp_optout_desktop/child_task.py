@@ -20,7 +20,9 @@ the desktop app.
 
 from __future__ import annotations
 
+import io
 import logging
+import pickle
 import threading
 from typing import Callable
 
@@ -29,6 +31,7 @@ from .store.errors import StoreError
 
 log = logging.getLogger(__name__)
 NICE = 5
+CHUNK = 250  # list items per message: unpickling one holds the GIL a few ms, never for the whole answer
 _enabled = False
 _live: set = set()  # the children running now (ended by shutdown() at lock and quit)
 _live_lock = threading.Lock()
@@ -72,7 +75,7 @@ def run(fn: Callable, *args, what: str):
     try:
         wait([receive, child.sentinel])
         try:
-            kind, value = receive.recv()
+            kind, value = _receive(receive)
         except (EOFError, OSError):  # why: the child ended without an answer (killed, out of memory)
             child.join(5)
             raise ChildTaskFailed(
@@ -91,6 +94,61 @@ def run(fn: Callable, *args, what: str):
         raise value
     raise ChildTaskFailed(f"{what[:1].upper()}{what[1:]} failed ({value}). Nothing was changed. Try again; if it "
                           "happens again, note the time and report it.")
+
+
+class _Splitter(pickle.Pickler):
+    """Pickles an answer with its long lists left out (sent after it, CHUNK items a message)."""
+
+    def __init__(self, file):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.lists: list[list] = []
+        self._ids: dict[int, int] = {}
+
+    def persistent_id(self, obj):
+        if type(obj) is list and len(obj) > CHUNK:
+            pid = self._ids.get(id(obj))
+            if pid is None:
+                pid = self._ids[id(obj)] = len(self.lists)
+                self.lists.append(obj)
+            return pid
+        return None
+
+
+class _Joiner(pickle.Unpickler):
+    def __init__(self, file):
+        super().__init__(file)
+        self.lists: dict[int, list] = {}
+
+    def persistent_load(self, pid):
+        return self.lists.setdefault(pid, [])
+
+
+def _send(send, kind: str, value) -> None:
+    """One answer, its long lists in pieces: unpickling a 100,000-item answer in one call
+    held the GIL (so the UI thread) for 1-2 s at a time (issue 13)."""
+    if kind != "ok":
+        send.send((kind, value, []))
+        return
+    buffer = io.BytesIO()
+    splitter = _Splitter(buffer)
+    splitter.dump(value)
+    send.send((kind, buffer.getvalue(), [len(items) for items in splitter.lists]))
+    for items in splitter.lists:
+        for start in range(0, len(items), CHUNK):
+            send.send_bytes(pickle.dumps(items[start:start + CHUNK], protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _receive(receive) -> tuple[str, object]:
+    kind, value, sizes = receive.recv()
+    if kind != "ok":
+        return kind, value
+    joiner = _Joiner(io.BytesIO(value))
+    value = joiner.load()
+    for pid, size in enumerate(sizes):
+        items = joiner.lists.setdefault(pid, [])
+        while len(items) < size:
+            items.extend(pickle.loads(receive.recv_bytes()))  # the UI thread may take the GIL between pieces
+    return "ok", value
 
 
 def shutdown() -> None:
@@ -121,7 +179,7 @@ def _child_main(send, fn: Callable, args: tuple) -> None:
 
         threading.Thread(target=exit_with_parent, name="exit-with-app", daemon=True).start()
     try:
-        answer = ("ok", fn(*args))
+        answer: tuple[str, object] = ("ok", fn(*args))
     except (ValidationError, StoreError) as exc:  # the project's own sentences, written without identifiers
         answer = ("refused", exc)
         try:
@@ -130,5 +188,5 @@ def _child_main(send, fn: Callable, args: tuple) -> None:
             answer = ("failed", exc.__class__.__name__)
     except BaseException as exc:  # why: its text may quote patient data: only the class crosses
         answer = ("failed", exc.__class__.__name__)
-    send.send(answer)
+    _send(send, *answer)
     send.close()

@@ -156,3 +156,13 @@ def test_a_register_that_keeps_changing_is_refused_in_words_with_nothing_written
 
 def _first_patient(manager) -> int:
     return manager.register.conn.execute("SELECT min(id) FROM patients").fetchone()[0]
+
+
+def test_a_long_answer_comes_back_whole_in_pieces(apart):
+    """Long lists cross in pieces of CHUNK items (so unpickling never holds the UI thread's GIL
+    for the whole answer); they come back whole, in order, and a list shared twice stays one list."""
+    items = [(i, f"row {i}", date(2026, 1, 1 + i % 28)) for i in range(3 * child_task.CHUNK + 7)]
+    sent = {"items": items, "again": items, "short": [1, 2, 3], "nested": [list(range(child_task.CHUNK + 1))]}
+    got = child_task.run(dict, sent, what="a test read")
+    assert got == sent
+    assert got["again"] is got["items"]

@@ -14,6 +14,7 @@ from ...domain.import_rows import ImportRefused
 from ...services import reconcile as reconcile_service
 from ..models.reconcile_model import ReconcileModel
 from . import _ask, _paths
+from ..widgets import fit_columns
 from .base import Screen
 
 TITLE = "Reconcile"
@@ -122,24 +123,12 @@ class ReconcileScreen(Screen):
         n = result.confirmed
         self.show_info(f"Reconciled: {n:,} code{'' if n == 1 else 's'} newly confirmed.")
         if self.model.rowCount():
-            self._fit_columns()
+            fit_columns(self.table)
         if self.bus is not None:
             from ...services.changes import ChangeSet
 
             self.bus.publish(ChangeSet("Reconciled.", areas=frozenset({"coding", "patients"})))
         self._update_buttons()
-
-    def _fit_columns(self, rows: int = 50) -> None:
-        """Columns as wide as their heading and the first rows' text. Not Qt's
-        resizeColumnsToContents: it measured 1,000 rows through the style for every column,
-        0.1-2 s on the UI thread for a 100,000-row run (issue 13)."""
-        metrics = self.table.fontMetrics()
-        pad = 2 * metrics.horizontalAdvance("M")
-        shown = range(min(rows, self.model.rowCount()))
-        for column, heading in enumerate(self.model.HEADERS):
-            widest = max([metrics.horizontalAdvance(heading)]
-                         + [metrics.horizontalAdvance(self.model.text(r, column)) for r in shown])
-            self.table.setColumnWidth(column, min(widest + pad, 60 * metrics.horizontalAdvance("x")))
 
     def _refused(self, exc: BaseException) -> None:
         if isinstance(exc, ImportRefused) and exc.problems:
