@@ -240,8 +240,14 @@ class UnlockWidget(QWidget):
         self._set_busy(True)
         folder, fn = self.folder, self._recovery_fn if self.recovery_toggle.isChecked() else self._unlock_fn
         gate = warm.mark()
-        worker.run(lambda: fn(folder, user, password), self._unlocked, self._failed)
+        worker.run(lambda: fn(folder, user, password), self._unlocked_after_warm, self._failed)
         warm.start(gate)  # the screens' imports, once Argon2id's memory is released (not on the UI thread)
+
+    def _unlocked_after_warm(self, session) -> None:
+        """The screens are built once their modules are imported (first unlock only), so the
+        UI thread never waits on an import the warm-up is doing."""
+        warm.release()
+        warm.when_done(lambda: self._unlocked(session))
 
     def _failed(self, exc: BaseException) -> None:
         warm.release()

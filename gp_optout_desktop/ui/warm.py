@@ -6,8 +6,10 @@ import there, a freeze right after every first unlock. Importing is thread-safe 
 (module creation only, no widgets), so it is done on a worker. It waits for the unlock's
 Argon2id runs to release their memory first (store.keyfile.ARGON2_GATE): the modules'
 memory is kept for good, and on top of Argon2's 128-192 MiB it raised the process's peak
-(issue 13). It then runs while the register opens. Once per process; a failure is left for
-the screen itself to report when it is built.
+(issue 13). It then runs while the register opens, and the unlock screen hands the session
+to the window only once it is done (``when_done``): building a screen whose module is still
+being imported here would wait on the UI thread. Once per process; a failure is left for the
+screen itself to report when it is built.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from ..store import keyfile
 from . import worker
 
 _started = False
+_done = False
+_waiting: list = []  # callbacks (UI thread) for when the imports are done
 _released = threading.Event()
 
 
@@ -65,4 +69,21 @@ def start(after: int | None = None) -> None:
     _started = True
     _released.clear()
     gate = mark() if after is None else after
-    worker.run(lambda: _after_argon2(gate), lambda _r: None, lambda _e: None)
+    worker.run(lambda: _after_argon2(gate), _finished, _finished)
+
+
+def _finished(_result=None) -> None:
+    global _done
+    _done = True
+    waiting, _waiting[:] = list(_waiting), []
+    for callback in waiting:
+        callback()
+
+
+def when_done(callback) -> None:
+    """Call ``callback`` on the UI thread once the imports are done (at once if they are,
+    or were never started)."""
+    if _done or not _started:
+        callback()
+    else:
+        _waiting.append(callback)

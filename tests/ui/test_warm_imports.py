@@ -68,3 +68,20 @@ def test_the_warm_imports_wait_until_argon2_has_released_its_memory(monkeypatch)
     assert imported.wait(5)
     waiter.join(5)
     warm._released.clear()
+
+
+def test_the_session_is_handed_on_only_once_the_warm_imports_are_done(monkeypatch):
+    """Building a screen whose module the warm-up is still importing would wait on the UI
+    thread: the unlock screen hands the session on through when_done."""
+    from gp_optout_desktop.ui import warm
+
+    monkeypatch.setattr(warm, "_started", True)
+    monkeypatch.setattr(warm, "_done", False)
+    monkeypatch.setattr(warm, "_waiting", [])
+    handed = []
+    warm.when_done(lambda: handed.append("first"))
+    assert handed == [], "handed on while the imports were still running"
+    warm._finished()
+    assert handed == ["first"]
+    warm.when_done(lambda: handed.append("later"))  # a later unlock in the same process: at once
+    assert handed == ["first", "later"]
