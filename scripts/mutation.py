@@ -97,7 +97,7 @@ MODULES: dict[str, Module] = {
     "exclusion/state.py": _m("exclusion/state.py", f"{X}test_exclusion_consult.py {X}test_exclusion_strict_consult.py"),
     "exclusion/writer.py": _m("exclusion/writer.py", f"{X}test_exclusion_writer_reader.py {X}test_exclusion_faults.py "
                               f"{X}test_exclusion_lock.py"),
-    "store/audit.py": _m("store/audit.py", f"{S}test_audit_chain.py {S}test_insider_drills.py "
+    "store/audit.py": _m("store/audit.py", f"{S}test_audit_chain.py {S}test_insider_drills.py {S}test_letters_attested.py "
                          f"{S}test_integrity_checks.py {S}test_audit_rewrite_reasons.py"),
     "store/backup.py": _m("store/backup.py", f"{S}test_backup_restore.py {S}test_backup_windows_fsync.py "
                           f"{S}test_restore_credentials.py {S}test_backup_verify_content.py "
@@ -178,6 +178,7 @@ def prepare(name: str, module: Module) -> Path:
         shutil.copy2(doc, work / "docs" / doc.name)
     shutil.copytree(ROOT / "docs" / "adr", work / "docs" / "adr")
     shutil.copy2(ROOT / "README.md", work / "README.md")
+    shutil.copy2(ROOT / "scripts" / "mutation_order.py", work / "mutation_order.py")
     for rel in module.files:   # what this run mutates, so --recheck can tell when it changed
         (work / "original" / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / PKG / rel, work / "original" / rel)
@@ -185,9 +186,10 @@ def prepare(name: str, module: Module) -> Path:
     settings = {
         "source_paths": [PKG],
         "only_mutate": [f"{PKG}/{f}" for f in module.files],
-        "also_copy": ["docs", "README.md"],
+        "also_copy": ["docs", "README.md", "mutation_order.py"],
         # -p no:cacheprovider: no .pytest_cache; the per-mutant run adds -x itself.
-        "pytest_add_cli_args": ["-p", "no:cacheprovider"],
+        # mutation_order: each mutant's tests fastest first (scripts/mutation_order.py).
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-p", "mutation_order"],
         "pytest_add_cli_args_test_selection": tests,
         "use_git_change_detection": False,
     }
