@@ -238,7 +238,7 @@ def test_open_and_save_at_the_desk_while_a_reconciliation_compares(qtbot, window
     monkeypatch.setattr(reconcile, "_plan", held_plan)
     answers = []
     worker.run(lambda: reconcile.reconcile(session, export), answers.append, answers.append)
-    qtbot.waitUntil(comparing.is_set, timeout=20000)
+    qtbot.waitUntil(comparing.is_set, timeout=60000)
     try:
         desk = window.desk
         qtbot.keyClicks(desk.front.search, "Whilecompare")
