@@ -58,7 +58,9 @@ def test_an_old_entry_is_rewrapped_once_audited_and_still_unlocks(old_register):
     assert set(after["pm"]["secrets"]) == set(before["pm"]["secrets"]) == {"audit", "manager"}
     assert after["desk1"] == before["desk1"], "only the user who unlocked is re-wrapped"
     assert after["*recovery*"] == before["*recovery*"]
-    assert rewrap_rows(session) == [("pm", "user.key_rewrapped", "kdf t=2 m=16MiB p=1 -> t=1 m=8MiB p=1")]
+    assert keyfile.kdf_words(OLD_KDF) == "t=2 m=16MiB p=1" and keyfile.kdf_words({"t": 1, "m_kib": 8, "p": 1}) == \
+        "t=1 m=8KiB p=1"
+    assert rewrap_rows(session) == [("pm", "user.key_rewrapped", f"kdf t=2 m=16MiB p=1 -> {keyfile.kdf_words(FAST_KDF)}")]
     assert audit.verify(session).ok  # signed with the audit key carried into the new entry
     data_key = session.register.data_key
     session.lock()
