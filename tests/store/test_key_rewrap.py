@@ -126,6 +126,19 @@ def test_a_tampered_old_entry_is_refused_and_not_rewrapped(old_register):
     assert entries(old_register)["pm"]["wrapped"] == data["users"]["pm"]["wrapped"]
 
 
+def test_a_tampered_key_file_is_still_refused_and_left_as_it_is(old_register):
+    from gp_optout_desktop.store.errors import StoreError
+
+    path = old_register / "register.keys"
+    data = json.loads(path.read_text())
+    data["users"]["pm"]["kdf"]["t"] = 100000  # would run Argon2 for hours: refused before it runs
+    path.write_text(json.dumps(data))
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="damaged"):
+        session_service.unlock(old_register, "pm", "pm-password-1")
+    assert path.read_bytes() == before
+
+
 def test_a_new_entry_relabelled_with_old_parameters_is_refused(old_register):
     """Editing the parameters in the key file cannot make anyone's password open an entry."""
     session_service.unlock(old_register, "pm", "pm-password-1").lock()
