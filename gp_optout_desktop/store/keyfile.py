@@ -436,10 +436,13 @@ def prepare_rewrap(slot: Slot, password: str) -> Rewrap | None:
     old = keys.data["users"][name]
     extra = {label: slot.get(label) for label in old.get("secrets", {})}
     entry = keys._new_entry(name, password, slot.data_key, None, bool(old.get("must_change")), extra)
-    before, after = old["kdf"], entry["kdf"]
-    detail = (f"kdf t={before['t']} m={before['m_kib'] // 1024}MiB p={before['p']} -> "
-              f"t={after['t']} m={after['m_kib'] // 1024}MiB p={after['p']}")
-    return Rewrap(name, old["salt"], entry, detail)
+    return Rewrap(name, old["salt"], entry, f"kdf {kdf_words(old['kdf'])} -> {kdf_words(entry['kdf'])}")
+
+
+def kdf_words(kdf: dict) -> str:
+    """Argon2id parameters for the audit trail: 't=6 m=128MiB p=6'."""
+    m = kdf["m_kib"]
+    return f"t={kdf['t']} m={f'{m // 1024}MiB' if m % 1024 == 0 else f'{m}KiB'} p={kdf['p']}"
 
 
 def new_data_key() -> bytes:

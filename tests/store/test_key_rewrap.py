@@ -58,7 +58,9 @@ def test_an_old_entry_is_rewrapped_once_audited_and_still_unlocks(old_register):
     assert set(after["pm"]["secrets"]) == set(before["pm"]["secrets"]) == {"audit", "manager"}
     assert after["desk1"] == before["desk1"], "only the user who unlocked is re-wrapped"
     assert after["*recovery*"] == before["*recovery*"]
-    assert rewrap_rows(session) == [("pm", "user.key_rewrapped", "kdf t=2 m=16MiB p=1 -> t=1 m=8MiB p=1")]
+    assert keyfile.kdf_words(OLD_KDF) == "t=2 m=16MiB p=1" and keyfile.kdf_words({"t": 1, "m_kib": 8, "p": 1}) == \
+        "t=1 m=8KiB p=1"
+    assert rewrap_rows(session) == [("pm", "user.key_rewrapped", f"kdf t=2 m=16MiB p=1 -> {keyfile.kdf_words(FAST_KDF)}")]
     assert audit.verify(session).ok  # signed with the audit key carried into the new entry
     data_key = session.register.data_key
     session.lock()
@@ -122,6 +124,19 @@ def test_a_tampered_old_entry_is_refused_and_not_rewrapped(old_register):
         session_service.unlock(old_register, "pm", "pm-password-1")
     assert entries(old_register)["pm"]["kdf"] == OLD_KDF
     assert entries(old_register)["pm"]["wrapped"] == data["users"]["pm"]["wrapped"]
+
+
+def test_a_tampered_key_file_is_still_refused_and_left_as_it_is(old_register):
+    from gp_optout_desktop.store.errors import StoreError
+
+    path = old_register / "register.keys"
+    data = json.loads(path.read_text())
+    data["users"]["pm"]["kdf"]["t"] = 100000  # would run Argon2 for hours: refused before it runs
+    path.write_text(json.dumps(data))
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match="damaged"):
+        session_service.unlock(old_register, "pm", "pm-password-1")
+    assert path.read_bytes() == before
 
 
 def test_a_new_entry_relabelled_with_old_parameters_is_refused(old_register):
