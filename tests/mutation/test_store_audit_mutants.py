@@ -531,3 +531,115 @@ def test_unsigned_entries_at_the_end_of_the_trail_are_named(with_desk, register_
     finally:
         conn.close()
     assert not result.ok and result.problem == f"entries from {first} on are not covered by a signature."
+
+
+def _verify_as_found(register_dir, kept, expected_head=None):
+    """What audit verify says about the register as it is on disk, before anyone unlocks it
+    again (an unlock would add its own signed entry)."""
+    from gp_optout_desktop.store import database
+
+    conn = database.connect(register_dir / "register.db", kept[1])
+    try:
+        return A.AuditChain(A.load_key(conn), register_id=kept[0]).verify(conn, expected_head)
+    finally:
+        conn.close()
+
+
+def test_an_entry_changed_in_place_is_the_one_problem_reported(with_desk, register_dir):
+    """A broken chain is the report: the table comparisons after it would only repeat it in
+    other words (the screen says "and N more problem(s)")."""
+    from gp_optout_desktop.store import database
+
+    with_desk.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    conn = database.connect(register_dir / "register.db", kept[1])
+    try:
+        conn.execute("UPDATE audit SET detail = 'edited' WHERE seq = 2")
+        conn.commit()
+    finally:
+        conn.close()
+    result = _verify_as_found(register_dir, kept)
+    assert result.problems == ("entry 2 was changed after it was written.",)
+    assert result.describe() == "The audit trail has been altered: entry 2 was changed after it was written."
+
+
+def test_rows_put_straight_into_a_table_the_register_was_signed_without_are_reported(register_dir, monkeypatch):
+    """A register signed before the reconciliations table existed: rows an insider puts there
+    directly (no signed entry counts them) are reported, in the sentence the screen shows."""
+    from gp_optout_desktop.domain import roles
+    from gp_optout_desktop.services import setup, users
+    from gp_optout_desktop.store import attest, database
+
+    with monkeypatch.context() as older:
+        older.setattr(attest, "TABLES", tuple(t for t in attest.TABLES if t != "reconciliations"))
+        practice = setup.practice_details(name="Test Surgery", address=["1 Test Road", "Testtown"],
+                                          phone="01632 960001", email="surgery@example.invalid")
+        pm, _recovery = setup.create_register(register_dir, ods="F84003", practice=practice, user="pm",
+                                              password="pm-password-1")
+        users.add(pm, "desk1", roles.RECEPTIONIST, DESK_PASSWORD)
+        pm.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    assert _verify_as_found(register_dir, kept).ok
+    conn = database.connect(register_dir / "register.db", kept[1])
+    try:
+        conn.execute("INSERT INTO reconciliations(at, run_by, source, encoding, delimiter, rows, not_coded, "
+                     "not_in_register, differ, agree, rows_not_in_register, rows_differ, rows_agree, confirmed) "
+                     "VALUES ('2026-11-02T09:00:00+00:00', 'desk1', 'x.csv', 'utf-8', ',', 1, 0, 0, 0, 1, 0, 0, 1, 1)")
+        conn.commit()
+    finally:
+        conn.close()
+    result = _verify_as_found(register_dir, kept)
+    assert result.problems == ("the reconciliations table was changed outside the app (its rows do not match the "
+                               "signed audit entries).",)
+
+
+def test_a_trail_emptied_by_hand_is_reported_against_every_head_kept(with_desk, register_dir):
+    """Against the head in the key file and the one kept in the register: each is named."""
+    from gp_optout_desktop.store import database, keyfile, meta
+
+    with_desk.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    recorded = A.Head.from_dict(keyfile.KeyFile.load(register_dir / "register.keys").data["audit_head"])
+    conn = database.connect(register_dir / "register.db", kept[1])
+    try:
+        inside = A.Head.from_dict(meta.get(conn, A.HEAD_META))
+        conn.execute("DELETE FROM audit")
+        conn.commit()
+        result = A.AuditChain(A.load_key(conn), register_id=kept[0]).verify(
+            conn, recorded, extra_heads=(("kept in the register", inside),))
+    finally:
+        conn.close()
+    assert not result.ok
+    assert result.problems[-2:] == (
+        f"entries after 0 are missing (the trail reached {recorded.seq} before, recorded earlier).",
+        f"entries after 0 are missing (the trail reached {inside.seq} before, kept in the register).")
+
+
+def test_an_older_copy_not_yet_adopting_letters_still_has_its_other_tables_checked(register_dir, add_patient,
+                                                                                   monkeypatch):
+    """A register (or backup) from before letters were attested is checked as found: letters
+    are left out until its next unlock adopts them, every other table is still compared."""
+    from gp_optout_desktop.domain import roles
+    from gp_optout_desktop.services import setup, users
+    from gp_optout_desktop.store import attest, database
+
+    with monkeypatch.context() as older:
+        older.setattr(attest, "TABLES", tuple(t for t in attest.TABLES if t != "letters"))
+        practice = setup.practice_details(name="Test Surgery", address=["1 Test Road", "Testtown"],
+                                          phone="01632 960001", email="surgery@example.invalid")
+        pm, _recovery = setup.create_register(register_dir, ods="F84003", practice=practice, user="pm",
+                                              password="pm-password-1")
+        add_patient(pm, surname="Alpha")
+        users.add(pm, "desk1", roles.RECEPTIONIST, DESK_PASSWORD)
+        pm.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    assert _verify_as_found(register_dir, kept).ok
+    conn = database.connect(register_dir / "register.db", kept[1])
+    try:
+        conn.execute("UPDATE patients SET surname = 'Changed'")
+        conn.commit()
+    finally:
+        conn.close()
+    result = _verify_as_found(register_dir, kept)
+    assert result.problems == ("the patients table was changed outside the app (its rows do not match the "
+                               "signed audit entries).",)
