@@ -26,6 +26,7 @@ from ..letters.model import (
     LetterRecipient, LetterRequest, PracticeDetails, TRANSFERRED,
 )
 from ..letters.templates import LetterTemplate
+from ..store.backend import FileStore
 from ..store.errors import NotFound
 from ..store import events as events_store, letters_repo, meta, patients as patients_store, policy as policy_store
 from . import templates as templates_service
@@ -71,15 +72,19 @@ def plan(conn, row: letters_repo.LetterRow) -> Plan:
 
 def plans(conn, rows: Sequence[letters_repo.LetterRow]) -> list[Plan]:
     """plan() for many letters with a few queries (a long queue is classified at each refresh)."""
-    forms = [r.form_id for r in rows if r.kind in RECEIVED_KIND and r.form_id is not None]
-    facts = letters_repo.form_facts(conn, forms) if forms else ({}, set(), set())
-    return [_plan(row, *facts) for row in rows]
+    return plans_on(FileStore(conn), rows)
 
 
 def plan_on(store, row: letters_repo.LetterRow) -> Plan:
     """plan() through the engine seam (store/backend.py's RegisterStore), on either engine."""
-    forms = [row.form_id] if row.kind in RECEIVED_KIND and row.form_id is not None else []
-    return _plan(row, *(store.form_facts(forms) if forms else ({}, set(), set())))
+    return plans_on(store, [row])[0]
+
+
+def plans_on(store, rows: Sequence[letters_repo.LetterRow]) -> list[Plan]:
+    """plans() through the engine seam, on either engine."""
+    forms = [r.form_id for r in rows if r.kind in RECEIVED_KIND and r.form_id is not None]
+    facts = store.form_facts(forms) if forms else ({}, set(), set())
+    return [_plan(row, *facts) for row in rows]
 
 
 def _plan(row: letters_repo.LetterRow, by_form, current, acked) -> Plan:
@@ -123,10 +128,10 @@ def held(session: Session) -> list[PendingLetter]:
 
 def _waiting(session: Session) -> list[PendingLetter]:
     today = session.today()
-    with session.read("view_letters") as conn:
-        rows = letters_repo.pending(conn)
-        decided = plans(conn, rows)
-        people = patients_store.get_many(conn, sorted({r.patient_id for r in rows}))
+    with session.read_store("view_letters") as store:  # either engine (ADR 0015)
+        rows = store.pending_letters()
+        decided = plans_on(store, rows)
+        people = store.get_patients(sorted({r.patient_id for r in rows}))
     out = []
     for r, pl in zip(rows, decided):
         if pl.moot:

@@ -10,6 +10,7 @@ server at unlock is not done yet (ADR 0005).
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,9 +19,13 @@ from typing import Callable
 from ..domain import codes as codes_mod
 from ..domain import roles
 from ..domain.uk_time import uk_date
+from ..problem_log import log_problem
+from ..store.errors import StoreError
 from ..store.server import ops
 from ..store.server.desk_store import ServerStore
 from .session import Locked, table_in_force, utc_now
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -93,7 +98,12 @@ class ServerSession:
 
     def lock(self) -> None:
         """Audit the lock, then close the connection (the practice keys go with the desk)."""
-        if not self.desk.conn.closed:
+        if self.desk.conn.closed:
+            return
+        try:
             with self.desk.write(changes_register=False) as tx:
                 tx.audit("session.lock")
+        except StoreError as exc:  # why: locking must not fail; the connection closes regardless
+            log_problem(log, "The lock was not written to the server's audit trail (server unreachable)", exc)
+        finally:
             self.desk.conn.close()

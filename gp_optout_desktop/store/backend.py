@@ -47,6 +47,7 @@ class RegisterStore(Protocol):
     # -- letters
     def queue_letter(self, patient_id: int, form_id: int | None, kind: str, at: datetime, due: date) -> int: ...
     def letters_for(self, patient_id: int) -> list[dict]: ...
+    def pending_letters(self) -> list[letters_repo.LetterRow]: ...
     def letter(self, letter_id: int) -> letters_repo.LetterRow: ...
     def form_facts(self, form_ids) -> tuple[dict[int, list], set[int], set[tuple[int, str]]]: ...
 
@@ -117,6 +118,9 @@ class FileStore:
 
     def letters_for(self, patient_id):
         return events_store.letters_for(self.conn, patient_id)
+
+    def pending_letters(self):
+        return letters_repo.pending(self.conn)
 
     def letter(self, letter_id):
         return letters_repo.get(self.conn, letter_id)

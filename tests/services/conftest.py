@@ -11,7 +11,7 @@ ported services use (services/session.py Session or services/server_session.py S
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -23,6 +23,43 @@ PRACTICE = {"name": "Test Surgery", "address": ["1 Test Road", "Testtown"], "pho
 class Backend:
     name: str
     manager: object
+    opened: list = field(default_factory=list)  # further sessions, locked at teardown
+    _pg: object = None  # (pg_db, practice) on the server
+
+    def session(self, user: str, role: str):
+        """Another user of the same register (file) or practice (server), with ``role``."""
+        if self.name == "sqlcipher":
+            from gp_optout_desktop.services import session as session_service, users
+
+            users.add(self.manager, user, role, f"{user}-password-1")
+            other = session_service.unlock(self.manager.folder, user, f"{user}-password-1")
+        else:
+            from gp_optout_desktop.services.server_session import ServerSession
+            from tests.server import practices
+
+            pg_db, practice = self._pg
+            other = ServerSession.open(practices.connect(pg_db, *practice.logins[0]), practice.data_key,
+                                       user=user, role=role)
+        self.opened.append(other)
+        return other
+
+    def audit_rows(self) -> list[tuple]:
+        """(seq, user, role, action, patient, outcome, detail) for every entry, oldest first.
+        Read straight from each engine's audit table: a test's view, not a service."""
+        if self.name == "sqlcipher":
+            from gp_optout_desktop.store import audit
+
+            with self.manager.register.reading() as conn:
+                rows = audit.select(conn, limit=1_000_000)
+            return sorted((r[0], r[2], r[3], r[4], r[5], r[6], r[8]) for r in rows)
+        return [tuple(r) for r in self.manager.desk.conn.execute(
+            "SELECT seq, actor, role, action, patient, outcome, detail FROM audit ORDER BY seq")]
+
+    def patient_ref(self, nhs: str | None, patient_id: int) -> str:
+        """How this engine's audit names a patient: the NHS number, or its blind index."""
+        if self.name == "sqlcipher":
+            return nhs or f"id:{patient_id}"
+        return self.manager.desk.keys.audit_ref(nhs, patient_id)
 
 
 def file_manager(register_dir):
@@ -34,7 +71,7 @@ def file_manager(register_dir):
     return session
 
 
-def server_manager(pg_db, stack):
+def server_manager(pg_db, stack, pg: list | None = None):
     from gp_optout_desktop.services.server_session import ServerSession
     from gp_optout_desktop.store.server import ops
     from tests.server import practices
@@ -46,22 +83,25 @@ def server_manager(pg_db, stack):
                                  user="pm", role="manager")
     with session.desk.write() as tx:
         ops.start_register(tx, {**PRACTICE, "ods": "F84003"})
+    if pg is not None:
+        pg.extend((pg_db, practice))
     return session
 
 
 @pytest.fixture(params=["sqlcipher", pytest.param("postgresql", marks=pytest.mark.server)])
 def backend(request, register_dir):
     closers: list = []
+    pg: list = []
     if request.param == "sqlcipher":
         session = file_manager(register_dir)
     else:
-        session = server_manager(request.getfixturevalue("pg_db"), closers)
-    yield Backend(request.param, session)
+        session = server_manager(request.getfixturevalue("pg_db"), closers, pg)
+    backend = Backend(request.param, session, _pg=tuple(pg) or None)
+    yield backend
     try:
-        if request.param == "sqlcipher" and session.register.is_open:
-            session.lock()
-        if request.param == "postgresql":
-            session.lock()
+        for opened in (*backend.opened, session):
+            if request.param == "postgresql" or opened.register.is_open:
+                opened.lock()
     finally:
         for close in closers:
             close()

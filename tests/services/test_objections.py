@@ -103,21 +103,21 @@ def test_type2_cutoff_by_the_day_keyed_through_the_register(desk, add_patient, k
 
 @pytest.mark.parametrize("keyed_on, letter_allowed", [(date(2018, 10, 10), False), (date(2018, 10, 11), False),
                                                       (date(2018, 10, 12), True)])
-def test_recorded_in_error_letter_follows_the_day_the_type2_was_added(manager, add_patient, keyed_on,
+def test_recorded_in_error_letter_follows_the_day_the_type2_was_added(desk, add_patient, keyed_on,
                                                                       letter_allowed):
     from gp_optout_desktop.services import letters
 
-    pid = add_patient(manager)
+    pid = add_patient(desk)
     if keyed_on <= date(2018, 10, 11):
-        objections.record(_on(manager, keyed_on), pid, "type2", effective=date(2016, 5, 1), received=date(2016, 5, 1))
+        objections.record(_on(desk, keyed_on), pid, "type2", effective=date(2016, 5, 1), received=date(2016, 5, 1))
     if letter_allowed:
-        objections.type2_recorded_in_error(manager, pid)
-        assert [q.kind for q in letters.pending(manager) if q.patient_id == pid] == ["type2_in_error"]
+        objections.type2_recorded_in_error(desk, pid)
+        assert [q.kind for q in letters.pending(desk) if q.patient_id == pid] == ["type2_in_error"]
     else:
-        revision = manager.revision()
+        revision = desk.revision()
         with pytest.raises(ValidationError, match="not recorded in error"):
-            objections.type2_recorded_in_error(manager, pid)
-        assert manager.revision() == revision
+            objections.type2_recorded_in_error(desk, pid)
+        assert desk.revision() == revision
 
 
 def test_coding_and_signposting_are_recorded(desk, add_patient):

@@ -62,11 +62,15 @@ def test_refusals_are_audited(sessions, register_dir):
     pm.lock()
 
 
-def test_a_locked_session_refuses_everything(manager, add_patient):
+def test_a_locked_session_refuses_everything(backend, add_patient):
+    """On either engine (tests/services/conftest.py backend)."""
+    manager = backend.manager
     pid = add_patient(manager)
     manager.lock()
-    with pytest.raises(session_service.Locked):
-        patients.view(manager, pid)
+    for op in (lambda: patients.view(manager, pid), lambda: patients.find(manager, "Testperson"),
+               lambda: objections.record(manager, pid), lambda: manager.revision()):
+        with pytest.raises(session_service.Locked):
+            op()
 
 
 def test_reads_are_audited_with_the_patient(manager, add_patient):

@@ -41,51 +41,57 @@ def _at_uk_noon(session, day: date) -> None:
 
 
 def _history(session, pid):
-    with session.register.reading() as conn:
-        return events_store.history(conn, pid)
+    with session.read_store("view_patient") as store:  # either engine (store/backend.py)
+        return store.history(pid)
+
+
+@pytest.fixture
+def desk(backend):
+    """Practice manager 'pm' on the register file, then on the PostgreSQL server."""
+    return backend.manager
 
 
 # ---- recording at the desk ------------------------------------------------------------------
 
 @pytest.mark.parametrize("day, accepted", [(BEFORE, True), (ON, True), (AFTER, False)],
                          ids=["day-before", "cut-off-day", "day-after"])
-def test_recording_a_type2_at_the_desk(manager, add_patient, day, accepted):
-    pid = add_patient(manager)
-    _at_uk_noon(manager, day)
-    revision = manager.revision()
+def test_recording_a_type2_at_the_desk(desk, add_patient, day, accepted):
+    pid = add_patient(desk)
+    _at_uk_noon(desk, day)
+    revision = desk.revision()
     if accepted:
-        objections.record(manager, pid, TYPE2, effective=day, received=day)
-        [event] = _history(manager, pid)
+        objections.record(desk, pid, TYPE2, effective=day, received=day)
+        [event] = _history(desk, pid)
         assert (event.kind, event.action, event.added_on) == (TYPE2, REGISTER, day)
     else:
         with pytest.raises(ValidationError, match="added to the record after 11 Oct 2018 are not processed"):
-            objections.record(manager, pid, TYPE2, effective=BEFORE, received=BEFORE)  # an old form keyed late
-        assert _history(manager, pid) == [] and manager.revision() == revision
+            objections.record(desk, pid, TYPE2, effective=BEFORE, received=BEFORE)  # an old form keyed late
+        assert _history(desk, pid) == [] and desk.revision() == revision
 
 
 @pytest.mark.parametrize("utc, accepted", [
     (datetime(2018, 10, 11, 22, 59, tzinfo=timezone.utc), True),   # 23:59 on the 11th in the UK (BST)
     (datetime(2018, 10, 11, 23, 1, tzinfo=timezone.utc), False),   # 00:01 on the 12th in the UK
 ], ids=["last-minute-of-the-day", "first-minute-after"])
-def test_the_desk_s_day_is_the_uk_day(manager, add_patient, utc, accepted):
-    pid = add_patient(manager)
-    manager.clock = lambda: utc
+def test_the_desk_s_day_is_the_uk_day(desk, add_patient, utc, accepted):
+    pid = add_patient(desk)
+    desk.clock = lambda: utc
     if accepted:
-        objections.record(manager, pid, TYPE2)
-        assert [e.added_on for e in _history(manager, pid)] == [ON]
+        objections.record(desk, pid, TYPE2)
+        assert [e.added_on for e in _history(desk, pid)] == [ON]
     else:
         with pytest.raises(ValidationError, match="cannot be recorded"):
-            objections.record(manager, pid, TYPE2)
+            objections.record(desk, pid, TYPE2)
 
 
-def test_withdrawing_a_converted_type2_after_the_cut_off_is_still_recorded(manager, add_patient):
+def test_withdrawing_a_converted_type2_after_the_cut_off_is_still_recorded(desk, add_patient):
     """The cut-off stops new Type 2 objections, not the patient's withdrawal of an old one."""
-    pid = add_patient(manager)
-    _at_uk_noon(manager, ON)
-    objections.record(manager, pid, TYPE2)
-    _at_uk_noon(manager, AFTER)
-    objections.record(manager, pid, TYPE2, WITHDRAW)
-    assert [(e.action, e.added_on) for e in _history(manager, pid)] == [(REGISTER, ON), (WITHDRAW, AFTER)]
+    pid = add_patient(desk)
+    _at_uk_noon(desk, ON)
+    objections.record(desk, pid, TYPE2)
+    _at_uk_noon(desk, AFTER)
+    objections.record(desk, pid, TYPE2, WITHDRAW)
+    assert [(e.action, e.added_on) for e in _history(desk, pid)] == [(REGISTER, ON), (WITHDRAW, AFTER)]
 
 
 # ---- the CSV import from the clinical system -------------------------------------------------

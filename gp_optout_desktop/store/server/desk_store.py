@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from ...domain.events import Event
+from ...domain.practice_list import INACTIVE
 from ...domain.patient import Patient
 from .. import letters_repo
 from .. import patients as patients_store
@@ -19,6 +20,12 @@ from ..errors import Conflict, NotFound
 from . import ops
 
 _LETTER_COLUMNS = "id, patient_id, form_id, kind, queued_at, due, sent_at, template_version, printed_count"
+
+
+def _letter_row(r) -> letters_repo.LetterRow:
+    """As the register file's letters_repo gives it: times in UTC."""
+    return letters_repo.LetterRow(r[0], r[1], r[2], r[3], r[4].astimezone(timezone.utc), r[5],
+                                  r[6].astimezone(timezone.utc).date() if r[6] else None, r[7], r[8])
 
 
 def _iso(at: datetime) -> str:
@@ -162,11 +169,21 @@ class ServerStore:
                                 version, printed)))
                 for lid, kind, queued, due, sent, version, printed in rows]
 
+    def pending_letters(self) -> list[letters_repo.LetterRow]:
+        """letters_repo.pending: unsent letters, nearest deadline first, then queue order; a
+        deducted, deceased or merged patient's held back, except the letter saying their
+        objection travels with them."""
+        rows = self.conn.execute(
+            f"SELECT {_LETTER_COLUMNS} FROM letters WHERE sent_at IS NULL AND (kind = 'transferred' OR patient_id"
+            " NOT IN (SELECT patient_id FROM registration WHERE status = ANY(%s))) ORDER BY due, queued_at, id",
+            (sorted(INACTIVE),))
+        return [_letter_row(r) for r in rows]
+
     def letter(self, letter_id: int) -> letters_repo.LetterRow:
         r = self.conn.execute(f"SELECT {_LETTER_COLUMNS} FROM letters WHERE id = %s", (letter_id,)).fetchone()
         if r is None:
             raise NotFound("No such letter in the register.")
-        return letters_repo.LetterRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6].date() if r[6] else None, r[7], r[8])
+        return _letter_row(r)
 
     def form_facts(self, form_ids) -> tuple[dict[int, list], set[int], set[tuple[int, str]]]:
         """letters_repo.form_facts on the server: (form id -> [(patient id, Event)] in entry
