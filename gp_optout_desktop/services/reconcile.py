@@ -67,11 +67,25 @@ class Result:
     late_type2: list[int] = field(default_factory=list)  # line numbers: Type 2 coded after the cut-off
     type2_cutoff: date | None = None
 
+    _tally: dict | None = field(default=None, repr=False, compare=False)
+
+    def _tallied(self) -> dict:
+        """Items and rows per group, counted once (on the worker, when the run is recorded):
+        counted again for each group on the UI thread, 214,000 items took 0.4 s (issue 13)."""
+        if self._tally is None:
+            tally: dict[str, list[int]] = {}
+            for i in self.items:
+                entry = tally.setdefault(i.category, [0, 0])
+                entry[0] += 1
+                entry[1] += len(i.rows)
+            self._tally = tally
+        return self._tally
+
     def count(self, category: str) -> int:
-        return sum(1 for i in self.items if i.category == category)
+        return self._tallied().get(category, (0, 0))[0]
 
     def rows_in(self, category: str) -> int:
-        return sum(len(i.rows) for i in self.items if i.category == category)
+        return self._tallied().get(category, (0, 0))[1]
 
     @property
     def not_coded_overdue(self) -> bool:
