@@ -110,8 +110,29 @@ def main() -> None:
         print(f"bulk demo load of {args.bulk_patients} (median of {args.bulk_rounds}, interleaved): {w:.2f} s with "
               f"row digests, {wo:.2f} s without ({(w / wo - 1) * 100:+.0f}%)")
         print(f"audit verify at {args.patients} patients (every signature, every table digest): {verify_s:.2f} s")
+        argon2_old_against_new(args.repeats)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def argon2_old_against_new(repeats: int) -> None:
+    """One derivation with the current parameters beside one with the superseded 192 MiB ones
+    (issue 13: less memory, more passes and lanes, about the same wall time), interleaved."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import report
+
+    old = getattr(keyfile, "SUPERSEDED_KDFS", (keyfile.KDF_DEFAULTS,))[0]
+    new_s, old_s = [], []
+    for _ in range(repeats):
+        new_s.append(keyfile.kdf_seconds(keyfile.KDF_DEFAULTS))
+        old_s.append(keyfile.kdf_seconds(old))
+    kdf = keyfile.KDF_DEFAULTS
+    report(f"Argon2id t={kdf['t']} m={kdf['m_kib'] // 1024} MiB p={kdf['p']} (median of {repeats})",
+           statistics.median(new_s), statistics.median(old_s), ratio=1.25,
+           note=f"floor: the superseded t={old['t']} m={old['m_kib'] // 1024} MiB p={old['p']}, interleaved; "
+                f"load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,11 @@
    the real main window: QTest types into the front-desk search box, the search runs
    (the 150 ms debounce is a deliberate pause and is excluded) and the table repaints.
    Baseline: the same searches as bare SQL on the register's connection.
-3. RSS with the 1,000,000-patient register open in the window (target <= 300 MB),
-   beside a bare QApplication process.
+3. RSS with the 1,000,000-patient register open in the window (target: peak <= 250 MB),
+   beside a bare QApplication process; and the peak of a whole app process that unlocks
+   and builds every screen, for the first unlock of a user with an earlier 192 MiB key
+   entry and for a later one, each beside a bare QApplication process running one Argon2id
+   derivation with the same parameters.
 
 The 1M register is generated once with production Argon2 and cached in
 benchmarks/out/ (gitignored): the first run takes a few minutes.
@@ -101,7 +104,9 @@ def bare_rss() -> float:
 def ensure_register(count: int) -> Path:
     from gp_optout_desktop.services import demo, session as session_service, setup
 
-    folder = OUT / f"register-v2-{count}"  # v2: built after the demo numbering fix (no 90% without a number)
+    # v3: the chunk-invariant demo (one seed for every chunk gives the register one call would);
+    # v2 was built after the demo numbering fix (no 90% without a number).
+    folder = OUT / f"register-v3-{count}"
     done = folder / "complete"
     if done.exists():
         return folder
@@ -117,7 +122,7 @@ def ensure_register(count: int) -> Path:
     made = 0
     while made < count:
         n = min(CHUNK, count - made)
-        demo.generate(session, n, seed=made + 1)
+        demo.generate(session, n, seed=2014)  # chunks of one seed: the same register as one call
         made += n
         print(f"  generated {made:,} patients ({time.perf_counter() - start:.0f} s)", flush=True)
     session.lock()
@@ -244,15 +249,31 @@ def _pdf_preview():
     return widget
 
 
-def _tasks(session, scratch: Path) -> list[tuple[str, object]]:
+def _reconcile_screen(window):
+    """The window's Reconcile screen (None in an older BENCH_CODE without one)."""
+    for title, widget, _bus in getattr(window, "_extra", []):
+        if title == "Reconcile":
+            return widget
+    return None
+
+
+def _tasks(session, scratch: Path, window=None) -> list[tuple[str, object]]:
     """The heavy tasks the screens run off the UI thread (each screen's self.call runs the
     same service function through ui.worker), in an order where each leaves the next its input."""
     from gp_optout_desktop.services import backup as backup_service, exclusion, importer, letters, overview
+    from gp_optout_desktop.services import reconcile as reconcile_service
     from gp_optout_desktop.store import backup as store_backup
 
     pending = [r.letter_id for r in letters.pending(session)]
     preview_ids, print_ids = pending[:50], pending[50:50 + 658]
     csv_text = _import_csv(session, 15_000)
+    # The clinical system's export: the 15,000 imported below (agreeing, confirmed by the run) and
+    # more codes the register does not hold (b), one table row each on the Reconcile screen.
+    with session.register.reading() as conn:
+        total = conn.execute("SELECT count(*) FROM patients").fetchone()[0]
+    export = scratch / "clinical-export.csv"
+    export.write_text(_import_csv(session, max(15_000, total // 10)), encoding="utf-8", newline="")
+    screen = _reconcile_screen(window)
     shown = _pdf_preview()  # what the Letters screen does with the answer, on the UI thread
     tasks = [
         ("overview counts", lambda: overview.overview(session)),
@@ -263,6 +284,8 @@ def _tasks(session, scratch: Path) -> list[tuple[str, object]]:
          (lambda changes: shown.show_pdf(Path(changes.data["path"]), "Printed")) if shown else None),
         ("export exclusion file", lambda: exclusion.export(session, scratch / "export")),
         ("import 15,000 rows", lambda: importer.import_objections(session, csv_text)),
+        (f"reconcile {max(15_000, total // 10):,} rows", lambda: reconcile_service.reconcile(session, export),
+         screen._done if screen is not None else None),
         ("backup", lambda: backup_service.backup(session, scratch / "backup.gpob")),
         ("restore check of the backup", lambda: store_backup.verify_file(scratch / "backup.gpob",
                                                                           session.register.data_key)),
@@ -420,7 +443,10 @@ def stalls(folder: Path) -> None:
         report("on_unlocked (window ready after the unlock)", on_unlocked_s * 1000, None, limit=50, unit="ms")
         report("longest UI stall while the screens are built after the unlock", build_gap, idle_gap, limit=50,
                unit="ms", note="one screen per event-loop turn")
-        for name, task, *show in _tasks(session, scratch):
+        only = os.environ.get("BENCH_TASKS")  # e.g. "reconcile,backup": just those (a quick before/after)
+        for name, task, *show in _tasks(session, scratch, window):
+            if only and not any(word in name for word in only.split(",")):
+                continue
             show = show[0] if show else None
             gap, took, keys, error = _stall_during(app, front, task, show)
             if show is not None:
@@ -436,18 +462,109 @@ def stalls(folder: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+_PEAK_APP = r"""
+import json, sys, tempfile
+from PySide6.QtCore import QEventLoop, QSettings, QThreadPool
+from PySide6.QtWidgets import QApplication
+from gp_optout_desktop.services import session as session_service
+from gp_optout_desktop.ui import warm
+from gp_optout_desktop.ui.main_window import MainWindow
+folder, user, password = sys.argv[1:4]
+app = QApplication([])
+window = MainWindow(folder, QSettings(tempfile.mktemp(suffix=".ini"), QSettings.Format.IniFormat))
+window.resize(1366, 768)
+window.show()
+app.processEvents()
+if hasattr(warm, "mark"):  # what the unlock screen does: the warm-up imports wait for Argon2's memory to go
+    warm.start(warm.mark())
+else:  # an older BENCH_CODE: they ran during Argon2
+    warm.start()
+unlocked = session_service.unlock(folder, user, password)  # a worker in the app; the same memory
+getattr(warm, "release", lambda: None)()
+QThreadPool.globalInstance().waitForDone()
+window.on_unlocked(unlocked)
+while not getattr(window, "screens_ready", lambda: True)():
+    app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+QThreadPool.globalInstance().waitForDone()
+app.processEvents()
+kdf = json.loads((__import__("pathlib").Path(folder) / "register.keys").read_text())["users"][user]["kdf"]
+status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
+print(json.dumps({"hwm": int(status["VmHWM"].split()[0]) / 1024, "rss": int(status["VmRSS"].split()[0]) / 1024,
+                  "kdf": kdf}))
+window.lock()
+"""
+
+_PEAK_FLOOR = r"""
+import json, os, sys
+from PySide6.QtWidgets import QApplication, QWidget
+from gp_optout_desktop.store import keyfile
+app = QApplication([]); w = QWidget(); w.show(); app.processEvents()
+keyfile.derive_kek("floor-password", os.urandom(16), json.loads(sys.argv[1]))
+status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
+print(int(status["VmHWM"].split()[0]) / 1024)
+"""
+
+
+def _run_json(code: str, *args: str):
+    import json
+
+    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True, cwd=CODE,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(CODE)}).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def unlock_peaks(folder: Path) -> None:
+    """Peak RSS (VmHWM) of a whole app process that unlocks the register and builds every
+    screen (the overview's counts included), each in a fresh process: the first unlock of a
+    user whose key entry has the earlier 192 MiB parameters (re-wrapped in that unlock),
+    then that user's next unlock. Floor: a bare QApplication window process that runs one
+    Argon2id derivation with the same parameters (Argon2's memory is held in the process)."""
+    import json
+    import shutil
+
+    from gp_optout_desktop.services import session as session_service, users
+    from gp_optout_desktop.store import keyfile
+
+    work = Path(tempfile.mkdtemp(prefix="bench-ui-peak-"))
+    try:
+        copy = work / "register"
+        shutil.copytree(folder, copy)
+        old_kdf = getattr(keyfile, "SUPERSEDED_KDFS", (keyfile.KDF_DEFAULTS,))[0]
+        new_kdf = dict(keyfile.KDF_DEFAULTS)
+        manager = session_service.unlock(copy, USER, PASSWORD)
+        try:
+            keyfile.KDF_DEFAULTS = dict(old_kdf)  # an entry made by the earlier version
+            users.add(manager, "olduser", "receptionist", "old-user-password-1")
+        finally:
+            keyfile.KDF_DEFAULTS = new_kdf
+            manager.lock()
+        print(f"Peak RSS of a whole app process unlocking {folder.name} (load {os.getloadavg()[0]:.1f})")
+        for label, kdf_name in (("first unlock of a 192 MiB-entry user (re-wrapped)", "old"),
+                                ("the same user's next unlock", "new")):
+            got = _run_json(_PEAK_APP, str(copy), "olduser", "old-user-password-1")
+            floor = float(_run_json(_PEAK_FLOOR, json.dumps(old_kdf if kdf_name == "old" else new_kdf)))
+            report(f"peak RSS, {label}", got["hwm"], floor, limit=250, unit="MB",
+                   note=f"steady {got['rss']:.0f} MB after; entry now t={got['kdf']['t']} "
+                        f"m={got['kdf']['m_kib'] // 1024}MiB p={got['kdf']['p']}; floor: bare QApplication + one "
+                        f"Argon2id run (t={(old_kdf if kdf_name == 'old' else new_kdf)['t']})")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=None,
                         help="register size (default BENCH_PATIENTS, else 1,000,000; 100,000 with BENCH_QUICK=1)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only", choices=("cold", "keys", "stalls"), help="run one part")
+    parser.add_argument("--only", choices=("cold", "keys", "peaks", "stalls"), help="run one part")
     args = parser.parse_args(argv)
     folder = ensure_register(args.patients or patients_size())
     if args.only in (None, "cold"):
         cold_start(folder, args.repeats)
     if args.only in (None, "keys"):
         keystrokes(folder)
+    if args.only in (None, "peaks"):
+        unlock_peaks(folder)
     if args.only in (None, "stalls"):
         stalls(folder)
     return 0

@@ -1,7 +1,8 @@
 """Shared fixtures: every test gets a fresh encrypted register in its own temp folder.
 
 Argon2id runs for real in every test, but with cheaper parameters (1 pass, 8 MiB) so a
-suite with hundreds of unlocks stays fast; tests/store/test_keys_and_unlock.py checks the
+suite with hundreds of unlocks stays fast (the mutation run opts in to Argon2's floor, see
+TEST_KDF_SETS); tests/store/test_keys_and_unlock.py checks the
 production parameters and benchmarks/bench_keys.py measures their cost.
 """
 
@@ -16,13 +17,23 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from gp_optout_desktop.store import keyfile  # noqa: E402
 
-FAST_KDF = {"alg": "argon2id", "t": 1, "m_kib": 8192, "p": 1}
 PRODUCTION_KDF = dict(keyfile.KDF_DEFAULTS)
+# The mutation run (scripts/run-mutation) runs these tests hundreds of times over; it opts in
+# with GP_OPTOUT_TEST_KDF=floor to Argon2's floor (8 KiB, still real Argon2id, still checked by
+# keyschema's bounds). Only this file reads the variable: the app's parameters never change
+# (tests/mutation/test_mutation_kdf.py).
+TEST_KDF_SETS = {"fast": {"alg": "argon2id", "t": 1, "m_kib": 8192, "p": 1},
+                 "floor": {"alg": "argon2id", "t": 1, "m_kib": 8, "p": 1}}
+_KDF_CHOICE = os.environ.get("GP_OPTOUT_TEST_KDF") or "fast"
+if _KDF_CHOICE not in TEST_KDF_SETS:
+    raise pytest.UsageError(f"GP_OPTOUT_TEST_KDF must be one of {sorted(TEST_KDF_SETS)}, not {_KDF_CHOICE!r}")
+FAST_KDF = TEST_KDF_SETS[_KDF_CHOICE]
 
 
 @pytest.fixture(autouse=True)
 def fast_kdf(monkeypatch):
     monkeypatch.setattr(keyfile, "KDF_DEFAULTS", dict(FAST_KDF))
+    monkeypatch.setattr(keyfile, "SERVER_KDF", dict(FAST_KDF))  # server logins keep parameters of their own
 
 
 @pytest.fixture

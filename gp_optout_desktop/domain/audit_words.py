@@ -80,6 +80,7 @@ ACTIONS = {
     "user.remove": "Removed a user",
     "user.role": "Changed a user's role",
     "user.change_password": "Changed their password",
+    "user.key_rewrapped": "Re-wrapped their key with the current key-derivation settings",
     "user.reset_password": "Reset a user's password",
 }
 OUTCOMES = {"ok": "", "denied": "Refused", "failed": "Failed"}

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 from ..domain import codes, nhs_number, postcode as postcode_mod
-from ..domain.events import Event, Proxy, current_status, EVENT_KINDS
+from ..domain.events import Event, Proxy, current_status
 from ..domain import roles
 from ..store import bulk, patients as patients_store
 from .objections import one_calendar_month_after
@@ -71,145 +71,148 @@ class _Memo(dict):
         return value
 
 
-def generate(session: Session, count: int, *, seed: int = 2014, today: date | None = None) -> dict:
-    """Add ``count`` synthetic patients with histories, in one audited transaction."""
-    today = today or session.today()
-    rng = _Rng(seed)
-    with session.write("add_patient") as ctx:
-        conn = ctx.conn
-        first_pid, first_eid = bulk.next_ids(conn)
-        numbers = nhs_number.synthetic_range(min(count + first_pid, 900_000))[first_pid - 1 :]
-        now = session.now().isoformat()
-        patients, events, states, letters = [], [], [], []
-        pid, eid, form = first_pid, first_eid, first_eid
-        stats = {"patients": 0, "type1_active": 0, "withdrawn": 0, "type2": 0, "proxies": 0, "dependants": 0}
-        # The draws below are exactly those of rng.choice/randint/_day, inlined: same data, half the time.
-        rnd = rng.random
-        addresses = _Memo(lambda k: json.dumps([f"{k[0]} {k[1]}", k[2]], ensure_ascii=False))
-        pc_keys = _Memo(postcode_mod.search_key)
-        surname_keys = _Memo(patients_store.surname_key)
-        iso_days = _Memo(lambda ordinal: date.fromordinal(ordinal).isoformat())
-        adult_first, child_first = date(1930, 1, 1).toordinal(), date(2008, 1, 1).toordinal()
-        adult_span = date(2000, 12, 31).toordinal() - adult_first + 1
-        child_span = max(0, (today - timedelta(days=400)).toordinal() - child_first) + 1
-        sizes, n_sur, n_fore, n_str, n_town, n_out, n_in = (1, 1, 1, 2, 2, 3, 4), len(SURNAMES), len(FORENAMES), \
-            len(STREETS), len(TOWNS), len(OUTWARDS), len(_INWARD_LETTERS)
-        n_numbers = len(numbers)
-        quiet_heads: list[int] = []  # households that sent no form
-        while pid < first_pid + count:
-            household = min(sizes[int(rnd() * 7)], first_pid + count - pid)
-            surname = SURNAMES[int(rnd() * n_sur)]
-            house = 1 + int(rnd() * 250)
-            street = STREETS[int(rnd() * n_str)]
-            address = addresses[(house, street, TOWNS[int(rnd() * n_town)])]
-            inward = f"{int(rnd() * 10)}{_INWARD_LETTERS[int(rnd() * n_in)]}{_INWARD_LETTERS[int(rnd() * n_in)]}"
-            pc = f"{OUTWARDS[int(rnd() * n_out)]} {inward}"  # every outward and inward here is a valid BS 7666 shape
-            pc_key = pc_keys[pc]
-            s_key = surname_keys[surname]
-            adult_ordinal = adult_first + int(rnd() * adult_span)
-            member_ids = []
-            for member in range(household):
-                ordinal = adult_ordinal if member == 0 else child_first + int(rnd() * child_span)
-                # numbers starts at this call's first patient (a second call carries on from the first)
-                nhs = numbers[pid - first_pid] if pid - first_pid < n_numbers else None  # beyond ~900,000: not known
-                forename = FORENAMES[int(rnd() * n_fore)]
-                patients.append((pid, nhs, "", surname, forename, s_key, iso_days[ordinal],
-                                 address, pc, pc_key, "", "", now, "demo"))
-                member_ids.append(pid)
-                pid += 1
-            stats["patients"] += household
-            roll = rng.random()
-            if roll > 0.14:
-                quiet_heads.append(member_ids[0])
-                continue
-            # This household sent a form: the adult, and often the children as dependants.
-            adult = member_ids[0]
-            kind = codes.TYPE2 if roll < 0.015 else codes.TYPE1
+BLOCK = 1024  # patients drawn from one random stream; households never cross a block's end
+
+
+def _households(seed: int, block: int, today: date, memo: dict) -> list[tuple]:
+    """The households of patient ids block*BLOCK+1 .. (block+1)*BLOCK, drawn from this block's
+    own random stream: the same whichever call (or chunk) generates them. Each is (first id,
+    surname, surname key, address, postcode, postcode key, [(dob ordinal, forename)], form),
+    form None (sent nothing) or (kind, received, via, proxy, [covered per child], withdrawn
+    on, objected again on)."""
+    rng = _Rng(f"demo:{seed}:{block}")
+    rnd = rng.random  # the draws of rng.choice/randint/_day, inlined: same data, half the time
+    addresses, pc_keys, surname_keys = memo["addresses"], memo["pc_keys"], memo["surname_keys"]
+    adult_first, adult_span, child_first, child_span = memo["spans"]
+    n_sur, n_fore, n_str, n_town, n_out, n_in = len(SURNAMES), len(FORENAMES), len(STREETS), len(TOWNS), \
+        len(OUTWARDS), len(_INWARD_LETTERS)
+    out = []
+    pid, last = block * BLOCK + 1, (block + 1) * BLOCK
+    while pid <= last:
+        household = min((1, 1, 1, 2, 2, 3, 4)[int(rnd() * 7)], last - pid + 1)
+        surname = SURNAMES[int(rnd() * n_sur)]
+        house = 1 + int(rnd() * 250)
+        street = STREETS[int(rnd() * n_str)]
+        address = addresses[(house, street, TOWNS[int(rnd() * n_town)])]
+        inward = f"{int(rnd() * 10)}{_INWARD_LETTERS[int(rnd() * n_in)]}{_INWARD_LETTERS[int(rnd() * n_in)]}"
+        pc = f"{OUTWARDS[int(rnd() * n_out)]} {inward}"  # every outward and inward here is a valid BS 7666 shape
+        adult_ordinal = adult_first + int(rnd() * adult_span)
+        members = [(adult_ordinal if m == 0 else child_first + int(rnd() * child_span), FORENAMES[int(rnd() * n_fore)])
+                   for m in range(household)]
+        form = None
+        roll = rnd()
+        # The first two households of a demo always sent a form: one whose letter is still due,
+        # one whose letter went out, so even `demo --patients 10` shows both (the user guide's first steps).
+        forced = {0: today - timedelta(days=3), 1: today - timedelta(days=90)}.get(len(out)) if block == 0 else None
+        if roll <= 0.14 or forced is not None:
+            kind = codes.TYPE2 if roll < 0.015 and forced is None else codes.TYPE1
             latest = date(2018, 10, 1) if kind == codes.TYPE2 else today
             received = _day(rng, date(2014, 1, 6), latest)
             if rng.random() < 0.08 and kind == codes.TYPE1:
                 received = _day(rng, today - timedelta(days=50), today)  # recent: letter still due
+            received = forced or received
             via = rng.choice(("desk", "desk", "post", "email", "phone"))
             proxy = None
             if rng.random() < 0.06:
                 role = rng.choice(("lpa_health_welfare", "court_deputy", "legal_guardian"))
-                proxy = Proxy(role, f"{rng.choice(FORENAMES)} {rng.choice(SURNAMES)}", "OPG VALIDATED-OPG stamp seen", "reception")
-                stats["proxies"] += 1
-            covered = [(adult, proxy, None)] + [
-                (dep, Proxy("parental_responsibility", f"{surname} (adult on form)", "Named on the submitting adult's form", "reception"), adult)
-                for dep in member_ids[1:] if rng.random() < 0.8
-            ]
-            stats["dependants"] += len(covered) - 1
-            history: dict[int, list[Event]] = {m: [] for m, _, _ in covered}
-            form_of: dict[int, int] = {}  # event id -> form: the first form covers the household
-            for person, acting, submitted_by in covered:
-                form_of[eid] = form
-                history[person].append(Event(kind, codes.REGISTER, received, received, via, "reception",
-                                             datetime.combine(received, time(10), timezone.utc), eid, acting, submitted_by, eid))
-                eid += 1
-            # Some later withdraw, and a few of those object again.
-            if rng.random() < 0.15:
-                when = _day(rng, received + timedelta(days=1), today) if received < today else today
-                form += 1  # each later change is its own form, with its own letter
-                form_of[eid] = form
-                history[adult].append(Event(kind, codes.WITHDRAW, when, when, "desk", "reception",
-                                            datetime.combine(when, time(11), timezone.utc), eid, None, None, eid))
-                eid += 1
-                if rng.random() < 0.3 and kind == codes.TYPE1 and when < today:
-                    again = _day(rng, when + timedelta(days=1), today)
-                    form += 1
-                    form_of[eid] = form
-                    history[adult].append(Event(kind, codes.REGISTER, again, again, "post", "reception",
-                                                datetime.combine(again, time(12), timezone.utc), eid, None, None, eid))
-                    eid += 1
-            for person, evs in history.items():
-                for e in evs:
-                    p = e.proxy
-                    coded = (datetime.combine(e.received + timedelta(days=2), time(9), timezone.utc).isoformat()
-                             if e.received < today - timedelta(days=14) else None)
-                    events.append((e.event_id, person, e.kind, e.action, e.effective.isoformat(), e.received.isoformat(),
-                                   e.via, p.role if p else None, p.name if p else None, p.evidence if p else None,
-                                   p.verified_by if p else None, e.submitted_by, form_of[e.event_id], e.recorded_by,
-                                   e.recorded_at.isoformat(), coded, "reception" if coded else None))
-                for k in EVENT_KINDS:
-                    status = current_status(evs, k)
-                    if status.event is not None:
-                        states.append((person, k, int(status.active), status.since.isoformat(), status.event.event_id))
-                        if k == codes.TYPE1 and status.active:
-                            stats["type1_active"] += 1
-                        if k == codes.TYPE2:
-                            stats["type2"] += 1
-                        if not status.active:
-                            stats["withdrawn"] += 1
-                for e in evs:
-                    if e.submitted_by is None:  # one letter per form, to the adult who sent it
-                        due = one_calendar_month_after(e.received)
-                        sent = (datetime.combine(e.received + timedelta(days=7), time(9), timezone.utc).isoformat()
-                                if e.received < today - timedelta(days=40) else None)
-                        letters.append((person, form_of[e.event_id], "objection" if e.action == codes.REGISTER else "withdrawal",
-                                        e.recorded_at.isoformat(), due.isoformat(), sent, "1" if sent else None, 1 if sent else 0))
-            form += 1
-        # A small demo (10 patients) can draw no form at all: make sure there is at least one
-        # objection whose letter is still due and one whose letter went out, as the user guide's
-        # first steps expect. Large demos already have both, and are left exactly as drawn.
-        due_now = any(row[5] is None for row in letters)
-        sent_before = any(row[5] is not None for row in letters)
-        for head, needed, received in ((quiet_heads[:1], not due_now, today - timedelta(days=3)),
-                                       (quiet_heads[1:2], not sent_before, today - timedelta(days=90))):
-            if not (head and needed):
-                continue
-            person = head[0]
-            at = datetime.combine(received, time(10), timezone.utc)
-            events.append((eid, person, codes.TYPE1, codes.REGISTER, received.isoformat(), received.isoformat(),
-                           "desk", None, None, None, None, None, form, "reception", at.isoformat(), None, None))
-            states.append((person, codes.TYPE1, 1, received.isoformat(), eid))
-            sent = (datetime.combine(received + timedelta(days=7), time(9), timezone.utc).isoformat()
-                    if received < today - timedelta(days=40) else None)
-            letters.append((person, form, "objection", at.isoformat(), one_calendar_month_after(received).isoformat(),
-                            sent, "1" if sent else None, 1 if sent else 0))
-            stats["type1_active"] += 1
+                proxy = Proxy(role, f"{rng.choice(FORENAMES)} {rng.choice(SURNAMES)}", "OPG VALIDATED-OPG stamp seen",
+                              "reception")
+            covered = [rng.random() < 0.8 for _ in members[1:]]
+            withdrawn = again = None
+            if rng.random() < 0.15 and forced is None:  # some later withdraw, and a few of those object again
+                withdrawn = _day(rng, received + timedelta(days=1), today) if received < today else today
+                if rng.random() < 0.3 and kind == codes.TYPE1 and withdrawn < today:
+                    again = _day(rng, withdrawn + timedelta(days=1), today)
+            form = (kind, received, via, proxy, covered, withdrawn, again)
+        out.append((pid, surname, surname_keys[surname], address, pc, pc_keys[pc], members, form))
+        pid += household
+    return out
+
+
+def generate(session: Session, count: int, *, seed: int = 2014, today: date | None = None) -> dict:
+    """Add ``count`` synthetic patients with histories, in one audited transaction.
+
+    Each patient is a function of (seed, patient id, today) only: N patients made in one call
+    or in several (as the UI benchmark builds its 1,000,000) give the same register, ids,
+    events, forms and letters alike (tests/services/test_demo.py)."""
+    today = today or session.today()
+    with session.write("add_patient") as ctx:
+        conn = ctx.conn
+        first_pid, eid = bulk.next_ids(conn)
+        end = first_pid + count
+        numbers = nhs_number.synthetic_range(min(end - 1, 900_000))  # beyond ~900,000: not known
+        n_numbers = len(numbers)
+        now = session.now().isoformat()
+        patients, events, states, letters = [], [], [], []
+        stats = {"patients": 0, "type1_active": 0, "withdrawn": 0, "type2": 0, "proxies": 0, "dependants": 0}
+        iso_days = _Memo(lambda ordinal: date.fromordinal(ordinal).isoformat())
+        memo = {"addresses": _Memo(lambda k: json.dumps([f"{k[0]} {k[1]}", k[2]], ensure_ascii=False)),
+                "pc_keys": _Memo(postcode_mod.search_key), "surname_keys": _Memo(patients_store.surname_key),
+                "spans": (date(1930, 1, 1).toordinal(), date(2000, 12, 31).toordinal() - date(1930, 1, 1).toordinal() + 1,
+                          date(2008, 1, 1).toordinal(),
+                          max(0, (today - timedelta(days=400)).toordinal() - date(2008, 1, 1).toordinal()) + 1)}
+        coded_before, sent_before = today - timedelta(days=14), today - timedelta(days=40)
+
+        def record(person: int, kind: str, action: str, on: date, via: str, hour: int, proxy, submitted_by, form):
+            nonlocal eid
+            at = datetime.combine(on, time(hour), timezone.utc)
+            coded = datetime.combine(on + timedelta(days=2), time(9), timezone.utc).isoformat() \
+                if on < coded_before else None
+            events.append((eid, person, kind, action, on.isoformat(), on.isoformat(), via,
+                           proxy.role if proxy else None, proxy.name if proxy else None,
+                           proxy.evidence if proxy else None, proxy.verified_by if proxy else None, submitted_by,
+                           form, "reception", at.isoformat(), coded, "reception" if coded else None))
+            if submitted_by is None:  # one letter per form, to the adult who sent it
+                sent = datetime.combine(on + timedelta(days=7), time(9), timezone.utc).isoformat() \
+                    if on < sent_before else None
+                letters.append((person, form, "objection" if action == codes.REGISTER else "withdrawal", at.isoformat(),
+                                one_calendar_month_after(on).isoformat(), sent, "1" if sent else None,
+                                1 if sent else 0))
+            event = Event(kind, action, on, on, via, "reception", at, eid, proxy, submitted_by, eid)
             eid += 1
-            form += 1
+            return event
+
+        for block in range((first_pid - 1) // BLOCK, (end - 2) // BLOCK + 1):
+            for head, surname, s_key, address, pc, pc_key, members, form in _households(seed, block, today, memo):
+                if head + len(members) <= first_pid or head >= end:
+                    continue
+                head_form = None
+                for i, (ordinal, forename) in enumerate(members):
+                    pid = head + i
+                    if not first_pid <= pid < end:
+                        continue
+                    patients.append((pid, numbers[pid - 1] if pid <= n_numbers else None, "", surname, forename, s_key,
+                                     iso_days[ordinal], address, pc, pc_key, "", "", now, "demo"))
+                    stats["patients"] += 1
+                    if form is None:
+                        continue
+                    kind, received, via, proxy, covered, withdrawn, again = form
+                    if i == 0:
+                        head_form = eid
+                        history = [record(pid, kind, codes.REGISTER, received, via, 10, proxy, None, eid)]
+                        stats["proxies"] += proxy is not None
+                        if withdrawn is not None:  # each later change is its own form, with its own letter
+                            history.append(record(pid, kind, codes.WITHDRAW, withdrawn, "desk", 11, None, None, eid))
+                        if again is not None:
+                            history.append(record(pid, kind, codes.REGISTER, again, "post", 12, None, None, eid))
+                    elif covered[i - 1]:
+                        if head_form is None:  # the adult was made by an earlier call: their form's id
+                            row = conn.execute("SELECT form_id FROM events WHERE patient_id = ? AND submitted_by IS NULL"
+                                               " ORDER BY id LIMIT 1", (head,)).fetchone()
+                            if row is None:
+                                continue
+                            head_form = row[0]
+                        acting = Proxy("parental_responsibility", f"{surname} (adult on form)",
+                                       "Named on the submitting adult's form", "reception")
+                        history = [record(pid, kind, codes.REGISTER, received, via, 10, acting, head, head_form)]
+                        stats["dependants"] += 1
+                    else:
+                        continue
+                    status = current_status(history, kind)
+                    states.append((pid, kind, int(status.active), status.since.isoformat(), status.event.event_id))
+                    stats["type1_active"] += kind == codes.TYPE1 and status.active
+                    stats["type2"] += kind == codes.TYPE2
+                    stats["withdrawn"] += not status.active
         with bulk.large_cache(conn):
             bulk.insert_patients(conn, patients)
             bulk.insert_events(conn, events)

@@ -31,7 +31,8 @@ from ..domain.import_rows import DELIMITERS, ImportRefused, ImportRow, read_rows
 from ..domain.reconciliation import (AGREE, CATEGORY_WORDS, DIFFER, NOT_CODED, NOT_IN_REGISTER, Item, RegisterPair,
                                      compare, identity_problems)
 from ..domain.nhs_number import display as nhs_display
-from ..store import atomic, coding as store
+from .. import child_task
+from ..store import atomic, coding as store, meta, readers
 from . import importer
 from .coding import _target, practice_wide_on
 from .changes import ChangeSet
@@ -176,16 +177,45 @@ def _register_pairs(conn, today: date) -> dict[tuple[int, str], RegisterPair]:
     return pairs
 
 
-def reconcile(session: Session, path: Path, encoding: str | None = None) -> Result:
-    """Read, check every row, compare, and (in one transaction) confirm the agreeing events and
-    record the run. Practice manager. Refusals raise ReconcileRefused with nothing changed."""
-    path = Path(path)
-    session.require("reconcile")
+ATTEMPTS = 3  # a register changed while it was compared: compare again, at most this many times
+
+
+@dataclass
+class _Plan:
+    """What the comparison found in one read snapshot, before anything is written."""
+    revision: int  # the register's revision in the snapshot: the write goes ahead only on the same one
+    encoding: str
+    delimiter: str
+    rows: int
+    late: list[int]
+    notes: list[str]
+    found: object  # domain.reconciliation.Comparison
+    type2_cutoff: date | None
+
+
+def _plan(db_path: Path, data_key: bytes, path: Path, encoding: str | None, today: date) -> _Plan:
+    """Read the export, check every row and compare it with one read snapshot of the register,
+    on a read-only connection of its own (in a process of its own in the desktop app:
+    child_task). Writes nothing. Refusals raise ReconcileRefused (row numbers, no patient data)."""
     text, used = read_export(path, encoding)
     delimiter = sniff_delimiter(text)
+    reader = readers.Reader(db_path, data_key)
+    try:
+        conn = reader.conn
+        conn.execute("BEGIN")  # one read transaction: one consistent snapshot
+        try:
+            return _compare_snapshot(conn, path, text, used, delimiter, today)
+        finally:
+            conn.execute("COMMIT")  # a read transaction: ends the snapshot, writes nothing
+    finally:
+        reader.close()
+
+
+def _compare_snapshot(conn, path: Path, text: str, used: str, delimiter: str, today: date) -> _Plan:
+    codes = Session.codes_on(conn)
     late: list[int] = []  # a clinical system may well hold late Type 2 codes: reported, not a refusal
     try:
-        rows = read_rows(text, session.codes, session.today(), delimiter, late_type2=late)
+        rows = read_rows(text, codes, today, delimiter, late_type2=late)
     except ImportRefused as exc:
         # The import's checks, worded for this task: nothing is imported here, nothing changes.
         message = str(exc).replace("Nothing was imported", "Nothing was changed").replace(
@@ -202,31 +232,77 @@ def reconcile(session: Session, path: Path, encoding: str | None = None) -> Resu
         notes.append(f"{len(folded):,} row{'s' if len(folded) != 1 else ''} ({shown}) matched a code only by "
                      "ignoring letter case (CTV3 codes differ by case; the withdrawn codes' case is unconfirmed): "
                      "check the code in the clinical system.")
+    revision = meta.revision(conn)
+    by_nhs = store.patients_by_nhs(conn)
+    problems = identity_problems(rows, by_nhs)
+    if problems:
+        raise ReconcileRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be reconciled, "
+                               "so nothing was changed. Correct the file or the register and try again.",
+                               tuple(problems))
+    pairs = _register_pairs(conn, today)
+    found = compare(rows, pairs, by_nhs, lambda ids: store.patient_rows(conn, ids), store.inactive_patients(conn))
+    if found.left_practice:
+        notes.append(f"{found.left_practice:,} objection{'s' if found.left_practice != 1 else ''} of patients who "
+                     "have left the practice, died or been merged are not in the export; they are not counted "
+                     "as not coded.")
+    accounted = sum(len(i.rows) for i in found.items if i.category in (NOT_IN_REGISTER, DIFFER, AGREE))
+    if accounted != len(rows):  # a bug, never a data problem: refuse rather than record wrong counts
+        raise ReconcileRefused(f"The reconciliation lost rows ({accounted:,} of {len(rows):,} accounted for): "
+                               "nothing was changed. Please report this.")
+    return _Plan(revision, used, delimiter, len(rows), late, notes, found, codes.type2_cutoff)
+
+
+def reconcile(session: Session, path: Path, encoding: str | None = None) -> Result:
+    """Read, check every row, compare, and (in one short transaction) confirm the agreeing events
+    and record the run. Practice manager. Refusals raise ReconcileRefused with nothing changed.
+
+    The reading and comparing is done on a read snapshot (in a process of its own in the
+    desktop app), holding nothing the desk needs; the write then goes ahead only if the
+    register's revision is still the snapshot's, else the comparison is done again (at most
+    three times, then refused in words: nothing half-written)."""
+    path = Path(path)
+    session.require("reconcile")
+    if encoding is not None and encoding not in ENCODINGS:
+        raise ReconcileRefused(f"Unknown encoding '{encoding}': use utf-8 or cp1252 (Windows-1252).")
+    reg = session.register
+    for _attempt in range(ATTEMPTS):
+        plan = child_task.run(_plan, reg.db.path, reg.data_key, path, encoding, session.today(),
+                              what="the reconciliation's comparison")
+        result = _record(session, path, plan)
+        if result is not None:
+            return result
+    raise ReconcileRefused(f"The register changed while the export was being compared, {ATTEMPTS} times running "
+                           "(someone was recording or importing meanwhile). Nothing was changed. Reconcile again "
+                           "when the desk is quieter.")
+
+
+def _record(session: Session, path: Path, plan: _Plan) -> Result | None:
+    """The one write: confirmations, the run and its audit row, in one short transaction; None
+    (nothing written) if the register changed since the plan's snapshot."""
+    try:
+        return _write(session, path, plan)
+    except _Changed:
+        return None
+
+
+class _Changed(Exception):
+    """The register's revision moved on since the plan's snapshot."""
+
+
+def _write(session: Session, path: Path, plan: _Plan) -> Result:
+    found, late = plan.found, plan.late
     now = session.now()
     with session.write("reconcile") as ctx:
         conn = ctx.conn
+        if meta.revision(conn) != plan.revision:
+            raise _Changed  # rolled back before anything is written
         run_id = store.next_run_id(conn)
         by = f"reconciliation {run_id}"
-        by_nhs = store.patients_by_nhs(conn)
-        problems = identity_problems(rows, by_nhs)
-        if problems:
-            raise ReconcileRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be reconciled, "
-                                   "so nothing was changed. Correct the file or the register and try again.",
-                                   tuple(problems))
-        pairs = _register_pairs(conn, session.today())
-        found = compare(rows, pairs, by_nhs, lambda ids: store.patient_rows(conn, ids), store.inactive_patients(conn))
-        if found.left_practice:
-            notes.append(f"{found.left_practice:,} objection{'s' if found.left_practice != 1 else ''} of patients who "
-                         "have left the practice, died or been merged are not in the export; they are not counted "
-                         "as not coded.")
         items, confirm_events, confirm_pw, recorded, missing, oldest = (
             found.items, found.confirm_events, found.confirm_practice, found.record_practice, found.missing,
             found.not_coded_oldest)
-        result = Result(run_id, path.name, used, delimiter, len(rows) + len(late), items, 0, missing, notes, oldest,
-                        _target(conn), session.today(), late, session.codes.type2_cutoff)
-        accounted = result.rows_in(NOT_IN_REGISTER) + result.rows_in(DIFFER) + result.rows_in(AGREE)
-        if accounted != len(rows):  # a bug, never a data problem: refuse rather than record wrong counts
-            raise AssertionError(f"reconciliation lost rows: {accounted} of {len(rows)}")
+        result = Result(run_id, path.name, plan.encoding, plan.delimiter, plan.rows + len(late), items, 0, missing,
+                        list(plan.notes), oldest, _target(conn), session.today(), late, plan.type2_cutoff)
         confirmed = store.confirm_events(conn, confirm_events, by=by, at=now)
         confirmed += store.confirm_practice_codes(conn, confirm_pw, by=by, at=now)
         latest_policy = store.latest_policy_id(conn)
@@ -235,8 +311,8 @@ def reconcile(session: Session, path: Path, encoding: str | None = None) -> Resu
         confirmed += len(recorded)
         result.confirmed = confirmed
         store.insert_run(conn, {
-            "at": now.isoformat(), "run_by": session.user, "source": path.name, "encoding": used,
-            "delimiter": DELIMITERS[delimiter], "rows": len(rows), "not_coded": result.count(NOT_CODED),
+            "at": now.isoformat(), "run_by": session.user, "source": path.name, "encoding": plan.encoding,
+            "delimiter": DELIMITERS[plan.delimiter], "rows": plan.rows, "not_coded": result.count(NOT_CODED),
             "not_in_register": result.count(NOT_IN_REGISTER), "differ": result.count(DIFFER),
             "agree": result.count(AGREE), "rows_not_in_register": result.rows_in(NOT_IN_REGISTER),
             "rows_differ": result.rows_in(DIFFER), "rows_agree": result.rows_in(AGREE), "confirmed": confirmed,
@@ -244,7 +320,7 @@ def reconcile(session: Session, path: Path, encoding: str | None = None) -> Resu
         # One audit row for the run: the events it confirmed carry its name (confirmed_by), and the
         # row holds a digest of exactly which, so the chain proves them without 15,000 rows.
         ctx.audit("reconcile.run", detail=(
-            f"run={run_id} rows={len(rows)} a={result.count(NOT_CODED)} b={result.count(NOT_IN_REGISTER)} "
+            f"run={run_id} rows={plan.rows} a={result.count(NOT_CODED)} b={result.count(NOT_IN_REGISTER)} "
             f"c={result.count(DIFFER)} d={result.count(AGREE)} confirmed={confirmed} e={len(late)} "
             f"sha256={confirmed_digest(confirm_events, confirm_pw, recorded)}"))
     return result

@@ -17,6 +17,7 @@ from ..paths import resource
 from ..store import integrity, meta, readers, register as register_store, retired, \
     users as users_store
 from ..store.audit import Pending
+from ..store import database
 from ..store.backend import FileStore
 from ..store.database import DatabaseError
 from ..store.errors import RegisterCorrupt, StoreError, WrongPassword
@@ -209,6 +210,12 @@ class Session:
         finally:
             reader.close()
 
+    def at_once(self):
+        """Around a call the person at the desk waits for (Open, Save): refused at once with a
+        sentence (StoreError) when a task in this window holds the register, instead of
+        freezing the window until it ends (hazard H-56)."""
+        return database.impatient()
+
     def practice(self) -> dict:
         with self.register.reading() as conn:
             data = dict(meta.get(conn, "practice", {}))
@@ -265,8 +272,26 @@ def unlock(folder: Path, user: str, password: str) -> Session:
     if not user or not user.strip():
         raise ValidationError("Enter your user name.", "user")
     with _damage_in_words():
-        reg, failures = register_store.unlock(Path(folder), user.strip(), password)
-        return _start(reg, user.strip(), failures, "password")
+        reg, failures = register_store.unlock(Path(folder), user.strip(), password, rewrap=True)
+        session = _start(reg, user.strip(), failures, "password")
+    _take_up_rewrap(session)
+    return session
+
+
+def _take_up_rewrap(session: Session) -> None:
+    """Put this user's re-wrapped key entry (made at unlock: earlier Argon2 parameters) into
+    the key file, audited, on the one write path. The key file is replaced atomically, so a
+    crash leaves the old entry or the new one, and either unlocks. If it cannot be written
+    the unlock stands and the next one tries again."""
+    prepared, session.register.rewrap = session.register.rewrap, None
+    if prepared is None:
+        return
+    try:
+        with session.write("change_own_password", changes_register=False) as ctx:
+            ctx.audit("user.key_rewrapped", detail=prepared.detail)
+            session.register.keys.update(prepared.apply)  # inside the transaction: not written, not audited
+    except (DatabaseError, StoreError, OSError) as exc:  # why: the old entry still unlocks; re-wrapped next time
+        log_problem(log, "The key entry was not re-wrapped with the new key-derivation parameters", exc)
 
 
 def unlock_with_recovery(folder: Path, user: str, recovery_key: str) -> Session:

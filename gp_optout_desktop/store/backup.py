@@ -15,6 +15,7 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .. import child_task
 from . import atomic, database, keyfile, location, meta, seal
 from .audit import AuditChain, Head, load_key
 from .errors import RegisterCorrupt, StoreError
@@ -83,7 +84,10 @@ def write(reading, data_key: bytes, keys: keyfile.KeyFile, out: Path, head_of) -
             counts = _counts(conn)
             _export_copy(conn, data_key, copy)
             revision, schema = meta.revision(conn), database.schema_version(conn)
-        _check_copy(copy, data_key, counts, head.as_dict() if head else None)
+        # The copy's full check in a process of its own in the desktop app (child_task): its
+        # audit-chain walk is Python that would hold the GIL against the UI thread (issue 13).
+        child_task.run(_check_copy, copy, data_key, counts, head.as_dict() if head else None,
+                       what="the backup copy's check")
         manifest = {
             "format": FORMAT,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -142,6 +146,11 @@ def _unpack(path: Path, into: Path) -> dict:
 
 
 def verify_file(path: Path, data_key: bytes) -> dict:
+    """Every check of a backup file (a restore check): in a process of its own in the desktop app."""
+    return child_task.run(_verify_file, Path(path), data_key, what="the backup's check")
+
+
+def _verify_file(path: Path, data_key: bytes) -> dict:
     with tempfile.TemporaryDirectory(prefix=".gp-optout-verify-", dir=Path(path).parent) as tmp:
         manifest = _unpack(Path(path), Path(tmp))
         _check_copy(Path(tmp) / database.DB_NAME, data_key, manifest["counts"], manifest.get("audit_head"))

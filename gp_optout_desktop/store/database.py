@@ -144,6 +144,24 @@ def migrate(conn, db_path: Path) -> int:
         conn.execute("ROLLBACK")
         raise
     return current
+TASK_BUSY = ("The register is busy with a long task in this window (a backup, an import or a reconciliation), so "
+             "this was not done. Nothing was changed. Try again in a few seconds.")
+IMPATIENT_WAIT_S = 0.2
+_impatient = threading.local()
+
+
+@contextmanager
+def impatient(wait_s: float = IMPATIENT_WAIT_S):
+    """Inside it, this thread's reads and writes on a register's connection refuse at once
+    (StoreError, TASK_BUSY) when a task on another thread holds it, instead of waiting for the
+    task: the desk's Open and Save on the UI thread, which would otherwise freeze the window
+    for as long as an import or a backup's copy takes (hazard H-56)."""
+    previous = getattr(_impatient, "wait", None)
+    _impatient.wait = wait_s
+    try:
+        yield
+    finally:
+        _impatient.wait = previous
 
 
 class Database:
@@ -161,8 +179,20 @@ class Database:
         self._depth = 0
 
     @contextmanager
+    def _held(self):
+        wait = getattr(_impatient, "wait", None)
+        if wait is None:
+            self._lock.acquire()
+        elif not self._lock.acquire(timeout=wait):  # held by a task on another thread: say so, do not wait
+            raise StoreError(TASK_BUSY)
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    @contextmanager
     def transaction(self):
-        with self._lock:
+        with self._held():
             if self._depth:
                 self._depth += 1
                 try:
@@ -214,7 +244,7 @@ class Database:
 
     @contextmanager
     def reading(self):
-        with self._lock:
+        with self._held():
             yield self.conn
 
     def close(self) -> None:

@@ -15,7 +15,8 @@ from datetime import datetime
 from .errors import StoreError
 
 # Bounds on the work an attacker-written key file can make us do: generous next to the
-# production parameters (t=4, 192 MiB, p=2) so a practice that raised them still unlocks.
+# production parameters (t=6, 128 MiB, p=6; earlier t=4, 192 MiB, p=2) so a practice that raised them
+# still unlocks.
 MAX_T = 20
 MAX_M_KIB = 1024 * 1024  # 1 GiB
 MAX_P = 16

@@ -43,6 +43,9 @@ class Register:
     manager_key: bytes | None = None
     audit_seed: bytes | None = None
     upgraded: bool = False  # this unlock created the manager key (see _upgrade)
+    # This user's key entry wrapped again with the current parameters (keyfile.prepare_rewrap),
+    # made before the register opened; services/session.unlock writes it on the one write path.
+    rewrap: keyfile.Rewrap | None = None
 
     @property
     def conn(self):
@@ -323,19 +326,26 @@ def _abandon_rekey(reg: Register, pending: Path, exc: Exception) -> None:
          f"The register could not be re-keyed ({exc})") + "; nothing was changed. Try again.") from None
 
 
-def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key: str | None = None) -> tuple[Register, list[dict]]:
+def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key: str | None = None,
+           rewrap: bool = False) -> tuple[Register, list[dict]]:
     """Open with a user's password (or the recovery key). Returns the register and the
-    failed attempts (user, time) since the last success, for the audit trail."""
+    failed attempts (user, time) since the last success, for the audit trail.
+
+    ``rewrap``: when this user's entry has superseded key-derivation parameters, wrap it
+    again now (``Register.rewrap``), before the register opens, so the second Argon2 run's
+    memory is released before the register's pages are read (issue 13)."""
     folder = Path(folder)
     location.check_local(folder)
     db_path, keys_path = register_paths(folder)
     if not db_path.exists():
         raise StoreError(f"No register found in {folder}.")
     keys = keyfile.KeyFile.load(keys_path)
-    slot = _unwrap(keys, user, password, recovery_key)
-    pending = keys_path.with_name(keys_path.name + ".next")
-    if pending.exists():
-        keys, slot = _finish_interrupted_rekey(folder, keys, slot, pending, user, password, recovery_key)
+    with keyfile.ARGON2_GATE.held():  # one span for both runs: nothing waiting on the gate starts between them
+        slot = _unwrap(keys, user, password, recovery_key)
+        pending = keys_path.with_name(keys_path.name + ".next")
+        if pending.exists():
+            keys, slot = _finish_interrupted_rekey(folder, keys, slot, pending, user, password, recovery_key)
+        prepared = keyfile.prepare_rewrap(slot, password) if rewrap and recovery_key is None and password else None
     data_key = slot.data_key
     db = _open_db(folder, data_key, create=False)
     try:
@@ -344,7 +354,7 @@ def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key
             if meta.get(conn, "register_id") != keys.register_id:
                 raise StoreError("The key file belongs to a different register; nothing was changed.")
         reg = Register(folder, db, keys, _chain(db, chain_key, keys.register_id), data_key,
-                       slot.get(certs.MANAGER_SECRET))
+                       slot.get(certs.MANAGER_SECRET), rewrap=prepared)
         _take_up_keys(reg, slot, user, recovery=recovery_key is not None)
         _adopt_missing(reg, user)
     except BaseException:

@@ -128,9 +128,13 @@ class DeskFlow(QStackedWidget):
         self.front.focus_search()
 
     def open_patient(self, patient_id: int | None) -> None:
-        if patient_id is not None and self.patient.show_patient(patient_id):
+        if patient_id is None:
+            return
+        if self.patient.show_patient(patient_id):
             self.setCurrentIndex(PATIENT)
             self.patient.record_button.setFocus()
+        elif self.currentIndex() == SEARCH and self.patient.message.text():
+            self.front.summary.setText(self.patient.message.text())  # said where the person is looking
 
     def record_objection(self, patient_id: int, action: str = codes.REGISTER, kind: str = codes.TYPE1) -> None:
         self._return_to = PATIENT if self.currentIndex() == PATIENT else SEARCH

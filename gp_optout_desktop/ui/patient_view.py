@@ -237,9 +237,11 @@ class PatientView(QWidget):
         if session is None:
             return False
         try:
-            rec = patients.view(session, patient_id)
-            self.policy_on = exclusion_service.practice_optout_status(session).on
-            self.awaits_export = exclusion_service.awaits_export(exclusion_service.export_status(session), rec.history)
+            with session.at_once():  # a task holding the register: say so now, never freeze the desk (H-56)
+                rec = patients.view(session, patient_id)
+                self.policy_on = exclusion_service.practice_optout_status(session).on
+                self.awaits_export = exclusion_service.awaits_export(exclusion_service.export_status(session),
+                                                                     rec.history)
         except StoreError as exc:
             self.clear()
             self.message.show_error(str(exc))

@@ -392,7 +392,8 @@ class RecordObjectionForm(QWidget):
             # What the form itself can check comes first, so nobody confirms a form that is refused.
             proxy = self.proxy()
             effective, received = self.effective.value("effective"), self.received.value("received")
-            people = objections.people_on_form(session, self.patient_id, dependants, for_self)
+            with session.at_once():  # a task holding the register: say so now, never freeze the desk (H-56)
+                people = objections.people_on_form(session, self.patient_id, dependants, for_self)
             elsewhere = any(other for _line, other in people)
             if self.action == codes.REGISTER:
                 # Read back who it is for before anything is saved: the wrong-patient check.
@@ -405,12 +406,13 @@ class RecordObjectionForm(QWidget):
                 if dialogs.ask(self, "Check who it is for", text, ("&Record", "&Go back"),
                                default="Go back" if elsewhere else "Record") != "Record":
                     return
-            changes = objections.record(
-                session, self.patient_id, self.kind(), self.action,
-                effective=effective, received=received,
-                via=self.via.currentData(), proxy=proxy, dependants=dependants, for_self=for_self,
-                confirm_other_address=elsewhere,
-                donor_lacks_capacity=self.proxy_box.isChecked() and self.proxy_lacks_capacity.isChecked())
+            with session.at_once():
+                changes = objections.record(
+                    session, self.patient_id, self.kind(), self.action,
+                    effective=effective, received=received,
+                    via=self.via.currentData(), proxy=proxy, dependants=dependants, for_self=for_self,
+                    confirm_other_address=elsewhere,
+                    donor_lacks_capacity=self.proxy_box.isChecked() and self.proxy_lacks_capacity.isChecked())
         except ValidationError as exc:
             self._show_error(exc.field, str(exc))
             return

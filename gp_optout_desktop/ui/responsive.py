@@ -8,7 +8,10 @@ it takes to walk every object the process keeps. So:
 
 - the switch interval is 1 ms: the UI thread waits at most a millisecond for its turn
   (tasks pay a few per cent in switches; measured in benchmarks/bench_ui.py);
-- letters are rendered in a process of their own (letters.apart);
+- letters are rendered in a process of their own (letters.apart), and heavy reads
+  (reconcile's comparison, a backup's checks) in one of their own (child_task);
+- task threads run at a lower priority (nice +5 on Linux): on a busy PC the UI thread
+  gets the CPU first, and a task takes a little longer instead;
 - while a register is open, the objects made up to the unlock (modules, screens, the
   window) are frozen out of the collector's walks (gc.freeze); they are unfrozen at lock;
 - while a task runs on a worker, the collector does not run by itself: a task that builds
@@ -25,15 +28,38 @@ import sys
 import threading
 from contextlib import contextmanager
 
+from .. import child_task
 from ..letters import apart
 
 SWITCH_INTERVAL_S = 0.001
+TASK_NICE = 5
+_lower_tasks = False
+_lowered = threading.local()
 
 
 def tune() -> None:
     """Once, when the desktop app starts (the command line keeps Python's defaults)."""
+    global _lower_tasks
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     apart.enable()
+    child_task.enable()
+    _lower_tasks = True
+
+
+def lower_this_thread() -> None:
+    """A task thread (ui.worker) gives way to the UI thread: nice +5 for this thread only
+    (Linux sets priorities per thread). Once per thread: an unprivileged thread cannot
+    raise it again, and the pool's threads only ever run tasks. Elsewhere: nothing."""
+    if not _lower_tasks or getattr(_lowered, "done", False):
+        return
+    _lowered.done = True
+    if sys.platform.startswith("linux"):
+        import os
+
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TASK_NICE)
+        except OSError:  # why: not allowed here: the task runs at the window's priority, as before
+            pass
 
 
 def settled() -> None:
@@ -46,6 +72,7 @@ def forget() -> None:
     saw patients' names and addresses, ends (after any letters it is rendering now)."""
     gc.unfreeze()
     apart.shutdown(wait=False)
+    child_task.shutdown()
 
 
 _tasks_lock = threading.Lock()

@@ -239,10 +239,18 @@ class UnlockWidget(QWidget):
         self.error.clear_message()
         self._set_busy(True)
         folder, fn = self.folder, self._recovery_fn if self.recovery_toggle.isChecked() else self._unlock_fn
-        worker.run(lambda: fn(folder, user, password), self._unlocked, self._failed)
-        warm.start()  # the screens' imports, while Argon2id runs (not on the UI thread after it)
+        gate = warm.mark()
+        worker.run(lambda: fn(folder, user, password), self._unlocked_after_warm, self._failed)
+        warm.start(gate)  # the screens' imports, once Argon2id's memory is released (not on the UI thread)
+
+    def _unlocked_after_warm(self, session) -> None:
+        """The screens are built once their modules are imported (first unlock only), so the
+        UI thread never waits on an import the warm-up is doing."""
+        warm.release()
+        warm.when_done(lambda: self._unlocked(session))
 
     def _failed(self, exc: BaseException) -> None:
+        warm.release()
         self._set_busy(False)
         if isinstance(exc, Throttled):
             retry = exc.retry_at
@@ -300,6 +308,7 @@ class UnlockWidget(QWidget):
         self.error.show_ok("You may try again now.")
 
     def _unlocked(self, session) -> None:
+        warm.release()
         self._set_busy(False)
         self.password.clear()
         self.error.clear_message()

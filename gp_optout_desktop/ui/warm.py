@@ -1,20 +1,29 @@
-"""Import the screens' modules on a worker thread while the password is being checked.
+"""Import the screens' modules on a worker thread as the password is checked.
 
 The window builds its screens on the UI thread after an unlock; their modules (and what
 they import: reportlab, the letter templates, the exclusion writer) took 0.3-0.4 s to
 import there, a freeze right after every first unlock. Importing is thread-safe in Python
-(module creation only, no widgets), and Argon2id runs outside the GIL meanwhile, so doing
-it during the unlock hides it. Once per process; a failure is left for the screen itself
-to report when it is built.
+(module creation only, no widgets), so it is done on a worker. It waits for the unlock's
+Argon2id runs to release their memory first (store.keyfile.ARGON2_GATE): the modules'
+memory is kept for good, and on top of Argon2's 128-192 MiB it raised the process's peak
+(issue 13). It then runs while the register opens, and the unlock screen hands the session
+to the window only once it is done (``when_done``): building a screen whose module is still
+being imported here would wait on the UI thread. Once per process; a failure is left for the
+screen itself to report when it is built.
 """
 
 from __future__ import annotations
 
 import importlib
+import threading
 
+from ..store import keyfile
 from . import worker
 
 _started = False
+_done = False
+_waiting: list = []  # callbacks (UI thread) for when the imports are done
+_released = threading.Event()
 
 
 def import_screens() -> None:
@@ -34,10 +43,47 @@ def import_screens() -> None:
             pass  # why: only a head start; the real import, where the module is used, raises and is reported
 
 
-def start() -> None:
-    """Warm the imports once, off the UI thread."""
+def mark() -> int:
+    """Call before the unlock starts: the imports then wait for an Argon2id run after it."""
+    return keyfile.ARGON2_GATE.finished
+
+
+def release() -> None:
+    """The unlock ended (either way): stop waiting for an Argon2id run (a throttled or
+    refused unlock never runs one)."""
+    _released.set()
+
+
+def _after_argon2(after: int) -> None:
+    while not keyfile.ARGON2_GATE.wait_released(after, 0.05) and not _released.is_set():
+        pass
+    import_screens()
+
+
+def start(after: int | None = None) -> None:
+    """Warm the imports once, off the UI thread, after the next Argon2id run has released its
+    memory (``after``: from ``mark()`` taken before the unlock began)."""
     global _started
     if _started:
         return
     _started = True
-    worker.run(import_screens, lambda _r: None, lambda _e: None)
+    _released.clear()
+    gate = mark() if after is None else after
+    worker.run(lambda: _after_argon2(gate), _finished, _finished)
+
+
+def _finished(_result=None) -> None:
+    global _done
+    _done = True
+    waiting, _waiting[:] = list(_waiting), []
+    for callback in waiting:
+        callback()
+
+
+def when_done(callback) -> None:
+    """Call ``callback`` on the UI thread once the imports are done (at once if they are,
+    or were never started)."""
+    if _done or not _started:
+        callback()
+    else:
+        _waiting.append(callback)

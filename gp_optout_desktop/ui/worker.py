@@ -37,6 +37,7 @@ class _Job(QRunnable):
         self._fn, self._relay = fn, relay
 
     def run(self) -> None:
+        responsive.lower_this_thread()
         try:
             with responsive.task_running():
                 result = self._fn()

@@ -127,3 +127,158 @@ def test_a_failure_with_the_output_folder_gone_still_reports_the_first_error(tmp
         consult_mod.filter_candidates(tmp_path / "no-set", key.public_key(), src, tmp_path / "gone" / "out.csv",
                                       practice_ods="F84003", state_path=fresh_state(), now=NOW)
     assert not (tmp_path / "gone").exists()
+
+
+# ---- issue 16, the full run of 2026-12-02: what the first survivors showed untested ------------
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("header", ["nhs_number", "nhs_number,x"])
+def test_the_last_row_of_a_file_without_a_final_line_break_is_still_a_candidate(tmp_path, key, listed, newline,
+                                                                                  header):
+    cells = "" if header == "nhs_number" else ",a"
+    lines = [header, f"{OTHERS[0]}{cells}", f"{LISTED[0]}{cells}", f"{OTHERS[1]}{cells}"]
+    result, out = run(tmp_path, key, newline.join(lines))  # no line break after the last row
+    assert (result.candidates, result.allowed, result.invalid_rows) == (3, 2, ())
+    assert out.read_bytes().decode() == newline.join([header, f"{OTHERS[0]}{cells}", f"{OTHERS[1]}{cells}"]) + newline
+
+
+@pytest.mark.parametrize("width", [1, 4])
+def test_a_file_whose_every_row_is_not_the_headers_width_extracts_nobody(tmp_path, key, listed, width):
+    # A column lost (or two added) on every row by the search that made the file: no row can
+    # be trusted to have its NHS number where the header says, so every row is held back.
+    rows = [",".join([n] + ["a"] * (width - 1)) for n in OTHERS[:3]]
+    result, out = run(tmp_path, key, "\n".join(["nhs_number,x", *rows]) + "\n")
+    assert (result.candidates, result.allowed, result.held_back_by_set) == (3, 0, 0)
+    assert result.invalid_rows == tuple((i, f"has {width} fields; the header has 2.") for i in (2, 3, 4))
+    assert out.read_text() == "nhs_number,x\n"
+
+
+@pytest.mark.parametrize("header, row", [
+    ("nhs_number,surname,postcode", "{n},Test,LS1 4AP"),
+    ("id,nhs_number,surname,postcode", "7,{n},Test,LS1 4AP"),
+    ("surname,postcode,nhs_number", "Test,LS1 4AP,{n}"),
+])
+def test_the_nhs_number_is_read_from_its_own_column_wherever_it_is(tmp_path, key, listed, header, row):
+    lines = [header] + [row.format(n=n) for n in (OTHERS[0], LISTED[0], OTHERS[1], LISTED[1])]
+    result, out = run(tmp_path, key, "\n".join(lines) + "\n")
+    assert (result.candidates, result.allowed, result.held_back_by_set, result.invalid_rows) == (4, 2, 2, ())
+    assert out.read_text() == "\n".join([header, lines[1], lines[3]]) + "\n"
+
+
+def test_a_quoted_cell_with_a_line_break_inside_is_copied_as_it_was(tmp_path, key, listed):
+    text = (f'nhs_number,address\r\n{OTHERS[0]},"1 Park Row\r\nLeeds"\r\n{LISTED[0]},"2 Park Row\r\nLeeds"\r\n'
+            f'{OTHERS[1]},"3 Park Row\nLeeds"\r\n')
+    result, out = run(tmp_path, key, text)
+    assert (result.candidates, result.allowed) == (3, 2)
+    assert out.read_bytes() == (f'nhs_number,address\r\n{OTHERS[0]},"1 Park Row\r\nLeeds"\r\n'
+                                f'{OTHERS[1]},"3 Park Row\nLeeds"\r\n').encode()
+
+
+def test_blank_lines_in_a_quoted_file_are_no_candidates_and_the_rows_after_them_are_read(tmp_path, key, listed):
+    text = f'"nhs_number","x"\n"{OTHERS[0]}","a"\n\n"{LISTED[0]}","b"\n\n\n"{OTHERS[1]}","c"\n'
+    result, out = run(tmp_path, key, text)
+    assert (result.candidates, result.allowed, result.held_back_by_set, result.invalid_rows) == (3, 2, 1, ())
+    assert out.read_text() == f"nhs_number,x\n{OTHERS[0]},a\n{OTHERS[1]},c\n"
+
+
+def test_an_empty_cell_of_a_one_column_file_quoted_throughout_is_a_blank_line(tmp_path, key, listed):
+    # Tools that quote every field (Python's QUOTE_ALL, some report writers) write an empty
+    # cell as "": it is no candidate, as a blank line in an unquoted file is none.
+    text = f'"nhs_number"\n"{OTHERS[0]}"\n""\n"{OTHERS[1]}"\n'
+    result, out = run(tmp_path, key, text)
+    assert (result.candidates, result.allowed, result.invalid_rows) == (2, 2, ())
+    assert out.read_text() == f"nhs_number\n{OTHERS[0]}\n{OTHERS[1]}\n"
+
+
+def test_an_invalid_number_in_a_quoted_file_is_held_back_with_its_row_and_reason(tmp_path, key, listed):
+    text = f'"nhs_number","x"\n"{OTHERS[0]}","a"\n"12345","b"\n"{OTHERS[0][:9]}0","c"\n'
+    result, out = run(tmp_path, key, text)
+    assert result.invalid_rows == (
+        (3, "An NHS number has 10 digits; this has 5."),
+        (4, "Not a valid NHS number: the check digit does not match (a digit may be mistyped)."),
+    )
+    assert (result.candidates, result.allowed, result.held_back_by_set) == (3, 1, 0)
+    assert out.read_text() == f"nhs_number,x\n{OTHERS[0]},a\n"
+
+
+def test_an_output_that_cannot_be_emptied_is_logged_and_the_first_error_still_reported(tmp_path, key, caplog):
+    src = tmp_path / "c.csv"
+    src.write_text(f"nhs_number\n{OTHERS[0]}\n")
+    out = tmp_path / "allowed.csv"
+    out.mkdir()  # a folder where the output file should be: it cannot be replaced by an empty file
+    with caplog.at_level("WARNING"), pytest.raises(MissingFileError) as err:
+        consult_mod.filter_candidates(tmp_path / "no-set", key.public_key(), src, out,
+                                      practice_ods="F84003", state_path=fresh_state(), now=NOW)
+    assert str(err.value) == f"The exclusion folder {tmp_path / 'no-set'} does not exist."
+    [record] = [r for r in caplog.records if r.name == consult_mod.__name__]
+    message = record.getMessage()
+    assert message.startswith("The consult output could not be emptied after a refused consult (IsADirectoryError")
+    assert OTHERS[0] not in message
+
+
+def test_blank_lines_anywhere_in_a_file_without_a_final_line_break_lose_no_row(tmp_path, key, listed):
+    text = f"nhs_number\n\n{OTHERS[0]}\n{LISTED[0]}\n\n{OTHERS[1]}"
+    result, out = run(tmp_path, key, text)
+    assert (result.candidates, result.allowed, result.held_back_by_set, result.invalid_rows) == (3, 2, 1, ())
+    assert out.read_text() == f"nhs_number\n{OTHERS[0]}\n{OTHERS[1]}\n"
+
+
+@pytest.mark.parametrize("header, row", [
+    ("nhs_number,surname,postcode", "{n},Test,LS1 4AP"),
+    ("id,nhs_number,surname,postcode", "7,{n},Test,LS1 4AP"),
+    ("surname,postcode,nhs_number", "Test,LS1 4AP,{n}"),
+])
+def test_the_nhs_number_column_is_found_in_a_file_with_blank_lines_and_short_rows(tmp_path, key, listed, header, row):
+    short = ",".join(["x"] * (header.count(",")))  # one field too few: held back, the rest still read
+    lines = [header, row.format(n=OTHERS[0]), "", row.format(n=LISTED[0]), short, row.format(n=OTHERS[1])]
+    result, out = run(tmp_path, key, "\n".join(lines) + "\n")
+    assert (result.candidates, result.allowed, result.held_back_by_set) == (4, 2, 1)
+    assert result.invalid_rows == ((5, f"has {header.count(',')} fields; the header has {header.count(',') + 1}."),)
+    assert out.read_text() == "\n".join([header, lines[1], lines[5]]) + "\n"
+
+
+@pytest.mark.parametrize("typed", ["{a}{b} {c}", "{a}-{b}{c}", "{a}{b}{c} ", " {a}{b}{c}", "{a} {b} {c}"])
+@pytest.mark.parametrize("blank_line", [False, True])
+def test_a_number_typed_with_a_space_or_hyphen_is_read_in_every_parser(tmp_path, key, listed, typed, blank_line):
+    n = OTHERS[0]
+    shown = typed.format(a=n[:3], b=n[3:6], c=n[6:])
+    lines = ["nhs_number,x", f"{shown},a", *([""] if blank_line else []), f"{LISTED[0]},b"]
+    result, out = run(tmp_path, key, "\n".join(lines) + "\n")
+    assert (result.candidates, result.allowed, result.invalid_rows) == (2, 1, ())
+    assert out.read_text() == f"nhs_number,x\n{shown},a\n"
+
+
+def test_a_header_without_an_nhs_number_column_is_shown_up_to_its_first_20_names(tmp_path, key, listed):
+    header = [f"col{i}" for i in range(1, 26)]
+    refused(tmp_path, key, ",".join(header) + "\n1" + ",1" * 24 + "\n",
+            "The candidate file has no NHS number column (a header such as 'nhs_number' or 'NHS Number'); its "
+            "header is: " + ", ".join(repr(h) for h in header[:20]) + ".")
+
+
+@pytest.mark.parametrize("lines, ends, written", [
+    # Rows appended by another tool with other line endings: every row is still read, and the
+    # allowed list is written throughout with the header line's ending.
+    (["nhs_number,x", f"{OTHERS[0]},a", f"{LISTED[0]},b", f"{OTHERS[1]},c"], ["\n", "\r\n", "\n", "\n"], "\n"),
+    (["nhs_number,x", f"{OTHERS[0]},a", f"{LISTED[0]},b", f"{OTHERS[1]},c"], ["\r\n", "\n", "\n", "\n"], "\r\n"),
+    (["nhs_number", OTHERS[0], LISTED[0], OTHERS[1]], ["\n", "\n", "\n", "\r"], "\n"),  # an old Mac ending last
+])
+def test_a_file_with_mixed_line_endings_is_written_with_its_headers_ending(tmp_path, key, listed, lines, ends,
+                                                                           written):
+    result, out = run(tmp_path, key, "".join(line + end for line, end in zip(lines, ends)))
+    assert (result.candidates, result.allowed, result.invalid_rows) == (3, 2, ())
+    assert out.read_bytes() == "".join(line + written for line in (lines[0], lines[1], lines[3])).encode()
+
+
+def test_a_single_row_ending_in_a_bare_carriage_return_is_written_without_it(tmp_path, key, listed):
+    # The one row of a file saved with an old Mac line ending after it: the allowed list has
+    # the number alone on its line, not followed by a stray CR a later tool would read as part of it.
+    result, out = run(tmp_path, key, f"nhs_number\n{OTHERS[0]}\r")
+    assert (result.candidates, result.allowed, result.invalid_rows) == (1, 1, ())
+    assert out.read_bytes() == f"nhs_number\n{OTHERS[0]}\n".encode()
+
+
+def test_a_file_with_old_mac_line_endings_is_read_row_by_row(tmp_path, key, listed):
+    # Carriage returns only (classic Mac OS, some old report writers): each is a line end.
+    result, out = run(tmp_path, key, f"nhs_number,x\r{OTHERS[0]},a\r{LISTED[0]},b\r{OTHERS[1]},c\r")
+    assert (result.candidates, result.allowed, result.held_back_by_set, result.invalid_rows) == (3, 2, 1, ())
+    assert out.read_text().splitlines() == ["nhs_number,x", f"{OTHERS[0]},a", f"{OTHERS[1]},c"]

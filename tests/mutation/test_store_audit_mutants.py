@@ -311,7 +311,7 @@ def _keys_of(register_dir, user, password):
     return keys.register_id, slot.data_key, certs.audit_private(seed)
 
 
-def _sign_as(register_dir, kept, *, user, signer_name, action, outcome="ok", rows=None):
+def _sign_as(register_dir, kept, *, user, signer_name, action, outcome="ok", rows=None, perm="login"):
     """Append one entry written by hand, signed with the kept audit key (its latest certificate)."""
     from gp_optout_desktop.store import certs, database
 
@@ -323,7 +323,7 @@ def _sign_as(register_dir, kept, *, user, signer_name, action, outcome="ok", row
                               (signer_name, f'%"audit_pub":"{pub}"%')).fetchone()[0]
         conn.execute("BEGIN IMMEDIATE")
         head = A.AuditChain(None, A.Signer(serial, key), register_id).append_batch(
-            conn, [A.Pending(user, "receptionist", action, outcome=outcome)], perm="login", rows=rows)
+            conn, [A.Pending(user, "receptionist", action, outcome=outcome)], perm=perm, rows=rows)
         conn.execute("COMMIT")
         return head.seq
     finally:
@@ -399,3 +399,247 @@ def test_an_entry_claiming_a_change_to_a_table_no_permission_names_is_refused(wi
     result = _verify_as_pm(register_dir)
     assert not result.ok
     assert result.problem == f"entry {seq} changed the mystery table under 'login', which may not change it."
+
+
+def test_a_table_the_register_was_signed_without_counts_from_empty_when_rows_arrive(register_dir, add_patient,
+                                                                                    monkeypatch):
+    """A register created and signed by a version before the practice-wide codes existed (its
+    baseline names no practice_codes table) keeps verifying after the upgrade, once a GP turns
+    the practice-wide opt-out on and the codes are listed: the new table's changes add up from
+    empty, so an honest register is never reported as altered."""
+    from datetime import date
+
+    from gp_optout_desktop.domain import roles
+    from gp_optout_desktop.services import exclusion, session as session_service, setup, users
+    from gp_optout_desktop.store import attest
+
+    before_v5 = tuple(t for t in attest.TABLES if t not in ("practice_codes", "reconciliations"))
+    with monkeypatch.context() as older:
+        older.setattr(attest, "TABLES", before_v5)
+        practice = setup.practice_details(name="Test Surgery", address=["1 Test Road", "Testtown"],
+                                          phone="01632 960001", email="surgery@example.invalid")
+        pm, _recovery = setup.create_register(register_dir, ods="F84003", practice=practice, user="pm",
+                                              password="pm-password-1")
+        with pm.register.reading() as conn:
+            baseline = [json.loads(r[0]) for r in conn.execute("SELECT rows FROM audit WHERE perm = 'create'")]
+        assert "practice_codes" not in baseline[0]
+        for surname in ("Alpha", "Beta"):
+            add_patient(pm, surname=surname)
+        users.add(pm, "drgp", roles.GP, "gp-password-1")
+        pm.lock()
+    gp = session_service.unlock(register_dir, "drgp", "gp-password-1")
+    try:
+        change = exclusion.set_practice_optout(gp, "on", "Partners' decision", effective=date(2026, 11, 2))
+        assert change.data["coding_listed"] == 2
+    finally:
+        gp.lock()
+    result = _verify_as_pm(register_dir)
+    assert result.ok, result.problems
+
+
+def test_an_insiders_adoption_entry_is_refused_in_words(with_desk, register_dir):
+    """The one-off 'adopt' entry (an older register signing a newly attested table as it
+    stands) is the app's own: one an insider signs is refused, whether it re-adopts a table
+    the trail attests (to hide a change) or carries no digests at all."""
+    with_desk.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    seq = _sign_as(register_dir, kept, user="desk1", signer_name="desk1", action="register.attest", perm="adopt",
+                   rows={"letters": "ff"})
+    result = _verify_as_pm(register_dir)
+    assert not result.ok
+    assert result.problem == (f"entry {seq} adopts the letters table, which the trail already attests: it was "
+                              "written outside the app.")
+
+
+def test_an_adoption_entry_with_no_digests_is_refused(with_desk, register_dir):
+    with_desk.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    seq = _sign_as(register_dir, kept, user="desk1", signer_name="desk1", action="register.attest", perm="adopt")
+    result = _verify_as_pm(register_dir)
+    assert not result.ok and result.problem == f"entry {seq} (adopt) carries no baseline."
+
+
+def _tamper(register_dir, kept, entries, then):
+    """As an insider with their own data key and audit key: append ``entries`` (a batch
+    signed only on its last entry, as the app does), then ``then(conn, first_seq, chain)``."""
+    from gp_optout_desktop.store import certs, database
+
+    register_id, data_key, key = kept
+    conn = database.connect(register_dir / "register.db", data_key)
+    try:
+        pub = certs.raw_public(key).hex()
+        serial = conn.execute("SELECT max(serial) FROM user_certs WHERE body LIKE ?",
+                              (f'%"audit_pub":"{pub}"%',)).fetchone()[0]
+        chain = A.AuditChain(None, A.Signer(serial, key), register_id)
+        conn.execute("BEGIN IMMEDIATE")
+        first = chain.head(conn).seq + 1
+        chain.append_batch(conn, [A.Pending("desk1", "receptionist", "login") for _ in range(entries)], perm="login")
+        then(conn, first, chain)
+        conn.execute("COMMIT")
+        return first
+    finally:
+        conn.close()
+
+
+def test_an_entry_whose_signature_was_replaced_is_named(with_desk, register_dir):
+    with_desk.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    seq = _tamper(register_dir, kept, 1, lambda conn, first, _chain: conn.execute(
+        "UPDATE audit SET sig = ? WHERE seq = ?", ("0:" + "ab" * 64, first)))
+    result = _verify_as_pm(register_dir)
+    assert not result.ok and result.problem == f"entry {seq}'s signature does not verify: it was forged or altered."
+
+
+def test_a_signature_claiming_entries_that_are_not_there_is_named(with_desk, register_dir):
+    """A writer's signature says how many unsigned entries of its transaction it covers; one
+    claiming two that do not exist is refused."""
+    def claim_two(conn, first, chain):
+        mac = conn.execute("SELECT mac FROM audit WHERE seq = ?", (first,)).fetchone()[0]
+        conn.execute("UPDATE audit SET sig = ? WHERE seq = ?", (A._sign(chain.signer.key, mac, 2), first))
+
+    with_desk.lock()
+    seq = _tamper(register_dir, _keys_of(register_dir, "desk1", DESK_PASSWORD), 1, claim_two)
+    result = _verify_as_pm(register_dir)
+    assert not result.ok and result.problem == f"entry {seq}'s signature claims entries before it that are not there."
+
+
+def test_unsigned_entries_before_a_signature_that_does_not_cover_them_are_named(with_desk, register_dir):
+    """Two entries slipped in unsigned before one whose signature covers none of them."""
+    def uncover(conn, first, chain):
+        mac = conn.execute("SELECT mac FROM audit WHERE seq = ?", (first + 2,)).fetchone()[0]
+        conn.execute("UPDATE audit SET sig = ? WHERE seq = ?", (A._sign(chain.signer.key, mac, 0), first + 2))
+
+    with_desk.lock()
+    first = _tamper(register_dir, _keys_of(register_dir, "desk1", DESK_PASSWORD), 3, uncover)
+    result = _verify_as_pm(register_dir)
+    assert not result.ok
+    assert result.problem == (f"entries {first} to {first + 1} are not covered by their writer's signature "
+                              "(inserted outside the app).")
+
+
+def test_unsigned_entries_at_the_end_of_the_trail_are_named(with_desk, register_dir):
+    """A transaction's signed last entry cut off leaves its other entries unsigned at the end."""
+    from gp_optout_desktop.store import database
+
+    with_desk.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    first = _tamper(register_dir, kept, 2,
+                    lambda conn, first, _chain: conn.execute("DELETE FROM audit WHERE seq = ?", (first + 1,)))
+    conn = database.connect(register_dir / "register.db", kept[1])   # as found: nobody unlocked since
+    try:
+        result = A.AuditChain(A.load_key(conn), register_id=kept[0]).verify(conn)
+    finally:
+        conn.close()
+    assert not result.ok and result.problem == f"entries from {first} on are not covered by a signature."
+
+
+def _verify_as_found(register_dir, kept, expected_head=None):
+    """What audit verify says about the register as it is on disk, before anyone unlocks it
+    again (an unlock would add its own signed entry)."""
+    from gp_optout_desktop.store import database
+
+    conn = database.connect(register_dir / "register.db", kept[1])
+    try:
+        return A.AuditChain(A.load_key(conn), register_id=kept[0]).verify(conn, expected_head)
+    finally:
+        conn.close()
+
+
+def test_an_entry_changed_in_place_is_the_one_problem_reported(with_desk, register_dir):
+    """A broken chain is the report: the table comparisons after it would only repeat it in
+    other words (the screen says "and N more problem(s)")."""
+    from gp_optout_desktop.store import database
+
+    with_desk.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    conn = database.connect(register_dir / "register.db", kept[1])
+    try:
+        conn.execute("UPDATE audit SET detail = 'edited' WHERE seq = 2")
+        conn.commit()
+    finally:
+        conn.close()
+    result = _verify_as_found(register_dir, kept)
+    assert result.problems == ("entry 2 was changed after it was written.",)
+    assert result.describe() == "The audit trail has been altered: entry 2 was changed after it was written."
+
+
+def test_rows_put_straight_into_a_table_the_register_was_signed_without_are_reported(register_dir, monkeypatch):
+    """A register signed before the reconciliations table existed: rows an insider puts there
+    directly (no signed entry counts them) are reported, in the sentence the screen shows."""
+    from gp_optout_desktop.domain import roles
+    from gp_optout_desktop.services import setup, users
+    from gp_optout_desktop.store import attest, database
+
+    with monkeypatch.context() as older:
+        older.setattr(attest, "TABLES", tuple(t for t in attest.TABLES if t != "reconciliations"))
+        practice = setup.practice_details(name="Test Surgery", address=["1 Test Road", "Testtown"],
+                                          phone="01632 960001", email="surgery@example.invalid")
+        pm, _recovery = setup.create_register(register_dir, ods="F84003", practice=practice, user="pm",
+                                              password="pm-password-1")
+        users.add(pm, "desk1", roles.RECEPTIONIST, DESK_PASSWORD)
+        pm.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    assert _verify_as_found(register_dir, kept).ok
+    conn = database.connect(register_dir / "register.db", kept[1])
+    try:
+        conn.execute("INSERT INTO reconciliations(at, run_by, source, encoding, delimiter, rows, not_coded, "
+                     "not_in_register, differ, agree, rows_not_in_register, rows_differ, rows_agree, confirmed) "
+                     "VALUES ('2026-11-02T09:00:00+00:00', 'desk1', 'x.csv', 'utf-8', ',', 1, 0, 0, 0, 1, 0, 0, 1, 1)")
+        conn.commit()
+    finally:
+        conn.close()
+    result = _verify_as_found(register_dir, kept)
+    assert result.problems == ("the reconciliations table was changed outside the app (its rows do not match the "
+                               "signed audit entries).",)
+
+
+def test_a_trail_emptied_by_hand_is_reported_against_every_head_kept(with_desk, register_dir):
+    """Against the head in the key file and the one kept in the register: each is named."""
+    from gp_optout_desktop.store import database, keyfile, meta
+
+    with_desk.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    recorded = A.Head.from_dict(keyfile.KeyFile.load(register_dir / "register.keys").data["audit_head"])
+    conn = database.connect(register_dir / "register.db", kept[1])
+    try:
+        inside = A.Head.from_dict(meta.get(conn, A.HEAD_META))
+        conn.execute("DELETE FROM audit")
+        conn.commit()
+        result = A.AuditChain(A.load_key(conn), register_id=kept[0]).verify(
+            conn, recorded, extra_heads=(("kept in the register", inside),))
+    finally:
+        conn.close()
+    assert not result.ok
+    assert result.problems[-2:] == (
+        f"entries after 0 are missing (the trail reached {recorded.seq} before, recorded earlier).",
+        f"entries after 0 are missing (the trail reached {inside.seq} before, kept in the register).")
+
+
+def test_an_older_copy_not_yet_adopting_letters_still_has_its_other_tables_checked(register_dir, add_patient,
+                                                                                   monkeypatch):
+    """A register (or backup) from before letters were attested is checked as found: letters
+    are left out until its next unlock adopts them, every other table is still compared."""
+    from gp_optout_desktop.domain import roles
+    from gp_optout_desktop.services import setup, users
+    from gp_optout_desktop.store import attest, database
+
+    with monkeypatch.context() as older:
+        older.setattr(attest, "TABLES", tuple(t for t in attest.TABLES if t != "letters"))
+        practice = setup.practice_details(name="Test Surgery", address=["1 Test Road", "Testtown"],
+                                          phone="01632 960001", email="surgery@example.invalid")
+        pm, _recovery = setup.create_register(register_dir, ods="F84003", practice=practice, user="pm",
+                                              password="pm-password-1")
+        add_patient(pm, surname="Alpha")
+        users.add(pm, "desk1", roles.RECEPTIONIST, DESK_PASSWORD)
+        pm.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    assert _verify_as_found(register_dir, kept).ok
+    conn = database.connect(register_dir / "register.db", kept[1])
+    try:
+        conn.execute("UPDATE patients SET surname = 'Changed'")
+        conn.commit()
+    finally:
+        conn.close()
+    result = _verify_as_found(register_dir, kept)
+    assert result.problems == ("the patients table was changed outside the app (its rows do not match the "
+                               "signed audit entries).",)

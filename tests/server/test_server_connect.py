@@ -120,7 +120,7 @@ def test_the_login_password_is_derived_stable_and_unrelated_to_the_unwrap_key(pg
     assert raw_login != unwrap and login not in (unwrap.hex(), base64.b64encode(unwrap).decode())
     # Neither is the bare Argon2id output (what today's register file uses as its KEK).
     stretched = keyfile.derive_kek("correct horse battery", connect.login_salt(address, "reception1"),
-                                   keyfile.KDF_DEFAULTS)
+                                   keyfile.SERVER_KDF)
     assert stretched not in (unwrap, raw_login)
     # Another password, login or database gives another login password.
     other_db = connect.parse(url(pg_server, "gp2"))

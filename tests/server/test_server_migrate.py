@@ -268,6 +268,7 @@ from pathlib import Path
 from gp_optout_desktop.store import keyfile
 from tests.conftest import FAST_KDF
 keyfile.KDF_DEFAULTS = dict(FAST_KDF)  # as in this test process (the desk login was derived with it)
+keyfile.SERVER_KDF = dict(FAST_KDF)
 from gp_optout_desktop.store.server import migrate
 real = migrate.import_snapshot
 def slow(desk, snap, **kw):

@@ -52,3 +52,60 @@ def test_a_ten_patient_demo_has_objections_and_letters(tmp_path):
             assert letters.pending(session) == []
         finally:
             session.lock()
+
+
+def _register_rows(session) -> dict[str, list[tuple]]:
+    with session.register.reading() as conn:
+        return {table: conn.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+                for table, order in (("patients", "id"), ("events", "id"), ("current_state", "patient_id, kind"),
+                                     ("letters", "id"))}
+
+
+def test_the_demo_gives_the_same_register_however_it_is_chunked(manager, tmp_path):
+    """2,500 patients in one call, and in five uneven calls whose ends fall inside households
+    and across the generator's 1,024-patient blocks: the same patients, events (ids, forms,
+    dependants' forms from an earlier call), states and letters, row for row."""
+    from datetime import date, datetime, timezone
+
+    from gp_optout_desktop.services import demo as demo_service, setup
+
+    other, _recovery = setup.create_register(tmp_path / "chunked", ods="F84003", practice=setup.practice_details(
+        name="Test Surgery"), user="pm", password="pm-password-1")
+    fixed = datetime(2026, 11, 30, 9, 0, tzinfo=timezone.utc)  # created_at is the call's time: one for both
+    manager.clock = other.clock = lambda: fixed
+    today = date(2026, 11, 30)
+    whole = demo_service.generate(manager, 2500, seed=77, today=today)
+    one = _register_rows(manager)
+    # A cut between an adult and a child their form covered: the child's event, made by the
+    # next call, must carry the form of the adult's event made by the earlier one.
+    dependants = [(e[11], e[1]) for e in one["events"] if e[11] is not None and e[1] > 1100]
+    assert dependants, "no covered dependant to cut at"
+    adult, child = dependants[0]
+    ends = sorted({1, 1023, 1024, child - 1, 2500})  # 1024: the generator's block end
+    assert adult <= child - 1 < child
+    parts = [demo_service.generate(other, b - a, seed=77, today=today) for a, b in zip([0] + ends, ends)]
+    try:
+        chunked = _register_rows(other)
+        assert len(one["patients"]) == 2500 and len(one["events"]) > 300 and len(one["letters"]) > 150
+        for table in one:
+            assert chunked[table] == one[table], f"{table} differs when generated in chunks"
+        for key in ("patients", "type1_active", "withdrawn", "type2", "proxies", "dependants"):
+            assert sum(p[key] for p in parts) == whole[key], key
+    finally:
+        other.lock()
+
+
+def test_another_seed_gives_another_register(manager, tmp_path):
+    from datetime import date
+
+    from gp_optout_desktop.services import demo as demo_service, setup
+
+    other, _recovery = setup.create_register(tmp_path / "other", ods="F84003", practice=setup.practice_details(
+        name="Test Surgery"), user="pm", password="pm-password-1")
+    try:
+        demo_service.generate(manager, 300, seed=1, today=date(2026, 11, 30))
+        demo_service.generate(other, 300, seed=2, today=date(2026, 11, 30))
+        one, two = _register_rows(manager), _register_rows(other)
+        assert [r[3:5] for r in one["patients"]] != [r[3:5] for r in two["patients"]]  # surnames, forenames
+    finally:
+        other.lock()

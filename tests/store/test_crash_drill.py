@@ -54,6 +54,7 @@ def test_100_random_sigkills_lose_no_acknowledged_objection(manager, register_di
     proc = subprocess.Popen([sys.executable, "-c", ZYGOTE, str(register_dir)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, bufsize=1)
     acknowledged: list[str] = []
+    waited = 0  # acknowledgements the drill waited for before killing: a floor the load cannot move
     try:
         for round_no in range(100):
             proc.stdin.write(f"{700_000 + round_no * 1_000}\n")
@@ -62,6 +63,7 @@ def test_100_random_sigkills_lose_no_acknowledged_objection(manager, register_di
             assert line and line[0] == "pid", line
             writer = int(line[1])
             wait_for = rng.randint(0, 2)  # 0: killed while unlocking or in its first write
+            waited += wait_for
             seen = 0
             while seen < wait_for:
                 out = proc.stdout.readline()
@@ -84,7 +86,9 @@ def test_100_random_sigkills_lose_no_acknowledged_objection(manager, register_di
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
-    assert len(acknowledged) >= 100, "the writers must have committed before being killed"
+    # More acks arrive in the random sleep before each kill, fewer on a loaded machine (99 seen
+    # at load 13), so the floor is what the drill waited for, not a round number.
+    assert len(acknowledged) >= waited >= 90, "the writers must have committed before being killed"
     session = session_service.unlock(register_dir, "pm", "pm-password-1")
     try:
         for nhs in acknowledged:

@@ -174,3 +174,85 @@ def test_overview_and_export_snapshot_do_not_wait_for_the_register(demo, add_pat
     finally:
         release.set()
         thread.join()
+
+
+def test_open_and_save_refuse_at_once_in_words_while_a_task_holds_the_register(qtbot, desk, add_patient):
+    """An import or a backup's copy holds the register's connection: Open and Save at the desk
+    say so at once instead of freezing the window until the task ends (H-56), and change
+    nothing; once it ends they work."""
+    pid = add_patient(desk.session, surname="Waitingroom", forenames="Wyn")
+    screen = desk.desk
+    release, thread = _hold_the_register(desk.session)
+    try:
+        screen.open_patient(pid)  # returns while the register is still held: it did not wait for the task
+        assert screen.currentIndex() != PATIENT
+        assert "busy with a long task" in screen.front.summary.text()  # said on the search page, where they are
+    finally:
+        release.set()
+        thread.join()
+    screen.open_patient(pid)
+    assert screen.currentIndex() == PATIENT and screen.patient.patient_id == pid
+    screen.record_objection(pid)
+    assert screen.currentIndex() == RECORD
+    release, thread = _hold_the_register(desk.session)
+    try:
+        screen.record.save_button.click()  # refused before the read-back: nothing to confirm
+        assert screen.currentIndex() == RECORD
+        assert "busy with a long task" in screen.record.general.text()
+        assert "Nothing was changed" in screen.record.general.text()
+    finally:
+        release.set()
+        thread.join()
+    assert not patients.view(desk.session, pid).statuses["type1"].active  # nothing was recorded
+    dialogs.set_next_answer("Record")
+    screen.record.save_button.click()
+    assert screen.currentIndex() == DONE, screen.record.general.text()
+    assert patients.view(desk.session, pid).statuses["type1"].active
+
+
+def test_open_and_save_at_the_desk_while_a_reconciliation_compares(qtbot, window, unlock_as, add_patient,
+                                                                    monkeypatch, tmp_path):
+    """The comparison reads a snapshot of its own: the desk opens a record, saves an objection and
+    gets search results meanwhile; the run then compares again against the newer register."""
+    from gp_optout_desktop.services import reconcile
+
+    session = unlock_as(window, "manager")
+    pid = add_patient(session, surname="Whilecompared", forenames="Wendy")
+    other = patients.view(session, add_patient(session, surname="Coded", forenames="Cora")).patient
+    export = tmp_path / "export.csv"  # one Type 1 code the register does not hold: (b)
+    export.write_text("NHS Number,Surname,Forename,Date of Birth,Postcode,SNOMED Code,Event Date\r\n"
+                      f"{other.nhs_number},Coded,Cora,{other.dob:%d/%m/%Y},{other.postcode},827241000000103,"
+                      "01/10/2026\r\n", encoding="utf-8")
+    comparing, go_on, plans = threading.Event(), threading.Event(), []
+    real_plan = reconcile._plan  # noqa: SLF001
+
+    def held_plan(*args):
+        try:
+            plans.append(real_plan(*args))
+        finally:
+            comparing.set()
+        if len(plans) == 1:
+            assert go_on.wait(60)
+        return plans[-1]
+
+    monkeypatch.setattr(reconcile, "_plan", held_plan)
+    answers = []
+    worker.run(lambda: reconcile.reconcile(session, export), answers.append, answers.append)
+    qtbot.waitUntil(comparing.is_set, timeout=60000)
+    try:
+        desk = window.desk
+        qtbot.keyClicks(desk.front.search, "Whilecompare")
+        qtbot.waitUntil(lambda: desk.front.model.rowCount() == 1, timeout=10000)
+        desk.open_patient(pid)
+        assert desk.currentIndex() == PATIENT
+        desk.record_objection(pid)
+        dialogs.set_next_answer("Record")
+        desk.record.save_button.click()
+        assert desk.currentIndex() == DONE, desk.record.general.text()
+    finally:
+        go_on.set()
+    qtbot.waitUntil(lambda: bool(answers), timeout=60000)
+    result = answers[0]
+    assert not isinstance(result, BaseException), result
+    assert len(plans) == 2  # the first snapshot was overtaken by the save: compared again
+    assert ("a", patients.view(session, pid).patient.nhs_number) in {(i.category, i.nhs) for i in result.items}

@@ -139,7 +139,7 @@ def derive_login(address: ServerAddress, login: str, password: str, kdf: dict | 
     """(key-slot unwrap key, database login password) from one Argon2id run."""
     from .. import keyfile
 
-    return keyfile.derive_server_secrets(password, login_salt(address, login), dict(kdf or keyfile.KDF_DEFAULTS))
+    return keyfile.derive_server_secrets(password, login_salt(address, login), dict(kdf or keyfile.SERVER_KDF))
 
 
 def connect(address: ServerAddress, login: str, login_password: str, **kwargs):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Sequence
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from .item_table import ItemTableModel
@@ -35,7 +34,10 @@ class CodingModel(ItemTableModel):  # items: domain.coding.WorkItem
     def overdue(self, row: int) -> bool:
         return self.today is not None and self._items[row].overdue(self.today)
 
-    def text(self, row: int, column: int) -> str:
+    def texts(self, row: int) -> tuple[str, ...]:
+        return tuple(self._cell(row, column) for column in range(len(HEADERS)))
+
+    def _cell(self, row: int, column: int) -> str:
         i = self._items[row]
         if column == 0:
             return ("OVERDUE " if self.overdue(row) else "") + _day(i.due)
@@ -56,14 +58,8 @@ class CodingModel(ItemTableModel):  # items: domain.coding.WorkItem
             return _day(i.record_date)
         return f"Marked by {i.marked_by}, not yet confirmed" if i.marked_by else "Pending"
 
-    def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid():
-            return None
-        row, column = index.row(), index.column()
-        if role in (Qt.DisplayRole, Qt.AccessibleTextRole):
-            return self.text(row, column)
-        if role == Qt.BackgroundRole and self.overdue(row):
-            return OVERDUE_BACKGROUND
-        if role == Qt.ForegroundRole and self.overdue(row) and column == 0:
-            return OVERDUE_TEXT
-        return None
+    def background(self, row: int):
+        return OVERDUE_BACKGROUND if self.overdue(row) else None
+
+    def foreground(self, row: int, column: int):
+        return OVERDUE_TEXT if column == 0 and self.overdue(row) else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from ...domain.codes import SHORT_LABELS
@@ -17,21 +16,15 @@ DIFFERS = QColor("#fff3cd")
 class ReconcileModel(ItemTableModel):  # items: services.reconcile.Item
     HEADERS = HEADERS
 
-    def text(self, row: int, column: int) -> str:
+    def texts(self, row: int) -> tuple[str, ...]:
         i = self._items[row]
         n = i.nhs
         return (
             GROUP_WORDS[i.category], i.reason, f"{n[:3]} {n[3:6]} {n[6:]}" if n else "not known",
             f"{i.forenames} {i.surname}", i.dob.strftime("%d/%m/%Y") if i.dob else "", SHORT_LABELS[i.kind],
             i.register or "not in the register", i.clinical or "no code", " ".join(map(str, i.rows)),
-        )[column]
+        )
 
-    def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid():
-            return None
-        if role in (Qt.DisplayRole, Qt.AccessibleTextRole):
-            return self.text(index.row(), index.column())
-        category = self._items[index.row()].category
-        if role == Qt.BackgroundRole and category in ("a", "c"):
-            return NOT_CODED if category == "a" else DIFFERS
-        return None
+    def background(self, row: int):
+        category = self._items[row].category
+        return NOT_CODED if category == "a" else DIFFERS if category == "c" else None

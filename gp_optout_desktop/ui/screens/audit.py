@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QGridLay
 from ...services import audit as audit_service
 from ..models.audit_model import AuditModel
 from . import _paths
+from ..widgets import fit_columns
 from .base import SIZE_FROM_ROWS, Screen
 from ...domain.uk_time import uk_today
 
@@ -158,7 +159,7 @@ class AuditScreen(Screen):
 
     def _show(self, rows) -> None:
         self.model.set_rows(rows)
-        self.table.resizeColumnsToContents()
+        fit_columns(self.table)
         more = " (the newest only: narrow the filter to see older ones)" if len(rows) >= LIMIT else ""
         self.count_label.setText(f"{len(rows)} entries shown, newest first{more}.")
 

@@ -12,6 +12,7 @@ from ...domain import coding as rules, roles
 from ...services import coding as coding_service
 from ..models.coding_model import CodingModel
 from . import _paths
+from ..widgets import fit_columns
 from .base import Screen
 
 TITLE = "Coding"
@@ -85,7 +86,7 @@ class CodingScreen(Screen):
         self.summary.setText(worklist.describe())
         self.summary.setStyleSheet("color: #a4000f; font-weight: bold;" if worklist.overdue else "")
         if self.model.rowCount():
-            self.table.resizeColumnsToContents()
+            fit_columns(self.table)
 
     def export_csv(self) -> None:
         path = _paths.choose_save_file(self, "Save the coding worklist", Path.home() / "coding-worklist.csv",

@@ -25,6 +25,7 @@ from ...services import letters as letters_service
 from .. import worker
 from ..models.letters_model import LettersModel
 from . import _ask, _paths, _printing
+from ..widgets import fit_columns
 from .base import SIZE_FROM_ROWS, Screen
 from ...domain.uk_time import uk_today
 
@@ -317,7 +318,7 @@ class LettersScreen(Screen):
 
     def _show(self, rows) -> None:
         self.model.set_rows(rows)
-        self.table.resizeColumnsToContents()
+        fit_columns(self.table)
         overdue = self.model.overdue_count()
         text = f"{len(rows)} letter{'s' if len(rows) != 1 else ''} waiting to be sent"
         text += f"; {overdue} OVERDUE (past the one-month deadline): send those first." if overdue else "."

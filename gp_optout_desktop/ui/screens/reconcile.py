@@ -14,6 +14,7 @@ from ...domain.import_rows import ImportRefused
 from ...services import reconcile as reconcile_service
 from ..models.reconcile_model import ReconcileModel
 from . import _ask, _paths
+from ..widgets import fit_columns
 from .base import Screen
 
 TITLE = "Reconcile"
@@ -122,7 +123,7 @@ class ReconcileScreen(Screen):
         n = result.confirmed
         self.show_info(f"Reconciled: {n:,} code{'' if n == 1 else 's'} newly confirmed.")
         if self.model.rowCount():
-            self.table.resizeColumnsToContents()
+            fit_columns(self.table)
         if self.bus is not None:
             from ...services.changes import ChangeSet
 
