@@ -15,7 +15,7 @@ from excl_helpers import NOW, export
 from gp_optout_desktop.exclusion import signing
 from gp_optout_desktop.exclusion.errors import (
     BadSignatureError, ConsumerSetupError, CountMismatchError, ExpiredError, HashMismatchError, MalformedSetError,
-    MissingFileError, NotYetValidError, UnreadableFileError, WrongPracticeError,
+    MissingFileError, NotYetValidError, SymlinkError, UnreadableFileError, WrongPracticeError,
 )
 from gp_optout_desktop.exclusion.reader import load_public_key, read_export, read_regular
 
@@ -211,3 +211,125 @@ def test_what_may_be_extracted_in_each_mode(tmp_path, key):
     only = read(export(tmp_path / "b", key, make_rows(NHS[:2], code="827261000000102"),
                        mode="exclude-all-except-listed").directory, key)
     assert only.may_extract(NHS[0]) and not only.may_extract(NHS[5])
+
+
+# ---- issue 16, the full run of 2026-12-02 ---------------------------------------------------
+
+def test_a_manifest_too_large_is_refused_unread(exported, key):
+    directory, result = exported
+    result.paths["manifest.json"].write_bytes(b" " * (64 * 1024 + 1))
+    refused(MalformedSetError, "The manifest (manifest.json) is 65537 bytes, more than the 65536 allowed.",
+            directory, key)
+
+
+def test_a_linked_exclusion_folder_or_generation_folder_is_refused_by_its_path(tmp_path, exported, key):
+    directory, result = exported
+    gen = result.generation
+    real = tmp_path / "kept-elsewhere"
+    gen.rename(real)
+    gen.symlink_to(real, target_is_directory=True)  # the pointer still names it; it leads elsewhere
+    refused(SymlinkError, f"The generation folder ({gen}) is a symbolic link; an exclusion set must not contain links.",
+            directory, key)
+    linked = tmp_path / "linked-exclusions"
+    linked.symlink_to(directory, target_is_directory=True)
+    refused(SymlinkError, f"The exclusion folder ({linked}) is a symbolic link; an exclusion set must not contain "
+            "links.", linked, key)
+
+
+def test_a_generation_folder_that_cannot_be_listed_is_named_with_the_reason(exported, key, monkeypatch):
+    directory, result = exported
+    real_listdir = os.listdir
+
+    def denied(path):
+        if Path(path) == result.generation:
+            raise PermissionError(13, "Permission denied")
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", denied)
+    refused(UnreadableFileError, f"The generation folder {result.generation} cannot be listed (Permission denied).",
+            directory, key)
+
+
+def test_a_file_of_the_set_that_cannot_even_be_looked_at_says_why(exported, key, monkeypatch):
+    # A disk or network-share error on the manifest itself: named with the reason, nothing extracted.
+    directory, result = exported
+    manifest = result.paths["manifest.json"]
+    real_lstat = os.lstat
+
+    def failing(path, *args, **kw):
+        if Path(path) == manifest:
+            raise OSError(5, "Input/output error")
+        return real_lstat(path, *args, **kw)
+
+    monkeypatch.setattr(os, "lstat", failing)
+    refused(UnreadableFileError, f"The manifest (manifest.json) in {result.generation} cannot be read (Input/output "
+            "error).", directory, key)
+
+
+def test_a_file_of_the_set_that_is_a_link_is_refused_by_its_path(tmp_path, exported, key):
+    directory, result = exported
+    listed = result.paths["exclusions.csv"]
+    copy = tmp_path / "elsewhere.csv"
+    copy.write_bytes(listed.read_bytes())
+    listed.unlink()
+    listed.symlink_to(copy)  # the same bytes, but from outside the set
+    refused(SymlinkError, f"The list file ({listed}) is a symbolic link; an exclusion set must not contain links.",
+            directory, key)
+
+
+def _swapped_after_the_check(monkeypatch, target: Path, swap) -> None:
+    """``swap(target)`` runs just after the reader has looked at ``target`` and before it opens
+    it: what another program changing the folder at that moment would do."""
+    real_lstat = os.lstat
+
+    def lstat_then_swap(path, *args, **kw):
+        st = real_lstat(path, *args, **kw)
+        if Path(path) == target:
+            monkeypatch.setattr(os, "lstat", real_lstat)
+            swap(target)
+        return st
+
+    monkeypatch.setattr(os, "lstat", lstat_then_swap)
+
+
+def test_a_file_that_becomes_a_link_after_it_was_checked_is_still_refused_as_a_link(tmp_path, exported, key,
+                                                                                      monkeypatch):
+    directory, result = exported
+    manifest = result.paths["manifest.json"]
+    copy = tmp_path / "elsewhere.json"
+    copy.write_bytes(manifest.read_bytes())
+
+    def to_link(path):
+        path.unlink()
+        path.symlink_to(copy)
+
+    _swapped_after_the_check(monkeypatch, manifest, to_link)
+    refused(SymlinkError, f"The manifest ({manifest}) is a symbolic link; an exclusion set must not contain links.",
+            directory, key)
+
+
+def test_a_file_replaced_after_it_was_checked_is_refused_and_not_read(exported, key, monkeypatch):
+    directory, result = exported
+    manifest = result.paths["manifest.json"]
+
+    def replace(path):
+        new = path.with_name("replacement")
+        new.write_bytes(path.read_bytes())  # the same bytes in another file: still not the file checked
+        os.replace(new, path)
+
+    _swapped_after_the_check(monkeypatch, manifest, replace)
+    refused(MalformedSetError, "The manifest (manifest.json) was replaced while it was being read: try again.",
+            directory, key)
+
+
+def test_a_list_larger_than_one_read_is_read_whole(tmp_path, key):
+    # A large practice's list is over a megabyte, more than the reader takes in one read.
+    from excl_helpers import make_rows
+    from gp_optout_desktop.domain.nhs_number import synthetic_range
+
+    numbers = synthetic_range(30_000)
+    directory = tmp_path / "exclusions"
+    result = export(directory, key, make_rows(numbers))
+    assert result.paths["exclusions.csv"].stat().st_size > 1 << 20
+    exset = read(directory, key)
+    assert len(exset.rows) == 30_000 and exset.nhs_numbers == frozenset(numbers)

@@ -643,3 +643,39 @@ def test_an_older_copy_not_yet_adopting_letters_still_has_its_other_tables_check
     result = _verify_as_found(register_dir, kept)
     assert result.problems == ("the patients table was changed outside the app (its rows do not match the "
                                "signed audit entries).",)
+
+
+def test_a_lock_is_recorded_as_a_plain_entry_for_the_user(manager, register_dir):
+    """Locking writes 'session.lock' for the user: no patient, no detail, outcome ok."""
+    manager.lock()
+    from gp_optout_desktop.services import session as session_service
+
+    pm = session_service.unlock(register_dir, "pm", "pm-password-1")
+    try:
+        with pm.register.reading() as conn:
+            locks = [r for r in A.select(conn) if r[4] == "session.lock"]
+    finally:
+        pm.lock()
+    assert [(r[2], r[5], r[6], r[8]) for r in locks] == [("pm", "", "ok", "")]
+
+
+def test_a_change_that_fails_halfway_leaves_the_trail_verifying(manager, register_dir, add_patient):
+    """A write that changes rows and then fails is rolled back whole, a bulk insert (an import,
+    whose rows are counted in memory, not by the table's trigger) included: its row changes
+    must not be counted into the next write's signed entry, or the register would look altered."""
+    from gp_optout_desktop.domain.nhs_number import synthetic_range
+    from gp_optout_desktop.store import bulk
+
+    add_patient(manager, surname="Alpha")
+    with pytest.raises(RuntimeError, match="halfway"):
+        with manager.write("edit_patient") as ctx:
+            ctx.conn.execute("UPDATE patients SET surname = 'Half'")
+            first, _ = bulk.next_ids(ctx.conn)
+            bulk.insert_patients(ctx.conn, [
+                (first + i, nhs, "", f"Person{i}", "Pat", f"PERSON{i}", "1970-01-01", "[]", "LS1 4AP", "LS14AP",
+                 "", "", "2026-01-01T00:00:00+00:00", "test") for i, nhs in enumerate(synthetic_range(660_000)[-3:])])
+            raise RuntimeError("failed halfway")
+    add_patient(manager, surname="Beta")
+    manager.lock()
+    result = _verify_as_pm(register_dir)
+    assert result.ok, result.problems
