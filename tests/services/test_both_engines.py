@@ -157,6 +157,14 @@ def test_the_same_desk_work_gives_the_same_results_on_both_engines(register_dir,
             close()
 
 
+def test_the_desk_s_calls_run_inside_at_once_on_either_engine(backend, add_patient):
+    """The UI wraps the ported services in session.at_once() (ADR 0014): both sessions have it."""
+    pid = add_patient(backend.manager)
+    with backend.manager.at_once():
+        change = objections.record(backend.manager, pid)
+        assert patients.view(backend.manager, pid).history[0].event_id == change.event_ids[0]
+
+
 def test_a_refusal_raises_changes_nothing_and_is_audited_on_either_engine(backend, add_patient):
     pid = add_patient(backend.manager)
     desk = backend.session("desk", roles.RECEPTIONIST)
