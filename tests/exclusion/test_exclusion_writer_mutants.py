@@ -181,3 +181,62 @@ def test_a_set_valid_for_a_few_hours_is_written_into_a_folder_made_with_its_pare
     result = export(tmp_path / "share" / "gp" / "exclusions", key, valid_for=timedelta(hours=12))
     assert result.manifest.valid_until == NOW + timedelta(hours=12)
     assert (tmp_path / "share" / "gp" / "exclusions" / "CURRENT").is_file()
+
+
+# ---- issue 16, 2026-12-02: the survivors left on 2026-12-01 -----------------------------------
+
+def _reads_after_the_commit(monkeypatch, tmp_path, answer, names=("exclusions.csv",)):
+    """Reading back a file of ``names`` in the new generation, once CURRENT names it, gives ``answer(path, real)``."""
+    from pathlib import Path
+
+    real = Path.read_bytes
+
+    def read_bytes(path):
+        committed = (tmp_path / "CURRENT").exists() and path.parent.name in (tmp_path / "CURRENT").read_text()
+        if committed and path.name in names and path.parent.name.startswith("g"):
+            return answer(path, real)
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+
+
+def test_a_file_that_re_reads_differently_after_the_commit_is_reported(tmp_path, key, monkeypatch):
+    export(tmp_path, key, revision=4)
+    _reads_after_the_commit(monkeypatch, tmp_path, lambda path, real: real(path)[:-1],
+                            names=("exclusions.csv", "manifest.sig"))
+    with pytest.raises(ExportError) as err:
+        export(tmp_path, key, revision=5)
+    assert str(err.value) == ("The new exclusion set is in place but exclusions.csv, manifest.sig re-read "
+                              "differently: export again.")
+
+
+def test_a_file_that_cannot_be_re_read_after_the_commit_is_reported_with_the_reason(tmp_path, key, monkeypatch):
+    export(tmp_path, key, revision=4)
+
+    def failing(path, real):
+        raise OSError(5, "Input/output error", str(path))
+
+    _reads_after_the_commit(monkeypatch, tmp_path, failing)
+    with pytest.raises(ExportError) as err:
+        export(tmp_path, key, revision=5)
+    gen = err.value.__cause__.filename
+    assert str(err.value) == ("The new exclusion set is in place but could not be confirmed: Input/output error "
+                              f"({gen})")
+    assert gen.endswith("exclusions.csv")
+
+
+def test_a_stale_temporary_file_left_by_a_crashed_export_is_removed(tmp_path, key):
+    export(tmp_path, key, revision=1)
+    stale = tmp_path / ".tmp-CURRENT-abandoned"   # a pointer file a crashed export never renamed
+    stale.write_text("g000000000001-20250301T093000Z-00000000\n")
+    old = time.time() - writer_mod.STALE_TEMP_SECONDS - 5
+    os.utime(stale, (old, old))
+    second = export(tmp_path, key, revision=2)
+    assert not stale.exists() and second.cleanup_problems == ()
+
+
+def test_a_newer_set_at_a_revision_of_twelve_digits_is_left_as_it_is(tmp_path, key):
+    export(tmp_path, key, revision=100_000_000_005)
+    refused("This folder already holds a newer exclusion set (register revision 100000000005; this register is at "
+            "6), so it was left as it is. Check that this is the right register and the right folder.",
+            tmp_path, key, revision=6)

@@ -148,6 +148,64 @@ def test_a_date_that_does_not_exist_is_refused_on_its_field(typed):
     ("NHS Number,Surname,Code", ","), ("NHS Number;Surname;Code", ";"), ("NHS Number\tSurname\tCode", "\t"),
     ('"Surname; Forenames",NHS Number', ","), ("\ufeffNHS;Surname,Code;Date", ";"), ("NHS Number", ","),
     ("a,b;c", ","),
+    # Separators inside a quoted column name are part of the name, not separators.
+    ('"Surname, Forenames, Title";NHS Number;Code', ";"),
 ])
 def test_the_separator_is_the_one_the_header_uses_most(first_line, delimiter):
     assert sniff_delimiter(first_line + "\n1,2;3\t4\n") == delimiter
+
+
+def test_the_rows_cells_do_not_decide_the_separator():
+    # A semicolon export (Excel where the decimal mark is a comma) whose addresses hold commas:
+    # the header alone says what separates the columns.
+    text = "NHS Number;Surname;Address\n" + "1;Test;Flat 1, 2 Park Row, Leeds, LS1 4AP\n" * 3
+    assert sniff_delimiter(text) == ";"
+
+
+def test_every_address_line_is_kept():
+    header = HEADER + ",Address Line 1,Address Line 2,Address Line 3"
+    [row] = read(f"{N[2]},Test,Bo,06/01/1970,LS1 4AP,9Nu0,02/02/2014,Flat 2,1 Park Row,Leeds", header=header)
+    assert row.patient.address == ("Flat 2", "1 Park Row", "Leeds")
+
+
+def test_a_date_of_birth_that_is_not_a_date_is_named_as_such():
+    err = refused(f"{N[3]},Test,Bo,31/02/1970,LS1 4AP,9Nu0,02/02/2014")
+    assert [str(p) for p in err.problems] == ["Row 2: the date of birth is not a date (use dd/mm/yyyy or yyyy-mm-dd)"]
+
+
+def test_an_export_with_old_mac_line_endings_is_read_row_by_row():
+    text = "\r".join([HEADER, f"{N[4]},Test,Bo,06/01/1970,LS1 4AP,9Nu0,02/02/2014",
+                      f"{N[5]},Test,Al,07/01/1970,LS1 4AP,9Nu0,03/02/2014"]) + "\r"
+    rows = read_rows(text, code_table(), TODAY)
+    assert [(r.row, r.patient.nhs_number) for r in rows] == [(2, N[4]), (3, N[5])]
+
+
+def test_a_file_whose_first_line_is_not_csv_is_refused_saying_so():
+    # A wrong file chosen (one enormous first "field"): refused before any row is read.
+    with pytest.raises(ImportRefused) as err:
+        read_rows('"' + "x" * 200_000 + '"\n', code_table(), TODAY)
+    assert str(err.value) == ("The first line is not CSV (field larger than field limit (131072)). Nothing was "
+                              "imported.")
+
+
+def test_a_blank_line_in_the_middle_loses_no_row_after_it():
+    rows = read(f"{N[0]},Test,Bo,06/01/1970,LS1 4AP,9Nu0,02/02/2014", "", ",,,,,,",
+                f"{N[1]},Test,Al,07/01/1970,LS1 4AP,9Nu0,03/02/2014")
+    assert [(r.row, r.patient.nhs_number) for r in rows] == [(2, N[0]), (5, N[1])]
+
+
+def test_the_row_limit_counts_bad_rows_too(monkeypatch):
+    # A file of millions of bad rows is refused for its size, not read to its end.
+    monkeypatch.setattr(import_rows, "MAX_ROWS", 3)
+    err = refused(f"{N[0]},Test,Bo,06/01/1970,LS1 4AP,9Nu0,02/02/2014", f"{N[1]},,Al,07/01/1970,LS1 4AP,9Nu0,03/02/2014",
+                  f"{N[2]},,Al,07/01/1970,LS1 4AP,9Nu0,03/02/2014", f"{N[3]},Test,Al,07/01/1970,LS1 4AP,9Nu0,03/02/2014")
+    assert str(err) == "The file has more than 3 rows. Nothing was imported."
+
+
+def test_reconciliation_is_told_the_line_of_each_late_type2_row():
+    late: list[int] = []
+    text = "\r\n".join([HEADER, f"{N[0]},Test,Bo,06/01/1970,LS1 4AP,9Nu0,02/02/2014",
+                        f"{N[1]},Test,Al,07/01/1970,LS1 4AP,9Nu4.,12/10/2018",
+                        f"{N[2]},Test,Cy,08/01/1970,LS1 4AP,9Nu4.,01/03/2020"]) + "\r\n"
+    rows = read_rows(text, code_table(), TODAY, late_type2=late)
+    assert [r.row for r in rows] == [2] and late == [3, 4]
