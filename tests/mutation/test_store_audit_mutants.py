@@ -657,6 +657,9 @@ def test_a_lock_is_recorded_as_a_plain_entry_for_the_user(manager, register_dir)
     finally:
         pm.lock()
     assert [(r[2], r[5], r[6], r[8]) for r in locks] == [("pm", "", "ok", "")]
+    # its time in UTC with the offset written out, as the trail's date filters compare them
+    assert datetime.fromisoformat(locks[0][1]).utcoffset() == timezone.utc.utcoffset(None)
+    assert locks[0][1].endswith("+00:00")
 
 
 def test_a_change_that_fails_halfway_leaves_the_trail_verifying(manager, register_dir, add_patient):
