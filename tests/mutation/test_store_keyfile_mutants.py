@@ -264,3 +264,37 @@ def test_a_slot_taken_on_a_fresh_file_keeps_its_keys(tmp_path):
     fresh = keyfile.KeyFile.load(keys.path)
     moved = slot.on(fresh)
     assert (moved.keys, moved.data_key, moved.kek, moved.salt) == (fresh, data_key, slot.kek, slot.salt)
+
+
+# Server mode's login (store/keyfile.py derive_server_secrets): the same password and salt must
+# give the same login and unwrap key at every desk and in every later version, or nobody could
+# log in to the server again. The layout, computed here independently of the module:
+def _server_secrets_by_hand(password, salt, kdf):
+    import base64
+
+    from argon2.low_level import Type, hash_secret_raw
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    stretched = hash_secret_raw(password.encode("utf-8"), salt, kdf["t"], kdf["m_kib"], kdf["p"], 32, Type.ID)
+    unwrap = HKDF(hashes.SHA256(), 32, None, b"gp-optout server v1 key unwrap").derive(stretched)
+    login = HKDF(hashes.SHA256(), 32, None, b"gp-optout server v1 database login").derive(stretched)
+    return unwrap, base64.urlsafe_b64encode(login).decode("ascii").rstrip("=")
+
+
+@pytest.mark.parametrize("password", ["correct horse battery staple", "pässwörd-1"])
+def test_a_server_login_is_derived_the_same_way_at_every_desk(password):
+    kdf = {"alg": "argon2id", "t": 1, "m_kib": 64, "p": 1}
+    salt = bytes(range(16))
+    unwrap, login = keyfile.derive_server_secrets(password, salt, kdf)
+    assert (unwrap, login) == _server_secrets_by_hand(password, salt, kdf)
+    assert len(unwrap) == 32 and len(login) == 43 and "=" not in login
+    assert keyfile.derive_server_secrets(password, bytes(16), kdf) != (unwrap, login)   # the salt counts
+    assert keyfile.derive_server_secrets(password, salt, {**kdf, "t": 2}) != (unwrap, login)   # so do the parameters
+
+
+@pytest.mark.parametrize("kdf", [{"alg": "hkdf-sha256"}, {"alg": "scrypt", "t": 1, "m_kib": 64, "p": 1}, {}])
+def test_a_server_login_refuses_anything_but_argon2id(kdf):
+    with pytest.raises(StoreError) as refused:
+        keyfile.derive_server_secrets("a-password-1", bytes(16), kdf)
+    assert str(refused.value) == "A server login needs an Argon2id key derivation."
