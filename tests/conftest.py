@@ -36,6 +36,19 @@ def fast_kdf(monkeypatch):
     monkeypatch.setattr(keyfile, "SERVER_KDF", dict(FAST_KDF))  # server logins keep parameters of their own
 
 
+@pytest.fixture(autouse=True)
+def tasks_in_this_process():
+    """The desktop app's start (ui/app.py: responsive.tune) turns on heavy reads in a process
+    of their own for the rest of the process; a test that started the app must not leave it
+    on for the tests after it (a test's monkeypatch does not reach a spawned child)."""
+    from gp_optout_desktop import child_task
+
+    was = child_task.enabled()
+    yield
+    child_task.shutdown()
+    child_task.enable(was)
+
+
 @pytest.fixture
 def register_dir(tmp_path) -> Path:
     return tmp_path / "register"

@@ -236,6 +236,9 @@ def test_open_and_save_at_the_desk_while_a_reconciliation_compares(qtbot, window
         return plans[-1]
 
     monkeypatch.setattr(reconcile, "_plan", held_plan)
+    from gp_optout_desktop import child_task
+
+    child_task.enable(False)  # the held comparison lives in this process (the app would spawn one)
     answers = []
     worker.run(lambda: reconcile.reconcile(session, export), answers.append, answers.append)
     qtbot.waitUntil(comparing.is_set, timeout=60000)
