@@ -14,7 +14,7 @@ from pathlib import Path
 from ..domain import codes, nhs_number, postcode as postcode_mod
 from ..domain.events import Event, Proxy, current_status
 from ..domain import roles
-from ..store import bulk, patients as patients_store
+from ..store import bulk, events as events_store, patients as patients_store
 from .objections import one_calendar_month_after
 from .session import Session
 from .setup import create_register, practice_details
@@ -197,11 +197,9 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
                             history.append(record(pid, kind, codes.REGISTER, again, "post", 12, None, None, eid))
                     elif covered[i - 1]:
                         if head_form is None:  # the adult was made by an earlier call: their form's id
-                            row = conn.execute("SELECT form_id FROM events WHERE patient_id = ? AND submitted_by IS NULL"
-                                               " ORDER BY id LIMIT 1", (head,)).fetchone()
-                            if row is None:
+                            head_form = events_store.own_form_id(conn, head)
+                            if head_form is None:
                                 continue
-                            head_form = row[0]
                         acting = Proxy("parental_responsibility", f"{surname} (adult on form)",
                                        "Named on the submitting adult's form", "reception")
                         history = [record(pid, kind, codes.REGISTER, received, via, 10, acting, head, head_form)]

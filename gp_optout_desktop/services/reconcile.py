@@ -215,12 +215,8 @@ def _plan(db_path: Path, data_key: bytes, path: Path, encoding: str | None, toda
     delimiter = sniff_delimiter(text)
     reader = readers.Reader(db_path, data_key)
     try:
-        conn = reader.conn
-        conn.execute("BEGIN")  # one read transaction: one consistent snapshot
-        try:
+        with reader.snapshot() as conn:
             return _compare_snapshot(conn, path, text, used, delimiter, today)
-        finally:
-            conn.execute("COMMIT")  # a read transaction: ends the snapshot, writes nothing
     finally:
         reader.close()
 

@@ -202,11 +202,8 @@ class Session:
         self.require(permission)
         reader = readers.Reader(self.register.db.path, self.register.data_key)
         try:
-            reader.conn.execute("BEGIN")
-            try:
-                yield reader.conn
-            finally:
-                reader.conn.execute("COMMIT")  # a read transaction: ends the snapshot, writes nothing
+            with reader.snapshot() as conn:
+                yield conn
         finally:
             reader.close()
 

@@ -80,6 +80,13 @@ def mark_confirmed(conn, event_id: int, *, by: str, at: datetime) -> int:
     return cur.rowcount
 
 
+def own_form_id(conn, patient_id: int) -> int | None:
+    """The form id of the patient's first event that they submitted themselves (no proxy)."""
+    row = conn.execute("SELECT form_id FROM events WHERE patient_id = ? AND submitted_by IS NULL ORDER BY id LIMIT 1",
+                       (patient_id,)).fetchone()
+    return None if row is None else row[0]
+
+
 def patient_of_event(conn, event_id: int) -> int | None:
     row = conn.execute("SELECT patient_id FROM events WHERE id = ?", (event_id,)).fetchone()
     return row[0] if row else None

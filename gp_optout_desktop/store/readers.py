@@ -55,6 +55,16 @@ class Reader:
         with self._lock:
             yield self.conn
 
+    @contextmanager
+    def snapshot(self):
+        """One read transaction: every read inside sees the same committed register."""
+        with self._lock:
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                self.conn.execute("COMMIT")  # a read transaction: ends the snapshot, writes nothing
+
     def close(self) -> None:
         with self._lock:
             if self.conn is not None:
