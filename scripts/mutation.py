@@ -101,7 +101,7 @@ MODULES: dict[str, Module] = {
                          f"{S}test_integrity_checks.py {S}test_audit_rewrite_reasons.py"),
     "store/backup.py": _m("store/backup.py", f"{S}test_backup_restore.py {S}test_backup_windows_fsync.py "
                           f"{S}test_restore_credentials.py {S}test_backup_verify_content.py "
-                          f"{S}test_problems_logged.py"),
+                          f"{S}test_problems_logged.py {S}test_backup_check_apart.py"),
     "store/keyfile.py": _m("store/keyfile.py", f"{S}test_keyfile_concurrency.py {S}test_keyfile_merge_hierarchy.py "
                            f"{S}test_keyfile_schema.py {S}test_key_hierarchy.py {S}test_keys_and_unlock.py"),
     # The services' permission checks: the role table and the two gates every service uses.
@@ -153,15 +153,17 @@ def mutant_globs(module: Module) -> list[str]:
             path = next(f for f in module.files if Path(f).stem == owner)
             globs.append(f"{PKG}.{path[:-3].replace('/', '.')}.*")
             continue
-        path = next(f for f in module.files if owner and _defines(f, owner))
+        path = next(f for f in module.files if _defines(f, owner or func))
         mod = f"{PKG}.{path[:-3].replace('/', '.')}"
         globs.append(f"{mod}.x\u01c1{owner}\u01c1{func}*" if owner else f"{mod}.x_{func}*")
     return globs
 
 
-def _defines(rel: str, cls: str) -> bool:
+def _defines(rel: str, name: str) -> bool:
+    """Whether the file defines a class or a module-level function of that name."""
     tree = ast.parse((ROOT / PKG / rel).read_text())
-    return any(isinstance(n, ast.ClassDef) and n.name == cls for n in tree.body)
+    kinds = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    return any(isinstance(n, kinds) and n.name == name for n in tree.body)
 
 
 def prepare(name: str, module: Module) -> Path:

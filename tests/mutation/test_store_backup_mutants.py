@@ -347,3 +347,82 @@ def test_a_restore_refuses_a_backup_whose_manifest_the_copy_does_not_match(
         store_backup.restore(tmp_path / "spoiled.gpob", register_dir, "pm",
                              lambda k: k.try_unwrap("pm", PM_PASSWORD), "manager", lambda ods: None)
     assert {p.name: p.read_bytes() for p in register_dir.iterdir()} == before  # no aside, no staging left
+
+
+def test_a_file_that_is_not_a_backup_is_refused_with_the_whole_sentence(manager, add_patient, tmp_path):
+    """The refusal a practice sees when it picks the wrong file (or one from a newer release)
+    is shown as is: the exact sentence, not a fragment of it."""
+    path = _made(manager, add_patient, tmp_path)
+    members = _members(path)
+    _rewrite(tmp_path / "other.gpob", {**members, "manifest.json": json.dumps({"format": "other/1"}).encode()})
+    with pytest.raises(StoreError) as refused:
+        store_backup.verify_file(tmp_path / "other.gpob", manager.register.data_key)
+    assert str(refused.value) == "This file is not a gp-optout backup, or is from an unknown version."
+
+
+def test_backup_verify_and_restore_work_only_in_hidden_scratch_folders(manager, add_patient, tmp_path, monkeypatch):
+    """A backup, its re-read, a check and a restore each work in a scratch folder inside the
+    practice's backup folder or its register folder (same disk). If the app is stopped halfway
+    (a power cut), that folder is left there: it must be a hidden (dot) folder, never one a
+    user would take for a backup or a register and copy, open or back up."""
+    from pathlib import Path
+
+    add_patient(manager, surname="Hidden")
+    reg = manager.register
+    folder, target = tmp_path / "backups", tmp_path / "restored"
+    folder.mkdir()
+    seen: list[Path] = []
+    real_unpack = store_backup._unpack
+
+    def unpacking(path, into):  # the re-read, the check and the restore unpack here
+        seen.append(Path(into))
+        return real_unpack(path, into)
+
+    def head_of(conn):  # called while the backup's own scratch folder exists
+        seen.extend(folder.iterdir())
+        return reg.audit.head(conn)
+
+    monkeypatch.setattr(store_backup, "_unpack", unpacking)
+    store_backup.write(reg.reading, reg.data_key, reg.keys, folder / "b.gpob", head_of)
+    store_backup.verify_file(folder / "b.gpob", reg.data_key)
+    store_backup.restore(folder / "b.gpob", target, "pm", lambda k: k.try_unwrap("pm", PM_PASSWORD), "manager",
+                         lambda ods: None)
+    assert [p.parent for p in seen] == [folder, folder, folder, target]  # write, re-read, check, restore
+    assert all(p.name.startswith(".") for p in seen), [p.name for p in seen]
+    assert [p.name for p in folder.iterdir()] == ["b.gpob"]  # and none is left after a finished run
+    assert not [p for p in target.iterdir() if p.name.startswith(".")]
+
+
+def test_a_check_of_a_backup_whose_process_is_killed_names_the_backups_check(manager, add_patient, tmp_path):
+    """In the desktop app a backup's check runs in a process of its own: if that process is
+    killed (out of memory, ended by hand), the refusal names which check stopped."""
+    import threading
+    import time
+
+    from gp_optout_desktop import child_task
+
+    path = _made(manager, add_patient, tmp_path)
+    outcome = {}
+
+    def run():
+        try:
+            outcome["result"] = store_backup.verify_file(path, manager.register.data_key)
+        except Exception as exc:  # noqa: BLE001 - why: the test reads what the check raised
+            outcome["error"] = exc
+
+    child_task.enable()
+    try:
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not child_task._live and time.monotonic() < deadline:  # noqa: SLF001 - the check's process
+            time.sleep(0.005)
+        (child,) = list(child_task._live)  # noqa: SLF001
+        child.kill()
+        thread.join(30)
+    finally:
+        child_task.shutdown()
+        child_task.enable(False)
+    error = outcome.get("error")
+    assert isinstance(error, child_task.ChildTaskFailed), outcome
+    assert str(error).startswith("The backup's check stopped before it finished (its process ended")

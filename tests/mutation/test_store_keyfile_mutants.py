@@ -298,3 +298,64 @@ def test_a_server_login_refuses_anything_but_argon2id(kdf):
     with pytest.raises(StoreError) as refused:
         keyfile.derive_server_secrets("a-password-1", bytes(16), kdf)
     assert str(refused.value) == "A server login needs an Argon2id key derivation."
+
+
+def test_key_derivation_parameters_out_of_bounds_are_refused_before_argon2_runs():
+    """Parameters that did not come through a loaded key file (a server's stored ones, in
+    server mode) are checked again before Argon2 runs: a billion KiB is refused at once, in
+    the key file's words, naming the field, instead of the app trying to take that memory."""
+    tail = " Nothing was changed; restore register.keys from a backup (or the whole register)."
+    huge = {"alg": "argon2id", "t": 1, "m_kib": 10**9, "p": 1}
+    for derive in (keyfile.derive_kek, keyfile.derive_server_secrets):
+        with pytest.raises(StoreError) as refused:
+            derive("pw", b"\0" * 16, huge)
+        assert str(refused.value) == ("The key file register.keys is damaged: kdf.m_kib is 1000000000, outside "
+                                      f"8..1048576.{tail}")
+    with pytest.raises(StoreError) as refused:
+        keyfile.derive_kek("pw", b"\0" * 16, {"alg": "scrypt"})
+    assert str(refused.value) == f"The key file register.keys is damaged: kdf.alg names an unknown key derivation.{tail}"
+
+
+def test_a_damaged_key_file_is_named_in_the_refusal(tmp_path):
+    """A key file that parses but breaks its schema: the refusal names the file to restore."""
+    path = tmp_path / "register.keys"
+    keyfile.KeyFile.create(path, "ef" * 16).save()
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({**data, "throttle": ["not", "an", "object"]}), encoding="utf-8")
+    with pytest.raises(StoreError) as refused:
+        keyfile.KeyFile.load(path)
+    assert str(refused.value) == ("The key file register.keys is damaged: throttle is not an object of objects. "
+                                  "Nothing was changed; restore register.keys from a backup (or the whole register).")
+
+
+def test_a_key_file_without_a_throttle_table_still_counts_wrong_passwords(tmp_path):
+    """The schema accepts a key file with no throttle table (none was ever needed): a user
+    still unlocks, and a wrong password is counted and kept, not an error."""
+    path = tmp_path / "register.keys"
+    keys = keyfile.KeyFile.create(path, "fe" * 16)
+    data_key = keyfile.new_data_key()
+    keys.wrap("ida", "ida-password", data_key)
+    del keys.data["throttle"]
+    keys.save()
+    assert "throttle" not in json.loads(path.read_text(encoding="utf-8"))
+    keys = keyfile.KeyFile.load(path)
+    assert keys.unlock("ida", "ida-password", now=NOW) == data_key
+    assert keys.throttle_state("ida")["failures"] == 0
+    with pytest.raises(WrongPassword):
+        keys.unlock("ida", "wrong", now=NOW)
+    assert keyfile.KeyFile.load(path).throttle_state("ida")["failures"] == 1
+
+
+def test_the_restore_attempts_file_loads_so_wrong_backup_passwords_keep_counting(tmp_path):
+    """With no register that loads, wrong passwords tried against a backup are counted in a
+    small file of the key file's shape (services/backup.py ``_attempts``). It must load as
+    what it is, or each try would start a fresh file and the count (and delay) would reset."""
+    from gp_optout_desktop.store import keyschema
+
+    path = tmp_path / keyschema.ATTEMPTS_NAME
+    attempts = keyfile.KeyFile.create(path, keyschema.ATTEMPTS_ID)
+    attempts.data["throttle"]["pm"] = {"failures": 3, "retry_at": None}
+    attempts.save()
+    again = keyfile.KeyFile.load(path)
+    assert again.register_id == keyschema.ATTEMPTS_ID
+    assert again.throttle_state("pm")["failures"] == 3
