@@ -49,6 +49,47 @@ def tasks_in_this_process():
     child_task.enable(was)
 
 
+class TasksApart:
+    """Heavy reads in a process of their own, as the desktop app runs them (child_task)."""
+
+    @staticmethod
+    def killed_during(task) -> dict:
+        """Run ``task`` on a thread, kill its child process as soon as it starts (as the OS does
+        when memory runs out), and return what the task returned or raised."""
+        import threading
+        import time
+
+        from gp_optout_desktop import child_task
+
+        outcome = {}
+
+        def run():
+            try:
+                outcome["result"] = task()
+            except Exception as exc:  # noqa: BLE001 - why: the test reads what the task raised
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not child_task._live and time.monotonic() < deadline:  # noqa: SLF001 - the child, once started
+            time.sleep(0.005)
+        (child,) = list(child_task._live)  # noqa: SLF001
+        child.kill()
+        thread.join(30)
+        return outcome
+
+
+@pytest.fixture
+def apart():
+    from gp_optout_desktop import child_task
+
+    child_task.enable()
+    yield TasksApart()
+    child_task.shutdown()
+    child_task.enable(False)
+
+
 @pytest.fixture
 def register_dir(tmp_path) -> Path:
     return tmp_path / "register"

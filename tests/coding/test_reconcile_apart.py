@@ -6,8 +6,6 @@ changed while the export was compared is compared again, and refused after three
 from __future__ import annotations
 
 import operator
-import threading
-import time
 from datetime import date
 
 import pytest
@@ -19,14 +17,6 @@ from gp_optout_desktop.store import events as events_store
 
 from .helpers import N, emis_export, fixed
 from .test_reconcile import ROWS, _counts, _register
-
-
-@pytest.fixture
-def apart():
-    child_task.enable()
-    yield
-    child_task.shutdown()
-    child_task.enable(False)
 
 
 def _export(tmp_path, rows=ROWS):
@@ -80,22 +70,7 @@ def test_a_killed_child_is_said_in_words_and_nothing_is_changed(manager, add_pat
     fixed(manager, date(2026, 11, 12))
     path = _export(tmp_path)
     before_revision, before_audit = manager.revision(), _audit_rows(manager)
-    outcome = {}
-
-    def run():
-        try:
-            outcome["result"] = reconcile.reconcile(manager, path)
-        except Exception as exc:  # noqa: BLE001 - why: the test reads what the task raised
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not child_task._live and time.monotonic() < deadline:  # noqa: SLF001 - the child, once started
-        time.sleep(0.005)
-    (child,) = list(child_task._live)  # noqa: SLF001
-    child.kill()  # as the OS does when memory runs out
-    thread.join(30)
+    outcome = apart.killed_during(lambda: reconcile.reconcile(manager, path))
     error = outcome.get("error")
     assert isinstance(error, child_task.ChildTaskFailed), outcome
     assert str(error).startswith("The reconciliation's comparison stopped before it finished")

@@ -393,36 +393,13 @@ def test_backup_verify_and_restore_work_only_in_hidden_scratch_folders(manager, 
     assert not [p for p in target.iterdir() if p.name.startswith(".")]
 
 
-def test_a_check_of_a_backup_whose_process_is_killed_names_the_backups_check(manager, add_patient, tmp_path):
+def test_a_check_of_a_backup_whose_process_is_killed_names_the_backups_check(manager, add_patient, tmp_path, apart):
     """In the desktop app a backup's check runs in a process of its own: if that process is
     killed (out of memory, ended by hand), the refusal names which check stopped."""
-    import threading
-    import time
-
     from gp_optout_desktop import child_task
 
     path = _made(manager, add_patient, tmp_path)
-    outcome = {}
-
-    def run():
-        try:
-            outcome["result"] = store_backup.verify_file(path, manager.register.data_key)
-        except Exception as exc:  # noqa: BLE001 - why: the test reads what the check raised
-            outcome["error"] = exc
-
-    child_task.enable()
-    try:
-        thread = threading.Thread(target=run)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not child_task._live and time.monotonic() < deadline:  # noqa: SLF001 - the check's process
-            time.sleep(0.005)
-        (child,) = list(child_task._live)  # noqa: SLF001
-        child.kill()
-        thread.join(30)
-    finally:
-        child_task.shutdown()
-        child_task.enable(False)
+    outcome = apart.killed_during(lambda: store_backup.verify_file(path, manager.register.data_key))
     error = outcome.get("error")
     assert isinstance(error, child_task.ChildTaskFailed), outcome
     assert str(error).startswith("The backup's check stopped before it finished (its process ended")

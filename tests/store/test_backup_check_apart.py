@@ -5,8 +5,6 @@ whose process is killed fails in words, and no backup is left or recorded as ver
 
 from __future__ import annotations
 
-import threading
-import time
 
 import pytest
 
@@ -16,14 +14,6 @@ from gp_optout_desktop.store import backup as store_backup
 from gp_optout_desktop.store.errors import RegisterCorrupt
 
 from test_backup_verify_content import CASES, _rewrite, _sql, made  # noqa: F401 - made is a fixture
-
-
-@pytest.fixture
-def apart():
-    child_task.enable()
-    yield
-    child_task.shutdown()
-    child_task.enable(False)
 
 
 @pytest.mark.parametrize("case, spoil_db, spoil_manifest, error, words", CASES, ids=[c[0] for c in CASES])
@@ -60,22 +50,7 @@ def test_a_check_whose_process_is_killed_fails_in_words_and_leaves_no_backup(man
     add_patient(manager, surname="Alpha")
     out = tmp_path / "backups"
     out.mkdir()
-    outcome = {}
-
-    def run():
-        try:
-            outcome["result"] = backup.backup(manager, out / "b.gpob")
-        except Exception as exc:  # noqa: BLE001 - why: the test reads what the task raised
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not child_task._live and time.monotonic() < deadline:  # noqa: SLF001 - the check's process
-        time.sleep(0.005)
-    (child,) = list(child_task._live)  # noqa: SLF001
-    child.kill()
-    thread.join(30)
+    outcome = apart.killed_during(lambda: backup.backup(manager, out / "b.gpob"))
     error = outcome.get("error")
     assert isinstance(error, child_task.ChildTaskFailed), outcome
     assert str(error).startswith("The backup copy's check stopped before it finished")
