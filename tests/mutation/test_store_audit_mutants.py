@@ -533,6 +533,19 @@ def test_unsigned_entries_at_the_end_of_the_trail_are_named(with_desk, register_
     assert not result.ok and result.problem == f"entries from {first} on are not covered by a signature."
 
 
+def _change_by_hand(register_dir, kept, *statements):
+    """An insider's direct SQL on the register file, with its key, outside the app."""
+    from gp_optout_desktop.store import database
+
+    conn = database.connect(register_dir / "register.db", kept[1])
+    try:
+        for sql in statements:
+            conn.execute(sql)
+        conn.commit()
+    finally:
+        conn.close()
+
+
 def _verify_as_found(register_dir, kept, expected_head=None):
     """What audit verify says about the register as it is on disk, before anyone unlocks it
     again (an unlock would add its own signed entry)."""
@@ -548,16 +561,9 @@ def _verify_as_found(register_dir, kept, expected_head=None):
 def test_an_entry_changed_in_place_is_the_one_problem_reported(with_desk, register_dir):
     """A broken chain is the report: the table comparisons after it would only repeat it in
     other words (the screen says "and N more problem(s)")."""
-    from gp_optout_desktop.store import database
-
     with_desk.lock()
     kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
-    conn = database.connect(register_dir / "register.db", kept[1])
-    try:
-        conn.execute("UPDATE audit SET detail = 'edited' WHERE seq = 2")
-        conn.commit()
-    finally:
-        conn.close()
+    _change_by_hand(register_dir, kept, "UPDATE audit SET detail = 'edited' WHERE seq = 2")
     result = _verify_as_found(register_dir, kept)
     assert result.problems == ("entry 2 was changed after it was written.",)
     assert result.describe() == "The audit trail has been altered: entry 2 was changed after it was written."
@@ -568,7 +574,7 @@ def test_rows_put_straight_into_a_table_the_register_was_signed_without_are_repo
     directly (no signed entry counts them) are reported, in the sentence the screen shows."""
     from gp_optout_desktop.domain import roles
     from gp_optout_desktop.services import setup, users
-    from gp_optout_desktop.store import attest, database
+    from gp_optout_desktop.store import attest
 
     with monkeypatch.context() as older:
         older.setattr(attest, "TABLES", tuple(t for t in attest.TABLES if t != "reconciliations"))
@@ -580,14 +586,10 @@ def test_rows_put_straight_into_a_table_the_register_was_signed_without_are_repo
         pm.lock()
     kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
     assert _verify_as_found(register_dir, kept).ok
-    conn = database.connect(register_dir / "register.db", kept[1])
-    try:
-        conn.execute("INSERT INTO reconciliations(at, run_by, source, encoding, delimiter, rows, not_coded, "
-                     "not_in_register, differ, agree, rows_not_in_register, rows_differ, rows_agree, confirmed) "
-                     "VALUES ('2026-11-02T09:00:00+00:00', 'desk1', 'x.csv', 'utf-8', ',', 1, 0, 0, 0, 1, 0, 0, 1, 1)")
-        conn.commit()
-    finally:
-        conn.close()
+    _change_by_hand(register_dir, kept,
+                    "INSERT INTO reconciliations(at, run_by, source, encoding, delimiter, rows, not_coded, "
+                    "not_in_register, differ, agree, rows_not_in_register, rows_differ, rows_agree, confirmed) "
+                    "VALUES ('2026-11-02T09:00:00+00:00', 'desk1', 'x.csv', 'utf-8', ',', 1, 0, 0, 0, 1, 0, 0, 1, 1)")
     result = _verify_as_found(register_dir, kept)
     assert result.problems == ("the reconciliations table was changed outside the app (its rows do not match the "
                                "signed audit entries).",)
@@ -621,7 +623,7 @@ def test_an_older_copy_not_yet_adopting_letters_still_has_its_other_tables_check
     are left out until its next unlock adopts them, every other table is still compared."""
     from gp_optout_desktop.domain import roles
     from gp_optout_desktop.services import setup, users
-    from gp_optout_desktop.store import attest, database
+    from gp_optout_desktop.store import attest
 
     with monkeypatch.context() as older:
         older.setattr(attest, "TABLES", tuple(t for t in attest.TABLES if t != "letters"))
@@ -634,12 +636,7 @@ def test_an_older_copy_not_yet_adopting_letters_still_has_its_other_tables_check
         pm.lock()
     kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
     assert _verify_as_found(register_dir, kept).ok
-    conn = database.connect(register_dir / "register.db", kept[1])
-    try:
-        conn.execute("UPDATE patients SET surname = 'Changed'")
-        conn.commit()
-    finally:
-        conn.close()
+    _change_by_hand(register_dir, kept, "UPDATE patients SET surname = 'Changed'")
     result = _verify_as_found(register_dir, kept)
     assert result.problems == ("the patients table was changed outside the app (its rows do not match the "
                                "signed audit entries).",)
