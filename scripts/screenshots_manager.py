@@ -24,6 +24,20 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from screenshots import settle, wait_for  # noqa: E402  (part 1's helpers, same folder)
 
 
+def _record_for_first_without(session, surname: str) -> list[int]:
+    """Record a Type 1 objection for the first patient of that surname who has none yet (the
+    demo's random draw decides who already has one), and return its letters' ids."""
+    from gp_optout_desktop.domain.errors import ValidationError
+    from gp_optout_desktop.services import objections, patients
+
+    for pid in patients.find_ids(session, surname, 50):
+        try:
+            return objections.record(session, pid).letter_ids
+        except ValidationError:
+            continue  # already recorded for this one: try the next
+    raise SystemExit(f"no demo patient named {surname} without an objection")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "screenshots")
@@ -87,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     # Today's forms at the desk: their letters are printed as a batch and previewed.
     fresh = []
     for surname in ("Wright", "Hughes", "Clarke"):
-        pid = patients.find_ids(window.session, surname, 5)[-1]
-        fresh += objections.record(window.session, pid).letter_ids
+        fresh += _record_for_first_without(window.session, surname)
     letters.refresh()
     idle(letters)
     flags = letters.table.selectionModel().SelectionFlag

@@ -174,6 +174,7 @@ class LettersScreen(Screen):
         self.table.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)  # one line a letter: more of the queue in view
         # ResizeToContents measures every row on every change: 4 s for 6,425 letters, measured.
         # Columns are sized once per reload from the first rows instead (0.3 s).
         header = self.table.horizontalHeader()
@@ -184,8 +185,11 @@ class LettersScreen(Screen):
         left_layout.addWidget(self.table, 1)
         left_layout.addWidget(self._build_print())
         left_layout.addWidget(self._build_reprint())
-        left_layout.addWidget(self._build_notice())
-        left_layout.addWidget(self._build_policy_change())
+        # The two whole-list letters share a row, so the queue keeps the height for its rows.
+        whole_list = QHBoxLayout()
+        whole_list.addWidget(self._build_notice())
+        whole_list.addWidget(self._build_policy_change())
+        left_layout.addLayout(whole_list)
         split.addWidget(left)
         self.preview = PdfPreview()
         self.preview.print_button.clicked.connect(self.print_previewed)
