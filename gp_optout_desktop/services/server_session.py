@@ -4,8 +4,10 @@ services/objections.py): ``require`` (a refusal is audited), ``write`` (the one 
 Desk.write(): the chain and revision under the practice row lock), ``read_store`` and
 ``search_store``, ``codes``, ``now``/``today``, ``revision`` and ``lock``.
 
-The user and role are the ones the desk signed in as; reading users and roles from the
-server at unlock is not done yet (ADR 0005).
+``sign_in`` is how a desk opens one: the user name is the database login, the password
+gives (one Argon2id run) the login and the key that unwraps the user's key slot, and the
+role and key slot are read from the server. ``ServerSession.open`` (the tests' and the
+migration's) takes a data key and a role as given.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import Callable
 
 from ..domain import codes as codes_mod
 from ..domain import roles
+from ..domain.errors import ValidationError
 from ..domain.uk_time import uk_date
 from ..problem_log import log_problem
-from ..store.errors import StoreError
-from ..store.server import ops
+from ..store.errors import StoreError, WrongPassword
+from ..store.server import connect, ops, signin
 from ..store.server.desk_store import ServerStore
 from .session import Locked, table_in_force, utc_now
 
@@ -112,3 +115,39 @@ class ServerSession:
             log_problem(log, "The lock was not written to the server's audit trail (server unreachable)", exc)
         finally:
             self.desk.conn.close()
+
+
+def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: dict | None = None,
+            clock: Callable[[], datetime] = utc_now) -> ServerSession:
+    """Sign in at a desk on a server register: the user and their role come from the server.
+
+    A wrong password and an unknown login are one sentence (the server tells them apart to
+    nobody) and write nothing: without a sign-in there is no connection, and without the
+    user's key slot no key to chain an audit entry with (the server's own log records the
+    failed sign-in). A login whose key slot opens but who is not, or no longer, a user of
+    the practice's register is refused and the refusal is audited in the practice's chain."""
+    user = (user or "").strip()
+    if not user:
+        raise ValidationError("Enter your user name.", "user")
+    if not password:
+        raise ValidationError("Enter your password.", "password")
+    conn, unwrap = connect.connect_user(address, user, password, kdf=kdf)
+    try:
+        who = signin.account(conn, user)
+        if not who.has_slot:
+            raise WrongPassword(f"{user} is not a user of this practice's register on the server. Nothing was "
+                                "changed. Ask your practice manager to add you.")
+        role = who.role if who.active and who.role in roles.ROLES else None
+        desk = ops.Desk.unlock(conn, unwrap, user=user, role=role or "")
+        with desk.write(changes_register=False) as tx:
+            if role is None:
+                tx.audit("login", outcome="denied", detail="no longer a user" if who.role else "not a user")
+            else:
+                tx.audit("login", detail="password")
+        if role is None:
+            raise WrongPassword(f"{user} is not, or no longer, a user of this practice's register. Nothing was "
+                                "changed. Ask your practice manager.")
+        return ServerSession(desk, clock=clock)
+    except BaseException:
+        conn.close()
+        raise
