@@ -50,12 +50,15 @@ def enabled() -> bool:
     return _enabled
 
 
-def run(fn: Callable, *args, what: str):
+def run(fn: Callable, *args, what: str, here: Callable | None = None):
     """``fn(*args)``, in a child process when enabled, else here. ``fn`` must be a module-level
     function (it is imported by name in the child); ``what`` names the task in a refusal
-    ("the reconciliation's comparison")."""
+    ("the reconciliation's comparison"). ``here``: what runs instead in this process (child
+    processes off, or one cannot be started), when that needs more than ``fn`` (store.keyfile:
+    Argon2id under its memory gate)."""
+    here = here or fn
     if not _enabled:
-        return fn(*args)
+        return here(*args)
     import multiprocessing
     from multiprocessing.connection import wait
 
@@ -68,7 +71,7 @@ def run(fn: Callable, *args, what: str):
         from .problem_log import log_problem
 
         log_problem(log, f"A process for {what} could not be started; running it in the app instead", exc)
-        return fn(*args)
+        return here(*args)
     send.close()
     with _live_lock:
         _live.add(child)

@@ -43,10 +43,11 @@ def tasks_in_this_process():
     on for the tests after it (a test's monkeypatch does not reach a spawned child)."""
     from gp_optout_desktop import child_task
 
-    was = child_task.enabled()
+    was, derive_here = child_task.enabled(), keyfile._apart_failed  # noqa: SLF001
     yield
     child_task.shutdown()
     child_task.enable(was)
+    keyfile._apart_failed = derive_here  # noqa: SLF001 - a test whose Argon2id child died must not pass that on
 
 
 class TasksApart:

@@ -4,25 +4,29 @@ services/objections.py): ``require`` (a refusal is audited), ``write`` (the one 
 Desk.write(): the chain and revision under the practice row lock), ``read_store`` and
 ``search_store``, ``codes``, ``now``/``today``, ``revision`` and ``lock``.
 
-The user and role are the ones the desk signed in as; reading users and roles from the
-server at unlock is not done yet (ADR 0005).
+``sign_in`` is how a desk opens one: the user name is the database login, the password
+gives (one Argon2id run) the login and the key that unwraps the user's key slot, and the
+role and key slot are read from the server. ``ServerSession.open`` (the tests' and the
+migration's) takes a data key and a role as given.
 """
 
 from __future__ import annotations
 
 import logging
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Callable
 
 from ..domain import codes as codes_mod
 from ..domain import roles
+from ..domain.errors import ValidationError
 from ..domain.uk_time import uk_date
 from ..problem_log import log_problem
-from ..store.errors import StoreError
-from ..store.server import ops
+from ..store.errors import ServerUnreachable, StoreError, WrongPassword
+from ..store.server import connect, ops, reading, signin
 from ..store.server.desk_store import ServerStore
+from .on_server import NotOnServer, not_yet
 from .session import Locked, table_in_force, utc_now
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,7 @@ class ServerSession:
     desk: ops.Desk
     clock: Callable[[], datetime] = utc_now
     must_change_password: bool = False
+    _locked: bool = field(default=False, init=False, repr=False)  # a lost connection stays "broken" once closed
 
     @classmethod
     def open(cls, conn, data_key: bytes, *, user: str, role: str, **kw) -> "ServerSession":
@@ -59,6 +64,8 @@ class ServerSession:
         return uk_date(self.clock())
 
     def _check_open(self) -> None:
+        if self.desk.conn.broken and not self._locked:  # lost, not locked: the desk's one sentence (H-76)
+            raise ServerUnreachable(ops.UNREACHABLE)
         if self.desk.conn.closed:
             raise Locked("The register is locked. Unlock it to continue.")
 
@@ -83,14 +90,16 @@ class ServerSession:
     @contextmanager
     def read_store(self, permission: str):
         self.require(permission)
-        yield ServerStore(self.desk)
+        with reading.unreachable_in_words(self.desk.conn):
+            yield ServerStore(self.desk)
 
     @contextmanager
     def search_store(self, permission: str):
         """Each read is its own statement on the desk's autocommit connection: it sees what
         was last committed by any desk."""
         self.require(permission)
-        yield ServerStore(self.desk)
+        with reading.unreachable_in_words(self.desk.conn):
+            yield ServerStore(self.desk)
 
     def at_once(self):
         """Session.at_once's place: on the server no task of this window holds the register
@@ -103,6 +112,7 @@ class ServerSession:
 
     def lock(self) -> None:
         """Audit the lock, then close the connection (the practice keys go with the desk)."""
+        self._locked = True
         if self.desk.conn.closed:
             return
         try:
@@ -112,3 +122,57 @@ class ServerSession:
             log_problem(log, "The lock was not written to the server's audit trail (server unreachable)", exc)
         finally:
             self.desk.conn.close()
+
+    # -- what the register file's Session has and the server does not yet (ADR 0015) --------
+    on_server = True  # services/on_server.py asks this, without importing psycopg
+
+    @property
+    def register(self):
+        """A service not yet ported reaches for the register file: one sentence, no traceback."""
+        raise NotOnServer(not_yet("this part of the program (it still needs a register file)"))
+
+    folder = register
+
+    def read(self, permission: str):
+        return self.register
+
+    read_committed = read_apart = read
+
+    def practice(self) -> dict:
+        return self.register
+
+
+def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: dict | None = None,
+            clock: Callable[[], datetime] = utc_now) -> ServerSession:
+    """Sign in at a desk on a server register: the user and their role come from the server.
+
+    A wrong password and an unknown login are one sentence (the server tells them apart to
+    nobody) and write nothing: without a sign-in there is no connection, and without the
+    user's key slot no key to chain an audit entry with (the server's own log records the
+    failed sign-in). A login whose key slot opens but who is not, or no longer, a user of
+    the practice's register is refused and the refusal is audited in the practice's chain."""
+    user = (user or "").strip()
+    if not user:
+        raise ValidationError("Enter your user name.", "user")
+    if not password:
+        raise ValidationError("Enter your password.", "password")
+    conn, unwrap = connect.connect_user(address, user, password, kdf=kdf)
+    try:
+        who = signin.account(conn, user)
+        if not who.has_slot:
+            raise WrongPassword(f"{user} is not a user of this practice's register on the server. Nothing was "
+                                "changed. Ask your practice manager to add you.")
+        role = who.role if who.active and who.role in roles.ROLES else None
+        desk = ops.Desk.unlock(conn, unwrap, user=user, role=role or "")
+        with desk.write(changes_register=False) as tx:
+            if role is None:
+                tx.audit("login", outcome="denied", detail="no longer a user" if who.role else "not a user")
+            else:
+                tx.audit("login", detail="password")
+        if role is None:
+            raise WrongPassword(f"{user} is not, or no longer, a user of this practice's register. Nothing was "
+                                "changed. Ask your practice manager.")
+        return ServerSession(desk, clock=clock)
+    except BaseException:
+        conn.close()
+        raise

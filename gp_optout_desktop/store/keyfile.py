@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import secrets
 import threading
@@ -28,10 +29,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from .. import child_task
+from ..problem_log import log_problem
 from . import atomic, filelock, keyschema
 from .errors import KeyDamaged, StoreError, Throttled, WrongPassword
 from ..domain.uk_time import uk
 
+log = logging.getLogger(__name__)
 FORMAT = 1
 # Argon2id for new key entries: 6 passes over 128 MiB in 6 lanes (ADR 0001, addendum of
 # issue 13). 128 MiB instead of 192 keeps the unlock's peak memory under the 250 MB target
@@ -100,11 +104,42 @@ class _Argon2Gate:
 ARGON2_GATE = _Argon2Gate()
 
 
+def _argon2id(password: str, salt: bytes, t: int, m_kib: int, p: int) -> bytes:
+    """One Argon2id run: in a process of its own in the desktop app (``derive_kek``)."""
+    return hash_secret_raw(password.encode("utf-8"), salt, t, m_kib, p, 32, Type.ID)
+
+
+def _argon2id_here(password: str, salt: bytes, t: int, m_kib: int, p: int) -> bytes:
+    with ARGON2_GATE.held():  # hash_secret_raw frees its memory before it returns
+        return _argon2id(password, salt, t, m_kib, p)
+
+
+_apart_failed = False  # a child ended without a key: derive here from then on, in this process
+
+
 def derive_kek(password: str, salt: bytes, kdf: dict) -> bytes:
+    """In the desktop app Argon2id runs in a short-lived child process (child_task), so the
+    app never holds its 128-192 MiB: only the 32-byte key comes back over the pipe, and the
+    unlock's peak memory is the register's alone (ADR 0001 addendum, H-81). If the child ends
+    without a key (killed, out of memory, a process that cannot run), this run is refused in
+    words with nothing derived and nothing written, and later runs in this process derive here
+    under ARGON2_GATE: a higher peak, but the register still opens. The command line and the
+    tests (child processes off) derive here."""
+    global _apart_failed
     keyschema.check_kdf("register.keys", "kdf", kdf)  # bounded before Argon2 runs
     if kdf.get("alg") == "argon2id":
-        with ARGON2_GATE.held():  # hash_secret_raw frees its memory before it returns
-            return hash_secret_raw(password.encode("utf-8"), salt, kdf["t"], kdf["m_kib"], kdf["p"], 32, Type.ID)
+        args = (password, salt, kdf["t"], kdf["m_kib"], kdf["p"])
+        if _apart_failed:
+            return _argon2id_here(*args)
+        try:
+            return child_task.run(_argon2id, *args, what="the password check", here=_argon2id_here)
+        except child_task.ChildTaskFailed as exc:
+            _apart_failed = True
+            log_problem(log, "The password check's process ended without a key; checking in the app from now on",
+                        exc)
+            raise child_task.ChildTaskFailed(
+                "The password check stopped before it finished (its process ended). Nothing was changed. Try "
+                "again: the next try checks the password in the app itself.") from None
     if kdf.get("alg") == "hkdf-sha256":  # only for the recovery key, which is itself 256 random bits
         return HKDF(hashes.SHA256(), 32, salt, b"gp-optout recovery").derive(password.encode("utf-8"))
     raise StoreError(f"The key file uses an unknown key derivation '{kdf.get('alg')}'.")

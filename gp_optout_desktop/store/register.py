@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .. import child_task
 from . import attest, certs, database, keyfile, location, meta, readers, retired, schema, seal
 from . import users as users_store
 from .audit import HEAD_META, AuditChain, Head, Signer, Verification, load_key
@@ -224,6 +225,17 @@ def _unwrap(keys: keyfile.KeyFile, user: str, password: str | None, recovery_key
     return slot
 
 
+def _prepared_rewrap(slot: keyfile.Slot, password: str) -> keyfile.Rewrap | None:
+    """The re-wrapped entry, or None when its Argon2id child process died (out of memory, killed):
+    the password was right and the old entry still unlocks, so the unlock stands and the next
+    one tries again; refusing it would refuse every unlock for as long as the cause lasts."""
+    try:
+        return keyfile.prepare_rewrap(slot, password)
+    except child_task.ChildTaskFailed as exc:
+        log_problem(log, "The key entry was not re-wrapped with the new key-derivation parameters", exc)
+        return None
+
+
 def _chain(db: database.Database, hmac_key: bytes | None, register_id: str) -> AuditChain:
     acc = attest.Accumulator()
     attest.install(db.conn, acc)
@@ -345,7 +357,7 @@ def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key
         pending = keys_path.with_name(keys_path.name + ".next")
         if pending.exists():
             keys, slot = _finish_interrupted_rekey(folder, keys, slot, pending, user, password, recovery_key)
-        prepared = keyfile.prepare_rewrap(slot, password) if rewrap and recovery_key is None and password else None
+        prepared = _prepared_rewrap(slot, password) if rewrap and recovery_key is None and password else None
     data_key = slot.data_key
     db = _open_db(folder, data_key, create=False)
     try:

@@ -1,4 +1,7 @@
-"""Entry point of the desktop app: ``python -m gp_optout_desktop.ui.app [--register PATH]``."""
+"""Entry point of the desktop app: ``python -m gp_optout_desktop.ui.app [--register PATH | --database URL]``.
+
+``--database postgresql://...`` (or GP_OPTOUT_DATABASE) opens a sign-in to a server register
+instead of the register folder, which stays the default (docs/server-setup.md section 6)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="gp-optout-desktop", description="The GP objection register desktop app.")
     parser.add_argument("--register", type=Path, default=None,
                         help="the register folder (default: the user's data folder, or $GP_OPTOUT_REGISTER)")
+    parser.add_argument("--database", default=None, metavar="URL",
+                        help="a server register: postgresql://HOST/DATABASE?sslrootcert=CA-FILE "
+                             "(default: $GP_OPTOUT_DATABASE; without either, the register folder)")
     return parser.parse_args(argv)
 
 
@@ -66,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("GP objection register")
     folder = args.register or default_register()
+    server = server_address(args.database)
+    if server is False:
+        return 2
+    if server is not None:
+        return _run(app, MainWindow(None, QSettings(ORGANISATION, APPLICATION), app=app, server=server), folder)
     lock = window_lock(folder)
     if lock is None:
         from . import dialogs
@@ -73,16 +84,39 @@ def main(argv: list[str] | None = None) -> int:
         dialogs.inform(None, ALREADY_OPEN, "This register is already open in another window on this computer "
                                            "(it may be minimised or locked). Use that window.")
         return 1
+    try:
+        return _run(app, MainWindow(folder, QSettings(ORGANISATION, APPLICATION), app=app), folder)
+    finally:
+        lock.unlock()
+
+
+def server_address(arg: str | None):
+    """The server named by --database or GP_OPTOUT_DATABASE (None: the register folder); False,
+    after saying why in one sentence, when the address is refused (nothing is sent)."""
+    from ..store.errors import StoreError
+    from ..store.server import connect
+
+    try:
+        return connect.address_from(arg)
+    except StoreError as exc:
+        from . import dialogs
+
+        dialogs.inform(None, "Server register", str(exc))
+        return False
+
+
+def _run(app, window, folder: Path) -> int:
+    """Show the window and run until it closes. The problem log (no patient data) is kept
+    beside the register folder, or the default one on a server register."""
     from ..problem_log import start_file_log
+    from . import responsive
 
     start_file_log(folder)
-    window = MainWindow(folder, QSettings(ORGANISATION, APPLICATION), app=app)
     window.show()
     try:
         return app.exec()
     finally:
         responsive.forget()
-        lock.unlock()
 
 
 if __name__ == "__main__":

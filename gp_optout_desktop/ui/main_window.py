@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QListWidget, Q
 from ..domain import roles
 from ..problem_log import log_problem, where_to_look
 from ..services import settings as settings_service
+from ..services.on_server import not_yet, on_server
 from ..store.errors import StoreError
 from . import exclusion_status, responsive, worker
 from .style import STYLE_SHEET
@@ -43,6 +45,26 @@ def demo_hint_text() -> str:
     return f"Demo register of synthetic patients. Users and passwords: {users}."
 
 
+def server_sign_in(address) -> Callable:
+    """The unlock form's sign-in on a server register (imported when used: psycopg)."""
+
+    def sign_in(_folder, user: str, password: str):
+        from ..services import server_session
+
+        return server_session.sign_in(address, user, password)
+
+    return sign_in
+
+
+def not_on_server_page(title: str) -> QLabel:
+    """A screen the server register cannot run yet, in its place in the list: one sentence."""
+    page = QLabel(not_yet(f"the {title} screen") + " The front desk (search, patients, objections) works.")
+    page.setWordWrap(True)
+    page.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    page.setAccessibleName("Not available on a server register")
+    return page
+
+
 def load_screens() -> list:
     from .screens import SCREENS
 
@@ -50,9 +72,13 @@ def load_screens() -> list:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, folder: Path, settings: QSettings, *, idle_ms: int | None = None, app: QApplication | None = None):
+    def __init__(self, folder: Path | None, settings: QSettings, *, idle_ms: int | None = None,
+                 app: QApplication | None = None, server=None, sign_in: Callable | None = None):
+        """``server`` (a store.server.connect.ServerAddress): the register is on that server, not
+        in ``folder``; ``sign_in`` replaces services.server_session.sign_in (tests)."""
         super().__init__()
-        self.folder = Path(folder)
+        self.server = server
+        self.folder = Path(folder) if folder is not None else None
         self.settings = settings
         self.session = None
         self.bus = ChangeBus(self)
@@ -70,7 +96,10 @@ class MainWindow(QMainWindow):
         self.setStyleSheet(STYLE_SHEET)
 
         self.pages = QStackedWidget()
-        self.unlock = UnlockWidget(self.folder)
+        if server is not None:
+            self.unlock = UnlockWidget(None, unlock_fn=sign_in or server_sign_in(server), server=server.describe())
+        else:
+            self.unlock = UnlockWidget(self.folder)
         self.unlock.unlocked.connect(self.on_unlocked)
         self.workspace = QWidget()
         self.nav = QListWidget()
@@ -95,7 +124,7 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.unlock)
         self.pages.addWidget(self.workspace)
         self.first_run = None
-        if not settings_service.register_exists(self.folder):
+        if server is None and not settings_service.register_exists(self.folder):
             from .first_run import FirstRunWidget
 
             self.first_run = FirstRunWidget(self.folder)
@@ -121,7 +150,7 @@ class MainWindow(QMainWindow):
         self.bus.changed.connect(self._on_changed)
         self.bus.locked.connect(self._locked_elsewhere)
         self._restore_geometry()
-        if self.settings.value(f"demo/{self.folder}", False, type=bool):
+        if server is None and self.settings.value(f"demo/{self.folder}", False, type=bool):
             self.unlock.set_hint(demo_hint_text())
         self.unlock.prepare(self.settings.value("unlock/last_user", "", type=str))
 
@@ -179,7 +208,12 @@ class MainWindow(QMainWindow):
             self.user_label.setText("Locked")
             self.exclusion_label.clear()
             return
-        self.user_label.setText(f"Signed in: {self.session.user} ({roles.ROLE_LABELS.get(self.session.role, self.session.role)})")
+        self.user_label.setText(f"Signed in: {self.session.user} ({roles.ROLE_LABELS.get(self.session.role, self.session.role)})"
+                                + (f" on the server {self.server.describe()}" if self.server is not None else ""))
+        if on_server(self.session):
+            self.exclusion_label.setText(not_yet("the exclusion file"))
+            self.exclusion_label.setStyleSheet("")
+            return
         text = exclusion_status.describe(self.session)
         self.exclusion_label.setText(text)
         self.exclusion_label.setStyleSheet("color: #b00020; font-weight: bold;" if exclusion_status.needs_attention(text) else "")
@@ -194,6 +228,12 @@ class MainWindow(QMainWindow):
         self._unbuilt = []
         for spec in load_screens():
             if not roles.allowed(self.session.role, spec.permission):
+                continue
+            if on_server(self.session):
+                page = not_on_server_page(spec.title)
+                self.screens.addWidget(page)
+                self.nav.addItem(spec.title)
+                self._extra.append((spec.title, page, ScopedBus(self.bus)))
                 continue
             holder = QWidget()  # stands in the stack at the screen's row until it is built
             self.screens.addWidget(holder)
@@ -266,14 +306,15 @@ class MainWindow(QMainWindow):
             self.desk.to_search()
         self._read_idle_minutes()
         self.idle.start()
-        self.integrity.start()  # off the UI thread, after unlock instead of during it (ADR 0011)
+        if not on_server(session):  # the file's integrity checks; the server's chain check is not ported yet
+            self.integrity.start()  # off the UI thread, after unlock instead of during it (ADR 0011)
         responsive.settled()
 
     def _read_idle_minutes(self) -> None:
         """The idle lock's time from the register: at unlock, and again when a practice manager
         changes it (a ChangeSet with area 'settings'). A test's fixed time is left alone."""
-        if self._idle_override is not None or self.session is None:
-            return
+        if self._idle_override is not None or self.session is None or on_server(self.session):
+            return  # on a server: the default time (the practice's settings are not ported yet)
         try:
             self.idle.set_timeout_ms(settings_service.idle_lock_minutes(self.session) * 60_000)
         except StoreError as exc:
@@ -308,7 +349,8 @@ class MainWindow(QMainWindow):
             session.lock()
         except StoreError as exc:
             log_problem(log, "Locking could not be completed normally; the register was closed", exc)
-            session.register.close()
+            if not on_server(session):
+                session.register.close()
         self.lock_action.setEnabled(False)
         self._update_status()
         self.unlock.prepare(session.user)

@@ -78,11 +78,15 @@ def password_edit(name: str) -> QLineEdit:
 class UnlockWidget(QWidget):
     unlocked = Signal(object)  # services.session.Session
 
-    def __init__(self, folder: Path, *, unlock_fn: Callable = session_service.unlock,
+    def __init__(self, folder: Path | None, *, unlock_fn: Callable = session_service.unlock,
                  recovery_fn: Callable = session_service.unlock_with_recovery,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), parent=None):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), server: str | None = None,
+                 parent=None):
         super().__init__(parent)
-        self.folder = Path(folder)
+        # ``server``: the register is on that server (host:port/database); ``unlock_fn`` signs in there
+        # (services/server_session.py sign_in) and there is no recovery key or backup to restore here.
+        self.server = server
+        self.folder = Path(folder) if folder is not None else None
         self._unlock_fn = unlock_fn
         self._recovery_fn = recovery_fn
         self._clock = clock
@@ -102,7 +106,8 @@ class UnlockWidget(QWidget):
     def _build_login(self) -> QWidget:
         inner = QWidget()
         v = QVBoxLayout(inner)
-        v.addWidget(heading("Unlock the objection register"))
+        v.addWidget(heading("Sign in to the objection register on the server" if self.server
+                            else "Unlock the objection register"))
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.hint.setAccessibleName("Hint")
@@ -146,6 +151,7 @@ class UnlockWidget(QWidget):
                                         "was created, then choose a new password")
         self.recovery_toggle.toggled.connect(self._recovery_mode)
         v.addWidget(self.recovery_toggle)
+        self.recovery_toggle.setVisible(not self.server)  # the server's practice manager re-issues a lost slot
         # The way out when the register cannot be read (damaged, or it lost saved changes in a crash):
         # shown only then, it restores the latest backup in its place.
         self.restore_button = QPushButton("Restore the latest &backup…")
@@ -156,7 +162,8 @@ class UnlockWidget(QWidget):
         self.restore_button.clicked.connect(self.restore_backup)
         self.restore_button.hide()
         v.addWidget(self.restore_button)
-        where = QLabel(f"Register: {self.folder}")
+        where = QLabel(f"Register on the server {self.server}" if self.server else f"Register: {self.folder}")
+        where.setAccessibleName("Register")
         where.setWordWrap(True)
         where.setStyleSheet("color: #555;")
         v.addWidget(where)
@@ -261,7 +268,7 @@ class UnlockWidget(QWidget):
             self._retry_timer.start(wait_ms)
         elif isinstance(exc, (StoreError, ValidationError)):
             self.error.show_error(str(exc))
-            self.restore_button.setVisible(isinstance(exc, RegisterCorrupt))
+            self.restore_button.setVisible(isinstance(exc, RegisterCorrupt) and not self.server)
         else:
             self.error.show_error(f"The register could not be opened ({exc.__class__.__name__}).")
         self.password.setFocus()

@@ -240,3 +240,18 @@ def test_a_newer_set_at_a_revision_of_twelve_digits_is_left_as_it_is(tmp_path, k
     refused("This folder already holds a newer exclusion set (register revision 100000000005; this register is at "
             "6), so it was left as it is. Check that this is the right register and the right folder.",
             tmp_path, key, revision=6)
+
+
+def test_an_export_works_under_a_umask_that_takes_the_owners_own_rights(tmp_path, key):
+    """A desk whose umask removes the owner's write and search rights (0o277: a locked-down
+    profile) still writes a set: the new generation folder is given 0o700 whatever the umask,
+    so its files can be written and read back (the tests may run as root, whom no mode stops:
+    hence the mode is checked too)."""
+    (tmp_path / "out").mkdir()  # the export folder exists (set up with normal rights)
+    old = os.umask(0o277)
+    try:
+        result = export(tmp_path / "out", key, revision=3)
+    finally:
+        os.umask(old)
+    assert result.row_count == 10
+    assert (result.generation.stat().st_mode & 0o777) == 0o700

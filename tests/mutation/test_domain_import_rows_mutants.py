@@ -162,6 +162,22 @@ def test_the_rows_cells_do_not_decide_the_separator():
     assert sniff_delimiter(text) == ";"
 
 
+def test_empty_columns_before_the_names_count_towards_the_separator():
+    # Tabs before the first name are empty tab-separated columns, not padding to strip: the
+    # header splits more often on tabs, so the file is read as tab-separated (and refused for
+    # its missing columns, with nothing read into the wrong ones).
+    assert sniff_delimiter("\t\t\tNHS Number;Surname\n") == "\t"
+    assert sniff_delimiter("\ufeff\t\t\tNHS Number;Surname\n") == "\t"
+
+
+def test_an_address_cell_with_a_line_break_inside_its_quotes_is_kept_as_written():
+    # A clinical system may export a multi-line address in one quoted cell: CSV keeps the
+    # cell's line break as the file has it, and the row stays one row.
+    header = HEADER + ",Address Line 1,Address Line 2"
+    [row] = read(f'{N[2]},Test,Bo,06/01/1970,LS1 4AP,9Nu0,02/02/2014,"Flat 2\r\nPark House",Leeds', header=header)
+    assert row.patient.address == ("Flat 2\r\nPark House", "Leeds")
+
+
 def test_every_address_line_is_kept():
     header = HEADER + ",Address Line 1,Address Line 2,Address Line 3"
     [row] = read(f"{N[2]},Test,Bo,06/01/1970,LS1 4AP,9Nu0,02/02/2014,Flat 2,1 Park Row,Leeds", header=header)

@@ -137,3 +137,21 @@ def test_register_pairs_the_export_does_not_show_each_get_their_line_and_the_old
     assert found.confirm_practice == [15]
     # The practice-wide code has waited since it was queued, before the objection's code went.
     assert found.not_coded_oldest == date(2026, 3, 1)
+
+
+def test_namesakes_are_listed_by_nhs_number_with_the_unnumbered_first():
+    """Two or more people of the same name in one category: listed by NHS number, and one the
+    register holds without a number (it cannot be matched: "add it") first, so the list reads
+    the same at every run and the manager can tick it off against the clinical system's."""
+    names = {1: N[3], 2: None, 3: N[1], 4: N[2]}
+    pairs = {(pid, "type1"): RegisterPair(pid, "type1", active=True,
+                                          events=[(pid * 10, "register", True, date(2026, 6, pid))])
+             for pid in names}
+
+    def namesakes(ids):
+        return {pid: (names[pid], "", "Pat", "Oak", "1970-01-01") for pid in ids}
+
+    found = compare([], pairs, {}, namesakes)
+    assert [(i.category, i.nhs) for i in found.items] == [
+        (NOT_CODED, None), (NOT_CODED, N[1]), (NOT_CODED, N[2]), (NOT_CODED, N[3])]
+    assert found.items[0].reason == "no NHS number in the register, so it cannot be matched: add it"

@@ -7,8 +7,13 @@ without any widget.
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtGui import QColor
 
 from ...domain import roles
+from .item_table import ACCESSIBLE, DISPLAY, FOREGROUND, HORIZONTAL
+
+ALIGNMENT = Qt.ItemDataRole.TextAlignmentRole.value
+_CENTRE = int(Qt.AlignmentFlag.AlignCenter.value)
 
 ROLE_ORDER = (roles.RECEPTIONIST, roles.GP, roles.MANAGER)
 
@@ -61,27 +66,35 @@ class UsersModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()):
         return 0 if parent.isValid() else len(self.HEADERS)
 
-    def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid() or role not in (Qt.DisplayRole, Qt.AccessibleTextRole):
+    def data(self, index, role=DISPLAY):
+        role = int(role)
+        if not index.isValid() or (role != DISPLAY and role != ACCESSIBLE):
             return None
         name, user_role = self._rows[index.row()]
         return name if index.column() == 0 else roles.ROLE_LABELS.get(user_role, user_role)
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role == Qt.DisplayRole and orientation == Qt.Horizontal:
+    def headerData(self, section, orientation, role=DISPLAY):
+        if int(role) == DISPLAY and orientation == HORIZONTAL:
             return self.HEADERS[section]
         return None
 
 
 class PermissionsModel(QAbstractTableModel):
     """Rows: what can be done; columns: the roles; cells 'Yes' or 'No' (words, not ticks,
-    so a screen reader says them)."""
+    so a screen reader says them).
+
+    The cells are made once and roles compared as ints: the view sizes its columns by
+    asking every cell, and comparing PySide's role enums per call held the UI thread for
+    about 60 ms while the screen was built after an unlock (issue 13)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         everyone = [a for a in sorted(roles.ALL_ACTIONS) if all(roles.allowed(r, a) for r in ROLE_ORDER)]
         some = [a for a in sorted(roles.ALL_ACTIONS) if a not in everyone]
         self._actions = some + everyone  # the differences first: that is what a manager looks for
+        self._cells = [(action_label(a),) + tuple(roles.allowed(r, a) for r in ROLE_ORDER) for a in self._actions]
+        self._colours = {True: QColor("#004b1c"), False: QColor("#6b6b6b")}
+        self._headers = ("May…",) + tuple(roles.ROLE_LABELS[r] for r in ROLE_ORDER)
 
     def action_at(self, row: int) -> str:
         return self._actions[row]
@@ -92,24 +105,22 @@ class PermissionsModel(QAbstractTableModel):
     def columnCount(self, parent=QModelIndex()):
         return 0 if parent.isValid() else 1 + len(ROLE_ORDER)
 
-    def data(self, index, role=Qt.DisplayRole):
+    def data(self, index, role=DISPLAY):
         if not index.isValid():
             return None
-        action = self._actions[index.row()]
+        role = int(role)  # an int from Qt's views; an enum from Python callers
+        cell = self._cells[index.row()][index.column()]
         if index.column() == 0:
-            return action_label(action) if role in (Qt.DisplayRole, Qt.AccessibleTextRole) else None
-        may = roles.allowed(ROLE_ORDER[index.column() - 1], action)
-        if role in (Qt.DisplayRole, Qt.AccessibleTextRole):
-            return "Yes" if may else "No"
-        if role == Qt.TextAlignmentRole:
-            return int(Qt.AlignCenter)
-        if role == Qt.ForegroundRole:
-            from PySide6.QtGui import QColor
-
-            return QColor("#004b1c") if may else QColor("#6b6b6b")
+            return cell if role == DISPLAY or role == ACCESSIBLE else None
+        if role == DISPLAY or role == ACCESSIBLE:
+            return "Yes" if cell else "No"
+        if role == ALIGNMENT:
+            return _CENTRE
+        if role == FOREGROUND:
+            return self._colours[cell]
         return None
 
-    def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if role != Qt.DisplayRole or orientation != Qt.Horizontal:
+    def headerData(self, section, orientation, role=DISPLAY):
+        if int(role) != DISPLAY or orientation != HORIZONTAL:
             return None
-        return "May…" if section == 0 else roles.ROLE_LABELS[ROLE_ORDER[section - 1]]
+        return self._headers[section]

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel
 
 from ...services import exclusion as exclusion_service
+from ...services.on_server import on_server
 from ._task import TaskRunner
 
 
@@ -55,7 +56,7 @@ class PolicyBanner(QFrame):
 
     def refresh(self) -> None:
         session = self._session_provider()
-        if session is None:
+        if session is None or on_server(session):  # not ported to the server yet: the patient view says so
             self.clear()
             return
         self.runner.run(lambda: exclusion_service.practice_optout_status(session), self._show, lambda _exc: self.clear())

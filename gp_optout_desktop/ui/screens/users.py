@@ -16,6 +16,7 @@ from ...services import users as users_service
 from ..models.users_model import ROLE_ORDER, PermissionsModel, UsersModel
 from . import _ask
 from .base import Screen
+from ..widgets import fit_columns
 
 TITLE = "Users"
 
@@ -125,9 +126,8 @@ class UsersScreen(Screen):
         view.setModel(self.permissions)
         view.setAccessibleName("Who can do what")
         view.verticalHeader().hide()
+        fit_columns(view)  # measured once: "Yes", "No" and the headings do not change (not ResizeToContents)
         view.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
-        for col in range(1, self.permissions.columnCount()):
-            view.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeToContents)
         view.setEditTriggers(QAbstractItemView.NoEditTriggers)
         layout.addWidget(view)
         self.permissions_view = view

@@ -1,0 +1,179 @@
+"""The desk window pointed at a server register (--database / GP_OPTOUT_DATABASE): the real
+main window, driven with qtbot, signing in to the real PostgreSQL the tests start. The front
+desk works on the server; every screen not ported says so in one sentence; a lost server is
+"Nothing was saved" and nothing is written on this computer."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
+
+from gp_optout_desktop.domain import nhs_number, roles
+from gp_optout_desktop.services import patients, server_session
+from gp_optout_desktop.ui import dialogs
+from gp_optout_desktop.ui.desk import DONE, PATIENT, RECORD
+from gp_optout_desktop.ui.main_window import MainWindow
+from gp_optout_desktop.ui.patient_view import SERVER_NOTE
+from tests.server import accounts
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def server(pg_db):
+    reg = accounts.Register(pg_db)
+    reg.rita = reg.add_user("rita", "rita-password-1", roles.RECEPTIONIST)
+    reg.mo = reg.add_user("mo", "mo-password-1", roles.MANAGER)
+    reg.manager = server_session.sign_in(accounts.address(pg_db), reg.mo, "mo-password-1")
+    yield reg
+    reg.manager.lock()
+    reg.close()
+
+
+def _window(qtbot, settings, pg_db, **kw) -> MainWindow:
+    window = MainWindow(None, settings, server=accounts.address(pg_db), **kw)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def _sign_in(qtbot, window, user: str, password: str) -> None:
+    window.unlock.user.setText(user)
+    window.unlock.password.setText(password)
+    window.unlock.submit()
+    qtbot.waitUntil(lambda: window.session is not None or window.unlock.error.isVisible(), timeout=30000)
+
+
+def _open(qtbot, window, number: str) -> None:
+    front = window.desk.front
+    front.search.clear()
+    qtbot.keyClicks(front.search, number)
+    qtbot.keyClick(front.search, Qt.Key.Key_Return)  # one match: Enter opens it
+
+
+def test_a_receptionist_signs_in_to_the_server_and_records_and_withdraws_an_objection(qtbot, settings, pg_db,
+                                                                                      server, tmp_path):
+    number = nhs_number.synthetic(710_000)
+    pid = patients.add(server.manager, surname="Serverside", forenames="Sam", dob="1970-01-01",
+                       postcode_raw="LS1 4AP", nhs=number).data["patient_id"]
+    window = _window(qtbot, settings, pg_db)
+    assert window.unlock.recovery_toggle.isHidden()  # no recovery key or local backup on a server
+    where = [w.text() for w in window.unlock.findChildren(QLabel) if w.accessibleName() == "Register"]
+    assert where == [f"Register on the server {accounts.address(pg_db).describe()}"]
+    audit_before = server.audit()
+
+    _sign_in(qtbot, window, server.rita, "wrong-password-1")
+    assert window.session is None
+    assert window.unlock.error.text() == "The server refused the sign-in: the user name or password is wrong."
+    assert server.audit() == audit_before  # nothing written
+
+    _sign_in(qtbot, window, server.rita, "rita-password-1")
+    qtbot.waitUntil(window.screens_ready)
+    assert (window.session.user, window.session.role) == (server.rita, roles.RECEPTIONIST)  # read from the server
+    assert window.user_label.text().startswith(f"Signed in: {server.rita} (Receptionist) on the server ")
+    assert window.exclusion_label.text() == "Not available on a server register yet: the exclusion file."
+    titles = [window.nav.item(i).text() for i in range(window.nav.count())]
+    assert titles[0] == "Front desk" and len(titles) > 2
+    for row, title in enumerate(titles[1:], 1):
+        page = window.screens.widget(row)
+        assert isinstance(page, QLabel)
+        assert page.text().startswith(f"Not available on a server register yet: the {title} screen.")
+
+    _open(qtbot, window, number)
+    assert window.desk.currentIndex() == PATIENT
+    view = window.desk.patient
+    assert view.name.text() == "Sam Serverside" and view.message.text() == SERVER_NOTE
+    view.record_button.click()
+    assert window.desk.currentIndex() == RECORD
+    dialogs.set_next_answer("Record")  # the read-back of who it is for
+    window.desk.record.save_button.click()
+    assert window.desk.currentIndex() == DONE
+    assert window.desk.done.text.text().startswith("Type 1 objection recorded for Sam Serverside.")
+    record = patients.view(server.manager, pid)  # another desk sees it on the server
+    assert record.statuses["type1"].active and record.history[-1].recorded_by == server.rita
+
+    window.desk.done.open_button.click()
+    assert window.desk.currentIndex() == PATIENT and view.withdraw_button.isEnabled()
+    view.withdraw_button.click()
+    dialogs.set_next_answer("Withdraw")
+    window.desk.record.save_button.click()
+    assert window.desk.currentIndex() == DONE
+    assert window.desk.done.text.text().startswith("Type 1 objection withdrawn for Sam Serverside.")
+    assert not patients.view(server.manager, pid).statuses["type1"].active
+
+    window.lock()
+    assert window.session is None and window.pages.currentWidget() is window.unlock
+    actions = [(r[1], r[3]) for r in server.audit()]
+    assert (server.rita, "login") in actions and actions[-1] == (server.rita, "session.lock")
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["settings.ini"])  # no register here
+
+
+def test_a_server_lost_at_the_desk_says_nothing_was_saved_and_writes_nothing_here(qtbot, settings, pg_db, server,
+                                                                                 tmp_path):
+    import psycopg
+
+    number = nhs_number.synthetic(720_000)
+    pid = patients.add(server.manager, surname="Outage", forenames="Olly", dob="1970-01-01",
+                       postcode_raw="LS1 4AP", nhs=number).data["patient_id"]
+    window = _window(qtbot, settings, pg_db)
+    _sign_in(qtbot, window, server.rita, "rita-password-1")
+    qtbot.waitUntil(window.screens_ready)
+    _open(qtbot, window, number)
+    window.desk.patient.record_button.click()
+    with psycopg.connect(pg_db.admin_conninfo, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (window.session.desk.conn.info.backend_pid,))
+    window.desk.record.save_button.click()  # refused before the read-back: the people on it cannot be read
+    assert window.desk.currentIndex() == RECORD  # the form and what was typed stay
+    shown = [m.text() for m in window.desk.record.findChildren(QLabel) if m.isVisible() and "Nothing was saved" in m.text()]
+    assert shown and "could not be reached" in shown[0]
+    assert patients.view(server.manager, pid).history == []
+    window.desk.record.cancel()
+    window.desk.to_search()
+    window.desk.front.search.setText(number)
+    window.desk.front.search_now()
+    assert "Nothing was saved" in window.desk.front.summary.text()
+    window.lock()  # the lock's audit entry cannot be written; the window locks regardless
+    assert window.session is None
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["settings.ini"])
+
+
+def test_an_unreachable_server_at_sign_in_says_so_and_nothing_was_saved(qtbot, settings, pg_db, server):
+    from tests.server.cluster import free_port
+
+    url = accounts.url(pg_db).replace(f":{pg_db.server.port}/", f":{free_port()}/")
+    from gp_optout_desktop.store.server import connect
+
+    window = MainWindow(None, settings, server=connect.parse(url))
+    qtbot.addWidget(window)
+    window.show()
+    _sign_in(qtbot, window, server.rita, "rita-password-1")
+    assert window.session is None
+    assert "cannot be reached" in window.unlock.error.text() and "Nothing was saved" in window.unlock.error.text()
+
+
+def test_the_entry_point_opens_a_server_sign_in_from_the_option_or_the_environment(qtbot, pg_db, monkeypatch,
+                                                                                    tmp_path):
+    from gp_optout_desktop.ui import app
+
+    url = accounts.url(pg_db)
+    assert app.parse_args(["--database", url]).database == url
+    opened = []
+    monkeypatch.setattr(app, "_run", lambda _app, window, _folder: opened.append(window) or 0)
+    folder = tmp_path / "register"
+    assert app.main(["--register", str(folder), "--database", url]) == 0
+    monkeypatch.setenv("GP_OPTOUT_DATABASE", url)
+    assert app.main(["--register", str(folder)]) == 0
+    for window in opened:
+        qtbot.addWidget(window)
+        assert window.server == accounts.address(pg_db) and window.pages.currentWidget() is window.unlock
+        assert window.first_run is None and window.unlock.user.isEnabled()
+    assert len(opened) == 2 and not folder.exists()  # the register folder is not touched
+    monkeypatch.delenv("GP_OPTOUT_DATABASE")
+    assert app.main(["--register", str(folder)]) == 0 and opened[-1].server is None  # the folder stays the default
+    qtbot.addWidget(opened[-1])
+
+    dialogs.set_next_answer("OK")
+    assert app.main(["--database", url + "&sslmode=require"]) == 2
+    assert dialogs.shown[-1][0] == "Server register" and "sslmode=verify-full" in dialogs.shown[-1][1]
