@@ -520,7 +520,7 @@ print(int(status["VmHWM"].split()[0]) / 1024)
 _DERIVE_TIME = r"""
 import json, os, sys
 from gp_optout_desktop.store import keyfile
-os.nice(5)  # the app's task threads' priority (ui.responsive.TASK_NICE), where the unlock ran it
+os.nice(5)  # the app's task threads' priority (gp_optout_desktop.priority.NICE), where the unlock ran it
 print(keyfile.kdf_seconds(json.loads(sys.argv[1])))
 """
 

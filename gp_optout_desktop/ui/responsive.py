@@ -10,7 +10,8 @@ it takes to walk every object the process keeps. So:
   (tasks pay a few per cent in switches; measured in benchmarks/bench_ui.py);
 - letters are rendered in a process of their own (letters.apart), and heavy reads
   (reconcile's comparison, a backup's checks) in one of their own (child_task);
-- task threads run at a lower priority (nice +5 on Linux): on a busy PC the UI thread
+- task threads and task processes run at a lower priority (nice +5 on Linux, below normal
+  on Windows: gp_optout_desktop.priority): on a busy PC the UI thread
   gets the CPU first, and a task takes a little longer instead;
 - while a register is open, the objects made up to the unlock (modules, screens, the
   window) are frozen out of the collector's walks (gc.freeze); they are unfrozen at lock;
@@ -28,11 +29,10 @@ import sys
 import threading
 from contextlib import contextmanager
 
-from .. import child_task
+from .. import child_task, priority
 from ..letters import apart
 
 SWITCH_INTERVAL_S = 0.001
-TASK_NICE = 5
 _lower_tasks = False
 _lowered = threading.local()
 
@@ -47,19 +47,13 @@ def tune() -> None:
 
 
 def lower_this_thread() -> None:
-    """A task thread (ui.worker) gives way to the UI thread: nice +5 for this thread only
-    (Linux sets priorities per thread). Once per thread: an unprivileged thread cannot
-    raise it again, and the pool's threads only ever run tasks. Elsewhere: nothing."""
+    """A task thread (ui.worker) gives way to the UI thread: nice +5 for this thread only on
+    Linux, below normal on Windows (priority.lower_this_thread). Once per thread: an
+    unprivileged thread cannot raise it again, and the pool's threads only ever run tasks."""
     if not _lower_tasks or getattr(_lowered, "done", False):
         return
     _lowered.done = True
-    if sys.platform.startswith("linux"):
-        import os
-
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TASK_NICE)
-        except OSError:  # why: not allowed here: the task runs at the window's priority, as before
-            pass
+    priority.lower_this_thread()
 
 
 def settled() -> None:
