@@ -43,6 +43,9 @@ class ServerSession:
     # read-only snapshot, while the window writes on ``desk``'s; without one, on ``desk``'s.
     search_desk: ops.Desk | None = None
     _search_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Opens another connection as this desk's login (sign_in sets it; the live watcher's, which
+    # reconnects with it): holds the derived login password, never the typed one; dropped at lock.
+    reconnect: Callable[[], object] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, conn, data_key: bytes, *, user: str, role: str, **kw) -> "ServerSession":
@@ -119,7 +122,7 @@ class ServerSession:
 
     def lock(self) -> None:
         """Audit the lock, then close the connection (the practice keys go with the desk)."""
-        self._locked = True
+        self._locked, self.reconnect = True, None
         if self.desk.conn.closed:
             return
         try:
@@ -185,7 +188,8 @@ def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: di
                                 "changed. Ask your practice manager.")
         searches = connect.connect(address, user, login_password)
         searches.autocommit = True
-        return ServerSession(desk, clock=clock, search_desk=ops.Desk(searches, desk.keys, desk.practice_id, user, role))
+        return ServerSession(desk, clock=clock, search_desk=ops.Desk(searches, desk.keys, desk.practice_id, user, role),
+                             reconnect=lambda: connect.connect(address, user, login_password))
     except BaseException:
         conn.close()
         raise
