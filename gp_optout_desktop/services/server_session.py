@@ -77,7 +77,7 @@ class ServerSession:
         and (unless an audited read) the revision bumped, as the transaction's last step."""
         self.require(permission)
         with self.desk.write(changes_register=changes_register) as tx:
-            tx.store = ServerStore(self.desk, tx)
+            tx.store = ServerStore(self.desk, tx, announce=changes_register)
             yield tx
 
     @contextmanager
