@@ -10,7 +10,9 @@
    beside a bare QApplication process; and the peak of a whole app process that unlocks
    and builds every screen, for the first unlock of a user with an earlier 192 MiB key
    entry and for a later one, each beside a bare QApplication process running one Argon2id
-   derivation with the same parameters.
+   derivation with the same parameters in itself (what the app held before Argon2id moved to a
+   child process of its own; the bare QApplication alone is in the note), then that unlock's
+   wall time beside the same Argon2id runs in-process (target: + 1.0 s at most).
 
 The 1M register is generated once with production Argon2 and cached in
 benchmarks/out/ (gitignored): the first run takes a few minutes.
@@ -463,13 +465,14 @@ def stalls(folder: Path) -> None:
 
 
 _PEAK_APP = r"""
-import json, sys, tempfile
+import json, resource, sys, tempfile, time
 from PySide6.QtCore import QEventLoop, QSettings, QThreadPool
 from PySide6.QtWidgets import QApplication
 from gp_optout_desktop.services import session as session_service
-from gp_optout_desktop.ui import warm
+from gp_optout_desktop.ui import responsive, warm
 from gp_optout_desktop.ui.main_window import MainWindow
 folder, user, password = sys.argv[1:4]
+responsive.tune()  # what ui.app.main does first: child processes on (Argon2id in one of its own, issue 13)
 app = QApplication([])
 window = MainWindow(folder, QSettings(tempfile.mktemp(suffix=".ini"), QSettings.Format.IniFormat))
 window.resize(1366, 768)
@@ -479,7 +482,15 @@ if hasattr(warm, "mark"):  # what the unlock screen does: the warm-up imports wa
     warm.start(warm.mark())
 else:  # an older BENCH_CODE: they ran during Argon2
     warm.start()
-unlocked = session_service.unlock(folder, user, password)  # a worker in the app; the same memory
+def unlock():  # on a thread lowered as the app's workers are (ui.worker), so Argon2 runs at their priority
+    global unlocked, unlock_s
+    responsive.lower_this_thread()
+    started = time.perf_counter()
+    unlocked = session_service.unlock(folder, user, password)
+    unlock_s = time.perf_counter() - started
+worker = __import__("threading").Thread(target=unlock)
+worker.start()
+worker.join()
 getattr(warm, "release", lambda: None)()
 QThreadPool.globalInstance().waitForDone()
 window.on_unlocked(unlocked)
@@ -490,7 +501,8 @@ app.processEvents()
 kdf = json.loads((__import__("pathlib").Path(folder) / "register.keys").read_text())["users"][user]["kdf"]
 status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
 print(json.dumps({"hwm": int(status["VmHWM"].split()[0]) / 1024, "rss": int(status["VmRSS"].split()[0]) / 1024,
-                  "kdf": kdf}))
+                  "kdf": kdf, "unlock_s": unlock_s,
+                  "child_hwm": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 window.lock()
 """
 
@@ -502,6 +514,14 @@ app = QApplication([]); w = QWidget(); w.show(); app.processEvents()
 keyfile.derive_kek("floor-password", os.urandom(16), json.loads(sys.argv[1]))
 status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
 print(int(status["VmHWM"].split()[0]) / 1024)
+"""
+
+
+_DERIVE_TIME = r"""
+import json, os, sys
+from gp_optout_desktop.store import keyfile
+os.nice(5)  # the app's task threads' priority (gp_optout_desktop.priority.NICE), where the unlock ran it
+print(keyfile.kdf_seconds(json.loads(sys.argv[1])))
 """
 
 
@@ -539,6 +559,7 @@ def unlock_peaks(folder: Path) -> None:
             keyfile.KDF_DEFAULTS = new_kdf
             manager.lock()
         print(f"Peak RSS of a whole app process unlocking {folder.name} (load {os.getloadavg()[0]:.1f})")
+        bare = bare_rss()
         for label, kdf_name in (("first unlock of a 192 MiB-entry user (re-wrapped)", "old"),
                                 ("the same user's next unlock", "new")):
             got = _run_json(_PEAK_APP, str(copy), "olduser", "old-user-password-1")
@@ -546,7 +567,14 @@ def unlock_peaks(folder: Path) -> None:
             report(f"peak RSS, {label}", got["hwm"], floor, limit=250, unit="MB",
                    note=f"steady {got['rss']:.0f} MB after; entry now t={got['kdf']['t']} "
                         f"m={got['kdf']['m_kib'] // 1024}MiB p={got['kdf']['p']}; floor: bare QApplication + one "
-                        f"Argon2id run (t={(old_kdf if kdf_name == 'old' else new_kdf)['t']})")
+                        f"Argon2id run (t={(old_kdf if kdf_name == 'old' else new_kdf)['t']}) in the process; "
+                        f"bare QApplication {bare:.0f} MB; largest child process {got.get('child_hwm', 0):.0f} MB; "
+                        f"load {os.getloadavg()[0]:.1f}")
+            kdfs = [old_kdf, new_kdf] if kdf_name == "old" else [new_kdf]  # the runs this unlock makes
+            derive = sum(_run_json(_DERIVE_TIME, json.dumps(kdf)) for kdf in kdfs)
+            if "unlock_s" in got:
+                report(f"unlock wall time, {label}", got["unlock_s"], derive, limit=derive + 1.0, unit="s",
+                       note="floor: the same Argon2id runs in-process, back to back; target: floor + 1.0 s")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -8,8 +8,9 @@ process of its own it shares nothing with the UI thread; the worker thread only 
 Only reads go there (reconcile's comparison against a read snapshot, the backup copy's
 check, the restore check): every write stays in the app, through the one write path, so
 a child that dies has written nothing. One spawned process per task (spawn, not fork: the
-app has Qt threads and an open register whose locks a forked child would inherit), niced
-+5 on Linux so the window wins the CPU, and ending itself if the app's process ends.
+app has Qt threads and an open register whose locks a forked child would inherit), at a
+lower priority (nice +5 on Linux, below normal on Windows: priority.lower_this_process) so
+the window wins the CPU, and ending itself if the app's process ends.
 
 What crosses back: the result, or one of the project's own refusals (ValidationError,
 StoreError: sentences written without patient identifiers), or, for anything else, only
@@ -26,11 +27,11 @@ import pickle
 import threading
 from typing import Callable
 
+from . import priority
 from .domain.errors import ValidationError
 from .store.errors import StoreError
 
 log = logging.getLogger(__name__)
-NICE = 5
 CHUNK = 250  # list items per message: unpickling one holds the GIL a few ms, never for the whole answer
 _enabled = False
 _live: set = set()  # the children running now (ended by shutdown() at lock and quit)
@@ -169,11 +170,7 @@ def _child_main(send, fn: Callable, args: tuple) -> None:
     import os
     import pickle
 
-    if hasattr(os, "nice"):
-        try:
-            os.nice(NICE)
-        except OSError:  # why: not allowed here: the task runs at the app's priority
-            pass
+    priority.lower_this_process()  # nice +5 on Linux, below normal on Windows; refused: the app's priority
     parent = multiprocessing.parent_process()
     if parent is not None:
         def exit_with_parent() -> None:  # the app crashed or was killed: nothing here is written anywhere

@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import argparse
 import ast
+import concurrent.futures
 import difflib
 import fnmatch
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,7 +222,9 @@ def test_env(work: Path) -> dict[str, str]:
 
 
 def run_mutmut(work: Path, module: Module, jobs: int) -> int:
-    cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs), *mutant_globs(module)]
+    # mutmut's own `run`, without its clean test run (scripts/mutation_mutmut.py says why).
+    cmd = [sys.executable, str(ROOT / "scripts" / "mutation_mutmut.py"), "run", "--max-children", str(jobs),
+           *mutant_globs(module)]
     env = test_env(work)
     try:
         with open(work / "mutmut.log", "w") as log:
@@ -241,6 +246,31 @@ def results(work: Path, module: Module) -> dict[str, dict[str, int | None]]:
         codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
         out[rel] = {k: v for k, v in codes.items() if wanted(k, globs)}
     return out
+
+
+def spent(work: Path, module: Module, codes: dict[str, dict[str, int | None]]) -> str:
+    """Where the module's time went: mutmut's wall time per mutant, killed against not killed,
+    and how many tests the killed ones ran before one failed (mutation_order's log)."""
+    durations: dict[str, float] = {}
+    for rel in module.files:
+        meta = work / "mutants" / PKG / (rel + ".meta")
+        if meta.exists():
+            durations.update(json.loads(meta.read_text()).get("durations_by_key", {}))
+    killed = [durations.get(k, 0.0) for by in codes.values() for k, c in by.items() if c in KILLED]
+    alive = [durations.get(k, 0.0) for by in codes.values() for k, c in by.items() if c in SURVIVED]
+    tests = []
+    try:
+        for line in (work / "mutants" / "mutation-runs.log").read_text().splitlines():
+            fields = line.split("\t")
+            if len(fields) == 5 and fields[1] == "1":
+                tests.append(int(fields[2]))
+    except (OSError, ValueError):
+        pass
+
+    def each(xs):
+        return f"{sum(xs):.0f}s ({sum(xs) / len(xs):.2f}s each)" if xs else "0s"
+    ran = f"; a killed mutant ran {sum(tests) / len(tests):.1f} test(s) on average" if tests else ""
+    return f"  time in mutants: {len(killed)} killed {each(killed)}, {len(alive)} survived {each(alive)}{ran}"
 
 
 HUNK = re.compile(r"^@@ -(\d+)")
@@ -308,7 +338,9 @@ def file_line(rel: str, key: str, diff: str) -> int | None:
     return None
 
 
-def report(name: str, work: Path, module: Module, codes: dict[str, dict[str, int | None]]) -> tuple[int, int]:
+def report(name: str, work: Path, module: Module, codes: dict[str, dict[str, int | None]],
+           out=None) -> tuple[int, int]:
+    out = out or sys.stdout
     killed = total = 0
     survivors = []
     for rel, by_key in codes.items():
@@ -322,14 +354,14 @@ def report(name: str, work: Path, module: Module, codes: dict[str, dict[str, int
                 survivors.append((rel, key, code))
     pct = 100.0 * killed / total if total else 100.0
     mark = "ok" if pct >= THRESHOLD else "UNDER 90%"
-    print(f"{name:28} {killed:4}/{total:<4} killed  {pct:5.1f}%  {mark}")
+    print(f"{name:28} {killed:4}/{total:<4} killed  {pct:5.1f}%  {mark}", file=out)
     for rel, key, code in survivors:
         diff = show(work, rel, key)
         line = file_line(rel, key, diff)
         why = "survived" if code in SURVIVED else "no test reached it" if code in NO_TESTS else f"exit {code}"
-        print(f"  {PKG}/{rel}:{line if line else '?'}  {why}  ({key.rsplit('.', 1)[1]})")
+        print(f"  {PKG}/{rel}:{line if line else '?'}  {why}  ({key.rsplit('.', 1)[1]})", file=out)
         body = [ln for ln in diff.splitlines() if not ln.startswith("#")]
-        print("    " + "\n    ".join(body))
+        print("    " + "\n    ".join(body), file=out)
     return killed, total
 
 
@@ -383,11 +415,40 @@ def recheck(name: str, module: Module) -> tuple[int, int] | None:
     return killed, total
 
 
+TIMES = SCRATCH / "times.json"   # each module's last wall time, to start the slowest first
+
+
+def slowest_first(names: list[str]) -> list[str]:
+    """The modules longest first (by their last run's time here, else by the size of what they
+    mutate), so that the last to finish is a short one and not store/keyfile.py alone on one core."""
+    try:
+        last = json.loads(TIMES.read_text())
+    except (OSError, ValueError):
+        last = {}
+    size = {n: sum((ROOT / PKG / f).stat().st_size for f in MODULES[n].files) for n in names}
+    return sorted(names, key=lambda n: (n in last, last.get(n, 0), size[n]), reverse=True)
+
+
+def remember_time(name: str, secs: float) -> None:
+    with _times_lock:
+        try:
+            times = json.loads(TIMES.read_text())
+        except (OSError, ValueError):
+            times = {}
+        times[name] = round(secs, 1)
+        TIMES.parent.mkdir(parents=True, exist_ok=True)
+        TIMES.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+
+
+_times_lock = threading.Lock()
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="run-mutation", description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help="modules or prefixes (default: all): " + ", ".join(MODULES))
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("MUTATION_JOBS", "2")),
-                        help="mutants run at once (default 2, or MUTATION_JOBS)")
+                        help="processes at once: modules side by side, or one module's mutants "
+                        "(default 2, or MUTATION_JOBS)")
     parser.add_argument("--list", action="store_true", help="print the module table and exit")
     parser.add_argument("--recheck", action="store_true",
                         help="run only the last run's survivors against the tests as they are now (no new run)")
@@ -405,21 +466,44 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     scores: list[tuple[str, int, int, float]] = []
     failed = []
-    for n in names:
+    # Whole modules side by side, up to --jobs at once, each with its share of the mutant runs:
+    # mutmut's own steps before its first mutant (copying, generating the mutants, the stats
+    # run) use one core, so one module at a time left the other idle for minutes in all.
+    at_once = max(1, min(opts.jobs, len(names)))
+    children = max(1, opts.jobs // at_once)
+    printing = threading.Lock()
+
+    def one(n: str) -> None:
         module = with_mutation_tests(n, MODULES[n])
         t0 = time.monotonic()
-        print(f"--- {n}: mutating {', '.join(module.files)} against {len(module.tests + module.extra_tests)} "
-              "test file(s)", flush=True)
+        with printing:
+            print(f"--- {n}: mutating {', '.join(module.files)} against {len(module.tests + module.extra_tests)} "
+                  "test file(s)", flush=True)
         work = prepare(n, module)
-        rc = run_mutmut(work, module, opts.jobs)
+        rc = run_mutmut(work, module, children)
         codes = results(work, module)
-        if rc != 0 or not any(codes.values()):
-            print(f"  mutmut could not run {n} (exit {rc}); its log: {work / 'mutmut.log'}")
+        out = io.StringIO()
+        metas = [work / "mutants" / PKG / (rel + ".meta") for rel in module.files]
+        if all(m.exists() for m in metas) and not any(codes.values()):
+            # e.g. exclusion/errors.py: exception classes only; mutmut mutates function bodies.
+            print(f"{n:28}    0/0    no mutants (no function body to mutate)", file=out)
+            scores.append((n, 0, 0, time.monotonic() - t0))
+        elif rc != 0 or not any(codes.values()):
+            print(f"  mutmut could not run {n} (exit {rc}); its log: {work / 'mutmut.log'}", file=out)
             failed.append(n)
-            continue
-        killed, total = report(n, work, module, codes)
-        scores.append((n, killed, total, time.monotonic() - t0))
-        sys.stdout.flush()
+        else:
+            killed, total = report(n, work, module, codes, out)
+            print(spent(work, module, codes), file=out)
+            secs = time.monotonic() - t0
+            scores.append((n, killed, total, secs))
+            remember_time(n, secs)
+        with printing:
+            print(out.getvalue(), end="", flush=True)
+
+    with concurrent.futures.ThreadPoolExecutor(at_once) as pool:
+        for done in [pool.submit(one, n) for n in slowest_first(names)]:
+            done.result()
+    scores.sort(key=lambda s: names.index(s[0]))
     wall = time.monotonic() - started
     print("\nModule                        killed/total      score   time")
     for n, killed, total, secs in scores:
@@ -428,7 +512,8 @@ def main(argv: list[str]) -> int:
     for n in failed:
         print(f"{n:28} not run (mutmut failed)")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"wall time {wall:.0f}s with {opts.jobs} job(s); load average now {load}")
+    print(f"wall time {wall:.0f}s with {opts.jobs} job(s) ({at_once} module(s) at once, {children} mutant run(s) "
+          f"each); load average now {load}")
     if failed:
         return 3
     return 1 if any(t and 100.0 * k / t < THRESHOLD for _, k, t, _ in scores) else 0

@@ -1,5 +1,8 @@
 """Confirmation letters: the queue (one-month deadline), printing batches, marking sent, reprints.
 
+On either engine (ADR 0015): the queue, printing, marking sent, reprints, the policy-change
+mailing and the transfer letter reach rows only through the store (store/backend.py).
+
 Printing plans the letters in one short read, renders and writes the PDF with no
 transaction open (in the renderer's own process in the desktop app: letters.apart), then
 marks them sent in one short transaction that first checks nothing changed meanwhile.
@@ -28,11 +31,10 @@ from ..letters.model import (
 from ..letters.templates import LetterTemplate
 from ..store.backend import FileStore
 from ..store.errors import NotFound
-from ..store import events as events_store, letters_repo, meta, patients as patients_store, policy as policy_store
+from ..store import letters_repo
 from . import templates as templates_service
 from .changes import ChangeSet
 from .objections import one_calendar_month_after
-from .patients import audit_ref
 from .session import Session
 
 
@@ -143,10 +145,10 @@ def _waiting(session: Session) -> list[PendingLetter]:
     return out
 
 
-def practice_details(conn) -> PracticeDetails:
-    data = meta.get(conn, "practice", {}) or {}
+def practice_details(store) -> PracticeDetails:
+    data = store.practice_details()
     return PracticeDetails(name=data.get("name", ""), address=tuple(data.get("address", ())),
-                           phone=data.get("phone", ""), email=data.get("email", ""), ods_code=meta.get(conn, "ods", ""))
+                           phone=data.get("phone", ""), email=data.get("email", ""), ods_code=data.get("ods", ""))
 
 
 def _recipient(p: Patient) -> LetterRecipient:
@@ -177,7 +179,7 @@ def _notice_policy(history: Sequence[practice_policy.PolicyChange], row: letters
     return max(ons, key=lambda c: c.seq)
 
 
-def build_request(conn, row: letters_repo.LetterRow, table: codes_mod.CodeTable, letter_date: date,
+def build_request(store, row: letters_repo.LetterRow, table: codes_mod.CodeTable, letter_date: date,
                   policy_history: Sequence[practice_policy.PolicyChange] | None = None,
                   printing: Plan | None = None) -> LetterRequest:
     """Everything one letter says, read from the register (``policy_history`` saves re-reading
@@ -185,17 +187,17 @@ def build_request(conn, row: letters_repo.LetterRow, table: codes_mod.CodeTable,
     letter prints as (plan()); by default the row's own kind, e.g. for a reprint."""
     kind = printing.kind if printing is not None else row.kind
     if row.kind == PRACTICE_WIDE_NOTICE:
-        history = policy_store.history(conn) if policy_history is None else policy_history
+        history = store.policy_history() if policy_history is None else policy_history
         turned_on = _notice_policy(history, row)
         return LetterRequest(row.kind, reference(row.letter_id), letter_date,
-                             _recipient(patients_store.get(conn, row.patient_id)),
+                             _recipient(store.get_patient(row.patient_id)),
                              policy_effective=turned_on.effective, policy_reason=turned_on.reason)
-    adult = patients_store.get(conn, row.patient_id)
+    adult = store.get_patient(row.patient_id)
     proxy_name = proxy_role = None
     if row.form_id is not None:
         events = (list(printing.events) if printing is not None and printing.events is not None
-                  else letters_repo.form_events(conn, row.form_id))
-        people = patients_store.get_many(conn, sorted({pid for pid, _ in events}))
+                  else store.form_facts([row.form_id])[0].get(row.form_id, []))
+        people = store.get_patients(sorted({pid for pid, _ in events}))
         items = tuple(_item(people[pid], e.kind, e.action, e.effective, table, e) for pid, e in events)
         # A proxy acting for the addressee is named; a parent's own form needs no such line.
         own = [e for pid, e in events if pid == row.patient_id and e.proxy is not None]
@@ -204,7 +206,7 @@ def build_request(conn, row: letters_repo.LetterRow, table: codes_mod.CodeTable,
     elif row.kind == TYPE2_IN_ERROR:
         # Late by the day the code was added, as the letter's own rule (check_type2_in_error) says:
         # an old form signed before the cut-off but keyed after it was never converted either.
-        late = [e for e in events_store.history(conn, row.patient_id)
+        late = [e for e in store.history(row.patient_id)
                 if e.kind == codes_mod.TYPE2 and e.action == codes_mod.REGISTER and e.added_on > table.type2_cutoff]
         items = tuple(_item(adult, e.kind, e.action, e.effective, table) for e in late)
     else:
@@ -228,28 +230,28 @@ def print_batch(
     """Print pending letters (all, or ``letter_ids``) into one PDF, optionally also one file each,
     and mark them sent on ``sent_on`` (default today). Manager only; each letter audited."""
     sent_on = sent_on or session.today()
-    with session.read("print_letters") as conn:
-        rows, decided, moot = _printable_now(conn, _unsent(conn, letter_ids), explicit=letter_ids is not None)
-        requests, templates = _requests(conn, session, rows, sent_on, decided)
-        practice = practice_details(conn)
+    with session.read_store("print_letters") as store:
+        rows, decided, moot = _printable_now(store, _unsent(store, letter_ids), explicit=letter_ids is not None)
+        requests, templates = _requests(store, session, rows, sent_on, decided)
+        practice = practice_details(store)
     # Rendered with no transaction open: a long run must not hold the register (hazard H-56).
     data, rendered = apart.render_bytes(requests, practice, templates)
     result = render.RenderResult(write_atomic(out, data), rendered)
     split = render.render_split(requests, practice, split_dir, templates) if split_dir is not None else ()
     try:
         with session.write("print_letters", changes_register=False) as ctx:
-            _still_as_planned(ctx.conn, rows, decided, moot)
+            store = ctx.store
+            _still_as_planned(store, rows, decided, moot)
             # ... and would still print word for word as rendered (a name, an address or a
             # template changed meanwhile at another window would otherwise go out unseen).
-            if _requests(ctx.conn, session, rows, sent_on, decided) != (requests, templates):
+            if _requests(store, session, rows, sent_on, decided) != (requests, templates):
                 raise ValidationError(CHANGED_WHILE_PRINTING, "letters")
             _cancel_moot(ctx, moot)
             acknowledged = 0
             for row, pl, letter in zip(rows, decided, result.letters):
-                letters_repo.mark_printed(ctx.conn, row.letter_id, template_version=_version_text(templates[pl.kind]),
-                                          sent_on=sent_on)
-                patient = patients_store.get(ctx.conn, row.patient_id)
-                ctx.audit("letter.print", audit_ref(patient),
+                store.mark_printed(row.letter_id, template_version=_version_text(templates[pl.kind]), sent_on=sent_on)
+                patient = store.get_patient(row.patient_id)
+                ctx.audit("letter.print", store.audit_ref(patient),
                           detail=f"letter={row.letter_id} kind={pl.kind} template=v{letter.template_version} "
                                  f"pages={letter.pages} sent={sent_on.isoformat()}")
                 acknowledged += _promise_confirmation(ctx, session, row, pl, patient, sent_on)
@@ -274,7 +276,7 @@ def print_batch(
 def _printable(ctx, rows: list[letters_repo.LetterRow], *, explicit: bool):
     """The rows that can print now, with what each prints as. Confirmations still waiting for
     their codes are skipped (refused when asked for by id); ones no longer needed are cancelled."""
-    out_rows, out_plans, moot = _printable_now(ctx.conn, rows, explicit=explicit)
+    out_rows, out_plans, moot = _printable_now(ctx.store, rows, explicit=explicit)
     _cancel_moot(ctx, moot)
     return out_rows, out_plans
 
@@ -283,11 +285,11 @@ CHANGED_WHILE_PRINTING = ("These letters changed while they were being printed (
                           "was marked sent and their PDF was removed. Print them again.")
 
 
-def _printable_now(conn, rows: list[letters_repo.LetterRow], *, explicit: bool):
+def _printable_now(store, rows: list[letters_repo.LetterRow], *, explicit: bool):
     """_printable without writing: the rows that can print now with their plans, and the
     ones no longer needed (cancelled when the printed ones are marked sent)."""
     out_rows, out_plans, moot, held = [], [], [], 0
-    for row, pl in zip(rows, plans(conn, rows)):
+    for row, pl in zip(rows, plans_on(store, rows)):
         if pl.moot:
             moot.append(row)
         elif pl.held:
@@ -306,14 +308,14 @@ def _printable_now(conn, rows: list[letters_repo.LetterRow], *, explicit: bool):
     return out_rows, out_plans, moot
 
 
-def _still_as_planned(conn, rows, decided, moot) -> None:
+def _still_as_planned(store, rows, decided, moot) -> None:
     """Inside the transaction that marks them sent: the letters printed are still unsent and
     still print as they were rendered (another window may have printed or changed them)."""
     ids = [r.letter_id for r in rows] + [r.letter_id for r in moot]
     now = {}
     for letter_id in ids:
         try:
-            row = letters_repo.get(conn, letter_id)
+            (row,) = store.letters_by_id([letter_id])
         except NotFound:  # why: cancelled meanwhile: counted as changed below
             continue
         if row.sent_on is None:
@@ -321,17 +323,17 @@ def _still_as_planned(conn, rows, decided, moot) -> None:
     changed = len(now) != len(ids)
     if not changed:
         current = [now[r.letter_id] for r in rows]
-        again = plans(conn, current)
+        again = plans_on(store, current)
         changed = any((p.kind, p.held, p.moot) != (q.kind, q.held, q.moot) for p, q in zip(decided, again))
-        changed = changed or any(not p.moot for p in plans(conn, [now[r.letter_id] for r in moot]))
+        changed = changed or any(not p.moot for p in plans_on(store, [now[r.letter_id] for r in moot]))
     if changed:
         raise ValidationError(CHANGED_WHILE_PRINTING, "letters")
 
 
 def _cancel_moot(ctx, moot) -> None:
     for row in moot:
-        letters_repo.cancel(ctx.conn, row.letter_id)
-        ctx.audit("letter.cancel", audit_ref(patients_store.get(ctx.conn, row.patient_id)),
+        ctx.store.cancel_letter(row.letter_id)
+        ctx.audit("letter.cancel", ctx.store.audit_ref(ctx.store.get_patient(row.patient_id)),
                   detail=f"letter={row.letter_id} kind={row.kind} reason=superseded")
 
 
@@ -342,17 +344,18 @@ def _promise_confirmation(ctx, session: Session, row, pl: Plan, patient: Patient
     if pl.events and all(e.kind == INCLUDE and e.action == codes_mod.WITHDRAW for _, e in pl.events):
         # Withdrawing an include request has no code of its own to find in the clinical system
         # (the practice-wide code applies again): nothing will confirm it, so promise nothing.
-        letters_repo.became_acknowledgement(ctx.conn, row.letter_id, row.kind, queued_at=None, due=None)
+        ctx.store.became_acknowledgement(row.letter_id, row.kind, queued_at=None, due=None)
         return 0
-    follow = letters_repo.became_acknowledgement(ctx.conn, row.letter_id, row.kind, queued_at=session.now(),
-                                                 due=one_calendar_month_after(sent_on))
-    ctx.audit("letter.queue", audit_ref(patient), detail=f"letter={follow} kind={row.kind} after={row.letter_id}")
+    follow = ctx.store.became_acknowledgement(row.letter_id, row.kind, queued_at=session.now(),
+                                              due=one_calendar_month_after(sent_on))
+    ctx.audit("letter.queue", ctx.store.audit_ref(patient),
+              detail=f"letter={follow} kind={row.kind} after={row.letter_id}")
     return 1
 
 
-def _unsent(conn, letter_ids: Sequence[int] | None) -> list[letters_repo.LetterRow]:
+def _unsent(store, letter_ids: Sequence[int] | None) -> list[letters_repo.LetterRow]:
     """The letters ``letter_ids`` (or every one waiting), refused if any was already sent."""
-    rows = letters_repo.get_many(conn, list(letter_ids)) if letter_ids else letters_repo.pending(conn)
+    rows = store.letters_by_id(list(letter_ids)) if letter_ids else store.pending_letters()
     already = [r.letter_id for r in rows if r.sent_on is not None]
     if already:
         raise ValidationError(f"Letter {reference(already[0])} was already sent: reprint it instead.", "letters")
@@ -377,23 +380,24 @@ def preview(session: Session, letter_ids: Sequence[int] | None = None) -> Letter
     waiting), with nothing marked sent. Bytes, never a file: the pages carry names and
     addresses. Manager only; a read of each patient, so one audit row per letter."""
     with session.write("print_letters", changes_register=False) as ctx:
-        rows, decided = _printable(ctx, _unsent(ctx.conn, letter_ids), explicit=letter_ids is not None)
+        rows, decided = _printable(ctx, _unsent(ctx.store, letter_ids), explicit=letter_ids is not None)
         asked, rows, decided = len(rows), rows[:PREVIEW_LIMIT], decided[:PREVIEW_LIMIT]
-        requests, templates = _requests(ctx.conn, session, rows, session.today(), decided)
-        practice = practice_details(ctx.conn)
+        requests, templates = _requests(ctx.store, session, rows, session.today(), decided)
+        practice = practice_details(ctx.store)
         for row in rows:  # the patients' details were read here: audited with the read
-            ctx.audit("letter.preview", audit_ref(patients_store.get(ctx.conn, row.patient_id)),
+            ctx.audit("letter.preview", ctx.store.audit_ref(ctx.store.get_patient(row.patient_id)),
                       detail=f"letter={row.letter_id} kind={row.kind}")
     # Rendered after the transaction (and in the renderer's process in the desktop app).
     data, rendered = apart.render_bytes(requests, practice, templates)
     return LetterPreview(data, len(rows), sum(r.pages for r in rendered), asked)
 
 
-def _requests(conn, session: Session, rows, letter_date: date, decided: Sequence[Plan] | None = None):
+def _requests(store, session: Session, rows, letter_date: date, decided: Sequence[Plan] | None = None):
     decided = list(decided) if decided is not None else [Plan(r.kind) for r in rows]
-    templates = {kind: templates_service.in_use(conn, kind).template for kind in sorted({p.kind for p in decided})}
-    history = policy_store.history(conn) if any(r.kind == PRACTICE_WIDE_NOTICE for r in rows) else ()
-    requests = [build_request(conn, r, session.codes, letter_date, history, p) for r, p in zip(rows, decided)]
+    templates = {kind: templates_service.in_use_on(store, kind).template for kind in sorted({p.kind for p in decided})}
+    history = store.policy_history() if any(r.kind == PRACTICE_WIDE_NOTICE for r in rows) else ()
+    table = session.codes
+    requests = [build_request(store, r, table, letter_date, history, p) for r, p in zip(rows, decided)]
     return requests, templates
 
 
@@ -417,16 +421,16 @@ def queue_practice_wide_notice(session: Session) -> ChangeSet:
     Due one calendar month from today. Manager only; one audit row with the count."""
     today = session.today()
     with session.write("print_letters", changes_register=False) as ctx:
-        history = policy_store.history(ctx.conn)
+        history = ctx.store.policy_history()
         if not practice_policy.is_on(history, as_of=today):
             raise ValidationError(
                 "The practice-wide opt-out is not on, so there is nothing to tell patients. "
                 "A GP turns it on first; then queue the notice.", "practice_optout")
         turned_on = practice_policy.current_policy(history, as_of=today)
         due = one_calendar_month_after(today)
-        count = letters_repo.queue_patient_notices(ctx.conn, PRACTICE_WIDE_NOTICE, since=turned_on.recorded_at,
-                                                   queued_at=session.now(), due=due,
-                                                   born_on_or_before=years_before(today, NOTICE_MIN_AGE))
+        count = ctx.store.queue_patient_notices(PRACTICE_WIDE_NOTICE, since=turned_on.recorded_at,
+                                                queued_at=session.now(), due=due,
+                                                born_on_or_before=years_before(today, NOTICE_MIN_AGE))
         ctx.audit("letter.queue_practice_wide", detail=f"letters={count} kind={PRACTICE_WIDE_NOTICE} "
                                                        f"policy={turned_on.seq} due={due.isoformat()}")
     if count == 0:
@@ -444,17 +448,18 @@ def mark_sent(session: Session, letter_ids: Sequence[int], on: date) -> ChangeSe
     if on > session.today():
         raise ValidationError("The date sent cannot be in the future.", "sent_on")
     with session.write("print_letters", changes_register=False) as ctx:
-        rows = letters_repo.get_many(ctx.conn, list(letter_ids))
+        store = ctx.store
+        rows = store.letters_by_id(list(letter_ids))
         for row in rows:
             # What went out is what would have printed: an acknowledgement while a code is pending.
-            pl = plan(ctx.conn, row) if row.sent_on is None else Plan(row.kind)
+            pl = plan_on(store, row) if row.sent_on is None else Plan(row.kind)
             if pl.held:
                 raise ValidationError(f"Letter {reference(row.letter_id)} confirms a code that is not yet confirmed "
                                       "in the clinical system: it cannot have been sent.", "letters")
-            if letters_repo.mark_sent(ctx.conn, row.letter_id, on) == 0:
+            if store.mark_letter_sent(row.letter_id, on) == 0:
                 raise ValidationError(f"Letter {reference(row.letter_id)} was already marked sent.", "letters")
-            patient = patients_store.get(ctx.conn, row.patient_id)
-            ctx.audit("letter.sent", audit_ref(patient),
+            patient = store.get_patient(row.patient_id)
+            ctx.audit("letter.sent", store.audit_ref(patient),
                       detail=f"letter={row.letter_id} kind={pl.kind} sent={on.isoformat()}")
             _promise_confirmation(ctx, session, row, pl, patient, on)
     return ChangeSet(f"Marked {len(rows)} letter{'s' if len(rows) != 1 else ''} sent on {on.day} {on:%b %Y}.",
@@ -466,24 +471,24 @@ def reprint(session: Session, nhs: str, out: Path, *, letter_id: int | None = No
     """Reprint a patient's latest letter (or ``letter_id``), dated as first sent, same reference."""
     digits = nhs_number.validate(nhs)
     with session.write("print_letters", changes_register=False) as ctx:
-        patient = patients_store.by_nhs(ctx.conn, digits)
-        rows = letters_repo.for_patient(ctx.conn, patient.patient_id)
+        store = ctx.store
+        patient = store.by_nhs(digits)
+        rows = store.patient_letters(patient.patient_id)
         if letter_id is not None:
             rows = [r for r in rows if r.letter_id == letter_id]
         # A sent letter reprints as it went out; one not yet sent as it would print today, and a
         # confirmation still waiting for its codes not at all.
-        decided = {r.letter_id: (Plan(r.kind) if r.sent_on else plan(ctx.conn, r)) for r in rows}
+        decided = {r.letter_id: (Plan(r.kind) if r.sent_on else plan_on(store, r)) for r in rows}
         rows = [r for r in rows if not (decided[r.letter_id].held or decided[r.letter_id].moot)]
         if not rows:
             raise ValidationError("This patient has no letter to reprint.", "letters")
         row = rows[-1]
         pl = decided[row.letter_id]
         letter_date = row.sent_on or session.today()
-        requests, templates = _requests(ctx.conn, session, [row], letter_date, [pl])
-        result = render.render_batch(requests, practice_details(ctx.conn), out, templates)
-        letters_repo.mark_printed(ctx.conn, row.letter_id, template_version=_version_text(templates[pl.kind]),
-                                  sent_on=None)
-        ctx.audit("letter.reprint", audit_ref(patient),
+        requests, templates = _requests(store, session, [row], letter_date, [pl])
+        result = render.render_batch(requests, practice_details(store), out, templates)
+        store.mark_printed(row.letter_id, template_version=_version_text(templates[pl.kind]), sent_on=None)
+        ctx.audit("letter.reprint", store.audit_ref(patient),
                   detail=f"letter={row.letter_id} kind={row.kind} template=v{result.letters[0].template_version}")
     state = "" if row.sent_on else " It has not been marked sent."
     return ChangeSet(f"Reprinted letter {reference(row.letter_id)}.{state}", ctx.revision, frozenset({patient.patient_id}),
@@ -497,8 +502,8 @@ POLICY_CHANGE_STUB = "PRACTICE MANAGER:"
 
 def policy_change_audience(session: Session) -> int:
     """How many patients a policy-change mailing would go to: every Type 1 objection in force."""
-    with session.read("view_letters") as conn:
-        return letters_repo.in_force_type1_count(conn)
+    with session.read_store("view_letters") as store:
+        return store.in_force_type1_count()
 
 
 def queue_policy_change(session: Session) -> ChangeSet:
@@ -509,14 +514,14 @@ def queue_policy_change(session: Session) -> ChangeSet:
     only; one audit row with the count."""
     today = session.today()
     with session.write("print_letters", changes_register=False) as ctx:
-        wording = templates_service.in_use(ctx.conn, POLICY_CHANGE)
+        wording = templates_service.in_use_on(ctx.store, POLICY_CHANGE)
         if not wording.own or POLICY_CHANGE_STUB in wording.template.source:
             raise ValidationError(
                 "Write the policy-change letter first: open Letter templates, choose the Type 1 policy change "
                 "letter, replace the 'PRACTICE MANAGER:' paragraph with what has changed, and save. Nothing "
                 "was queued.", "template")
         due = one_calendar_month_after(today)
-        count = letters_repo.queue_for_in_force_objectors(ctx.conn, POLICY_CHANGE, queued_at=session.now(), due=due)
+        count = ctx.store.queue_for_in_force_objectors(POLICY_CHANGE, queued_at=session.now(), due=due)
         ctx.audit("letter.queue_policy_change",
                   detail=f"letters={count} kind={POLICY_CHANGE} template=v{wording.template.version} "
                          f"due={due.isoformat()}")
@@ -534,19 +539,19 @@ def queue_transferred(session: Session, nhs: str) -> ChangeSet:
     the record by GP2GP (which can re-date codes); they should check it at their new practice.
     Only for a patient the practice list shows as deducted, with a Type 1 objection recorded here."""
     from ..domain.practice_list import DEDUCTED
-    from ..store import registration as registration_store
 
     digits = nhs_number.validate(nhs)
     with session.write("queue_letter", changes_register=False) as ctx:
-        patient = patients_store.by_nhs(ctx.conn, digits)
-        if registration_store.get(ctx.conn, patient.patient_id).status != DEDUCTED:
+        store = ctx.store
+        patient = store.by_nhs(digits)
+        if store.registration(patient.patient_id).status != DEDUCTED:
             raise ValidationError("This patient has not left the practice (the practice list does not show them as "
                                   "deducted): nothing was queued.", "registration")
-        if not events_store.type1_active(ctx.conn, patient.patient_id):
+        if not store.type1_active(patient.patient_id):
             raise ValidationError("This patient has no Type 1 objection recorded here: nothing was queued.", "type")
         due = one_calendar_month_after(session.today())
-        letter_id = events_store.queue_letter(ctx.conn, patient.patient_id, None, TRANSFERRED, session.now(), due)
-        ctx.audit("letter.queue", audit_ref(patient), detail=f"letter={letter_id} kind={TRANSFERRED}")
+        letter_id = store.queue_letter(patient.patient_id, None, TRANSFERRED, session.now(), due)
+        ctx.audit("letter.queue", store.audit_ref(patient), detail=f"letter={letter_id} kind={TRANSFERRED}")
     return ChangeSet(f"Letter queued (due by {due.day} {due:%b %Y}): the objection travels with the record by GP2GP; "
                      "check it at the new practice.", ctx.revision, frozenset({patient.patient_id}),
                      letter_ids=(letter_id,), areas=frozenset({"letters"}))

@@ -71,6 +71,16 @@ def find_ids(session: Session, text: str, limit: int = 500) -> list[int]:
         return store.search_ids(query, limit)
 
 
+def find_ids_and_rows(session: Session, text: str, limit: int) -> tuple[list[int], list[patients_store.ResultRow]]:
+    """The front desk's search: up to ``limit`` ids, and the rows of the first ``limit - 1``
+    (one more id than shown tells whether there are more), read together: on the server from
+    one snapshot, so a row never shows a patient as another desk left them after the search."""
+    query = patients_store.parse_query(text)
+    with session.search_store("search") as store:
+        ids = store.search_ids(query, limit)
+        return ids, store.result_rows(ids[:limit - 1]) if ids else []
+
+
 def result_rows(session: Session, ids: list[int]) -> list[patients_store.ResultRow]:
     with session.search_store("search") as store:
         return store.result_rows(ids)

@@ -13,6 +13,7 @@ migration's) takes a data key and a role as given.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -38,6 +39,13 @@ class ServerSession:
     clock: Callable[[], datetime] = utc_now
     must_change_password: bool = False
     _locked: bool = field(default=False, init=False, repr=False)  # a lost connection stays "broken" once closed
+    # The front desk's searches run on a connection of their own (sign_in opens it), each in one
+    # read-only snapshot, while the window writes on ``desk``'s; without one, on ``desk``'s.
+    search_desk: ops.Desk | None = None
+    _search_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Opens another connection as this desk's login (sign_in sets it; the live watcher's, which
+    # reconnects with it): holds the derived login password, never the typed one; dropped at lock.
+    reconnect: Callable[[], object] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, conn, data_key: bytes, *, user: str, role: str, **kw) -> "ServerSession":
@@ -84,7 +92,7 @@ class ServerSession:
         and (unless an audited read) the revision bumped, as the transaction's last step."""
         self.require(permission)
         with self.desk.write(changes_register=changes_register) as tx:
-            tx.store = ServerStore(self.desk, tx)
+            tx.store = ServerStore(self.desk, tx, announce=changes_register)
             yield tx
 
     @contextmanager
@@ -95,11 +103,13 @@ class ServerSession:
 
     @contextmanager
     def search_store(self, permission: str):
-        """Each read is its own statement on the desk's autocommit connection: it sees what
-        was last committed by any desk."""
+        """The front desk's reads (any thread, one at a time): every read inside sees the one
+        snapshot taken at its first (REPEATABLE READ, READ ONLY), so a search and its result
+        rows agree whatever other desks commit between them."""
         self.require(permission)
-        with reading.unreachable_in_words(self.desk.conn):
-            yield ServerStore(self.desk)
+        desk = self.search_desk or self.desk
+        with self._search_lock, reading.snapshot(desk.conn):
+            yield ServerStore(desk)
 
     def at_once(self):
         """Session.at_once's place: on the server no task of this window holds the register
@@ -112,7 +122,7 @@ class ServerSession:
 
     def lock(self) -> None:
         """Audit the lock, then close the connection (the practice keys go with the desk)."""
-        self._locked = True
+        self._locked, self.reconnect = True, None
         if self.desk.conn.closed:
             return
         try:
@@ -122,6 +132,9 @@ class ServerSession:
             log_problem(log, "The lock was not written to the server's audit trail (server unreachable)", exc)
         finally:
             self.desk.conn.close()
+            if self.search_desk is not None:
+                with self._search_lock:  # after a search under way
+                    self.search_desk.conn.close()
 
     # -- what the register file's Session has and the server does not yet (ADR 0015) --------
     on_server = True  # services/on_server.py asks this, without importing psycopg
@@ -156,7 +169,8 @@ def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: di
         raise ValidationError("Enter your user name.", "user")
     if not password:
         raise ValidationError("Enter your password.", "password")
-    conn, unwrap = connect.connect_user(address, user, password, kdf=kdf)
+    unwrap, login_password = connect.derive_login(address, user, password, kdf)
+    conn = connect.connect(address, user, login_password)
     try:
         who = signin.account(conn, user)
         if not who.has_slot:
@@ -172,7 +186,10 @@ def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: di
         if role is None:
             raise WrongPassword(f"{user} is not, or no longer, a user of this practice's register. Nothing was "
                                 "changed. Ask your practice manager.")
-        return ServerSession(desk, clock=clock)
+        searches = connect.connect(address, user, login_password)
+        searches.autocommit = True
+        return ServerSession(desk, clock=clock, search_desk=ops.Desk(searches, desk.keys, desk.practice_id, user, role),
+                             reconnect=lambda: connect.connect(address, user, login_password))
     except BaseException:
         conn.close()
         raise

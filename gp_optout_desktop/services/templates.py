@@ -6,6 +6,7 @@ In the register, not in the installation folder: that folder is often not writab
 backed up and restored with it. Saving checks 'edit_templates', refuses a template with an
 unknown or misplaced field (nothing written, nothing audited), raises the version when the
 wording changes, and audits the save: the record of who changed what patients are told.
+On either engine (ADR 0015), through the store.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from ..letters import templates
 from ..letters.model import KIND_LABELS
 from ..letters.templates import LetterTemplate
-from ..store import templates_repo
+from ..store.backend import FileStore
 from .changes import ChangeSet
 from .session import Session
 
@@ -29,8 +30,13 @@ class CurrentTemplate:
 
 
 def in_use(conn, kind: str) -> CurrentTemplate:
-    """The wording letters of ``kind`` are printed from now."""
-    saved = templates_repo.get(conn, kind)
+    """The wording letters of ``kind`` are printed from now (on a register file's connection)."""
+    return in_use_on(FileStore(conn), kind)
+
+
+def in_use_on(store, kind: str) -> CurrentTemplate:
+    """in_use through the engine seam (store/backend.py), on either engine."""
+    saved = store.saved_template(kind)
     if saved is None:
         return CurrentTemplate(templates.load_template(kind), own=False)
     return CurrentTemplate(templates.parse_template(saved.text, expected_kind=kind), True, saved.saved_by,
@@ -38,8 +44,8 @@ def in_use(conn, kind: str) -> CurrentTemplate:
 
 
 def current(session: Session, kind: str) -> CurrentTemplate:
-    with session.read("edit_templates") as conn:
-        return in_use(conn, kind)
+    with session.read_store("edit_templates") as store:
+        return in_use_on(store, kind)
 
 
 def save_template(session: Session, kind: str, text: str) -> ChangeSet:
@@ -47,8 +53,8 @@ def save_template(session: Session, kind: str, text: str) -> ChangeSet:
     or misplaced field raises letters.templates.TemplateError and nothing is written or audited."""
     templates.template_path(kind)  # an unknown kind is refused before anything else
     with session.write("edit_templates", changes_register=False) as ctx:
-        saved = templates.revise(text, kind, in_use(ctx.conn, kind).template)
-        templates_repo.put(ctx.conn, kind, saved.version, saved.source, session.user, session.now())
+        saved = templates.revise(text, kind, in_use_on(ctx.store, kind).template)
+        ctx.store.put_template(kind, saved.version, saved.source, session.user, session.now())
         ctx.audit("template.save", detail=f"kind={kind} version={saved.version}")
     label = KIND_LABELS.get(kind, kind).lower()
     missing = templates.missing_promises(saved)
@@ -62,7 +68,7 @@ def use_installed(session: Session, kind: str) -> ChangeSet:
     """Drop the practice's own wording for ``kind``: letters go back to the installed template."""
     templates.template_path(kind)
     with session.write("edit_templates", changes_register=False) as ctx:
-        removed = templates_repo.remove(ctx.conn, kind)
+        removed = ctx.store.remove_template(kind)
         installed = templates.load_template(kind)
         ctx.audit("template.use_installed", detail=f"kind={kind} version={installed.version} removed={removed}")
     label = KIND_LABELS.get(kind, kind).lower()

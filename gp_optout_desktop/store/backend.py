@@ -19,7 +19,9 @@ from typing import Protocol
 
 from ..domain.events import Event
 from ..domain.patient import Patient
-from . import codes_repo, events as events_store, letters_repo, patients as patients_store
+from ..domain.practice_policy import PolicyChange
+from . import codes_repo, events as events_store, letters_repo, meta, patients as patients_store, \
+    policy as policy_store, registration as registration_store, templates_repo
 
 
 class RegisterStore(Protocol):
@@ -50,6 +52,26 @@ class RegisterStore(Protocol):
     def pending_letters(self) -> list[letters_repo.LetterRow]: ...
     def letter(self, letter_id: int) -> letters_repo.LetterRow: ...
     def form_facts(self, form_ids) -> tuple[dict[int, list], set[int], set[tuple[int, str]]]: ...
+    # printing, sending, reprints (services/letters.py); NotFound for a letter not in the register
+    def letters_by_id(self, letter_ids: list[int]) -> list[letters_repo.LetterRow]: ...
+    def patient_letters(self, patient_id: int) -> list[letters_repo.LetterRow]: ...
+    def mark_printed(self, letter_id: int, *, template_version: str, sent_on: date | None) -> None: ...
+    def mark_letter_sent(self, letter_id: int, on: date) -> int: ...
+    def became_acknowledgement(self, letter_id: int, kind: str, *, queued_at: datetime | None,
+                               due: date | None) -> int | None: ...
+    def cancel_letter(self, letter_id: int) -> int: ...
+    def in_force_type1_count(self) -> int: ...
+    def queue_for_in_force_objectors(self, kind: str, *, queued_at: datetime, due: date) -> int: ...
+    def queue_patient_notices(self, kind: str, *, since: datetime, queued_at: datetime, due: date,
+                              born_on_or_before: date) -> int: ...
+    def registration(self, patient_id: int) -> registration_store.Registration: ...
+    def type1_active(self, patient_id: int) -> bool: ...
+    def practice_details(self) -> dict: ...
+    def policy_history(self) -> list[PolicyChange]: ...
+    # the practice's own letter wording (services/templates.py)
+    def saved_template(self, kind: str) -> templates_repo.SavedTemplate | None: ...
+    def put_template(self, kind: str, version: int, text: str, saved_by: str, saved_at: datetime) -> None: ...
+    def remove_template(self, kind: str) -> int: ...
 
     # -- the code table in force
     def saved_code_table(self) -> str | None: ...
@@ -131,3 +153,55 @@ class FileStore:
     def saved_code_table(self):
         saved = codes_repo.current(self.conn)
         return None if saved is None else saved.text
+
+    def letters_by_id(self, letter_ids):
+        return letters_repo.get_many(self.conn, list(letter_ids))
+
+    def patient_letters(self, patient_id):
+        return letters_repo.for_patient(self.conn, patient_id)
+
+    def mark_printed(self, letter_id, *, template_version, sent_on):
+        letters_repo.mark_printed(self.conn, letter_id, template_version=template_version, sent_on=sent_on)
+
+    def mark_letter_sent(self, letter_id, on):
+        return letters_repo.mark_sent(self.conn, letter_id, on)
+
+    def became_acknowledgement(self, letter_id, kind, *, queued_at, due):
+        return letters_repo.became_acknowledgement(self.conn, letter_id, kind, queued_at=queued_at, due=due)
+
+    def cancel_letter(self, letter_id):
+        return letters_repo.cancel(self.conn, letter_id)
+
+    def in_force_type1_count(self):
+        return letters_repo.in_force_type1_count(self.conn)
+
+    def queue_for_in_force_objectors(self, kind, *, queued_at, due):
+        return letters_repo.queue_for_in_force_objectors(self.conn, kind, queued_at=queued_at, due=due)
+
+    def queue_patient_notices(self, kind, *, since, queued_at, due, born_on_or_before):
+        return letters_repo.queue_patient_notices(self.conn, kind, since=since, queued_at=queued_at, due=due,
+                                                  born_on_or_before=born_on_or_before)
+
+    def registration(self, patient_id):
+        return registration_store.get(self.conn, patient_id)
+
+    def type1_active(self, patient_id):
+        return events_store.type1_active(self.conn, patient_id)
+
+    def practice_details(self):
+        """The letterhead's fields and the ODS code, as services.letters.practice_details reads them."""
+        data = dict(meta.get(self.conn, "practice", {}) or {})
+        data["ods"] = meta.get(self.conn, "ods", "")
+        return data
+
+    def policy_history(self):
+        return policy_store.history(self.conn)
+
+    def saved_template(self, kind):
+        return templates_repo.get(self.conn, kind)
+
+    def put_template(self, kind, version, text, saved_by, saved_at):
+        templates_repo.put(self.conn, kind, version, text, saved_by, saved_at)
+
+    def remove_template(self, kind):
+        return templates_repo.remove(self.conn, kind)

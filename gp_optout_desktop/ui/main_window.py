@@ -86,6 +86,8 @@ class MainWindow(QMainWindow):
         self._place: dict | None = None
         self._last_user = ""
         self._extra: list[tuple[str, QWidget, ScopedBus]] = []
+        self.live = None  # on a server: ui/live_bridge.py LiveBridge, other desks' changes
+        self._seen_revision = 0  # the newest revision this window's screens already show
         self._unbuilt: list[tuple] = []  # (ScreenSpec, stand-in widget) still to build after an unlock
         self._build_timer = QTimer(self)
         self._build_timer.setSingleShot(True)
@@ -308,6 +310,8 @@ class MainWindow(QMainWindow):
         self.idle.start()
         if not on_server(session):  # the file's integrity checks; the server's chain check is not ported yet
             self.integrity.start()  # off the UI thread, after unlock instead of during it (ADR 0011)
+        else:
+            self._listen(session)
         responsive.settled()
 
     def _read_idle_minutes(self) -> None:
@@ -321,7 +325,39 @@ class MainWindow(QMainWindow):
             log_problem(log, "The idle lock time could not be read; the default is used", exc)
             self.idle.set_timeout_ms(settings_service.DEFAULT_IDLE_LOCK_MINUTES * 60_000)
 
+    # ---- other desks (server register) ------------------------------------------------
+    def _listen(self, session) -> None:
+        """Other desks' changes reach this window's screens as they are saved (hazard H-78)."""
+        if getattr(session, "reconnect", None) is None:
+            return
+        from ..services import live
+        from .live_bridge import LiveBridge
+
+        self._seen_revision = session.revision()
+        self.live = LiveBridge(self)
+        self.live.changed.connect(self._heard)
+        self.live.state_changed.connect(lambda state, message: self.statusBar().showMessage(
+            message if state == live.DISCONNECTED else ""))
+        self.live.watch(session.reconnect, since=self._seen_revision)
+
+    def _heard(self, revision: int, patient_ids: list) -> None:
+        """A change saved on another desk: the screens refresh as after one of this desk's own
+        (the search re-runs; the patient view reloads its patient if among them)."""
+        if self.session is None or revision <= self._seen_revision:
+            return  # this window's own change, already shown
+        from ..services.changes import ChangeSet
+
+        self._seen_revision = revision
+        self.bus.publish(ChangeSet("", revision, frozenset(patient_ids), areas=frozenset({"patients"})))
+
+    def _stop_listening(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live.deleteLater()
+            self.live = None
+
     def _on_changed(self, changes) -> None:
+        self._seen_revision = max(self._seen_revision, changes.revision)
         self._update_status()
         if "settings" in changes.areas:
             self._read_idle_minutes()
@@ -340,6 +376,7 @@ class MainWindow(QMainWindow):
         row = self.nav.currentRow()
         self._place = {"screen": self.nav.item(row).text() if row >= 0 else DESK_TITLE, "desk": self.desk.place()}
         self.idle.stop()
+        self._stop_listening()
         session, self.session = self.session, None
         self.bus.locked.emit()
         self.integrity.clear()

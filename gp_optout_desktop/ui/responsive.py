@@ -10,15 +10,20 @@ it takes to walk every object the process keeps. So:
   (tasks pay a few per cent in switches; measured in benchmarks/bench_ui.py);
 - letters are rendered in a process of their own (letters.apart), and heavy reads
   (reconcile's comparison, a backup's checks) in one of their own (child_task);
-- task threads run at a lower priority (nice +5 on Linux): on a busy PC the UI thread
+- task threads and task processes run at a lower priority (nice +5 on Linux, below normal
+  on Windows: gp_optout_desktop.priority): on a busy PC the UI thread
   gets the CPU first, and a task takes a little longer instead;
 - while a register is open, the objects made up to the unlock (modules, screens, the
   window) are frozen out of the collector's walks (gc.freeze); they are unfrozen at lock;
 - while a task runs on a worker, the collector does not run by itself: a task that builds
   a million rows made it walk them again and again, up to 122 ms at a time with the GIL
-  held. Reference counting still frees almost everything at once; what only the
-  collector frees (reference cycles) waits for the end of the last task, when the
-  collector runs by itself again.
+  held. Reference counting still frees almost everything at once;
+- when the last task ends, what it left alive (its answer: an export's rows, a
+  reconciliation's findings) is frozen out of the collector's walks too, before the
+  collector runs by itself again: its first collection after a task walked all of it in
+  one go, with the GIL held, 100-250 ms after an import or an export and 0.4-1 s after a
+  reconciliation (issue 13). Reference cycles a task left as garbage are then freed at
+  the lock, with the rest.
 """
 
 from __future__ import annotations
@@ -28,11 +33,10 @@ import sys
 import threading
 from contextlib import contextmanager
 
-from .. import child_task
+from .. import child_task, priority
 from ..letters import apart
 
 SWITCH_INTERVAL_S = 0.001
-TASK_NICE = 5
 _lower_tasks = False
 _lowered = threading.local()
 
@@ -47,19 +51,13 @@ def tune() -> None:
 
 
 def lower_this_thread() -> None:
-    """A task thread (ui.worker) gives way to the UI thread: nice +5 for this thread only
-    (Linux sets priorities per thread). Once per thread: an unprivileged thread cannot
-    raise it again, and the pool's threads only ever run tasks. Elsewhere: nothing."""
+    """A task thread (ui.worker) gives way to the UI thread: nice +5 for this thread only on
+    Linux, below normal on Windows (priority.lower_this_thread). Once per thread: an
+    unprivileged thread cannot raise it again, and the pool's threads only ever run tasks."""
     if not _lower_tasks or getattr(_lowered, "done", False):
         return
     _lowered.done = True
-    if sys.platform.startswith("linux"):
-        import os
-
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TASK_NICE)
-        except OSError:  # why: not allowed here: the task runs at the window's priority, as before
-            pass
+    priority.lower_this_thread()
 
 
 def settled() -> None:
@@ -82,7 +80,8 @@ _was_enabled = True
 
 @contextmanager
 def task_running():
-    """Around a task on a worker thread (ui.worker): automatic collection paused meanwhile."""
+    """Around a task on a worker thread (ui.worker): automatic collection paused meanwhile,
+    and what the tasks left alive frozen out of it after the last one."""
     global _tasks, _was_enabled
     with _tasks_lock:
         if _tasks == 0:
@@ -95,4 +94,5 @@ def task_running():
         with _tasks_lock:
             _tasks -= 1
             if _tasks == 0 and _was_enabled:
+                gc.freeze()  # the task's leftovers: never walked in one go (module docstring)
                 gc.enable()

@@ -62,6 +62,65 @@ class Backend:
         return self.manager.desk.keys.audit_ref(nhs, patient_id)
 
 
+    # -- set-up the services ported so far cannot do on the server (reconciliation, the
+    # practice list, the practice-wide opt-out): written directly, each in one audited write
+    # with the same audit entry on both engines, so scripts still compare their trails.
+    def confirm(self, patient_id: int) -> list[int]:
+        """Every not-yet-confirmed event of the patient confirmed, as a reconciliation would."""
+        session = self.manager
+        if self.name == "sqlcipher":
+            from tests.in_force_helpers import confirm
+
+            return confirm(session, patient_id)
+        desk = session.desk
+        with desk.write() as tx:
+            done = [e.event_id for e in desk.history(patient_id) if e.confirmed_at is None]
+            for event_id in done:
+                tx.conn.execute("INSERT INTO event_marks(event_id, mark, at, by) VALUES (%s, 'confirmed', %s, %s)",
+                                (event_id, session.now(), "reconciliation test"))
+            tx.patients.add(patient_id)
+            tx.audit("event.confirmed", self.patient_ref(desk.get_patient(patient_id).nhs_number, patient_id),
+                     detail=f"events={len(done)} test")
+        return done
+
+    def deduct(self, patient_id: int, on) -> None:
+        """The practice list shows the patient as deducted (left the practice) since ``on``."""
+        from gp_optout_desktop.domain.practice_list import DEDUCTED
+
+        session = self.manager
+        if self.name == "sqlcipher":
+            from gp_optout_desktop.store import registration
+
+            with session.write("import_practice_list") as ctx:
+                registration.put(ctx.conn, patient_id, registration.Registration(DEDUCTED, on, None, None, None),
+                                 by=session.user, at=session.now())
+                ctx.audit("practice_list.test", detail="deducted=1")
+            return
+        with session.desk.write() as tx:
+            tx.conn.execute("INSERT INTO registration(patient_id, status, since, updated_at, updated_by)"
+                            " VALUES (%s, %s, %s, %s, %s)", (patient_id, DEDUCTED, on, session.now(), session.user))
+            tx.patients.add(patient_id)
+            tx.audit("practice_list.test", detail="deducted=1")
+
+    def practice_optout_on(self, effective, reason: str = "Test: the GPs decided") -> None:
+        """The practice-wide opt-out turned on (a GP's decision), recorded now."""
+        from gp_optout_desktop.domain.practice_policy import ON
+
+        session = self.manager
+        if self.name == "sqlcipher":  # by the file's own service, as a GP
+            from gp_optout_desktop.domain import roles
+            from gp_optout_desktop.services import exclusion
+
+            gp = self.session("gp", roles.GP)
+            gp.clock = session.clock
+            exclusion.set_practice_optout(gp, ON, reason, effective)
+            return
+        with session.desk.write() as tx:
+            tx.conn.execute("INSERT INTO policy(state, effective, reason, recorded_by, recorded_at)"
+                            " VALUES (%s, %s, %s, %s, %s)", (ON, effective, reason, "gp", session.now()))
+            tx.audit("practice_optout.on", detail="test")
+
+
 def file_manager(register_dir):
     from gp_optout_desktop.services import setup
 

@@ -94,7 +94,7 @@ def _permission_names_in_code() -> dict[str, set[str]]:
     """Every permission name the code checks or records, by where it was found."""
     found: dict[str, set[str]] = {}
     patterns = [
-        r"\.(?:require|write|read|read_committed|read_apart)\(\s*\"([a-z_]+)\"",  # session.write("export") ...
+        r"\.(?:require|write|read|read_committed|read_apart|read_store|search_store)\(\s*\"([a-z_]+)\"",  # session.write("export") ...
         r"roles\.(?:allowed|require)\([^,()]+,\s*\"([a-z_]+)\"\)",     # roles.allowed(role, "export")
         r"ScreenSpec\(\s*\"[^\"]*\",\s*\"([a-z_]+)\"",                 # the screens each role sees
         r"\bperm=\"([a-z_]+)\"",                                       # audit entries' own permission

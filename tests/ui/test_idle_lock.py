@@ -98,3 +98,25 @@ def test_window_uses_the_register_setting(qtbot, demo, register_dir, new_window,
     window = new_window(register_dir)
     unlock_as(window)
     assert window.idle.timeout_ms == 12 * 60_000 and window.idle.is_active()
+
+
+def test_the_idle_lock_steps_aside_at_unlock_and_still_locks(qtbot):
+    """Armed at unlock, it steps aside as after any input (the screens are built meanwhile,
+    without their events passing through the Python filter), comes back, and still locks
+    after the timeout with no input: never before it (issue 13, ADR 0014)."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    from gp_optout_desktop.ui.idle_lock import IdleLock
+
+    lock = IdleLock(QApplication.instance(), 400)
+    fired = []
+    lock.idle.connect(lambda: fired.append(time.monotonic()))
+    start = time.monotonic()
+    lock.start()
+    assert lock.is_active() and not lock.watching()
+    qtbot.waitUntil(lock.watching, timeout=2000)  # back after a quarter of the timeout
+    qtbot.waitUntil(lambda: bool(fired), timeout=3000)
+    assert fired[0] - start >= 0.4
+    assert not lock.watching() and not lock.is_active()

@@ -5,6 +5,8 @@ desk works on the server; every screen not ported says so in one sentence; a los
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
@@ -177,3 +179,37 @@ def test_the_entry_point_opens_a_server_sign_in_from_the_option_or_the_environme
     dialogs.set_next_answer("OK")
     assert app.main(["--database", url + "&sslmode=require"]) == 2
     assert dialogs.shown[-1][0] == "Server register" and "sslmode=verify-full" in dialogs.shown[-1][1]
+
+
+def test_another_desks_objection_shows_in_the_open_patient_view_and_search_results(qtbot, settings, pg_db, server):
+    from gp_optout_desktop.services import objections
+
+    seen = nhs_number.synthetic(730_000)
+    pid = patients.add(server.manager, surname="Livewire", forenames="Lou", dob="1970-01-01",
+                       postcode_raw="LS1 4AP", nhs=seen).data["patient_id"]
+    other = patients.add(server.manager, surname="Livewell", forenames="Lia", dob="1971-01-01",
+                         postcode_raw="LS1 4AP").data["patient_id"]
+    window = _window(qtbot, settings, pg_db)
+    _sign_in(qtbot, window, server.rita, "rita-password-1")
+    qtbot.waitUntil(window.screens_ready)
+    qtbot.waitUntil(lambda: window.live is not None and window.live.state == "live", timeout=10000)
+    _open(qtbot, window, seen)
+    view = window.desk.patient
+    assert not view.record_data.statuses["type1"].active
+
+    objections.record(server.manager, pid)  # at another desk
+    saved = time.perf_counter()
+    qtbot.waitUntil(lambda: view.record_data is not None and view.record_data.statuses["type1"].active, timeout=5000)
+    print(f"another desk's objection shown {1000 * (time.perf_counter() - saved):.0f} ms after it was saved")
+    assert window.desk.currentIndex() == PATIENT and view.message.text() == SERVER_NOTE
+
+    window.desk.to_search()
+    front = window.desk.front
+    qtbot.keyClicks(front.search, "Livew")
+    qtbot.waitUntil(lambda: front.model.rowCount() == 2 and not front.searching, timeout=10000)
+    assert [front.model.index(r, 4).data() for r in range(2)] == ["", "Objects"]  # Livewell, Livewire
+    objections.record(server.manager, other)  # at another desk
+    qtbot.waitUntil(lambda: [front.model.index(r, 4).data() for r in range(2)] == ["Objects", "Objects"],
+                    timeout=5000)
+    window.lock()
+    assert window.live is None

@@ -9,13 +9,17 @@ made without one reads only.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+import json
+from datetime import date, datetime, time, timezone
 
 from ...domain.events import Event
 from ...domain.practice_list import INACTIVE
 from ...domain.patient import Patient
+from ...domain.practice_policy import PolicyChange
 from .. import letters_repo
 from .. import patients as patients_store
+from .. import registration as registration_store
+from .. import templates_repo
 from ..errors import Conflict, NotFound
 from . import ops
 
@@ -33,10 +37,18 @@ def _iso(at: datetime) -> str:
     return at.astimezone(timezone.utc).isoformat()
 
 
+def _sent_at(on: date | None) -> datetime | None:
+    """A sent date kept in the server's timestamptz column: midnight UTC, read back as that date."""
+    return datetime.combine(on, time(), tzinfo=timezone.utc) if on else None
+
+
 class ServerStore:
-    def __init__(self, desk: ops.Desk, tx: ops.WriteTx | None = None):
+    def __init__(self, desk: ops.Desk, tx: ops.WriteTx | None = None, *, announce: bool = True):
         self.desk, self.tx = desk, tx
         self.conn = desk.conn
+        # False inside an audited read (changes_register=False, e.g. a letter printed): its
+        # writes name no patient, so the revision stays and no NOTIFY goes, as in the file.
+        self.announce = announce
 
     def _writing(self) -> ops.WriteTx:
         if self.tx is None:
@@ -154,7 +166,7 @@ class ServerStore:
 
     # -- letters -------------------------------------------------------------------------
     def queue_letter(self, patient_id: int, form_id: int | None, kind: str, at: datetime, due: date) -> int:
-        self._writing().patients.add(patient_id)
+        self._touch(patient_id)
         return self.conn.execute("INSERT INTO letters(patient_id, form_id, kind, queued_at, due)"
                                  " VALUES (%s,%s,%s,%s,%s) RETURNING id",
                                  (patient_id, form_id, kind, at, due)).fetchone()[0]
@@ -205,3 +217,126 @@ class ServerStore:
     def saved_code_table(self) -> str | None:
         row = self.conn.execute("SELECT text FROM code_tables ORDER BY version DESC LIMIT 1").fetchone()
         return None if row is None else row[0]
+
+    # -- letters: printing, sending, reprints (services/letters.py) ------------------------
+    def _touch(self, patient_id: int) -> None:
+        tx = self._writing()
+        if self.announce:
+            tx.patients.add(patient_id)
+
+    def letters_by_id(self, letter_ids: list[int]) -> list[letters_repo.LetterRow]:
+        return [self.letter(i) for i in letter_ids]
+
+    def patient_letters(self, patient_id: int) -> list[letters_repo.LetterRow]:
+        return [_letter_row(r) for r in self.conn.execute(
+            f"SELECT {_LETTER_COLUMNS} FROM letters WHERE patient_id = %s ORDER BY queued_at, id", (patient_id,))]
+
+    def mark_printed(self, letter_id: int, *, template_version: str, sent_on: date | None) -> None:
+        """letters_repo.mark_printed: a reprint never moves the first print's version or sent date."""
+        self._writing()
+        self.conn.execute("UPDATE letters SET printed_count = printed_count + 1,"
+                          " template_version = coalesce(template_version, %s),"
+                          " sent_at = coalesce(sent_at, %s) WHERE id = %s",
+                          (template_version, _sent_at(sent_on), letter_id))
+
+    def mark_letter_sent(self, letter_id: int, on: date) -> int:
+        self._writing()
+        return self.conn.execute("UPDATE letters SET sent_at = %s WHERE id = %s AND sent_at IS NULL",
+                                 (_sent_at(on), letter_id)).rowcount
+
+    def became_acknowledgement(self, letter_id: int, kind: str, *, queued_at: datetime | None,
+                               due: date | None) -> int | None:
+        """letters_repo.became_acknowledgement: renamed to its acknowledgement kind, and the
+        confirmation it promises queued unless ``queued_at`` is None."""
+        row = self.letter(letter_id)
+        self._writing()
+        self.conn.execute("UPDATE letters SET kind = %s WHERE id = %s", (letters_repo.RECEIVED_KINDS[kind], letter_id))
+        if queued_at is None or due is None:
+            return None
+        self._touch(row.patient_id)
+        return self.conn.execute("INSERT INTO letters(patient_id, form_id, kind, queued_at, due)"
+                                 " VALUES (%s,%s,%s,%s,%s) RETURNING id",
+                                 (row.patient_id, row.form_id, kind, queued_at, due)).fetchone()[0]
+
+    def cancel_letter(self, letter_id: int) -> int:
+        """Drop a letter never sent (a server policy refuses a desk deleting a sent one)."""
+        self._writing()
+        return self.conn.execute("DELETE FROM letters WHERE id = %s AND sent_at IS NULL", (letter_id,)).rowcount
+
+    _IN_FORCE_TYPE1 = ("SELECT c.patient_id FROM current_state c JOIN event_marks m"
+                       " ON m.practice_id = c.practice_id AND m.event_id = c.event_id AND m.mark = 'confirmed'"
+                       " WHERE c.kind = 'type1' AND c.active")
+
+    def in_force_type1_count(self) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM ({self._IN_FORCE_TYPE1}) AS f").fetchone()[0]
+
+    def queue_for_in_force_objectors(self, kind: str, *, queued_at: datetime, due: date) -> int:
+        """letters_repo.queue_for_in_force_objectors: set-based, nobody queued twice."""
+        rows = self.conn.execute(
+            f"INSERT INTO letters(patient_id, form_id, kind, queued_at, due)"
+            f" SELECT patient_id, NULL, %s, %s, %s FROM ({self._IN_FORCE_TYPE1}) AS f"
+            f" WHERE patient_id NOT IN (SELECT patient_id FROM letters WHERE kind = %s AND sent_at IS NULL)"
+            f" ORDER BY patient_id RETURNING patient_id", (kind, queued_at, due, kind)).fetchall()
+        for (pid,) in rows:
+            self._touch(pid)
+        return len(rows)
+
+    def queue_patient_notices(self, kind: str, *, since: datetime, queued_at: datetime, due: date,
+                              born_on_or_before: date) -> int:
+        """letters_repo.queue_patient_notices on the server: the date of birth is ciphertext,
+        so the server narrows to patients still with the practice and not yet sent one, and
+        the desk decrypts those and keeps the ones aged 16 or over (in id order, as the file)."""
+        rows = self.conn.execute(
+            "SELECT p.id, p.identity FROM patients p WHERE NOT EXISTS (SELECT 1 FROM registration r"
+            " WHERE r.patient_id = p.id AND r.status = ANY(%s)) AND NOT EXISTS (SELECT 1 FROM letters l"
+            " WHERE l.patient_id = p.id AND l.kind = %s AND l.queued_at >= %s) ORDER BY p.id",
+            (sorted(INACTIVE), kind, since)).fetchall()
+        ids = [pid for pid, blob in rows if self.desk._patient(pid, blob).dob <= born_on_or_before]
+        self._writing()
+        self.conn.cursor().executemany("INSERT INTO letters(patient_id, form_id, kind, queued_at, due)"
+                                       " VALUES (%s, NULL, %s, %s, %s)", [(pid, kind, queued_at, due) for pid in ids])
+        for pid in ids:
+            self._touch(pid)
+        return len(ids)
+
+    def registration(self, patient_id: int) -> registration_store.Registration:
+        row = self.conn.execute("SELECT status, since, died_on, reregistered_on, merged_into FROM registration"
+                                " WHERE patient_id = %s", (patient_id,)).fetchone()
+        return registration_store.Registration(*row) if row else registration_store._NONE
+
+    def type1_active(self, patient_id: int) -> bool:
+        row = self.conn.execute("SELECT active FROM current_state WHERE patient_id = %s AND kind = 'type1'",
+                                (patient_id,)).fetchone()
+        return bool(row and row[0])
+
+    def practice_details(self) -> dict:
+        """As the register file's: the letterhead's fields, and the ODS code (its own meta row
+        after a migration, else within the practice row written at set-up)."""
+        values = {k: json.loads(v) for k, v in self.conn.execute(
+            "SELECT key, value FROM meta WHERE key IN ('practice', 'ods')")}
+        data = dict(values.get("practice") or {})
+        data["ods"] = values.get("ods", data.get("ods", ""))
+        return data
+
+    def policy_history(self) -> list[PolicyChange]:
+        return [PolicyChange(state=r[1], effective=r[2], reason=r[3], recorded_by=r[4],
+                             recorded_at=r[5].astimezone(timezone.utc), seq=r[0])
+                for r in self.conn.execute("SELECT id, state, effective, reason, recorded_by, recorded_at"
+                                           " FROM policy ORDER BY id")]
+
+    # -- the practice's own letter wording (services/templates.py) -------------------------
+    def saved_template(self, kind: str) -> templates_repo.SavedTemplate | None:
+        row = self.conn.execute("SELECT kind, version, text, saved_by, saved_at FROM letter_templates"
+                                " WHERE kind = %s", (kind,)).fetchone()
+        return templates_repo.SavedTemplate(*row[:4], _iso(row[4])) if row else None
+
+    def put_template(self, kind: str, version: int, text: str, saved_by: str, saved_at: datetime) -> None:
+        self._writing()
+        self.conn.execute("INSERT INTO letter_templates(kind, version, text, saved_by, saved_at)"
+                          " VALUES (%s,%s,%s,%s,%s) ON CONFLICT (practice_id, kind) DO UPDATE SET"
+                          " version = excluded.version, text = excluded.text, saved_by = excluded.saved_by,"
+                          " saved_at = excluded.saved_at", (kind, version, text, saved_by, saved_at))
+
+    def remove_template(self, kind: str) -> int:
+        self._writing()
+        return self.conn.execute("DELETE FROM letter_templates WHERE kind = %s", (kind,)).rowcount

@@ -43,9 +43,9 @@ DESK_GRANTS: dict[str, str] = {
     "event_marks": "SELECT, INSERT",
     "current_state": "SELECT, INSERT, UPDATE, DELETE",
     "policy": "SELECT, INSERT",
-    "letters": "SELECT, INSERT, UPDATE",
+    "letters": "SELECT, INSERT, UPDATE",  # and DELETE of a letter never sent (V3)
     "signposts": "SELECT, INSERT",
-    "letter_templates": "SELECT, INSERT, UPDATE",
+    "letter_templates": "SELECT, INSERT, UPDATE",  # and DELETE (V3)
     "code_tables": "SELECT, INSERT",
     "registration": "SELECT, INSERT, UPDATE",
     "audit": "SELECT, INSERT",
@@ -275,8 +275,19 @@ GRANT {DESK_GRANTS["changes"]} ON changes TO {DESK};
 """
 
 
+def _v3_letters_cancelled() -> str:
+    """V3 (issue 15, letters on the server): as in the register file, a desk drops a letter
+    never sent (a confirmation no longer needed) and the practice's own wording of a letter
+    (back to the installed one). A letter that went out stays: a restrictive policy lets a
+    desk delete only letters with no sent date, whatever a desk sends."""
+    return f"""
+GRANT DELETE ON letters, letter_templates TO {DESK};
+CREATE POLICY never_sent_only ON letters AS RESTRICTIVE FOR DELETE USING (sent_at IS NULL);
+"""
+
+
 # Index i holds the SQL that takes the server's schema from version i to i + 1.
-MIGRATIONS: list = [lambda: V1 + _v1_tail(), _v2_changes]
+MIGRATIONS: list = [lambda: V1 + _v1_tail(), _v2_changes, _v3_letters_cancelled]
 LATEST = len(MIGRATIONS)
 
 _VERSION_TABLE = """

@@ -43,10 +43,9 @@ class Found:
 def fetch(session, text: str, limit: int = LIMIT) -> Found:
     """Run the search in the database (on the desk's read-only connection; any thread);
     one more id than shown tells whether there are more."""
-    ids = patients.find_ids(session, text, limit + 1) if text.strip() else []
+    ids, rows = patients.find_ids_and_rows(session, text, limit + 1) if text.strip() else ([], [])
     truncated = len(ids) > limit
     ids = ids[:limit]
-    rows = patients.result_rows(session, ids) if ids else []
     return Found(text, ids, rows, [_cells(r) for r in rows], truncated)  # cells once, so painting is a lookup
 
 
