@@ -287,7 +287,9 @@ class AuditChain:
             for table in sorted(set(now) | set(digests)):
                 if table in attest.ADOPTABLE and table not in attested:
                     continue  # an older register (or backup) not yet unlocked by this version
-                if now.get(table, 0) != digests.get(table, 0):
+                if table not in now:  # signed entries attest it, so the schema had it: dropped by hand
+                    problems.append(f"the {table} table is missing (signed audit entries attest its rows).")
+                elif now[table] != digests.get(table, 0):
                     problems.append(f"the {table} table was changed outside the app (its rows do not match the "
                                     "signed audit entries).")
         if problems:

@@ -43,16 +43,21 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+# How long a writer waits for the lock before it says the file is busy (tests shorten it).
+WAIT_S = 30.0
+
+
 class LockBusy(StoreError):
     """Another window or program held the lock for longer than the timeout."""
 
 
 @contextmanager
-def held(lock_path: Path, what: str, timeout: float = 30.0):
-    """Hold the exclusive lock on ``lock_path`` (created 0600 if missing) for the block."""
+def held(lock_path: Path, what: str, timeout: float | None = None):
+    """Hold the exclusive lock on ``lock_path`` (created 0600 if missing) for the block,
+    waiting up to ``timeout`` seconds (default ``WAIT_S``)."""
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + (WAIT_S if timeout is None else timeout)
         pause = 0.001
         while not _try_lock(fd):
             if time.monotonic() > deadline:

@@ -451,14 +451,18 @@ class Rewrap:
 
     name: str
     old_salt: str
+    old_secrets: dict  # the slot's wrapped secrets when this entry was made
     entry: dict
     detail: str
 
     def apply(self, fresh: "KeyFile") -> None:
         current = fresh.data["users"].get(self.name)
-        if current is None or current.get("salt") != self.old_salt:
-            raise StoreError(f"The key slot of {self.name} was changed in another window since this unlock; it "
-                             "was not re-wrapped.")
+        # A secret put into the slot since (this unlock's upgrade to the key hierarchy, a
+        # claimed audit key) is wrapped under the old KEK: the new entry would drop it.
+        if (current is None or current.get("salt") != self.old_salt
+                or current.get("secrets", {}) != self.old_secrets):
+            raise StoreError(f"The key slot of {self.name} was changed since this unlock began; it was not "
+                             "re-wrapped.")
         fresh.data["users"][self.name] = self.entry
 
 
@@ -471,7 +475,8 @@ def prepare_rewrap(slot: Slot, password: str) -> Rewrap | None:
     old = keys.data["users"][name]
     extra = {label: slot.get(label) for label in old.get("secrets", {})}
     entry = keys._new_entry(name, password, slot.data_key, None, bool(old.get("must_change")), extra)
-    return Rewrap(name, old["salt"], entry, f"kdf {kdf_words(old['kdf'])} -> {kdf_words(entry['kdf'])}")
+    return Rewrap(name, old["salt"], dict(old.get("secrets", {})), entry,
+                  f"kdf {kdf_words(old['kdf'])} -> {kdf_words(entry['kdf'])}")
 
 
 def kdf_words(kdf: dict) -> str:

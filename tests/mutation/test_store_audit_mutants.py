@@ -595,6 +595,18 @@ def test_rows_put_straight_into_a_table_the_register_was_signed_without_are_repo
                                "signed audit entries).",)
 
 
+def test_an_attested_table_dropped_by_hand_is_reported_even_when_it_was_empty(with_desk, register_dir):
+    """The trail signs the digest of every table, empty ones too: a table the signed entries
+    attest that is gone from the register file was removed outside the app, and is named,
+    whether or not it held rows (an empty table and no table are not the same register)."""
+    with_desk.lock()
+    kept = _keys_of(register_dir, "desk1", DESK_PASSWORD)
+    assert _verify_as_found(register_dir, kept).ok
+    _change_by_hand(register_dir, kept, "DROP TABLE reconciliations")  # no reconciliation run yet: empty
+    result = _verify_as_found(register_dir, kept)
+    assert result.problems == ("the reconciliations table is missing (signed audit entries attest its rows).",)
+
+
 def test_a_trail_emptied_by_hand_is_reported_against_every_head_kept(with_desk, register_dir):
     """Against the head in the key file and the one kept in the register: each is named."""
     from gp_optout_desktop.store import database, keyfile, meta

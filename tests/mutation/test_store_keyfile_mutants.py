@@ -359,3 +359,163 @@ def test_the_restore_attempts_file_loads_so_wrong_backup_passwords_keep_counting
     again = keyfile.KeyFile.load(path)
     assert again.register_id == keyschema.ATTEMPTS_ID
     assert again.throttle_state("pm")["failures"] == 3
+
+
+# A key file written by this release (tests/fixtures/keys-v4, made at ee040fa with cheap
+# Argon2 parameters): its check values and the secrets wrapped in its slots are a format that
+# every later release must read, or a practice's manager would lose the audit and manager
+# keys at the next upgrade, and a damaged entry would read as a wrong password.
+V4_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "keys-v4"
+V4_DATA_KEY = bytes(range(32))
+V4_RECOVERY = "ABCD-EFGH-IJKL-MNOP-QRST-UVWX-YZ23-4567-ABCD-EFGH-IJKL-MNOP-QRST"
+
+
+@pytest.fixture
+def v4_keys(tmp_path) -> keyfile.KeyFile:
+    shutil.copy2(V4_FIXTURE / "register.keys", tmp_path / "register.keys")
+    return keyfile.KeyFile.load(tmp_path / "register.keys")
+
+
+def test_a_kept_key_file_opens_with_the_secrets_in_its_slots(v4_keys):
+    slot = v4_keys.unlock_slot("pm", "pm-fixture-pass", now=NOW)
+    assert slot.data_key == V4_DATA_KEY
+    assert slot.get("audit") == b"A" * 32 and slot.get("manager") == b"M" * 32
+    recovery = v4_keys.unlock_recovery_slot(V4_RECOVERY.lower(), now=NOW)
+    assert recovery.data_key == V4_DATA_KEY and recovery.get("manager") == b"M" * 32
+
+
+def test_a_damaged_entry_in_a_kept_key_file_is_named_as_damage_not_a_wrong_password(v4_keys):
+    entry = v4_keys.data["users"]["pm"]
+    wrapped = bytearray(keyfile._unb64(entry["wrapped"]))
+    wrapped[0] ^= 0x01
+    entry["wrapped"] = keyfile._b64(bytes(wrapped))
+    with pytest.raises(KeyDamaged, match="^The key file's entry for pm is damaged"):
+        v4_keys.try_open("pm", "pm-fixture-pass")
+    assert v4_keys.try_open("pm", "not-the-password") is None
+
+
+def test_a_slot_whose_user_was_removed_since_reads_no_secret(tmp_path):
+    """Another window removed this user after their unlock: once this window's key file is
+    refreshed (any update), the slot it still holds finds no secret, as for one never wrapped."""
+    keys = keyfile.KeyFile.create(tmp_path / "register.keys", "5a" * 16)
+    data_key = keyfile.new_data_key()
+    keys.wrap("kim", "kim-password", data_key, extra={"audit": b"k" * 32})
+    keys.wrap("lee", "lee-password", data_key)
+    keys.save()
+    slot = keys.try_open("kim", "kim-password")
+    keyfile.KeyFile.load(keys.path).update(lambda fresh: fresh.remove("kim"))
+    keys.update(lambda fresh: None)  # this window's next write reads the file as it is now
+    assert slot.get("audit") is None and slot.get("manager") is None
+
+
+def test_a_key_file_held_too_long_by_another_program_is_refused_in_words(tmp_path, monkeypatch):
+    """Another window or program holds the key file's lock past the wait: the change is
+    refused, saying it is the key file that is busy, and the file is left as it was."""
+    from gp_optout_desktop.store import filelock
+
+    monkeypatch.setattr(filelock, "WAIT_S", 0.2)  # the wait is 30 s in the app
+    keys = keyfile.KeyFile.create(tmp_path / "register.keys", "6b" * 16)
+    keys.wrap("max", "max-password", keyfile.new_data_key())
+    keys.save()
+    before = keys.path.read_bytes()
+    # flock: a second descriptor of the lock file conflicts like another process would.
+    with filelock.held(keys.lock_path, "other program"):
+        with pytest.raises(filelock.LockBusy) as busy:
+            keys.update(lambda fresh: fresh.remove("max"))
+    assert str(busy.value) == "The key file is busy in another window or program; nothing was changed. Try again."
+    assert keys.path.read_bytes() == before
+    keys.update(lambda fresh: fresh.remove("max"))  # once released, the same change goes through
+    assert not keyfile.KeyFile.load(keys.path).has_user("max")
+
+
+def _wait_answer(gate, after, timeout):
+    """``gate.wait_released`` on another thread: its answer, or "still waiting" after 5 s."""
+    import threading
+
+    answer = []
+    waiter = threading.Thread(target=lambda: answer.append(gate.wait_released(after, timeout)), daemon=True)
+    waiter.start()
+    waiter.join(5)
+    return answer[0] if answer else "still waiting"
+
+
+def test_the_warm_up_waits_for_argon2_to_release_its_memory_and_no_longer():
+    """ui/warm.py marks the gate before an unlock, then waits in short slices for an Argon2
+    run after the mark to finish with none still running: never before (their memory would
+    stack at the peak), never forever (a refused unlock runs none), and each slice ends."""
+    gate = keyfile._Argon2Gate()
+    mark = gate.finished  # ui.warm.mark()
+    assert (mark, gate.running) == (0, 0)
+    assert _wait_answer(gate, mark, 0.05) is False  # no run since the mark: the slice ends, not released
+    with gate.held():
+        with gate.held():  # the unlock's span and the Argon2 run inside it
+            assert gate.running == 2
+        assert _wait_answer(gate, mark, 0.05) is False  # one run over, the span still holds memory
+    assert (gate.running, gate.finished) == (0, 2)
+    assert _wait_answer(gate, mark, 0.05) is True
+    assert _wait_answer(gate, gate.finished, 0.05) is False  # a later mark waits for a later run
+
+
+def test_a_password_derivation_holds_the_gate_and_the_recovery_key_does_not():
+    gate = keyfile.ARGON2_GATE
+    mark = gate.finished
+    keyfile.derive_kek("pm-password-1", b"\1" * 16, {"alg": "argon2id", "t": 1, "m_kib": 8, "p": 1})
+    assert gate.finished == mark + 1 and gate.running == 0 and gate.wait_released(mark, 0) is True
+    keyfile.derive_kek("RECOVERYKEY", b"\2" * 16, {"alg": "hkdf-sha256"})  # no Argon2, no memory to wait for
+    assert gate.finished == mark + 1
+
+
+OLD_KDF = {"alg": "argon2id", "t": 2, "m_kib": 16, "p": 1}   # stands in for a superseded default
+NEW_KDF = {"alg": "argon2id", "t": 1, "m_kib": 8, "p": 1}
+
+
+def test_a_rewrapped_entry_still_asks_for_a_new_password(tmp_path, monkeypatch):
+    """A manager reset this user's password (they must choose their own at the next unlock):
+    the re-wrap at that unlock keeps the flag, so closing the app before choosing one does
+    not let the temporary password stand."""
+    monkeypatch.setattr(keyfile, "KDF_DEFAULTS", dict(NEW_KDF))
+    monkeypatch.setattr(keyfile, "SUPERSEDED_KDFS", (dict(OLD_KDF),))
+    keys = keyfile.KeyFile.create(tmp_path / "register.keys", "7c" * 16)
+    data_key = keyfile.new_data_key()
+    keys.wrap("nia", "temporary-pass-1", data_key, kdf=OLD_KDF, must_change=True, extra={"audit": b"n" * 32})
+    keys.wrap("oli", "oli-password", data_key, kdf=OLD_KDF)
+    keys.save()
+    for name, password in (("nia", "temporary-pass-1"), ("oli", "oli-password")):
+        keys.update(keyfile.prepare_rewrap(keys.try_open(name, password), password).apply)
+    again = keyfile.KeyFile.load(keys.path)
+    assert again.data["users"]["nia"]["kdf"] == NEW_KDF and again.must_change("nia")
+    assert again.data["users"]["oli"]["kdf"] == NEW_KDF and not again.must_change("oli")
+    assert again.try_open("nia", "temporary-pass-1").get("audit") == b"n" * 32
+
+
+def test_an_entry_from_before_slots_held_secrets_is_rewrapped(v3_keys, monkeypatch):
+    """An entry written before the key hierarchy has no secrets at all (the v3 key file): it
+    is re-wrapped like any other, and opens to the same data key."""
+    v3_kdf = v3_keys.data["users"]["reception"]["kdf"]
+    assert "secrets" not in v3_keys.data["users"]["reception"]
+    monkeypatch.setattr(keyfile, "KDF_DEFAULTS", dict(NEW_KDF))
+    monkeypatch.setattr(keyfile, "SUPERSEDED_KDFS", (dict(v3_kdf),))
+    slot = v3_keys.unlock_slot("reception", "reception-demo-pass", now=NOW)
+    prepared = keyfile.prepare_rewrap(slot, "reception-demo-pass")
+    v3_keys.update(prepared.apply)
+    again = keyfile.KeyFile.load(v3_keys.path)
+    assert again.data["users"]["reception"]["kdf"] == NEW_KDF
+    assert again.unlock("reception", "reception-demo-pass", now=NOW) == slot.data_key
+    assert not again.must_change("reception")
+
+
+def test_a_rewrap_never_undoes_a_password_changed_elsewhere_on_a_slot_without_secrets(v3_keys, monkeypatch):
+    """The user's password was changed in another window between this unlock and its re-wrap,
+    on an entry with no secrets to tell the two apart (a v3 one): the newer password stays,
+    and the one typed at this unlock does not open the slot again."""
+    monkeypatch.setattr(keyfile, "KDF_DEFAULTS", dict(NEW_KDF))
+    monkeypatch.setattr(keyfile, "SUPERSEDED_KDFS", (dict(v3_keys.data["users"]["gp"]["kdf"]),))
+    slot = v3_keys.unlock_slot("gp", "gp-demo-pass", now=NOW)
+    prepared = keyfile.prepare_rewrap(slot, "gp-demo-pass")
+    elsewhere = keyfile.KeyFile.load(v3_keys.path)
+    elsewhere.update(lambda fresh: fresh.wrap("gp", "gp-new-pass-1", slot.data_key))
+    with pytest.raises(StoreError):
+        v3_keys.update(prepared.apply)
+    again = keyfile.KeyFile.load(v3_keys.path)
+    assert again.unlock("gp", "gp-new-pass-1", now=NOW) == slot.data_key
+    assert again.try_open("gp", "gp-demo-pass") is None

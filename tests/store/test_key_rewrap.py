@@ -239,3 +239,29 @@ def test_the_real_superseded_parameters_are_rewrapped_to_the_real_defaults(tmp_p
     reopened = keyfile.KeyFile.load(keys.path).try_open("pm", "pm-password-1")
     assert reopened.data_key == data_key and reopened.get("audit") == b"a" * 32
     assert keyfile.prepare_rewrap(reopened, "pm-password-1") is None
+
+
+def test_a_register_upgraded_at_the_same_unlock_keeps_the_keys_the_upgrade_made(tmp_path, monkeypatch):
+    """A register from before the key hierarchy (schema 3), its entries wrapped with the then
+    defaults, now superseded: the manager's first unlock upgrades it (an audit key and the
+    manager key wrapped into their slot) and would re-wrap the same slot. The re-wrap was
+    made before the upgrade, so it must not replace the slot the upgrade just filled: the
+    manager unlocks again afterwards, with both keys, and the slot is re-wrapped then."""
+    import shutil
+
+    folder = tmp_path / "register"
+    shutil.copytree(REPO / "tests" / "fixtures" / "register-v3", folder)
+    v3_kdf = entries(folder)["manager"]["kdf"]
+    current = {"alg": "argon2id", "t": 1, "m_kib": 8, "p": 1}  # not v3_kdf, whichever test set is chosen
+    monkeypatch.setattr(keyfile, "KDF_DEFAULTS", dict(current))
+    monkeypatch.setattr(keyfile, "SUPERSEDED_KDFS", (dict(v3_kdf),))
+    first = session_service.unlock(folder, "manager", "manager-demo-pass")
+    assert set(entries(folder)["manager"]["secrets"]) == {"audit", "manager"}
+    assert audit.verify(first).ok
+    first.lock()
+    again = session_service.unlock(folder, "manager", "manager-demo-pass")
+    assert again.register.manager_key is not None and audit.verify(again).ok
+    assert entries(folder)["manager"]["kdf"] == current
+    assert set(entries(folder)["manager"]["secrets"]) == {"audit", "manager"}
+    users.add(again, "desk9", "receptionist", "desk9-password")  # the manager key works
+    again.lock()
