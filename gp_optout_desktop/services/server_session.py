@@ -46,6 +46,7 @@ class ServerSession:
     # Opens another connection as this desk's login (sign_in sets it; the live watcher's, which
     # reconnects with it): holds the derived login password, never the typed one; dropped at lock.
     reconnect: Callable[[], object] | None = field(default=None, repr=False)
+    _connect_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def open(cls, conn, data_key: bytes, *, user: str, role: str, **kw) -> "ServerSession":
@@ -72,8 +73,10 @@ class ServerSession:
         return uk_date(self.clock())
 
     def _check_open(self) -> None:
-        if self.desk.conn.broken and not self._locked:  # lost, not locked: the desk's one sentence (H-76)
-            raise ServerUnreachable(ops.UNREACHABLE)
+        if self.desk.conn.broken and not self._locked:  # lost, not locked: connect again, or say so (H-76)
+            with self._connect_lock:  # a search's thread may find it lost at the same moment
+                if self.desk.conn.broken:
+                    self.desk.conn = self._connect_again()
         if self.desk.conn.closed:
             raise Locked("The register is locked. Unlock it to continue.")
 
@@ -108,8 +111,11 @@ class ServerSession:
         rows agree whatever other desks commit between them."""
         self.require(permission)
         desk = self.search_desk or self.desk
-        with self._search_lock, reading.snapshot(desk.conn):
-            yield ServerStore(desk)
+        with self._search_lock:
+            if desk.conn.broken:
+                desk.conn = self._connect_again()
+            with reading.snapshot(desk.conn):
+                yield ServerStore(desk)
 
     def at_once(self):
         """Session.at_once's place: on the server no task of this window holds the register
@@ -153,6 +159,16 @@ class ServerSession:
 
     def practice(self) -> dict:
         return self.register
+
+    def _connect_again(self):
+        """A connection lost (the server restarted, the network dropped): a new one as the same
+        login once the server answers again, else the desk's one sentence. Nothing is retried:
+        what failed was not saved, and the person does it again (H-76)."""
+        if self.reconnect is None:
+            raise ServerUnreachable(ops.UNREACHABLE)
+        conn = self.reconnect()  # ServerUnreachable (still down), or why the server now refuses
+        conn.autocommit = True
+        return conn
 
 
 def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: dict | None = None,

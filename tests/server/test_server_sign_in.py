@@ -75,3 +75,19 @@ def test_a_blank_user_name_or_password_is_asked_for_before_anything_is_sent(regi
         sign_in(address(pg_db), "  ", "x")
     with pytest.raises(ValidationError, match="Enter your password"):
         sign_in(address(pg_db), register.login("rita"), "")
+
+
+def test_a_service_not_ported_to_the_server_says_so_in_one_sentence(register, pg_db):
+    from gp_optout_desktop.services import exclusion, settings
+    from gp_optout_desktop.services.on_server import NotOnServer
+
+    login = register.add_user("mia", "mia-password-1", roles.MANAGER)
+    session = sign_in(address(pg_db), login, "mia-password-1")
+    try:
+        for not_ported in (settings.idle_lock_minutes, exclusion.status, exclusion.practice_optout_status):
+            with pytest.raises(NotOnServer) as said:
+                not_ported(session)
+            assert str(said.value) == ("Not available on a server register yet: this part of the program (it still "
+                                       "needs a register file).")
+    finally:
+        session.lock()

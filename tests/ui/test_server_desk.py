@@ -116,6 +116,9 @@ def test_a_server_lost_at_the_desk_says_nothing_was_saved_and_writes_nothing_her
                                                                                  tmp_path):
     import psycopg
 
+    from gp_optout_desktop.store.server import connect
+    from tests.server.cluster import free_port
+
     number = nhs_number.synthetic(720_000)
     pid = patients.add(server.manager, surname="Outage", forenames="Olly", dob="1970-01-01",
                        postcode_raw="LS1 4AP", nhs=number).data["patient_id"]
@@ -124,20 +127,43 @@ def test_a_server_lost_at_the_desk_says_nothing_was_saved_and_writes_nothing_her
     qtbot.waitUntil(window.screens_ready)
     _open(qtbot, window, number)
     window.desk.patient.record_button.click()
-    with psycopg.connect(pg_db.admin_conninfo, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (window.session.desk.conn.info.backend_pid,))
+    session = window.session
+
+    def cut(*conns) -> None:  # the server ends these connections, as in a restart
+        with psycopg.connect(pg_db.admin_conninfo, autocommit=True) as admin:
+            for conn in conns:
+                admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+
+    def said() -> list[str]:
+        return [m.text() for m in window.desk.record.findChildren(QLabel) if m.isVisible() and "Nothing was saved" in m.text()]
+
+    cut(session.desk.conn)
     window.desk.record.save_button.click()  # refused before the read-back: the people on it cannot be read
     assert window.desk.currentIndex() == RECORD  # the form and what was typed stay
-    shown = [m.text() for m in window.desk.record.findChildren(QLabel) if m.isVisible() and "Nothing was saved" in m.text()]
-    assert shown and "could not be reached" in shown[0]
+    assert said() and "could not be reached" in said()[0]
     assert patients.view(server.manager, pid).history == []
-    window.desk.record.cancel()
+
+    # The server answers again: the same save, tried again, connects again and is saved once.
+    dialogs.set_next_answer("Record")
+    window.desk.record.save_button.click()
+    assert window.desk.currentIndex() == DONE
+    assert len(patients.view(server.manager, pid).history) == 1
+
+    # The server stays away (nothing listens where the desk would connect again).
+    down = connect.parse(accounts.url(pg_db).replace(f":{pg_db.server.port}/", f":{free_port()}/"))
+    session.reconnect = lambda: connect.connect(down, server.rita, "not-used")
+    cut(session.desk.conn, session.search_desk.conn)
     window.desk.to_search()
-    window.desk.front.search.setText(number)
-    window.desk.front.search_now()
-    assert "Nothing was saved" in window.desk.front.summary.text()
+    for _ in range(2):  # the search finds its connection lost; then it cannot connect again
+        window.desk.front.search.setText(number)
+        window.desk.front.search_now()
+        assert "Nothing was saved" in window.desk.front.summary.text()
+        assert window.desk.front.model.rowCount() == 0
+    window.desk.open_patient(pid)
+    assert window.desk.currentIndex() != PATIENT and "Nothing was saved" in window.desk.front.summary.text()
     window.lock()  # the lock's audit entry cannot be written; the window locks regardless
     assert window.session is None
+    assert len(patients.view(server.manager, pid).history) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["settings.ini"])
 
 
