@@ -21,7 +21,7 @@ from ..domain import roles
 from ..domain.uk_time import uk_date
 from ..problem_log import log_problem
 from ..store.errors import StoreError
-from ..store.server import ops
+from ..store.server import chain, ops
 from ..store.server.desk_store import ServerStore
 from .session import Locked, table_in_force, utc_now
 
@@ -112,3 +112,10 @@ class ServerSession:
             log_problem(log, "The lock was not written to the server's audit trail (server unreachable)", exc)
         finally:
             self.desk.conn.close()
+
+    def verify_audit(self):
+        """The practice's chain checked (services/audit.verify) in one REPEATABLE READ snapshot of
+        its own, while other desks keep appending: seq without gaps, each MAC under the practice's
+        audit key (on the desk only), the head kept in the practice row its last entry."""
+        self._check_open()
+        return chain.verify(self.desk.conn, self.desk.keys.audit_key, self.desk.practice_id)

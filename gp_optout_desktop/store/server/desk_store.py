@@ -340,3 +340,34 @@ class ServerStore:
     def remove_template(self, kind: str) -> int:
         self._writing()
         return self.conn.execute("DELETE FROM letter_templates WHERE kind = %s", (kind,)).rowcount
+
+    # -- the audit trail (services/audit.py) ------------------------------------------------
+    def audit_rows(self, *, since: str | None, until: str | None, user: str | None, action_prefix: str | None,
+                   patient: str | None, limit: int) -> list[tuple]:
+        """audit.select on the practice's chain, newest first. The trail names a patient by the
+        NHS number's blind index: an NHS number asked for is looked up by its index, and each
+        index shown is turned back into the number of the patient who has it now (decrypted on
+        the desk); one no patient has any more (a number since corrected) is shown as stored."""
+        if patient and patient.isdigit():
+            patient = self.desk.keys.audit_ref(patient, None)
+        clauses, args = [], []
+        for clause, value in (("at >= %s", since), ("at <= %s", until), ("actor = %s", user),
+                              ("patient = %s", patient)):
+            if value:
+                clauses.append(clause)
+                args.append(value)
+        if action_prefix:
+            clauses.append("action LIKE %s ESCAPE '\\'")
+            args.append(action_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.conn.execute(
+            f"SELECT seq, at, actor, role, action, patient, outcome, workstation, detail FROM audit {where}"
+            " ORDER BY seq DESC LIMIT %s", (*args, limit)).fetchall()
+        refs = sorted({r[5] for r in rows if r[5].startswith("nhs:")})
+        shown = {}
+        if refs:
+            for pid, blob in self.conn.execute("SELECT id, identity FROM patients WHERE nhs_bidx = ANY(%s)",
+                                               ([bytes.fromhex(r[4:]) for r in refs],)):
+                p = self.desk._patient(pid, blob)
+                shown[self.desk.keys.audit_ref(p.nhs_number, pid)] = p.nhs_number
+        return [(*r[:5], shown.get(r[5], r[5]), *r[6:]) for r in rows]
