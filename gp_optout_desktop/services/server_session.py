@@ -119,3 +119,7 @@ class ServerSession:
         audit key (on the desk only), the head kept in the practice row its last entry."""
         self._check_open()
         return chain.verify(self.desk.conn, self.desk.keys.audit_key, self.desk.practice_id)
+
+    # Which engine a service is on, where the file keeps more than rows (services/users.py:
+    # the key file and the manager-signed user records); asked without importing psycopg.
+    on_server = True

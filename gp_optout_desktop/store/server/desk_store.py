@@ -371,3 +371,30 @@ class ServerStore:
                 p = self.desk._patient(pid, blob)
                 shown[self.desk.keys.audit_ref(p.nhs_number, pid)] = p.nhs_number
         return [(*r[:5], shown.get(r[5], r[5]), *r[6:]) for r in rows]
+
+    # -- users (services/users.py) ----------------------------------------------------------
+    # A user's name is their database login; schema V4 lets only an active manager's login
+    # change a users row or delete a key slot, whatever a desk sends.
+    def active_users(self) -> list[tuple[str, str]]:
+        return [tuple(r) for r in self.conn.execute(
+            'SELECT name, role FROM users WHERE active ORDER BY name COLLATE "C"')]
+
+    def user_role(self, name: str) -> str | None:
+        row = self.conn.execute("SELECT role FROM users WHERE name = %s AND active", (name,)).fetchone()
+        return row[0] if row else None
+
+    def count_role(self, role: str) -> int:
+        return self.conn.execute("SELECT count(*) FROM users WHERE active AND role = %s", (role,)).fetchone()[0]
+
+    def set_role(self, name: str, role: str) -> None:
+        self._writing()
+        if self.conn.execute("UPDATE users SET role = %s WHERE name = %s AND active", (role, name)).rowcount == 0:
+            raise NotFound(f"There is no user called {name}.")
+
+    def deactivate_user(self, name: str) -> None:
+        """The users row kept, inactive (the trail names them); their key slot deleted, so the
+        practice key can no longer be unwrapped for them even if the row were switched back."""
+        self._writing()
+        if self.conn.execute("UPDATE users SET active = false WHERE name = %s AND active", (name,)).rowcount == 0:
+            raise NotFound(f"There is no user called {name}.")
+        self.conn.execute("DELETE FROM key_slots WHERE name = %s", (name,))
