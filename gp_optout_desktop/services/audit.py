@@ -1,5 +1,6 @@
 """Reading, verifying and exporting the audit trail (practice managers only; reading and
-exporting it are themselves audited)."""
+exporting it are themselves audited). On either engine (ADR 0015): the register file's
+signed trail, or the practice's chain on the server."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..domain import nhs_number
-from ..store import atomic, audit as store_audit
+from ..store import atomic
 from ..store.audit import Verification
 from .changes import ChangeSet
 
@@ -30,8 +31,11 @@ class AuditRow:
 
 
 def verify(session) -> Verification:
+    """Check the trail, then audit the check. Checked before its own entry's write, not inside
+    it: on the server the chain is read in a snapshot of its own while desks keep appending."""
+    session.require("view_audit")
+    result = session.verify_audit()
     with session.write("view_audit", changes_register=False) as ctx:
-        result = session.register.verify_audit()
         ctx.audit("audit.verify", outcome="ok" if result.ok else "failed")
     return result
 
@@ -43,8 +47,7 @@ def query(session, *, since: date | None = None, until: date | None = None, user
         digits = nhs_number.normalise(patient)
         patient = digits if digits.isdigit() else patient
     with session.write("view_audit", changes_register=False) as ctx:
-        rows = store_audit.select(
-            ctx.conn,
+        rows = ctx.store.audit_rows(
             since=datetime.combine(since, time.min, timezone.utc).isoformat() if since else None,
             until=datetime.combine(until, time.max, timezone.utc).isoformat() if until else None,
             user=user, action_prefix=action, patient=patient, limit=limit,

@@ -25,7 +25,7 @@ from ..domain.errors import ValidationError
 from ..domain.uk_time import uk_date
 from ..problem_log import log_problem
 from ..store.errors import ServerUnreachable, StoreError, WrongPassword
-from ..store.server import connect, ops, reading, signin
+from ..store.server import chain, connect, ops, reading, signin
 from ..store.server.desk_store import ServerStore
 from .on_server import NotOnServer, not_yet
 from .session import Locked, table_in_force, utc_now
@@ -209,3 +209,11 @@ def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: di
     except BaseException:
         conn.close()
         raise
+
+    def verify_audit(self):
+        """The practice's chain checked (services/audit.verify) in one REPEATABLE READ snapshot of
+        its own, while other desks keep appending: seq without gaps, each MAC under the practice's
+        audit key (on the desk only), the head kept in the practice row its last entry."""
+        self._check_open()
+        return chain.verify(self.desk.conn, self.desk.keys.audit_key, self.desk.practice_id)
+

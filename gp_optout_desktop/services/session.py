@@ -224,6 +224,13 @@ class Session:
         with self.register.reading() as conn:
             return meta.revision(conn)
 
+    def verify_audit(self):
+        """The whole trail checked (services/audit.verify): hashes, signatures, certificates,
+        row digests and heads. Refused, as a write is, once the register was found damaged."""
+        self._check_open()
+        integrity.refuse_writes_if_damaged(self.register)
+        return self.register.verify_audit()
+
     def lock(self) -> None:
         """Close the connection and forget the key (idle lock, Lock now, quit)."""
         if self.register.is_open:

@@ -1,4 +1,10 @@
-"""Users: add, remove, reset a password, change role, change one's own password, re-key."""
+"""Users: add, remove, reset a password, change role, change one's own password, re-key.
+
+Listing users, changing a role and removing a user run on either engine (ADR 0015): the
+rules here, the rows through the store. The register file also signs each user's record
+with the manager key and keeps their key entry in the key file; on the server the role is
+the users row alone (only a manager's login may change it, schema V4) and the key slot is a
+row there, deleted with the user."""
 
 from __future__ import annotations
 
@@ -20,9 +26,13 @@ def temporary_password() -> str:
     return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3))
 
 
+def _on_file(session) -> bool:
+    return not getattr(session, "on_server", False)
+
+
 def list_users(session: Session) -> list[tuple[str, str]]:
-    with session.read("manage_users") as conn:
-        return users_store.active(conn)
+    with session.read_store("manage_users") as store:
+        return store.active_users()
 
 
 def record_problems(session: Session) -> list[str]:
@@ -102,33 +112,38 @@ def remove(session: Session, name: str) -> ChangeSet:
     if name == session.user:
         raise ValidationError("You cannot remove yourself; ask another practice manager.", "user")
     with session.write("manage_users") as ctx:
-        role = users_store.role_of(ctx.conn, name)
+        store = ctx.store
+        role = store.user_role(name)
         if role is None:
             raise NotFound(f"There is no user called {name}.")
-        if role == roles.MANAGER and users_store.count_role(ctx.conn, roles.MANAGER) <= 1:
+        if role == roles.MANAGER and store.count_role(roles.MANAGER) <= 1:
             raise ValidationError("The last practice manager cannot be removed.", "user")
-        users_store.deactivate(ctx.conn, name)
-        _certify(session, ctx.conn, name, role, active=False)
+        store.deactivate_user(name)  # on the server their key slot goes with it
+        if _on_file(session):
+            _certify(session, ctx.conn, name, role, active=False)
         ctx.audit("user.remove", detail=f"name={name}")
-        session.register.keys.update(lambda keys: keys.remove(name))
+        if _on_file(session):
+            session.register.keys.update(lambda keys: keys.remove(name))
     return ChangeSet(f"Removed {name}; their key was deleted.", ctx.revision, areas=frozenset({"users"}))
 
 
 def change_role(session: Session, name: str, role: str) -> ChangeSet:
     roles.check_role(role)
     with session.write("manage_users") as ctx:
-        old = users_store.role_of(ctx.conn, name)
+        store = ctx.store
+        old = store.user_role(name)
         if old is None:
             raise NotFound(f"There is no user called {name}.")
-        if old == roles.MANAGER and role != roles.MANAGER and users_store.count_role(ctx.conn, roles.MANAGER) <= 1:
+        if old == roles.MANAGER and role != roles.MANAGER and store.count_role(roles.MANAGER) <= 1:
             raise ValidationError("The last practice manager must stay a practice manager.", "role")
-        users_store.set_role(ctx.conn, name, role)
-        _certify(session, ctx.conn, name, role)
+        store.set_role(name, role)
+        if _on_file(session):
+            _certify(session, ctx.conn, name, role)
         ctx.audit("user.role", detail=f"name={name} role={old}->{role}")
-        if old == roles.MANAGER and role != roles.MANAGER:
+        if _on_file(session) and old == roles.MANAGER and role != roles.MANAGER:
             session.register.keys.update(lambda keys: keys.drop_secret(name, certs.MANAGER_SECRET))
     summary = f"{name} is now a {roles.ROLE_LABELS[role].lower()}."
-    if role == roles.MANAGER and old != roles.MANAGER:
+    if _on_file(session) and role == roles.MANAGER and old != roles.MANAGER:
         summary += " Reset their password to give them the manager key (needed to sign the exclusion file and manage users)."
     return ChangeSet(summary, ctx.revision, areas=frozenset({"users"}))
 

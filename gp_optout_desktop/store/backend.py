@@ -20,7 +20,7 @@ from typing import Protocol
 from ..domain.events import Event
 from ..domain.patient import Patient
 from ..domain.practice_policy import PolicyChange
-from . import codes_repo, events as events_store, letters_repo, meta, patients as patients_store, \
+from . import audit as audit_store, codes_repo, users as users_store, events as events_store, letters_repo, meta, patients as patients_store, \
     policy as policy_store, registration as registration_store, templates_repo
 
 
@@ -75,6 +75,19 @@ class RegisterStore(Protocol):
 
     # -- the code table in force
     def saved_code_table(self) -> str | None: ...
+
+    # -- the audit trail (services/audit.py): newest first, times as ISO text in UTC, a patient
+    # named (and filtered) by NHS number or id:N, as the register file's trail names them
+    def audit_rows(self, *, since: str | None, until: str | None, user: str | None, action_prefix: str | None,
+                   patient: str | None, limit: int) -> list[tuple]: ...
+
+    # -- users (services/users.py): the role is the register's, not the desk's; NotFound for
+    # no active user of that name
+    def active_users(self) -> list[tuple[str, str]]: ...
+    def user_role(self, name: str) -> str | None: ...
+    def count_role(self, role: str) -> int: ...
+    def set_role(self, name: str, role: str) -> None: ...
+    def deactivate_user(self, name: str) -> None: ...
 
 
 class FileStore:
@@ -205,3 +218,23 @@ class FileStore:
 
     def remove_template(self, kind):
         return templates_repo.remove(self.conn, kind)
+
+    def audit_rows(self, *, since, until, user, action_prefix, patient, limit):
+        return audit_store.select(self.conn, since=since, until=until, user=user, action_prefix=action_prefix,
+                                  patient=patient, limit=limit)
+
+    def active_users(self):
+        return users_store.active(self.conn)
+
+    def user_role(self, name):
+        return users_store.role_of(self.conn, name)
+
+    def count_role(self, role):
+        return users_store.count_role(self.conn, role)
+
+    def set_role(self, name, role):
+        users_store.set_role(self.conn, name, role)
+
+    def deactivate_user(self, name):
+        """The users row only: the user's key entry is in the key file (services/users.py)."""
+        users_store.deactivate(self.conn, name)

@@ -340,3 +340,61 @@ class ServerStore:
     def remove_template(self, kind: str) -> int:
         self._writing()
         return self.conn.execute("DELETE FROM letter_templates WHERE kind = %s", (kind,)).rowcount
+
+    # -- the audit trail (services/audit.py) ------------------------------------------------
+    def audit_rows(self, *, since: str | None, until: str | None, user: str | None, action_prefix: str | None,
+                   patient: str | None, limit: int) -> list[tuple]:
+        """audit.select on the practice's chain, newest first. The trail names a patient by the
+        NHS number's blind index: an NHS number asked for is looked up by its index, and each
+        index shown is turned back into the number of the patient who has it now (decrypted on
+        the desk); one no patient has any more (a number since corrected) is shown as stored."""
+        if patient and patient.isdigit():
+            patient = self.desk.keys.audit_ref(patient, None)
+        clauses, args = [], []
+        for clause, value in (("at >= %s", since), ("at <= %s", until), ("actor = %s", user),
+                              ("patient = %s", patient)):
+            if value:
+                clauses.append(clause)
+                args.append(value)
+        if action_prefix:
+            clauses.append("action LIKE %s ESCAPE '\\'")
+            args.append(action_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.conn.execute(
+            f"SELECT seq, at, actor, role, action, patient, outcome, workstation, detail FROM audit {where}"
+            " ORDER BY seq DESC LIMIT %s", (*args, limit)).fetchall()
+        refs = sorted({r[5] for r in rows if r[5].startswith("nhs:")})
+        shown = {}
+        if refs:
+            for pid, blob in self.conn.execute("SELECT id, identity FROM patients WHERE nhs_bidx = ANY(%s)",
+                                               ([bytes.fromhex(r[4:]) for r in refs],)):
+                p = self.desk._patient(pid, blob)
+                shown[self.desk.keys.audit_ref(p.nhs_number, pid)] = p.nhs_number
+        return [(*r[:5], shown.get(r[5], r[5]), *r[6:]) for r in rows]
+
+    # -- users (services/users.py) ----------------------------------------------------------
+    # A user's name is their database login; schema V4 lets only an active manager's login
+    # change a users row or delete a key slot, whatever a desk sends.
+    def active_users(self) -> list[tuple[str, str]]:
+        return [tuple(r) for r in self.conn.execute(
+            'SELECT name, role FROM users WHERE active ORDER BY name COLLATE "C"')]
+
+    def user_role(self, name: str) -> str | None:
+        row = self.conn.execute("SELECT role FROM users WHERE name = %s AND active", (name,)).fetchone()
+        return row[0] if row else None
+
+    def count_role(self, role: str) -> int:
+        return self.conn.execute("SELECT count(*) FROM users WHERE active AND role = %s", (role,)).fetchone()[0]
+
+    def set_role(self, name: str, role: str) -> None:
+        self._writing()
+        if self.conn.execute("UPDATE users SET role = %s WHERE name = %s AND active", (role, name)).rowcount == 0:
+            raise NotFound(f"There is no user called {name}.")
+
+    def deactivate_user(self, name: str) -> None:
+        """The users row kept, inactive (the trail names them); their key slot deleted, so the
+        practice key can no longer be unwrapped for them even if the row were switched back."""
+        self._writing()
+        if self.conn.execute("UPDATE users SET active = false WHERE name = %s AND active", (name,)).rowcount == 0:
+            raise NotFound(f"There is no user called {name}.")
+        self.conn.execute("DELETE FROM key_slots WHERE name = %s", (name,))

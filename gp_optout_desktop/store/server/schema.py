@@ -286,8 +286,25 @@ CREATE POLICY never_sent_only ON letters AS RESTRICTIVE FOR DELETE USING (sent_a
 """
 
 
+def _v4_managers_manage_users() -> str:
+    """V4 (issue 15, users on the server): a user's name is their database login, so the
+    server itself can tell a manager: only an active practice manager's login may change a
+    users row (a role, disabling) or delete a key slot. A desk's own check comes first and is
+    audited; this is what holds when a desk login sends SQL of its own. SECURITY DEFINER so
+    the policy's look-up of users is not itself filtered by the policy being checked."""
+    return f"""
+CREATE FUNCTION app_is_manager() RETURNS boolean
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+    AS $$ SELECT EXISTS (SELECT 1 FROM users WHERE practice_id = app_practice() AND name = session_user
+                         AND role = 'manager' AND active) $$;
+GRANT EXECUTE ON FUNCTION app_is_manager() TO {DESK};
+CREATE POLICY managers_only ON users AS RESTRICTIVE FOR UPDATE USING (app_is_manager()) WITH CHECK (app_is_manager());
+CREATE POLICY managers_only ON key_slots AS RESTRICTIVE FOR DELETE USING (app_is_manager());
+"""
+
+
 # Index i holds the SQL that takes the server's schema from version i to i + 1.
-MIGRATIONS: list = [lambda: V1 + _v1_tail(), _v2_changes, _v3_letters_cancelled]
+MIGRATIONS: list = [lambda: V1 + _v1_tail(), _v2_changes, _v3_letters_cancelled, _v4_managers_manage_users]
 LATEST = len(MIGRATIONS)
 
 _VERSION_TABLE = """
