@@ -170,6 +170,13 @@ class ServerSession:
         conn.autocommit = True
         return conn
 
+    def verify_audit(self):
+        """The practice's chain checked (services/audit.verify) in one REPEATABLE READ snapshot of
+        its own, while other desks keep appending: seq without gaps, each MAC under the practice's
+        audit key (on the desk only), the head kept in the practice row its last entry."""
+        self._check_open()
+        return chain.verify(self.desk.conn, self.desk.keys.audit_key, self.desk.practice_id)
+
 
 def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: dict | None = None,
             clock: Callable[[], datetime] = utc_now) -> ServerSession:
@@ -209,11 +216,3 @@ def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: di
     except BaseException:
         conn.close()
         raise
-
-    def verify_audit(self):
-        """The practice's chain checked (services/audit.verify) in one REPEATABLE READ snapshot of
-        its own, while other desks keep appending: seq without gaps, each MAC under the practice's
-        audit key (on the desk only), the head kept in the practice row its last entry."""
-        self._check_open()
-        return chain.verify(self.desk.conn, self.desk.keys.audit_key, self.desk.practice_id)
-

@@ -33,6 +33,10 @@ class Register:
         self.desk = P.desk(pg_db, self.practice, user="setup", role="manager")
         with self.desk.write() as tx:
             ops.start_register(tx, PRACTICE)
+            # The setup desk is the practice's manager, as on a real register: on the server only an
+            # active manager's login may change a users row (schema V4).
+            tx.conn.execute("INSERT INTO users(name, role, active, created_at, created_by)"
+                            " VALUES (%s, 'manager', true, now(), 'setup')", (self.practice.logins[0][0],))
 
     def login(self, name: str) -> str:
         return f"{self.pg_db.role_prefix}{name}"
