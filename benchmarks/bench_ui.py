@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -297,6 +298,49 @@ def _tasks(session, scratch: Path, window=None) -> list[tuple[str, object]]:
     return tasks + [("register check (after unlock)", lambda: integrity.check(session, why="benchmark"))]
 
 
+def _ui_sched() -> tuple[float, float]:
+    """The calling thread's CPU time and time waiting for a CPU so far (ms), from Linux's
+    schedstat; (nan, nan) elsewhere."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+            cpu, wait, _slices = f.read().split()
+        return int(cpu) / 1e6, int(wait) / 1e6
+    except (OSError, ValueError):
+        return float("nan"), float("nan")
+
+
+def _gap_parts(beats, sched, gap_index: int) -> str:
+    """What the UI thread did during its longest gap: its own work (CPU), waiting for a CPU
+    (the machine's load: other processes or this one's threads), and the rest asleep
+    (waiting for the GIL or a lock: the code's doing)."""
+    (c0, w0), (c1, w1) = sched[gap_index], sched[gap_index + 1]
+    if c0 != c0:  # nan: not Linux
+        return ""
+    span = (beats[gap_index + 1] - beats[gap_index]) * 1000
+    cpu, waited = c1 - c0, w1 - w0
+    return (f"longest gap: UI thread {cpu:.0f} ms on CPU, {waited:.0f} ms waiting for a CPU, "
+            f"{max(0.0, span - cpu - waited):.0f} ms asleep (GIL or lock); ")
+
+
+def _collections_over(ms: float):
+    """gc.callbacks recorder: the collections that took over ``ms``, with the thread they ran on."""
+    import gc
+
+    found: list[str] = []
+    started: dict = {}
+
+    def callback(phase, info):
+        if phase == "start":
+            started["t"] = time.perf_counter()
+        elif "t" in started:
+            took = (time.perf_counter() - started.pop("t")) * 1000
+            if took > ms:
+                found.append(f"gen{info['generation']} {took:.0f} ms on {threading.current_thread().name}")
+
+    gc.callbacks.append(callback)
+    return found, lambda: gc.callbacks.remove(callback)
+
+
 def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
     """Run ``task`` on a worker (as the screens do) while a scripted user types a search
     every 60 ms on the UI thread; a 5 ms timer on the UI thread beats throughout. Returns
@@ -308,6 +352,7 @@ def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
     from gp_optout_desktop.ui import worker
 
     beats: list[float] = []
+    sched: list[tuple[float, float]] = []
     typed = [0]
     text = " ".join(TYPED)
     loop = QEventLoop()
@@ -315,6 +360,7 @@ def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
 
     def beat():
         beats.append(time.perf_counter())
+        sched.append(_ui_sched())
 
     def key():
         i = typed[0] % len(text)
@@ -339,6 +385,7 @@ def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
     front.search.clear()
     front.refresh()
     app.processEvents()
+    collections, stop_recording = _collections_over(5.0)
     heart.start()
     typist.start()
     start = time.perf_counter()
@@ -361,8 +408,13 @@ def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
     took = time.perf_counter() - start
     heart.stop()
     typist.stop()
+    stop_recording()
     front.model.modelReset.disconnect(answered)
     outcome["gaps"] = f"{shown[0]} search answers shown; "
+    if len(beats) > 1:
+        longest = max(range(len(beats) - 1), key=lambda i: beats[i + 1] - beats[i])
+        outcome["gaps"] += _gap_parts(beats, sched, longest)
+    outcome["gaps"] += f"collections over 5 ms: {', '.join(collections) or 'none'}; "
     gaps = sorted((b - a) * 1000 for a, b in zip(beats, beats[1:]))
     over = sum(1 for g in gaps if g > 50)
     outcome["gaps"] += f"p99 gap {gaps[int(0.99 * (len(gaps) - 1))]:.0f} ms, {over} of {len(gaps)} gaps over 50 ms" \
