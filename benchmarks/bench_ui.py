@@ -474,6 +474,7 @@ def stalls(folder: Path) -> None:
         try:  # what the unlock screen does as the password is checked (not in an older BENCH_CODE)
             from gp_optout_desktop.ui import warm
             warm.start()
+            getattr(warm, "ui_thread_once", lambda: None)()
         except ImportError:
             pass
         unlocked = session_service.unlock(copy, USER, PASSWORD)  # on a worker in the app (Argon2id)
