@@ -36,7 +36,8 @@ def import_screens() -> None:
             importlib.import_module(f"{__package__}.screens.{module}")
         except Exception:  # noqa: BLE001
             pass  # why: the window builds the screen again on unlock, and logs and shows its failure then
-    for name in ("gp_optout_desktop.services.integrity", "gp_optout_desktop.ui.patient_view",
+    for name in ("gp_optout_desktop.services.integrity", "gp_optout_desktop.ui.screens.letter_templates",
+                 "gp_optout_desktop.ui.patient_view",
                  "gp_optout_desktop.ui.record_objection", "gp_optout_desktop.ui.new_patient"):
         try:
             importlib.import_module(name)
