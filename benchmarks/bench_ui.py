@@ -422,28 +422,33 @@ def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
     return (gaps[-1] if gaps else float("nan")), took, typed[0], outcome["error"] + outcome["gaps"]
 
 
-def _longest_turn_until(app, done) -> float:
+def _longest_turn_until(app, done) -> tuple[float, str]:
     """Run the event loop with a 5 ms heartbeat until ``done()``; the longest gap between
-    beats (ms): how long the UI thread was held at a time meanwhile."""
+    beats (ms): how long the UI thread was held at a time meanwhile, and what it did then."""
     from PySide6.QtCore import QEventLoop, QTimer
 
     beats: list[float] = []
+    sched: list[tuple[float, float]] = []
     loop = QEventLoop()
 
     def beat():
         beats.append(time.perf_counter())
+        sched.append(_ui_sched())
         if done():
             loop.quit()
 
     heart = QTimer()
     heart.setInterval(HEARTBEAT_MS)
     heart.timeout.connect(beat)
-    beats.append(time.perf_counter())
+    beat()
     heart.start()
     if not done():
         loop.exec()
     heart.stop()
-    return max(((b - a) * 1000 for a, b in zip(beats, beats[1:])), default=0.0)
+    if len(beats) < 2:
+        return 0.0, ""
+    longest = max(range(len(beats) - 1), key=lambda i: beats[i + 1] - beats[i])
+    return (beats[longest + 1] - beats[longest]) * 1000, _gap_parts(beats, sched, longest)
 
 
 def stalls(folder: Path) -> None:
@@ -482,7 +487,7 @@ def stalls(folder: Path) -> None:
         start = time.perf_counter()
         window.on_unlocked(unlocked)  # on the UI thread: the screens are built after it, one per turn
         on_unlocked_s = time.perf_counter() - start
-        build_gap = _longest_turn_until(app, lambda: getattr(window, "screens_ready", lambda: True)())
+        build_gap, build_parts = _longest_turn_until(app, lambda: getattr(window, "screens_ready", lambda: True)())
         QThreadPool.globalInstance().waitForDone()
         app.processEvents()
         front = window.desk.front
@@ -495,7 +500,7 @@ def stalls(folder: Path) -> None:
               f"{on_unlocked_s * 1000:.0f} ms")
         report("on_unlocked (window ready after the unlock)", on_unlocked_s * 1000, None, limit=50, unit="ms")
         report("longest UI stall while the screens are built after the unlock", build_gap, idle_gap, limit=50,
-               unit="ms", note="one screen per event-loop turn")
+               unit="ms", note="one screen per event-loop turn; " + build_parts)
         only = os.environ.get("BENCH_TASKS")  # e.g. "reconcile,backup": just those (a quick before/after)
         for name, task, *show in _tasks(session, scratch, window):
             if only and not any(word in name for word in only.split(",")):
