@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -299,6 +300,49 @@ def _tasks(session, scratch: Path, window=None) -> list[tuple[str, object]]:
     return tasks + [("register check (after unlock)", lambda: integrity.check(session, why="benchmark"))]
 
 
+def _ui_sched() -> tuple[float, float]:
+    """The calling thread's CPU time and time waiting for a CPU so far (ms), from Linux's
+    schedstat; (nan, nan) elsewhere."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+            cpu, wait, _slices = f.read().split()
+        return int(cpu) / 1e6, int(wait) / 1e6
+    except (OSError, ValueError):
+        return float("nan"), float("nan")
+
+
+def _gap_parts(beats, sched, gap_index: int) -> str:
+    """What the UI thread did during its longest gap: its own work (CPU), waiting for a CPU
+    (the machine's load: other processes or this one's threads), and the rest asleep
+    (waiting for the GIL or a lock: the code's doing)."""
+    (c0, w0), (c1, w1) = sched[gap_index], sched[gap_index + 1]
+    if c0 != c0:  # nan: not Linux
+        return ""
+    span = (beats[gap_index + 1] - beats[gap_index]) * 1000
+    cpu, waited = c1 - c0, w1 - w0
+    return (f"longest gap: UI thread {cpu:.0f} ms on CPU, {waited:.0f} ms waiting for a CPU, "
+            f"{max(0.0, span - cpu - waited):.0f} ms asleep (GIL or lock); ")
+
+
+def _collections_over(ms: float):
+    """gc.callbacks recorder: the collections that took over ``ms``, with the thread they ran on."""
+    import gc
+
+    found: list[str] = []
+    started: dict = {}
+
+    def callback(phase, info):
+        if phase == "start":
+            started["t"] = time.perf_counter()
+        elif "t" in started:
+            took = (time.perf_counter() - started.pop("t")) * 1000
+            if took > ms:
+                found.append(f"gen{info['generation']} {took:.0f} ms on {threading.current_thread().name}")
+
+    gc.callbacks.append(callback)
+    return found, lambda: gc.callbacks.remove(callback)
+
+
 def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
     """Run ``task`` on a worker (as the screens do) while a scripted user types a search
     every 60 ms on the UI thread; a 5 ms timer on the UI thread beats throughout. Returns
@@ -310,6 +354,7 @@ def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
     from gp_optout_desktop.ui import worker
 
     beats: list[float] = []
+    sched: list[tuple[float, float]] = []
     typed = [0]
     text = " ".join(TYPED)
     loop = QEventLoop()
@@ -317,6 +362,7 @@ def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
 
     def beat():
         beats.append(time.perf_counter())
+        sched.append(_ui_sched())
 
     def key():
         i = typed[0] % len(text)
@@ -341,6 +387,7 @@ def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
     front.search.clear()
     front.refresh()
     app.processEvents()
+    collections, stop_recording = _collections_over(5.0)
     heart.start()
     typist.start()
     start = time.perf_counter()
@@ -363,8 +410,13 @@ def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
     took = time.perf_counter() - start
     heart.stop()
     typist.stop()
+    stop_recording()
     front.model.modelReset.disconnect(answered)
     outcome["gaps"] = f"{shown[0]} search answers shown; "
+    if len(beats) > 1:
+        longest = max(range(len(beats) - 1), key=lambda i: beats[i + 1] - beats[i])
+        outcome["gaps"] += _gap_parts(beats, sched, longest)
+    outcome["gaps"] += f"collections over 5 ms: {', '.join(collections) or 'none'}; "
     gaps = sorted((b - a) * 1000 for a, b in zip(beats, beats[1:]))
     over = sum(1 for g in gaps if g > 50)
     outcome["gaps"] += f"p99 gap {gaps[int(0.99 * (len(gaps) - 1))]:.0f} ms, {over} of {len(gaps)} gaps over 50 ms" \
@@ -372,28 +424,33 @@ def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
     return (gaps[-1] if gaps else float("nan")), took, typed[0], outcome["error"] + outcome["gaps"]
 
 
-def _longest_turn_until(app, done) -> float:
+def _longest_turn_until(app, done) -> tuple[float, str]:
     """Run the event loop with a 5 ms heartbeat until ``done()``; the longest gap between
-    beats (ms): how long the UI thread was held at a time meanwhile."""
+    beats (ms): how long the UI thread was held at a time meanwhile, and what it did then."""
     from PySide6.QtCore import QEventLoop, QTimer
 
     beats: list[float] = []
+    sched: list[tuple[float, float]] = []
     loop = QEventLoop()
 
     def beat():
         beats.append(time.perf_counter())
+        sched.append(_ui_sched())
         if done():
             loop.quit()
 
     heart = QTimer()
     heart.setInterval(HEARTBEAT_MS)
     heart.timeout.connect(beat)
-    beats.append(time.perf_counter())
+    beat()
     heart.start()
     if not done():
         loop.exec()
     heart.stop()
-    return max(((b - a) * 1000 for a, b in zip(beats, beats[1:])), default=0.0)
+    if len(beats) < 2:
+        return 0.0, ""
+    longest = max(range(len(beats) - 1), key=lambda i: beats[i + 1] - beats[i])
+    return (beats[longest + 1] - beats[longest]) * 1000, _gap_parts(beats, sched, longest)
 
 
 def stalls(folder: Path) -> None:
@@ -424,6 +481,7 @@ def stalls(folder: Path) -> None:
         try:  # what the unlock screen does as the password is checked (not in an older BENCH_CODE)
             from gp_optout_desktop.ui import warm
             warm.start()
+            getattr(warm, "ui_thread_once", lambda: None)()
         except ImportError:
             pass
         unlocked = session_service.unlock(copy, USER, PASSWORD)  # on a worker in the app (Argon2id)
@@ -431,7 +489,7 @@ def stalls(folder: Path) -> None:
         start = time.perf_counter()
         window.on_unlocked(unlocked)  # on the UI thread: the screens are built after it, one per turn
         on_unlocked_s = time.perf_counter() - start
-        build_gap = _longest_turn_until(app, lambda: getattr(window, "screens_ready", lambda: True)())
+        build_gap, build_parts = _longest_turn_until(app, lambda: getattr(window, "screens_ready", lambda: True)())
         QThreadPool.globalInstance().waitForDone()
         app.processEvents()
         front = window.desk.front
@@ -444,7 +502,7 @@ def stalls(folder: Path) -> None:
               f"{on_unlocked_s * 1000:.0f} ms")
         report("on_unlocked (window ready after the unlock)", on_unlocked_s * 1000, None, limit=50, unit="ms")
         report("longest UI stall while the screens are built after the unlock", build_gap, idle_gap, limit=50,
-               unit="ms", note="one screen per event-loop turn")
+               unit="ms", note="one screen per event-loop turn; " + build_parts)
         only = os.environ.get("BENCH_TASKS")  # e.g. "reconcile,backup": just those (a quick before/after)
         for name, task, *show in _tasks(session, scratch, window):
             if only and not any(word in name for word in only.split(",")):

@@ -23,7 +23,7 @@ it takes to walk every object the process keeps. So:
   collector runs by itself again: its first collection after a task walked all of it in
   one go, with the GIL held, 100-250 ms after an import or an export and 0.4-1 s after a
   reconciliation (issue 13). Reference cycles a task left as garbage are then freed at
-  the lock, with the rest.
+  the lock, with the rest (tasks run while locked, such as the unlock, freeze nothing).
 """
 
 from __future__ import annotations
@@ -60,14 +60,21 @@ def lower_this_thread() -> None:
     priority.lower_this_thread()
 
 
+_unlocked = False
+
+
 def settled() -> None:
     """The window is built and unlocked: what exists now lives until the lock."""
+    global _unlocked
+    _unlocked = True
     gc.freeze()
 
 
 def forget() -> None:
     """Locked: the frozen objects may be collected again; the renderer's process, which
     saw patients' names and addresses, ends (after any letters it is rendering now)."""
+    global _unlocked
+    _unlocked = False
     gc.unfreeze()
     apart.shutdown(wait=False)
     child_task.shutdown()
@@ -94,5 +101,6 @@ def task_running():
         with _tasks_lock:
             _tasks -= 1
             if _tasks == 0 and _was_enabled:
-                gc.freeze()  # the task's leftovers: never walked in one go (module docstring)
+                if _unlocked:  # not while locked (an unlock's own task): a closed session's garbage goes then
+                    gc.freeze()  # the task's leftovers: never walked in one go (module docstring)
                 gc.enable()

@@ -249,6 +249,7 @@ class UnlockWidget(QWidget):
         gate = warm.mark()
         worker.run(lambda: fn(folder, user, password), self._unlocked_after_warm, self._failed)
         warm.start(gate)  # the screens' imports, once Argon2id's memory is released (not on the UI thread)
+        warm.ui_thread_once()  # what only the UI thread can do, while it waits anyway
 
     def _unlocked_after_warm(self, session) -> None:
         """The screens are built once their modules are imported (first unlock only), so the

@@ -22,6 +22,7 @@ from . import worker
 
 _started = False
 _done = False
+_ui_warmed = False
 _waiting: list = []  # callbacks (UI thread) for when the imports are done
 _released = threading.Event()
 
@@ -35,7 +36,8 @@ def import_screens() -> None:
             importlib.import_module(f"{__package__}.screens.{module}")
         except Exception:  # noqa: BLE001
             pass  # why: the window builds the screen again on unlock, and logs and shows its failure then
-    for name in ("gp_optout_desktop.services.integrity", "gp_optout_desktop.ui.patient_view",
+    for name in ("gp_optout_desktop.services.integrity", "gp_optout_desktop.ui.screens.letter_templates",
+                 "gp_optout_desktop.ui.patient_view",
                  "gp_optout_desktop.ui.record_objection", "gp_optout_desktop.ui.new_patient"):
         try:
             importlib.import_module(name)
@@ -70,6 +72,35 @@ def start(after: int | None = None) -> None:
     _released.clear()
     gate = mark() if after is None else after
     worker.run(lambda: _after_argon2(gate), _finished, _finished)
+
+
+def ui_thread_once() -> None:
+    """On the UI thread, once, while the unlock's Argon2id runs on a worker (the window only
+    waits then). The first rich-text label made while a Python application-wide event filter
+    is installed (the idle lock's) makes PySide create about 190 enum classes: 40-60 ms of the
+    UI thread, which otherwise came with the first screen built after the unlock, or with the
+    first events after the idle lock's filter came back, in the middle of typing (issue 13)."""
+    global _ui_warmed
+    if _ui_warmed:
+        return
+    _ui_warmed = True
+    from PySide6.QtCore import QObject
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    class _Filter(QObject):
+        def eventFilter(self, _obj, _event) -> bool:
+            return False
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    probe = _Filter()
+    app.installEventFilter(probe)
+    try:
+        QLabel("<h2> </h2>").deleteLater()
+    finally:
+        app.removeEventFilter(probe)
+        probe.deleteLater()
 
 
 def _finished(_result=None) -> None:

@@ -20,11 +20,12 @@ class _Row:
 
 @pytest.fixture
 def collector():
-    """The collector as the app leaves it between tests: on, nothing frozen."""
+    """The collector as an unlocked window has it (responsive.settled); locked after."""
     was = gc.isenabled()
     gc.enable()
+    responsive.settled()
     yield
-    gc.unfreeze()
+    responsive.forget()
     if not was:
         gc.disable()
 
@@ -62,3 +63,11 @@ def test_cycles_a_task_left_are_freed_at_the_lock(qtbot, collector):
     responsive.forget()  # the lock
     gc.collect()
     assert left() is None
+
+
+def test_while_locked_a_tasks_leftovers_are_walked_as_usual(qtbot, collector):
+    """A task run while locked (the unlock itself) freezes nothing: garbage a closed session
+    left (unfrozen at its lock) is collected, not frozen again for the next session."""
+    responsive.forget()
+    rows = _run(qtbot, lambda: [_Row() for _ in range(10)])
+    assert _walked(rows)

@@ -15,6 +15,7 @@ def test_warming_imports_every_screen_module_without_making_widgets():
         "names = [s.create.__qualname__.rsplit('.', 1)[0] for s in SCREENS]\n"
         "missing = [n for n in names if f'gp_optout_desktop.ui.screens.{n}' not in sys.modules]\n"
         "assert not missing, missing\n"
+        "assert 'gp_optout_desktop.ui.screens.letter_templates' in sys.modules  # the Letters screen's tab\n"
         "assert 'reportlab.pdfgen.canvas' in sys.modules or 'reportlab' in sys.modules\n"
         "from PySide6.QtWidgets import QApplication\n"
         "assert QApplication.instance() is None\n"
