@@ -87,6 +87,10 @@ class RegisterStore(Protocol):
     def practice_task_count(self, on: bool) -> int | None: ...
     def last_reconciliation(self) -> dict | None: ...
     def coding_target(self) -> int | None: ...
+    # the coding worklist (services/coding.py): rows as store/coding.py gives them (ISO text)
+    def unconfirmed_events(self) -> list[tuple]: ...
+    def practice_latest(self) -> list[tuple] | None: ...
+    def practice_newcomers(self) -> list[tuple] | None: ...
 
     # -- the code table in force
     def saved_code_table(self) -> str | None: ...
@@ -248,6 +252,15 @@ class FileStore:
 
     def coding_target(self):
         return settings_store.coding_target_working_days(self.conn)
+
+    def unconfirmed_events(self):
+        return coding_store.unconfirmed_events(self.conn)
+
+    def practice_latest(self):
+        return coding_store.practice_latest(self.conn)
+
+    def practice_newcomers(self):
+        return coding_store.practice_newcomers(self.conn)
 
     def remove_template(self, kind):
         return templates_repo.remove(self.conn, kind)

@@ -394,11 +394,37 @@ class ServerStore:
             f"SELECT count(*) FROM events e WHERE e.kind IN ('type1', 'type2') AND NOT {self._CONFIRMED.format(e='e')}"
             f" AND {self._STILL_HERE.format(e='e')}", (sorted(INACTIVE),)).fetchone()[0]
 
+    def _practice_wide_used(self) -> bool:
+        return self.conn.execute("SELECT EXISTS (SELECT 1 FROM policy)").fetchone()[0]
+
     def practice_task_count(self, on: bool) -> int | None:
         """The server keeps no practice-wide code rows yet (a migration archives the file's):
         0 while the practice-wide opt-out was never used, else not known (None)."""
-        used = self.conn.execute("SELECT EXISTS (SELECT 1 FROM policy)").fetchone()[0]
-        return None if used else 0
+        return None if self._practice_wide_used() else 0
+
+    def unconfirmed_events(self) -> list[tuple]:
+        """store/coding.py unconfirmed_events: (event id, patient id, kind, action, effective,
+        recorded_at, coded_by, nhs, title, forenames, surname, dob), oldest recorded first, of
+        patients still with the practice; the names decrypted here, times as the file's ISO text."""
+        rows = self.conn.execute(
+            "SELECT e.id, e.patient_id, e.kind, e.action, e.effective, e.recorded_at, m.by FROM events e"
+            " LEFT JOIN event_marks m ON m.practice_id = e.practice_id AND m.event_id = e.id AND m.mark = 'coded'"
+            f" WHERE e.kind IN ('type1', 'type2') AND NOT {self._CONFIRMED.format(e='e')}"
+            f" AND {self._STILL_HERE.format(e='e')} ORDER BY e.recorded_at, e.id", (sorted(INACTIVE),)).fetchall()
+        people = self.get_patients(sorted({r[1] for r in rows}))
+        out = []
+        for event_id, pid, kind, action, effective, recorded_at, coded_by in rows:
+            p = people[pid]
+            out.append((event_id, pid, kind, action, effective.isoformat(), _iso(recorded_at), coded_by,
+                        p.nhs_number, p.title, p.forenames, p.surname, p.dob.isoformat()))
+        return out
+
+    def practice_latest(self) -> list[tuple] | None:
+        """No practice-wide code rows on the server: none while the opt-out was never used."""
+        return None if self._practice_wide_used() else []
+
+    def practice_newcomers(self) -> list[tuple] | None:
+        return None if self._practice_wide_used() else []
 
     def last_reconciliation(self) -> dict | None:
         """No reconciliation runs on the server yet (a migration archives the file's)."""
