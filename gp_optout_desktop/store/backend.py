@@ -22,7 +22,8 @@ from ..domain.patient import Patient
 from ..domain.practice_policy import PolicyChange
 from . import codes_repo, events as events_store, letters_repo, meta, patients as patients_store, \
     policy as policy_store, registration as registration_store, templates_repo
-from . import coding as coding_store, overview as overview_store, settings as settings_store
+from . import coding as coding_store, exclusion_repo as exclusion_store, overview as overview_store, \
+    settings as settings_store
 
 
 class RegisterStore(Protocol):
@@ -91,6 +92,13 @@ class RegisterStore(Protocol):
     def unconfirmed_events(self) -> list[tuple]: ...
     def practice_latest(self) -> list[tuple] | None: ...
     def practice_newcomers(self) -> list[tuple] | None: ...
+    # the exclusion file's snapshot (services/exclusion.py): rows as store/exclusion_repo.py gives them
+    def revision(self) -> int: ...
+    def audit_head(self) -> tuple[int, str] | None: ...
+    def exclusion_objectors(self) -> list[tuple]: ...
+    def exclusion_includers(self) -> list[tuple]: ...
+    def count_type1_objectors(self) -> int: ...
+    def count_includers(self) -> int: ...
 
     # -- the code table in force
     def saved_code_table(self) -> str | None: ...
@@ -261,6 +269,26 @@ class FileStore:
 
     def practice_newcomers(self):
         return coding_store.practice_newcomers(self.conn)
+
+    def revision(self):
+        return meta.revision(self.conn)
+
+    def audit_head(self):
+        """(seq, mac) of the newest audit entry, as AuditChain.head reads it."""
+        row = self.conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def exclusion_objectors(self):
+        return exclusion_store.objector_rows(self.conn)
+
+    def exclusion_includers(self):
+        return exclusion_store.includer_rows(self.conn)
+
+    def count_type1_objectors(self):
+        return exclusion_store.count_objecting_patients(self.conn)
+
+    def count_includers(self):
+        return exclusion_store.count_includers(self.conn)
 
     def remove_template(self, kind):
         return templates_repo.remove(self.conn, kind)

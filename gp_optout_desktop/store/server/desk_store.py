@@ -430,6 +430,40 @@ class ServerStore:
         """No reconciliation runs on the server yet (a migration archives the file's)."""
         return None
 
+    def revision(self) -> int:
+        return self.desk.revision()
+
+    def audit_head(self) -> tuple[int, str] | None:
+        head = self.desk.head()
+        return (head.seq, head.mac) if head else None
+
+    def _with_nhs(self, rows) -> list[tuple]:
+        """(patient id, NHS number or None, *rest) with the number decrypted on the desk."""
+        people = self.get_patients(sorted({r[0] for r in rows}))
+        return [(r[0], people[r[0]].nhs_number, *r[1:]) for r in rows]
+
+    def exclusion_objectors(self) -> list[tuple]:
+        """exclusion_repo.objector_rows: (patient id, nhs or None, kind, since ISO date)."""
+        rows = self.conn.execute("SELECT patient_id, kind, since FROM current_state"
+                                 " WHERE kind = 'type1' AND active ORDER BY patient_id").fetchall()
+        return self._with_nhs([(pid, kind, since.isoformat()) for pid, kind, since in rows])
+
+    _INCLUDERS = ("SELECT s.patient_id, s.since FROM current_state s WHERE s.kind = 'include' AND s.active"
+                  " AND NOT EXISTS (SELECT 1 FROM current_state o WHERE o.practice_id = s.practice_id"
+                  " AND o.patient_id = s.patient_id AND o.kind = 'type1' AND o.active)")
+
+    def exclusion_includers(self) -> list[tuple]:
+        rows = self.conn.execute(self._INCLUDERS + " ORDER BY s.patient_id").fetchall()
+        return self._with_nhs([(pid, since.isoformat()) for pid, since in rows])
+
+    def count_type1_objectors(self) -> int:
+        """The independent count the export is reconciled against: no join, no decryption."""
+        return self.conn.execute("SELECT count(DISTINCT patient_id) FROM current_state"
+                                 " WHERE kind = 'type1' AND active").fetchone()[0]
+
+    def count_includers(self) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM ({self._INCLUDERS}) AS i").fetchone()[0]
+
     def coding_target(self) -> int | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'coding_target_working_days'").fetchone()
         return int(json.loads(row[0])) if row else None
