@@ -171,12 +171,12 @@ def _export(session: Session, what: str, out: Path, render) -> tuple[Worklist, i
     with session.write("coding_worklist", changes_register=False) as ctx:
         wl = build(ctx.store, session.codes, session.today())
         ctx.audit(f"coding.worklist.{what}", detail=f"rows={len(wl.items)} overdue={wl.overdue}")
-        atomic.write_bytes(Path(out), render(wl))
+        atomic.write_bytes(Path(out), render(wl, ctx.store))
     return wl, ctx.revision
 
 
 def export_csv(session: Session, out: Path) -> ChangeSet:
-    wl, revision = _export(session, "csv", out, lambda wl: to_csv(wl).encode("utf-8-sig"))
+    wl, revision = _export(session, "csv", out, lambda wl, _store: to_csv(wl).encode("utf-8-sig"))
     return ChangeSet(f"Coding worklist written: {wl.describe()}", revision, areas=frozenset({"coding"}),
                      data={"path": str(out), "rows": len(wl.items)})
 
@@ -184,8 +184,8 @@ def export_csv(session: Session, out: Path) -> ChangeSet:
 def export_checklist(session: Session, out: Path) -> ChangeSet:
     from ..reports import checklist
 
-    practice = session.practice()
-    wl, revision = _export(session, "checklist", out, lambda wl: checklist.render(wl, practice))
+    # The letterhead from the same transaction's store: either engine (ADR 0015).
+    wl, revision = _export(session, "checklist", out, lambda wl, store: checklist.render(wl, store.practice_details()))
     return ChangeSet(f"Coding checklist written ({len(wl.items):,} rows).", revision, areas=frozenset({"coding"}),
                      data={"path": str(out), "rows": len(wl.items)})
 

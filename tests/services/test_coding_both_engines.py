@@ -1,5 +1,5 @@
 """The coding worklist on both engines (ADR 0015): the list, marking an event coded (one write
-with its one audit row) and the CSV export, the same on a register file and on a practice on
+with its one audit row), the CSV export and the printed checklist, the same on a register file and on a practice on
 the PostgreSQL server for the same data.
 
 ``coding_work`` is one script of a practice manager's coding work; it runs on each engine with
@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 
 from gp_optout_desktop.domain import codes, roles
 from gp_optout_desktop.domain.roles import PermissionDenied
@@ -81,6 +82,8 @@ def coding_work(backend: Backend, out: Path) -> list:
     step(lambda: coding.worklist(session))
     step(lambda: coding.export_csv(session, out / "worklist.csv"))
     seen.append((out / "worklist.csv").read_bytes())
+    step(lambda: coding.export_checklist(session, out / "checklist.pdf"))
+    seen.append([" ".join(page.extract_text().split()) for page in PdfReader(str(out / "checklist.pdf")).pages])
     return seen
 
 
@@ -96,11 +99,11 @@ def test_the_same_coding_work_gives_the_same_results_on_both_engines(register_di
             (tmp_path / engine.name).mkdir()
             results.append(coding_work(engine, tmp_path / engine.name))
         file_seen, server_seen = results
-        assert len(file_seen) == len(server_seen) == 9
+        assert len(file_seen) == len(server_seen) == 11
         for i, (a, b) in enumerate(zip(file_seen, server_seen)):
             assert a == b, f"step {i}"
         # What the script must have exercised, so equal is not equal-and-empty.
-        empty, listed, marked, again, missing, after, overdue, exported, csv_bytes = file_seen
+        empty, listed, marked, again, missing, after, overdue, exported, csv_bytes, printed, pages = file_seen
         assert empty[0].items == [] and empty[1] == []
         wl = listed[0]
         assert [(i.surname, i.code.objection, i.code.action, i.state) for i in wl.items] == [
@@ -120,6 +123,8 @@ def test_the_same_coding_work_gives_the_same_results_on_both_engines(register_di
         lines = csv_bytes.decode("utf-8-sig").splitlines()
         assert len(lines) == 6 and lines[0].startswith("ref,action,source,nhs_number")
         assert ",Titled,Sam,Ms,05/05/1970," in lines[2] and lines[2].endswith(",marked,pm")
+        assert printed[1] == [("coding.worklist.checklist", "ok", "rows=5 overdue=5")] and printed[2] == 0
+        assert "Test Surgery" in pages[0] and "Titled" in pages[0]
     finally:
         for engine in engines:
             engine.manager.lock()
