@@ -119,3 +119,24 @@ def test_exporting_from_a_server_register_says_it_is_not_there_yet_and_writes_no
     with pytest.raises(NotOnServer, match="Not available on a server register yet"):
         exclusion.export(session, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_national_check_file_is_built_from_a_server_register_as_from_a_file(backend, add_patient, tmp_path):
+    """exclusion.national_check reads the same snapshot: it now runs on either engine, with the
+    same file written and the same audit entry (counts only, no NHS number)."""
+    from gp_optout_desktop.exclusion import format as fmt
+
+    session = backend.manager
+    objector, withdrawn, _nobody = (add_patient(session, nhs=n) for n in ("9990000018", "9990000026", "9990000034"))
+    objections.record(session, objector)
+    objections.record(session, withdrawn)
+    objections.record(session, withdrawn, action=codes.WITHDRAW)
+    cohort = tmp_path / "cohort.csv"
+    cohort.write_text("Patient,NHS Number\r\np0,999 000 0034\r\np1,999 000 0018\r\np2,999 000 0026\r\n",
+                      encoding="utf-8")
+    change = exclusion.national_check(session, cohort, tmp_path / "national.csv")
+    assert fmt.parse_national((tmp_path / "national.csv").read_bytes()) == ["9990000034", "9990000026"]
+    assert change.data == {"cohort": 3, "removed": 1, "written": 2}
+    last = backend.audit_rows()[-1]
+    assert last[3:] == ("exclusion.national_check", "", "ok",
+                        f"cohort=3 removed=1 written=2 revision={change.revision} mode={EXCLUDE_LISTED}")
