@@ -20,6 +20,7 @@ from gp_optout_desktop.store import retired
 from gp_optout_desktop.store.errors import WrongPassword
 from gp_optout_desktop.store.server import connect, migrate, ops, schema
 from tests.server import practices
+from tests.server.test_server_cli import run  # noqa: F401 (the administrator's `gp-optout server` CLI)
 from tests.server.test_server_migrate import _cli_login, _empty
 
 pytestmark = pytest.mark.server
@@ -52,7 +53,7 @@ def _printed_logins(out: str) -> dict[str, tuple[str, str | None]]:
 
 
 def test_every_migrated_user_signs_in_with_their_login_and_finds_their_role_and_the_patients(
-        pg_db, register, register_dir, target, tmp_path, capsys, monkeypatch):
+        pg_db, register, register_dir, target, tmp_path, capsys, monkeypatch, run):
     from gp_optout_desktop.store import patients as patients_store
 
     with register.register.reading() as conn:
@@ -63,9 +64,12 @@ def test_every_migrated_user_signs_in_with_their_login_and_finds_their_role_and_
     monkeypatch.setenv("GP_OPTOUT_REGISTER", str(register_dir))
     monkeypatch.setenv("GP_OPTOUT_PASSWORD", "manager-demo-pass")
     monkeypatch.delenv(connect.ENV, raising=False)
-    code = cli.main(["--user", "manager", "migrate-to-server", "--database", url, "--login", pm_login,
-                     "--server-password-file", str(pm_pw), "--login-prefix", prefix,
-                     "--login-map", f"gp={prefix}drjones"])
+    args = ["--user", "manager", "migrate-to-server", "--database", url, "--login", pm_login,
+            "--server-password-file", str(pm_pw), "--login-prefix", prefix]
+    code = cli.main([*args, "--login-map", "gp"])  # not NAME=LOGIN
+    _out, err = capsys.readouterr()
+    assert code == cli.EXIT_INVALID and "NAME=LOGIN" in err and _empty(pg_db, target.id)
+    code = cli.main([*args, "--login-map", f"gp={prefix}drjones"])
     out, err = capsys.readouterr()
     assert (code, err) == (0, ""), err
     printed = _printed_logins(out)
@@ -75,12 +79,15 @@ def test_every_migrated_user_signs_in_with_their_login_and_finds_their_role_and_
     assert printed["manager"][1] is None and printed["leaver"][1] is None  # no key slot for a removed user
     assert f"--practice {target.id}" in out
 
-    # The administrator makes each login with the printed temporary password (server add-desk).
+    # The administrator makes each login with the printed temporary password (gp-optout server add-desk).
     server = connect.parse(url)
-    with pg_db.admin() as admin:
-        for name in ("reception", "gp", "drsmith"):
-            login, temporary = printed[name]
-            schema.add_desk_login(admin, target.id, login, connect.derive_login(server, login, temporary)[1])
+    for name in ("reception", "gp", "drsmith"):
+        login, temporary = printed[name]
+        typed = tmp_path / f"{name}.pw"
+        typed.write_text(temporary + "\n")
+        code, _out, err = run("add-desk", "--database", url, "--practice", str(target.id), "--login", login,
+                              "--desk-password-file", str(typed))
+        assert code == 0, err
 
     expected = {"manager": ("pm-server-password", roles.MANAGER), "reception": (printed["reception"][1],
                 roles.RECEPTIONIST), "gp": (printed["gp"][1], roles.GP), "drsmith": (printed["drsmith"][1], roles.GP)}
