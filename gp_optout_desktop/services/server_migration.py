@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..domain import roles
+from ..domain.errors import ValidationError
 from ..store import atomic, retired
 from ..store.errors import StoreError
 from ..store.server import migrate as migrate_store
@@ -39,6 +40,11 @@ class Report:
     passwords: dict = field(default_factory=dict)  # login -> temporary password (other active users)
 
 
+def _bad_login(message: str) -> ValidationError:
+    """A login the rule cannot give is bad input (exit 2), refused before anything is written."""
+    return ValidationError(message, "login")
+
+
 def plan_logins(users: list[tuple[str, bool]], manager: str, manager_login: str, prefix: str | None,
                 explicit: dict[str, str] | None) -> dict[str, str]:
     """Each register-file user's server login, by the documented rule (docs/server-setup.md
@@ -49,10 +55,10 @@ def plan_logins(users: list[tuple[str, bool]], manager: str, manager_login: str,
     names = [n for n, _active in users]
     unknown = sorted(set(explicit) - set(names))
     if unknown:
-        raise migrate_store.MigrationRefused(f"There is no user called {unknown[0]} in the register file. "
+        raise _bad_login(f"There is no user called {unknown[0]} in the register file. "
                                              "Nothing was sent to the server.")
     if explicit.get(manager, manager_login) != manager_login:
-        raise migrate_store.MigrationRefused(f"You ({manager}) sign in on the server as {manager_login}, the login "
+        raise _bad_login(f"You ({manager}) sign in on the server as {manager_login}, the login "
                                              "you are moving the register with. Nothing was sent to the server.")
     logins = {}
     for name in names:
@@ -63,18 +69,18 @@ def plan_logins(users: list[tuple[str, bool]], manager: str, manager_login: str,
         elif prefix:
             logins[name] = prefix + name
         else:
-            raise migrate_store.MigrationRefused(
+            raise _bad_login(
                 f"{name} needs a login on the server: give --login-prefix (e.g. riverside_) or --login-map "
                 f"{name}=LOGIN. Nothing was sent to the server.")
     for name, login in logins.items():
         if not schema.valid_login(login):
-            raise migrate_store.MigrationRefused(
+            raise _bad_login(
                 f"The login {login!r} for {name} is not valid: a login is 3 to 63 lower-case letters, digits or _, "
                 "starting with a letter. Nothing was sent to the server.")
     seen: dict[str, str] = {}
     for name, login in logins.items():
         if login in seen:
-            raise migrate_store.MigrationRefused(f"{seen[login]} and {name} would both sign in as {login}. Nothing "
+            raise _bad_login(f"{seen[login]} and {name} would both sign in as {login}. Nothing "
                                                  "was sent to the server.")
         seen[login] = name
     return logins
@@ -108,7 +114,7 @@ def migrate(session: Session, server_conn, unwrap_key: bytes, *, server: str, lo
     taken = sorted(migrate_store.taken_logins(server_conn, logins.values()) - {manager_login})
     server_conn.rollback()  # no transaction left open before the import's own
     if taken:
-        raise migrate_store.MigrationRefused(
+        raise _bad_login(
             f"A login named {taken[0]} already exists on this server (logins are shared by every practice on it): "
             "choose another with --login-map or --login-prefix. Nothing was sent to the server.")
     data_key = os.urandom(32)

@@ -14,6 +14,7 @@ import pytest
 
 from gp_optout_desktop import cli
 from gp_optout_desktop.domain import roles
+from gp_optout_desktop.domain.errors import ValidationError
 from gp_optout_desktop.services import patients as patients_service
 from gp_optout_desktop.services import server_migration, server_session, users as users_service
 from gp_optout_desktop.store import retired
@@ -69,6 +70,9 @@ def test_every_migrated_user_signs_in_with_their_login_and_finds_their_role_and_
     code = cli.main([*args, "--login-map", "gp"])  # not NAME=LOGIN
     _out, err = capsys.readouterr()
     assert code == cli.EXIT_INVALID and "NAME=LOGIN" in err and _empty(pg_db, target.id)
+    code = cli.main([*args, "--login-map", "gp=Dr.Jones"])  # not a valid login
+    _out, err = capsys.readouterr()
+    assert code == cli.EXIT_INVALID and "is not valid" in err and _empty(pg_db, target.id)
     code = cli.main([*args, "--login-map", f"gp={prefix}drjones"])
     out, err = capsys.readouterr()
     assert (code, err) == (0, ""), err
@@ -141,7 +145,7 @@ def test_a_missing_invalid_or_clashing_login_is_refused_with_nothing_written(pg_
             schema.add_desk_login(admin, other.id, f"{prefix}{taken}", "x" * 20)
     login, password = target.logins[0]
     conn = practices.connect(pg_db, login, password)
-    with pytest.raises(migrate.MigrationRefused, match=says) as refused:
+    with pytest.raises(ValidationError, match=says) as refused:
         server_migration.migrate(demo, conn, os.urandom(32), server="test", **kwargs)
     assert "Nothing was sent to the server." in str(refused.value)
     assert str(refused.value).count(". ") <= 2  # one sentence, then "Nothing was sent..."
