@@ -96,3 +96,117 @@ def test_a_manager_filters_verifies_and_exports_the_audit_trail_on_the_server(qt
     actions = [r[3] for r in server.audit()]
     assert "audit.export" in actions and "audit.verify" in actions
     window.lock()
+
+
+def _confirm(server, patient_id: int) -> None:
+    """The patient's objection confirmed in the clinical system (as tests/services/conftest.py
+    backend.confirm does on the server: reconciliation is not ported), so it is in force."""
+    session = server.manager
+    desk = session.desk
+    with desk.write() as tx:
+        done = [e.event_id for e in desk.history(patient_id) if e.confirmed_at is None]
+        for event_id in done:
+            tx.conn.execute("INSERT INTO event_marks(event_id, mark, at, by) VALUES (%s, 'confirmed', %s, %s)",
+                            (event_id, session.now(), "reconciliation test"))
+        tx.patients.add(patient_id)
+        tx.audit("event.confirmed", desk.keys.audit_ref(desk.get_patient(patient_id).nhs_number, patient_id),
+                 detail=f"events={len(done)} test")
+
+
+def _select(screen, rows) -> None:
+    screen.table.clearSelection()
+    flags = screen.table.selectionModel().SelectionFlag
+    for r in rows:
+        screen.table.selectionModel().select(screen.model.index(r, 0), flags.Select | flags.Rows)
+
+
+def _pdf_text(path) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(str(path)).pages)
+
+
+def test_a_manager_runs_the_letters_screen_on_the_server(qtbot, settings, pg_db, server, tmp_path):
+    from gp_optout_desktop.letters.templates import load_template
+    from gp_optout_desktop.services import letters as letters_service
+    from gp_optout_desktop.ui import dialogs
+
+    made = _objectors(server, 3, 750_000)
+    _confirm(server, made[2][0])  # one objection in force: the policy-change letter's audience
+    window = _signed_in(qtbot, settings, pg_db, server.mo, "mo-password-1")
+    screen = _screen(qtbot, window, "Letters")
+    pending = letters_service.pending(server.manager)
+    assert screen.status.text() == "" and len(pending) >= 3
+    assert [screen.model.letter_at(r).letter_id for r in range(screen.model.rowCount())] == [p.letter_id for p in pending]
+    assert f"{len(pending)} letters waiting" in screen.summary.text()
+
+    _select(screen, [0])  # preview: the pages as they would print, nothing marked
+    screen.preview_button.click()
+    wait_idle(qtbot, screen)
+    assert screen.preview.document.pageCount() >= 1, screen.status.text()
+    assert len(letters_service.pending(server.manager)) == len(pending)
+
+    first = screen.model.letter_at(0)
+    out = tmp_path / "batch.pdf"
+    _paths.set_next_path(out)
+    screen.pdf_button.click()
+    wait_idle(qtbot, screen)
+    assert "Printed 1 letter" in screen.status.text(), screen.status.text()
+    assert letters_service.reference(first.letter_id) in _pdf_text(out)
+    assert screen.preview.document.pageCount() >= 1 and "Printed and marked sent" in screen.preview.caption.text()
+    qtbot.waitUntil(lambda: screen.model.rowCount() == len(pending) - 1)
+
+    second = screen.model.letter_at(0)
+    _select(screen, [0])
+    dialogs.set_next_answer("Mark sent")
+    screen.mark_button.click()
+    wait_idle(qtbot, screen)
+    assert screen.status.text().startswith("Marked 1 letter"), screen.status.text()
+    left = {p.letter_id for p in letters_service.pending(server.manager)}
+    assert first.letter_id not in left and second.letter_id not in left and len(left) == len(pending) - 2
+    qtbot.waitUntil(lambda: screen.model.rowCount() == len(pending) - 2)
+
+    number = next(n for pid, n in made if pid == first.patient_id)
+    again = tmp_path / "reprint.pdf"
+    screen.reprint_nhs.setText(number)
+    _paths.set_next_path(again)
+    screen.reprint_button.click()
+    wait_idle(qtbot, screen)
+    assert again.exists() and "Reprint" in screen.preview.caption.text(), screen.status.text()
+    assert letters_service.reference(first.letter_id) in _pdf_text(again)
+
+    dialogs.set_next_answer("Queue the notices")  # the practice-wide opt-out is off: said, nothing queued
+    screen.notice_button.click()
+    wait_idle(qtbot, screen)
+    assert screen.status.text().startswith("The practice-wide opt-out is not on"), screen.status.text()
+
+    # Templates tab: the practice's own policy-change wording, then the mailing to every objector.
+    panel = screen.templates
+    screen.tabs.setCurrentWidget(panel)
+    panel.kind.setCurrentIndex(panel.kind.findData("policy_change"))
+    wait_idle(qtbot, screen)
+    assert panel.editor.toPlainText() == load_template("policy_change").source
+    own = panel.editor.toPlainText().replace(
+        "PRACTICE MANAGER: replace this paragraph with what has changed, from when, and what happens to the "
+        "patient's Type 1 objection. The register refuses to queue this letter until the practice has saved "
+        "its own wording.", "From 1 April 2027 Type 1 objections are replaced by the National Data Opt-out.")
+    panel.editor.setPlainText(own)
+    panel.save_button.click()
+    wait_idle(qtbot, screen)
+    assert "practice's own wording" in panel.origin.text(), screen.status.text()
+    screen.tabs.setCurrentIndex(0)
+    dialogs.set_next_answer("Queue the letters")
+    screen.policy_change_button.click()
+    wait_idle(qtbot, screen)
+    queued = [p for p in letters_service.pending(server.manager) if p.kind == "policy_change"]
+    assert [p.patient_id for p in queued] == [made[2][0]] and "Queued" in screen.status.text(), screen.status.text()
+    dialogs.set_next_answer("Use the standard wording")
+    screen.tabs.setCurrentWidget(panel)
+    panel.installed_button.click()
+    wait_idle(qtbot, screen)
+    assert "standard wording" in panel.origin.text(), screen.status.text()
+    actions = [r[3] for r in server.audit()]
+    for action in ("letter.preview", "letter.print", "letter.sent", "letter.reprint", "template.save",
+                   "letter.queue_policy_change", "template.use_installed"):
+        assert action in actions, action
+    window.lock()
