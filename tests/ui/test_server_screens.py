@@ -166,6 +166,24 @@ def test_a_manager_runs_the_letters_screen_on_the_server(qtbot, settings, pg_db,
     assert first.letter_id not in left and second.letter_id not in left and len(left) == len(pending) - 2
     qtbot.waitUntil(lambda: screen.model.rowCount() == len(pending) - 2)
 
+    from PySide6.QtPrintSupport import QPrinter
+
+    from gp_optout_desktop.ui.screens import _printing
+
+    third = screen.model.letter_at(0)
+    _select(screen, [0])
+    printed = tmp_path / "printer-output.pdf"
+    printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+    printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+    printer.setOutputFileName(str(printed))
+    printer.setResolution(150)
+    _printing.set_next_printer(printer)
+    screen.printer_button.click()
+    wait_idle(qtbot, screen)
+    assert "Printed 1 letter" in screen.status.text(), screen.status.text()
+    assert printed.exists() and "Sent to the printer" in screen.preview.caption.text()
+    assert third.letter_id not in {p.letter_id for p in letters_service.pending(server.manager)}
+
     number = next(n for pid, n in made if pid == first.patient_id)
     again = tmp_path / "reprint.pdf"
     screen.reprint_nhs.setText(number)
