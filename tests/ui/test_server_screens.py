@@ -228,3 +228,33 @@ def test_a_manager_runs_the_letters_screen_on_the_server(qtbot, settings, pg_db,
                    "letter.queue_policy_change", "template.use_installed"):
         assert action in actions, action
     window.lock()
+
+
+def test_an_altered_audit_entry_is_found_from_the_screen_on_the_server(qtbot, settings, pg_db, server):
+    import psycopg
+
+    _objectors(server, 1, 760_000)
+    seq = next(r[0] for r in server.audit() if r[3] == "type1.register")
+    window = _signed_in(qtbot, settings, pg_db, server.mo, "mo-password-1")
+    screen = _screen(qtbot, window, "Audit trail")
+    with psycopg.connect(pg_db.admin_conninfo, autocommit=True) as admin:  # someone with the server's keys
+        assert admin.execute("UPDATE audit SET detail = 'edited' WHERE seq = %s", (seq,)).rowcount == 1
+    screen.verify_button.click()
+    wait_idle(qtbot, screen)
+    assert screen.verify_result.text().startswith("The audit trail has been altered: "), screen.verify_result.text()
+    assert screen.status.text().startswith("The check failed")
+    window.lock()
+
+
+def test_an_action_not_ported_says_the_one_sentence_on_a_server_screen(qtbot, settings, pg_db, server):
+    from gp_optout_desktop.services.on_server import not_yet
+
+    window = _signed_in(qtbot, settings, pg_db, server.mo, "mo-password-1")
+    for title in ("Audit trail", "Letters"):
+        screen = _screen(qtbot, window, title)
+        before = server.audit()
+        screen.call(lambda s: s.register)  # what an action of a service not yet ported reaches for
+        wait_idle(qtbot, screen)
+        assert screen.status.text() == not_yet("this part of the program (it still needs a register file)")
+        assert server.audit() == before  # nothing written
+    window.lock()
