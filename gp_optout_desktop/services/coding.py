@@ -23,6 +23,7 @@ from ..domain import practice_policy
 from ..domain.practice_policy import PolicyChange
 from ..store import atomic, coding as store, policy as policy_store, settings as settings_store
 from .changes import ChangeSet
+from .on_server import NotOnServer, not_yet
 from .session import Session, WriteContext
 
 CSV_COLUMNS = (
@@ -90,12 +91,18 @@ def set_target_days(session: Session, days: int) -> ChangeSet:
 
 def worklist(session: Session) -> Worklist:
     today = session.today()
-    with session.read("view_coding") as conn:
-        return build(conn, session.codes, today)
+    with session.read_store("view_coding") as register:
+        return build(register, session.codes, today)
 
 
-def build(conn, codes: CodeTable, today: date) -> Worklist:
-    target = _target(conn)
+def build(register, codes: CodeTable, today: date) -> Worklist:
+    """The worklist from either engine's store (store/backend.py RegisterStore)."""
+    stored = register.coding_target()
+    target = rules.DEFAULT_TARGET_WORKING_DAYS if stored is None else stored
+    latest = register.practice_latest()
+    if latest is None:
+        raise NotOnServer(not_yet("the coding worklist of a practice that has used the practice-wide opt-out "
+                                  "(its practice-wide codes are not kept on the server)"))
     individual: list[rules.WorkItem] = []
     iso = date.fromisoformat
     code_of = {(c.objection, c.action): c for c in codes.codes}
@@ -113,14 +120,14 @@ def build(conn, codes: CodeTable, today: date) -> Worklist:
         return found
 
     for (event_id, patient_id, kind, action, effective, recorded_at, coded_by,
-         nhs, title, forenames, surname, dob) in store.unconfirmed_events(conn):
+         nhs, title, forenames, surname, dob) in register.unconfirmed_events():
         since, due = since_due(recorded_at)
         individual.append(Item(f"E{event_id}", INDIVIDUAL, ADD, patient_id, nhs, title, forenames, surname, iso(dob),
                                code_of[(kind, action)], iso(effective), since, due, coded_by))
     practice: list[rules.WorkItem] = []
     pw_code = rules.practice_wide_code(codes)
     for (row_id, patient_id, op, effective, queued_at, confirmed, opted_in, objects,
-         nhs, title, forenames, surname, dob) in store.practice_latest(conn):
+         nhs, title, forenames, surname, dob) in latest:
         task = rules.practice_wide(op, bool(confirmed), bool(opted_in), bool(objects)).task
         if task is None:
             continue
@@ -130,10 +137,10 @@ def build(conn, codes: CodeTable, today: date) -> Worklist:
         practice.append(Item(f"P{row_id}", rules.PRACTICE_WIDE, task, patient_id, nhs, title, forenames, surname,
                              iso(dob), pw_code, record, since, due))
     newcomers: list[rules.WorkItem] = []
-    on = practice_wide_on(conn, today)
+    on = _on(register.policy_history(), today)
     if on is not None:
         # Added to the register since it was turned on: asked for the code like everyone else.
-        for patient_id, created_at, nhs, title, forenames, surname, dob in store.practice_newcomers(conn):
+        for patient_id, created_at, nhs, title, forenames, surname, dob in register.practice_newcomers():
             since, due = since_due(created_at)
             newcomers.append(Item(f"N{patient_id}", rules.PRACTICE_WIDE, ADD, patient_id, nhs, title, forenames,
                                   surname, iso(dob), pw_code, max(since, on.effective), since, due))
@@ -162,14 +169,14 @@ def _export(session: Session, what: str, out: Path, render) -> tuple[Worklist, i
     exclusion file's export does), never the identifiers. The file is written inside the
     transaction, so a failed write leaves no audit row claiming it (and no half-written file)."""
     with session.write("coding_worklist", changes_register=False) as ctx:
-        wl = build(ctx.conn, session.codes, session.today())
+        wl = build(ctx.store, session.codes, session.today())
         ctx.audit(f"coding.worklist.{what}", detail=f"rows={len(wl.items)} overdue={wl.overdue}")
-        atomic.write_bytes(Path(out), render(wl))
+        atomic.write_bytes(Path(out), render(wl, ctx.store))
     return wl, ctx.revision
 
 
 def export_csv(session: Session, out: Path) -> ChangeSet:
-    wl, revision = _export(session, "csv", out, lambda wl: to_csv(wl).encode("utf-8-sig"))
+    wl, revision = _export(session, "csv", out, lambda wl, _store: to_csv(wl).encode("utf-8-sig"))
     return ChangeSet(f"Coding worklist written: {wl.describe()}", revision, areas=frozenset({"coding"}),
                      data={"path": str(out), "rows": len(wl.items)})
 
@@ -177,8 +184,8 @@ def export_csv(session: Session, out: Path) -> ChangeSet:
 def export_checklist(session: Session, out: Path) -> ChangeSet:
     from ..reports import checklist
 
-    practice = session.practice()
-    wl, revision = _export(session, "checklist", out, lambda wl: checklist.render(wl, practice))
+    # The letterhead from the same transaction's store: either engine (ADR 0015).
+    wl, revision = _export(session, "checklist", out, lambda wl, store: checklist.render(wl, store.practice_details()))
     return ChangeSet(f"Coding checklist written ({len(wl.items):,} rows).", revision, areas=frozenset({"coding"}),
                      data={"path": str(out), "rows": len(wl.items)})
 
@@ -187,7 +194,10 @@ def export_checklist(session: Session, out: Path) -> ChangeSet:
 
 def practice_wide_on(conn, today: date) -> PolicyChange | None:
     """The change that turned the practice-wide opt-out on, if it is on today."""
-    history = policy_store.history(conn)
+    return _on(policy_store.history(conn), today)
+
+
+def _on(history: list[PolicyChange], today: date) -> PolicyChange | None:
     return practice_policy.current_policy(history, as_of=today) if practice_policy.is_on(history, today) else None
 
 

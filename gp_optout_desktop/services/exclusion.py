@@ -31,7 +31,7 @@ from ..store import meta
 from ..store import policy as policy_store
 from . import coding, objections, patients
 from .changes import ChangeSet
-from .session import Session
+from .session import Session, table_in_force
 
 
 # ---- the signing key -----------------------------------------------------------------------
@@ -115,8 +115,9 @@ def _mode(conn, today: date) -> str:
     return EXCLUDE_ALL_EXCEPT_LISTED if policy.is_on(policy_store.history(conn), as_of=today) else EXCLUDE_LISTED
 
 
-def _rows(conn, mode: str, table: codes.CodeTable) -> tuple[list[ExclusionRow], int, int]:
-    """(rows, expected count from an independent SQL count, objectors without an NHS number).
+def _rows(store, mode: str, table: codes.CodeTable) -> tuple[list[ExclusionRow], int, int]:
+    """(rows, expected count from an independent SQL count, objectors without an NHS number),
+    from either engine's store (store/backend.py RegisterStore).
 
     The expected count comes from a separate COUNT over current_state, so a patient dropped
     while assembling rows in Python (the SystmOne failure: recorded but never sent) stops the export."""
@@ -133,29 +134,32 @@ def _rows(conn, mode: str, table: codes.CodeTable) -> tuple[list[ExclusionRow], 
         snomed = table.lookup(codes.TYPE1, codes.REGISTER).snomed
         rows: list[ExclusionRow] = []
         unknown: set[int] = set()
-        for pid, nhs, _kind, since in repo.objector_rows(conn):
+        for pid, nhs, _kind, since in store.exclusion_objectors():
             if nhs is None:
                 unknown.add(pid)
             else:
                 rows.append(ExclusionRow(nhs, snomed, day(since)))
-        return rows, repo.count_objecting_patients(conn) - len(unknown), len(unknown)
+        return rows, store.count_type1_objectors() - len(unknown), len(unknown)
     withdrawn = table.lookup(codes.TYPE1, codes.WITHDRAW).snomed
-    found = repo.includer_rows(conn)
+    found = store.exclusion_includers()
     rows = [ExclusionRow(nhs, withdrawn, day(since)) for _pid, nhs, since in found if nhs is not None]
     # Unlisted includers are simply not extracted in this mode (the safe side): nothing to warn about.
-    return rows, repo.count_includers(conn) - (len(found) - len(rows)), 0
+    return rows, store.count_includers() - (len(found) - len(rows)), 0
 
 
 def snapshot(session: Session) -> Snapshot:
-    with session.read_apart("export") as conn:  # one snapshot; the register's connection stays free
-        revision = meta.revision(conn)
-        mode = _mode(conn, session.today())
-        rows, expected, without = _rows(conn, mode, session.codes_on(conn))
-        head = session.register.audit.head(conn)
-        ods = meta.get(conn, "ods", "")
-        if meta.revision(conn) != revision:
+    """One consistent read through the engine seam, apart from the desk's own connection: the
+    same rows from a register file and from a server practice (ADR 0015)."""
+    today = session.today()
+    with session.apart_store("export") as store:  # one snapshot; the register's connection stays free
+        revision = store.revision()
+        mode = EXCLUDE_ALL_EXCEPT_LISTED if policy.is_on(store.policy_history(), as_of=today) else EXCLUDE_LISTED
+        rows, expected, without = _rows(store, mode, table_in_force(store.saved_code_table()))
+        head = store.audit_head()
+        ods = store.practice_details().get("ods", "")
+        if store.revision() != revision:
             raise ExportError("The register changed while the export was being prepared: export again.")
-    return Snapshot(revision, ods, mode, rows, expected, without, f"{head.seq}:{head.mac}" if head else "0:genesis")
+    return Snapshot(revision, ods, mode, rows, expected, without, f"{head[0]}:{head[1]}" if head else "0:genesis")
 
 
 # ---- export -----------------------------------------------------------------------------------

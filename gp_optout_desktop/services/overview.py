@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from ..domain import codes
+from ..domain import codes, coding as rules
 from ..domain.events import CONFIRMED, INCLUDE, MARKED, PENDING
 from ..domain.practice_policy import PolicyChange, current_policy
-from ..store import coding as store_coding, overview as store_overview, policy as store_policy
-from .reconcile import LastRun, last_run
+from .on_server import NotOnServer, not_yet
+from .reconcile import LastRun, summarise_run
 from .session import Session
 
 DUE_SOON_DAYS = 7
@@ -91,18 +91,25 @@ def timeline(monthly: list[tuple[str, str, int]], today: date) -> list[Period]:
 
 
 def overview(session: Session) -> Overview:
+    """Every tile's figure, read through the engine seam (store/backend.py) in one snapshot
+    apart from the desk's own connection: the same figures from a register file and a server."""
     today = session.today()
-    with session.read_apart("search") as conn:  # seconds at 1,000,000 patients: not on the register's connection
-        patients = store_overview.patient_count(conn)
-        current = store_overview.current_counts(conn)
-        unlisted = store_overview.objecting_without_nhs_number(conn)
-        letters = store_overview.letter_counts(conn, today, today + timedelta(days=DUE_SOON_DAYS))
-        monthly = store_overview.monthly_events(conn, OBJECTION_KINDS)
-        policy = current_policy(store_policy.history(conn), as_of=today)
-        coding = store_overview.type1_coding_counts(conn)
-        reconciled = last_run(conn, today)
-        coding_pending = store_coding.unconfirmed_count(conn) + store_coding.practice_task_count(
-            conn, policy is not None and policy.state == "on")
+    with session.apart_store("search") as store:  # seconds at 1,000,000 patients: not on the register's connection
+        patients = store.patient_count()
+        current = store.current_counts()
+        unlisted = store.objecting_without_nhs_number()
+        letters = store.letter_counts(today, today + timedelta(days=DUE_SOON_DAYS))
+        monthly = store.monthly_events(OBJECTION_KINDS)
+        policy = current_policy(store.policy_history(), as_of=today)
+        coding = store.type1_coding_counts()
+        target = store.coding_target()
+        reconciled = summarise_run(store.last_reconciliation(),
+                                   rules.DEFAULT_TARGET_WORKING_DAYS if target is None else target, today)
+        practice_tasks = store.practice_task_count(policy is not None and policy.state == "on")
+        if practice_tasks is None:
+            raise NotOnServer(not_yet("the overview of a practice that has used the practice-wide opt-out "
+                                      "(its coding tasks are not kept on the server)"))
+        coding_pending = store.unconfirmed_count() + practice_tasks
     return Overview(
         patients=patients,
         objecting={k: current.get((k, True), 0) for k in OBJECTION_KINDS},

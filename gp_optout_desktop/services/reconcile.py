@@ -413,11 +413,15 @@ class LastRun:
 
 
 def last_run(conn, today: date) -> LastRun | None:
-    row = store.last_run(conn)
+    return summarise_run(store.last_run(conn), _target(conn), today)
+
+
+def summarise_run(row: dict | None, target: int, today: date) -> LastRun | None:
+    """The last run as the overview shows it, from its stored row (either engine's store)."""
     if row is None:
         return None
     oldest = date.fromisoformat(row["not_coded_oldest"]) if row["not_coded_oldest"] else None
-    overdue = oldest is not None and rules.add_working_days(oldest, _target(conn)) < today
+    overdue = oldest is not None and rules.add_working_days(oldest, target) < today
     return LastRun(row["id"], row["at"], row["rows"], row["not_coded"], row["not_in_register"], row["differ"],
                    row["agree"], oldest, overdue)
 

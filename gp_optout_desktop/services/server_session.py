@@ -117,6 +117,11 @@ class ServerSession:
             with reading.snapshot(desk.conn):
                 yield ServerStore(desk)
 
+    def apart_store(self, permission: str):
+        """Session.apart_store's place (the overview's counts): one read-only snapshot on the
+        searches' connection, never inside the window's write transaction."""
+        return self.search_store(permission)
+
     def at_once(self):
         """Session.at_once's place: on the server no task of this window holds the register
         (a task has a connection of its own), so there is nothing local to refuse at once."""

@@ -207,6 +207,12 @@ class Session:
         finally:
             reader.close()
 
+    @contextmanager
+    def apart_store(self, permission: str):
+        """read_apart through the engine seam (store/backend.py): the overview's counts."""
+        with self.read_apart(permission) as conn:
+            yield FileStore(conn)
+
     def at_once(self):
         """Around a call the person at the desk waits for (Open, Save): refused at once with a
         sentence (StoreError) when a task in this window holds the register, instead of

@@ -22,6 +22,8 @@ from ..domain.patient import Patient
 from ..domain.practice_policy import PolicyChange
 from . import audit as audit_store, codes_repo, users as users_store, events as events_store, letters_repo, meta, patients as patients_store, \
     policy as policy_store, registration as registration_store, templates_repo
+from . import coding as coding_store, exclusion_repo as exclusion_store, overview as overview_store, \
+    settings as settings_store
 
 
 class RegisterStore(Protocol):
@@ -72,6 +74,31 @@ class RegisterStore(Protocol):
     def saved_template(self, kind: str) -> templates_repo.SavedTemplate | None: ...
     def put_template(self, kind: str, version: int, text: str, saved_by: str, saved_at: datetime) -> None: ...
     def remove_template(self, kind: str) -> int: ...
+
+    # overview, coding, exclusion (serverreads)
+    # aggregates for the overview (services/overview.py): counts only, no identifier
+    def patient_count(self) -> int: ...
+    def current_counts(self) -> dict[tuple[str, bool], int]: ...
+    def objecting_without_nhs_number(self) -> int: ...
+    def letter_counts(self, today: date, soon: date) -> dict[str, int]: ...
+    def monthly_events(self, kinds: tuple[str, ...]) -> list[tuple[str, str, int]]: ...
+    def type1_coding_counts(self) -> dict[tuple[bool, str], int]: ...
+    def unconfirmed_count(self) -> int: ...
+    # None: this engine cannot tell (the server has no practice-wide code rows yet)
+    def practice_task_count(self, on: bool) -> int | None: ...
+    def last_reconciliation(self) -> dict | None: ...
+    def coding_target(self) -> int | None: ...
+    # the coding worklist (services/coding.py): rows as store/coding.py gives them (ISO text)
+    def unconfirmed_events(self) -> list[tuple]: ...
+    def practice_latest(self) -> list[tuple] | None: ...
+    def practice_newcomers(self) -> list[tuple] | None: ...
+    # the exclusion file's snapshot (services/exclusion.py): rows as store/exclusion_repo.py gives them
+    def revision(self) -> int: ...
+    def audit_head(self) -> tuple[int, str] | None: ...
+    def exclusion_objectors(self) -> list[tuple]: ...
+    def exclusion_includers(self) -> list[tuple]: ...
+    def count_type1_objectors(self) -> int: ...
+    def count_includers(self) -> int: ...
 
     # -- the code table in force
     def saved_code_table(self) -> str | None: ...
@@ -215,6 +242,66 @@ class FileStore:
 
     def put_template(self, kind, version, text, saved_by, saved_at):
         templates_repo.put(self.conn, kind, version, text, saved_by, saved_at)
+
+    # overview, coding, exclusion (serverreads)
+    def patient_count(self):
+        return overview_store.patient_count(self.conn)
+
+    def current_counts(self):
+        return overview_store.current_counts(self.conn)
+
+    def objecting_without_nhs_number(self):
+        return overview_store.objecting_without_nhs_number(self.conn)
+
+    def letter_counts(self, today, soon):
+        return overview_store.letter_counts(self.conn, today, soon)
+
+    def monthly_events(self, kinds):
+        return overview_store.monthly_events(self.conn, kinds)
+
+    def type1_coding_counts(self):
+        return overview_store.type1_coding_counts(self.conn)
+
+    def unconfirmed_count(self):
+        return coding_store.unconfirmed_count(self.conn)
+
+    def practice_task_count(self, on):
+        return coding_store.practice_task_count(self.conn, on)
+
+    def last_reconciliation(self):
+        return coding_store.last_run(self.conn)
+
+    def coding_target(self):
+        return settings_store.coding_target_working_days(self.conn)
+
+    def unconfirmed_events(self):
+        return coding_store.unconfirmed_events(self.conn)
+
+    def practice_latest(self):
+        return coding_store.practice_latest(self.conn)
+
+    def practice_newcomers(self):
+        return coding_store.practice_newcomers(self.conn)
+
+    def revision(self):
+        return meta.revision(self.conn)
+
+    def audit_head(self):
+        """(seq, mac) of the newest audit entry, as AuditChain.head reads it."""
+        row = self.conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def exclusion_objectors(self):
+        return exclusion_store.objector_rows(self.conn)
+
+    def exclusion_includers(self):
+        return exclusion_store.includer_rows(self.conn)
+
+    def count_type1_objectors(self):
+        return exclusion_store.count_objecting_patients(self.conn)
+
+    def count_includers(self):
+        return exclusion_store.count_includers(self.conn)
 
     def remove_template(self, kind):
         return templates_repo.remove(self.conn, kind)

@@ -94,7 +94,7 @@ def _permission_names_in_code() -> dict[str, set[str]]:
     """Every permission name the code checks or records, by where it was found."""
     found: dict[str, set[str]] = {}
     patterns = [
-        r"\.(?:require|write|read|read_committed|read_apart|read_store|search_store)\(\s*\"([a-z_]+)\"",  # session.write("export") ...
+        r"\.(?:require|write|read|read_committed|read_apart|read_store|search_store|apart_store)\(\s*\"([a-z_]+)\"",  # session.write("export") ...
         r"roles\.(?:allowed|require)\([^,()]+,\s*\"([a-z_]+)\"\)",     # roles.allowed(role, "export")
         r"ScreenSpec\(\s*\"[^\"]*\",\s*\"([a-z_]+)\"",                 # the screens each role sees
         r"\bperm=\"([a-z_]+)\"",                                       # audit entries' own permission
@@ -138,6 +138,7 @@ def test_a_permission_chosen_at_run_time_is_found_by_the_scan():
         ("session.py", "self", "permission"),
         ("session.py", "self", "permission"),        # read_store/search_store pass theirs to read/read_committed
         ("session.py", "self", "permission"),
+        ("session.py", "self", "permission"),        # apart_store (the overview) passes its to read_apart
         ("server_session.py", "self", "permission"),  # the server session's write/read_store/search_store
         ("server_session.py", "self", "permission"),
         ("server_session.py", "self", "permission"),

@@ -337,6 +337,137 @@ class ServerStore:
                           " version = excluded.version, text = excluded.text, saved_by = excluded.saved_by,"
                           " saved_at = excluded.saved_at", (kind, version, text, saved_by, saved_at))
 
+    # overview, coding, exclusion (serverreads)
+    # The register file's aggregates (store/overview.py, store/coding.py) on the server's tables:
+    # coded/confirmed are event marks there, dates are dates, booleans are booleans.
+    _CONFIRMED = ("EXISTS (SELECT 1 FROM event_marks m WHERE m.practice_id = {e}.practice_id"
+                  " AND m.event_id = {e}.id AND m.mark = 'confirmed')")
+    _STILL_HERE = ("NOT EXISTS (SELECT 1 FROM registration r WHERE r.practice_id = {e}.practice_id"
+                   " AND r.patient_id = {e}.patient_id AND r.status = ANY(%s))")
+
+    def patient_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM patients").fetchone()[0]
+
+    def current_counts(self) -> dict[tuple[str, bool], int]:
+        rows = self.conn.execute("SELECT kind, active, count(*) FROM current_state GROUP BY kind, active")
+        return {(kind, bool(active)): n for kind, active, n in rows}
+
+    def objecting_without_nhs_number(self) -> int:
+        """No NHS number: no blind index (store/server/ops.py insert_patient)."""
+        return self.conn.execute(
+            "SELECT count(DISTINCT c.patient_id) FROM current_state c JOIN patients p"
+            " ON p.practice_id = c.practice_id AND p.id = c.patient_id"
+            " WHERE c.active AND c.kind IN ('type1', 'type2') AND p.nhs_bidx IS NULL").fetchone()[0]
+
+    def letter_counts(self, today: date, soon: date) -> dict[str, int]:
+        """store/overview.py letter_counts: a confirmation is held while its acknowledgement went
+        and an event of its form that decides a state is not confirmed (letters_repo.HELD_SQL)."""
+        held = ("(l.kind IN ('objection', 'withdrawal', 'include') AND l.form_id IS NOT NULL"
+                " AND EXISTS (SELECT 1 FROM letters a WHERE a.form_id = l.form_id AND a.kind = l.kind || '_received')"
+                " AND EXISTS (SELECT 1 FROM events e JOIN current_state c"
+                " ON c.practice_id = e.practice_id AND c.event_id = e.id"
+                f" WHERE e.form_id = l.form_id AND NOT {self._CONFIRMED.format(e='e')}))")
+        row = self.conn.execute(
+            "SELECT count(*) FILTER (WHERE NOT held), count(*) FILTER (WHERE NOT held AND due < %s),"
+            " count(*) FILTER (WHERE NOT held AND due >= %s AND due <= %s), count(*) FILTER (WHERE held)"
+            f" FROM (SELECT l.due, {held} AS held FROM letters l WHERE l.sent_at IS NULL) AS w",
+            (today, today, soon)).fetchone()
+        return {"pending": row[0], "overdue": row[1], "due_soon": row[2], "held": row[3]}
+
+    def monthly_events(self, kinds: tuple[str, ...]) -> list[tuple[str, str, int]]:
+        rows = self.conn.execute(
+            "SELECT to_char(effective, 'YYYY-MM') AS month, action, count(*) FROM events WHERE kind = ANY(%s)"
+            " GROUP BY month, action ORDER BY month", (list(kinds),))
+        return [tuple(r) for r in rows]
+
+    def type1_coding_counts(self) -> dict[tuple[bool, str], int]:
+        rows = self.conn.execute(
+            f"SELECT c.active, CASE WHEN {self._CONFIRMED.format(e='e')} THEN 'confirmed'"
+            " WHEN EXISTS (SELECT 1 FROM event_marks m WHERE m.practice_id = e.practice_id AND m.event_id = e.id"
+            " AND m.mark = 'coded') THEN 'marked' ELSE 'pending' END AS state, count(*)"
+            " FROM current_state c JOIN events e ON e.practice_id = c.practice_id AND e.id = c.event_id"
+            " WHERE c.kind = 'type1' GROUP BY c.active, state")
+        return {(bool(active), state): n for active, state, n in rows}
+
+    def unconfirmed_count(self) -> int:
+        return self.conn.execute(
+            f"SELECT count(*) FROM events e WHERE e.kind IN ('type1', 'type2') AND NOT {self._CONFIRMED.format(e='e')}"
+            f" AND {self._STILL_HERE.format(e='e')}", (sorted(INACTIVE),)).fetchone()[0]
+
+    def _practice_wide_used(self) -> bool:
+        return self.conn.execute("SELECT EXISTS (SELECT 1 FROM policy)").fetchone()[0]
+
+    def practice_task_count(self, on: bool) -> int | None:
+        """The server keeps no practice-wide code rows yet (a migration archives the file's):
+        0 while the practice-wide opt-out was never used, else not known (None)."""
+        return None if self._practice_wide_used() else 0
+
+    def unconfirmed_events(self) -> list[tuple]:
+        """store/coding.py unconfirmed_events: (event id, patient id, kind, action, effective,
+        recorded_at, coded_by, nhs, title, forenames, surname, dob), oldest recorded first, of
+        patients still with the practice; the names decrypted here, times as the file's ISO text."""
+        rows = self.conn.execute(
+            "SELECT e.id, e.patient_id, e.kind, e.action, e.effective, e.recorded_at, m.by FROM events e"
+            " LEFT JOIN event_marks m ON m.practice_id = e.practice_id AND m.event_id = e.id AND m.mark = 'coded'"
+            f" WHERE e.kind IN ('type1', 'type2') AND NOT {self._CONFIRMED.format(e='e')}"
+            f" AND {self._STILL_HERE.format(e='e')} ORDER BY e.recorded_at, e.id", (sorted(INACTIVE),)).fetchall()
+        people = self.get_patients(sorted({r[1] for r in rows}))
+        out = []
+        for event_id, pid, kind, action, effective, recorded_at, coded_by in rows:
+            p = people[pid]
+            out.append((event_id, pid, kind, action, effective.isoformat(), _iso(recorded_at), coded_by,
+                        p.nhs_number, p.title, p.forenames, p.surname, p.dob.isoformat()))
+        return out
+
+    def practice_latest(self) -> list[tuple] | None:
+        """No practice-wide code rows on the server: none while the opt-out was never used."""
+        return None if self._practice_wide_used() else []
+
+    def practice_newcomers(self) -> list[tuple] | None:
+        return None if self._practice_wide_used() else []
+
+    def last_reconciliation(self) -> dict | None:
+        """No reconciliation runs on the server yet (a migration archives the file's)."""
+        return None
+
+    def revision(self) -> int:
+        return self.desk.revision()
+
+    def audit_head(self) -> tuple[int, str] | None:
+        head = self.desk.head()
+        return (head.seq, head.mac) if head else None
+
+    def _with_nhs(self, rows) -> list[tuple]:
+        """(patient id, NHS number or None, *rest) with the number decrypted on the desk."""
+        people = self.get_patients(sorted({r[0] for r in rows}))
+        return [(r[0], people[r[0]].nhs_number, *r[1:]) for r in rows]
+
+    def exclusion_objectors(self) -> list[tuple]:
+        """exclusion_repo.objector_rows: (patient id, nhs or None, kind, since ISO date)."""
+        rows = self.conn.execute("SELECT patient_id, kind, since FROM current_state"
+                                 " WHERE kind = 'type1' AND active ORDER BY patient_id").fetchall()
+        return self._with_nhs([(pid, kind, since.isoformat()) for pid, kind, since in rows])
+
+    _INCLUDERS = ("SELECT s.patient_id, s.since FROM current_state s WHERE s.kind = 'include' AND s.active"
+                  " AND NOT EXISTS (SELECT 1 FROM current_state o WHERE o.practice_id = s.practice_id"
+                  " AND o.patient_id = s.patient_id AND o.kind = 'type1' AND o.active)")
+
+    def exclusion_includers(self) -> list[tuple]:
+        rows = self.conn.execute(self._INCLUDERS + " ORDER BY s.patient_id").fetchall()
+        return self._with_nhs([(pid, since.isoformat()) for pid, since in rows])
+
+    def count_type1_objectors(self) -> int:
+        """The independent count the export is reconciled against: no join, no decryption."""
+        return self.conn.execute("SELECT count(DISTINCT patient_id) FROM current_state"
+                                 " WHERE kind = 'type1' AND active").fetchone()[0]
+
+    def count_includers(self) -> int:
+        return self.conn.execute(f"SELECT count(*) FROM ({self._INCLUDERS}) AS i").fetchone()[0]
+
+    def coding_target(self) -> int | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'coding_target_working_days'").fetchone()
+        return int(json.loads(row[0])) if row else None
+
     def remove_template(self, kind: str) -> int:
         self._writing()
         return self.conn.execute("DELETE FROM letter_templates WHERE kind = %s", (kind,)).rowcount
