@@ -1,7 +1,7 @@
 """Moving a register file onto the server, for the practice manager (issue 15 item 6):
 
     gp-optout migrate-to-server --database URL --login DESKLOGIN [--server-password-file FILE]
-                                [--from-backup FILE]
+                                [--login-prefix PREFIX] [--login-map NAME=LOGIN ...] [--from-backup FILE]
 
 run on the unlocked register (or on an encrypted backup of it, --from-backup) (--register, --user, --password-file as for every command). The
 server's administrator first makes an EMPTY practice and a desk login for the manager
@@ -28,10 +28,27 @@ def add_commands(subparsers) -> None:
     p.add_argument("--login", required=True, help="your desk login on the server (gp-optout server add-desk)")
     p.add_argument("--server-password-file", metavar="FILE",
                    help=f"the password of that desk login (else {SERVER_PASSWORD_ENV} or a prompt)")
+    p.add_argument("--login-prefix", metavar="PREFIX",
+                   help="every other user signs in on the server as PREFIX + their user name here "
+                        "(e.g. riverside_ makes reception riverside_reception)")
+    p.add_argument("--login-map", metavar="NAME=LOGIN", action="append", default=[],
+                   help="this user signs in on the server as LOGIN (overrides --login-prefix; repeat per user)")
     p.add_argument("--from-backup", metavar="FILE",
                    help="move this encrypted backup (gp-optout backup) instead of the register here; --user and "
                         "the password are a practice manager's in the backup")
     p.set_defaults(func=run_migrate)
+
+
+def _login_map(pairs: list[str]) -> dict[str, str]:
+    from .domain.errors import ValidationError
+
+    mapping = {}
+    for pair in pairs:
+        name, sep, login = pair.partition("=")
+        if not sep or not name.strip() or not login.strip():
+            raise ValidationError(f"--login-map takes NAME=LOGIN, not {pair!r}. Nothing was changed.")
+        mapping[name.strip()] = login.strip()
+    return mapping
 
 
 def run_migrate(ctx) -> int:
@@ -40,6 +57,7 @@ def run_migrate(ctx) -> int:
     from .store.server import connect
 
     address = _address(ctx)
+    logins = {"login_prefix": ctx.args.login_prefix, "login_map": _login_map(ctx.args.login_map)}
     if ctx.args.from_backup:
         user, file_password, session = ctx.user(), ctx.password("Your password in the backup: "), None
     else:
@@ -53,9 +71,9 @@ def run_migrate(ctx) -> int:
     with conn:
         if session is None:
             report = server_migration.migrate_backup(ctx.args.from_backup, user, file_password, conn, unwrap,
-                                                     server=address.describe())
+                                                     server=address.describe(), **logins)
         else:
-            report = server_migration.migrate(session, conn, unwrap, server=address.describe())
+            report = server_migration.migrate(session, conn, unwrap, server=address.describe(), **logins)
     c = report.counts
     ctx.out(f"Moved the register to practice {report.practice_id} on {address.describe()}: {c['patients']} patients, "
             f"{c['events']} events ({c['marks']} coded/confirmed marks), {c['letters']} letters, "
@@ -66,7 +84,18 @@ def run_migrate(ctx) -> int:
             f"({report.server_entries} entries).")
     if session is not None:
         ctx.out("This register file is now read-only (moved to the server).")
-    ctx.out("Other users need a desk login and a key slot on the server: see docs/server-setup.md.")
+    ctx.out("On the server each user signs in with their login (the audit entry migrate.logins records this):")
+    for name, login in sorted(report.logins.items()):
+        if login == ctx.args.login:
+            ctx.out(f"  {name:<20} -> {login} (you; your desk login's password)")
+        elif login in report.passwords:
+            ctx.out(f"  {name:<20} -> {login}   temporary password: {report.passwords[login]}")
+        else:
+            ctx.out(f"  {name:<20} -> {login} (removed user: no key slot)")
+    if report.passwords:
+        ctx.out(f"For the server's administrator: make each of these logins with `gp-optout server add-desk "
+                f"--practice {report.practice_id} --login LOGIN` and its temporary password above; give each "
+                "person their login and password in person. See docs/server-setup.md section 11.")
     return 0
 
 

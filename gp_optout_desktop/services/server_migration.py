@@ -14,16 +14,18 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..domain import roles
+from ..domain.errors import ValidationError
 from ..store import atomic, retired
 from ..store.errors import StoreError
 from ..store.server import migrate as migrate_store
-from ..store.server import ops
+from ..store.server import connect, ops, schema
 from . import backup as backup_service
+from . import users as users_service
 from .session import Session
 
 
@@ -34,12 +36,63 @@ class Report:
     source_head_seq: int
     server_entries: int
     practice_id: int
+    logins: dict = field(default_factory=dict)  # register-file user name -> server login
+    passwords: dict = field(default_factory=dict)  # login -> temporary password (other active users)
 
 
-def migrate(session: Session, server_conn, unwrap_key: bytes, *, server: str, on_batch=None) -> Report:
+def _bad_login(message: str) -> ValidationError:
+    """A login the rule cannot give is bad input (exit 2), refused before anything is written."""
+    return ValidationError(message, "login")
+
+
+def plan_logins(users: list[tuple[str, bool]], manager: str, manager_login: str, prefix: str | None,
+                explicit: dict[str, str] | None) -> dict[str, str]:
+    """Each register-file user's server login, by the documented rule (docs/server-setup.md
+    section 11): the migrating manager keeps the login they are connected as; anyone named in
+    ``explicit`` gets that login; everyone else gets ``prefix`` + their file name. Refused in
+    one sentence, before anything is written, if a login is missing, invalid or repeated."""
+    explicit = dict(explicit or {})
+    names = [n for n, _active in users]
+    unknown = sorted(set(explicit) - set(names))
+    if unknown:
+        raise _bad_login(f"There is no user called {unknown[0]} in the register file. "
+                                             "Nothing was sent to the server.")
+    if explicit.get(manager, manager_login) != manager_login:
+        raise _bad_login(f"You ({manager}) sign in on the server as {manager_login}, the login "
+                                             "you are moving the register with. Nothing was sent to the server.")
+    logins = {}
+    for name in names:
+        if name == manager:
+            logins[name] = manager_login
+        elif name in explicit:
+            logins[name] = explicit[name]
+        elif prefix:
+            logins[name] = prefix + name
+        else:
+            raise _bad_login(
+                f"{name} needs a login on the server: give --login-prefix (e.g. riverside_) or --login-map "
+                f"{name}=LOGIN. Nothing was sent to the server.")
+    for name, login in logins.items():
+        if not schema.valid_login(login):
+            raise _bad_login(
+                f"The login {login!r} for {name} is not valid: a login is 3 to 63 lower-case letters, digits or _, "
+                "starting with a letter. Nothing was sent to the server.")
+    seen: dict[str, str] = {}
+    for name, login in logins.items():
+        if login in seen:
+            raise _bad_login(f"{seen[login]} and {name} would both sign in as {login}. Nothing "
+                                                 "was sent to the server.")
+        seen[login] = name
+    return logins
+
+
+def migrate(session: Session, server_conn, unwrap_key: bytes, *, server: str, login_prefix: str | None = None,
+            login_map: dict[str, str] | None = None, on_batch=None) -> Report:
     """Move the unlocked register into the empty practice ``server_conn``'s login belongs to.
     ``unwrap_key`` is this manager's (connect.connect_user): it wraps the new practice data
-    key into their key slot on the server, so only their desk ever holds the key."""
+    key into their key slot on the server, so only their desk ever holds the key. Every other
+    active user gets a login (plan_logins) and a key slot wrapped under a new temporary
+    password (returned in the report for the administrator's add-desk, never stored)."""
     if session.role != roles.MANAGER:
         raise PermissionError("Only a practice manager can move the register to a server. Nothing was changed.")
     session.require("backup")
@@ -55,10 +108,25 @@ def migrate(session: Session, server_conn, unwrap_key: bytes, *, server: str, on
     if snap.head.seq != result.head.seq or snap.head.mac != result.head.mac:
         raise migrate_store.MigrationRefused("The register changed while it was being checked; try again. "
                                              "Nothing was sent to the server.")
+    manager_login = server_conn.info.user
+    logins = plan_logins([(n, bool(a)) for n, _r, a, _at, _by in snap.tables["users"]], session.user, manager_login,
+                         login_prefix, login_map)
+    taken = sorted(migrate_store.taken_logins(server_conn, logins.values()) - {manager_login})
+    server_conn.rollback()  # no transaction left open before the import's own
+    if taken:
+        raise _bad_login(
+            f"A login named {taken[0]} already exists on this server (logins are shared by every practice on it): "
+            "choose another with --login-map or --login-prefix. Nothing was sent to the server.")
     data_key = os.urandom(32)
-    desk = ops.Desk.open(server_conn, data_key, user=session.user, role=session.role)
-    pid_map = migrate_store.import_snapshot(desk, snap, key_slot=(session.user, unwrap_key, data_key),
-                                            on_batch=on_batch)
+    salt_address = connect.ServerAddress((("dbname", server_conn.info.dbname),))
+    passwords, slots = {}, [(manager_login, unwrap_key, data_key)]
+    for name, _role, active, _at, _by in snap.tables["users"]:
+        if active and name != session.user:
+            login = logins[name]
+            passwords[login] = users_service.temporary_password()
+            slots.append((login, connect.derive_login(salt_address, login, passwords[login])[0], data_key))
+    desk = ops.Desk.open(server_conn, data_key, user=manager_login, role=session.role)
+    pid_map = migrate_store.import_snapshot(desk, snap, logins=logins, key_slots=slots, on_batch=on_batch)
     problems = migrate_store.verify_import(desk, snap, pid_map)
     if problems:
         raise StoreError("The register was copied to the server but the copy does not match the file: "
@@ -69,11 +137,12 @@ def migrate(session: Session, server_conn, unwrap_key: bytes, *, server: str, on
                                        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                        "source_head": snap.head.seq})
         ctx.audit("register.moved_to_server", detail=f"practice={desk.practice_id} entries={len(snap.audit)}")
-    return Report(snap.counts, len(snap.audit), snap.head.seq, desk.head().seq, desk.practice_id)
+    return Report(snap.counts, len(snap.audit), snap.head.seq, desk.head().seq, desk.practice_id, logins, passwords)
 
 
 def migrate_backup(backup_file: Path, user: str, password: str | None, server_conn, unwrap_key: bytes, *,
-                   server: str, recovery_key: str | None = None, on_batch=None) -> Report:
+                   server: str, recovery_key: str | None = None, login_prefix: str | None = None,
+                   login_map: dict[str, str] | None = None, on_batch=None) -> Report:
     """A practice's encrypted backup (services/backup.py) restored into an empty server
     practice by the same path: the backup is fully checked and opened as its practice
     manager by the ordinary restore, into a private folder of its own that is deleted after
@@ -84,7 +153,8 @@ def migrate_backup(backup_file: Path, user: str, password: str | None, server_co
         session, _change = backup_service.restore(scratch / "register", Path(backup_file), user, password,
                                                   recovery_key)
         try:
-            return migrate(session, server_conn, unwrap_key, server=server, on_batch=on_batch)
+            return migrate(session, server_conn, unwrap_key, server=server, login_prefix=login_prefix,
+                           login_map=login_map, on_batch=on_batch)
         finally:
             if session.register.is_open:
                 session.lock()

@@ -28,6 +28,9 @@ from .screens.policy_banner import PolicyBanner
 from .unlock import UnlockWidget
 
 DESK_TITLE = "Front desk"
+# Screens that run on a server register: every action on them reaches only services ported to
+# both engines (ADR 0015, addendum "screens on a server"). Any other screen says not_yet there.
+SERVER_SCREENS = frozenset({"Audit trail", "Letters"})
 log = logging.getLogger(__name__)
 
 
@@ -58,7 +61,8 @@ def server_sign_in(address) -> Callable:
 
 def not_on_server_page(title: str) -> QLabel:
     """A screen the server register cannot run yet, in its place in the list: one sentence."""
-    page = QLabel(not_yet(f"the {title} screen") + " The front desk (search, patients, objections) works.")
+    page = QLabel(not_yet(f"the {title} screen") + " The front desk (search, patients, objections) and the "
+                  + " and ".join(sorted(SERVER_SCREENS)) + " screens work.")
     page.setWordWrap(True)
     page.setAlignment(Qt.AlignmentFlag.AlignCenter)
     page.setAccessibleName("Not available on a server register")
@@ -231,7 +235,7 @@ class MainWindow(QMainWindow):
         for spec in load_screens():
             if not roles.allowed(self.session.role, spec.permission):
                 continue
-            if on_server(self.session):
+            if on_server(self.session) and spec.title not in SERVER_SCREENS:
                 page = not_on_server_page(spec.title)
                 self.screens.addWidget(page)
                 self.nav.addItem(spec.title)

@@ -79,11 +79,11 @@ def test_a_demo_register_moves_to_the_server_and_every_table_patient_and_chain_m
     assert snap.counts["marks"] > 0 and snap.counts["policy"] == 1 and snap.counts["practice_codes"] > 0
     assert snap.counts["letters"] > 0
     unwrap = os.urandom(32)
-    report = server_migration.migrate(session, _server_conn(pg_db, target), unwrap, server="test")
+    report = server_migration.migrate(session, _server_conn(pg_db, target), unwrap, server="test", login_prefix=pg_db.role_prefix)
     assert report.practice_id == target.id and report.source_head_seq == snap.head.seq
 
     # A fresh desk unlocks the practice with the manager's key slot and reads it all back.
-    desk = ops.Desk.unlock(_server_conn(pg_db, target), unwrap, user="manager", role="manager")
+    desk = ops.Desk.unlock(_server_conn(pg_db, target), unwrap, user=target.logins[0][0], role="manager")
     counts = migrate.server_counts(desk.conn)
     assert counts == {t: snap.counts[t] for t in migrate.COUNTED}
     # Every patient: details, history (with marks) and current state equal the file's.
@@ -148,8 +148,8 @@ def test_a_demo_register_moves_to_the_server_and_every_table_patient_and_chain_m
 
 def test_a_tampered_archive_is_found_by_the_archive_check(pg_db, demo, target):
     unwrap = os.urandom(32)
-    server_migration.migrate(demo, _server_conn(pg_db, target), unwrap, server="test")
-    desk = ops.Desk.unlock(_server_conn(pg_db, target), unwrap, user="manager", role="manager")
+    server_migration.migrate(demo, _server_conn(pg_db, target), unwrap, server="test", login_prefix=pg_db.role_prefix)
+    desk = ops.Desk.unlock(_server_conn(pg_db, target), unwrap, user=target.logins[0][0], role="manager")
     entries, record = migrate.archived_chain(desk)
     entries[3]["detail"] += " edited"
     # Re-sealed with the practice key (only a desk could): the hash chain still catches it.
@@ -166,7 +166,7 @@ def test_refused_when_the_server_practice_is_not_empty_and_nothing_changes(pg_db
     desk = practices.started(pg_db, target)
     before = desk.head()
     with pytest.raises(migrate.MigrationRefused, match="not empty"):
-        server_migration.migrate(demo, _server_conn(pg_db, target), os.urandom(32), server="test")
+        server_migration.migrate(demo, _server_conn(pg_db, target), os.urandom(32), server="test", login_prefix=pg_db.role_prefix)
     assert desk.head() == before and migrate.server_counts(desk.conn)["patients"] == 0
     with demo.register.reading() as conn:
         assert retired.moved(conn) is None  # the file stays in use
@@ -175,7 +175,7 @@ def test_refused_when_the_server_practice_is_not_empty_and_nothing_changes(pg_db
 def test_refused_for_a_user_who_is_not_a_practice_manager(pg_db, demo, register_dir, target):
     reception = session_service.unlock(register_dir, "reception", "reception-demo-pass")
     with pytest.raises(PermissionError, match="practice manager"):
-        server_migration.migrate(reception, _server_conn(pg_db, target), os.urandom(32), server="test")
+        server_migration.migrate(reception, _server_conn(pg_db, target), os.urandom(32), server="test", login_prefix=pg_db.role_prefix)
     reception.lock()
     assert _empty(pg_db, target.id)
 
@@ -185,7 +185,7 @@ def test_refused_when_the_register_trail_does_not_verify(pg_db, demo, target):
     with demo.register.transaction() as conn:
         conn.execute("UPDATE audit SET detail = detail || ' edited' WHERE seq = 2")
     with pytest.raises(migrate.MigrationRefused, match="does not verify"):
-        server_migration.migrate(demo, _server_conn(pg_db, target), os.urandom(32), server="test")
+        server_migration.migrate(demo, _server_conn(pg_db, target), os.urandom(32), server="test", login_prefix=pg_db.role_prefix)
     assert _empty(pg_db, target.id)
 
 
@@ -198,13 +198,13 @@ def test_a_failure_halfway_leaves_the_server_practice_empty_and_a_retry_then_suc
             raise OSError("injected: the desk lost power")
 
     with pytest.raises(OSError, match="injected"):
-        server_migration.migrate(demo, _server_conn(pg_db, target), os.urandom(32), server="test",
+        server_migration.migrate(demo, _server_conn(pg_db, target), os.urandom(32), server="test", login_prefix=pg_db.role_prefix,
                                  on_batch=fail_in_events)
     assert "patients" in calls  # the patients had been written inside the transaction
     assert _empty(pg_db, target.id)
     with demo.register.reading() as conn:
         assert retired.moved(conn) is None
-    report = server_migration.migrate(demo, _server_conn(pg_db, target), os.urandom(32), server="test")
+    report = server_migration.migrate(demo, _server_conn(pg_db, target), os.urandom(32), server="test", login_prefix=pg_db.role_prefix)
     assert report.counts["patients"] == 300
 
 
@@ -215,7 +215,7 @@ def test_the_cli_moves_the_register_and_a_sigkill_halfway_leaves_nothing(pg_db, 
     url, login, server_pw = _cli_login(pg_db, target.id, tmp_path)
     env = {**os.environ, "GP_OPTOUT_REGISTER": str(register_dir), "GP_OPTOUT_PASSWORD": "manager-demo-pass"}
     args = [sys.executable, "-c", _SLOW_CLI, "--user", "manager", "migrate-to-server", "--database", url,
-            "--login", login, "--server-password-file", str(server_pw)]
+            "--login", login, "--server-password-file", str(server_pw), "--login-prefix", pg_db.role_prefix]
     proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         # Killed once the import's transaction is open on the server and has written patients.
@@ -245,13 +245,13 @@ def test_the_cli_moves_the_register_and_a_sigkill_halfway_leaves_nothing(pg_db, 
     monkeypatch.setenv("GP_OPTOUT_PASSWORD", "manager-demo-pass")
     monkeypatch.delenv(connect.ENV, raising=False)
     code = cli.main(["--user", "manager", "migrate-to-server", "--database", url, "--login", login,
-                     "--server-password-file", str(server_pw)])
+                     "--server-password-file", str(server_pw), "--login-prefix", pg_db.role_prefix])
     out, err = capsys.readouterr()
     assert (code, err) == (0, ""), err
     assert "300 patients" in out and "read-only" in out
     # The file now refuses changes through the CLI too, and a second run is refused.
     code = cli.main(["--user", "manager", "migrate-to-server", "--database", url, "--login", login,
-                     "--server-password-file", str(server_pw)])
+                     "--server-password-file", str(server_pw), "--login-prefix", pg_db.role_prefix])
     out, err = capsys.readouterr()
     assert code != 0 and "moved to the server" in err
 
@@ -293,9 +293,9 @@ def test_an_encrypted_backup_restores_into_a_server_practice_by_the_same_path(pg
         events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
     unwrap = os.urandom(32)
     report = server_migration.migrate_backup(out, "manager", "manager-demo-pass", _server_conn(pg_db, target),
-                                             unwrap, server="test")
+                                             unwrap, server="test", login_prefix=pg_db.role_prefix)
     assert (report.counts["patients"], report.counts["events"]) == (patients, events)
-    desk = ops.Desk.unlock(_server_conn(pg_db, target), unwrap, user="manager", role="manager")
+    desk = ops.Desk.unlock(_server_conn(pg_db, target), unwrap, user=target.logins[0][0], role="manager")
     assert migrate.server_counts(desk.conn)["patients"] == patients
     assert migrate.verify_archive(desk) == [] and chain.verify(desk.conn, desk.keys.audit_key, desk.practice_id).ok
     # The live register is untouched (a backup is moved, not the file), and no copy is left behind.
@@ -312,7 +312,7 @@ def test_a_backup_opened_with_a_wrong_password_is_refused_and_the_server_stays_e
     backup_service.backup(demo, out)
     with pytest.raises(WrongPassword):
         server_migration.migrate_backup(out, "manager", "not-the-password", _server_conn(pg_db, target),
-                                        os.urandom(32), server="test")
+                                        os.urandom(32), server="test", login_prefix=pg_db.role_prefix)
     assert _empty(pg_db, target.id)
 
 
@@ -338,7 +338,8 @@ def test_the_cli_moves_a_backup_and_refuses_a_receptionist(pg_db, demo, register
     monkeypatch.setenv("GP_OPTOUT_REGISTER", str(register_dir))
     monkeypatch.delenv(connect.ENV, raising=False)
     monkeypatch.setenv("GP_OPTOUT_PASSWORD", "reception-demo-pass")
-    args = ["migrate-to-server", "--database", url, "--login", login, "--server-password-file", str(pw)]
+    args = ["migrate-to-server", "--database", url, "--login", login, "--server-password-file", str(pw),
+            "--login-prefix", pg_db.role_prefix]
     code = cli.main(["--user", "reception", *args])
     _out, err = capsys.readouterr()
     assert code == cli.EXIT_REFUSED and "practice manager" in err

@@ -143,12 +143,20 @@ def _open_json(desk: ops.Desk, part: int, text: str):
     return desk.keys.open(desk.practice_id, "audit_archive", part, base64.b64decode(text))["rows"]
 
 
-def import_snapshot(desk: ops.Desk, snap: Snapshot, *, key_slot: tuple[str, bytes, bytes],
-                    on_batch=None) -> dict[int, int]:
+def taken_logins(conn, logins) -> set[str]:
+    """Which of these names are already roles on the cluster (logins are cluster-wide)."""
+    return {r[0] for r in conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (list(logins),))}
+
+
+def import_snapshot(desk: ops.Desk, snap: Snapshot, *, logins: dict[str, str],
+                    key_slots: list[tuple[str, bytes, bytes]], on_batch=None) -> dict[int, int]:
     """Write the snapshot into the (empty) practice in ONE transaction; returns the patient id
-    map (source id -> server id). ``key_slot`` = (user, unwrap key, data key): the migrating
-    manager's slot, so they can unlock the practice afterwards. ``on_batch`` is called after
-    each batch (progress; tests inject a failure there)."""
+    map (source id -> server id). ``logins`` maps each register-file user name to their server
+    login, which names their users row and key slot (on the server a user's name IS their
+    login); the mapping is written in the audit entry ``migrate.logins``, since the archived
+    trail and the copied rows' recorded_by keep the file's names. ``key_slots`` = [(login,
+    unwrap key, data key)]. ``on_batch`` is called after each batch (progress; tests inject a
+    failure there)."""
     tick = on_batch or (lambda what: None)
     with desk.write() as tx:
         conn = tx.conn
@@ -162,10 +170,14 @@ def import_snapshot(desk: ops.Desk, snap: Snapshot, *, key_slot: tuple[str, byte
         cur = conn.cursor()
         cur.executemany("INSERT INTO meta(key, value) VALUES (%s, %s)",
                         [(k, json.dumps(v, ensure_ascii=False)) for k, v in snap.meta.items()])
-        ops.put_key_slot(tx, *key_slot)
         cur.executemany("INSERT INTO users(name, role, active, created_at, created_by) VALUES (%s,%s,%s,%s,%s)",
-                        [(n, r, bool(a), _ts(at), by) for n, r, a, at, by in snap.tables["users"]])
+                        [(logins[n], r, bool(a), _ts(at), by) for n, r, a, at, by in snap.tables["users"]])
         tx.audit("migrate.users", detail=f"users={len(snap.tables['users'])}")
+        # Old entries (archived trail, recorded_by columns) name users by their file names.
+        tx.audit("migrate.logins", detail=json.dumps({"file_name_to_login": logins}, sort_keys=True,
+                                                     separators=(",", ":")))
+        for slot in key_slots:
+            ops.put_key_slot(tx, *slot)
         pid_map: dict[int, int] = {}
         for n, p in enumerate(snap.patients, 1):
             pid_map[p.patient_id] = ops.add_patient(tx, p)

@@ -393,6 +393,10 @@ def add_practice(admin_conn, name: str) -> int:
     return row[0]
 
 
+def valid_login(login: str) -> bool:
+    return bool(_LOGIN_RE.match(login))
+
+
 def add_desk_login(admin_conn, practice_id: int, login: str, password: str) -> None:
     """A login for one practice's desks: a member of the desk group only (never an owner,
     superuser or BYPASSRLS), mapped to its practice. Administrator only."""
