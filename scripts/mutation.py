@@ -419,14 +419,16 @@ TIMES = SCRATCH / "times.json"   # each module's last wall time, to start the sl
 
 
 def slowest_first(names: list[str]) -> list[str]:
-    """The modules longest first (by their last run's time here, else by the size of what they
-    mutate), so that the last to finish is a short one and not store/keyfile.py alone on one core."""
+    """The modules longest first (by their last run's time here when every one has one, else by
+    the size of what they mutate), so that the last to finish is a short one and not
+    store/keyfile.py alone on one core."""
     try:
         last = json.loads(TIMES.read_text())
     except (OSError, ValueError):
         last = {}
-    size = {n: sum((ROOT / PKG / f).stat().st_size for f in MODULES[n].files) for n in names}
-    return sorted(names, key=lambda n: (n in last, last.get(n, 0), size[n]), reverse=True)
+    if not all(n in last for n in names):
+        last = {n: sum((ROOT / PKG / f).stat().st_size for f in MODULES[n].files) for n in names}
+    return sorted(names, key=lambda n: last[n], reverse=True)
 
 
 def remember_time(name: str, secs: float) -> None:
