@@ -21,6 +21,7 @@ import ast
 import concurrent.futures
 import difflib
 import fnmatch
+import functools
 import io
 import json
 import os
@@ -270,10 +271,27 @@ def spent(work: Path, module: Module, codes: dict[str, dict[str, int | None]]) -
     def each(xs):
         return f"{sum(xs):.0f}s ({sum(xs) / len(xs):.2f}s each)" if xs else "0s"
     ran = f"; a killed mutant ran {sum(tests) / len(tests):.1f} test(s) on average" if tests else ""
-    return f"  time in mutants: {len(killed)} killed {each(killed)}, {len(alive)} survived {each(alive)}{ran}"
+    steps = ""
+    try:   # scripts/mutation_mutmut.py's times of mutmut's steps before the first mutant
+        pairs = [ln.split("\t") for ln in (work / "mutation-phases.log").read_text().splitlines()]
+        steps = "\n  before the first mutant: " + ", ".join(f"{step.replace('_', ' ')} {secs}s" for step, secs in pairs)
+    except (OSError, ValueError):
+        pass
+    return (f"  time in mutants: {len(killed)} killed {each(killed)}, {len(alive)} survived {each(alive)}{ran}"
+            f"{steps}")
 
 
 HUNK = re.compile(r"^@@ -(\d+)")
+
+
+@functools.lru_cache(maxsize=8)
+def _mutated(path: Path) -> tuple[str, dict[str, ast.AST]]:
+    """The mutated copy's text and its functions by name, parsed once per report (the file holds
+    every mutant: parsing it again for each survivor took about a second each under load)."""
+    source = path.read_text()
+    functions = {node.name: node for node in ast.walk(ast.parse(source))
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return source, functions
 
 
 def show(work: Path, rel: str, key: str) -> str:
@@ -282,11 +300,8 @@ def show(work: Path, rel: str, key: str) -> str:
     cost more than the listing is worth."""
     short = key.rsplit(".", 1)[1]
     base = short.split("__mutmut_")[0]
-    source = (work / "mutants" / PKG / rel).read_text()
-    found = {}
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in (short, f"{base}__mutmut_orig"):
-            found[node.name] = node
+    source, functions = _mutated(work / "mutants" / PKG / rel)
+    found = {name: functions[name] for name in (short, f"{base}__mutmut_orig") if name in functions}
     if len(found) != 2:
         return "(diff not found in the mutated copy)"
 
