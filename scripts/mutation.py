@@ -21,6 +21,7 @@ import ast
 import concurrent.futures
 import difflib
 import fnmatch
+import functools
 import io
 import json
 import os
@@ -221,14 +222,20 @@ def test_env(work: Path) -> dict[str, str]:
     return env
 
 
-def run_mutmut(work: Path, module: Module, jobs: int) -> int:
+def run_mutmut(work: Path, module: Module, jobs: int) -> tuple[int, float]:
+    """mutmut's exit status, and the CPU seconds it and its mutant runs used: on the shared
+    machine the wall time says more about the others' load than about the run."""
     # mutmut's own `run`, without its clean test run (scripts/mutation_mutmut.py says why).
     cmd = [sys.executable, str(ROOT / "scripts" / "mutation_mutmut.py"), "run", "--max-children", str(jobs),
            *mutant_globs(module)]
     env = test_env(work)
     try:
         with open(work / "mutmut.log", "w") as log:
-            return subprocess.run(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+            proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+            # wait4: the child's own rusage, with the mutant runs it reaped (not the other module's).
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_utime + usage.ru_stime
     finally:
         if "TMPDIR" in env:
             shutil.rmtree(env["TMPDIR"], ignore_errors=True)
@@ -270,10 +277,27 @@ def spent(work: Path, module: Module, codes: dict[str, dict[str, int | None]]) -
     def each(xs):
         return f"{sum(xs):.0f}s ({sum(xs) / len(xs):.2f}s each)" if xs else "0s"
     ran = f"; a killed mutant ran {sum(tests) / len(tests):.1f} test(s) on average" if tests else ""
-    return f"  time in mutants: {len(killed)} killed {each(killed)}, {len(alive)} survived {each(alive)}{ran}"
+    steps = ""
+    try:   # scripts/mutation_mutmut.py's times of mutmut's steps before the first mutant
+        pairs = [ln.split("\t") for ln in (work / "mutation-phases.log").read_text().splitlines()]
+        steps = "\n  before the first mutant: " + ", ".join(f"{step.replace('_', ' ')} {secs}s" for step, secs in pairs)
+    except (OSError, ValueError):
+        pass
+    return (f"  time in mutants: {len(killed)} killed {each(killed)}, {len(alive)} survived {each(alive)}{ran}"
+            f"{steps}")
 
 
 HUNK = re.compile(r"^@@ -(\d+)")
+
+
+@functools.lru_cache(maxsize=8)
+def _mutated(path: Path) -> tuple[str, dict[str, ast.AST]]:
+    """The mutated copy's text and its functions by name, parsed once per report (the file holds
+    every mutant: parsing it again for each survivor took about a second each under load)."""
+    source = path.read_text()
+    functions = {node.name: node for node in ast.walk(ast.parse(source))
+                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return source, functions
 
 
 def show(work: Path, rel: str, key: str) -> str:
@@ -282,11 +306,8 @@ def show(work: Path, rel: str, key: str) -> str:
     cost more than the listing is worth."""
     short = key.rsplit(".", 1)[1]
     base = short.split("__mutmut_")[0]
-    source = (work / "mutants" / PKG / rel).read_text()
-    found = {}
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in (short, f"{base}__mutmut_orig"):
-            found[node.name] = node
+    source, functions = _mutated(work / "mutants" / PKG / rel)
+    found = {name: functions[name] for name in (short, f"{base}__mutmut_orig") if name in functions}
     if len(found) != 2:
         return "(diff not found in the mutated copy)"
 
@@ -419,14 +440,16 @@ TIMES = SCRATCH / "times.json"   # each module's last wall time, to start the sl
 
 
 def slowest_first(names: list[str]) -> list[str]:
-    """The modules longest first (by their last run's time here, else by the size of what they
-    mutate), so that the last to finish is a short one and not store/keyfile.py alone on one core."""
+    """The modules longest first (by their last run's time here when every one has one, else by
+    the size of what they mutate), so that the last to finish is a short one and not
+    store/keyfile.py alone on one core."""
     try:
         last = json.loads(TIMES.read_text())
     except (OSError, ValueError):
         last = {}
-    size = {n: sum((ROOT / PKG / f).stat().st_size for f in MODULES[n].files) for n in names}
-    return sorted(names, key=lambda n: (n in last, last.get(n, 0), size[n]), reverse=True)
+    if not all(n in last for n in names):
+        last = {n: sum((ROOT / PKG / f).stat().st_size for f in MODULES[n].files) for n in names}
+    return sorted(names, key=lambda n: last[n], reverse=True)
 
 
 def remember_time(name: str, secs: float) -> None:
@@ -464,7 +487,7 @@ def main(argv: list[str]) -> int:
             print("    " + " ".join(m.tests + m.extra_tests))
         return 0
     started = time.monotonic()
-    scores: list[tuple[str, int, int, float]] = []
+    scores: list[tuple[str, int, int, float, float]] = []
     failed = []
     # Whole modules side by side, up to --jobs at once, each with its share of the mutant runs:
     # mutmut's own steps before its first mutant (copying, generating the mutants, the stats
@@ -480,14 +503,14 @@ def main(argv: list[str]) -> int:
             print(f"--- {n}: mutating {', '.join(module.files)} against {len(module.tests + module.extra_tests)} "
                   "test file(s)", flush=True)
         work = prepare(n, module)
-        rc = run_mutmut(work, module, children)
+        rc, cpu = run_mutmut(work, module, children)
         codes = results(work, module)
         out = io.StringIO()
         metas = [work / "mutants" / PKG / (rel + ".meta") for rel in module.files]
         if all(m.exists() for m in metas) and not any(codes.values()):
             # e.g. exclusion/errors.py: exception classes only; mutmut mutates function bodies.
             print(f"{n:28}    0/0    no mutants (no function body to mutate)", file=out)
-            scores.append((n, 0, 0, time.monotonic() - t0))
+            scores.append((n, 0, 0, time.monotonic() - t0, cpu))
         elif rc != 0 or not any(codes.values()):
             print(f"  mutmut could not run {n} (exit {rc}); its log: {work / 'mutmut.log'}", file=out)
             failed.append(n)
@@ -495,7 +518,7 @@ def main(argv: list[str]) -> int:
             killed, total = report(n, work, module, codes, out)
             print(spent(work, module, codes), file=out)
             secs = time.monotonic() - t0
-            scores.append((n, killed, total, secs))
+            scores.append((n, killed, total, secs, cpu))
             remember_time(n, secs)
         with printing:
             print(out.getvalue(), end="", flush=True)
@@ -505,18 +528,21 @@ def main(argv: list[str]) -> int:
             done.result()
     scores.sort(key=lambda s: names.index(s[0]))
     wall = time.monotonic() - started
-    print("\nModule                        killed/total      score   time")
-    for n, killed, total, secs in scores:
+    print("\nModule                        killed/total      score   time    CPU")
+    for n, killed, total, secs, cpu in scores:
         pct = 100.0 * killed / total if total else 100.0
-        print(f"{n:28} {killed:5}/{total:<5}     {pct:5.1f}%  {secs:5.0f}s{'  UNDER 90%' if pct < THRESHOLD else ''}")
+        print(f"{n:28} {killed:5}/{total:<5}     {pct:5.1f}%  {secs:5.0f}s {cpu:5.0f}s"
+              f"{'  UNDER 90%' if pct < THRESHOLD else ''}")
     for n in failed:
         print(f"{n:28} not run (mutmut failed)")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"wall time {wall:.0f}s with {opts.jobs} job(s) ({at_once} module(s) at once, {children} mutant run(s) "
           f"each); load average now {load}")
+    cpu = sum(s[4] for s in scores)
+    print(f"CPU time {cpu:.0f}s in all: at least {cpu / max(1, opts.jobs):.0f}s of wall time on {opts.jobs} idle core(s)")
     if failed:
         return 3
-    return 1 if any(t and 100.0 * k / t < THRESHOLD for _, k, t, _ in scores) else 0
+    return 1 if any(t and 100.0 * k / t < THRESHOLD for _, k, t, _, _ in scores) else 0
 
 
 if __name__ == "__main__":
