@@ -24,6 +24,7 @@ import fnmatch
 import functools
 import io
 import json
+import hashlib
 import os
 import re
 import shutil
@@ -215,7 +216,10 @@ def test_env(work: Path) -> dict[str, str]:
     env = dict(os.environ, GP_OPTOUT_TEST_KDF="floor")
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK):
-        tmp = shm / f"gp-optout-mutation-{os.getuid()}" / work.name
+        # One folder per scratch copy (its path hashed in): two work trees' runs of one module
+        # must not clear each other's registers.
+        copy = hashlib.sha256(str(work.resolve()).encode()).hexdigest()[:12]
+        tmp = shm / f"gp-optout-mutation-{os.getuid()}" / f"{work.name}-{copy}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         env["TMPDIR"] = str(tmp)
