@@ -22,9 +22,9 @@ import concurrent.futures
 import difflib
 import fnmatch
 import functools
+import hashlib
 import io
 import json
-import hashlib
 import os
 import re
 import shutil
