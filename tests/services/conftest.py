@@ -164,3 +164,19 @@ def backend(request, register_dir):
     finally:
         for close in closers:
             close()
+
+
+@pytest.fixture
+def both_engines(register_dir, pg_db):
+    """The same practice started on the register file and on the server, for the scripts whose
+    results are compared step by step; both sessions locked and the server's set-up
+    connections closed after the test."""
+    closers: list = []
+    pg: list = []
+    engines = [Backend("sqlcipher", file_manager(register_dir))]
+    engines.append(Backend("postgresql", server_manager(pg_db, closers, pg), _pg=tuple(pg)))
+    yield engines
+    for engine in engines:
+        engine.manager.lock()
+    for close in closers:
+        close()

@@ -16,7 +16,7 @@ import pytest
 
 from gp_optout_desktop.domain import roles
 from gp_optout_desktop.services import audit, objections, patients
-from tests.services.conftest import Backend, file_manager, server_manager
+from tests.services.conftest import Backend, server_manager
 from tests.services.test_both_engines import desk_work
 
 
@@ -49,34 +49,25 @@ def audit_work(backend: Backend, since: int, out) -> list:
 
 
 @pytest.mark.server
-def test_the_same_audit_searches_give_the_same_entries_on_both_engines(register_dir, pg_db, tmp_path):
-    closers: list = []
-    pg: list = []
-    engines = [Backend("sqlcipher", file_manager(register_dir))]
-    engines.append(Backend("postgresql", server_manager(pg_db, closers, pg), _pg=tuple(pg)))
-    try:
-        results = []
-        for engine in engines:
-            (tmp_path / engine.name).mkdir()
-            results.append(audit_work(engine, engine.audit_rows()[-1][0], tmp_path / engine.name))
-        file_seen, server_seen = results
-        assert len(file_seen) == len(server_seen) == 18
-        for i, (a, b) in enumerate(zip(file_seen, server_seen)):
-            assert a == b, f"step {i}"
-        # Not equal-and-empty: the searches found what the script did, by NHS number too.
-        counts = {str(kw): len(rows) for kw, rows in file_seen[:14]}
-        assert counts["{'action': 'patient.'}"] > 4 and counts["{'action': 'type1.withdraw'}"] == 1
-        assert counts["{'patient': '999 000 0018'}"] > 3 and counts["{'patient': '9990000042'}"] == 0
-        assert counts["{'user': 'nobody'}"] == 0 and counts["{'limit': 3}"] == 3
-        assert counts[str({"patient": f"id:{3}"})] >= 2  # the patient with no NHS number, by id
-        assert all(r[5] == "9990000018" for r in file_seen[6][1])
-        assert file_seen[16] == (True, None)
-        assert [r[4] for r in file_seen[17]][:2] == ["audit.verify", "audit.export"]
-    finally:
-        for engine in engines:
-            engine.manager.lock()
-        for close in closers:
-            close()
+def test_the_same_audit_searches_give_the_same_entries_on_both_engines(both_engines, tmp_path):
+    engines = both_engines
+    results = []
+    for engine in engines:
+        (tmp_path / engine.name).mkdir()
+        results.append(audit_work(engine, engine.audit_rows()[-1][0], tmp_path / engine.name))
+    file_seen, server_seen = results
+    assert len(file_seen) == len(server_seen) == 18
+    for i, (a, b) in enumerate(zip(file_seen, server_seen)):
+        assert a == b, f"step {i}"
+    # Not equal-and-empty: the searches found what the script did, by NHS number too.
+    counts = {str(kw): len(rows) for kw, rows in file_seen[:14]}
+    assert counts["{'action': 'patient.'}"] > 4 and counts["{'action': 'type1.withdraw'}"] == 1
+    assert counts["{'patient': '999 000 0018'}"] > 3 and counts["{'patient': '9990000042'}"] == 0
+    assert counts["{'user': 'nobody'}"] == 0 and counts["{'limit': 3}"] == 3
+    assert counts[str({"patient": f"id:{3}"})] >= 2  # the patient with no NHS number, by id
+    assert all(r[5] == "9990000018" for r in file_seen[6][1])
+    assert file_seen[16] == (True, None)
+    assert [r[4] for r in file_seen[17]][:2] == ["audit.verify", "audit.export"]
 
 
 def _tamper(backend: Backend, seq: int) -> None:

@@ -22,7 +22,7 @@ import pytest
 from gp_optout_desktop.domain import roles
 from gp_optout_desktop.domain.events import Proxy
 from gp_optout_desktop.services import letters, objections, patients
-from tests.services.conftest import Backend, file_manager, server_manager
+from tests.services.conftest import Backend, server_manager
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
@@ -116,45 +116,35 @@ def _trail(backend: Backend, since: int, numbers: dict) -> list[tuple]:
 
 
 @pytest.mark.server
-def test_the_same_desk_work_gives_the_same_results_on_both_engines(register_dir, pg_db):
-    closers: list = []
-    pg: list = []
-    engines = [Backend("sqlcipher", file_manager(register_dir)),
-               None]
-    engines[1] = Backend("postgresql", server_manager(pg_db, closers, pg), _pg=tuple(pg))
-    try:
-        results, trails = [], []
-        for engine in engines:
-            since = engine.audit_rows()[-1][0]
-            seen, numbers = desk_work(engine.manager)
-            results.append(seen)
-            trails.append(_trail(engine, since, numbers))
-        file_seen, server_seen = results
-        assert len(file_seen) == len(server_seen) == 46
-        for i, (a, b) in enumerate(zip(file_seen, server_seen)):
-            assert a == b, f"step {i}"
-        # What the script must have exercised, so equal is not equal-and-empty.
-        pending, held = file_seen[-2]
-        assert sorted(p.kind for p in pending) == ["include_received", "objection_received", "objection_received",
-                                                   "objection_received", "withdrawal_received"] and held == []
-        refusals = [s for s in file_seen if isinstance(s, tuple) and s and s[0] == "refused"]
-        assert [r[1] for r in refusals] == [
-            "Conflict", "ValidationProblems", "Conflict", "ValidationError", "ValidationError", "ValidationError",
-            "ValidationError", "ValidationError", "ValidationError", "ValidationError", "NotFound", "NotFound"]
-        assert refusals[3][2].startswith("Kit Away lives at a different address from Ms Pat Family")
-        assert refusals[9][2].startswith("This patient's Type 2 objection was added to the record on 11 Oct 2018")
-        assert trails[0] == trails[1]
-        assert len(trails[0]) == 23 and {"type1.register", "type1.withdraw", "type2.register", "include.register",
-                                        "letter.queue", "event.coded", "ndoo.signposted", "patient.create",
-                                        "patient.update", "patient.read"} <= {t[3] for t in trails[0]}
-        # The server's trail never names a patient by NHS number.
-        server_patients = {r[4] for r in engines[1].audit_rows()}
-        assert not any(n in p for p in server_patients for n in ("9990000018", "9990000026", "9990000034"))
-    finally:
-        for engine in engines:
-            engine.manager.lock()
-        for close in closers:
-            close()
+def test_the_same_desk_work_gives_the_same_results_on_both_engines(both_engines):
+    engines = both_engines
+    results, trails = [], []
+    for engine in engines:
+        since = engine.audit_rows()[-1][0]
+        seen, numbers = desk_work(engine.manager)
+        results.append(seen)
+        trails.append(_trail(engine, since, numbers))
+    file_seen, server_seen = results
+    assert len(file_seen) == len(server_seen) == 46
+    for i, (a, b) in enumerate(zip(file_seen, server_seen)):
+        assert a == b, f"step {i}"
+    # What the script must have exercised, so equal is not equal-and-empty.
+    pending, held = file_seen[-2]
+    assert sorted(p.kind for p in pending) == ["include_received", "objection_received", "objection_received",
+                                               "objection_received", "withdrawal_received"] and held == []
+    refusals = [s for s in file_seen if isinstance(s, tuple) and s and s[0] == "refused"]
+    assert [r[1] for r in refusals] == [
+        "Conflict", "ValidationProblems", "Conflict", "ValidationError", "ValidationError", "ValidationError",
+        "ValidationError", "ValidationError", "ValidationError", "ValidationError", "NotFound", "NotFound"]
+    assert refusals[3][2].startswith("Kit Away lives at a different address from Ms Pat Family")
+    assert refusals[9][2].startswith("This patient's Type 2 objection was added to the record on 11 Oct 2018")
+    assert trails[0] == trails[1]
+    assert len(trails[0]) == 23 and {"type1.register", "type1.withdraw", "type2.register", "include.register",
+                                    "letter.queue", "event.coded", "ndoo.signposted", "patient.create",
+                                    "patient.update", "patient.read"} <= {t[3] for t in trails[0]}
+    # The server's trail never names a patient by NHS number.
+    server_patients = {r[4] for r in engines[1].audit_rows()}
+    assert not any(n in p for p in server_patients for n in ("9990000018", "9990000026", "9990000034"))
 
 
 def test_the_desk_s_calls_run_inside_at_once_on_either_engine(backend, add_patient):

@@ -19,7 +19,7 @@ from gp_optout_desktop.domain import codes, roles
 from gp_optout_desktop.domain.roles import PermissionDenied
 from gp_optout_desktop.services import coding, objections, patients
 from gp_optout_desktop.services.on_server import NotOnServer
-from tests.services.conftest import Backend, file_manager, server_manager
+from tests.services.conftest import Backend
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 
@@ -88,48 +88,39 @@ def coding_work(backend: Backend, out: Path) -> list:
 
 
 @pytest.mark.server
-def test_the_same_coding_work_gives_the_same_results_on_both_engines(register_dir, pg_db, tmp_path):
-    closers: list = []
-    pg: list = []
-    engines = [Backend("sqlcipher", file_manager(register_dir))]
-    engines.append(Backend("postgresql", server_manager(pg_db, closers, pg), _pg=tuple(pg)))
-    try:
-        results = []
-        for engine in engines:
-            (tmp_path / engine.name).mkdir()
-            results.append(coding_work(engine, tmp_path / engine.name))
-        file_seen, server_seen = results
-        assert len(file_seen) == len(server_seen) == 11
-        for i, (a, b) in enumerate(zip(file_seen, server_seen)):
-            assert a == b, f"step {i}"
-        # What the script must have exercised, so equal is not equal-and-empty.
-        empty, listed, marked, again, missing, after, overdue, exported, csv_bytes, printed, pages = file_seen
-        assert empty[0].items == [] and empty[1] == []
-        wl = listed[0]
-        assert [(i.surname, i.code.objection, i.code.action, i.state) for i in wl.items] == [
-            ("Legacy", codes.TYPE2, codes.REGISTER, "pending"), ("Titled", codes.TYPE1, codes.REGISTER, "pending"),
-            ("Nonumber", codes.TYPE1, codes.REGISTER, "pending"), ("Withdrawn", codes.TYPE1, codes.REGISTER, "pending"),
-            ("Withdrawn", codes.TYPE1, codes.WITHDRAW, "pending")]
-        assert wl.items[1].title == "Ms" and wl.items[1].since == date(2026, 3, 2)
-        assert wl.items[2].nhs_number is None and wl.counts()["overdue"] == 1
-        assert marked[1] == [("event.coded", "ok", f"event={wl.items[1].ref[1:]}")]
-        assert marked[2] == 1 and listed[2] == 0
-        assert again[0][:2] == ("refused", "ValidationError") and again[1:] == ([], 0)
-        assert missing[0][:2] == ("refused", "ValidationError") and missing[1:] == ([], 0)
-        assert [i.marked_by for i in after[0].items] == [None, "pm", None, None, None]
-        assert overdue[0].counts()["overdue"] == 5
-        assert exported[1] == [("coding.worklist.csv", "ok", "rows=5 overdue=5")]
-        assert exported[2] == 0  # an audited read: the revision stays
-        lines = csv_bytes.decode("utf-8-sig").splitlines()
-        assert len(lines) == 6 and lines[0].startswith("ref,action,source,nhs_number")
-        assert ",Titled,Sam,Ms,05/05/1970," in lines[2] and lines[2].endswith(",marked,pm")
-        assert printed[1] == [("coding.worklist.checklist", "ok", "rows=5 overdue=5")] and printed[2] == 0
-        assert "Test Surgery" in pages[0] and "Titled" in pages[0]
-    finally:
-        for engine in engines:
-            engine.manager.lock()
-        for close in closers:
-            close()
+def test_the_same_coding_work_gives_the_same_results_on_both_engines(both_engines, tmp_path):
+    engines = both_engines
+    results = []
+    for engine in engines:
+        (tmp_path / engine.name).mkdir()
+        results.append(coding_work(engine, tmp_path / engine.name))
+    file_seen, server_seen = results
+    assert len(file_seen) == len(server_seen) == 11
+    for i, (a, b) in enumerate(zip(file_seen, server_seen)):
+        assert a == b, f"step {i}"
+    # What the script must have exercised, so equal is not equal-and-empty.
+    empty, listed, marked, again, missing, after, overdue, exported, csv_bytes, printed, pages = file_seen
+    assert empty[0].items == [] and empty[1] == []
+    wl = listed[0]
+    assert [(i.surname, i.code.objection, i.code.action, i.state) for i in wl.items] == [
+        ("Legacy", codes.TYPE2, codes.REGISTER, "pending"), ("Titled", codes.TYPE1, codes.REGISTER, "pending"),
+        ("Nonumber", codes.TYPE1, codes.REGISTER, "pending"), ("Withdrawn", codes.TYPE1, codes.REGISTER, "pending"),
+        ("Withdrawn", codes.TYPE1, codes.WITHDRAW, "pending")]
+    assert wl.items[1].title == "Ms" and wl.items[1].since == date(2026, 3, 2)
+    assert wl.items[2].nhs_number is None and wl.counts()["overdue"] == 1
+    assert marked[1] == [("event.coded", "ok", f"event={wl.items[1].ref[1:]}")]
+    assert marked[2] == 1 and listed[2] == 0
+    assert again[0][:2] == ("refused", "ValidationError") and again[1:] == ([], 0)
+    assert missing[0][:2] == ("refused", "ValidationError") and missing[1:] == ([], 0)
+    assert [i.marked_by for i in after[0].items] == [None, "pm", None, None, None]
+    assert overdue[0].counts()["overdue"] == 5
+    assert exported[1] == [("coding.worklist.csv", "ok", "rows=5 overdue=5")]
+    assert exported[2] == 0  # an audited read: the revision stays
+    lines = csv_bytes.decode("utf-8-sig").splitlines()
+    assert len(lines) == 6 and lines[0].startswith("ref,action,source,nhs_number")
+    assert ",Titled,Sam,Ms,05/05/1970," in lines[2] and lines[2].endswith(",marked,pm")
+    assert printed[1] == [("coding.worklist.checklist", "ok", "rows=5 overdue=5")] and printed[2] == 0
+    assert "Test Surgery" in pages[0] and "Titled" in pages[0]
 
 
 def test_the_worklist_export_is_refused_and_audited_for_a_receptionist_on_either_engine(backend, tmp_path):

@@ -18,7 +18,7 @@ from gp_optout_desktop.domain.exclusion_rules import EXCLUDE_ALL_EXCEPT_LISTED, 
 from gp_optout_desktop.exclusion import signing
 from gp_optout_desktop.exclusion.writer import write_export
 from gp_optout_desktop.services import exclusion, objections, patients
-from tests.services.conftest import Backend, file_manager, server_manager
+from tests.services.conftest import Backend
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 KEY = signing.generate_private_key()  # one key for both engines: the signature is not what is compared
@@ -76,33 +76,24 @@ def exclusion_work(backend: Backend, out: Path) -> list:
 
 
 @pytest.mark.server
-def test_the_exclusion_file_is_the_same_from_both_engines_for_the_same_data(register_dir, pg_db, tmp_path):
-    closers: list = []
-    pg: list = []
-    engines = [Backend("sqlcipher", file_manager(register_dir))]
-    engines.append(Backend("postgresql", server_manager(pg_db, closers, pg), _pg=tuple(pg)))
-    try:
-        results = []
-        for engine in engines:
-            (tmp_path / engine.name).mkdir()
-            results.append(exclusion_work(engine, tmp_path / engine.name))
-        file_seen, server_seen = results
-        assert len(file_seen) == len(server_seen) == 3
-        for i, (a, b) in enumerate(zip(file_seen, server_seen)):
-            assert a == b, f"stage {i}"
-        empty, listed, practice_wide = file_seen
-        assert empty[:4] == (EXCLUDE_LISTED, [], 0, 0) and empty[4] == "F84003"
-        assert listed[0] == EXCLUDE_LISTED and [r.nhs_number for r in listed[1]] == ["9990000069", "9990000018"]
-        assert listed[2:4] == (2, 1)  # the one with no NHS number counted apart
-        assert [r.effective for r in listed[1]] == [date(2025, 11, 10), date(2026, 1, 5)]
-        assert practice_wide[0] == EXCLUDE_ALL_EXCEPT_LISTED
-        assert [r.nhs_number for r in practice_wide[1]] == ["9990000042"] and practice_wide[2:4] == (1, 0)
-        assert len(listed[5]) >= 2 and any(isinstance(v, bytes) and b"9990000069" in v for v in listed[5].values())
-    finally:
-        for engine in engines:
-            engine.manager.lock()
-        for close in closers:
-            close()
+def test_the_exclusion_file_is_the_same_from_both_engines_for_the_same_data(both_engines, tmp_path):
+    engines = both_engines
+    results = []
+    for engine in engines:
+        (tmp_path / engine.name).mkdir()
+        results.append(exclusion_work(engine, tmp_path / engine.name))
+    file_seen, server_seen = results
+    assert len(file_seen) == len(server_seen) == 3
+    for i, (a, b) in enumerate(zip(file_seen, server_seen)):
+        assert a == b, f"stage {i}"
+    empty, listed, practice_wide = file_seen
+    assert empty[:4] == (EXCLUDE_LISTED, [], 0, 0) and empty[4] == "F84003"
+    assert listed[0] == EXCLUDE_LISTED and [r.nhs_number for r in listed[1]] == ["9990000069", "9990000018"]
+    assert listed[2:4] == (2, 1)  # the one with no NHS number counted apart
+    assert [r.effective for r in listed[1]] == [date(2025, 11, 10), date(2026, 1, 5)]
+    assert practice_wide[0] == EXCLUDE_ALL_EXCEPT_LISTED
+    assert [r.nhs_number for r in practice_wide[1]] == ["9990000042"] and practice_wide[2:4] == (1, 0)
+    assert len(listed[5]) >= 2 and any(isinstance(v, bytes) and b"9990000069" in v for v in listed[5].values())
 
 
 def test_exporting_from_a_server_register_says_it_is_not_there_yet_and_writes_nothing(backend, add_patient, tmp_path):

@@ -22,7 +22,7 @@ from gp_optout_desktop.domain.errors import ValidationError
 from gp_optout_desktop.letters import apart
 from gp_optout_desktop.letters.templates import load_template
 from gp_optout_desktop.services import letters, objections, patients, templates
-from tests.services.conftest import Backend, file_manager, server_manager
+from tests.services.conftest import Backend, server_manager
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 OWN_WORDS = "From 1 April 2027 Type 1 objections are replaced by the National Data Opt-out."
@@ -142,45 +142,36 @@ def _trail(backend: Backend, since: int, numbers: dict) -> list[tuple]:
 
 
 @pytest.mark.server
-def test_the_same_letters_work_gives_the_same_results_on_both_engines(register_dir, pg_db, tmp_path):
-    closers: list = []
-    pg: list = []
-    engines = [Backend("sqlcipher", file_manager(register_dir))]
-    engines.append(Backend("postgresql", server_manager(pg_db, closers, pg), _pg=tuple(pg)))
-    try:
-        results, trails = [], []
-        for engine in engines:
-            out = tmp_path / engine.name
-            out.mkdir()
-            since = engine.audit_rows()[-1][0]
-            seen, numbers = letters_work(engine, out)
-            results.append(seen)
-            trails.append(_trail(engine, since, numbers))
-        file_seen, server_seen = results
-        assert len(file_seen) == len(server_seen) == 38
-        for i, (a, b) in enumerate(zip(file_seen, server_seen)):
-            assert a == b, f"step {i}"
-        assert trails[0] == trails[1]
-        # What the script must have exercised, so equal is not equal-and-empty.
-        actions = [t[3] for t in trails[0]]
-        for action, times in (("letter.print", 7), ("letter.sent", 1), ("letter.reprint", 1), ("letter.cancel", 1),
-                              ("letter.preview", 3), ("letter.queue_policy_change", 2), ("template.save", 1),
-                              ("template.use_installed", 2)):
-            assert actions.count(action) == times, action
-        first_batch = file_seen[2]
-        assert "Printed 3 letters" in first_batch[0][0] and len(first_batch[2]) == 3
-        assert file_seen[17] == 2 and file_seen[21][7]["count"] == 2 and file_seen[22][7]["count"] == 0
-        assert sum(OWN_WORDS in page for page in file_seen[24]) == 2
-        assert "Letter queued" in file_seen[29][0] and "Printed 1 letter" in file_seen[31][0]
-        assert [letter["kind"] for letter in file_seen[36]][-1] == "transferred" and file_seen[36][-1]["sent_at"]
-        refusals = [s[1] for s in file_seen if isinstance(s, tuple) and s and s[0] == "refused"]
-        assert refusals == ["ValidationError"] * 3 + ["NotFound"] + ["ValidationError"] * 3
-        assert "already sent: reprint" in file_seen[4][2] and "Write the policy-change letter" in file_seen[18][2]
-    finally:
-        for engine in engines:
-            engine.manager.lock()
-        for close in closers:
-            close()
+def test_the_same_letters_work_gives_the_same_results_on_both_engines(both_engines, tmp_path):
+    engines = both_engines
+    results, trails = [], []
+    for engine in engines:
+        out = tmp_path / engine.name
+        out.mkdir()
+        since = engine.audit_rows()[-1][0]
+        seen, numbers = letters_work(engine, out)
+        results.append(seen)
+        trails.append(_trail(engine, since, numbers))
+    file_seen, server_seen = results
+    assert len(file_seen) == len(server_seen) == 38
+    for i, (a, b) in enumerate(zip(file_seen, server_seen)):
+        assert a == b, f"step {i}"
+    assert trails[0] == trails[1]
+    # What the script must have exercised, so equal is not equal-and-empty.
+    actions = [t[3] for t in trails[0]]
+    for action, times in (("letter.print", 7), ("letter.sent", 1), ("letter.reprint", 1), ("letter.cancel", 1),
+                          ("letter.preview", 3), ("letter.queue_policy_change", 2), ("template.save", 1),
+                          ("template.use_installed", 2)):
+        assert actions.count(action) == times, action
+    first_batch = file_seen[2]
+    assert "Printed 3 letters" in first_batch[0][0] and len(first_batch[2]) == 3
+    assert file_seen[17] == 2 and file_seen[21][7]["count"] == 2 and file_seen[22][7]["count"] == 0
+    assert sum(OWN_WORDS in page for page in file_seen[24]) == 2
+    assert "Letter queued" in file_seen[29][0] and "Printed 1 letter" in file_seen[31][0]
+    assert [letter["kind"] for letter in file_seen[36]][-1] == "transferred" and file_seen[36][-1]["sent_at"]
+    refusals = [s[1] for s in file_seen if isinstance(s, tuple) and s and s[0] == "refused"]
+    assert refusals == ["ValidationError"] * 3 + ["NotFound"] + ["ValidationError"] * 3
+    assert "already sent: reprint" in file_seen[4][2] and "Write the policy-change letter" in file_seen[18][2]
 
 
 def _in_transaction(backend: Backend) -> bool:

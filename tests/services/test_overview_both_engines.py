@@ -15,7 +15,7 @@ import pytest
 from gp_optout_desktop.domain import codes
 from gp_optout_desktop.services import letters, objections, overview, patients
 from gp_optout_desktop.services.on_server import NotOnServer
-from tests.services.conftest import Backend, file_manager, server_manager
+from tests.services.conftest import Backend
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
 
@@ -67,42 +67,33 @@ def overview_work(backend: Backend, out: Path) -> list[overview.Overview]:
 
 
 @pytest.mark.server
-def test_every_tile_of_the_overview_is_equal_on_both_engines_for_the_same_data(register_dir, pg_db, tmp_path):
-    closers: list = []
-    pg: list = []
-    engines = [Backend("sqlcipher", file_manager(register_dir))]
-    engines.append(Backend("postgresql", server_manager(pg_db, closers, pg), _pg=tuple(pg)))
-    try:
-        file_seen, server_seen = [], []
-        for engine, seen in zip(engines, (file_seen, server_seen)):
-            (tmp_path / engine.name).mkdir()
-            seen.extend(overview_work(engine, tmp_path / engine.name))
-        assert len(file_seen) == len(server_seen) == 6
-        for i, (a, b) in enumerate(zip(file_seen, server_seen)):
-            assert a == b, f"stage {i}"
-        # What the script must have exercised, so equal is not equal-and-empty.
-        empty, recorded, coded, soon, printed, late = file_seen[:6]
-        assert empty.patients == 0 and empty.timeline == []
-        assert recorded.patients == 7
-        assert recorded.objecting == {codes.TYPE1: 4, codes.TYPE2: 1}
-        assert recorded.withdrawn == {codes.TYPE1: 1, codes.TYPE2: 0}
-        assert recorded.objecting_without_nhs == 1
-        assert recorded.letters_pending == 7 and recorded.letters_overdue == 4 and recorded.letters_due_soon == 0
-        assert [p.label for p in recorded.timeline] == [str(y) for y in range(2018, 2027)]
-        assert recorded.timeline[-1].objecting_at_end == 5 and recorded.timeline[-2].objections == 2
-        assert recorded.type1_received == 4 and recorded.withdrawals_not_confirmed == 1
-        assert recorded.coding_pending == 7
-        assert (coded.type1_in_force, coded.type1_received, coded.type1_marked) == (1, 3, 1)
-        assert coded.coding_pending == 5  # the confirmed one and the deducted patient's are not to code
-        assert soon.letters_due_soon == 3
-        assert (printed.letters_pending, printed.letters_held) == (2, 4)
-        assert (late.letters_pending, late.letters_overdue, late.letters_held) == (3, 3, 3)
-        assert late.policy is None and late.reconciliation is None
-    finally:
-        for engine in engines:
-            engine.manager.lock()
-        for close in closers:
-            close()
+def test_every_tile_of_the_overview_is_equal_on_both_engines_for_the_same_data(both_engines, tmp_path):
+    engines = both_engines
+    file_seen, server_seen = [], []
+    for engine, seen in zip(engines, (file_seen, server_seen)):
+        (tmp_path / engine.name).mkdir()
+        seen.extend(overview_work(engine, tmp_path / engine.name))
+    assert len(file_seen) == len(server_seen) == 6
+    for i, (a, b) in enumerate(zip(file_seen, server_seen)):
+        assert a == b, f"stage {i}"
+    # What the script must have exercised, so equal is not equal-and-empty.
+    empty, recorded, coded, soon, printed, late = file_seen[:6]
+    assert empty.patients == 0 and empty.timeline == []
+    assert recorded.patients == 7
+    assert recorded.objecting == {codes.TYPE1: 4, codes.TYPE2: 1}
+    assert recorded.withdrawn == {codes.TYPE1: 1, codes.TYPE2: 0}
+    assert recorded.objecting_without_nhs == 1
+    assert recorded.letters_pending == 7 and recorded.letters_overdue == 4 and recorded.letters_due_soon == 0
+    assert [p.label for p in recorded.timeline] == [str(y) for y in range(2018, 2027)]
+    assert recorded.timeline[-1].objecting_at_end == 5 and recorded.timeline[-2].objections == 2
+    assert recorded.type1_received == 4 and recorded.withdrawals_not_confirmed == 1
+    assert recorded.coding_pending == 7
+    assert (coded.type1_in_force, coded.type1_received, coded.type1_marked) == (1, 3, 1)
+    assert coded.coding_pending == 5  # the confirmed one and the deducted patient's are not to code
+    assert soon.letters_due_soon == 3
+    assert (printed.letters_pending, printed.letters_held) == (2, 4)
+    assert (late.letters_pending, late.letters_overdue, late.letters_held) == (3, 3, 3)
+    assert late.policy is None and late.reconciliation is None
 
 
 def test_the_overview_after_the_practice_wide_opt_out_on_either_engine(backend, add_patient):
