@@ -305,8 +305,9 @@ class PolicyStatus:
 
 
 def practice_optout_status(session: Session) -> PolicyStatus:
-    with session.read("search") as conn:
-        history = policy_store.history(conn)
+    """On either engine (store/backend.py): a desk on a server register shows it too."""
+    with session.read_store("search") as store:
+        history = store.policy_history()
     today = session.today()
     return PolicyStatus(policy.is_on(history, as_of=today), policy.current_policy(history, as_of=today), history)
 

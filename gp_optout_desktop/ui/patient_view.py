@@ -59,10 +59,9 @@ def describe_proxy(e, submitted_by: dict[int, str]) -> tuple[str, str]:
     return f"{p.name} ({role})", f"{p.name} ({role}); evidence seen: {p.evidence}; verified by {p.verified_by}"
 
 
-# On a server register the practice-wide opt-out and the exclusion file are not ported yet:
-# the view says so rather than show them as off or up to date.
-SERVER_NOTE = not_yet("the practice-wide opt-out and the exclusion file; what is shown here assumes the "
-                      "practice-wide opt-out is off")
+# On a server register the exclusion file is not ported yet: the view says so rather than show
+# it as up to date. The practice-wide opt-out is read from the server, as from the file.
+SERVER_NOTE = not_yet("the exclusion file (the practice's own extracts)")
 
 
 class PatientView(QWidget):
@@ -246,8 +245,8 @@ class PatientView(QWidget):
         try:
             with session.at_once():  # a task holding the register: say so now, never freeze the desk (H-56)
                 rec = patients.view(session, patient_id)
+                self.policy_on = exclusion_service.practice_optout_status(session).on
                 if not on_server(session):
-                    self.policy_on = exclusion_service.practice_optout_status(session).on
                     self.awaits_export = exclusion_service.awaits_export(exclusion_service.export_status(session),
                                                                          rec.history)
         except StoreError as exc:

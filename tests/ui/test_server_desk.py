@@ -242,3 +242,27 @@ def test_another_desks_objection_shows_in_the_open_patient_view_and_search_resul
                     timeout=5000)
     window.lock()
     assert window.live is None
+
+
+def test_the_patient_view_on_a_server_words_the_practice_wide_opt_out_as_the_server_has_it(qtbot, settings,
+                                                                                         pg_db, server):
+    """A practice moved to the server while its GPs had the practice-wide opt-out on (the
+    migration copies the policy): a patient with no objection of their own is not worded as
+    extracted; they are offered the request to be included."""
+    from datetime import date
+
+    number = nhs_number.synthetic(720_000)
+    patients.add(server.manager, surname="Widespread", forenames="Wyn", dob="1970-01-01", postcode_raw="LS1 4AP",
+                 nhs=number)
+    with server.manager.desk.write() as tx:  # as the migration leaves a practice whose opt-out was on
+        tx.conn.execute("INSERT INTO policy(state, effective, reason, recorded_by, recorded_at)"
+                        " VALUES ('on', %s, 'The GPs decided', 'gp', now())", (date(2026, 1, 5),))
+        tx.audit("practice_optout.on", detail="test")
+    window = _window(qtbot, settings, pg_db)
+    _sign_in(qtbot, window, server.rita, "rita-password-1")
+    qtbot.waitUntil(window.screens_ready)
+    _open(qtbot, window, number)
+    view = window.desk.patient
+    assert window.desk.currentIndex() == PATIENT and view.message.text() == SERVER_NOTE
+    assert view.effect.text().startswith("The practice-wide opt-out is on. National extractions leave them out only")
+    assert view.include_button.isVisible() and view.include_button.isEnabled()
