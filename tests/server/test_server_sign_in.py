@@ -84,7 +84,7 @@ def test_a_service_not_ported_to_the_server_says_so_in_one_sentence(register, pg
     login = register.add_user("mia", "mia-password-1", roles.MANAGER)
     session = sign_in(address(pg_db), login, "mia-password-1")
     try:
-        for not_ported in (settings.idle_lock_minutes, exclusion.status, exclusion.practice_optout_status):
+        for not_ported in (settings.idle_lock_minutes, exclusion.status, exclusion.export_status):
             with pytest.raises(NotOnServer) as said:
                 not_ported(session)
             assert str(said.value) == ("Not available on a server register yet: this part of the program (it still "
