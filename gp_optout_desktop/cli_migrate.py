@@ -3,11 +3,15 @@
     gp-optout migrate-to-server --database URL --login DESKLOGIN [--server-password-file FILE]
                                 [--login-prefix PREFIX] [--login-map NAME=LOGIN ...] [--from-backup FILE]
 
+    gp-optout export-from-server --database URL --login DESKLOGIN --out FILE [--server-password-file FILE]
+
 run on the unlocked register (or on an encrypted backup of it, --from-backup) (--register, --user, --password-file as for every command). The
 server's administrator first makes an EMPTY practice and a desk login for the manager
 (gp-optout server add-practice / add-desk). Everything moves in one transaction, is checked
 against the file, and only then is the file marked moved (read-only). docs/server-setup.md,
-"Moving a register file to the server".
+"Moving a register file to the server". ``export-from-server`` is the reverse: a server
+practice's encrypted export (a register backup) that ``gp-optout restore`` puts into a
+register file and ``migrate-to-server --from-backup`` into an empty server practice.
 """
 
 from __future__ import annotations
@@ -37,6 +41,20 @@ def add_commands(subparsers) -> None:
                    help="move this encrypted backup (gp-optout backup) instead of the register here; --user and "
                         "the password are a practice manager's in the backup")
     p.set_defaults(func=run_migrate)
+
+    p = subparsers.add_parser(
+        "export-from-server", help="write the server practice's encrypted export (practice manager)",
+        description="Read your practice on the server in one snapshot with its audit trail verified, and write it "
+                    "as an encrypted, verified register backup that opens with your login and server password: "
+                    "gp-optout restore puts it into a register file, migrate-to-server --from-backup into an "
+                    "empty server practice. See docs/server-setup.md section 7.")
+    p.add_argument("--database", dest="server_database", metavar="URL",
+                   help="postgresql://HOST[:PORT]/DBNAME?sslrootcert=CA.crt (default: GP_OPTOUT_DATABASE)")
+    p.add_argument("--login", required=True, help="your desk login on the server (a practice manager's)")
+    p.add_argument("--server-password-file", metavar="FILE",
+                   help=f"the password of that desk login (else {SERVER_PASSWORD_ENV} or a prompt)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the export to write (a new file)")
+    p.set_defaults(func=run_export)
 
 
 def _login_map(pairs: list[str]) -> dict[str, str]:
@@ -99,3 +117,31 @@ def run_migrate(ctx) -> int:
     return 0
 
 
+
+
+def run_export(ctx) -> int:
+    from pathlib import Path
+
+    from .cli_server import _address, _secret
+    from .services import server_export, server_session
+
+    address = _address(ctx)
+    password = _secret(ctx.args.server_password_file, SERVER_PASSWORD_ENV,
+                       f"Server password for {ctx.args.login}: ", "server password")
+    try:
+        session = server_session.sign_in(address, ctx.args.login, password)
+    except ServerRefused as exc:
+        raise PermissionError(str(exc)) from None
+    try:
+        report = server_export.export(session, Path(ctx.args.out), password)
+    finally:
+        session.lock()
+    c = report.counts
+    ctx.out(f"Exported practice {session.desk.practice_id} from {address.describe()} to {ctx.args.out}: "
+            f"{c['patients']} patients, {c['events']} events, {c['letters']} letters, {c['users']} users, "
+            f"{c['audit']} audit entries (verified; entry {report.server_head_seq} is the head recorded in the export).")
+    ctx.out(f"It opens as a register backup with your login ({ctx.args.login}) and this password: gp-optout restore "
+            "(a register file) or gp-optout migrate-to-server --from-backup (an empty server practice).")
+    ctx.out(f"The export's recovery key (opens it without your password; keep it apart from the file): "
+            f"{report.recovery_key}")
+    return 0
