@@ -47,6 +47,9 @@ class ServerSession:
     # reconnects with it): holds the derived login password, never the typed one; dropped at lock.
     reconnect: Callable[[], object] | None = field(default=None, repr=False)
     _connect_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Connections that may have died while the server was away (server_was_away): each is
+    # checked with one round trip at its next use, and replaced if dead.
+    _suspect: set = field(default_factory=set, init=False, repr=False)
 
     @classmethod
     def open(cls, conn, data_key: bytes, *, user: str, role: str, **kw) -> "ServerSession":
@@ -72,7 +75,22 @@ class ServerSession:
     def today(self) -> date:
         return uk_date(self.clock())
 
+    def server_was_away(self) -> None:
+        """The live watcher lost the server and has found it again (ui/main_window.py): this
+        session's connections may have died with it without knowing yet, so the next action on
+        each checks it first and connects again, instead of failing once with "Nothing was
+        saved" after the desk has said the server is back. No round trip here (the UI thread)."""
+        self._suspect = {"desk", "search"}
+
+    def _probe_once(self, which: str, desk: ops.Desk) -> None:
+        if which in self._suspect:
+            self._suspect.discard(which)
+            reading.probe(desk.conn)
+
     def _check_open(self) -> None:
+        if not self._locked:
+            with self._connect_lock:
+                self._probe_once("desk", self.desk)
         if self.desk.conn.broken and not self._locked:  # lost, not locked: connect again, or say so (H-76)
             with self._connect_lock:  # a search's thread may find it lost at the same moment
                 if self.desk.conn.broken:
@@ -112,6 +130,7 @@ class ServerSession:
         self.require(permission)
         desk = self.search_desk or self.desk
         with self._search_lock:
+            self._probe_once("search", desk)
             if desk.conn.broken:
                 desk.conn = self._connect_again()
             with reading.snapshot(desk.conn):

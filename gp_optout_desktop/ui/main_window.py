@@ -31,6 +31,8 @@ DESK_TITLE = "Front desk"
 # Screens that run on a server register: every action on them reaches only services ported to
 # both engines (ADR 0015, addendum "screens on a server"). Any other screen says not_yet there.
 SERVER_SCREENS = frozenset({"Audit trail", "Letters"})
+OUTAGE_TEXT = ("Server unreachable - nothing can be saved until it is back. Saving and searching are paused; "
+               "what you have typed stays on screen. Keep paper forms until this message goes.")
 log = logging.getLogger(__name__)
 
 
@@ -125,6 +127,15 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout()
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.banner)
+        # On a server: shown, and the screens disabled, while the server cannot be reached.
+        self.outage = QLabel()
+        self.outage.setObjectName("server_outage")
+        self.outage.setWordWrap(True)
+        self.outage.setStyleSheet("#server_outage { background: #fde7e9; border: 2px solid #a4262c; "
+                                  "border-radius: 4px; padding: 6px; font-weight: bold; }")
+        self.outage.setAccessibleName("Server unreachable")
+        self.outage.hide()
+        column.addWidget(self.outage)
         column.addWidget(self.screens, 1)
         row.addLayout(column, 1)
         self.pages.addWidget(self.unlock)
@@ -340,9 +351,23 @@ class MainWindow(QMainWindow):
         self._seen_revision = session.revision()
         self.live = LiveBridge(self)
         self.live.changed.connect(self._heard)
-        self.live.state_changed.connect(lambda state, message: self.statusBar().showMessage(
-            message if state == live.DISCONNECTED else ""))
+        self.live.state_changed.connect(self._live_state)
         self.live.watch(session.reconnect, since=self._seen_revision)
+
+    def _live_state(self, state: str, message: str) -> None:
+        """While the listening connection cannot reach the server, neither can a save: say so
+        above the screens and disable them (every save, and the reads that need the server too)
+        until it answers again (hazard H-76). What was typed stays in the disabled form. The
+        navigation and Lock stay usable; nothing is ever kept on this PC to save later."""
+        from ..services import live
+
+        down = state == live.DISCONNECTED and self.session is not None
+        if state == live.LIVE and self.outage.isVisible() and self.session is not None:
+            self.session.server_was_away()  # its own connections are checked at their next use
+        self.statusBar().showMessage(message if down else "")
+        self.outage.setText(OUTAGE_TEXT if down else "")
+        self.outage.setVisible(down)
+        self.screens.setEnabled(not down)
 
     def _heard(self, revision: int, patient_ids: list) -> None:
         """A change saved on another desk: the screens refresh as after one of this desk's own
@@ -359,6 +384,8 @@ class MainWindow(QMainWindow):
             self.live.stop()
             self.live.deleteLater()
             self.live = None
+        self.outage.hide()
+        self.screens.setEnabled(True)
 
     def _on_changed(self, changes) -> None:
         self._seen_revision = max(self._seen_revision, changes.revision)

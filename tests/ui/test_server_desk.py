@@ -266,3 +266,53 @@ def test_the_patient_view_on_a_server_words_the_practice_wide_opt_out_as_the_ser
     assert window.desk.currentIndex() == PATIENT and view.message.text() == SERVER_NOTE
     assert view.effect.text().startswith("The practice-wide opt-out is on. National extractions leave them out only")
     assert view.include_button.isVisible() and view.include_button.isEnabled()
+
+
+def test_while_the_server_is_stopped_the_desk_says_so_and_its_save_buttons_are_disabled(qtbot, settings, pg_db,
+                                                                                        server, tmp_path):
+    """The real server stopped under an open record form: the window shows plainly that the
+    server is unreachable and nothing can be saved, and every save is disabled (the form keeps
+    what was typed); once the server answers again the banner goes, the buttons come back and
+    the same form saves once. Nothing is written on this computer meanwhile."""
+    from gp_optout_desktop.services import live
+    from gp_optout_desktop.ui.main_window import OUTAGE_TEXT
+
+    number = nhs_number.synthetic(740_000)
+    pid = patients.add(server.manager, surname="Stopped", forenames="Sam", dob="1970-01-01",
+                       postcode_raw="LS1 4AP", nhs=number).data["patient_id"]
+    window = _window(qtbot, settings, pg_db)
+    _sign_in(qtbot, window, server.rita, "rita-password-1")
+    qtbot.waitUntil(window.screens_ready)
+    qtbot.waitUntil(lambda: window.live is not None and window.live.state == live.LIVE, timeout=10000)
+    _open(qtbot, window, number)
+    patient_view = window.desk.patient
+    assert patient_view.record_button.isEnabled() and not window.outage.isVisible()
+    window.desk.patient.record_button.click()
+    record = window.desk.record
+    assert window.desk.currentIndex() == RECORD and record.save_button.isEnabled()
+
+    pg_db.server.halt()
+    try:
+        qtbot.waitUntil(lambda: window.live.state == live.DISCONNECTED, timeout=15000)
+        assert window.outage.isVisible() and window.outage.text() == OUTAGE_TEXT
+        assert "Server unreachable - nothing can be saved until it is back" in window.statusBar().currentMessage()
+        assert not record.save_button.isEnabled()
+        assert not patient_view.record_button.isEnabled() and not window.desk.front.search.isEnabled()
+        assert window.desk.currentIndex() == RECORD  # the form stays where it was
+        assert window.lock_action.isEnabled()
+    finally:
+        pg_db.server.resume()
+    qtbot.waitUntil(lambda: window.live.state == live.LIVE, timeout=20000)
+    assert not window.outage.isVisible() and window.statusBar().currentMessage() == ""
+    assert record.save_button.isEnabled() and patient_view.record_button.isEnabled()
+    dialogs.set_next_answer("Record")
+    record.save_button.click()  # the desk's own connection did not survive: it connects again
+    qtbot.waitUntil(lambda: window.desk.currentIndex() == DONE, timeout=10000)
+    window.lock()
+    assert not window.outage.isVisible()
+    fresh = server_session.sign_in(accounts.address(pg_db), server.mo, "mo-password-1")
+    try:
+        assert len(patients.view(fresh, pid).history) == 1
+    finally:
+        fresh.lock()
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["settings.ini"])

@@ -36,3 +36,15 @@ def snapshot(conn):
         finally:
             if not conn.closed:  # a lost connection has no transaction left to end
                 conn.execute("ROLLBACK")
+
+
+def probe(conn) -> None:
+    """One round trip on a connection that may have died with a server restart: psycopg marks
+    it broken only when it is used, so the desk's next action would fail once for nothing.
+    A dead one is left ``broken`` for the caller to replace; a live one is left as it was."""
+    if conn.closed or conn.broken:
+        return
+    try:
+        conn.execute("SELECT 1")
+    except psycopg.OperationalError:
+        pass  # why: the connection now says broken itself; the caller connects again
