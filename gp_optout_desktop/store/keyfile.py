@@ -334,24 +334,14 @@ class KeyFile:
         return datetime.fromisoformat(raw) if raw else None
 
     def check_throttle(self, name: str, now: datetime | None = None) -> None:
-        retry = self.retry_at(name)
-        now = now or _now()
-        if retry and now < retry:
-            local = uk(retry).strftime("%H:%M:%S")
-            raise Throttled(f"Too many wrong passwords. The next try is allowed at {local}.", retry)
+        refuse_if_throttled(self.retry_at(name), now or _now())
 
     def record_failure(self, name: str, now: datetime | None = None) -> None:
         now = now or _now()
         self.update(lambda fresh: fresh._add_failure(name, now))
 
     def _add_failure(self, name: str, now: datetime) -> None:
-        state = dict(self.throttle_state(name))
-        state["failures"] = state.get("failures", 0) + 1
-        extra = state["failures"] - FREE_FAILURES
-        if extra >= 0:
-            delay = min(FIRST_DELAY_S * (2**extra), MAX_DELAY_S)
-            state["retry_at"] = (now + timedelta(seconds=delay)).isoformat()
-        self.data["throttle"][name.casefold()] = state
+        self.data["throttle"][name.casefold()] = after_failure(self.throttle_state(name), now)
         # Failed unlocks cannot be written to the locked register: keep them here until
         # the next successful unlock moves them into the audit trail.
         pending = self.data.setdefault("failed_unlocks", [])
@@ -388,6 +378,24 @@ class KeyFile:
             self.record_failure(RECOVERY_USER, now)
             raise WrongPassword("That recovery key does not unlock this register.")
         return slot
+
+
+def after_failure(state: dict, now: datetime) -> dict:
+    """The throttle rule (also a server sign-in's on the desk, services/server_throttle.py):
+    FREE_FAILURES wrong passwords, then a wait of FIRST_DELAY_S doubling up to MAX_DELAY_S."""
+    state = dict(state)
+    state["failures"] = state.get("failures", 0) + 1
+    extra = state["failures"] - FREE_FAILURES
+    if extra >= 0:
+        delay = min(FIRST_DELAY_S * (2**extra), MAX_DELAY_S)
+        state["retry_at"] = (now + timedelta(seconds=delay)).isoformat()
+    return state
+
+
+def refuse_if_throttled(retry: datetime | None, now: datetime) -> None:
+    if retry and now < retry:
+        local = uk(retry).strftime("%H:%M:%S")
+        raise Throttled(f"Too many wrong passwords. The next try is allowed at {local}.", retry)
 
 
 def _subkey(kek: bytes, label: str) -> bytes:

@@ -50,13 +50,30 @@ def demo_hint_text() -> str:
     return f"Demo register of synthetic patients. Users and passwords: {users}."
 
 
-def server_sign_in(address) -> Callable:
-    """The unlock form's sign-in on a server register (imported when used: psycopg)."""
+THROTTLE_SETTING = "server/sign_in_throttle"
+
+
+def server_sign_in(address, settings: QSettings | None = None) -> Callable:
+    """The unlock form's sign-in on a server register (imported when used: psycopg). Wrong
+    passwords are slowed as on the register file, counted in this desk's settings
+    (services/server_throttle.py), so a restart of the program does not clear them."""
 
     def sign_in(_folder, user: str, password: str):
         from ..services import server_session
+        from ..services.server_throttle import SignInThrottle
 
-        return server_session.sign_in(address, user, password)
+        if settings is None:
+            return server_session.sign_in(address, user, password)
+        # This runs on a worker thread: a QSettings of its own on the window's file (one
+        # QSettings object is not to be shared between threads).
+        mine = QSettings(settings.fileName(), settings.format())
+
+        def save(text: str) -> None:
+            mine.setValue(THROTTLE_SETTING, text)
+            mine.sync()
+
+        throttle = SignInThrottle(lambda: mine.value(THROTTLE_SETTING), save)
+        return throttle.sign_in(server_session.sign_in, address, user, password)
 
     return sign_in
 
@@ -105,7 +122,7 @@ class MainWindow(QMainWindow):
 
         self.pages = QStackedWidget()
         if server is not None:
-            self.unlock = UnlockWidget(None, unlock_fn=sign_in or server_sign_in(server), server=server.describe())
+            self.unlock = UnlockWidget(None, unlock_fn=sign_in or server_sign_in(server, settings), server=server.describe())
         else:
             self.unlock = UnlockWidget(self.folder)
         self.unlock.unlocked.connect(self.on_unlocked)

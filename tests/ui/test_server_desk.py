@@ -316,3 +316,31 @@ def test_while_the_server_is_stopped_the_desk_says_so_and_its_save_buttons_are_d
     finally:
         fresh.lock()
     assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["settings.ini"])
+
+
+def test_wrong_passwords_at_the_server_sign_in_are_slowed_and_a_restart_does_not_clear_them(qtbot, settings,
+                                                                                           pg_db, server):
+    """As on the register file: five wrong passwords, then the sign-in form refuses every try
+    (the right password too) until the time it names, and the count is in the desk's settings,
+    so a new window (the program restarted) is still held."""
+    window = _window(qtbot, settings, pg_db)
+    for _ in range(5):
+        window.unlock.error.clear_message()
+        _sign_in(qtbot, window, server.rita, "wrong-password-1")
+        assert window.session is None and "user name or password is wrong" in window.unlock.error.text()
+    window.unlock.error.clear_message()
+    _sign_in(qtbot, window, server.rita, "rita-password-1")
+    assert window.session is None
+    assert window.unlock.error.text().startswith("Too many wrong passwords. The next try is allowed at ")
+    assert not window.unlock.unlock_button.isEnabled()
+
+    again = _window(qtbot, settings, pg_db)  # the program restarted on this desk
+    _sign_in(qtbot, again, server.rita, "rita-password-1")
+    assert again.session is None and again.unlock.error.text().startswith("Too many wrong passwords.")
+    # Another user at this desk signs in as usual.
+    again.unlock.error.clear_message()
+    again.unlock._retry_timer.stop()
+    again.unlock.unlock_button.setEnabled(True)
+    _sign_in(qtbot, again, server.mo, "mo-password-1")
+    assert again.session is not None and again.session.user == server.mo
+    again.lock()
