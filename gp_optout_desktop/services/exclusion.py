@@ -29,7 +29,8 @@ from ..store import exclusion_repo as repo
 from ..store import letters_repo
 from ..store import meta
 from ..store import policy as policy_store
-from . import coding, objections, patients
+from . import coding, exclusion_server, objections, patients
+from .on_server import NotOnServer, not_yet, on_server
 from .changes import ChangeSet
 from .session import Session, table_in_force
 
@@ -48,6 +49,8 @@ def _manager_key(session: Session) -> tuple[bytes, str]:
 
 def _signing_key(session: Session) -> Ed25519PrivateKey:
     """The register's key, created (and audited) the first time it is needed."""
+    if on_server(session):
+        return exclusion_server.signing_key(session)
     with session.read("export") as conn:
         raw = repo.signing_key(conn, *_manager_key(session))
     if raw is not None:
@@ -85,6 +88,8 @@ def replace_signing_key(session: Session) -> ChangeSet:
     installed there: it fails closed, so nothing is extracted in the meantime. The register
     revision moves on, so the last export shows as out of date."""
     session.require("export")
+    if on_server(session):
+        raise NotOnServer(not_yet("replacing the exclusion file's signing key"))
     old = _signing_key(session)
     key = signing.generate_private_key()
     with session.write("export") as ctx:
@@ -196,13 +201,16 @@ def export(session: Session, out_dir: Path, *, valid_for: timedelta = DEFAULT_VA
         "without_nhs": snap.without_nhs,
         "key_id": result.manifest.signing_key_id,
     }
-    with session.write("export", changes_register=False) as ctx:
-        repo.record_export(ctx.conn, record)
-        ctx.audit("exclusion.export", detail=f"rows={result.row_count} sha256={result.list_sha256} "
-                                             f"revision={snap.revision} mode={snap.mode}")
-    # Outside the register too: the audit head (truncation check) and the revision the
-    # consumer has now seen (a later restore must carry on above it).
-    session.register.remember_audit_head()
+    detail = f"rows={result.row_count} sha256={result.list_sha256} revision={snap.revision} mode={snap.mode}"
+    if on_server(session):
+        exclusion_server.record_export(session, record, detail)
+    else:
+        with session.write("export", changes_register=False) as ctx:
+            repo.record_export(ctx.conn, record)
+            ctx.audit("exclusion.export", detail=detail)
+        # Outside the register too: the audit head (truncation check) and the revision the
+        # consumer has now seen (a later restore must carry on above it).
+        session.register.remember_audit_head()
     warnings = ()
     if snap.without_nhs:
         warnings = (f"{snap.without_nhs} objecting patient(s) have no NHS number recorded and cannot be in the file: "
@@ -284,6 +292,8 @@ def awaits_export(status: ExportStatus, history) -> bool:
 
 
 def export_status(session: Session) -> ExportStatus:
+    if on_server(session):
+        return exclusion_server.export_status(session)
     with session.read("search") as conn:
         return ExportStatus(repo.last_export(conn), meta.revision(conn), _mode(conn, session.today()))
 

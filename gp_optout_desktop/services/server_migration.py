@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..domain import roles
 from ..domain.errors import ValidationError
-from ..store import atomic, retired
+from ..store import atomic, exclusion_repo, retired
 from ..store.errors import StoreError
 from ..store.server import migrate as migrate_store
 from ..store.server import connect, ops, schema
@@ -86,6 +86,19 @@ def plan_logins(users: list[tuple[str, bool]], manager: str, manager_login: str,
     return logins
 
 
+def _file_signing_seed(session: Session) -> bytes | None:
+    """The file's exclusion signing key (under its manager key, which this manager holds): it
+    moves to the server so the clinical system's installed public key keeps verifying. None
+    when the file never made one (the server's is then made by the migration)."""
+    reg = session.register
+    if reg.manager_key is None:
+        raise migrate_store.MigrationRefused(
+            "Your key slot in this register does not hold the manager key, which protects the exclusion file's "
+            "signing key: ask the practice manager who holds it to move the register. Nothing was sent to the server.")
+    with session.read("backup") as conn:
+        return exclusion_repo.signing_key(conn, reg.manager_key, reg.keys.register_id)
+
+
 def migrate(session: Session, server_conn, unwrap_key: bytes, *, server: str, login_prefix: str | None = None,
             login_map: dict[str, str] | None = None, on_batch=None) -> Report:
     """Move the unlocked register into the empty practice ``server_conn``'s login belongs to.
@@ -120,13 +133,18 @@ def migrate(session: Session, server_conn, unwrap_key: bytes, *, server: str, lo
     data_key = os.urandom(32)
     salt_address = connect.ServerAddress((("dbname", server_conn.info.dbname),))
     passwords, slots = {}, [(manager_login, unwrap_key, data_key)]
-    for name, _role, active, _at, _by in snap.tables["users"]:
+    managers = [(manager_login, unwrap_key)]  # who gets the server's manager key (ADR 0015 addendum)
+    for name, role, active, _at, _by in snap.tables["users"]:
         if active and name != session.user:
             login = logins[name]
             passwords[login] = users_service.temporary_password()
             slots.append((login, connect.derive_login(salt_address, login, passwords[login])[0], data_key))
+            if role == roles.MANAGER:
+                managers.append((login, slots[-1][1]))
     desk = ops.Desk.open(server_conn, data_key, user=manager_login, role=session.role)
-    pid_map = migrate_store.import_snapshot(desk, snap, logins=logins, key_slots=slots, on_batch=on_batch)
+    signing = migrate_store.Signing(os.urandom(32), _file_signing_seed(session), managers)
+    pid_map = migrate_store.import_snapshot(desk, snap, logins=logins, key_slots=slots, on_batch=on_batch,
+                                            signing=signing)
     problems = migrate_store.verify_import(desk, snap, pid_map)
     if problems:
         raise StoreError("The register was copied to the server but the copy does not match the file: "

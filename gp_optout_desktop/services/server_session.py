@@ -26,6 +26,7 @@ from ..domain.uk_time import uk_date
 from ..problem_log import log_problem
 from ..store.errors import ServerUnreachable, StoreError, WrongPassword
 from ..store.server import chain, connect, ops, reading, signin
+from ..store.server import signing as server_signing
 from ..store.server.desk_store import ServerStore
 from .on_server import NotOnServer, not_yet
 from .session import Locked, table_in_force, utc_now
@@ -46,6 +47,9 @@ class ServerSession:
     # Opens another connection as this desk's login (sign_in sets it; the live watcher's, which
     # reconnects with it): holds the derived login password, never the typed one; dropped at lock.
     reconnect: Callable[[], object] | None = field(default=None, repr=False)
+    # A practice manager's manager key (their own slot on the server, unwrapped at sign-in):
+    # it opens the exclusion file's signing key (ADR 0015 addendum). None for everyone else.
+    manager_key: bytes | None = field(default=None, repr=False)
     _connect_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # Connections that may have died while the server was away (server_was_away): each is
     # checked with one round trip at its next use, and replaced if dead.
@@ -152,7 +156,7 @@ class ServerSession:
 
     def lock(self) -> None:
         """Audit the lock, then close the connection (the practice keys go with the desk)."""
-        self._locked, self.reconnect = True, None
+        self._locked, self.reconnect, self.manager_key = True, None, None
         if self.desk.conn.closed:
             return
         try:
@@ -202,6 +206,21 @@ class ServerSession:
         return chain.verify(self.desk.conn, self.desk.keys.audit_key, self.desk.practice_id)
 
 
+def _first_signing_key(tx, user: str, unwrap: bytes) -> bytes | None:
+    """The practice's first manager: its manager key and the exclusion file's signing key are
+    made on this desk (the server never sees either in clear), audited with the sign-in."""
+    import os
+
+    from ..exclusion import signing
+
+    manager_key, key = os.urandom(32), signing.generate_private_key()
+    if not server_signing.create_first(tx, user, unwrap, manager_key, signing.private_key_bytes(key),
+                                       signing.key_id(key)):
+        return None  # another manager's desk made them first: ask that manager for the key
+    tx.audit("export.signing_key_created", detail=f"key_id={signing.key_id(key)}")
+    return manager_key
+
+
 def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: dict | None = None,
             clock: Callable[[], datetime] = utc_now) -> ServerSession:
     """Sign in at a desk on a server register: the user and their role come from the server.
@@ -225,18 +244,22 @@ def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: di
                                 "changed. Ask your practice manager to add you.")
         role = who.role if who.active and who.role in roles.ROLES else None
         desk = ops.Desk.unlock(conn, unwrap, user=user, role=role or "")
+        mkey = (server_signing.manager_key(conn, unwrap, desk.keys.practice_ref, user)
+                if role == roles.MANAGER else None)
         with desk.write(changes_register=False) as tx:
             if role is None:
                 tx.audit("login", outcome="denied", detail="no longer a user" if who.role else "not a user")
             else:
                 tx.audit("login", detail="password")
+            if role == roles.MANAGER and mkey is None and not server_signing.has_signing_key(tx.conn):
+                mkey = _first_signing_key(tx, user, unwrap)
         if role is None:
             raise WrongPassword(f"{user} is not, or no longer, a user of this practice's register. Nothing was "
                                 "changed. Ask your practice manager.")
         searches = connect.connect(address, user, login_password)
         searches.autocommit = True
         return ServerSession(desk, clock=clock, search_desk=ops.Desk(searches, desk.keys, desk.practice_id, user, role),
-                             reconnect=lambda: connect.connect(address, user, login_password))
+                             reconnect=lambda: connect.connect(address, user, login_password), manager_key=mkey)
     except BaseException:
         conn.close()
         raise

@@ -244,11 +244,7 @@ class MainWindow(QMainWindow):
             return
         self.user_label.setText(f"Signed in: {self.session.user} ({roles.ROLE_LABELS.get(self.session.role, self.session.role)})"
                                 + (f" on the server {self.server.describe()}" if self.server is not None else ""))
-        if on_server(self.session):
-            self.exclusion_label.setText(not_yet("the exclusion file"))
-            self.exclusion_label.setStyleSheet("")
-            return
-        text = exclusion_status.describe(self.session)
+        text = exclusion_status.describe(self.session)  # on a server too (ADR 0015 addendum, srvops15)
         self.exclusion_label.setText(text)
         self.exclusion_label.setStyleSheet("color: #b00020; font-weight: bold;" if exclusion_status.needs_attention(text) else "")
 

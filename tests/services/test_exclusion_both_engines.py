@@ -96,18 +96,20 @@ def test_the_exclusion_file_is_the_same_from_both_engines_for_the_same_data(both
     assert len(listed[5]) >= 2 and any(isinstance(v, bytes) and b"9990000069" in v for v in listed[5].values())
 
 
-def test_exporting_from_a_server_register_says_it_is_not_there_yet_and_writes_nothing(backend, add_patient, tmp_path):
-    """The rows are the same on both engines (above); signing them needs the register's signing
-    key, which the register file keeps under the manager key and the server has no home for
-    yet: the server's desk says so in one sentence and writes no file."""
-    from gp_optout_desktop.services.on_server import NotOnServer
+def test_exporting_without_the_manager_key_on_the_server_says_so_and_writes_nothing(backend, add_patient, tmp_path):
+    """The rows are the same on both engines (above); signing them needs the signing key, which
+    either engine keeps under the manager key (ADR 0015 addendum, signing on the server). This
+    server session was opened with the data key only (no manager slot): it is told in one
+    sentence and no file is written. The signed export on the server:
+    tests/server/test_server_exclusion_signing.py."""
+    from gp_optout_desktop.exclusion.errors import ExportError
 
     session = backend.manager
     objections.record(session, add_patient(session))
     if backend.name == "sqlcipher":
         assert exclusion.export(session, tmp_path / "out").data["record"]["rows"] == 1
         return
-    with pytest.raises(NotOnServer, match="Not available on a server register yet"):
+    with pytest.raises(ExportError, match="does not hold the manager key"):
         exclusion.export(session, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

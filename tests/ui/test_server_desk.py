@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel
 
 from gp_optout_desktop.domain import nhs_number, roles
 from gp_optout_desktop.services import patients, server_session
-from gp_optout_desktop.ui import dialogs
+from gp_optout_desktop.ui import dialogs, exclusion_status
 from gp_optout_desktop.ui.desk import DONE, PATIENT, RECORD
 from gp_optout_desktop.ui.main_window import SERVER_SCREENS, MainWindow
 from gp_optout_desktop.ui.patient_view import SERVER_NOTE
@@ -75,7 +75,9 @@ def test_a_receptionist_signs_in_to_the_server_and_records_and_withdraws_an_obje
     qtbot.waitUntil(window.screens_ready)
     assert (window.session.user, window.session.role) == (server.rita, roles.RECEPTIONIST)  # read from the server
     assert window.user_label.text().startswith(f"Signed in: {server.rita} (Receptionist) on the server ")
-    assert window.exclusion_label.text() == "Not available on a server register yet: the exclusion file."
+    # The exclusion file's status is read from the server: never written, which a receptionist
+    # is told to pass on (services/exclusion_server.py; ADR 0015 addendum, signing on the server).
+    assert window.exclusion_label.text() == exclusion_status.FOR_THE_MANAGER
     titles = [window.nav.item(i).text() for i in range(window.nav.count())]
     assert titles[0] == "Front desk" and len(titles) > 2
     for row, title in enumerate(titles[1:], 1):

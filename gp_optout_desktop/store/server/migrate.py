@@ -59,6 +59,15 @@ COUNTED = ("patients", "events", "current_state", "policy", "letters", "signpost
 ARCHIVED = ("practice_codes", "reconciliations")
 
 
+@dataclass
+class Signing:
+    """The server's manager key (new), the file's exclusion signing seed (None: make one) and
+    the (login, unwrap key) of each active manager, whose manager slot is written."""
+    manager_key: bytes
+    seed: bytes | None
+    managers: list
+
+
 class MigrationRefused(StoreError):
     """The migration was refused before anything was written to the server."""
 
@@ -149,7 +158,8 @@ def taken_logins(conn, logins) -> set[str]:
 
 
 def import_snapshot(desk: ops.Desk, snap: Snapshot, *, logins: dict[str, str],
-                    key_slots: list[tuple[str, bytes, bytes]], on_batch=None) -> dict[int, int]:
+                    key_slots: list[tuple[str, bytes, bytes]], on_batch=None,
+                    signing: Signing | None = None) -> dict[int, int]:
     """Write the snapshot into the (empty) practice in ONE transaction; returns the patient id
     map (source id -> server id). ``logins`` maps each register-file user name to their server
     login, which names their users row and key slot (on the server a user's name IS their
@@ -178,6 +188,8 @@ def import_snapshot(desk: ops.Desk, snap: Snapshot, *, logins: dict[str, str],
                                                      separators=(",", ":")))
         for slot in key_slots:
             ops.put_key_slot(tx, *slot)
+        if signing is not None:
+            _carry_signing_key(tx, signing)
         pid_map: dict[int, int] = {}
         for n, p in enumerate(snap.patients, 1):
             pid_map[p.patient_id] = ops.add_patient(tx, p)
@@ -200,6 +212,21 @@ def import_snapshot(desk: ops.Desk, snap: Snapshot, *, logins: dict[str, str],
         if now < top:
             conn.execute("SELECT max(nextval('form_ids')) FROM generate_series(1, %s)", (top - now,))
     return pid_map
+
+
+def _carry_signing_key(tx, signing: Signing) -> None:
+    """The exclusion file's signing key re-sealed under the server's manager key, which every
+    active manager's own slot gets (ADR 0015 addendum): the consuming system's installed
+    public key keeps verifying the server's files."""
+    from ...exclusion import signing as ed
+    from . import signing as server_signing
+
+    key = ed.private_key_from_bytes(signing.seed) if signing.seed else ed.generate_private_key()
+    for login, unwrap in signing.managers:
+        server_signing.put_manager_slot(tx, login, unwrap, signing.manager_key)
+    server_signing.store_seed(tx, signing.manager_key, ed.private_key_bytes(key), ed.key_id(key))
+    tx.audit("migrate.signing_key", detail=f"key_id={ed.key_id(key)} managers={len(signing.managers)} "
+                                           f"{'carried' if signing.seed else 'created'}")
 
 
 def _copy_events(tx, snap: Snapshot, pid_map: dict[int, int], tick) -> None:

@@ -303,8 +303,13 @@ CREATE POLICY managers_only ON key_slots AS RESTRICTIVE FOR DELETE USING (app_is
 """
 
 
+from .schema_v5_signing import TABLES as _V5_TABLES, v5_signing  # noqa: E402 (after DESK, which it takes)
+
+DESK_GRANTS.update(_V5_TABLES)
+
 # Index i holds the SQL that takes the server's schema from version i to i + 1.
-MIGRATIONS: list = [lambda: V1 + _v1_tail(), _v2_changes, _v3_letters_cancelled, _v4_managers_manage_users]
+MIGRATIONS: list = [lambda: V1 + _v1_tail(), _v2_changes, _v3_letters_cancelled, _v4_managers_manage_users,
+                    lambda: v5_signing(DESK)]
 LATEST = len(MIGRATIONS)
 
 _VERSION_TABLE = """

@@ -1,0 +1,109 @@
+"""Signing the exclusion file on the server (ADR 0015 addendum): the practice's manager key
+lives in each manager's own slot on the server, the signing key sealed under it; a manager
+exports a signed file whose signature verifies with the practice's public key; a receptionist
+can neither export nor read another user's manager slot nor write the signing key; the
+export record gives the status line; a register file moved to the server keeps its signing
+key, so the clinical system's installed public key still verifies. On the real cluster."""
+
+from __future__ import annotations
+
+import os
+
+import psycopg
+import pytest
+
+from gp_optout_desktop.domain import roles
+from gp_optout_desktop.exclusion import reader, signing
+from gp_optout_desktop.exclusion.errors import ExportError
+from gp_optout_desktop.services import exclusion, objections, patients, server_migration
+from gp_optout_desktop.services.server_session import sign_in
+from gp_optout_desktop.store.errors import KeyDamaged
+from gp_optout_desktop.store.server import connect, signing as server_signing
+from tests.server import practices
+from tests.server.accounts import Register, address
+
+
+@pytest.fixture
+def register(pg_db):
+    reg = Register(pg_db)
+    yield reg
+    reg.close()
+
+
+def test_a_manager_signs_the_exclusion_file_on_the_server_and_a_receptionist_cannot(register, pg_db, tmp_path):
+    mo = register.add_user("mo", "mo-password-1", roles.MANAGER)
+    rita = register.add_user("rita", "rita-password-1", roles.RECEPTIONIST)
+    manager = sign_in(address(pg_db), mo, "mo-password-1")  # the practice's first manager sign-in makes the keys
+    assert manager.manager_key is not None
+    assert [r[3] for r in register.audit()[-2:]] == ["login", "export.signing_key_created"]
+    try:
+        assert exclusion.status(manager) == "Exclusion file: never exported"
+        pid = patients.add(manager, surname="Signed", forenames="Sue", dob="1970-01-01", postcode_raw="LS1 4AP",
+                           nhs="9990000018").data["patient_id"]
+        objections.record(manager, pid)
+        pem, kid = exclusion.public_key_pem(manager)
+        change = exclusion.export(manager, tmp_path / "out")
+        record = change.data["record"]
+        assert record["rows"] == 1 and record["key_id"] == kid and record["by"] == mo
+        assert exclusion.status(manager).startswith("Exclusion file: up to date (1 listed")
+        # The consuming system's reader accepts it with the practice's public key.
+        got = reader.read_export(tmp_path / "out", signing.load_public_key_pem(pem), practice_ods="F84003",
+                                 state_path=tmp_path / "state.json")
+        assert [r.nhs_number for r in got.rows] == ["9990000018"]
+        objections.record(manager, patients.add(manager, surname="Later", forenames="Lou", dob="1971-01-01",
+                                                postcode_raw="LS1 4AP").data["patient_id"])
+        assert exclusion.status(manager).startswith("Exclusion file: OUT OF DATE")
+    finally:
+        manager.lock()
+
+    # A receptionist: refused the export (audited), and her login sees no manager slot at all,
+    # cannot open the sealed key with the practice data key, and cannot replace it.
+    reception = sign_in(address(pg_db), rita, "rita-password-1")
+    try:
+        assert reception.manager_key is None
+        with pytest.raises(PermissionError):
+            exclusion.export(reception, tmp_path / "out2")
+        assert register.audit()[-1][3:5] == ("denied.export", "denied")
+        conn = reception.desk.conn
+        assert conn.execute("SELECT count(*) FROM manager_slots").fetchone()[0] == 0
+        with pytest.raises(KeyDamaged):
+            server_signing.signing_seed(conn, os.urandom(32), reception.desk.keys.practice_ref)
+        assert conn.execute("UPDATE signing_keys SET sealed = %s", (b"x" * 60,)).rowcount == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO manager_slots(name, slot) VALUES (%s, %s)", (rita, b"x" * 60))
+    finally:
+        reception.lock()
+    assert not (tmp_path / "out2").exists()
+
+    # Signing in again, the manager's own slot opens the same, unchanged key.
+    again = sign_in(address(pg_db), mo, "mo-password-1")
+    try:
+        assert exclusion.public_key_pem(again)[1] == kid
+    finally:
+        again.lock()
+
+
+def test_a_register_file_moved_to_the_server_keeps_its_signing_key(pg_db, demo, tmp_path):
+    """The demo register's public key (installed on the clinical system) verifies the file a
+    manager exports from the server after the move."""
+    from tests.server.test_server_migrate import _cli_login
+
+    pem_before, kid_before = exclusion.public_key_pem(demo)
+    admin = practices.init(pg_db)
+    target = practices.new_practice(pg_db, admin, "Moved")
+    admin.close()
+    url, login, _pw = _cli_login(pg_db, target.id, tmp_path)
+    conn, unwrap = connect.connect_user(connect.parse(url), login, "pm-server-password")
+    with conn:
+        server_migration.migrate(demo, conn, unwrap, server="test", login_prefix=pg_db.role_prefix)
+    manager = sign_in(connect.parse(url), login, "pm-server-password")
+    try:
+        assert manager.manager_key is not None
+        assert exclusion.public_key_pem(manager) == (pem_before, kid_before)
+        change = exclusion.export(manager, tmp_path / "out")
+        got = reader.read_export(tmp_path / "out", signing.load_public_key_pem(pem_before),
+                                 practice_ods=change.data["result"].manifest.practice_ods,
+                                 state_path=tmp_path / "state.json")
+        assert len(got.rows) == change.data["record"]["rows"] > 0
+    finally:
+        manager.lock()
