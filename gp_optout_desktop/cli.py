@@ -40,6 +40,7 @@ class CliContext:
     def __init__(self, args):
         self.args = args
         self._session = None
+        self._server_session = None  # cli_exclusion's --login: a sign-in to a server register
 
     @property
     def folder(self) -> Path:
@@ -76,6 +77,10 @@ class CliContext:
     def close(self) -> None:
         if self._session is not None and self._session.register.is_open:
             self._session.lock()
+        server = self._server_session
+        if server is not None:
+            self._server_session = None
+            server.lock()
 
     @staticmethod
     def out(text: str = "", err: bool = False) -> None:

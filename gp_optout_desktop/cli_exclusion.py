@@ -51,6 +51,7 @@ def add_commands(subparsers) -> None:
 
     p = subparsers.add_parser("export", help="write the signed exclusion file (practice manager)")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="the export folder the clinical system reads")
+    _server_options(p)
     p.add_argument("--national-list", action="store_true", help=argparse.SUPPRESS)  # refused: see national-check
     p.add_argument("--valid-days", type=int, default=7, metavar="N",
                    help=f"the consumer refuses the file after N days (default 7, at most {MAX_VALIDITY.days})")
@@ -65,6 +66,7 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=run_national_check)
 
     p = subparsers.add_parser("export-public-key", help="write the register's public key for the consuming system")
+    _server_options(p)
     p.add_argument("--out", required=True, type=Path, metavar="FILE")
     p.set_defaults(func=run_export_public_key)
 
@@ -74,6 +76,7 @@ def add_commands(subparsers) -> None:
     p.set_defaults(func=run_replace_signing_key)
 
     p = subparsers.add_parser("export-status", help="when the exclusion file was last exported and whether it is out of date")
+    _server_options(p)
     p.set_defaults(func=run_export_status)
 
     p = subparsers.add_parser("practice-optout", help="the practice-wide opt-out: on, off (GP only) or status")
@@ -97,6 +100,34 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date (YYYY-MM-DD)") from None
 
 
+def _server_options(p) -> None:
+    """On a server register (ADR 0015 addendum, signing on the server): sign in as your login."""
+    p.add_argument("--database", dest="server_database", metavar="URL",
+                   help="a server register: postgresql://HOST[:PORT]/DBNAME?sslrootcert=CA.crt (with --login)")
+    p.add_argument("--login", dest="server_login", metavar="LOGIN", help="your desk login on that server")
+    p.add_argument("--server-password-file", metavar="FILE", help="that login's password (else a prompt)")
+
+
+def _session(ctx):
+    """The register file's session, or with --login a server sign-in (locked by ctx.close)."""
+    if not getattr(ctx.args, "server_login", None):
+        return ctx.session()
+    if ctx._server_session is None:
+        from .cli_migrate import SERVER_PASSWORD_ENV
+        from .cli_server import _address, _secret
+        from .services import server_session
+        from .store.errors import ServerRefused
+
+        address = _address(ctx)
+        password = _secret(ctx.args.server_password_file, SERVER_PASSWORD_ENV,
+                           f"Server password for {ctx.args.server_login}: ", "server password")
+        try:
+            ctx._server_session = server_session.sign_in(address, ctx.args.server_login, password)
+        except ServerRefused as exc:
+            raise PermissionError(str(exc)) from None
+    return ctx._server_session
+
+
 def run_export(ctx) -> int:
     from datetime import timedelta
 
@@ -110,7 +141,7 @@ def run_export(ctx) -> int:
     if not 1 <= a.valid_days <= MAX_VALIDITY.days:
         return fail(f"--valid-days must be from 1 to {MAX_VALIDITY.days} (consumers refuse a longer validity).")
     try:
-        change = service.export(ctx.session(), a.out, valid_for=timedelta(days=a.valid_days))
+        change = service.export(_session(ctx), a.out, valid_for=timedelta(days=a.valid_days))
     except ExclusionError as exc:
         return fail(str(exc))
     print(change.summary)
@@ -136,7 +167,7 @@ def run_national_check(ctx) -> int:
 def run_export_public_key(ctx) -> int:
     from .services import exclusion as service
 
-    print(service.export_public_key(ctx.session(), ctx.args.out).summary)
+    print(service.export_public_key(_session(ctx), ctx.args.out).summary)
     return 0
 
 
@@ -154,7 +185,7 @@ def run_replace_signing_key(ctx) -> int:
 def run_export_status(ctx) -> int:
     from .services import exclusion as service
 
-    session = ctx.session()
+    session = _session(ctx)
     for text in service.export_status(session).describe(session.now()):
         print(text)
     return 0

@@ -107,3 +107,36 @@ def test_a_register_file_moved_to_the_server_keeps_its_signing_key(pg_db, demo, 
         assert len(got.rows) == change.data["record"]["rows"] > 0
     finally:
         manager.lock()
+
+
+def test_the_cli_exports_the_exclusion_file_from_the_server(pg_db, demo, tmp_path, capsys, monkeypatch):
+    """`gp-optout export --database URL --login LOGIN`: the manager's own sign-in, the signed
+    file, the public key and the status line, as for a register file."""
+    from gp_optout_desktop import cli
+    from tests.server.test_server_migrate import _cli_login
+
+    admin = practices.init(pg_db)
+    target = practices.new_practice(pg_db, admin, "Moved")
+    admin.close()
+    url, login, pw = _cli_login(pg_db, target.id, tmp_path)
+    conn, unwrap = connect.connect_user(connect.parse(url), login, "pm-server-password")
+    with conn:
+        server_migration.migrate(demo, conn, unwrap, server="test", login_prefix=pg_db.role_prefix)
+    demo.lock()
+    monkeypatch.delenv(connect.ENV, raising=False)
+    server = ["--database", url, "--login", login, "--server-password-file", str(pw)]
+    assert cli.main(["export-public-key", "--out", str(tmp_path / "key.pem"), *server]) == 0
+    assert cli.main(["export", "--out", str(tmp_path / "out"), *server]) == 0
+    text, err = capsys.readouterr()
+    assert "Exclusion file written to" in text, err
+    got = reader.read_export(tmp_path / "out", signing.load_public_key_pem((tmp_path / "key.pem").read_bytes()),
+                             practice_ods=_ods(tmp_path / "out"), state_path=tmp_path / "state.json")
+    assert len(got.rows) > 0
+    assert cli.main(["export-status", *server]) == 0
+    assert "Up to date: no change since the last export." in capsys.readouterr()[0]
+
+
+def _ods(out) -> str:
+    import json
+
+    return json.loads((reader.current_generation(out) / "manifest.json").read_text())["practice_ods"]
