@@ -142,6 +142,9 @@ def run_export(ctx) -> int:
             f"{c['audit']} audit entries (verified; entry {report.server_head_seq} is the head recorded in the export).")
     ctx.out(f"It opens as a register backup with your login ({ctx.args.login}) and this password: gp-optout restore "
             "(a register file) or gp-optout migrate-to-server --from-backup (an empty server practice).")
+    if not report.signing_key_carried:
+        ctx.out("Your login does not hold the practice's manager key, so the exclusion file's signing key is not in "
+                "this export: a register restored from it makes a new one (install its public key).", err=True)
     ctx.out(f"The export's recovery key (opens it without your password; keep it apart from the file): "
             f"{report.recovery_key}")
     return 0

@@ -35,6 +35,16 @@ def signing_key(session) -> Ed25519PrivateKey:
     return key
 
 
+def seed_if_held(session) -> bytes | None:
+    """The signing seed, when this session holds the manager key and the practice has one
+    (the practice's export carries it, so a restored register signs with the same key)."""
+    if session.manager_key is None:
+        return None
+    desk = session.desk
+    with session.read_store("export"):
+        return server_signing.signing_seed(desk.conn, session.manager_key, desk.keys.practice_ref)
+
+
 def record_export(session, record: dict, detail: str) -> None:
     with session.write("export", changes_register=False) as tx:
         server_signing.record_export(tx, record)

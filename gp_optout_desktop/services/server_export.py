@@ -27,11 +27,11 @@ from pathlib import Path
 
 from ..domain import ods as ods_mod, roles
 from ..domain.errors import ValidationError
-from ..store import atomic, from_server
+from ..store import atomic, exclusion_repo, from_server
 from ..store import register as register_store
 from ..store.errors import StoreError
 from ..store.server import export as export_store
-from . import backup as backup_service
+from . import backup as backup_service, exclusion_server
 from . import users as users_service
 from .session import Session
 
@@ -42,6 +42,7 @@ class Report:
     server_head_seq: int
     manifest: dict
     recovery_key: str  # the export's own recovery key (shown once; opens it without the password)
+    signing_key_carried: bool = False  # the exclusion file's signing key is in the export
 
 
 def _practice_details(snap: export_store.PracticeSnapshot) -> tuple[dict, str]:
@@ -54,7 +55,7 @@ def _practice_details(snap: export_store.PracticeSnapshot) -> tuple[dict, str]:
                          "exported to a register. Nothing was written.") from None
 
 
-def _fill(file: Session, snap: export_store.PracticeSnapshot, audit_key: bytes) -> None:
+def _fill(file: Session, snap: export_store.PracticeSnapshot, audit_key: bytes, seed: bytes | None) -> None:
     """The snapshot into the new register, each table under the permission its rows need
     (the file's trail attests which permission may change which table)."""
     for name, role, active, _at, _by in snap.tables["users"]:
@@ -81,6 +82,13 @@ def _fill(file: Session, snap: export_store.PracticeSnapshot, audit_key: bytes) 
             with file.write(permission) as ctx:
                 insert(ctx.conn, t[table])
                 ctx.audit(f"from_server.{table}", detail=f"rows={len(t[table])}")
+    if seed is not None:  # the same signing key: the clinical system's public key keeps verifying
+        from ..exclusion import signing
+
+        kid = signing.key_id(signing.private_key_from_bytes(seed))
+        with file.write("export", changes_register=False) as ctx:
+            exclusion_repo.store_signing_key(ctx.conn, seed, file.register.manager_key, file.register.keys.register_id)
+            ctx.audit("export.signing_key_carried", detail=f"key_id={kid}")
     if any(k in snap.meta for k in from_server.CARRIED_META):
         with file.write("settings") as ctx:
             keys = from_server.put_settings(ctx.conn, snap.meta)
@@ -131,6 +139,7 @@ def export(session, out: Path, password: str) -> Report:
     if snap.head is None:
         raise StoreError("The practice on the server has no audit trail yet: there is nothing to export.")
     practice, ods = _practice_details(snap)
+    seed = exclusion_server.seed_if_held(session)
     scratch = Path(tempfile.mkdtemp(prefix=".gp-optout-export-", dir=out.parent))
     try:
         atomic.make_private_dir(scratch)
@@ -138,7 +147,7 @@ def export(session, out: Path, password: str) -> Report:
                                               ods=ods, practice=practice, role=roles.MANAGER)
         file = Session(reg, session.user, roles.MANAGER)
         try:
-            _fill(file, snap, session.desk.keys.audit_key)
+            _fill(file, snap, session.desk.keys.audit_key, seed)
             problems = check(file, snap)
             if problems:
                 raise StoreError(f"The export does not match the server: {problems[0]} Nothing was written.")
@@ -153,4 +162,4 @@ def export(session, out: Path, password: str) -> Report:
         tx.audit("register.export", detail=json.dumps(
             {"file": out.name, "server_head": snap.head.seq, "counts": snap.counts,
              "db_sha256": manifest["db_sha256"]}, sort_keys=True, separators=(",", ":")))
-    return Report(snap.counts, snap.head.seq, manifest, recovery)
+    return Report(snap.counts, snap.head.seq, manifest, recovery, seed is not None)

@@ -17,12 +17,14 @@ from pathlib import Path
 import pytest
 
 from gp_optout_desktop import cli
-from gp_optout_desktop.services import backup as backup_service, objections, server_export, server_migration
+from gp_optout_desktop.services import backup as backup_service, exclusion, objections, server_export
+from gp_optout_desktop.services import server_migration
 from gp_optout_desktop.services.server_session import ServerSession
 from gp_optout_desktop.store import events as events_store, from_server, patients as patients_store
 from gp_optout_desktop.store import register as register_store
 from gp_optout_desktop.store.errors import RegisterCorrupt, WrongPassword
 from gp_optout_desktop.store.server import chain, export as export_store, migrate, ops
+from gp_optout_desktop.store.server import signing as server_signing
 from tests.server import practices
 from tests.server.test_server_migrate import _empty
 
@@ -36,6 +38,7 @@ def practice_a(pg_db, demo, tmp_path):
     admin = practices.init(pg_db)
     a = practices.new_practice(pg_db, admin, "Practice A")
     admin.close()
+    a.public_key = exclusion.public_key_pem(demo)  # installed on the clinical system (made now if never made)
     out = tmp_path / "demo.gpbackup"
     backup_service.backup(demo, out)
     demo.lock()
@@ -43,6 +46,8 @@ def practice_a(pg_db, demo, tmp_path):
     server_migration.migrate_backup(out, "manager", "manager-demo-pass", _conn(pg_db, a), unwrap, server="test",
                                     login_prefix=pg_db.role_prefix)
     session = ServerSession(ops.Desk.unlock(_conn(pg_db, a), unwrap, user=a.logins[0][0], role="manager"))
+    session.manager_key = server_signing.manager_key(session.desk.conn, unwrap, session.desk.keys.practice_ref,
+                                                     a.logins[0][0])
     free = session.desk.conn.execute(
         "SELECT id FROM patients WHERE id NOT IN (SELECT patient_id FROM events) ORDER BY id LIMIT 1").fetchone()[0]
     objections.record(session, free, "type1", via="post")
@@ -93,6 +98,7 @@ def test_a_server_export_restores_into_a_register_file_and_into_an_empty_server_
     out = tmp_path / "practice-a.gpbackup"
     report = server_export.export(session, out, PASSWORD)
     assert report.counts == before.counts and report.server_head_seq == before.head.seq
+    assert report.signing_key_carried
     # The export is recorded in A's own chain (the last entry), with the file's content hash.
     last = session.desk.conn.execute("SELECT action, detail FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     assert last[0] == "register.export"
@@ -118,6 +124,8 @@ def test_a_server_export_restores_into_a_register_file_and_into_an_empty_server_
                    >= before.revision
             assert {r[0] for r in conn.execute("SELECT name FROM users")} == {r[0] for r in before.tables["users"]}
         assert file.register.verify_audit().ok
+        # The exclusion file's signing key came along: the clinical system's public key still verifies.
+        assert exclusion.public_key_pem(file) == a.public_key
         # One archived server entry edited in the file: the archive check finds it.
         with file.register.transaction() as conn:
             part = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'from_server.audit.1'").fetchone()[0])
@@ -150,6 +158,11 @@ def test_a_server_export_restores_into_a_register_file_and_into_an_empty_server_
         assert _server_view(desk_b) == view
         assert chain.verify(desk_b.conn, desk_b.keys.audit_key, desk_b.practice_id).ok
         assert migrate.verify_archive(desk_b) == []
+        mkey = server_signing.manager_key(desk_b.conn, unwrap, desk_b.keys.practice_ref, b.logins[0][0])
+        from gp_optout_desktop.exclusion import signing
+
+        seed = server_signing.signing_seed(desk_b.conn, mkey, desk_b.keys.practice_ref)
+        assert signing.key_id(signing.private_key_from_bytes(seed)) == a.public_key[1]
     finally:
         desk_b.conn.close()
 
