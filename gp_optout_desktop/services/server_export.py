@@ -72,7 +72,8 @@ def _fill(file: Session, snap: export_store.PracticeSnapshot, audit_key: bytes, 
         from_server.raise_revision(ctx.conn, snap.revision)
         record = from_server.archive_chain(ctx.conn, snap.audit, audit_key, {
             "practice_ref": snap.practice_ref, "server_revision": snap.revision,
-            "server_head": {"seq": snap.head.seq, "mac": snap.head.mac}, "counts": snap.counts})
+            "server_head": {"seq": snap.head.seq, "mac": snap.head.mac}, "counts": snap.counts},
+            snap.moved_from_file)
         ctx.audit("register.from_server", detail=json.dumps(record, sort_keys=True, separators=(",", ":")))
     for permission, table, insert in (("practice_optout", "policy", from_server.insert_policy),
                                       ("edit_templates", "letter_templates", from_server.insert_templates),
@@ -136,6 +137,9 @@ def export(session, out: Path, password: str) -> Report:
     if not snap.verification.ok:
         raise StoreError("The practice's audit trail on the server does not verify, so it cannot be exported: "
                          f"{snap.verification.problem} Nothing was written.")
+    if snap.moved_problems:
+        raise StoreError("The register file's trail archived on the server when the practice moved there does not "
+                         f"re-check, so it cannot be exported: {snap.moved_problems[0]} Nothing was written.")
     if snap.head is None:
         raise StoreError("The practice on the server has no audit trail yet: there is nothing to export.")
     practice, ods = _practice_details(snap)

@@ -27,6 +27,7 @@ from .patients import surname_key
 PART_ROWS = 2000
 ARCHIVE_PREFIX = "from_server.audit."
 RECORD_KEY = "from_server"
+FILE_TRAIL_KEY = "from_server.moved_from_file"
 # The server's practice settings the file keeps (the file's own keys, heads and revision are its own).
 CARRIED_META = ("idle_lock_minutes", "coding_target_working_days")
 _AUDIT_FIELDS = audit_mod.FIELDS + ("prev", "mac")
@@ -137,13 +138,19 @@ def archive_digest(texts: list[str]) -> str:
     return digest.hexdigest()
 
 
-def archive_chain(conn, audit_rows, audit_key: bytes, record: dict) -> dict:
+def archive_chain(conn, audit_rows, audit_key: bytes, record: dict, moved_from_file: dict | None = None) -> dict:
     """Write the server chain's rows and its MAC key into meta; returns the record (head,
-    parts, digest) that the caller writes in the file's signed entry ``register.from_server``."""
+    parts, digest) that the caller writes in the file's signed entry ``register.from_server``.
+    A practice once moved from a register file carries that file's archived trail and tables
+    too (``FILE_TRAIL_KEY``), so the export holds the practice's whole history."""
     texts = _archive_text(audit_rows)
     for n, text in enumerate(texts, 1):
         conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (f"{ARCHIVE_PREFIX}{n}", text))
     full = {**record, "parts": len(texts), "digest": archive_digest(texts), "audit_key": audit_key.hex()}
+    if moved_from_file is not None:
+        text = json.dumps(moved_from_file, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (FILE_TRAIL_KEY, text))
+        full["file_trail_digest"] = archive_digest([text])
     meta_store.put(conn, RECORD_KEY, full)
     return {k: v for k, v in full.items() if k != "audit_key"}
 
@@ -179,6 +186,29 @@ def verify_archive(conn, signed_record: dict | None) -> list[str]:
     head = signed_record.get("server_head")
     if (head or {}).get("seq", 0) != seq or (head and head["mac"] != prev):
         return ["the archived server trail does not end at the head recorded when it was exported."]
+    if "file_trail_digest" in signed_record:
+        return _verify_file_trail(conn, signed_record["file_trail_digest"])
+    return []
+
+
+def _verify_file_trail(conn, digest: str) -> list[str]:
+    """The trail of the register file the practice was once moved from: unchanged since the
+    export, each entry linked to the one before, each signed entry's hash recomputed, ending at
+    the head the server's first entry named (as store/server/migrate.py verify_archive)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (FILE_TRAIL_KEY,)).fetchone()
+    if row is None or archive_digest([row[0]]) != digest:
+        return ["the archived register-file trail differs from the one recorded when it was exported."]
+    moved = json.loads(row[0])
+    prev = audit_mod.GENESIS
+    for i, e in enumerate(moved["entries"], 1):
+        if e["seq"] != i or e["prev"] != prev:
+            return [f"archived register-file entry {i} is missing or does not follow the entry before it."]
+        if e["signer"] and audit_mod.entry_hash(prev, e) != e["mac"]:
+            return [f"archived register-file entry {i} was changed after it was written."]
+        prev = e["mac"]
+    last = moved["entries"][-1] if moved["entries"] else None
+    if last is None or {"seq": last["seq"], "mac": last["mac"]} != moved["record"]["source_head"]:
+        return ["the archived register-file trail does not end at the head recorded when it was moved."]
     return []
 
 

@@ -120,6 +120,11 @@ def test_a_server_export_restores_into_a_register_file_and_into_an_empty_server_
             record = from_server.signed_record(conn)
             assert record["server_head"] == {"seq": before.head.seq, "mac": before.head.mac}
             assert from_server.verify_archive(conn, record) == []
+            # The demo file's own trail, archived on A when it moved there, came along too.
+            moved = json.loads(conn.execute("SELECT value FROM meta WHERE key = ?",
+                                            (from_server.FILE_TRAIL_KEY,)).fetchone()[0])
+            assert moved["entries"] and moved["entries"][-1]["seq"] == moved["record"]["source_head"]["seq"]
+            assert record["file_trail_digest"]  # in the file's signed entry
             assert int(json.loads(conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0])) \
                    >= before.revision
             assert {r[0] for r in conn.execute("SELECT name FROM users")} == {r[0] for r in before.tables["users"]}
@@ -129,12 +134,23 @@ def test_a_server_export_restores_into_a_register_file_and_into_an_empty_server_
         # One archived server entry edited in the file: the archive check finds it.
         with file.register.transaction() as conn:
             part = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'from_server.audit.1'").fetchone()[0])
+            original = json.loads(json.dumps(part))
             part[1][4] = "patient.view"
             conn.execute("UPDATE meta SET value = ? WHERE key = 'from_server.audit.1'",
                          (json.dumps(part, separators=(",", ":")),))
         with file.read("backup") as conn:
             assert from_server.verify_archive(conn, from_server.signed_record(conn)) == [
                 "the archived server trail differs from the one recorded when it was exported."]
+        with file.register.transaction() as conn:  # the server trail put back, the file trail edited instead
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'from_server.audit.1'",
+                         (json.dumps(original, separators=(",", ":")),))
+            moved["entries"][2]["action"] = "patient.view"
+            conn.execute("UPDATE meta SET value = ? WHERE key = ?",
+                         (json.dumps(moved, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+                          from_server.FILE_TRAIL_KEY))
+        with file.read("backup") as conn:
+            assert from_server.verify_archive(conn, from_server.signed_record(conn)) == [
+                "the archived register-file trail differs from the one recorded when it was exported."]
         # The practice can carry on in the file: a new objection is recorded there.
         with file.read("backup") as conn:
             free = conn.execute("SELECT id FROM patients WHERE id NOT IN (SELECT patient_id FROM events)"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ...domain.patient import Patient
 from .. import audit as audit_mod
-from . import chain, ops, reading
+from . import chain, migrate, ops, reading
 
 # The server's audit columns, in the register file's field order (``actor`` is the file's ``user``).
 AUDIT_COLUMNS = "seq, at, actor, role, action, patient, outcome, workstation, detail, prev, mac"
@@ -51,6 +51,10 @@ class PracticeSnapshot:
     tables: dict[str, list[tuple]]
     audit: list[tuple]  # AUDIT_COLUMNS
     counts: dict[str, int] = field(default_factory=dict)
+    # A practice moved from a register file: that file's trail and tables archived on the
+    # server (store/server/migrate.py), opened on the desk and re-checked; None otherwise.
+    moved_from_file: dict | None = None
+    moved_problems: list[str] = field(default_factory=list)
 
 
 def read_practice(desk: ops.Desk) -> PracticeSnapshot:
@@ -68,8 +72,15 @@ def read_practice(desk: ops.Desk) -> PracticeSnapshot:
             "SELECT patient_id, kind, active, since, event_id FROM current_state ORDER BY patient_id, kind")]
         tables = {t: [tuple(r) for r in conn.execute(sql)] for t, sql in _TABLES.items()}
         audit = [tuple(r) for r in conn.execute(f"SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq")]
+        moved, moved_problems = None, []
+        if migrate.FROM_KEY in meta:
+            entries, record = migrate.archived_chain(desk)
+            kept = migrate._open_json(desk, 0, meta["migrated.tables"]) if "migrated.tables" in meta else {}
+            moved = {"record": record, "entries": entries, "tables": kept}
+            moved_problems = migrate.verify_archive(desk)
     snap = PracticeSnapshot(desk.practice_id, str(ref), revision, audit_mod.Head(seq, mac) if seq else None,
                             verification, meta, patients, events, state, tables, audit)
+    snap.moved_from_file, snap.moved_problems = moved, moved_problems
     snap.counts = {"patients": len(patients), "events": len(events), "current_state": len(state),
                    "audit": len(audit), **{t: len(rows) for t, rows in tables.items()}}
     return snap
