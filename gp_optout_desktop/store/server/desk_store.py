@@ -16,12 +16,13 @@ from ...domain.events import Event
 from ...domain.practice_list import INACTIVE
 from ...domain.patient import Patient
 from ...domain.practice_policy import PolicyChange
-from .. import letters_repo
+from .. import audit, letters_repo
 from .. import patients as patients_store
 from .. import registration as registration_store
 from .. import templates_repo
 from ..errors import Conflict, NotFound
 from . import ops
+from .adapter import qmark_to_format
 
 _LETTER_COLUMNS = "id, patient_id, form_id, kind, queued_at, due, sent_at, template_version, printed_count"
 
@@ -481,16 +482,9 @@ class ServerStore:
         the desk); one no patient has any more (a number since corrected) is shown as stored."""
         if patient and patient.isdigit():
             patient = self.desk.keys.audit_ref(patient, None)
-        clauses, args = [], []
-        for clause, value in (("at >= %s", since), ("at <= %s", until), ("actor = %s", user),
-                              ("patient = %s", patient)):
-            if value:
-                clauses.append(clause)
-                args.append(value)
-        if action_prefix:
-            clauses.append("action LIKE %s ESCAPE '\\'")
-            args.append(action_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = audit.filter_clause("actor", since=since, until=until, user=user,
+                                          action_prefix=action_prefix, patient=patient)
+        where = qmark_to_format(where)
         rows = self.conn.execute(
             f"SELECT seq, at, actor, role, action, patient, outcome, workstation, detail FROM audit {where}"
             " ORDER BY seq DESC LIMIT %s", (*args, limit)).fetchall()
