@@ -21,10 +21,12 @@ BAD_LOGIN = ("On a server register a user's name is their database login: 3 to 6
 
 
 def _administrator_step(session, command: str, name: str) -> str:
+    """What the manager asks the server's administrator to do before handing the password over."""
+    if command == "add-desk":
+        return (f"Before you give {name} the temporary password, the server's administrator must run "
+                f"'gp-optout server add-desk --practice {session.desk.practice_id} --login {name}' and type "
+                "that same password.")
     return (f"Before you give {name} the temporary password, the server's administrator must run "
-            f"'gp-optout server {command} --practice {session.desk.practice_id} --login {name}' and type "
-            "that same password.") if command == "add-desk" else (
-            f"Before you give {name} the temporary password, the server's administrator must run "
             f"'gp-optout server set-desk-password --login {name}' and type that same password; until then "
             f"{name} cannot sign in.")
 
@@ -37,8 +39,9 @@ def add(session, name: str, role: str, password: str) -> ChangeSet:
     with session.write("manage_users") as ctx:
         passwords.add_user(ctx, name, role, unwrap)
         ctx.audit("user.add", detail=f"name={name} role={role}")
-    return ChangeSet(f"Added {roles.ROLE_LABELS[role].lower()} {name}. " + _administrator_step(session, "add-desk", name),
-                     ctx.revision, areas=frozenset({"users"}), data={"password": password})
+    before = _administrator_step(session, "add-desk", name)
+    return ChangeSet(f"Added {roles.ROLE_LABELS[role].lower()} {name}. {before}", ctx.revision,
+                     areas=frozenset({"users"}), data={"password": password, "before": before})
 
 
 def reset_password(session, name: str, password: str) -> ChangeSet:
@@ -49,9 +52,9 @@ def reset_password(session, name: str, password: str) -> ChangeSet:
     with session.write("manage_users") as ctx:
         passwords.reset_slot(ctx, name, unwrap)
         ctx.audit("user.reset_password", detail=f"name={name}")
-    return ChangeSet(f"{name} has a temporary password and must choose a new one at next sign-in. "
-                     + _administrator_step(session, "set-desk-password", name), ctx.revision,
-                     areas=frozenset({"users"}), data={"password": password})
+    before = _administrator_step(session, "set-desk-password", name)
+    return ChangeSet(f"{name} has a temporary password and must choose a new one at next sign-in. {before}",
+                     ctx.revision, areas=frozenset({"users"}), data={"password": password, "before": before})
 
 
 def change_own_password(session, new_password: str) -> ChangeSet:
