@@ -45,9 +45,11 @@ def login_taken(conn, login: str) -> bool:
 
 def add_user(tx: WriteTx, name: str, role: str, unwrap_key: bytes) -> None:
     """A new user's row and key slot under their temporary password (manager's desk only)."""
-    if tx.conn.execute("SELECT 1 FROM users WHERE name = %s", (name,)).fetchone():
-        raise Conflict(f"There is already a user called {name} (a user removed keeps their name in the "
-                       "audit trail): choose another name.")
+    row = tx.conn.execute("SELECT active FROM users WHERE name = %s", (name,)).fetchone()
+    if row is not None:
+        raise Conflict(f"There is already a user called {name}." if row[0] else
+                       f"{name} was a user of this register and keeps that name in its audit trail: "
+                       "choose another name.")
     if login_taken(tx.conn, name):
         raise Conflict(f"A login named {name} already exists on this server (logins are shared by every "
                        "practice on it): choose another name.")
