@@ -24,13 +24,31 @@ from ..domain import roles
 from ..domain.errors import ValidationError
 from ..domain.uk_time import uk_date
 from ..problem_log import log_problem
-from ..store.errors import ServerUnreachable, StoreError, WrongPassword
+from ..store.errors import KeyDamaged, ServerUnreachable, StoreError, WrongPassword
 from ..store.server import chain, connect, ops, reading, signin
 from ..store.server.desk_store import ServerStore
 from .on_server import NotOnServer, not_yet
 from .session import Locked, table_in_force, utc_now
 
 log = logging.getLogger(__name__)
+
+
+class LoginAgain:
+    """Opens another connection as the desk's login (the searches', the live watcher's, a
+    reconnection): holds the derived login password, never the typed one. Changed in place
+    when the user changes their password, so a watcher holding it reconnects with the new one."""
+
+    def __init__(self, address: connect.ServerAddress, login: str, login_password: str):
+        self.address, self.login, self._password = address, login, login_password
+
+    def changed(self, login_password: str) -> None:
+        self._password = login_password
+
+    def __call__(self):
+        return connect.connect(self.address, self.login, self._password)
+
+    def __repr__(self) -> str:  # never print the derived password
+        return f"LoginAgain({self.login!r})"
 
 
 @dataclass
@@ -46,6 +64,7 @@ class ServerSession:
     # Opens another connection as this desk's login (sign_in sets it; the live watcher's, which
     # reconnects with it): holds the derived login password, never the typed one; dropped at lock.
     reconnect: Callable[[], object] | None = field(default=None, repr=False)
+    kdf: dict | None = field(default=None, repr=False)  # sign_in's Argon2id parameters (None: the default)
     _connect_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
@@ -165,6 +184,17 @@ class ServerSession:
     def practice(self) -> dict:
         return self.register
 
+    def derive(self, login: str, password: str) -> tuple[bytes, str]:
+        """(key-slot unwrap key, login password) for ``login`` on this database from one
+        Argon2id run, as sign_in derives them (the salt is the database and login names)."""
+        salt_address = connect.ServerAddress((("dbname", self.desk.conn.info.dbname),))
+        return connect.derive_login(salt_address, login, password, self.kdf)
+
+    def login_changed(self, login_password: str) -> None:
+        """After this user's own password change: later connections use the new login."""
+        if isinstance(self.reconnect, LoginAgain):
+            self.reconnect.changed(login_password)
+
     def _connect_again(self):
         """A connection lost (the server restarted, the network dropped): a new one as the same
         login once the server answers again, else the desk's one sentence. Nothing is retried:
@@ -181,6 +211,12 @@ class ServerSession:
         audit key (on the desk only), the head kept in the practice row its last entry."""
         self._check_open()
         return chain.verify(self.desk.conn, self.desk.keys.audit_key, self.desk.practice_id)
+
+
+_RESET_NOT_SET = (
+    "{user}'s password was reset by a practice manager: sign in with the temporary password they gave you. "
+    "If that is refused, the server's administrator has not yet set it on your login "
+    "(gp-optout server set-desk-password). Nothing was changed.")
 
 
 def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: dict | None = None,
@@ -205,7 +241,12 @@ def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: di
             raise WrongPassword(f"{user} is not a user of this practice's register on the server. Nothing was "
                                 "changed. Ask your practice manager to add you.")
         role = who.role if who.active and who.role in roles.ROLES else None
-        desk = ops.Desk.unlock(conn, unwrap, user=user, role=role or "")
+        try:
+            desk = ops.Desk.unlock(conn, unwrap, user=user, role=role or "")
+        except KeyDamaged:
+            if who.must_change:  # the login still has the old password; the slot has the new one
+                raise WrongPassword(_RESET_NOT_SET.format(user=user)) from None
+            raise
         with desk.write(changes_register=False) as tx:
             if role is None:
                 tx.audit("login", outcome="denied", detail="no longer a user" if who.role else "not a user")
@@ -214,10 +255,11 @@ def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: di
         if role is None:
             raise WrongPassword(f"{user} is not, or no longer, a user of this practice's register. Nothing was "
                                 "changed. Ask your practice manager.")
-        searches = connect.connect(address, user, login_password)
+        again = LoginAgain(address, user, login_password)
+        searches = again()
         searches.autocommit = True
         return ServerSession(desk, clock=clock, search_desk=ops.Desk(searches, desk.keys, desk.practice_id, user, role),
-                             reconnect=lambda: connect.connect(address, user, login_password))
+                             reconnect=again, kdf=kdf, must_change_password=who.must_change)
     except BaseException:
         conn.close()
         raise

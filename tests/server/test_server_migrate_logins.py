@@ -99,6 +99,8 @@ def test_every_migrated_user_signs_in_with_their_login_and_finds_their_role_and_
         session = server_session.sign_in(server, printed[name][0], password)
         try:
             assert (session.user, session.role) == (printed[name][0], role)
+            # Everyone but the migrating manager signed in with a temporary password: change it now.
+            assert session.must_change_password is (name != "manager")
             ids = patients_service.find_ids(session, nhs)
             assert len(ids) == 1
             with session.read_store("search") as store:
@@ -108,6 +110,15 @@ def test_every_migrated_user_signs_in_with_their_login_and_finds_their_role_and_
     # Someone else's temporary password does not open a login.
     with pytest.raises(WrongPassword):
         server_session.sign_in(server, printed["gp"][0], printed["reception"][1])
+    # Changed at sign-in, the temporary password stops working (login and key slot together).
+    session = server_session.sign_in(server, printed["reception"][0], printed["reception"][1])
+    users_service.change_own_password(session, "reception-own-password")
+    session.lock()
+    with pytest.raises(WrongPassword):
+        server_session.sign_in(server, printed["reception"][0], printed["reception"][1])
+    session = server_session.sign_in(server, printed["reception"][0], "reception-own-password")
+    assert session.must_change_password is False
+    session.lock()
 
     # The move's audit entry says how the new names map to the file's; the archived file trail
     # (verified, not rewritten) still names users by their file names.

@@ -170,14 +170,17 @@ def import_snapshot(desk: ops.Desk, snap: Snapshot, *, logins: dict[str, str],
         cur = conn.cursor()
         cur.executemany("INSERT INTO meta(key, value) VALUES (%s, %s)",
                         [(k, json.dumps(v, ensure_ascii=False)) for k, v in snap.meta.items()])
+        # The migrating manager's row first: once a practice has an active manager, only a
+        # manager's login may add users rows (server schema V5).
+        users = sorted(snap.tables["users"], key=lambda u: logins[u[0]] != desk.user)
         cur.executemany("INSERT INTO users(name, role, active, created_at, created_by) VALUES (%s,%s,%s,%s,%s)",
-                        [(logins[n], r, bool(a), _ts(at), by) for n, r, a, at, by in snap.tables["users"]])
+                        [(logins[n], r, bool(a), _ts(at), by) for n, r, a, at, by in users])
         tx.audit("migrate.users", detail=f"users={len(snap.tables['users'])}")
         # Old entries (archived trail, recorded_by columns) name users by their file names.
         tx.audit("migrate.logins", detail=json.dumps({"file_name_to_login": logins}, sort_keys=True,
                                                      separators=(",", ":")))
-        for slot in key_slots:
-            ops.put_key_slot(tx, *slot)
+        for slot in key_slots:  # everyone's but the migrating manager's under a temporary password
+            ops.put_key_slot(tx, *slot, must_change=slot[0] != desk.user)
         pid_map: dict[int, int] = {}
         for n, p in enumerate(snap.patients, 1):
             pid_map[p.patient_id] = ops.add_patient(tx, p)

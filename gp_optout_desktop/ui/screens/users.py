@@ -43,9 +43,11 @@ class TemporaryPasswordPanel(QGroupBox):
         layout.addWidget(self.done)
         self.hide()
 
-    def show_password(self, name: str, password: str) -> None:
+    def show_password(self, name: str, password: str, before: str = "") -> None:
+        """``before``: what must happen first (on a server, the administrator's step)."""
         self.message.setText(
-            f"Give this temporary password to {name} in person. They must choose their own the next time they "
+            (before + "\n\n" if before else "")
+            + f"Give this temporary password to {name} in person. They must choose their own the next time they "
             "unlock. It is shown only now and is not kept."
         )
         self.password.setText(password)
@@ -186,7 +188,7 @@ class UsersScreen(Screen):
 
         def done(changes):
             self.new_name.clear()
-            self.password_panel.show_password(name, changes.data["password"])
+            self.password_panel.show_password(name, changes.data["password"], _administrator_step(changes))
             self._publish_without_password(changes)
 
         self.call(lambda s: users_service.add(s, name, role), done, working=f"Adding {name}…", publish=False)
@@ -205,7 +207,7 @@ class UsersScreen(Screen):
             return
         self.password_panel.forget()
         def done(changes):
-            self.password_panel.show_password(name, changes.data["password"])
+            self.password_panel.show_password(name, changes.data["password"], _administrator_step(changes))
             self._publish_without_password(changes)
 
         self.call(lambda s: users_service.reset_password(s, name), done, publish=False)
@@ -223,6 +225,12 @@ class UsersScreen(Screen):
             "What they recorded stays, with their name, in the audit trail.", yes="Remove"):
             return
         self.call(lambda s: users_service.remove(s, name))
+
+
+def _administrator_step(changes) -> str:
+    """On a server register, the administrator's step before the password is given
+    (services/server_users.py); on the register file there is none."""
+    return changes.data.get("before", "")
 
 
 def create(session_provider, bus) -> UsersScreen:

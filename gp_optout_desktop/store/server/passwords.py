@@ -1,0 +1,71 @@
+"""Users' passwords on the server (ADR 0015 addendum "passwords on the server"): the rows a
+manager's desk writes to add a user or reset a password, and the one transaction in which a
+desk changes its own password.
+
+A password opens two things made from one Argon2id run (keyfile.derive_server_secrets): the
+user's login (the server keeps only a SCRAM verifier, computed here by libpq) and their key
+slot (the practice data key wrapped on the desk). Both change in ONE transaction when a user
+changes their own: PostgreSQL's ALTER ROLE is transactional, so a crash or a lost server
+before the commit leaves the old password opening both, and after it the new one; never one
+of each. Another login's password is the administrator's to set (``gp-optout server
+set-desk-password``): no role a desk can reach may change it (server schema V5).
+"""
+
+from __future__ import annotations
+
+from ..errors import Conflict, NotFound
+from . import schema
+from .crypto import wrap_data_key
+from .ops import WriteTx
+
+
+def _wrapped(tx: WriteTx, user: str, unwrap_key: bytes) -> bytes:
+    desk = tx.desk
+    if desk.data_key is None:
+        raise AssertionError("a desk that wraps key slots holds the practice data key")
+    return wrap_data_key(unwrap_key, desk.data_key, desk.keys.practice_ref, user)
+
+
+def change_own(tx: WriteTx, unwrap_key: bytes, login_password: str) -> None:
+    """This desk's user: their key slot re-wrapped under the new password (no longer
+    temporary) and their login's password, in the caller's transaction."""
+    user = tx.desk.user
+    changed = tx.conn.execute("UPDATE key_slots SET slot = %s, must_change = false WHERE name = %s",
+                              (_wrapped(tx, user, unwrap_key), user)).rowcount
+    if changed != 1:
+        raise NotFound(f"There is no key slot for {user} on the server; nothing was changed.")
+    schema.set_login_password(tx.conn.cursor(), user, login_password)
+
+
+def login_taken(conn, login: str) -> bool:
+    """Logins are cluster-wide: one of this name may belong to another practice, or be the
+    administrator's own. pg_roles is readable by every role and names no password."""
+    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone() is not None
+
+
+def add_user(tx: WriteTx, name: str, role: str, unwrap_key: bytes) -> None:
+    """A new user's row and key slot under their temporary password (manager's desk only)."""
+    row = tx.conn.execute("SELECT active FROM users WHERE name = %s", (name,)).fetchone()
+    if row is not None:
+        raise Conflict(f"There is already a user called {name}." if row[0] else
+                       f"{name} was a user of this register and keeps that name in its audit trail: "
+                       "choose another name.")
+    if login_taken(tx.conn, name):
+        raise Conflict(f"A login named {name} already exists on this server (logins are shared by every "
+                       "practice on it): choose another name.")
+    tx.conn.execute("INSERT INTO users(name, role, active, created_at, created_by) VALUES (%s, %s, true, now(), %s)",
+                    (name, role, tx.desk.user))
+    tx.conn.execute("INSERT INTO key_slots(name, slot, must_change) VALUES (%s, %s, true)",
+                    (name, _wrapped(tx, name, unwrap_key)))
+
+
+def reset_slot(tx: WriteTx, name: str, unwrap_key: bytes) -> str:
+    """An active user's key slot re-wrapped under a temporary password; returns their role."""
+    row = tx.conn.execute("SELECT role FROM users WHERE name = %s AND active", (name,)).fetchone()
+    if row is None:
+        raise NotFound(f"There is no user called {name}.")
+    changed = tx.conn.execute("UPDATE key_slots SET slot = %s, must_change = true WHERE name = %s",
+                              (_wrapped(tx, name, unwrap_key), name)).rowcount
+    if changed != 1:
+        raise NotFound(f"{name} has no key slot on the server; nothing was changed.")
+    return row[0]
