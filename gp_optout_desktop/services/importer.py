@@ -10,15 +10,13 @@ when they were first made. The latest event still decides each patient's status.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..domain.events import IMPORTED, Event
 from ..domain.import_rows import ImportRefused, ImportRow, Problem, read_rows
-from ..store import events as events_store, patients as patients_store
 from ..store.errors import NotFound
 from .changes import ChangeSet
-from .patients import audit_ref
 from .session import Session
 
 
@@ -71,14 +69,14 @@ def read_csv_file(path: Path) -> str:
 def check(session: Session, text: str) -> ImportPlan:
     """What importing ``text`` would do, with nothing written (the dry run)."""
     rows = read_rows(text, session.codes, session.today())
-    with session.read("import_objections") as conn:
-        return _plan(conn, rows, write=None)
+    with session.read_store("import_objections") as register:
+        return _plan(register, rows, write=None)
 
 
 def import_objections(session: Session, text: str) -> ChangeSet:
     rows = read_rows(text, session.codes, session.today())
     with session.write("import_objections") as ctx:
-        plan = _plan(ctx.conn, rows, write=ctx)
+        plan = _plan(ctx.store, rows, write=(ctx, session))
         ctx.audit("import.objections", detail=f"rows={plan.rows} patients_new={plan.patients_new} "
                                               f"events_new={plan.events_new} events_known={plan.events_known} "
                                               f"case_folded={len(plan.case_folded_rows)}")
@@ -87,8 +85,9 @@ def import_objections(session: Session, text: str) -> ChangeSet:
     return ChangeSet(summary, ctx.revision, areas=frozenset({"patients", "export"}), data={"plan": plan})
 
 
-def _plan(conn, rows: list[ImportRow], write) -> ImportPlan:
-    """Match, de-duplicate and (when ``write`` is the transaction's context) write."""
+def _plan(register, rows: list[ImportRow], write) -> ImportPlan:
+    """Match, de-duplicate and (when ``write`` is the transaction's (context, session)) write, through
+    either engine's store (store/backend.py RegisterStore)."""
     by_nhs: dict[str, list[ImportRow]] = {}
     for row in rows:
         by_nhs.setdefault(row.patient.nhs_number, []).append(row)
@@ -101,14 +100,14 @@ def _plan(conn, rows: list[ImportRow], write) -> ImportPlan:
             problems.append(Problem(clash.row, f"the same NHS number as row {first.row} with another date of birth"))
             continue
         try:
-            existing = patients_store.by_nhs(conn, nhs)
+            existing = register.by_nhs(nhs)
         except NotFound:
             existing = None
         if existing is not None and existing.dob != first.patient.dob:
             problems.append(Problem(first.row, "the register has this NHS number with another date of birth: "
                                                "check which is right before importing"))
             continue
-        history = events_store.history(conn, existing.patient_id) if existing else []
+        history = register.history(existing.patient_id) if existing else []
         seen = {(e.kind, e.action, e.effective) for e in history}
         fresh = []
         for row in sorted(group, key=lambda r: (r.effective, r.row)):
@@ -124,7 +123,7 @@ def _plan(conn, rows: list[ImportRow], write) -> ImportPlan:
         else:
             known_patients += 1
         if write is not None and not problems:
-            _write(conn, write, existing, first, fresh)
+            _write(register, write, existing, first, fresh)
     if problems:
         raise ImportRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be imported, so "
                             "nothing was imported. Correct the file and try again.",
@@ -133,22 +132,24 @@ def _plan(conn, rows: list[ImportRow], write) -> ImportPlan:
     return ImportPlan(len(rows), new_patients, known_patients, new_events, known_events, folded)
 
 
-def _write(conn, ctx, existing, first: ImportRow, fresh: list[ImportRow]) -> None:
-    session = ctx.session
+def _write(register, write, existing, first: ImportRow, fresh: list[ImportRow]) -> None:
+    ctx, session = write  # the write's context (either engine) and its session
     if existing is None:
-        patient_id = patients_store.insert(conn, first.patient, by=session.user, at=session.now())
-        ctx.audit("patient.create", audit_ref(first.patient), detail=f"import row={first.row}")
+        patient_id = register.insert_patient(first.patient, by=session.user, at=session.now())
+        existing = replace(first.patient, patient_id=patient_id)
+        ctx.audit("patient.create", register.audit_ref(existing), detail=f"import row={first.row}")
     else:
         patient_id = existing.patient_id
     if not fresh:
         return
+    ref = register.audit_ref(existing)
     for row in fresh:
         # received = the clinical system's date the code was added (Event.added_on for imports), never today.
         event = Event(kind=row.kind, action=row.action, effective=row.effective, received=row.added,
                       via=IMPORTED, recorded_by=session.user, recorded_at=session.now())
-        event_id = events_store.insert(conn, patient_id, event, events_store.next_form_id(conn))
-        events_store.mark_coded(conn, event_id, by=session.user, at=session.now())
+        event_id = register.insert_event(patient_id, event, register.next_form_id())
+        register.mark_coded(event_id, by=session.user, at=session.now())
         # It came from the clinical system's own export: the code is there, so it is confirmed.
-        events_store.mark_confirmed(conn, event_id, by="import", at=session.now())
-        ctx.audit(f"{row.kind}.{row.action}", audit_ref(first.patient), detail=f"import row={row.row}")
-    events_store.refresh_current_state(conn, patient_id)
+        register.mark_confirmed(event_id, by="import", at=session.now())
+        ctx.audit(f"{row.kind}.{row.action}", ref, detail=f"import row={row.row}")
+    register.refresh_current_state(patient_id)
