@@ -22,6 +22,7 @@ from ..domain.patient import Patient
 from ..domain.practice_policy import PolicyChange
 from . import audit as audit_store, codes_repo, users as users_store, events as events_store, letters_repo, meta, patients as patients_store, \
     policy as policy_store, registration as registration_store, templates_repo
+from .errors import NotFound
 from . import coding as coding_store, exclusion_repo as exclusion_store, overview as overview_store, \
     settings as settings_store
 
@@ -113,6 +114,11 @@ class RegisterStore(Protocol):
     def list_practice_removals(self, policy_id: int, effective: date, queued_at: datetime,
                                unlisted: bool = False) -> int: ...
     def cancel_unsent(self, kind: str) -> int: ...
+    # the CSV import (services/importer.py): NHS number -> Patient for those in the register;
+    # items (existing Patient or None, Patient, [Event], history) -> (patient id, [event id])
+    def patients_by_numbers(self, numbers: list[str]) -> dict[str, Patient]: ...
+    def histories(self, patient_ids: list[int]) -> dict[int, list[Event]]: ...
+    def import_coded(self, items: list[tuple], *, by: str, at: datetime) -> list[tuple[int, list[int]]]: ...
     # the exclusion file's snapshot (services/exclusion.py): rows as store/exclusion_repo.py gives them
     def revision(self) -> int: ...
     def audit_head(self) -> tuple[int, str] | None: ...
@@ -360,6 +366,36 @@ class FileStore:
 
     def cancel_unsent(self, kind):
         return letters_repo.cancel_unsent(self.conn, kind)
+
+    # the CSV import (services/importer.py)
+    def patients_by_numbers(self, numbers):
+        found = {}
+        for nhs in numbers:
+            try:
+                found[nhs] = patients_store.by_nhs(self.conn, nhs)
+            except NotFound:
+                pass
+        return found
+
+    def histories(self, patient_ids):
+        return {pid: events_store.history(self.conn, pid) for pid in patient_ids}
+
+    def import_coded(self, items, *, by, at):
+        """One patient at a time, by the store's own functions (the file's import was always
+        this quick: one local transaction, no round trips)."""
+        out = []
+        for existing, patient, fresh, _history in items:
+            pid = existing.patient_id if existing else patients_store.insert(self.conn, patient, by=by, at=at)
+            made = []
+            for event in fresh:
+                event_id = events_store.insert(self.conn, pid, event, events_store.next_form_id(self.conn))
+                events_store.mark_coded(self.conn, event_id, by=by, at=at)
+                events_store.mark_confirmed(self.conn, event_id, by="import", at=at)
+                made.append(event_id)
+            if fresh:
+                events_store.refresh_current_state(self.conn, pid)
+            out.append((pid, made))
+        return out
 
     def revision(self):
         return meta.revision(self.conn)

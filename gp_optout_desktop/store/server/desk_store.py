@@ -23,6 +23,7 @@ from .. import templates_repo
 from ..errors import Conflict, NotFound
 from . import ops
 from .coding_rows import CodingRows
+from .import_rows import ImportRows
 
 _LETTER_COLUMNS = "id, patient_id, form_id, kind, queued_at, due, sent_at, template_version, printed_count"
 
@@ -43,8 +44,9 @@ def _sent_at(on: date | None) -> datetime | None:
     return datetime.combine(on, time(), tzinfo=timezone.utc) if on else None
 
 
-class ServerStore(CodingRows):
-    """Coding's rows (practice-wide codes, confirmations, reconciliation runs): coding_rows.py."""
+class ServerStore(CodingRows, ImportRows):
+    """Coding's rows (practice-wide codes, confirmations, reconciliation runs): coding_rows.py;
+    the CSV import's bulk path: import_rows.py."""
 
     def __init__(self, desk: ops.Desk, tx: ops.WriteTx | None = None, *, announce: bool = True):
         self.desk, self.tx = desk, tx
