@@ -23,6 +23,8 @@ from .. import templates_repo
 from ..errors import Conflict, NotFound
 from . import ops
 from .adapter import qmark_to_format
+from .coding_rows import CodingRows
+from .import_rows import ImportRows
 
 _LETTER_COLUMNS = "id, patient_id, form_id, kind, queued_at, due, sent_at, template_version, printed_count"
 
@@ -43,7 +45,10 @@ def _sent_at(on: date | None) -> datetime | None:
     return datetime.combine(on, time(), tzinfo=timezone.utc) if on else None
 
 
-class ServerStore:
+class ServerStore(CodingRows, ImportRows):
+    """Coding's rows (practice-wide codes, confirmations, reconciliation runs): coding_rows.py;
+    the CSV import's bulk path: import_rows.py."""
+
     def __init__(self, desk: ops.Desk, tx: ops.WriteTx | None = None, *, announce: bool = True):
         self.desk, self.tx = desk, tx
         self.conn = desk.conn
@@ -395,14 +400,6 @@ class ServerStore:
             f"SELECT count(*) FROM events e WHERE e.kind IN ('type1', 'type2') AND NOT {self._CONFIRMED.format(e='e')}"
             f" AND {self._STILL_HERE.format(e='e')}", (sorted(INACTIVE),)).fetchone()[0]
 
-    def _practice_wide_used(self) -> bool:
-        return self.conn.execute("SELECT EXISTS (SELECT 1 FROM policy)").fetchone()[0]
-
-    def practice_task_count(self, on: bool) -> int | None:
-        """The server keeps no practice-wide code rows yet (a migration archives the file's):
-        0 while the practice-wide opt-out was never used, else not known (None)."""
-        return None if self._practice_wide_used() else 0
-
     def unconfirmed_events(self) -> list[tuple]:
         """store/coding.py unconfirmed_events: (event id, patient id, kind, action, effective,
         recorded_at, coded_by, nhs, title, forenames, surname, dob), oldest recorded first, of
@@ -419,17 +416,6 @@ class ServerStore:
             out.append((event_id, pid, kind, action, effective.isoformat(), _iso(recorded_at), coded_by,
                         p.nhs_number, p.title, p.forenames, p.surname, p.dob.isoformat()))
         return out
-
-    def practice_latest(self) -> list[tuple] | None:
-        """No practice-wide code rows on the server: none while the opt-out was never used."""
-        return None if self._practice_wide_used() else []
-
-    def practice_newcomers(self) -> list[tuple] | None:
-        return None if self._practice_wide_used() else []
-
-    def last_reconciliation(self) -> dict | None:
-        """No reconciliation runs on the server yet (a migration archives the file's)."""
-        return None
 
     def revision(self) -> int:
         return self.desk.revision()

@@ -299,6 +299,10 @@ CREATE POLICY managers_only ON key_slots AS RESTRICTIVE FOR DELETE USING (app_is
 """
 
 
+from . import schema_coding  # noqa: E402  (V6: practice-wide code rows, reconciliation runs)
+
+DESK_GRANTS.update(schema_coding.GRANTS)
+
 # Index i holds the SQL that takes the server's schema from version i to i + 1.
 MIGRATIONS: list = [lambda: V1 + _v1_tail(), _v2_changes, _v3_letters_cancelled, _v4_managers_manage_users]
 
@@ -310,6 +314,7 @@ def _v5_passwords() -> str:  # its own module (store/server/passwords_schema.py)
 
 
 MIGRATIONS.append(_v5_passwords)
+MIGRATIONS.append(lambda: schema_coding.sql(_PRACTICE, OWNER, DESK))  # V6
 LATEST = len(MIGRATIONS)
 
 _VERSION_TABLE = """
