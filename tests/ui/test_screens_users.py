@@ -132,3 +132,21 @@ def test_users_screen_hidden_from_and_refused_to_other_roles(manager):
         users_service.add(manager, "sneaky", roles.MANAGER, password="long-enough-pass")
     with pytest.raises(PermissionError):
         users_service.list_users(manager)
+
+
+def test_a_new_recovery_key_is_shown_once_and_unlocks_as_the_manager(qtbot, screen, manager, register_dir):
+    dialogs.set_next_answer("Cancel")
+    screen.recovery_button.click()
+    wait_idle(qtbot, screen)
+    assert not screen.password_panel.isVisibleTo(screen)
+    dialogs.set_next_answer("Make a new recovery key")
+    screen.recovery_button.click()
+    wait_idle(qtbot, screen)
+    recovery = screen.password_panel.password.text()
+    assert screen.password_panel.title() == "Recovery key" and len(recovery) == 64, screen.status.text()
+    assert recovery not in repr(screen.bus.seen[-1])
+    other = session_service.unlock_with_recovery(register_dir, "pm", recovery)
+    assert other.must_change_password and other.role == roles.MANAGER
+    other.register.close()
+    screen.password_panel.done.click()
+    assert screen.password_panel.title() == "Temporary password"
