@@ -145,8 +145,10 @@ def run_add_practice(ctx) -> int:
     return 0
 
 
-@_refusing
-def run_add_desk(ctx) -> int:
+def _desk_login(ctx, change) -> tuple:
+    """The administrator's connection, then the desk's password (a prompt or file) turned into
+    its derived login password: the server stores a SCRAM verifier of that, never the typed
+    password. Returns (address, what ``change(conn, login_password)`` returned)."""
     from .store.server import connect, schema
 
     address, conn = _admin(ctx)
@@ -154,25 +156,24 @@ def run_add_desk(ctx) -> int:
         schema.check_version(conn)
         password = _secret(ctx.args.desk_password_file, None, f"Password for desk login {ctx.args.login}: ",
                            "desk password")
-        # The server stores a SCRAM verifier of the derived login, never the typed password.
         _unwrap, login_password = connect.derive_login(address, ctx.args.login, password)
-        schema.add_desk_login(conn, ctx.args.practice, ctx.args.login, login_password)
+        return address, change(conn, login_password)
+
+
+@_refusing
+def run_add_desk(ctx) -> int:
+    from .store.server import schema
+
+    address, _ = _desk_login(ctx, lambda conn, pw: schema.add_desk_login(conn, ctx.args.practice, ctx.args.login, pw))
     ctx.out(f"Added desk login {ctx.args.login} for practice {ctx.args.practice} on {address.describe()}.")
     return 0
 
 
 @_refusing
 def run_set_desk_password(ctx) -> int:
-    from .store.server import connect, schema
+    from .store.server import schema
 
-    address, conn = _admin(ctx)
-    with conn:
-        schema.check_version(conn)
-        password = _secret(ctx.args.desk_password_file, None, f"Temporary password for desk login {ctx.args.login}: ",
-                           "desk password")
-        # As add-desk: a SCRAM verifier of the derived login, never the typed password.
-        _unwrap, login_password = connect.derive_login(address, ctx.args.login, password)
-        practice_id = schema.set_desk_password(conn, ctx.args.login, login_password)
+    address, practice_id = _desk_login(ctx, lambda conn, pw: schema.set_desk_password(conn, ctx.args.login, pw))
     ctx.out(f"Set the password of desk login {ctx.args.login} (practice {practice_id}) on {address.describe()}. "
             "Its user signs in with that temporary password and must then choose their own.")
     return 0

@@ -25,7 +25,7 @@ from ..domain.errors import ValidationError
 from ..domain.uk_time import uk_date
 from ..problem_log import log_problem
 from ..store.errors import KeyDamaged, ServerUnreachable, StoreError, WrongPassword
-from ..store.server import chain, connect, ops, reading, signin
+from ..store.server import chain, connect, ops, passwords, reading, signin
 from ..store.server.desk_store import ServerStore
 from .on_server import NotOnServer, not_yet
 from .session import Locked, table_in_force, utc_now
@@ -220,14 +220,19 @@ _RESET_NOT_SET = (
 
 
 def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: dict | None = None,
-            clock: Callable[[], datetime] = utc_now) -> ServerSession:
+            clock: Callable[[], datetime] = utc_now, recovery_key: str | None = None) -> ServerSession:
     """Sign in at a desk on a server register: the user and their role come from the server.
 
     A wrong password and an unknown login are one sentence (the server tells them apart to
     nobody) and write nothing: without a sign-in there is no connection, and without the
     user's key slot no key to chain an audit entry with (the server's own log records the
     failed sign-in). A login whose key slot opens but who is not, or no longer, a user of
-    the practice's register is refused and the refusal is audited in the practice's chain."""
+    the practice's register is refused and the refusal is audited in the practice's chain.
+
+    ``recovery_key``: a practice manager whose password is lost. The administrator has given
+    their login a new password (``gp-optout server set-desk-password``), typed here; the
+    practice key comes from the recovery slot instead of theirs, and they must choose their
+    own password before anything else (their slot and login then change together)."""
     user = (user or "").strip()
     if not user:
         raise ValidationError("Enter your user name.", "user")
@@ -241,25 +246,37 @@ def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: di
             raise WrongPassword(f"{user} is not a user of this practice's register on the server. Nothing was "
                                 "changed. Ask your practice manager to add you.")
         role = who.role if who.active and who.role in roles.ROLES else None
-        try:
-            desk = ops.Desk.unlock(conn, unwrap, user=user, role=role or "")
-        except KeyDamaged:
-            if who.must_change:  # the login still has the old password; the slot has the new one
-                raise WrongPassword(_RESET_NOT_SET.format(user=user)) from None
-            raise
+        if recovery_key is not None:  # a manager's lost password: their own slot no longer opens
+            desk = ops.Desk.open(conn, passwords.open_recovery(conn, recovery_key), user=user, role=role or "")
+        else:
+            try:
+                desk = ops.Desk.unlock(conn, unwrap, user=user, role=role or "")
+            except KeyDamaged:
+                if who.must_change:  # the login still has the old password; the slot has the new one
+                    raise WrongPassword(_RESET_NOT_SET.format(user=user)) from None
+                raise
+        how = "password" if recovery_key is None else "recovery key"
+        refused = None
+        if role is None:
+            refused = f"{user} is not, or no longer, a user of this practice's register. Nothing was changed. " \
+                      "Ask your practice manager."
+        elif recovery_key is not None and role != roles.MANAGER:
+            refused = "The recovery key may only be used by a practice manager. Nothing was changed."
         with desk.write(changes_register=False) as tx:
             if role is None:
                 tx.audit("login", outcome="denied", detail="no longer a user" if who.role else "not a user")
+            elif refused:
+                tx.audit("login", outcome="denied", detail=f"{how}: not a practice manager")
             else:
-                tx.audit("login", detail="password")
-        if role is None:
-            raise WrongPassword(f"{user} is not, or no longer, a user of this practice's register. Nothing was "
-                                "changed. Ask your practice manager.")
+                tx.audit("login", detail=how)
+        if refused:
+            raise WrongPassword(refused)
         again = LoginAgain(address, user, login_password)
         searches = again()
         searches.autocommit = True
         return ServerSession(desk, clock=clock, search_desk=ops.Desk(searches, desk.keys, desk.practice_id, user, role),
-                             reconnect=again, kdf=kdf, must_change_password=who.must_change)
+                             reconnect=again, kdf=kdf,
+                             must_change_password=who.must_change or recovery_key is not None)
     except BaseException:
         conn.close()
         raise

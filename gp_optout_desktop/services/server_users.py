@@ -67,3 +67,12 @@ def change_own_password(session, new_password: str) -> ChangeSet:
     session.login_changed(login_password)
     session.must_change_password = False
     return ChangeSet("Password changed.", ctx.revision, areas=frozenset({"users"}))
+
+
+def new_recovery_key(session, recovery: str) -> ChangeSet:
+    """The practice's recovery slot on the server under a new recovery key (shown once)."""
+    with session.write("rekey", changes_register=False) as ctx:
+        ctx.audit("register.recovery_key")
+        passwords.put_recovery(ctx, recovery)
+    return ChangeSet("A new recovery key was made; the old one no longer works. Print it and keep it locked away.",
+                     ctx.revision, areas=frozenset({"users"}), data={"recovery_key": recovery})

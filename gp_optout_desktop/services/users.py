@@ -249,6 +249,8 @@ def new_recovery_key(session: Session) -> ChangeSet:
     key (docs/adr/0006)."""
     from ..store import keyfile
 
+    if not _on_file(session):  # the practice key in a recovery slot on the server (no manager key there)
+        return _server_users().new_recovery_key(session, keyfile.new_recovery_key())
     session.require("rekey")
     manager_key = _manager_key(session)
     reg = session.register

@@ -10,6 +10,7 @@ import json
 import os
 import re
 
+import psycopg
 import pytest
 
 from gp_optout_desktop import cli
@@ -164,3 +165,25 @@ def test_a_missing_invalid_or_clashing_login_is_refused_with_nothing_written(pg_
     with demo.register.reading() as c:
         assert retired.moved(c) is None
     conn.close()
+
+
+def test_a_second_manager_can_run_the_move(pg_db, demo, register_dir, target):
+    """The migrating manager's users row goes in first: once a practice has an active manager
+    only a manager's login may add users rows (server schema V5), and the file's first manager
+    is not the one moving it here."""
+    from gp_optout_desktop.services import session as session_service
+
+    users_service.add(demo, "deputy", roles.MANAGER, "deputy-own-password")
+    demo.lock()
+    deputy = session_service.unlock(register_dir, "deputy", "deputy-own-password")
+    try:
+        login, password = target.logins[0]
+        report = server_migration.migrate(deputy, practices.connect(pg_db, login, password), os.urandom(32),
+                                          server="test", login_prefix=pg_db.role_prefix)
+    finally:
+        deputy.lock()
+    assert report.logins["deputy"] == login and set(report.passwords) == {
+        pg_db.role_prefix + n for n in ("manager", "reception", "gp")}
+    with psycopg.connect(pg_db.admin_conninfo) as admin:
+        slots = dict(admin.execute("SELECT name, must_change FROM key_slots WHERE practice_id = %s", (target.id,)))
+    assert slots == {login: False, **{pg_db.role_prefix + n: True for n in ("manager", "reception", "gp")}}

@@ -250,3 +250,72 @@ def test_a_migrated_style_slot_under_a_temporary_password_must_be_changed(regist
     users.change_own_password(session, "rita-password-2")
     session.lock()
     assert sign_in(address(pg_db), login, "rita-password-2").must_change_password is False
+
+
+# -- the recovery key on the server ------------------------------------------------------------
+def test_a_manager_who_lost_their_password_signs_in_with_the_recovery_key(register, pg_db, admin_cli):
+    pm = register.add_user("pm", "pm-password-1", roles.MANAGER)
+    rita = register.add_user("rita", "rita-password-1", roles.RECEPTIONIST)
+    manager = sign_in(address(pg_db), pm, "pm-password-1")
+    first = users.new_recovery_key(manager).data["recovery_key"]
+    change = users.new_recovery_key(manager)  # a second one: the first stops working
+    recovery = change.data["recovery_key"]
+    assert change.summary.startswith("A new recovery key was made; the old one no longer works.")
+    assert [r[3] for r in register.audit()[-2:]] == ["register.recovery_key"] * 2
+    manager.lock()
+    receptionist = sign_in(address(pg_db), rita, "rita-password-1")
+    with pytest.raises(PermissionDenied):
+        users.new_recovery_key(receptionist)
+    receptionist.lock()
+    assert register.audit()[-2][3:5] == ("denied.rekey", "denied")
+
+    # The manager forgets their password; the administrator gives the login a new one.
+    code, _out, err = admin_cli("set-desk-password", "--login", pm, desk_password="pm-at-the-admin-1")
+    assert (code, err) == (0, "")
+    before = register.audit()
+    for wrong in (first, "ABCD-" * 12 + "ABCD"):
+        with pytest.raises(WrongPassword, match="^The recovery key is wrong"):
+            sign_in(address(pg_db), pm, "pm-at-the-admin-1", recovery_key=wrong)
+    assert register.audit() == before  # no key opened: nothing to chain an entry with
+    session = sign_in(address(pg_db), pm, "pm-at-the-admin-1", recovery_key=recovery.lower().replace("-", " "))
+    assert (session.role, session.must_change_password) == (roles.MANAGER, True)
+    assert session.desk.keys == register.desk.keys
+    assert register.audit()[-1][1:] == (pm, roles.MANAGER, "login", "ok", "recovery key")
+    users.change_own_password(session, "pm-password-2")
+    session.lock()
+    assert not signs_in(pg_db, pm, "pm-at-the-admin-1") and not signs_in(pg_db, pm, "pm-password-1")
+    again = sign_in(address(pg_db), pm, "pm-password-2")
+    assert again.must_change_password is False and again.desk.keys == register.desk.keys
+    again.lock()
+
+    # A receptionist holding the recovery key is refused, and that is audited.
+    with pytest.raises(WrongPassword, match="^The recovery key may only be used by a practice manager"):
+        sign_in(address(pg_db), rita, "rita-password-1", recovery_key=recovery)
+    assert register.audit()[-1][1:] == (rita, roles.RECEPTIONIST, "login", "denied",
+                                        "recovery key: not a practice manager")
+
+
+def test_a_practice_without_a_recovery_key_says_so(register, pg_db):
+    pm = register.add_user("pm", "pm-password-1", roles.MANAGER)
+    with pytest.raises(WrongPassword, match="^This practice has no recovery key on the server yet"):
+        sign_in(address(pg_db), pm, "pm-password-1", recovery_key="ABCD-" * 12 + "ABCD")
+
+
+def test_a_receptionists_own_sql_cannot_replace_the_recovery_slot(register, pg_db):
+    pm = register.add_user("pm", "pm-password-1", roles.MANAGER)
+    rita = register.add_user("rita", "rita-password-1", roles.RECEPTIONIST)
+    manager = sign_in(address(pg_db), pm, "pm-password-1")
+    recovery = users.new_recovery_key(manager).data["recovery_key"]
+    manager.lock()
+    kept = slot(register, passwords.RECOVERY_SLOT)
+    session = sign_in(address(pg_db), rita, "rita-password-1")
+    conn = session.desk.conn
+    assert conn.execute("UPDATE key_slots SET slot = %s WHERE name = %s",
+                        (slot(register, rita)[0], passwords.RECOVERY_SLOT)).rowcount == 0
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with conn.transaction():
+            conn.execute("DELETE FROM key_slots WHERE name = %s", (passwords.RECOVERY_SLOT,))
+            conn.execute("INSERT INTO key_slots(name, slot) VALUES (%s, %s)", (passwords.RECOVERY_SLOT, b"x"))
+    session.lock()
+    assert slot(register, passwords.RECOVERY_SLOT) == kept
+    assert passwords.open_recovery(register.desk.conn, recovery) == register.practice.data_key

@@ -46,13 +46,15 @@ def _passwords_changed(pg_db) -> dict:
     added = users.add(manager, reg.login("nina"), roles.GP).data["password"]
     reset = users.reset_password(manager, rita).data["password"]
     users.change_own_password(manager, "Pm-Changed-Password-Wv9")
+    recovery = users.new_recovery_key(manager).data["recovery_key"]
     manager.lock()
     schema.add_desk_login(reg.admin, reg.practice.id, reg.login("nina"),
                           connect.derive_login(where, reg.login("nina"), added)[1])
     schema.set_desk_password(reg.admin, rita, connect.derive_login(where, rita, reset)[1])
     sign_in(where, rita, reset).lock()
+    sign_in(where, pm, "Pm-Changed-Password-Wv9", recovery_key=recovery).lock()
     reg.close()
-    out = {}
+    out = {"recovery key": recovery, "recovery key as typed": recovery.replace("-", "")}
     for login, password in ((pm, "Pm-Typed-Password-Zq7"), (pm, "Pm-Changed-Password-Wv9"),
                             (rita, "Rita-Typed-Password-Kx3"), (rita, reset), (reg.login("nina"), added)):
         unwrap, login_password = connect.derive_login(where, login, password)

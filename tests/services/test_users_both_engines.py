@@ -112,6 +112,19 @@ def users_work(p: Practice) -> list:
     return [_short(p, s) for s in seen]
 
 
+def _on_each(engines: list, work) -> tuple[list, list]:
+    """``work`` on each engine: what it observed, and the audit entries it left (numbered from
+    its start, names without the server's prefix)."""
+    results, trails = [], []
+    for p in engines:
+        since = p.backend.audit_rows()[-1][0]
+        results.append(work(p))
+        trails.append([(seq - since, p.short(user), role, action, outcome, p.short(detail))
+                       for seq, user, role, action, _patient, outcome, detail in p.backend.audit_rows()
+                       if seq > since])
+    return results, trails
+
+
 def _short(p: Practice, value):
     if isinstance(value, str):
         return p.short(value)
@@ -125,14 +138,7 @@ def test_the_same_user_management_gives_the_same_results_on_both_engines(registe
     engines = [file_practice(register_dir)]
     try:
         engines.append(server_practice(pg_db))
-        results, trails = [], []
-        for p in engines:
-            since = p.backend.audit_rows()[-1][0]
-            results.append(users_work(p))
-            trails.append([(seq - since, p.short(user), role, action, outcome, p.short(detail))
-                           for seq, user, role, action, _patient, outcome, detail in p.backend.audit_rows()
-                           if seq > since])
-        file_seen, server_seen = results
+        (file_seen, server_seen), trails = _on_each(engines, users_work)
         assert len(file_seen) == len(server_seen) == 14
         for i, (a, b) in enumerate(zip(file_seen, server_seen)):
             assert a == b, f"step {i}"
@@ -174,14 +180,7 @@ def test_adding_resetting_and_changing_passwords_give_the_same_results_on_both_e
     engines = [file_practice(register_dir)]
     try:
         engines.append(server_practice(pg_db))
-        results, trails = [], []
-        for p in engines:
-            since = p.backend.audit_rows()[-1][0]
-            results.append(password_work(p))
-            trails.append([(seq - since, p.short(user), role, action, outcome, p.short(detail))
-                           for seq, user, role, action, _patient, outcome, detail in p.backend.audit_rows()
-                           if seq > since])
-        file_seen, server_seen = results
+        (file_seen, server_seen), trails = _on_each(engines, password_work)
         for i, (a, b) in enumerate(zip(file_seen, server_seen)):
             assert a == b, f"step {i}"
         assert len(file_seen) == len(server_seen) == 10

@@ -15,7 +15,7 @@ from gp_optout_desktop.store.server import connect, schema
 from gp_optout_desktop.ui import dialogs
 from tests.server import accounts
 from tests.ui.helpers import wait_idle
-from tests.ui.test_server_screens import _screen, _signed_in
+from tests.ui.test_server_screens import _screen, _signed_in, _window
 
 pytestmark = pytest.mark.server
 
@@ -40,17 +40,16 @@ def _administrator_gives(server, pg_db, login: str, password: str, *, new: bool)
 
 def _first_sign_in(qtbot, settings, pg_db, login: str, temporary: str, own: str):
     """Sign in with a temporary password: the change page comes first, then the desk."""
-    from gp_optout_desktop.ui.main_window import MainWindow
-
-    window = MainWindow(None, settings, server=accounts.address(pg_db))
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
+    window = _window(qtbot, settings, pg_db)
     window.unlock.user.setText(login)
     window.unlock.password.setText(temporary)
     window.unlock.submit()
     qtbot.waitUntil(lambda: window.unlock.pages.currentIndex() == 1, timeout=30000)
     assert window.session is None and "temporary password" in window.unlock.change_note.text()
+    return _chooses_own(qtbot, window, own)
+
+
+def _chooses_own(qtbot, window, own: str):
     window.unlock.new_password.setText(own)
     window.unlock.new_password2.setText(own)
     window.unlock.submit_new_password()
@@ -121,3 +120,41 @@ def test_a_manager_resets_changes_a_role_and_removes_on_the_screen(qtbot, settin
     window.session.lock()
     with pytest.raises(WrongPassword, match="not a user"):
         server_session.sign_in(accounts.address(pg_db), rita, "rita-own-password-2")
+
+
+def test_a_lost_manager_password_comes_back_with_the_recovery_key_made_on_the_screen(qtbot, settings, pg_db,
+                                                                                       server):
+    window = _signed_in(qtbot, settings, pg_db, server.mo, "mo-password-1")
+    screen = _screen(qtbot, window, "Users")
+    dialogs.set_next_answer("Make a new recovery key")
+    screen.recovery_button.click()
+    wait_idle(qtbot, screen)
+    recovery = screen.password_panel.password.text()
+    assert screen.password_panel.title() == "Recovery key" and len(recovery) == 64, screen.status.text()
+    assert server.audit()[-1][3:5] == ("register.recovery_key", "ok")
+    window.session.lock()
+
+    # Mo forgets the password; the administrator gives the login a new one.
+    _administrator_gives(server, pg_db, server.mo, "mo-from-the-admin-1", new=False)
+    window = _window(qtbot, settings, pg_db)
+    form = window.unlock
+    assert form.recovery_toggle.isVisible() and not form.recovery_key.isVisible()
+    form.recovery_toggle.click()
+    assert form.recovery_key.isVisible()
+    form.user.setText(server.mo)
+    form.password.setText("mo-from-the-admin-1")
+    form.submit()
+    assert form.error.text() == "Enter the practice's recovery key." and window.session is None
+    form.recovery_key.setText("WXYZ-" * 12 + "WXYZ")
+    form.submit()
+    qtbot.waitUntil(lambda: "recovery key is wrong" in form.error.text(), timeout=30000)
+    form.recovery_key.setText(recovery)
+    form.submit()
+    qtbot.waitUntil(lambda: form.pages.currentIndex() == 1, timeout=30000)
+    assert form.change_note.text().startswith("You unlocked with the recovery key.")
+    assert _chooses_own(qtbot, window, "mo-own-password-2").session.role == roles.MANAGER
+    window.session.lock()
+    for old in ("mo-password-1", "mo-from-the-admin-1"):
+        with pytest.raises(WrongPassword):
+            server_session.sign_in(accounts.address(pg_db), server.mo, old)
+    server_session.sign_in(accounts.address(pg_db), server.mo, "mo-own-password-2").lock()

@@ -69,3 +69,45 @@ def reset_slot(tx: WriteTx, name: str, unwrap_key: bytes) -> str:
     if changed != 1:
         raise NotFound(f"{name} has no key slot on the server; nothing was changed.")
     return row[0]
+
+
+# -- the practice's recovery key ---------------------------------------------------------------
+# Its slot is a row of key_slots that no login can be named ('*' never starts a login): the
+# data key wrapped under a key derived from the recovery key (itself 260 random bits, so HKDF,
+# as in the register file). Every desk login of the practice may read it; only the recovery
+# key opens it. Written by a manager's login only (server schema V5).
+RECOVERY_SLOT = "*recovery"
+RECOVERY_LABEL = b"gp-optout server v1 recovery key"
+
+
+def _recovery_key(recovery_key: str, practice_ref: str) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from ..keyfile import normalise_recovery
+
+    return HKDF(hashes.SHA256(), 32, practice_ref.encode("utf-8"), RECOVERY_LABEL).derive(
+        normalise_recovery(recovery_key).encode("ascii"))
+
+
+def put_recovery(tx: WriteTx, recovery_key: str) -> None:
+    """Replace the practice's recovery slot: the old recovery key stops working."""
+    unwrap = _recovery_key(recovery_key, tx.desk.keys.practice_ref)
+    tx.conn.execute("INSERT INTO key_slots(name, slot) VALUES (%s, %s) ON CONFLICT (practice_id, name)"
+                    " DO UPDATE SET slot = excluded.slot", (RECOVERY_SLOT, _wrapped(tx, RECOVERY_SLOT, unwrap)))
+
+
+def open_recovery(conn, recovery_key: str) -> bytes:
+    """The practice data key from its recovery slot (on the desk), or WrongPassword."""
+    from ..errors import KeyDamaged, WrongPassword
+    from .crypto import unwrap_data_key
+
+    row = conn.execute("SELECT p.ref, s.slot FROM practices p LEFT JOIN key_slots s"
+                       " ON s.practice_id = p.id AND s.name = %s", (RECOVERY_SLOT,)).fetchone()
+    if row is None or row[1] is None:
+        raise WrongPassword("This practice has no recovery key on the server yet (a practice manager makes one "
+                            "on the Users screen). Nothing was changed.")
+    try:
+        return unwrap_data_key(_recovery_key(recovery_key, str(row[0])), row[1], str(row[0]), RECOVERY_SLOT)
+    except KeyDamaged:
+        raise WrongPassword("The recovery key is wrong. Nothing was changed.") from None
