@@ -585,3 +585,38 @@ def test_when_no_process_can_be_started_the_password_is_checked_in_the_app_under
     assert keyfile.ARGON2_GATE.finished == ran + 1
     assert "A process for the password check could not be started; running it in the app instead (OSError [EMFILE]" \
         in caplog.text
+
+
+def test_every_character_of_a_recovery_key_is_random():
+    """The recovery key is printed as 52 base32 characters, 260 bits (its docstring, the
+    recovery sheet): each of the 52, the last too, takes any of the 32 values. Over 64 keys a
+    position that carried fewer bits would show 2 to 16 values; a random one shows 20 or more
+    (fewer than 12 has a chance below 1e-9)."""
+    keys = [keyfile.normalise_recovery(keyfile.new_recovery_key()) for _ in range(64)]
+    assert {len(k) for k in keys} == {52}
+    for position in range(52):
+        assert len({k[position] for k in keys}) >= 12, position
+
+
+def test_the_derivation_timing_measures_the_parameters_it_is_given_or_the_defaults():
+    """kdf_seconds is what benchmarks/bench_keys.py compares old and new parameters with: it
+    derives with the parameters given (so ones out of bounds are refused, not timed as the
+    defaults), and with none given, with the defaults."""
+    with pytest.raises(StoreError, match="kdf.m_kib is 1000000000, outside 8..1048576"):
+        keyfile.kdf_seconds({"alg": "argon2id", "t": 1, "m_kib": 10**9, "p": 1})
+    assert 0 < keyfile.kdf_seconds() < 60
+
+
+def test_a_backup_holds_the_key_file_exactly_as_it_is_on_disk(manager, tmp_path):
+    """The key file is saved in the one layout a backup writes it in (sorted keys, one-space
+    indent), so a restore puts back the very file that was there, byte for byte."""
+    import zipfile
+
+    from gp_optout_desktop.services import users
+    from gp_optout_desktop.store import backup as store_backup, database
+
+    users.add(manager, "desk", "receptionist", "desk-password")
+    reg = manager.register
+    store_backup.write(reg.reading, reg.data_key, reg.keys, tmp_path / "b.gpob", reg.audit.head)
+    with zipfile.ZipFile(tmp_path / "b.gpob") as zf:
+        assert zf.read(database.KEYS_NAME) == reg.keys.path.read_bytes()
