@@ -4,6 +4,7 @@ IT supplier or the federation's DBA), never for a desk user:
     gp-optout server init --database URL [--admin-user NAME] [--admin-password-file FILE]
     gp-optout server add-practice --database URL --name NAME
     gp-optout server add-desk --database URL --practice ID --login NAME [--desk-password-file FILE]
+    gp-optout server set-desk-password --database URL --login NAME [--desk-password-file FILE]
 
 URL is ``postgresql://HOST[:PORT]/DBNAME?sslrootcert=/path/ca.crt`` (or GP_OPTOUT_DATABASE); the
 administrator connects like a desk does (store/server/connect.py): TLS verify-full against the
@@ -56,6 +57,14 @@ def add_commands(subparsers) -> None:
     q.add_argument("--desk-password-file", metavar="FILE",
                    help="the desk's password (else a prompt); only a login derived from it reaches the server")
     q.set_defaults(func=run_add_desk)
+
+    q = ssub.add_parser("set-desk-password", help="give a desk login the temporary password its practice manager "
+                        "made when resetting that user's password")
+    common(q)
+    q.add_argument("--login", required=True, help="the desk login (the user's name on the server)")
+    q.add_argument("--desk-password-file", metavar="FILE",
+                   help="the temporary password (else a prompt); only a login derived from it reaches the server")
+    q.set_defaults(func=run_set_desk_password)
 
 
 def _address(ctx):
@@ -136,8 +145,10 @@ def run_add_practice(ctx) -> int:
     return 0
 
 
-@_refusing
-def run_add_desk(ctx) -> int:
+def _desk_login(ctx, change) -> tuple:
+    """The administrator's connection, then the desk's password (a prompt or file) turned into
+    its derived login password: the server stores a SCRAM verifier of that, never the typed
+    password. Returns (address, what ``change(conn, login_password)`` returned)."""
     from .store.server import connect, schema
 
     address, conn = _admin(ctx)
@@ -145,8 +156,24 @@ def run_add_desk(ctx) -> int:
         schema.check_version(conn)
         password = _secret(ctx.args.desk_password_file, None, f"Password for desk login {ctx.args.login}: ",
                            "desk password")
-        # The server stores a SCRAM verifier of the derived login, never the typed password.
         _unwrap, login_password = connect.derive_login(address, ctx.args.login, password)
-        schema.add_desk_login(conn, ctx.args.practice, ctx.args.login, login_password)
+        return address, change(conn, login_password)
+
+
+@_refusing
+def run_add_desk(ctx) -> int:
+    from .store.server import schema
+
+    address, _ = _desk_login(ctx, lambda conn, pw: schema.add_desk_login(conn, ctx.args.practice, ctx.args.login, pw))
     ctx.out(f"Added desk login {ctx.args.login} for practice {ctx.args.practice} on {address.describe()}.")
+    return 0
+
+
+@_refusing
+def run_set_desk_password(ctx) -> int:
+    from .store.server import schema
+
+    address, practice_id = _desk_login(ctx, lambda conn, pw: schema.set_desk_password(conn, ctx.args.login, pw))
+    ctx.out(f"Set the password of desk login {ctx.args.login} (practice {practice_id}) on {address.describe()}. "
+            "Its user signs in with that temporary password and must then choose their own.")
     return 0

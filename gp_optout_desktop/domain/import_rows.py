@@ -47,7 +47,7 @@ MAX_ROWS = 2_000_000
 
 @dataclass(frozen=True)
 class ImportRow:
-    row: int  # the file's line number for the row (the header is line 1)
+    row: int  # the row's number in the file as a spreadsheet shows it: its CSV record (the header is row 1)
     patient: Patient
     kind: str
     action: str
@@ -150,7 +150,7 @@ class LateType2(ValidationError):
 def read_rows(text: str, codes: CodeTable, today: date, delimiter: str = ",",
               late_type2: list[int] | None = None) -> list[ImportRow]:
     """Every row checked; raises ImportRefused listing every problem if any row is bad.
-    With ``late_type2`` (a list), a late Type 2 row is set aside there by line number instead
+    With ``late_type2`` (a list), a late Type 2 row is set aside there by row number instead
     of being a problem: reconciliation reports it, an import refuses it."""
     text = text.lstrip("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -163,9 +163,12 @@ def read_rows(text: str, codes: CodeTable, today: date, delimiter: str = ",",
     cols = _columns(header)
     rows: list[ImportRow] = []
     problems: list[Problem] = []
+    # Rows are counted as CSV records, not lines: a quoted cell may hold a line break (an
+    # address), and the user finds the row by the number a spreadsheet gives it.
+    line = 1  # the header
     try:
         for values in reader:
-            line = reader.line_num
+            line += 1
             if not any(v.strip() for v in values):
                 continue  # blank lines, e.g. a trailing one
             if len(rows) + len(problems) >= MAX_ROWS:
@@ -180,7 +183,7 @@ def read_rows(text: str, codes: CodeTable, today: date, delimiter: str = ",",
             except ValidationError as exc:
                 problems.append(Problem(line, str(exc)))
     except csv.Error as exc:
-        problems.append(Problem(reader.line_num, f"not readable as CSV ({exc})"))
+        problems.append(Problem(line + 1, f"not readable as CSV ({exc})"))  # the record it could not read
     if problems:
         raise ImportRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be imported, so nothing "
                             "was imported. Correct the file and try again.", tuple(problems))

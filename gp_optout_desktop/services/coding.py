@@ -23,7 +23,6 @@ from ..domain import practice_policy
 from ..domain.practice_policy import PolicyChange
 from ..store import atomic, coding as store, policy as policy_store, settings as settings_store
 from .changes import ChangeSet
-from .on_server import NotOnServer, not_yet
 from .session import Session, WriteContext
 
 CSV_COLUMNS = (
@@ -73,7 +72,11 @@ def target_days(session: Session) -> int:
 
 
 def _target(conn) -> int:
-    stored = settings_store.coding_target_working_days(conn)
+    return target_of(settings_store.coding_target_working_days(conn))
+
+
+def target_of(stored: int | None) -> int:
+    """The coding target in working days: the practice's saved one, else the default."""
     return rules.DEFAULT_TARGET_WORKING_DAYS if stored is None else stored
 
 
@@ -100,9 +103,6 @@ def build(register, codes: CodeTable, today: date) -> Worklist:
     stored = register.coding_target()
     target = rules.DEFAULT_TARGET_WORKING_DAYS if stored is None else stored
     latest = register.practice_latest()
-    if latest is None:
-        raise NotOnServer(not_yet("the coding worklist of a practice that has used the practice-wide opt-out "
-                                  "(its practice-wide codes are not kept on the server)"))
     individual: list[rules.WorkItem] = []
     iso = date.fromisoformat
     code_of = {(c.objection, c.action): c for c in codes.codes}
@@ -201,15 +201,14 @@ def _on(history: list[PolicyChange], today: date) -> PolicyChange | None:
     return practice_policy.current_policy(history, as_of=today) if practice_policy.is_on(history, today) else None
 
 
-def on_policy_change(ctx: WriteContext, state: str, policy_id: int, effective: date) -> int:
-    """In the same transaction as the policy change: list the practice-wide adds (on) or removals
-    (off). Returns how many were listed; audited with the count."""
-    now: datetime = ctx.session.now()
+def on_policy_change(ctx: WriteContext, state: str, policy_id: int, effective: date, now: datetime) -> int:
+    """In the same transaction as the policy change (either engine's write): list the
+    practice-wide adds (on) or removals (off). Returns how many were listed; audited with the count."""
     if state == "on":
-        n = store.list_practice_adds(ctx.conn, policy_id, effective, now)
+        n = ctx.store.list_practice_adds(policy_id, effective, now)
     else:
         # It was on until now (policy.check_change refuses "off" twice), so the unlisted were asked too.
-        n = store.list_practice_removals(ctx.conn, policy_id, effective, now, unlisted=True)
+        n = ctx.store.list_practice_removals(policy_id, effective, now, unlisted=True)
     ctx.audit(f"coding.practice_wide.{'add' if state == 'on' else 'remove'}", detail=f"policy={policy_id} rows={n}")
     return n
 
@@ -223,10 +222,11 @@ class PracticeWideSummary:
 
 
 def practice_wide_summary(session: Session) -> PracticeWideSummary:
-    with session.read("view_coding") as conn:
-        rows = store.practice_latest(conn, with_patient=False)
-        newcomers = len(store.practice_newcomers(conn, with_patient=False)) if practice_wide_on(
-            conn, session.today()) else 0
+    """On either engine (store/backend.py)."""
+    with session.read_store("view_coding") as register:
+        rows = register.practice_latest(with_patient=False)
+        newcomers = len(register.practice_newcomers(with_patient=False)) if _on(
+            register.policy_history(), session.today()) else 0
     add, remove, in_place, spared = newcomers, 0, 0, 0
     for _id, _pid, op, _eff, _q, confirmed, opted_in, objects in rows:
         if objects and op == rules.ADD:

@@ -26,7 +26,6 @@ from ..exclusion.fsutil import replace_file_atomically
 from ..exclusion.writer import DEFAULT_VALIDITY, write_export
 from ..letters.model import PRACTICE_WIDE_NOTICE
 from ..store import exclusion_repo as repo
-from ..store import letters_repo
 from ..store import meta
 from ..store import policy as policy_store
 from . import coding, exclusion_server, objections, patients
@@ -326,16 +325,17 @@ def set_practice_optout(session: Session, state: str, reason: str, effective: da
     """GP only; the caller has shown policy.NHSE_POSITION and had it confirmed. Individual
     objections are separate events and are never touched by this setting."""
     effective = effective or session.today()
-    with session.write("practice_optout") as ctx:
-        history = policy_store.history(ctx.conn)
+    with session.write("practice_optout") as ctx:  # either engine (store/backend.py)
+        store = ctx.store
+        history = store.policy_history()
         policy.check_change(state, reason, effective, session.today(), history)
         change = policy.PolicyChange(state=state, effective=effective, reason=reason.strip(),
                                      recorded_by=session.user, recorded_at=session.now())
-        policy_id = policy_store.insert(ctx.conn, change)
+        policy_id = store.insert_policy(change)
         # National extractions read the code in each record, not this setting: list the codes.
-        listed = coding.on_policy_change(ctx, state, policy_id, effective)
+        listed = coding.on_policy_change(ctx, state, policy_id, effective, change.recorded_at)
         # A notice still waiting would tell patients about an opt-out that has been lifted.
-        cancelled = letters_repo.cancel_unsent(ctx.conn, PRACTICE_WIDE_NOTICE) if state == policy.OFF else 0
+        cancelled = store.cancel_unsent(PRACTICE_WIDE_NOTICE) if state == policy.OFF else 0
         ctx.audit(f"practice_optout.{state}", detail=f"policy={policy_id} effective={effective.isoformat()}"
                                                     + (f" notices_cancelled={cancelled}" if cancelled else ""))
     summary = (f"Practice-wide opt-out turned {state} from {effective.isoformat()}. "

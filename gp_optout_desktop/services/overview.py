@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from ..domain import codes, coding as rules
 from ..domain.events import CONFIRMED, INCLUDE, MARKED, PENDING
 from ..domain.practice_policy import PolicyChange, current_policy
-from .on_server import NotOnServer, not_yet
 from .reconcile import LastRun, summarise_run
 from .session import Session
 
@@ -106,9 +105,6 @@ def overview(session: Session) -> Overview:
         reconciled = summarise_run(store.last_reconciliation(),
                                    rules.DEFAULT_TARGET_WORKING_DAYS if target is None else target, today)
         practice_tasks = store.practice_task_count(policy is not None and policy.state == "on")
-        if practice_tasks is None:
-            raise NotOnServer(not_yet("the overview of a practice that has used the practice-wide opt-out "
-                                      "(its coding tasks are not kept on the server)"))
         coding_pending = store.unconfirmed_count() + practice_tasks
     return Overview(
         patients=patients,

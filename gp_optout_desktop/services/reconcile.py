@@ -32,11 +32,13 @@ from ..domain.reconciliation import (AGREE, CATEGORY_WORDS, DIFFER, NOT_CODED, N
                                      compare, identity_problems)
 from ..domain.nhs_number import display as nhs_display
 from .. import child_task
-from ..store import atomic, coding as store, meta, readers
+from ..store import atomic, coding as store, readers
+from ..store.backend import FileStore
 from . import importer
-from .coding import _target, practice_wide_on
+from .coding import _on, _target, target_of
 from .changes import ChangeSet
-from .session import Session
+from .on_server import on_server
+from .session import Session, table_in_force
 
 ENCODINGS = {"utf-8": "UTF-8", "cp1252": "Windows-1252"}
 REPORT_COLUMNS = ("category", "meaning", "reason", "nhs_number", "surname", "forenames", "date_of_birth", "type",
@@ -161,18 +163,19 @@ def read_export(path: Path, encoding: str | None = None) -> tuple[str, str]:
 
 # ---- the register's side ------------------------------------------------------------------
 
-def _register_pairs(conn, today: date) -> dict[tuple[int, str], RegisterPair]:
-    """The register's side of every patient and objection type with something to compare."""
+def _register_pairs(register, today: date) -> dict[tuple[int, str], RegisterPair]:
+    """The register's side of every patient and objection type with something to compare, from
+    either engine's store (store/backend.py RegisterStore)."""
     pairs: dict[tuple[int, str], RegisterPair] = {}
-    for patient_id, event_id, kind, action, _eff, recorded_at, confirmed in store.coded_events(conn):
+    for patient_id, event_id, kind, action, _eff, recorded_at, confirmed in register.coded_events():
         pair = pairs.get((patient_id, kind))
         if pair is None:
             pair = pairs[(patient_id, kind)] = RegisterPair(patient_id, kind)
         pair.events.append((event_id, action, bool(confirmed), rules.uk_day(recorded_at)))
-    for patient_id, kind, active in store.current_objections(conn):
+    for patient_id, kind, active in register.current_objections():
         if (patient_id, kind) in pairs:
             pairs[(patient_id, kind)].active = bool(active)
-    for row_id, patient_id, op, _eff, queued_at, confirmed, opted_in, objects in store.practice_latest(conn, False):
+    for row_id, patient_id, op, _eff, queued_at, confirmed, opted_in, objects in register.practice_latest(False):
         pw = rules.practice_wide(op, bool(confirmed), bool(opted_in), bool(objects))
         if pw.expect is None:
             continue
@@ -180,9 +183,9 @@ def _register_pairs(conn, today: date) -> dict[tuple[int, str], RegisterPair]:
         if pair is None:
             pair = pairs[(patient_id, TYPE1)] = RegisterPair(patient_id, TYPE1)
         pair.pw, pair.pw_row = pw, (row_id, op, bool(confirmed), rules.uk_day(queued_at))
-    if practice_wide_on(conn, today) is not None:
+    if _on(register.policy_history(), today) is not None:
         # Patients with no practice-wide row while it is on are asked for the add (coding.build).
-        for patient_id, created_at in store.practice_newcomers(conn, with_patient=False):
+        for patient_id, created_at in register.practice_newcomers(with_patient=False):
             pair = pairs.get((patient_id, TYPE1))
             if pair is None:
                 pair = pairs[(patient_id, TYPE1)] = RegisterPair(patient_id, TYPE1)
@@ -216,13 +219,23 @@ def _plan(db_path: Path, data_key: bytes, path: Path, encoding: str | None, toda
     reader = readers.Reader(db_path, data_key)
     try:
         with reader.snapshot() as conn:
-            return _compare_snapshot(conn, path, text, used, delimiter, today)
+            return _compare_snapshot(FileStore(conn), text, used, delimiter, today)
     finally:
         reader.close()
 
 
-def _compare_snapshot(conn, path: Path, text: str, used: str, delimiter: str, today: date) -> _Plan:
-    codes = Session.codes_on(conn)
+def _plan_on_server(session, path: Path, encoding: str | None, today: date) -> _Plan:
+    """_plan on a server register: the comparison in one read-only snapshot on the desk's
+    searches' connection (ServerSession.apart_store), never inside the window's write; the
+    identities are decrypted on this desk (the server holds ciphertext)."""
+    text, used = read_export(path, encoding)
+    delimiter = sniff_delimiter(text)
+    with session.apart_store("reconcile") as register:
+        return _compare_snapshot(register, text, used, delimiter, today)
+
+
+def _compare_snapshot(register, text: str, used: str, delimiter: str, today: date) -> _Plan:
+    codes = table_in_force(register.saved_code_table())
     late: list[int] = []  # a clinical system may well hold late Type 2 codes: reported, not a refusal
     try:
         rows = read_rows(text, codes, today, delimiter, late_type2=late)
@@ -242,15 +255,15 @@ def _compare_snapshot(conn, path: Path, text: str, used: str, delimiter: str, to
         notes.append(f"{len(folded):,} row{'s' if len(folded) != 1 else ''} ({shown}) matched a code only by "
                      "ignoring letter case (CTV3 codes differ by case; the withdrawn codes' case is unconfirmed): "
                      "check the code in the clinical system.")
-    revision = meta.revision(conn)
-    by_nhs = store.patients_by_nhs(conn)
+    revision = register.revision()
+    by_nhs = register.patients_by_nhs()
     problems = identity_problems(rows, by_nhs)
     if problems:
         raise ReconcileRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be reconciled, "
                                "so nothing was changed. Correct the file or the register and try again.",
                                tuple(problems))
-    pairs = _register_pairs(conn, today)
-    found = compare(rows, pairs, by_nhs, lambda ids: store.patient_rows(conn, ids), store.inactive_patients(conn))
+    pairs = _register_pairs(register, today)
+    found = compare(rows, pairs, by_nhs, register.patient_rows, register.inactive_patients())
     if found.left_practice:
         notes.append(f"{found.left_practice:,} objection{'s' if found.left_practice != 1 else ''} of patients who "
                      "have left the practice, died or been merged are not in the export; they are not counted "
@@ -274,10 +287,13 @@ def reconcile(session: Session, path: Path, encoding: str | None = None) -> Resu
     session.require("reconcile")
     if encoding is not None and encoding not in ENCODINGS:
         raise ReconcileRefused(f"Unknown encoding '{encoding}': use utf-8 or cp1252 (Windows-1252).")
-    reg = session.register
     for _attempt in range(ATTEMPTS):
-        plan = child_task.run(_plan, reg.db.path, reg.data_key, path, encoding, session.today(),
-                              what="the reconciliation's comparison")
+        if on_server(session):
+            plan = _plan_on_server(session, path, encoding, session.today())
+        else:
+            reg = session.register
+            plan = child_task.run(_plan, reg.db.path, reg.data_key, path, encoding, session.today(),
+                                  what="the reconciliation's comparison")
         result = _record(session, path, plan)
         if result is not None:
             return result
@@ -303,24 +319,25 @@ def _write(session: Session, path: Path, plan: _Plan) -> Result:
     found, late = plan.found, plan.late
     now = session.now()
     with session.write("reconcile") as ctx:
-        conn = ctx.conn
-        if meta.revision(conn) != plan.revision:
+        register = ctx.store  # either engine (store/backend.py)
+        if register.hold_revision() != plan.revision:
             raise _Changed  # rolled back before anything is written
-        run_id = store.next_run_id(conn)
+        run_id = register.next_run_id()
         by = f"reconciliation {run_id}"
         items, confirm_events, confirm_pw, recorded, missing, oldest = (
             found.items, found.confirm_events, found.confirm_practice, found.record_practice, found.missing,
             found.not_coded_oldest)
         result = Result(run_id, path.name, plan.encoding, plan.delimiter, plan.rows + len(late), items, 0, missing,
-                        list(plan.notes), oldest, _target(conn), session.today(), late, plan.type2_cutoff)
-        confirmed = store.confirm_events(conn, confirm_events, by=by, at=now)
-        confirmed += store.confirm_practice_codes(conn, confirm_pw, by=by, at=now)
-        latest_policy = store.latest_policy_id(conn)
+                        list(plan.notes), oldest, target_of(register.coding_target()), session.today(), late,
+                        plan.type2_cutoff)
+        confirmed = register.confirm_events(confirm_events, by=by, at=now)
+        confirmed += register.confirm_practice_codes(confirm_pw, by=by, at=now)
+        latest_policy = register.latest_policy_id()
         for patient_id, op in recorded:
-            store.insert_practice_code(conn, patient_id, latest_policy, op, session.today(), now, by)
+            register.insert_practice_code(patient_id, latest_policy, op, session.today(), now, by)
         confirmed += len(recorded)
         result.confirmed = confirmed
-        store.insert_run(conn, {
+        register.insert_run({
             "at": now.isoformat(), "run_by": session.user, "source": path.name, "encoding": plan.encoding,
             "delimiter": DELIMITERS[plan.delimiter], "rows": plan.rows, "not_coded": result.count(NOT_CODED),
             "not_in_register": result.count(NOT_IN_REGISTER), "differ": result.count(DIFFER),
@@ -427,5 +444,6 @@ def summarise_run(row: dict | None, target: int, today: date) -> LastRun | None:
 
 
 def last_run_for(session: Session) -> LastRun | None:
-    with session.read("view_coding") as conn:
-        return last_run(conn, session.today())
+    """On either engine (store/backend.py)."""
+    with session.read_store("view_coding") as register:
+        return summarise_run(register.last_reconciliation(), target_of(register.coding_target()), session.today())

@@ -56,44 +56,39 @@ def _practice_details(snap: export_store.PracticeSnapshot) -> tuple[dict, str]:
 
 
 def _fill(file: Session, snap: export_store.PracticeSnapshot, audit_key: bytes, seed: bytes | None) -> None:
-    """The snapshot into the new register, each table under the permission its rows need
-    (the file's trail attests which permission may change which table)."""
+    """The snapshot into the new register. Users through the users service (their key slots and
+    certificates); every other row in ONE transaction closed by the manager's signed baseline
+    entry ``register.from_server`` (permission 'create', as the register's creation: it signs
+    every table's digest as filled, since no single role's permission may write them all, e.g.
+    the practice-wide opt-out's history is a GP's)."""
     for name, role, active, _at, _by in snap.tables["users"]:
         if name == file.user:
             continue
         users_service.add(file, name, role)  # a temporary password nobody is told: reset after a restore
         if not active:
             users_service.remove(file, name)
-    t = snap.tables
-    with file.write("restore") as ctx:
-        from_server.insert_patients(ctx.conn, snap.patients)
-        from_server.insert_events(ctx.conn, snap.events)
-        from_server.insert_letters(ctx.conn, t["letters"], t["signposts"])
-        from_server.raise_revision(ctx.conn, snap.revision)
-        record = from_server.archive_chain(ctx.conn, snap.audit, audit_key, {
+    t, reg = snap.tables, file.register
+    with reg.transaction() as conn:
+        from_server.insert_patients(conn, snap.patients)
+        from_server.insert_events(conn, snap.events)
+        from_server.insert_letters(conn, t["letters"], t["signposts"])
+        from_server.insert_policy(conn, t["policy"])
+        from_server.insert_templates(conn, t["letter_templates"])
+        from_server.insert_code_tables(conn, t["code_tables"])
+        from_server.insert_registration(conn, t["registration"])
+        from_server.insert_practice_codes(conn, t["practice_codes"])
+        from_server.insert_reconciliations(conn, t["reconciliations"])
+        from_server.put_settings(conn, snap.meta)
+        from_server.raise_revision(conn, snap.revision + 1)
+        if seed is not None:  # the same signing key: the clinical system's public key keeps verifying
+            exclusion_repo.store_signing_key(conn, seed, reg.manager_key, reg.keys.register_id)
+        record = from_server.archive_chain(conn, snap.audit, audit_key, {
             "practice_ref": snap.practice_ref, "server_revision": snap.revision,
-            "server_head": {"seq": snap.head.seq, "mac": snap.head.mac}, "counts": snap.counts},
-            snap.moved_from_file)
-        ctx.audit("register.from_server", detail=json.dumps(record, sort_keys=True, separators=(",", ":")))
-    for permission, table, insert in (("practice_optout", "policy", from_server.insert_policy),
-                                      ("edit_templates", "letter_templates", from_server.insert_templates),
-                                      ("edit_codes", "code_tables", from_server.insert_code_tables),
-                                      ("import_practice_list", "registration", from_server.insert_registration)):
-        if t[table]:
-            with file.write(permission) as ctx:
-                insert(ctx.conn, t[table])
-                ctx.audit(f"from_server.{table}", detail=f"rows={len(t[table])}")
-    if seed is not None:  # the same signing key: the clinical system's public key keeps verifying
-        from ..exclusion import signing
-
-        kid = signing.key_id(signing.private_key_from_bytes(seed))
-        with file.write("export", changes_register=False) as ctx:
-            exclusion_repo.store_signing_key(ctx.conn, seed, file.register.manager_key, file.register.keys.register_id)
-            ctx.audit("export.signing_key_carried", detail=f"key_id={kid}")
-    if any(k in snap.meta for k in from_server.CARRIED_META):
-        with file.write("settings") as ctx:
-            keys = from_server.put_settings(ctx.conn, snap.meta)
-            ctx.audit("from_server.settings", detail=" ".join(keys))
+            "server_head": {"seq": snap.head.seq, "mac": snap.head.mac}, "counts": snap.counts,
+            "signing_key_carried": seed is not None}, snap.moved_from_file)
+        register_store.sign_baseline(reg, conn, user=file.user, action="register.from_server",
+                                     detail=json.dumps(record, sort_keys=True, separators=(",", ":")))
+    reg.remember_audit_head()
 
 
 def check(file: Session, snap: export_store.PracticeSnapshot) -> list[str]:

@@ -24,14 +24,32 @@ from ..domain import roles
 from ..domain.errors import ValidationError
 from ..domain.uk_time import uk_date
 from ..problem_log import log_problem
-from ..store.errors import ServerUnreachable, StoreError, WrongPassword
-from ..store.server import chain, connect, ops, reading, signin
+from ..store.errors import KeyDamaged, ServerUnreachable, StoreError, WrongPassword
+from ..store.server import chain, connect, ops, passwords, reading, signin
 from ..store.server import signing as server_signing
 from ..store.server.desk_store import ServerStore
 from .on_server import NotOnServer, not_yet
 from .session import Locked, table_in_force, utc_now
 
 log = logging.getLogger(__name__)
+
+
+class LoginAgain:
+    """Opens another connection as the desk's login (the searches', the live watcher's, a
+    reconnection): holds the derived login password, never the typed one. Changed in place
+    when the user changes their password, so a watcher holding it reconnects with the new one."""
+
+    def __init__(self, address: connect.ServerAddress, login: str, login_password: str):
+        self.address, self.login, self._password = address, login, login_password
+
+    def changed(self, login_password: str) -> None:
+        self._password = login_password
+
+    def __call__(self):
+        return connect.connect(self.address, self.login, self._password)
+
+    def __repr__(self) -> str:  # never print the derived password
+        return f"LoginAgain({self.login!r})"
 
 
 @dataclass
@@ -47,6 +65,7 @@ class ServerSession:
     # Opens another connection as this desk's login (sign_in sets it; the live watcher's, which
     # reconnects with it): holds the derived login password, never the typed one; dropped at lock.
     reconnect: Callable[[], object] | None = field(default=None, repr=False)
+    kdf: dict | None = field(default=None, repr=False)  # sign_in's Argon2id parameters (None: the default)
     # A practice manager's manager key (their own slot on the server, unwrapped at sign-in):
     # it opens the exclusion file's signing key (ADR 0015 addendum). None for everyone else.
     manager_key: bytes | None = field(default=None, repr=False)
@@ -188,6 +207,17 @@ class ServerSession:
     def practice(self) -> dict:
         return self.register
 
+    def derive(self, login: str, password: str) -> tuple[bytes, str]:
+        """(key-slot unwrap key, login password) for ``login`` on this database from one
+        Argon2id run, as sign_in derives them (the salt is the database and login names)."""
+        salt_address = connect.ServerAddress((("dbname", self.desk.conn.info.dbname),))
+        return connect.derive_login(salt_address, login, password, self.kdf)
+
+    def login_changed(self, login_password: str) -> None:
+        """After this user's own password change: later connections use the new login."""
+        if isinstance(self.reconnect, LoginAgain):
+            self.reconnect.changed(login_password)
+
     def _connect_again(self):
         """A connection lost (the server restarted, the network dropped): a new one as the same
         login once the server answers again, else the desk's one sentence. Nothing is retried:
@@ -206,6 +236,12 @@ class ServerSession:
         return chain.verify(self.desk.conn, self.desk.keys.audit_key, self.desk.practice_id)
 
 
+_RESET_NOT_SET = (
+    "{user}'s password was reset by a practice manager: sign in with the temporary password they gave you. "
+    "If that is refused, the server's administrator has not yet set it on your login "
+    "(gp-optout server set-desk-password). Nothing was changed.")
+
+
 def _first_signing_key(tx, user: str, unwrap: bytes) -> bytes | None:
     """The practice's first manager: its manager key and the exclusion file's signing key are
     made on this desk (the server never sees either in clear), audited with the sign-in."""
@@ -221,15 +257,31 @@ def _first_signing_key(tx, user: str, unwrap: bytes) -> bytes | None:
     return manager_key
 
 
+def _manager_key(conn, unwrap: bytes, practice_ref: str, user: str) -> bytes | None:
+    """This manager's manager key, or None: no slot, or one wrapped under a password they have
+    since changed (not yet re-wrapped): signing is then refused in words, the sign-in is not."""
+    try:
+        return server_signing.manager_key(conn, unwrap, practice_ref, user)
+    except KeyDamaged as exc:
+        log_problem(log, "A manager slot on the server did not open with this password (changed since it was "
+                         "wrapped); the exclusion file cannot be signed from this sign-in", exc)
+        return None
+
+
 def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: dict | None = None,
-            clock: Callable[[], datetime] = utc_now) -> ServerSession:
+            clock: Callable[[], datetime] = utc_now, recovery_key: str | None = None) -> ServerSession:
     """Sign in at a desk on a server register: the user and their role come from the server.
 
     A wrong password and an unknown login are one sentence (the server tells them apart to
     nobody) and write nothing: without a sign-in there is no connection, and without the
     user's key slot no key to chain an audit entry with (the server's own log records the
     failed sign-in). A login whose key slot opens but who is not, or no longer, a user of
-    the practice's register is refused and the refusal is audited in the practice's chain."""
+    the practice's register is refused and the refusal is audited in the practice's chain.
+
+    ``recovery_key``: a practice manager whose password is lost. The administrator has given
+    their login a new password (``gp-optout server set-desk-password``), typed here; the
+    practice key comes from the recovery slot instead of theirs, and they must choose their
+    own password before anything else (their slot and login then change together)."""
     user = (user or "").strip()
     if not user:
         raise ValidationError("Enter your user name.", "user")
@@ -243,23 +295,41 @@ def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: di
             raise WrongPassword(f"{user} is not a user of this practice's register on the server. Nothing was "
                                 "changed. Ask your practice manager to add you.")
         role = who.role if who.active and who.role in roles.ROLES else None
-        desk = ops.Desk.unlock(conn, unwrap, user=user, role=role or "")
-        mkey = (server_signing.manager_key(conn, unwrap, desk.keys.practice_ref, user)
-                if role == roles.MANAGER else None)
+        if recovery_key is not None:  # a manager's lost password: their own slot no longer opens
+            desk = ops.Desk.open(conn, passwords.open_recovery(conn, recovery_key), user=user, role=role or "")
+        else:
+            try:
+                desk = ops.Desk.unlock(conn, unwrap, user=user, role=role or "")
+            except KeyDamaged:
+                if who.must_change:  # the login still has the old password; the slot has the new one
+                    raise WrongPassword(_RESET_NOT_SET.format(user=user)) from None
+                raise
+        how = "password" if recovery_key is None else "recovery key"
+        refused = None
+        if role is None:
+            refused = f"{user} is not, or no longer, a user of this practice's register. Nothing was changed. " \
+                      "Ask your practice manager."
+        elif recovery_key is not None and role != roles.MANAGER:
+            refused = "The recovery key may only be used by a practice manager. Nothing was changed."
+        signs = role == roles.MANAGER and recovery_key is None and not refused
+        mkey = _manager_key(conn, unwrap, desk.keys.practice_ref, user) if signs else None
         with desk.write(changes_register=False) as tx:
             if role is None:
                 tx.audit("login", outcome="denied", detail="no longer a user" if who.role else "not a user")
+            elif refused:
+                tx.audit("login", outcome="denied", detail=f"{how}: not a practice manager")
             else:
-                tx.audit("login", detail="password")
-            if role == roles.MANAGER and mkey is None and not server_signing.has_signing_key(tx.conn):
-                mkey = _first_signing_key(tx, user, unwrap)
-        if role is None:
-            raise WrongPassword(f"{user} is not, or no longer, a user of this practice's register. Nothing was "
-                                "changed. Ask your practice manager.")
-        searches = connect.connect(address, user, login_password)
+                tx.audit("login", detail=how)
+                if signs and mkey is None and not server_signing.has_signing_key(tx.conn):
+                    mkey = _first_signing_key(tx, user, unwrap)
+        if refused:
+            raise WrongPassword(refused)
+        again = LoginAgain(address, user, login_password)
+        searches = again()
         searches.autocommit = True
         return ServerSession(desk, clock=clock, search_desk=ops.Desk(searches, desk.keys, desk.practice_id, user, role),
-                             reconnect=lambda: connect.connect(address, user, login_password), manager_key=mkey)
+                             reconnect=again, kdf=kdf, manager_key=mkey,
+                             must_change_password=who.must_change or recovery_key is not None)
     except BaseException:
         conn.close()
         raise

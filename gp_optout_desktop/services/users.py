@@ -1,7 +1,9 @@
 """Users: add, remove, reset a password, change role, change one's own password, re-key.
 
 Listing users, changing a role and removing a user run on either engine (ADR 0015): the
-rules here, the rows through the store. The register file also signs each user's record
+rules here, the rows through the store. Adding a user, resetting a password and changing
+one's own run on a server through services/server_users.py (its login's password is the
+administrator's to set, or the user's own); re-keying and the recovery key are file only. The register file also signs each user's record
 with the manager key and keeps their key entry in the key file; on the server the role is
 the users row alone (only a manager's login may change it, schema V4) and the key slot is a
 row there, deleted with the user."""
@@ -28,6 +30,12 @@ def temporary_password() -> str:
 
 def _on_file(session) -> bool:
     return not getattr(session, "on_server", False)
+
+
+def _server_users():
+    from . import server_users  # imported on a server only: it needs psycopg
+
+    return server_users
 
 
 def list_users(session: Session) -> list[tuple[str, str]]:
@@ -90,6 +98,11 @@ def add(session: Session, name: str, role: str, password: str | None = None) -> 
     password = password if password is not None else temporary_password()
     if not temporary:
         check_password(password)
+    if not _on_file(session):
+        if not temporary:
+            raise ValidationError("On a server register a new user gets a temporary password, which the "
+                                  "server's administrator gives their login.", "password")
+        return _server_users().add(session, name, role, password)
     if session.register.keys.has_user(name):
         raise Conflict(f"There is already a user called {name}.")
     session.require("manage_users")
@@ -151,6 +164,8 @@ def change_role(session: Session, name: str, role: str) -> ChangeSet:
 def reset_password(session: Session, name: str) -> ChangeSet:
     """A temporary password (returned in data['password']) that the user must change at next unlock."""
     password = temporary_password()
+    if not _on_file(session):
+        return _server_users().reset_password(session, name, password)
     session.require("manage_users")
     _manager_key(session)
     seed = certs.new_audit_seed()  # the old one is wrapped under the password being replaced
@@ -174,6 +189,8 @@ def reset_password(session: Session, name: str) -> ChangeSet:
 
 def change_own_password(session: Session, new_password: str) -> ChangeSet:
     check_password(new_password)
+    if not _on_file(session):
+        return _server_users().change_own_password(session, new_password)
     with session.write("change_own_password", changes_register=False) as ctx:
         ctx.audit("user.change_password")
         reg = session.register
@@ -232,6 +249,8 @@ def new_recovery_key(session: Session) -> ChangeSet:
     key (docs/adr/0006)."""
     from ..store import keyfile
 
+    if not _on_file(session):  # the practice key in a recovery slot on the server (no manager key there)
+        return _server_users().new_recovery_key(session, keyfile.new_recovery_key())
     session.require("rekey")
     manager_key = _manager_key(session)
     reg = session.register

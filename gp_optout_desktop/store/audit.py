@@ -357,18 +357,27 @@ def _certs_in(conn, register_id: str) -> tuple[dict, bool, list[str]]:
     return table, True, problems
 
 
-def select(conn, *, since: str | None = None, until: str | None = None, user: str | None = None,
-           action_prefix: str | None = None, patient: str | None = None, limit: int = 5000) -> list[tuple]:
-    """Rows newest first, filtered; timestamps are ISO strings in UTC."""
+def filter_clause(user_column: str, *, since: str | None, until: str | None, user: str | None,
+                  action_prefix: str | None, patient: str | None) -> tuple[str, list]:
+    """The audit search's WHERE (``?`` placeholders) and its arguments, for both engines: the
+    register file's column is ``user``, the server's ``actor`` (a reserved word there)."""
     clauses, args = [], []
-    for clause, value in (("at >= ?", since), ("at <= ?", until), ("user = ?", user), ("patient = ?", patient)):
+    for clause, value in (("at >= ?", since), ("at <= ?", until), (f"{user_column} = ?", user),
+                          ("patient = ?", patient)):
         if value:
             clauses.append(clause)
             args.append(value)
     if action_prefix:
         clauses.append("action LIKE ? ESCAPE '\\'")
         args.append(action_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), args
+
+
+def select(conn, *, since: str | None = None, until: str | None = None, user: str | None = None,
+           action_prefix: str | None = None, patient: str | None = None, limit: int = 5000) -> list[tuple]:
+    """Rows newest first, filtered; timestamps are ISO strings in UTC."""
+    where, args = filter_clause("user", since=since, until=until, user=user, action_prefix=action_prefix,
+                                patient=patient)
     return conn.execute(
         f"SELECT seq, at, user, role, action, patient, outcome, workstation, detail FROM audit {where}"
         " ORDER BY seq DESC LIMIT ?", [*args, limit],

@@ -22,6 +22,7 @@ from ..domain.patient import Patient
 from ..domain.practice_policy import PolicyChange
 from . import audit as audit_store, codes_repo, users as users_store, events as events_store, letters_repo, meta, patients as patients_store, \
     policy as policy_store, registration as registration_store, templates_repo
+from .errors import NotFound
 from . import coding as coding_store, exclusion_repo as exclusion_store, overview as overview_store, \
     settings as settings_store
 
@@ -84,14 +85,46 @@ class RegisterStore(Protocol):
     def monthly_events(self, kinds: tuple[str, ...]) -> list[tuple[str, str, int]]: ...
     def type1_coding_counts(self) -> dict[tuple[bool, str], int]: ...
     def unconfirmed_count(self) -> int: ...
-    # None: this engine cannot tell (the server has no practice-wide code rows yet)
-    def practice_task_count(self, on: bool) -> int | None: ...
+    def practice_task_count(self, on: bool) -> int: ...
     def last_reconciliation(self) -> dict | None: ...
     def coding_target(self) -> int | None: ...
     # the coding worklist (services/coding.py): rows as store/coding.py gives them (ISO text)
     def unconfirmed_events(self) -> list[tuple]: ...
-    def practice_latest(self) -> list[tuple] | None: ...
-    def practice_newcomers(self) -> list[tuple] | None: ...
+    def practice_latest(self, with_patient: bool = True) -> list[tuple]: ...
+    def practice_newcomers(self, with_patient: bool = True) -> list[tuple]: ...
+    # reconciliation (services/reconcile.py) and the practice-wide code rows (services/exclusion.py),
+    # rows as store/coding.py gives them; writes inside a write's store only
+    def coded_events(self) -> list[tuple]: ...
+    def current_objections(self) -> list[tuple]: ...
+    def patients_by_nhs(self) -> dict[str, tuple[int, str]]: ...
+    def patient_rows(self, patient_ids: list[int]) -> dict[int, tuple]: ...
+    def inactive_patients(self) -> set[int]: ...
+    def hold_revision(self) -> int: ...
+    def next_run_id(self) -> int: ...
+    def insert_run(self, run: dict) -> int: ...
+    def confirm_events(self, event_ids: list[int], *, by: str, at: datetime) -> int: ...
+    def mark_confirmed(self, event_id: int, *, by: str, at: datetime) -> int: ...
+    def confirm_practice_codes(self, row_ids: list[int], *, by: str, at: datetime) -> int: ...
+    def latest_policy_id(self) -> int: ...
+    def insert_practice_code(self, patient_id: int, policy_id: int, op: str, effective: date, queued_at: datetime,
+                             confirmed_by: str | None = None) -> int: ...
+    def practice_codes_for(self, patient_id: int) -> list[tuple]: ...
+    def insert_policy(self, change: PolicyChange) -> int: ...
+    def list_practice_adds(self, policy_id: int, effective: date, queued_at: datetime) -> int: ...
+    def list_practice_removals(self, policy_id: int, effective: date, queued_at: datetime,
+                               unlisted: bool = False) -> int: ...
+    def cancel_unsent(self, kind: str) -> int: ...
+    # the CSV import (services/importer.py): NHS number -> Patient for those in the register;
+    # items (existing Patient or None, Patient, [Event], history) -> (patient id, [event id])
+    def patients_by_numbers(self, numbers: list[str]) -> dict[str, Patient]: ...
+    def histories(self, patient_ids: list[int]) -> dict[int, list[Event]]: ...
+    def import_coded(self, items: list[tuple], *, by: str, at: datetime) -> list[tuple[int, list[int]]]: ...
+    # the practice list (services/practice_list.py)
+    def all_patients_by_nhs(self) -> dict[str, Patient]: ...
+    def registration_states(self) -> dict[int, registration_store.Registration]: ...
+    def put_registrations(self, regs: list[tuple[int, registration_store.Registration]], *, by: str,
+                          at: datetime) -> None: ...
+    def insert_patients(self, people: list[Patient], *, by: str, at: datetime) -> list[int]: ...
     # the exclusion file's snapshot (services/exclusion.py): rows as store/exclusion_repo.py gives them
     def revision(self) -> int: ...
     def audit_head(self) -> tuple[int, str] | None: ...
@@ -277,11 +310,117 @@ class FileStore:
     def unconfirmed_events(self):
         return coding_store.unconfirmed_events(self.conn)
 
-    def practice_latest(self):
-        return coding_store.practice_latest(self.conn)
+    def practice_latest(self, with_patient=True):
+        return coding_store.practice_latest(self.conn, with_patient)
 
-    def practice_newcomers(self):
-        return coding_store.practice_newcomers(self.conn)
+    def practice_newcomers(self, with_patient=True):
+        return coding_store.practice_newcomers(self.conn, with_patient)
+
+    # reconciliation and the practice-wide code rows (srvdata15)
+    def coded_events(self):
+        return coding_store.coded_events(self.conn)
+
+    def current_objections(self):
+        return coding_store.current_objections(self.conn)
+
+    def patients_by_nhs(self):
+        return coding_store.patients_by_nhs(self.conn)
+
+    def patient_rows(self, patient_ids):
+        return coding_store.patient_rows(self.conn, list(patient_ids))
+
+    def inactive_patients(self):
+        return coding_store.inactive_patients(self.conn)
+
+    def hold_revision(self):
+        """The file lets one writer in at a time (BEGIN IMMEDIATE): the revision cannot move."""
+        return meta.revision(self.conn)
+
+    def next_run_id(self):
+        return coding_store.next_run_id(self.conn)
+
+    def insert_run(self, run):
+        return coding_store.insert_run(self.conn, run)
+
+    def confirm_events(self, event_ids, *, by, at):
+        return coding_store.confirm_events(self.conn, list(event_ids), by=by, at=at)
+
+    def mark_confirmed(self, event_id, *, by, at):
+        return events_store.mark_confirmed(self.conn, event_id, by=by, at=at)
+
+    def confirm_practice_codes(self, row_ids, *, by, at):
+        return coding_store.confirm_practice_codes(self.conn, list(row_ids), by=by, at=at)
+
+    def latest_policy_id(self):
+        return coding_store.latest_policy_id(self.conn)
+
+    def insert_practice_code(self, patient_id, policy_id, op, effective, queued_at, confirmed_by=None):
+        return coding_store.insert_practice_code(self.conn, patient_id, policy_id, op, effective, queued_at,
+                                                 confirmed_by)
+
+    def practice_codes_for(self, patient_id):
+        return coding_store.practice_codes_for(self.conn, patient_id)
+
+    def insert_policy(self, change):
+        return policy_store.insert(self.conn, change)
+
+    def list_practice_adds(self, policy_id, effective, queued_at):
+        return coding_store.list_practice_adds(self.conn, policy_id, effective, queued_at)
+
+    def list_practice_removals(self, policy_id, effective, queued_at, unlisted=False):
+        return coding_store.list_practice_removals(self.conn, policy_id, effective, queued_at, unlisted)
+
+    def cancel_unsent(self, kind):
+        return letters_repo.cancel_unsent(self.conn, kind)
+
+    # the practice list (services/practice_list.py)
+    def all_patients_by_nhs(self):
+        return patients_store.all_by_nhs(self.conn)
+
+    def registration_states(self):
+        return registration_store.all_states(self.conn)
+
+    def put_registrations(self, regs, *, by, at):
+        registration_store.put_many(self.conn, regs, by=by, at=at)
+
+    def insert_patients(self, people, *, by, at):
+        return [patients_store.insert(self.conn, p, by=by, at=at) for p in people]
+
+    def move_history(self, from_id, to_id):
+        """A merge (the file only: the server's events are append-only for desks)."""
+        moved = registration_store.move_history(self.conn, from_id, to_id)
+        events_store.refresh_current_state(self.conn, to_id)
+        return moved
+
+    # the CSV import (services/importer.py)
+    def patients_by_numbers(self, numbers):
+        found = {}
+        for nhs in numbers:
+            try:
+                found[nhs] = patients_store.by_nhs(self.conn, nhs)
+            except NotFound:
+                pass
+        return found
+
+    def histories(self, patient_ids):
+        return {pid: events_store.history(self.conn, pid) for pid in patient_ids}
+
+    def import_coded(self, items, *, by, at):
+        """One patient at a time, by the store's own functions (the file's import was always
+        this quick: one local transaction, no round trips)."""
+        out = []
+        for existing, patient, fresh, _history in items:
+            pid = existing.patient_id if existing else patients_store.insert(self.conn, patient, by=by, at=at)
+            made = []
+            for event in fresh:
+                event_id = events_store.insert(self.conn, pid, event, events_store.next_form_id(self.conn))
+                events_store.mark_coded(self.conn, event_id, by=by, at=at)
+                events_store.mark_confirmed(self.conn, event_id, by="import", at=at)
+                made.append(event_id)
+            if fresh:
+                events_store.refresh_current_state(self.conn, pid)
+            out.append((pid, made))
+        return out
 
     def revision(self):
         return meta.revision(self.conn)

@@ -129,9 +129,10 @@ def practice_codes_for(conn, patient_id: int) -> list[tuple]:
 # ---- reconciliation ---------------------------------------------------------------------------
 
 def coded_events(conn) -> list[tuple]:
-    """(patient id, event id, kind, action, effective, recorded_at, confirmed) for every Type 1/2 event."""
+    """(patient id, event id, kind, action, effective, recorded_at, confirmed) for every Type 1/2 event,
+    by id (the order the server's store gives them too)."""
     return conn.execute("SELECT patient_id, id, kind, action, effective, recorded_at, confirmed_at IS NOT NULL"
-                        " FROM events WHERE kind IN ('type1', 'type2')").fetchall()
+                        " FROM events WHERE kind IN ('type1', 'type2') ORDER BY id").fetchall()
 
 
 def current_objections(conn) -> list[tuple]:

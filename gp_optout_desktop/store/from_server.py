@@ -108,6 +108,22 @@ def insert_registration(conn, rows) -> None:
          for p, s, since, died, rereg, merged, at, by in rows])
 
 
+def insert_practice_codes(conn, rows) -> None:
+    """The practice-wide code rows (their policy and patient ids are kept, as the rows they name)."""
+    conn.executemany(
+        "INSERT INTO practice_codes(id, patient_id, policy_id, op, effective, queued_at, confirmed_at, confirmed_by)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        [(i, p, pol, op, day(eff), iso(q), iso(c), by) for i, p, pol, op, eff, q, c, by in rows])
+
+
+def insert_reconciliations(conn, rows) -> None:
+    conn.executemany(
+        "INSERT INTO reconciliations(id, at, run_by, source, encoding, delimiter, rows, not_coded, not_in_register,"
+        " differ, agree, rows_not_in_register, rows_differ, rows_agree, confirmed, not_coded_oldest)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(r[0], iso(r[1]), *r[2:15], day(r[15])) for r in rows])
+
+
 def put_settings(conn, server_meta: dict[str, str]) -> list[str]:
     """The server practice's carried settings (JSON text as stored there); the keys written."""
     done = []
@@ -220,7 +236,7 @@ def signed_record(conn) -> dict | None:
 
 
 COUNTED = ("patients", "events", "current_state", "policy", "letters", "signposts", "letter_templates",
-           "code_tables", "registration", "users")
+           "code_tables", "registration", "users", "practice_codes", "reconciliations")
 
 
 def current_states(conn) -> list[tuple]:

@@ -252,6 +252,15 @@ def _append_baseline(conn, reg: "Register", *, user: str, role: str, action: str
     meta.put(conn, attest.ATTESTED_META, sorted(attest.TABLES))
 
 
+def sign_baseline(reg: "Register", conn, *, user: str, action: str, detail: str) -> None:
+    """A practice manager's baseline entry (permission 'create') over rows a register was filled
+    with in one transaction, e.g. a server practice written into a new register file
+    (services/server_export.py): it signs every attested table's digest as it now stands."""
+    from ..domain import roles
+
+    _append_baseline(conn, reg, user=user, role=roles.MANAGER, action=action, perm="create", detail=detail)
+
+
 def _adopt_missing(reg: "Register", user: str) -> None:
     """Sign the digests of tables this register's trail does not attest yet (attest.ADOPTABLE:
     attested by a later version than made the register), as they stand, so a row deleted or

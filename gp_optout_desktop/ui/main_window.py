@@ -30,7 +30,7 @@ from .unlock import UnlockWidget
 DESK_TITLE = "Front desk"
 # Screens that run on a server register: every action on them reaches only services ported to
 # both engines (ADR 0015, addendum "screens on a server"). Any other screen says not_yet there.
-SERVER_SCREENS = frozenset({"Audit trail", "Letters"})
+SERVER_SCREENS = frozenset({"Audit trail", "Letters", "Users", "Import", "Reconcile", "Practice-wide opt-out"})
 OUTAGE_TEXT = ("Server unreachable - nothing can be saved until it is back. Saving and searching are paused; "
                "what you have typed stays on screen. Keep paper forms until this message goes.")
 log = logging.getLogger(__name__)
@@ -78,6 +78,18 @@ def server_sign_in(address, settings: QSettings | None = None) -> Callable:
     return sign_in
 
 
+def server_recovery(address) -> Callable:
+    """The unlock form's recovery on a server register: the login's new password (set by the
+    server's administrator) and the practice's recovery key (services/server_session.py)."""
+
+    def recover(_folder, user: str, password: str, recovery_key: str):
+        from ..services import server_session
+
+        return server_session.sign_in(address, user, password, recovery_key=recovery_key)
+
+    return recover
+
+
 def not_on_server_page(title: str) -> QLabel:
     """A screen the server register cannot run yet, in its place in the list: one sentence."""
     page = QLabel(not_yet(f"the {title} screen") + " The front desk (search, patients, objections) and the "
@@ -122,7 +134,8 @@ class MainWindow(QMainWindow):
 
         self.pages = QStackedWidget()
         if server is not None:
-            self.unlock = UnlockWidget(None, unlock_fn=sign_in or server_sign_in(server, settings), server=server.describe())
+            self.unlock = UnlockWidget(None, unlock_fn=sign_in or server_sign_in(server, settings),
+                                       recovery_fn=server_recovery(server), server=server.describe())
         else:
             self.unlock = UnlockWidget(self.folder)
         self.unlock.unlocked.connect(self.on_unlocked)

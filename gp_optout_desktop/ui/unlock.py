@@ -123,6 +123,16 @@ class UnlockWidget(QWidget):
         self.password_label.setBuddy(self.password)
         form.addRow("&User name", self.user)
         form.addRow(self.password_label, self.password)
+        # On a server the recovery key comes with a password: the one the server's administrator
+        # gave the manager's login (a lost password opens neither the login nor the key slot).
+        self.recovery_key = password_edit("Recovery key")
+        self.recovery_key.setPlaceholderText("as printed when it was made")
+        self.recovery_key.returnPressed.connect(self.submit)
+        self.recovery_key_label = QLabel("Reco&very key")
+        self.recovery_key_label.setBuddy(self.recovery_key)
+        form.addRow(self.recovery_key_label, self.recovery_key)
+        self.recovery_key.hide()
+        self.recovery_key_label.hide()
         v.addLayout(form)
         self.caps = QLabel("Caps Lock is on.")
         self.caps.setStyleSheet(WARN_STYLE)
@@ -151,7 +161,10 @@ class UnlockWidget(QWidget):
                                         "was created, then choose a new password")
         self.recovery_toggle.toggled.connect(self._recovery_mode)
         v.addWidget(self.recovery_toggle)
-        self.recovery_toggle.setVisible(not self.server)  # the server's practice manager re-issues a lost slot
+        if self.server:
+            self.recovery_toggle.setToolTip("Practice managers only: the server's administrator first gives your "
+                                            "login a new password; type it with the practice's recovery key, then "
+                                            "choose your own password")
         # The way out when the register cannot be read (damaged, or it lost saved changes in a crash):
         # shown only then, it restores the latest backup in its place.
         self.restore_button = QPushButton("Restore the latest &backup…")
@@ -202,7 +215,16 @@ class UnlockWidget(QWidget):
 
     def _recovery_mode(self, on: bool) -> None:
         self.password.clear()
+        self.recovery_key.clear()
         self.error.clear_message()
+        if self.server:  # the password stays (the administrator's new one); the key is a field of its own
+            self.recovery_key.setVisible(on)
+            self.recovery_key_label.setVisible(on)
+            self.password.setToolTip("The password the server's administrator just gave your login." if on
+                                     else "Your password. Enter unlocks; Alt+S shows or hides it.")
+            self.recovery_toggle.setText("Back to the password" if on else "Lost your password? Use the &recovery key")
+            (self.password if self.user.text() else self.user).setFocus()
+            return
         self.password_label.setText("&Recovery key" if on else "&Password")
         self.password.setAccessibleName("Recovery key" if on else "Password")
         self.password.setPlaceholderText("as printed when the register was created" if on else "")
@@ -226,7 +248,7 @@ class UnlockWidget(QWidget):
         self.password.setFocus()
 
     def _set_busy(self, busy: bool) -> None:
-        for w in (self.user, self.password, self.recovery_toggle):
+        for w in (self.user, self.password, self.recovery_key, self.recovery_toggle):
             w.setEnabled(not busy)
         self.unlock_button.setEnabled(not busy and not self._retry_timer.isActive())
         self.busy.setVisible(busy)
@@ -243,11 +265,19 @@ class UnlockWidget(QWidget):
             self.error.show_error("Enter your password.")
             self.password.setFocus()
             return
+        recovering = self.recovery_toggle.isChecked()
+        args = (self.folder, user, password)
+        if recovering and self.server:
+            if not self.recovery_key.text().strip():
+                self.error.show_error("Enter the practice's recovery key.")
+                self.recovery_key.setFocus()
+                return
+            args += (self.recovery_key.text(),)
         self.error.clear_message()
         self._set_busy(True)
-        folder, fn = self.folder, self._recovery_fn if self.recovery_toggle.isChecked() else self._unlock_fn
+        fn = self._recovery_fn if recovering else self._unlock_fn
         gate = warm.mark()
-        worker.run(lambda: fn(folder, user, password), self._unlocked_after_warm, self._failed)
+        worker.run(lambda: fn(*args), self._unlocked_after_warm, self._failed)
         warm.start(gate)  # the screens' imports, once Argon2id's memory is released (not on the UI thread)
         warm.ui_thread_once()  # what only the UI thread can do, while it waits anyway
 

@@ -32,9 +32,15 @@ PASSWORD = "export-pass-1234"
 
 
 @pytest.fixture
-def practice_a(pg_db, demo, tmp_path):
-    """Server practice A: the demo register's backup restored onto it, then a desk's objection
+def practice_a(pg_db, demo, register_dir, tmp_path):
+    """Server practice A: the demo register's backup (with the practice-wide opt-out turned on
+    by its GP: policy and practice-wide code rows) restored onto it, then a desk's objection
     and a coded mark recorded there through the services (so A's chain has its own entries)."""
+    from gp_optout_desktop.services import session as session_service
+
+    gp = session_service.unlock(register_dir, "gp", "gp-demo-pass")
+    exclusion.set_practice_optout(gp, "on", "The partners decided at the practice meeting")
+    gp.lock()
     admin = practices.init(pg_db)
     a = practices.new_practice(pg_db, admin, "Practice A")
     admin.close()
@@ -94,7 +100,7 @@ def test_a_server_export_restores_into_a_register_file_and_into_an_empty_server_
                                                                                         tmp_path):
     a, session = practice_a
     before = export_store.read_practice(session.desk)
-    assert before.verification.ok and before.counts["patients"] == 300
+    assert before.verification.ok and before.counts["patients"] == 300 and before.counts["practice_codes"] > 0
     out = tmp_path / "practice-a.gpbackup"
     report = server_export.export(session, out, PASSWORD)
     assert report.counts == before.counts and report.server_head_seq == before.head.seq

@@ -107,6 +107,16 @@ def test_a_demo_register_moves_to_the_server_and_every_table_patient_and_chain_m
                 "SELECT kind, active FROM current_state WHERE patient_id = ?", (source_id,))}
             assert desk.current_state(sid) == state
         forms = sorted(r[0] for r in conn.execute("SELECT form_id FROM events"))
+        # The practice-wide code rows have a server home (server schema V6): the same rows, in the same
+        # order, read through either engine's store (ids mapped by NHS number).
+        from gp_optout_desktop.store.backend import FileStore
+        from gp_optout_desktop.store.server.desk_store import ServerStore
+
+        def codes(store):
+            return [(r[8], *r[2:8]) for r in store.practice_latest()]
+
+        assert codes(ServerStore(desk)) == codes(FileStore(conn)) and len(codes(FileStore(conn))) > 700
+        assert ServerStore(desk).practice_task_count(True) == FileStore(conn).practice_task_count(True)
     assert sorted(r[0] for r in desk.conn.execute("SELECT form_id FROM events")) == forms
     # A new form on the server never reuses a migrated form id.
     assert desk.conn.execute("SELECT nextval('form_ids')").fetchone()[0] > max(forms)

@@ -10,6 +10,7 @@ import json
 import os
 import re
 
+import psycopg
 import pytest
 
 from gp_optout_desktop import cli
@@ -99,6 +100,8 @@ def test_every_migrated_user_signs_in_with_their_login_and_finds_their_role_and_
         session = server_session.sign_in(server, printed[name][0], password)
         try:
             assert (session.user, session.role) == (printed[name][0], role)
+            # Everyone but the migrating manager signed in with a temporary password: change it now.
+            assert session.must_change_password is (name != "manager")
             ids = patients_service.find_ids(session, nhs)
             assert len(ids) == 1
             with session.read_store("search") as store:
@@ -108,6 +111,15 @@ def test_every_migrated_user_signs_in_with_their_login_and_finds_their_role_and_
     # Someone else's temporary password does not open a login.
     with pytest.raises(WrongPassword):
         server_session.sign_in(server, printed["gp"][0], printed["reception"][1])
+    # Changed at sign-in, the temporary password stops working (login and key slot together).
+    session = server_session.sign_in(server, printed["reception"][0], printed["reception"][1])
+    users_service.change_own_password(session, "reception-own-password")
+    session.lock()
+    with pytest.raises(WrongPassword):
+        server_session.sign_in(server, printed["reception"][0], printed["reception"][1])
+    session = server_session.sign_in(server, printed["reception"][0], "reception-own-password")
+    assert session.must_change_password is False
+    session.lock()
 
     # The move's audit entry says how the new names map to the file's; the archived file trail
     # (verified, not rewritten) still names users by their file names.
@@ -153,3 +165,25 @@ def test_a_missing_invalid_or_clashing_login_is_refused_with_nothing_written(pg_
     with demo.register.reading() as c:
         assert retired.moved(c) is None
     conn.close()
+
+
+def test_a_second_manager_can_run_the_move(pg_db, demo, register_dir, target):
+    """The migrating manager's users row goes in first: once a practice has an active manager
+    only a manager's login may add users rows (server schema V5), and the file's first manager
+    is not the one moving it here."""
+    from gp_optout_desktop.services import session as session_service
+
+    users_service.add(demo, "deputy", roles.MANAGER, "deputy-own-password")
+    demo.lock()
+    deputy = session_service.unlock(register_dir, "deputy", "deputy-own-password")
+    try:
+        login, password = target.logins[0]
+        report = server_migration.migrate(deputy, practices.connect(pg_db, login, password), os.urandom(32),
+                                          server="test", login_prefix=pg_db.role_prefix)
+    finally:
+        deputy.lock()
+    assert report.logins["deputy"] == login and set(report.passwords) == {
+        pg_db.role_prefix + n for n in ("manager", "reception", "gp")}
+    with psycopg.connect(pg_db.admin_conninfo) as admin:
+        slots = dict(admin.execute("SELECT name, must_change FROM key_slots WHERE practice_id = %s", (target.id,)))
+    assert slots == {login: False, **{pg_db.role_prefix + n: True for n in ("manager", "reception", "gp")}}

@@ -28,6 +28,42 @@ def _key_forms(key: bytes) -> list[str]:
     return [key.hex(), key.hex().upper(), base64.b64encode(key).decode(), "\\x" + key.hex()]
 
 
+def _passwords_changed(pg_db) -> dict:
+    """A manager adds a user and resets another's password; a user changes their own (login and
+    key slot on the desk; ALTER ROLE carries a verifier computed by libpq); the administrator
+    gives logins their passwords. Returns each password and what is derived from it."""
+    from gp_optout_desktop.domain import roles
+    from gp_optout_desktop.services import users
+    from gp_optout_desktop.services.server_session import sign_in
+    from gp_optout_desktop.store.server import connect, schema
+    from tests.server.accounts import Register, address
+
+    reg = Register(pg_db)
+    where = address(pg_db)
+    pm = reg.add_user("pm", "Pm-Typed-Password-Zq7", roles.MANAGER)
+    rita = reg.add_user("rita", "Rita-Typed-Password-Kx3", roles.RECEPTIONIST)
+    manager = sign_in(where, pm, "Pm-Typed-Password-Zq7")
+    added = users.add(manager, reg.login("nina"), roles.GP).data["password"]
+    reset = users.reset_password(manager, rita).data["password"]
+    users.change_own_password(manager, "Pm-Changed-Password-Wv9")
+    recovery = users.new_recovery_key(manager).data["recovery_key"]
+    manager.lock()
+    schema.add_desk_login(reg.admin, reg.practice.id, reg.login("nina"),
+                          connect.derive_login(where, reg.login("nina"), added)[1])
+    schema.set_desk_password(reg.admin, rita, connect.derive_login(where, rita, reset)[1])
+    sign_in(where, rita, reset).lock()
+    sign_in(where, pm, "Pm-Changed-Password-Wv9", recovery_key=recovery).lock()
+    reg.close()
+    out = {"recovery key": recovery, "recovery key as typed": recovery.replace("-", "")}
+    for login, password in ((pm, "Pm-Typed-Password-Zq7"), (pm, "Pm-Changed-Password-Wv9"),
+                            (rita, "Rita-Typed-Password-Kx3"), (rita, reset), (reg.login("nina"), added)):
+        unwrap, login_password = connect.derive_login(where, login, password)
+        out[f"typed password {password[:3]}"] = password
+        out[f"login password from {password[:3]}"] = login_password
+        out[f"unwrap key from {password[:3]}"] = unwrap
+    return out
+
+
 def test_no_plaintext_or_key_material_in_a_dump_or_the_statement_log(pg_db):
     pg_db.log_statements("all")  # every later session on this database, with its parameters
     admin = P.init(pg_db)
@@ -46,6 +82,7 @@ def test_no_plaintext_or_key_material_in_a_dump_or_the_statement_log(pg_db):
     assert d.history(ids[0])[0].proxy.name == "Proxymorgwen"
     d.conn.close()
     admin.close()
+    typed = _passwords_changed(pg_db)
 
     dump = subprocess.run([str(pg_db.server.bin_dir / "pg_dump"), "--format=plain", "--no-owner",
                            "--dbname", pg_db.admin_conninfo], capture_output=True, text=True, check=True,
@@ -58,6 +95,8 @@ def test_no_plaintext_or_key_material_in_a_dump_or_the_statement_log(pg_db):
     keys = d.keys
     secrets = {name: [value, value.lower(), value.upper()] for name, value in _markers().items()}
     secrets["desk password"] = [practice.logins[0][1]]
+    for name, value in typed.items():  # typed passwords, the logins derived from them, unwrap keys
+        secrets[name] = _key_forms(value) if isinstance(value, bytes) else [value]
     for name, key in (("data key", practice.data_key), ("field key", keys.field_key),
                       ("index key", keys.index_key), ("audit key", keys.audit_key)):
         secrets[name] = _key_forms(key)

@@ -62,8 +62,8 @@ class Backend:
         return self.manager.desk.keys.audit_ref(nhs, patient_id)
 
 
-    # -- set-up the services ported so far cannot do on the server (reconciliation, the
-    # practice list, the practice-wide opt-out): written directly, each in one audited write
+    # -- set-up the services ported so far cannot do on the server (the practice list) or a
+    # script wants without a clinical system's export (a confirmation): written directly, each in one audited write
     # with the same audit entry on both engines, so scripts still compare their trails.
     def confirm(self, patient_id: int) -> list[int]:
         """Every not-yet-confirmed event of the patient confirmed, as a reconciliation would."""
@@ -103,22 +103,15 @@ class Backend:
             tx.audit("practice_list.test", detail="deducted=1")
 
     def practice_optout_on(self, effective, reason: str = "Test: the GPs decided") -> None:
-        """The practice-wide opt-out turned on (a GP's decision), recorded now."""
+        """The practice-wide opt-out turned on (a GP's decision), recorded now by the service
+        itself on either engine (its code rows have a server home since server schema V6)."""
+        from gp_optout_desktop.domain import roles
         from gp_optout_desktop.domain.practice_policy import ON
+        from gp_optout_desktop.services import exclusion
 
-        session = self.manager
-        if self.name == "sqlcipher":  # by the file's own service, as a GP
-            from gp_optout_desktop.domain import roles
-            from gp_optout_desktop.services import exclusion
-
-            gp = self.session("gp", roles.GP)
-            gp.clock = session.clock
-            exclusion.set_practice_optout(gp, ON, reason, effective)
-            return
-        with session.desk.write() as tx:
-            tx.conn.execute("INSERT INTO policy(state, effective, reason, recorded_by, recorded_at)"
-                            " VALUES (%s, %s, %s, %s, %s)", (ON, effective, reason, "gp", session.now()))
-            tx.audit("practice_optout.on", detail="test")
+        gp = self.session("gp", roles.GP)
+        gp.clock = self.manager.clock
+        exclusion.set_practice_optout(gp, ON, reason, effective)
 
 
 def file_manager(register_dir):

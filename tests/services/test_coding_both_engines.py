@@ -18,7 +18,6 @@ from pypdf import PdfReader
 from gp_optout_desktop.domain import codes, roles
 from gp_optout_desktop.domain.roles import PermissionDenied
 from gp_optout_desktop.services import coding, objections, patients
-from gp_optout_desktop.services.on_server import NotOnServer
 from tests.services.conftest import Backend
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
@@ -133,13 +132,11 @@ def test_the_worklist_export_is_refused_and_audited_for_a_receptionist_on_either
 
 
 def test_the_worklist_after_the_practice_wide_opt_out_on_either_engine(backend, add_patient):
-    """The file lists the practice-wide codes; the server keeps no practice-wide code rows yet,
-    so it says so in one sentence instead of a list missing them."""
+    """Turning it on lists a practice-wide add for the patient on either engine (the server keeps
+    the code rows since its server schema V6; before, it said "not available" here)."""
     session = backend.manager
     add_patient(session)
     backend.practice_optout_on(session.today())
-    if backend.name == "sqlcipher":
-        assert [i.source for i in coding.worklist(session).items] == ["practice-wide"]
-        return
-    with pytest.raises(NotOnServer, match="practice-wide opt-out"):
-        coding.worklist(session)
+    items = coding.worklist(session).items
+    assert [(i.source, i.op, i.ref[0]) for i in items] == [("practice-wide", "add", "P")]
+    assert coding.practice_wide_summary(session) == coding.PracticeWideSummary(1, 0, 0, 0)

@@ -111,6 +111,31 @@ def test_one_bad_row_and_nothing_is_imported_with_every_problem_named_by_row(man
     assert manager.revision() == revision and len(patients.find(manager, "a")) == count
 
 
+def test_rows_are_named_by_the_number_a_spreadsheet_shows_when_an_address_holds_a_line_break(manager):
+    """An address cell may hold a line break inside its quotes (one row over two lines of the
+    file): the problems still name rows as the user finds them, the header being row 1."""
+    _fixed(manager)
+    revision = manager.revision()
+    bad = csv_text(
+        '9990000011,Bad,Check,1980-01-01,LS1 4AP,"Flat 2\r\nPark House",9Nu0.,2014-02-02',  # row 2: lines 2 and 3
+        f"{N[5]},Scr,Code,1980-01-01,LS1 4AP,,93C3.,2014-02-02",                           # row 3: line 4
+        f'{N[4]},Good,Row,1980-01-01,LS1 4AP,"Upper flat\n1 High Street",9Nu0.,2014-02-02',  # row 4: lines 5 and 6
+        f"{N[6]},Late,Typetwo,1980-01-01,LS1 4AP,,9Nu4.,2019-01-01",                       # row 5: line 7
+    )
+    with pytest.raises(ImportRefused) as refused:
+        importer.import_objections(manager, bad)
+    problems = [str(p) for p in refused.value.problems]
+    assert [p.split(":", 1)[0] for p in problems] == ["Row 2", "Row 3", "Row 5"]
+    assert problems[0] == "Row 2: Not a valid NHS number: the check digit does not match (a digit may be mistyped)."
+    clash = csv_text(
+        f'{N[4]},Good,Row,1980-01-01,LS1 4AP,"Upper flat\n1 High Street",9Nu0.,2014-02-02',  # row 2
+        f"{N[4]},Good,Row,1981-01-01,LS1 4AP,,9Nu1.,2015-02-02")                            # row 3
+    with pytest.raises(ImportRefused) as refused:
+        importer.import_objections(manager, clash)
+    assert [str(p) for p in refused.value.problems] == ["Row 3: the same NHS number as row 2 with another date of birth"]
+    assert manager.revision() == revision
+
+
 @pytest.mark.parametrize("text, reason", [
     ("", "The file is empty"),
     ("NHS Number,Surname\r\n", "missing: forenames, date of birth, postcode, clinical code, code date"),

@@ -14,7 +14,6 @@ import pytest
 
 from gp_optout_desktop.domain import codes
 from gp_optout_desktop.services import letters, objections, overview, patients
-from gp_optout_desktop.services.on_server import NotOnServer
 from tests.services.conftest import Backend
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
@@ -97,14 +96,10 @@ def test_every_tile_of_the_overview_is_equal_on_both_engines_for_the_same_data(b
 
 
 def test_the_overview_after_the_practice_wide_opt_out_on_either_engine(backend, add_patient):
-    """The file counts the practice-wide codes to key; the server keeps no practice-wide code
-    rows yet, so it says so in one sentence instead of showing a figure it cannot know."""
+    """The practice-wide code to key is counted on either engine (the server keeps the code rows
+    since its server schema V6; before, its overview said "not available" here)."""
     session = backend.manager
     add_patient(session)
     backend.practice_optout_on(session.today())
-    if backend.name == "sqlcipher":
-        shown = overview.overview(session)
-        assert shown.policy_on and shown.coding_pending == 1
-        return
-    with pytest.raises(NotOnServer, match="practice-wide opt-out"):
-        overview.overview(session)
+    shown = overview.overview(session)
+    assert shown.policy_on and shown.coding_pending == 1

@@ -112,6 +112,19 @@ def users_work(p: Practice) -> list:
     return [_short(p, s) for s in seen]
 
 
+def _on_each(engines: list, work) -> tuple[list, list]:
+    """``work`` on each engine: what it observed, and the audit entries it left (numbered from
+    its start, names without the server's prefix)."""
+    results, trails = [], []
+    for p in engines:
+        since = p.backend.audit_rows()[-1][0]
+        results.append(work(p))
+        trails.append([(seq - since, p.short(user), role, action, outcome, p.short(detail))
+                       for seq, user, role, action, _patient, outcome, detail in p.backend.audit_rows()
+                       if seq > since])
+    return results, trails
+
+
 def _short(p: Practice, value):
     if isinstance(value, str):
         return p.short(value)
@@ -125,14 +138,7 @@ def test_the_same_user_management_gives_the_same_results_on_both_engines(registe
     engines = [file_practice(register_dir)]
     try:
         engines.append(server_practice(pg_db))
-        results, trails = [], []
-        for p in engines:
-            since = p.backend.audit_rows()[-1][0]
-            results.append(users_work(p))
-            trails.append([(seq - since, p.short(user), role, action, outcome, p.short(detail))
-                           for seq, user, role, action, _patient, outcome, detail in p.backend.audit_rows()
-                           if seq > since])
-        file_seen, server_seen = results
+        (file_seen, server_seen), trails = _on_each(engines, users_work)
         assert len(file_seen) == len(server_seen) == 14
         for i, (a, b) in enumerate(zip(file_seen, server_seen)):
             assert a == b, f"step {i}"
@@ -146,6 +152,46 @@ def test_the_same_user_management_gives_the_same_results_on_both_engines(registe
             ("pm", "user.role", "ok"), ("desk", "denied.manage_users", "denied"), ("pm", "user.role", "ok"),
             ("desk", "denied.manage_users", "denied"), ("pm", "user.remove", "ok"),
             ("desk", "denied.manage_users", "denied")]
+    finally:
+        for p in engines:
+            close(p)
+
+
+def password_work(p: Practice) -> list:
+    """Adding a user, resetting a password and changing one's own: what a desk sees apart from
+    the server's extra sentence (the administrator's step), which its own tests check."""
+    pm, desk = p.sessions["pm"], p.sessions["desk"]
+    first = lambda change: (change.summary.split(". ")[0].rstrip("."), len(change.data["password"]))  # noqa: E731
+    seen = [first(users.add(pm, p.name("newbie"), roles.RECEPTIONIST))]
+    seen.append(_outcome(lambda: users.add(pm, p.name("newbie"), roles.GP)))  # already a user
+    seen.append(_outcome(lambda: users.add(desk, p.name("other"), roles.MANAGER)))  # a receptionist: refused
+    seen.append(_outcome(lambda: users.reset_password(desk, p.name("gp"))))  # a receptionist: refused
+    seen.append(_outcome(lambda: users.reset_password(pm, p.name("nobody"))))
+    seen.append(len(users.reset_password(pm, p.name("gp")).data["password"]))
+    seen.append(_outcome(lambda: users.change_own_password(desk, "short")))
+    seen.append(users.change_own_password(desk, "desk-password-2").summary)
+    seen.append(desk.must_change_password)
+    seen.append(users.list_users(pm))
+    return [_short(p, s) for s in seen]
+
+
+@pytest.mark.server
+def test_adding_resetting_and_changing_passwords_give_the_same_results_on_both_engines(register_dir, pg_db):
+    engines = [file_practice(register_dir)]
+    try:
+        engines.append(server_practice(pg_db))
+        (file_seen, server_seen), trails = _on_each(engines, password_work)
+        for i, (a, b) in enumerate(zip(file_seen, server_seen)):
+            assert a == b, f"step {i}"
+        assert len(file_seen) == len(server_seen) == 10
+        assert file_seen[0] == ("Added receptionist newbie", 14) and file_seen[7] == "Password changed."
+        assert [s[1] for s in file_seen if isinstance(s, tuple) and s[0] == "refused"] == [
+            "Conflict", "PermissionDenied", "PermissionDenied", "NotFound", "ValidationError"]
+        assert trails[0] == trails[1]
+        assert [(t[1], t[3], t[4]) for t in trails[0]] == [
+            ("pm", "user.add", "ok"), ("desk", "denied.manage_users", "denied"),
+            ("desk", "denied.manage_users", "denied"), ("pm", "user.reset_password", "ok"),
+            ("desk", "user.change_password", "ok")]
     finally:
         for p in engines:
             close(p)

@@ -26,6 +26,17 @@ def screen(qtbot, manager):
     return widget
 
 
+def _cancelled_then_answered(qtbot, screen, button, yes: str) -> None:
+    """Cancelled, the button shows nothing; confirmed with ``yes``, it runs."""
+    dialogs.set_next_answer("Cancel")
+    button.click()
+    wait_idle(qtbot, screen)
+    assert not screen.password_panel.isVisibleTo(screen)
+    dialogs.set_next_answer(yes)
+    button.click()
+    wait_idle(qtbot, screen)
+
+
 def test_users_model_lists_rows_and_labels_roles():
     model = UsersModel()
     model.set_rows([("anna", roles.GP), ("pm", roles.MANAGER)])
@@ -89,13 +100,7 @@ def test_change_role_reset_and_remove(qtbot, screen, manager, register_dir):
 
     # Cancelled: nothing changes and no password is shown.
     screen.select_user("gp1")
-    dialogs.set_next_answer("Cancel")
-    screen.reset_button.click()
-    wait_idle(qtbot, screen)
-    assert not screen.password_panel.isVisibleTo(screen)
-    dialogs.set_next_answer("Reset password")
-    screen.reset_button.click()
-    wait_idle(qtbot, screen)
+    _cancelled_then_answered(qtbot, screen, screen.reset_button, "Reset password")
     temporary = screen.password_panel.password.text()
     assert temporary and "must choose a new one" in screen.status.text()
     session = session_service.unlock(register_dir, "gp1", temporary)
@@ -132,3 +137,15 @@ def test_users_screen_hidden_from_and_refused_to_other_roles(manager):
         users_service.add(manager, "sneaky", roles.MANAGER, password="long-enough-pass")
     with pytest.raises(PermissionError):
         users_service.list_users(manager)
+
+
+def test_a_new_recovery_key_is_shown_once_and_unlocks_as_the_manager(qtbot, screen, manager, register_dir):
+    _cancelled_then_answered(qtbot, screen, screen.recovery_button, "Make a new recovery key")
+    recovery = screen.password_panel.password.text()
+    assert screen.password_panel.title() == "Recovery key" and len(recovery) == 64, screen.status.text()
+    assert recovery not in repr(screen.bus.seen[-1])
+    other = session_service.unlock_with_recovery(register_dir, "pm", recovery)
+    assert other.must_change_password and other.role == roles.MANAGER
+    other.register.close()
+    screen.password_panel.done.click()
+    assert screen.password_panel.title() == "Temporary password"

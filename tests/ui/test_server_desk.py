@@ -61,7 +61,9 @@ def test_a_receptionist_signs_in_to_the_server_and_records_and_withdraws_an_obje
     pid = patients.add(server.manager, surname="Serverside", forenames="Sam", dob="1970-01-01",
                        postcode_raw="LS1 4AP", nhs=number).data["patient_id"]
     window = _window(qtbot, settings, pg_db)
-    assert window.unlock.recovery_toggle.isHidden()  # no recovery key or local backup on a server
+    # No local backup on a server; the recovery key is there (with the administrator's new password:
+    # tests/ui/test_server_users.py).
+    assert not window.unlock.recovery_toggle.isHidden() and window.unlock.recovery_key.isHidden()
     where = [w.text() for w in window.unlock.findChildren(QLabel) if w.accessibleName() == "Register"]
     assert where == [f"Register on the server {accounts.address(pg_db).describe()}"]
     audit_before = server.audit()

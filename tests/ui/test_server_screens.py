@@ -29,11 +29,17 @@ def server(pg_db):
     reg.close()
 
 
-def _signed_in(qtbot, settings, pg_db, user: str, password: str) -> MainWindow:
+def _window(qtbot, settings, pg_db) -> MainWindow:
+    """The desk window on the test server, showing its sign-in."""
     window = MainWindow(None, settings, server=accounts.address(pg_db))
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
+    return window
+
+
+def _signed_in(qtbot, settings, pg_db, user: str, password: str) -> MainWindow:
+    window = _window(qtbot, settings, pg_db)
     window.unlock.user.setText(user)
     window.unlock.password.setText(password)
     window.unlock.submit()

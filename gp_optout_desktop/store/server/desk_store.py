@@ -16,12 +16,15 @@ from ...domain.events import Event
 from ...domain.practice_list import INACTIVE
 from ...domain.patient import Patient
 from ...domain.practice_policy import PolicyChange
-from .. import letters_repo
+from .. import audit, letters_repo
 from .. import patients as patients_store
 from .. import registration as registration_store
 from .. import templates_repo
 from ..errors import Conflict, NotFound
 from . import ops
+from .adapter import qmark_to_format
+from .coding_rows import CodingRows
+from .import_rows import ImportRows
 
 _LETTER_COLUMNS = "id, patient_id, form_id, kind, queued_at, due, sent_at, template_version, printed_count"
 
@@ -42,7 +45,10 @@ def _sent_at(on: date | None) -> datetime | None:
     return datetime.combine(on, time(), tzinfo=timezone.utc) if on else None
 
 
-class ServerStore:
+class ServerStore(CodingRows, ImportRows):
+    """Coding's rows (practice-wide codes, confirmations, reconciliation runs): coding_rows.py;
+    the CSV import's bulk path: import_rows.py."""
+
     def __init__(self, desk: ops.Desk, tx: ops.WriteTx | None = None, *, announce: bool = True):
         self.desk, self.tx = desk, tx
         self.conn = desk.conn
@@ -394,14 +400,6 @@ class ServerStore:
             f"SELECT count(*) FROM events e WHERE e.kind IN ('type1', 'type2') AND NOT {self._CONFIRMED.format(e='e')}"
             f" AND {self._STILL_HERE.format(e='e')}", (sorted(INACTIVE),)).fetchone()[0]
 
-    def _practice_wide_used(self) -> bool:
-        return self.conn.execute("SELECT EXISTS (SELECT 1 FROM policy)").fetchone()[0]
-
-    def practice_task_count(self, on: bool) -> int | None:
-        """The server keeps no practice-wide code rows yet (a migration archives the file's):
-        0 while the practice-wide opt-out was never used, else not known (None)."""
-        return None if self._practice_wide_used() else 0
-
     def unconfirmed_events(self) -> list[tuple]:
         """store/coding.py unconfirmed_events: (event id, patient id, kind, action, effective,
         recorded_at, coded_by, nhs, title, forenames, surname, dob), oldest recorded first, of
@@ -418,17 +416,6 @@ class ServerStore:
             out.append((event_id, pid, kind, action, effective.isoformat(), _iso(recorded_at), coded_by,
                         p.nhs_number, p.title, p.forenames, p.surname, p.dob.isoformat()))
         return out
-
-    def practice_latest(self) -> list[tuple] | None:
-        """No practice-wide code rows on the server: none while the opt-out was never used."""
-        return None if self._practice_wide_used() else []
-
-    def practice_newcomers(self) -> list[tuple] | None:
-        return None if self._practice_wide_used() else []
-
-    def last_reconciliation(self) -> dict | None:
-        """No reconciliation runs on the server yet (a migration archives the file's)."""
-        return None
 
     def revision(self) -> int:
         return self.desk.revision()
@@ -481,16 +468,9 @@ class ServerStore:
         the desk); one no patient has any more (a number since corrected) is shown as stored."""
         if patient and patient.isdigit():
             patient = self.desk.keys.audit_ref(patient, None)
-        clauses, args = [], []
-        for clause, value in (("at >= %s", since), ("at <= %s", until), ("actor = %s", user),
-                              ("patient = %s", patient)):
-            if value:
-                clauses.append(clause)
-                args.append(value)
-        if action_prefix:
-            clauses.append("action LIKE %s ESCAPE '\\'")
-            args.append(action_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, args = audit.filter_clause("actor", since=since, until=until, user=user,
+                                          action_prefix=action_prefix, patient=patient)
+        where = qmark_to_format(where)
         rows = self.conn.execute(
             f"SELECT seq, at, actor, role, action, patient, outcome, workstation, detail FROM audit {where}"
             " ORDER BY seq DESC LIMIT %s", (*args, limit)).fetchall()

@@ -31,10 +31,15 @@ _TABLES = {
     "code_tables": "SELECT version, text, reason, saved_by, saved_at FROM code_tables ORDER BY version",
     "registration": "SELECT patient_id, status, since, died_on, reregistered_on, merged_into, updated_at, updated_by"
                     " FROM registration ORDER BY patient_id",
+    "practice_codes": "SELECT id, patient_id, policy_id, op, effective, queued_at, confirmed_at, confirmed_by"
+                      " FROM practice_codes ORDER BY id",
+    "reconciliations": "SELECT id, at, run_by, source, encoding, delimiter, rows, not_coded, not_in_register, differ,"
+                       " agree, rows_not_in_register, rows_differ, rows_agree, confirmed, not_coded_oldest"
+                       " FROM reconciliations ORDER BY id",
 }
 # Tables whose counts the export is checked against (the server's, table by table).
 COUNTED = ("patients", "events", "current_state", "policy", "letters", "signposts", "letter_templates",
-           "code_tables", "registration", "users")
+           "code_tables", "registration", "users", "practice_codes", "reconciliations")
 
 
 @dataclass

@@ -14,8 +14,9 @@ sealed with the practice's field key (AES-256-GCM, bound to practice and part nu
 ``meta`` rows ``migrated.audit.N``; the source's verified head (seq and hash) is written in
 the server chain's FIRST entry (``register.migrate``), which every later server entry chains
 from. The archive is re-checked on the desk (links and hashes up to that head) by
-``verify_archive``. The same is done for the tables the server has no home for yet
-(practice-wide opt-out codes, reconciliation runs): sealed, counted, re-checked.
+``verify_archive``. The user certificates, which the server has no home for, are sealed
+beside it. The practice-wide opt-out's code rows and the reconciliation runs are copied into
+their own tables (server schema V6), their policy and patient ids mapped, and counted.
 """
 
 from __future__ import annotations
@@ -55,8 +56,7 @@ _SOURCE = {
 }
 # Tables with a server home, compared row for row by count after the import.
 COUNTED = ("patients", "events", "current_state", "policy", "letters", "signposts", "letter_templates",
-           "code_tables", "registration", "users")
-ARCHIVED = ("practice_codes", "reconciliations")
+           "code_tables", "registration", "users", "practice_codes", "reconciliations")
 
 
 @dataclass
@@ -180,14 +180,17 @@ def import_snapshot(desk: ops.Desk, snap: Snapshot, *, logins: dict[str, str],
         cur = conn.cursor()
         cur.executemany("INSERT INTO meta(key, value) VALUES (%s, %s)",
                         [(k, json.dumps(v, ensure_ascii=False)) for k, v in snap.meta.items()])
+        # The migrating manager's row first: once a practice has an active manager, only a
+        # manager's login may add users rows (server schema V5).
+        users = sorted(snap.tables["users"], key=lambda u: logins[u[0]] != desk.user)
         cur.executemany("INSERT INTO users(name, role, active, created_at, created_by) VALUES (%s,%s,%s,%s,%s)",
-                        [(logins[n], r, bool(a), _ts(at), by) for n, r, a, at, by in snap.tables["users"]])
+                        [(logins[n], r, bool(a), _ts(at), by) for n, r, a, at, by in users])
         tx.audit("migrate.users", detail=f"users={len(snap.tables['users'])}")
         # Old entries (archived trail, recorded_by columns) name users by their file names.
         tx.audit("migrate.logins", detail=json.dumps({"file_name_to_login": logins}, sort_keys=True,
                                                      separators=(",", ":")))
-        for slot in key_slots:
-            ops.put_key_slot(tx, *slot)
+        for slot in key_slots:  # everyone's but the migrating manager's under a temporary password
+            ops.put_key_slot(tx, *slot, must_change=slot[0] != desk.user)
         if signing is not None:
             _carry_signing_key(tx, signing)
         pid_map: dict[int, int] = {}
@@ -258,8 +261,21 @@ def _copy_events(tx, snap: Snapshot, pid_map: dict[int, int], tick) -> None:
 
 def _copy_rows(tx, snap: Snapshot, pid_map: dict[int, int]) -> None:
     cur, t = tx.conn.cursor(), snap.tables
-    cur.executemany("INSERT INTO policy(state, effective, reason, recorded_by, recorded_at) VALUES (%s,%s,%s,%s,%s)",
-                    [(s, _d(e), r, by, _ts(at)) for _id, s, e, r, by, at in sorted(t["policy"])])
+    policy_map = {}  # the server's ids are its own: the practice-wide code rows name theirs
+    for source_id, state, eff, reason, by, at in sorted(t["policy"]):
+        policy_map[source_id] = cur.execute(
+            "INSERT INTO policy(state, effective, reason, recorded_by, recorded_at) VALUES (%s,%s,%s,%s,%s)"
+            " RETURNING id", (state, _d(eff), reason, by, _ts(at))).fetchone()[0]
+    cur.executemany(
+        "INSERT INTO practice_codes(patient_id, policy_id, op, effective, queued_at, confirmed_at, confirmed_by)"
+        " VALUES (%s,%s,%s,%s,%s,%s,%s)",
+        [(pid_map[p], policy_map[pol], op, _d(eff), _ts(q), _ts(c), by)
+         for _id, p, pol, op, eff, q, c, by in sorted(t["practice_codes"])])
+    cur.executemany(
+        "INSERT INTO reconciliations(id, at, run_by, source, encoding, delimiter, rows, not_coded, not_in_register,"
+        " differ, agree, rows_not_in_register, rows_differ, rows_agree, confirmed, not_coded_oldest)"
+        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+        [(r[0], _ts(r[1]), *r[2:15], _d(r[15])) for r in sorted(t["reconciliations"])])
     cur.executemany(
         "INSERT INTO letters(patient_id, form_id, kind, queued_at, due, sent_at, template_version, printed_count)"
         " VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
@@ -277,16 +293,17 @@ def _copy_rows(tx, snap: Snapshot, pid_map: dict[int, int]) -> None:
           _ts(at), by) for p, s, since, died, rereg, merged, at, by in t["registration"]])
     tx.audit("migrate.rows", detail=" ".join(f"{n}={len(t[n])}" for n in
                                                ("policy", "letters", "signposts", "letter_templates",
-                                                "code_tables", "registration")))
+                                                "code_tables", "registration", "practice_codes",
+                                                "reconciliations")))
 
 
 def _archive(tx, snap: Snapshot) -> None:
-    """The source chain, its certificates and the tables without a server home, sealed."""
+    """The source chain and its certificates (which have no server home), sealed."""
     desk, rows = tx.desk, []
     parts = [snap.audit[i:i + ARCHIVE_PART_ROWS] for i in range(0, len(snap.audit), ARCHIVE_PART_ROWS)]
     for n, part in enumerate(parts, 1):
         rows.append((f"migrated.audit.{n}", _seal_json(desk, n, [list(r) for r in part])))
-    extra = {"user_certs": snap.tables["user_certs"], **{t: snap.tables[t] for t in ARCHIVED}}
+    extra = {"user_certs": snap.tables["user_certs"]}
     rows.append(("migrated.tables", _seal_json(desk, 0, {k: [list(r) for r in v] for k, v in extra.items()})))
     rows.append((FROM_KEY, json.dumps({"register_id": snap.register_id, "audit_parts": len(parts),
                                        "source_head": {"seq": snap.head.seq, "mac": snap.head.mac},

@@ -67,6 +67,9 @@ class Desk:
     user: str
     role: str
     workstation: str = field(default_factory=audit_mod.workstation)
+    # Kept on the desk (never sent) to wrap key slots: one's own at a password change, a
+    # new user's or a reset one's by a manager. Derived keys alone cannot re-wrap it.
+    data_key: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, conn: psycopg.Connection, data_key: bytes, *, user: str, role: str) -> "Desk":
@@ -79,7 +82,7 @@ class Desk:
         if row is None:
             raise StoreError("This login is not mapped to a practice on the server.")
         practice_id, ref = row
-        return cls(conn, PracticeKeys.derive(data_key, str(ref)), practice_id, user, role)
+        return cls(conn, PracticeKeys.derive(data_key, str(ref)), practice_id, user, role, data_key=data_key)
 
     @classmethod
     def unlock(cls, conn: psycopg.Connection, unwrap_key: bytes, *, user: str, role: str) -> "Desk":
@@ -294,11 +297,13 @@ def start_register(tx: WriteTx, practice: dict) -> None:
     tx.audit("register.create")
 
 
-def put_key_slot(tx: WriteTx, user: str, unwrap_key: bytes, data_key: bytes) -> None:
-    """Store (or replace) ``user``'s key slot: the practice data key wrapped on this desk."""
+def put_key_slot(tx: WriteTx, user: str, unwrap_key: bytes, data_key: bytes, *, must_change: bool = False) -> None:
+    """Store (or replace) ``user``'s key slot: the practice data key wrapped on this desk.
+    ``must_change``: wrapped under a temporary password, to be changed at sign-in."""
     ref = tx.desk.keys.practice_ref
-    tx.conn.execute("INSERT INTO key_slots(name, slot) VALUES (%s, %s) ON CONFLICT (practice_id, name)"
-                    " DO UPDATE SET slot = excluded.slot", (user, wrap_data_key(unwrap_key, data_key, ref, user)))
+    tx.conn.execute("INSERT INTO key_slots(name, slot, must_change) VALUES (%s, %s, %s) ON CONFLICT (practice_id, name)"
+                    " DO UPDATE SET slot = excluded.slot, must_change = excluded.must_change",
+                    (user, wrap_data_key(unwrap_key, data_key, ref, user), must_change))
     tx.audit("user.key_slot", detail=f"user={user}")
 
 

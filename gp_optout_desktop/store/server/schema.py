@@ -14,10 +14,6 @@ guessed at: ``schema_version`` holds one row per migration applied.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import os
 import re
 
 from psycopg import sql
@@ -303,13 +299,25 @@ CREATE POLICY managers_only ON key_slots AS RESTRICTIVE FOR DELETE USING (app_is
 """
 
 
-from .schema_v5_signing import TABLES as _V5_TABLES, v5_signing  # noqa: E402 (after DESK, which it takes)
+from . import schema_coding  # noqa: E402  (V6: practice-wide code rows, reconciliation runs)
+from .schema_v5_signing import TABLES as _SIGNING_TABLES, v5_signing  # noqa: E402 (V7 after the merge)
 
-DESK_GRANTS.update(_V5_TABLES)
+DESK_GRANTS.update(schema_coding.GRANTS)
+DESK_GRANTS.update(_SIGNING_TABLES)
 
 # Index i holds the SQL that takes the server's schema from version i to i + 1.
-MIGRATIONS: list = [lambda: V1 + _v1_tail(), _v2_changes, _v3_letters_cancelled, _v4_managers_manage_users,
-                    lambda: v5_signing(DESK)]
+MIGRATIONS: list = [lambda: V1 + _v1_tail(), _v2_changes, _v3_letters_cancelled, _v4_managers_manage_users]
+
+
+def _v5_passwords() -> str:  # its own module (store/server/passwords_schema.py), imported when run
+    from .passwords_schema import passwords_on_the_server
+
+    return passwords_on_the_server()
+
+
+MIGRATIONS.append(_v5_passwords)
+MIGRATIONS.append(lambda: schema_coding.sql(_PRACTICE, OWNER, DESK))  # V6
+MIGRATIONS.append(lambda: v5_signing(DESK))  # V7: signing the exclusion file on the server (srvops15)
 LATEST = len(MIGRATIONS)
 
 _VERSION_TABLE = """
@@ -379,16 +387,19 @@ def check_version(conn) -> None:
                          "administrator to run 'gp-optout server init'.")
 
 
-def scram_verifier(password: str, *, iterations: int = 4096) -> str:
-    """The SCRAM-SHA-256 verifier PostgreSQL stores, computed here: the password itself
-    never appears in SQL text (so never in a statement log) nor reaches the server."""
-    salt = os.urandom(16)
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
-    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-    stored_key = hashlib.sha256(client_key).digest()
-    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-    b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
-    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+def scram_verifier(conn, login: str, password: str) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL stores, computed on this side by libpq
+    (PQencryptPasswordConn): the password itself never appears in SQL text (so never in a
+    statement log) nor reaches the server."""
+    return conn.pgconn.encrypt_password(password.encode("utf-8"), login.encode("utf-8"),
+                                        b"scram-sha-256").decode("ascii")
+
+
+def set_login_password(cur, login: str, password: str) -> None:
+    """ALTER ROLE with a verifier computed here. Transactional: it takes effect at commit,
+    with whatever else the transaction changes (a desk's own key slot)."""
+    cur.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+        sql.Identifier(login), sql.Literal(scram_verifier(cur.connection, login, password))))
 
 
 def add_practice(admin_conn, name: str) -> int:
@@ -415,7 +426,8 @@ def add_desk_login(admin_conn, practice_id: int, login: str, password: str) -> N
             raise StoreError(f"A login named {login} already exists on this server.")
         cur.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOREPLICATION "
                             "INHERIT IN ROLE {} PASSWORD {}")
-                    .format(sql.Identifier(login), sql.Identifier(DESK), sql.Literal(scram_verifier(password))))
+                    .format(sql.Identifier(login), sql.Identifier(DESK),
+                            sql.Literal(scram_verifier(admin_conn, login, password))))
         cur.execute("INSERT INTO desks(login, practice_id) VALUES (%s, %s)", (login, practice_id))
 
 
@@ -423,3 +435,21 @@ def drop_desk_login(admin_conn, login: str) -> None:
     with admin_conn.transaction():
         admin_conn.execute("DELETE FROM desks WHERE login = %s", (login,))
         admin_conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(login)))
+
+
+def set_desk_password(admin_conn, login: str, password: str) -> int:
+    """A desk login's new password (a user added or reset by their practice manager, who gave
+    them the temporary password it is derived from). Only a desk login: never the
+    administrator's, the owner's or any other role on the cluster. Returns its practice id."""
+    if not _LOGIN_RE.match(login):
+        raise StoreError("A desk login is 3 to 63 lower-case letters, digits or _, starting with a letter.")
+    with admin_conn.transaction():
+        cur = admin_conn.cursor()
+        row = cur.execute("SELECT d.practice_id FROM desks d JOIN pg_roles r ON r.rolname = d.login"
+                          " WHERE d.login = %s AND NOT r.rolsuper AND pg_has_role(r.oid, %s, 'MEMBER')",
+                          (login, DESK)).fetchone()
+        if row is None:
+            raise StoreError(f"There is no desk login named {login} on this server (gp-optout server add-desk "
+                             "makes one). Nothing was changed.")
+        set_login_password(cur, login, password)
+    return row[0]

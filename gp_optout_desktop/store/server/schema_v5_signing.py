@@ -1,5 +1,5 @@
-"""Server schema V5 (issue 15, helper srvops15): signing the exclusion file on the server
-(ADR 0015 addendum "signing the exclusion file on the server").
+"""Server schema V7 (V5 on branch srvops15 before main's V5 and V6 were merged in): signing the
+exclusion file on the server (ADR 0015 addendum "signing the exclusion file on the server").
 
 - ``manager_slots``: the practice's manager key, wrapped on a manager's desk under that
   manager's own unwrap key. A desk login reads only its own row; only an active manager's

@@ -17,6 +17,7 @@ class Account:
     role: str | None  # None: no users row of this name in the practice
     active: bool
     has_slot: bool
+    must_change: bool = False  # the slot is under a temporary password (server schema V5)
 
 
 def account(conn, login: str) -> Account:
@@ -24,10 +25,11 @@ def account(conn, login: str) -> Account:
     conn.autocommit = True
     schema.check_version(conn)
     row = conn.execute(
-        "SELECT u.role, coalesce(u.active, false), s.name IS NOT NULL FROM practices p"
+        "SELECT u.role, coalesce(u.active, false), s.name IS NOT NULL, coalesce(s.must_change, false)"
+        " FROM practices p"
         " LEFT JOIN users u ON u.practice_id = p.id AND u.name = %s"
         " LEFT JOIN key_slots s ON s.practice_id = p.id AND s.name = %s", (login, login)).fetchone()
     if row is None:
         raise StoreError("This login is not mapped to a practice on the server. Nothing was changed. "
                          "Ask your IT supplier to check the desk login (docs/server-setup.md).")
-    return Account(login, row[0], bool(row[1]), bool(row[2]))
+    return Account(login, row[0], bool(row[1]), bool(row[2]), bool(row[3]))

@@ -1,4 +1,5 @@
-"""Users (practice manager): add, remove, reset a password, change role; who can do what.
+"""Users (practice manager): add, remove, reset a password, change role, a new recovery key;
+who can do what.
 
 A temporary password is shown once, inline, until the manager says it has been passed
 on; the user must choose their own at next unlock (services.users enforces that).
@@ -43,9 +44,11 @@ class TemporaryPasswordPanel(QGroupBox):
         layout.addWidget(self.done)
         self.hide()
 
-    def show_password(self, name: str, password: str) -> None:
+    def show_password(self, name: str, password: str, before: str = "") -> None:
+        """``before``: what must happen first (on a server, the administrator's step)."""
         self.message.setText(
-            f"Give this temporary password to {name} in person. They must choose their own the next time they "
+            (before + "\n\n" if before else "")
+            + f"Give this temporary password to {name} in person. They must choose their own the next time they "
             "unlock. It is shown only now and is not kept."
         )
         self.password.setText(password)
@@ -53,7 +56,21 @@ class TemporaryPasswordPanel(QGroupBox):
         self.password.setFocus()
         self.password.selectAll()
 
+    def show_recovery_key(self, key: str) -> None:
+        self.setTitle("Recovery key")
+        self.message.setText(
+            "The practice's new recovery key: print it or write it down now, and lock it away. With it a practice "
+            "manager who has lost their password can get in again. It is shown only now and is not kept; the old "
+            "one no longer works.")
+        self.password.setAccessibleName("Recovery key")
+        self.password.setText(key)
+        self.show()
+        self.password.setFocus()
+        self.password.selectAll()
+
     def forget(self) -> None:
+        self.setTitle("Temporary password")
+        self.password.setAccessibleName("Temporary password")
         self.password.clear()
         self.message.clear()
         self.hide()
@@ -113,9 +130,19 @@ class UsersScreen(Screen):
         form.addRow(self.add_button)
         left.addWidget(adding)
 
+        recovery = QGroupBox("The practice's recovery key")
+        row = QHBoxLayout(recovery)
+        self.recovery_button = QPushButton("New re&covery key…")
+        self.recovery_button.setToolTip("Make a new recovery key (shown once); the old one stops working")
+        self.recovery_button.clicked.connect(self.new_recovery_key)
+        row.addWidget(self.recovery_button)
+        row.addStretch(1)
+        left.addWidget(recovery)
+
         self.password_panel = TemporaryPasswordPanel()
         left.addWidget(self.password_panel)
-        self.actions(self.change_role_button, self.reset_button, self.remove_button, self.add_button)
+        self.actions(self.change_role_button, self.reset_button, self.remove_button, self.add_button,
+                     self.recovery_button)
         self._on_selected()
         return left
 
@@ -186,7 +213,7 @@ class UsersScreen(Screen):
 
         def done(changes):
             self.new_name.clear()
-            self.password_panel.show_password(name, changes.data["password"])
+            self.password_panel.show_password(name, changes.data["password"], _administrator_step(changes))
             self._publish_without_password(changes)
 
         self.call(lambda s: users_service.add(s, name, role), done, working=f"Adding {name}…", publish=False)
@@ -205,10 +232,24 @@ class UsersScreen(Screen):
             return
         self.password_panel.forget()
         def done(changes):
-            self.password_panel.show_password(name, changes.data["password"])
+            self.password_panel.show_password(name, changes.data["password"], _administrator_step(changes))
             self._publish_without_password(changes)
 
         self.call(lambda s: users_service.reset_password(s, name), done, publish=False)
+
+    def new_recovery_key(self) -> None:
+        if not _ask.confirm(
+            self, "New recovery key",
+            "Make a new recovery key for the practice? The old one stops working now; the new one is shown once.",
+            yes="Make a new recovery key"):
+            return
+        self.password_panel.forget()
+
+        def done(changes):
+            self.password_panel.show_recovery_key(changes.data["recovery_key"])
+            self._publish_without_password(changes)
+
+        self.call(users_service.new_recovery_key, done, publish=False)
 
     def _publish_without_password(self, changes) -> None:
         # The temporary password is shown here once; it does not travel to every screen on the bus.
@@ -223,6 +264,12 @@ class UsersScreen(Screen):
             "What they recorded stays, with their name, in the audit trail.", yes="Remove"):
             return
         self.call(lambda s: users_service.remove(s, name))
+
+
+def _administrator_step(changes) -> str:
+    """On a server register, the administrator's step before the password is given
+    (services/server_users.py); on the register file there is none."""
+    return changes.data.get("before", "")
 
 
 def create(session_provider, bus) -> UsersScreen:

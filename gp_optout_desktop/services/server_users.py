@@ -1,0 +1,93 @@
+"""Adding a user, resetting a password and changing one's own on a server register (ADR 0015
+addendum "passwords on the server"); services/users.py keeps the rules both engines share and
+calls these on a server.
+
+Who does what: a practice manager's desk writes the users row and the key slot, wrapped under
+a temporary password made and shown once on that desk; the server's administrator gives the
+login that password (``gp-optout server add-desk`` for a new user, ``gp-optout server
+set-desk-password`` after a reset), since no desk may change another login's password. The
+user then changes it at sign-in: their own login and key slot in one transaction.
+"""
+
+from __future__ import annotations
+
+from ..domain import roles
+from ..domain.errors import ValidationError
+from ..store.server import passwords, schema
+from ..store.server import signing as server_signing
+from .changes import ChangeSet
+
+BAD_LOGIN = ("On a server register a user's name is their database login: 3 to 63 lower-case letters, digits "
+             "or _, starting with a letter (for example riverside_jsmith).")
+
+
+def _administrator_step(session, command: str, name: str) -> str:
+    """What the manager asks the server's administrator to do before handing the password over."""
+    if command == "add-desk":
+        return (f"Before you give {name} the temporary password, the server's administrator must run "
+                f"'gp-optout server add-desk --practice {session.desk.practice_id} --login {name}' and type "
+                "that same password.")
+    return (f"Before you give {name} the temporary password, the server's administrator must run "
+            f"'gp-optout server set-desk-password --login {name}' and type that same password; until then "
+            f"{name} cannot sign in.")
+
+
+def _give_manager_key(session, ctx, name: str, unwrap: bytes) -> None:
+    """A manager added or reset by a manager who holds the manager key gets it in their own
+    slot, under the same temporary password (ADR 0015 addendum, signing on the server)."""
+    if session.manager_key is not None:
+        server_signing.put_manager_slot(ctx, name, unwrap, session.manager_key)
+        ctx.audit("export.manager_key_given", detail=f"name={name}")
+
+
+def add(session, name: str, role: str, password: str) -> ChangeSet:
+    if not schema.valid_login(name):
+        raise ValidationError(BAD_LOGIN, "user")
+    session.require("manage_users")  # before the Argon2id run
+    unwrap, _login_password = session.derive(name, password)
+    with session.write("manage_users") as ctx:
+        passwords.add_user(ctx, name, role, unwrap)
+        ctx.audit("user.add", detail=f"name={name} role={role}")
+        if role == roles.MANAGER:
+            _give_manager_key(session, ctx, name, unwrap)
+    before = _administrator_step(session, "add-desk", name)
+    return ChangeSet(f"Added {roles.ROLE_LABELS[role].lower()} {name}. {before}", ctx.revision,
+                     areas=frozenset({"users"}), data={"password": password, "before": before})
+
+
+def reset_password(session, name: str, password: str) -> ChangeSet:
+    if name == session.user:
+        raise ValidationError("Change your own password instead of resetting it.", "user")
+    session.require("manage_users")
+    unwrap, _login_password = session.derive(name, password)
+    with session.write("manage_users") as ctx:
+        passwords.reset_slot(ctx, name, unwrap)
+        ctx.audit("user.reset_password", detail=f"name={name}")
+        if ctx.store.user_role(name) == roles.MANAGER:
+            _give_manager_key(session, ctx, name, unwrap)
+    before = _administrator_step(session, "set-desk-password", name)
+    return ChangeSet(f"{name} has a temporary password and must choose a new one at next sign-in. {before}",
+                     ctx.revision, areas=frozenset({"users"}), data={"password": password, "before": before})
+
+
+def change_own_password(session, new_password: str) -> ChangeSet:
+    """The key slot and the login together, in one transaction with its audit entry."""
+    session.require("change_own_password")
+    unwrap, login_password = session.derive(session.user, new_password)
+    with session.write("change_own_password", changes_register=False) as ctx:
+        ctx.audit("user.change_password")
+        passwords.change_own(ctx, unwrap, login_password)
+        if session.manager_key is not None:  # the manager slot follows the password, as the key slot does
+            server_signing.put_manager_slot(ctx, session.user, unwrap, session.manager_key)
+    session.login_changed(login_password)
+    session.must_change_password = False
+    return ChangeSet("Password changed.", ctx.revision, areas=frozenset({"users"}))
+
+
+def new_recovery_key(session, recovery: str) -> ChangeSet:
+    """The practice's recovery slot on the server under a new recovery key (shown once)."""
+    with session.write("rekey", changes_register=False) as ctx:
+        ctx.audit("register.recovery_key")
+        passwords.put_recovery(ctx, recovery)
+    return ChangeSet("A new recovery key was made; the old one no longer works. Print it and keep it locked away.",
+                     ctx.revision, areas=frozenset({"users"}), data={"recovery_key": recovery})
