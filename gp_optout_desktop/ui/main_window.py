@@ -53,39 +53,51 @@ def demo_hint_text() -> str:
 THROTTLE_SETTING = "server/sign_in_throttle"
 
 
-def server_sign_in(address, settings: QSettings | None = None) -> Callable:
-    """The unlock form's sign-in on a server register (imported when used: psycopg). Wrong
-    passwords are slowed as on the register file, counted in this desk's settings
-    (services/server_throttle.py), so a restart of the program does not clear them."""
+def _throttled(address, settings: QSettings | None, attempt: Callable) -> Callable:
+    """``attempt(address, user, password)`` with wrong passwords slowed as on the register file,
+    counted in this desk's settings (services/server_throttle.py), so a restart of the program
+    does not clear them. Runs on a worker thread: a QSettings of its own on the window's file
+    (one QSettings object is not to be shared between threads)."""
 
-    def sign_in(_folder, user: str, password: str):
-        from ..services import server_session
+    def run(user: str, password: str):
         from ..services.server_throttle import SignInThrottle
 
         if settings is None:
-            return server_session.sign_in(address, user, password)
-        # This runs on a worker thread: a QSettings of its own on the window's file (one
-        # QSettings object is not to be shared between threads).
+            return attempt(address, user, password)
         mine = QSettings(settings.fileName(), settings.format())
 
         def save(text: str) -> None:
             mine.setValue(THROTTLE_SETTING, text)
             mine.sync()
 
-        throttle = SignInThrottle(lambda: mine.value(THROTTLE_SETTING), save)
-        return throttle.sign_in(server_session.sign_in, address, user, password)
+        return SignInThrottle(lambda: mine.value(THROTTLE_SETTING), save).sign_in(attempt, address, user, password)
+
+    return run
+
+
+def server_sign_in(address, settings: QSettings | None = None) -> Callable:
+    """The unlock form's sign-in on a server register (imported when used: psycopg)."""
+
+    def sign_in(_folder, user: str, password: str):
+        from ..services import server_session
+
+        return _throttled(address, settings, server_session.sign_in)(user, password)
 
     return sign_in
 
 
-def server_recovery(address) -> Callable:
+def server_recovery(address, settings: QSettings | None = None) -> Callable:
     """The unlock form's recovery on a server register: the login's new password (set by the
-    server's administrator) and the practice's recovery key (services/server_session.py)."""
+    server's administrator) and the practice's recovery key (services/server_session.py),
+    slowed after wrong tries like a sign-in (same login, same count)."""
 
     def recover(_folder, user: str, password: str, recovery_key: str):
         from ..services import server_session
 
-        return server_session.sign_in(address, user, password, recovery_key=recovery_key)
+        def attempt(address, user, password):
+            return server_session.sign_in(address, user, password, recovery_key=recovery_key)
+
+        return _throttled(address, settings, attempt)(user, password)
 
     return recover
 
@@ -135,7 +147,7 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         if server is not None:
             self.unlock = UnlockWidget(None, unlock_fn=sign_in or server_sign_in(server, settings),
-                                       recovery_fn=server_recovery(server), server=server.describe())
+                                       recovery_fn=server_recovery(server, settings), server=server.describe())
         else:
             self.unlock = UnlockWidget(self.folder)
         self.unlock.unlocked.connect(self.on_unlocked)

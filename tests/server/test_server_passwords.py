@@ -319,3 +319,74 @@ def test_a_receptionists_own_sql_cannot_replace_the_recovery_slot(register, pg_d
     session.lock()
     assert slot(register, passwords.RECOVERY_SLOT) == kept
     assert passwords.open_recovery(register.desk.conn, recovery) == register.practice.data_key
+
+
+def test_the_manager_key_follows_a_managers_password_through_add_change_and_reset(register, pg_db, admin_cli):
+    """The manager key that opens the exclusion file's signing key (ADR 0015 addendum "signing
+    the exclusion file on the server") lives in each manager's own slot under their password:
+    a new manager gets it under the temporary password, and it moves with every change and
+    reset. A manager who came in by the recovery key has none to move: they still sign in, and
+    a manager who holds it gives it back with a reset."""
+    pm = register.add_user("pm", "pm-password-1", roles.MANAGER)
+    first = sign_in(address(pg_db), pm, "pm-password-1")  # the practice's first manager makes the keys
+    key = first.manager_key
+    assert key is not None
+    nora = register.login("nora")
+    temporary = users.add(first, nora, roles.MANAGER).data["password"]
+    assert admin_cli("add-desk", "--practice", str(register.practice.id), "--login", nora,
+                     desk_password=temporary)[0] == 0
+    users.change_own_password(first, "pm-password-2")
+    first.lock()
+
+    new = sign_in(address(pg_db), nora, temporary)
+    assert new.manager_key == key
+    users.change_own_password(new, "nora-password-1")
+    new.lock()
+    for login, password in ((nora, "nora-password-1"), (pm, "pm-password-2")):
+        session = sign_in(address(pg_db), login, password)
+        assert session.manager_key == key, login
+        session.lock()
+
+    # pm loses their password: the recovery key lets them in, without the manager key.
+    holder = sign_in(address(pg_db), nora, "nora-password-1")
+    recovery = users.new_recovery_key(holder).data["recovery_key"]
+    holder.lock()
+    assert admin_cli("set-desk-password", "--login", pm, desk_password="pm-at-the-admin-1")[0] == 0
+    recovered = sign_in(address(pg_db), pm, "pm-at-the-admin-1", recovery_key=recovery)
+    assert recovered.manager_key is None
+    users.change_own_password(recovered, "pm-password-3")
+    recovered.lock()
+    again = sign_in(address(pg_db), pm, "pm-password-3")  # their old manager slot no longer opens
+    assert again.manager_key is None and again.role == roles.MANAGER
+    again.lock()
+
+    # nora, who holds the key, resets pm: the temporary password opens it again.
+    holder = sign_in(address(pg_db), nora, "nora-password-1")
+    temporary = users.reset_password(holder, pm).data["password"]
+    holder.lock()
+    assert admin_cli("set-desk-password", "--login", pm, desk_password=temporary)[0] == 0
+    back = sign_in(address(pg_db), pm, temporary)
+    assert back.manager_key == key
+    back.lock()
+
+    # Demoted or removed, a user keeps no manager slot (nor could their login read one).
+    holder = sign_in(address(pg_db), nora, "nora-password-1")
+    users.change_role(holder, pm, roles.GP)
+    holder.lock()
+
+    def manager_slots():
+        return sorted(r[0] for r in register.admin.execute("SELECT name FROM manager_slots"))
+
+    assert pm not in manager_slots() and nora in manager_slots()
+    demoted = sign_in(address(pg_db), pm, temporary)
+    assert demoted.manager_key is None
+    assert demoted.desk.conn.execute("SELECT count(*) FROM manager_slots").fetchone()[0] == 0
+    demoted.lock()
+    holder = sign_in(address(pg_db), nora, "nora-password-1")
+    users.change_role(holder, pm, roles.MANAGER)
+    holder.lock()
+    promoted = sign_in(address(pg_db), pm, temporary)
+    assert promoted.manager_key is None  # a promotion cannot wrap it: a reset by a holder does
+    users.remove(promoted, nora)
+    promoted.lock()
+    assert manager_slots() == []

@@ -348,3 +348,22 @@ def test_wrong_passwords_at_the_server_sign_in_are_slowed_and_a_restart_does_not
     _sign_in(qtbot, again, server.mo, "mo-password-1")
     assert again.session is not None and again.session.user == server.mo
     again.lock()
+
+
+def test_wrong_recovery_keys_are_slowed_like_wrong_passwords(settings, pg_db, server):
+    """The recovery form's tries (a login password and a recovery key) count with the same
+    login's wrong passwords in this desk's settings: after five, even the right key waits."""
+    from gp_optout_desktop.services import users
+    from gp_optout_desktop.store.errors import Throttled, WrongPassword
+    from gp_optout_desktop.ui.main_window import server_recovery
+
+    recovery = users.new_recovery_key(server.manager).data["recovery_key"]
+    recover = server_recovery(accounts.address(pg_db), settings)
+    for _ in range(5):
+        with pytest.raises(WrongPassword, match="^The recovery key is wrong"):
+            recover(None, server.mo, "mo-password-1", "ABCD-" * 12 + "ABCD")
+    with pytest.raises(Throttled, match="^Too many wrong passwords"):
+        recover(None, server.mo, "mo-password-1", recovery)
+    restarted = server_recovery(accounts.address(pg_db), type(settings)(settings.fileName(), settings.format()))
+    with pytest.raises(Throttled, match="^Too many wrong passwords"):
+        restarted(None, server.mo, "mo-password-1", recovery)

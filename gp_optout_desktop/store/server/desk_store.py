@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, time, timezone
 
+from ...domain import roles
 from ...domain.events import Event
 from ...domain.practice_list import INACTIVE
 from ...domain.patient import Patient
@@ -501,6 +502,8 @@ class ServerStore(CodingRows, ImportRows):
         self._writing()
         if self.conn.execute("UPDATE users SET role = %s WHERE name = %s AND active", (role, name)).rowcount == 0:
             raise NotFound(f"There is no user called {name}.")
+        if role != roles.MANAGER:  # no longer a manager: no longer the key that signs the exclusion file
+            self.conn.execute("DELETE FROM manager_slots WHERE name = %s", (name,))
 
     def deactivate_user(self, name: str) -> None:
         """The users row kept, inactive (the trail names them); their key slot deleted, so the
@@ -509,3 +512,4 @@ class ServerStore(CodingRows, ImportRows):
         if self.conn.execute("UPDATE users SET active = false WHERE name = %s AND active", (name,)).rowcount == 0:
             raise NotFound(f"There is no user called {name}.")
         self.conn.execute("DELETE FROM key_slots WHERE name = %s", (name,))
+        self.conn.execute("DELETE FROM manager_slots WHERE name = %s", (name,))

@@ -300,7 +300,7 @@ CREATE POLICY managers_only ON key_slots AS RESTRICTIVE FOR DELETE USING (app_is
 
 
 from . import schema_coding  # noqa: E402  (V6: practice-wide code rows, reconciliation runs)
-from .schema_v5_signing import TABLES as _SIGNING_TABLES, v5_signing  # noqa: E402 (V7 after the merge)
+from .schema_signing import TABLES as _SIGNING_TABLES, signing_schema  # noqa: E402 (V7; after DESK, which it takes)
 
 DESK_GRANTS.update(schema_coding.GRANTS)
 DESK_GRANTS.update(_SIGNING_TABLES)
@@ -317,7 +317,7 @@ def _v5_passwords() -> str:  # its own module (store/server/passwords_schema.py)
 
 MIGRATIONS.append(_v5_passwords)
 MIGRATIONS.append(lambda: schema_coding.sql(_PRACTICE, OWNER, DESK))  # V6
-MIGRATIONS.append(lambda: v5_signing(DESK))  # V7: signing the exclusion file on the server (srvops15)
+MIGRATIONS.append(lambda: signing_schema(DESK))  # V7: signing the exclusion file on the server
 LATEST = len(MIGRATIONS)
 
 _VERSION_TABLE = """

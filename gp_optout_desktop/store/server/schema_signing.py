@@ -3,7 +3,8 @@ exclusion file on the server (ADR 0015 addendum "signing the exclusion file on t
 
 - ``manager_slots``: the practice's manager key, wrapped on a manager's desk under that
   manager's own unwrap key. A desk login reads only its own row; only an active manager's
-  login may add or remove one (a migration wraps it for every other manager).
+  login may add or remove one (a migration wraps it for every other manager) or read
+  another's (to replace it at a reset, or delete it at a demotion or removal).
 - ``signing_keys``: the exclusion file's Ed25519 seed sealed under the manager key (one row
   per practice); only a manager's login may write it.
 - ``exclusion_exports``: each export's record (the register file's ``last_export``), append-only.
@@ -16,7 +17,7 @@ TABLES = {"manager_slots": "SELECT, INSERT, DELETE", "signing_keys": "SELECT, IN
           "exclusion_exports": "SELECT, INSERT"}
 
 
-def v5_signing(desk: str) -> str:
+def signing_schema(desk: str) -> str:
     practice = "practice_id integer NOT NULL DEFAULT app_practice() REFERENCES practices(id)"
     out = [f"""
 CREATE TABLE manager_slots(
@@ -33,7 +34,12 @@ CREATE TABLE exclusion_exports(
     id bigint GENERATED ALWAYS AS IDENTITY,
     at timestamptz NOT NULL DEFAULT now(), record text NOT NULL,
     PRIMARY KEY (practice_id, id));
-CREATE POLICY own_row ON manager_slots FOR SELECT USING (practice_id = app_practice() AND name = session_user);
+-- A login reads its own row; a manager also the practice's other managers' rows, so that a
+-- reset, a demotion or a removal can replace or delete them (PostgreSQL lets a DELETE reach
+-- only rows its SELECT policies show). Each row is wrapped under its own manager's password,
+-- and a manager already holds the key they wrap.
+CREATE POLICY own_row ON manager_slots FOR SELECT
+    USING (practice_id = app_practice() AND (name = session_user OR app_is_manager()));
 CREATE POLICY managers_add ON manager_slots FOR INSERT WITH CHECK (practice_id = app_practice() AND app_is_manager());
 CREATE POLICY managers_remove ON manager_slots FOR DELETE USING (practice_id = app_practice() AND app_is_manager());
 CREATE POLICY own_practice ON signing_keys USING (practice_id = app_practice())
