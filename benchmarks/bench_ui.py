@@ -417,6 +417,11 @@ def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
         longest = max(range(len(beats) - 1), key=lambda i: beats[i + 1] - beats[i])
         outcome["gaps"] += _gap_parts(beats, sched, longest)
     outcome["gaps"] += f"collections over 5 ms: {', '.join(collections) or 'none'}; "
+    if os.environ.get("BENCH_GAP_LOG"):  # each gap over 35 ms, for benchmarks/ui_thread_sampler.py
+        with open(os.environ["BENCH_GAP_LOG"], "a") as log:
+            for a, b in zip(beats, beats[1:]):
+                if b - a > 0.035:
+                    log.write(f"{a:.6f} {b:.6f} {(b - a) * 1000:.1f}\n")
     gaps = sorted((b - a) * 1000 for a, b in zip(beats, beats[1:]))
     over = sum(1 for g in gaps if g > 50)
     outcome["gaps"] += f"p99 gap {gaps[int(0.99 * (len(gaps) - 1))]:.0f} ms, {over} of {len(gaps)} gaps over 50 ms" \
