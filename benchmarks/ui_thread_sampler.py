@@ -33,17 +33,19 @@ def _read(path: str) -> str | None:
 
 def sample(pid: int, out_path: str, maps_path: str, period: float = 0.001) -> None:
     base = f"/proc/{pid}/task"
-    maps_saved = False
+    count = 0
     with open(out_path, "w") as out:
         while True:
             now = time.monotonic()  # the clock of time.perf_counter in the bench (Linux)
             stat = _read(f"{base}/{pid}/stat")
             if stat is None:
                 return
-            if not maps_saved and now > 0 and "libpython" in (_read(f"/proc/{pid}/maps") or ""):
-                with open(maps_path, "w") as f:
-                    f.write(_read(f"/proc/{pid}/maps") or "")
-                maps_saved = True
+            count += 1
+            if count % 1000 == 1:  # the mappings grow as the process runs: keep the latest
+                maps = _read(f"/proc/{pid}/maps")
+                if maps:
+                    with open(maps_path, "w") as f:
+                        f.write(maps)
             state = stat[stat.rfind(")") + 2]
             call = (_read(f"{base}/{pid}/syscall") or "").split()[:2]
             runnable = []
@@ -77,6 +79,15 @@ def _gil_range(maps_path: str) -> tuple[int, int]:
     return 0, 0
 
 
+def _region(maps_path: str, address: int) -> str:
+    for line in open(maps_path):
+        fields = line.split()
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        if start <= address < end:
+            return fields[5].rsplit("/", 1)[-1] if len(fields) > 5 else "anonymous memory"
+    return "memory mapped later"
+
+
 def explain(gaps_path: str, samples_path: str, maps_path: str, top: int = 5) -> None:
     low, high = _gil_range(maps_path)
     gaps = [tuple(map(float, line.split()[:2])) for line in open(gaps_path)]
@@ -90,7 +101,8 @@ def explain(gaps_path: str, samples_path: str, maps_path: str, top: int = 5) -> 
                 continue
             state, call = fields[1], fields[2:]
             if state == "S" and len(call) == 2 and call[0] == "202":  # futex
-                ui["asleep on the GIL" if low <= int(call[1], 16) < high else "asleep on another futex"] += 1
+                address = int(call[1], 16)
+                ui["asleep on the GIL" if low <= address < high else f"asleep on a futex in {_region(maps_path, address)}"] += 1
             elif state == "S":
                 ui[f"asleep in syscall {call[0] if call else '?'}"] += 1
             else:
