@@ -417,6 +417,11 @@ def _stall_during(app, front, task, show=None) -> tuple[float, float, int, str]:
         longest = max(range(len(beats) - 1), key=lambda i: beats[i + 1] - beats[i])
         outcome["gaps"] += _gap_parts(beats, sched, longest)
     outcome["gaps"] += f"collections over 5 ms: {', '.join(collections) or 'none'}; "
+    if os.environ.get("BENCH_GAP_LOG"):  # each gap over 35 ms, for benchmarks/ui_thread_sampler.py
+        with open(os.environ["BENCH_GAP_LOG"], "a") as log:
+            for a, b in zip(beats, beats[1:]):
+                if b - a > 0.035:
+                    log.write(f"{a:.6f} {b:.6f} {(b - a) * 1000:.1f}\n")
     gaps = sorted((b - a) * 1000 for a, b in zip(beats, beats[1:]))
     over = sum(1 for g in gaps if g > 50)
     outcome["gaps"] += f"p99 gap {gaps[int(0.99 * (len(gaps) - 1))]:.0f} ms, {over} of {len(gaps)} gaps over 50 ms" \
@@ -540,17 +545,28 @@ if hasattr(warm, "mark"):  # what the unlock screen does: the warm-up imports wa
     warm.start(warm.mark())
 else:  # an older BENCH_CODE: they ran during Argon2
     warm.start()
+# What the unlock screen calls: since issue 13's re-wrap change, a superseded key entry is wrapped
+# again after the window is shown (session.rewrap_pending, on a worker), timed here from on_unlocked.
+unlock_fn = getattr(session_service, "unlock_for_window", session_service.unlock)
+rewrap = {}
+if hasattr(session_service, "rewrap_pending"):
+    real_rewrap = session_service.rewrap_pending
+    def timed_rewrap(session):
+        real_rewrap(session)
+        rewrap["s"] = time.perf_counter() - shown
+    session_service.rewrap_pending = timed_rewrap
 def unlock():  # on a thread lowered as the app's workers are (ui.worker), so Argon2 runs at their priority
     global unlocked, unlock_s
     responsive.lower_this_thread()
     started = time.perf_counter()
-    unlocked = session_service.unlock(folder, user, password)
+    unlocked = unlock_fn(folder, user, password)
     unlock_s = time.perf_counter() - started
 worker = __import__("threading").Thread(target=unlock)
 worker.start()
 worker.join()
 getattr(warm, "release", lambda: None)()
 QThreadPool.globalInstance().waitForDone()
+shown = time.perf_counter()
 window.on_unlocked(unlocked)
 while not getattr(window, "screens_ready", lambda: True)():
     app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
@@ -559,7 +575,7 @@ app.processEvents()
 kdf = json.loads((__import__("pathlib").Path(folder) / "register.keys").read_text())["users"][user]["kdf"]
 status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
 print(json.dumps({"hwm": int(status["VmHWM"].split()[0]) / 1024, "rss": int(status["VmRSS"].split()[0]) / 1024,
-                  "kdf": kdf, "unlock_s": unlock_s,
+                  "kdf": kdf, "unlock_s": unlock_s, "rewrap_after_s": rewrap.get("s"),
                   "child_hwm": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 window.lock()
 """
@@ -628,11 +644,16 @@ def unlock_peaks(folder: Path) -> None:
                         f"Argon2id run (t={(old_kdf if kdf_name == 'old' else new_kdf)['t']}) in the process; "
                         f"bare QApplication {bare:.0f} MB; largest child process {got.get('child_hwm', 0):.0f} MB; "
                         f"load {os.getloadavg()[0]:.1f}")
-            kdfs = [old_kdf, new_kdf] if kdf_name == "old" else [new_kdf]  # the runs this unlock makes
+            deferred = got.get("rewrap_after_s") is not None  # the re-wrap's run is then after the window shows
+            # The runs on this unlock's own path (the old entry's, and the re-wrap's unless deferred).
+            kdfs = ([old_kdf] if deferred else [old_kdf, new_kdf]) if kdf_name == "old" else [new_kdf]
             derive = sum(_run_json(_DERIVE_TIME, json.dumps(kdf)) for kdf in kdfs)
             if "unlock_s" in got:
+                after = got.get("rewrap_after_s")
                 report(f"unlock wall time, {label}", got["unlock_s"], derive, limit=derive + 1.0, unit="s",
-                       note="floor: the same Argon2id runs in-process, back to back; target: floor + 1.0 s")
+                       note="floor: the same Argon2id runs in-process, back to back; target: floor + 1.0 s"
+                            + (f"; the re-wrap written {after:.2f} s after the window was shown (on a worker)"
+                               if after is not None and kdf_name == "old" else ""))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

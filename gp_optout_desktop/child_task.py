@@ -51,12 +51,13 @@ def enabled() -> bool:
     return _enabled
 
 
-def run(fn: Callable, *args, what: str, here: Callable | None = None):
+def run(fn: Callable, *args, what: str, here: Callable | None = None, refusals: tuple[type, ...] = ()):
     """``fn(*args)``, in a child process when enabled, else here. ``fn`` must be a module-level
     function (it is imported by name in the child); ``what`` names the task in a refusal
     ("the reconciliation's comparison"). ``here``: what runs instead in this process (child
     processes off, or one cannot be started), when that needs more than ``fn`` (store.keyfile:
-    Argon2id under its memory gate)."""
+    Argon2id under its memory gate). ``refusals``: more exception classes whose sentences are
+    written without patient identifiers and cross back whole (the exclusion file's ExportError)."""
     here = here or fn
     if not _enabled:
         return here(*args)
@@ -65,7 +66,8 @@ def run(fn: Callable, *args, what: str, here: Callable | None = None):
 
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child_main, args=(send, fn, args), name="gp-optout-task", daemon=True)
+    child = context.Process(target=_child_main, args=(send, fn, args, tuple(refusals)), name="gp-optout-task",
+                            daemon=True)
     try:
         child.start()
     except OSError as exc:  # why: cannot start a process (limits, memory): do it here, slower for the UI only
@@ -164,7 +166,7 @@ def shutdown() -> None:
             child.kill()
 
 
-def _child_main(send, fn: Callable, args: tuple) -> None:
+def _child_main(send, fn: Callable, args: tuple, refusals: tuple[type, ...] = ()) -> None:
     """Runs in the child: lower priority, a watch on the app's process, the task, one answer."""
     import multiprocessing
     import os
@@ -180,7 +182,7 @@ def _child_main(send, fn: Callable, args: tuple) -> None:
         threading.Thread(target=exit_with_parent, name="exit-with-app", daemon=True).start()
     try:
         answer: tuple[str, object] = ("ok", fn(*args))
-    except (ValidationError, StoreError) as exc:  # the project's own sentences, written without identifiers
+    except (ValidationError, StoreError, *refusals) as exc:  # the project's own sentences, written without identifiers
         answer = ("refused", exc)
         try:
             pickle.loads(pickle.dumps(exc))

@@ -33,15 +33,30 @@ def _kernel32():
     return kernel32
 
 
+def _one_step_below(window_thread: int) -> int:
+    """Linux: NICE steps below the window's thread (a process's main thread: its id is the
+    process id), whatever the calling thread or process inherited. Absolute, not relative
+    to the caller: a Qt pool thread runs many tasks and lowering it by NICE at each one took
+    it to nice 19 after four (issue 13; a GIL holder at nice 19 on a busy PC kept the UI
+    thread waiting for hundreds of milliseconds), and a process spawned from a lowered
+    thread starts lowered already."""
+    return min(19, os.getpriority(os.PRIO_PROCESS, window_thread) + NICE)
+
+
+def _lower_linux_thread(thread: int, window_thread: int) -> bool:
+    try:
+        target = _one_step_below(window_thread)
+        if os.getpriority(os.PRIO_PROCESS, thread) < target:
+            os.setpriority(os.PRIO_PROCESS, thread, target)
+    except OSError:  # why: not allowed here: the task runs at the window's priority, as before
+        return False
+    return True
+
+
 def lower_this_thread() -> bool:
-    """This thread only (the caller's). True if the priority was lowered."""
+    """This thread only (the caller's), to NICE steps below the window's thread. True if it is."""
     if sys.platform.startswith("linux"):
-        thread = threading.get_native_id()
-        try:
-            os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + NICE))
-        except OSError:  # why: not allowed here: the task runs at the window's priority, as before
-            return False
-        return True
+        return _lower_linux_thread(threading.get_native_id(), os.getpid())
     if sys.platform == "win32":
         kernel32 = _kernel32()
         return bool(kernel32.SetThreadPriority(kernel32.GetCurrentThread(), THREAD_PRIORITY_BELOW_NORMAL))
@@ -53,6 +68,8 @@ def lower_this_process() -> bool:
     if sys.platform == "win32":
         kernel32 = _kernel32()
         return bool(kernel32.SetPriorityClass(kernel32.GetCurrentProcess(), BELOW_NORMAL_PRIORITY_CLASS))
+    if sys.platform.startswith("linux"):  # one step below the app's window thread (the parent's main thread)
+        return _lower_linux_thread(threading.get_native_id(), os.getppid())
     if hasattr(os, "nice"):
         try:
             os.nice(NICE)

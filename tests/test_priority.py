@@ -56,3 +56,30 @@ def test_a_task_thread_is_below_normal_on_windows():  # pragma: no cover - runs 
 
     assert _in_a_thread(lower) == (True, priority.THREAD_PRIORITY_BELOW_NORMAL)
     assert kernel32.GetThreadPriority(kernel32.GetCurrentThread()) == 0  # the calling thread: normal
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sets a nice value per thread")
+def test_a_thread_lowered_again_stays_one_step_below_the_window():
+    """A Qt pool thread runs task after task; each lowers it: it must stay 5 steps below the
+    window's thread, not sink 5 more each time (it reached nice 19 after four tasks)."""
+    window = os.getpriority(os.PRIO_PROCESS, os.getpid())
+
+    def lower_three_times():
+        for _ in range(3):
+            assert priority.lower_this_thread()
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    assert _in_a_thread(lower_three_times) == min(19, window + priority.NICE)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the child's nice value")
+def test_a_task_process_started_from_a_lowered_thread_is_one_step_below_the_window(apart):
+    """The child inherits its starting thread's nice value (already lowered): it must end one
+    step below the app's window thread, not two."""
+    window = os.getpriority(os.PRIO_PROCESS, os.getpid())
+
+    def from_a_task_thread():
+        priority.lower_this_thread()
+        return child_task.run(_process_nice, what="a check")
+
+    assert _in_a_thread(from_a_task_thread) == min(19, window + priority.NICE)

@@ -23,11 +23,14 @@ from ..exclusion.errors import ExportError
 from ..exclusion.cohort import read_cohort
 from ..exclusion.format import format_ts, serialise_national
 from ..exclusion.fsutil import replace_file_atomically
-from ..exclusion.writer import DEFAULT_VALIDITY, write_export
+from ..exclusion.writer import DEFAULT_VALIDITY, ExportResult, write_export
 from ..letters.model import PRACTICE_WIDE_NOTICE
+from .. import child_task
 from ..store import exclusion_repo as repo
 from ..store import meta
 from ..store import policy as policy_store
+from ..store import readers
+from ..store.backend import FileStore
 from . import coding, exclusion_server, objections, patients
 from .on_server import NotOnServer, not_yet, on_server
 from .changes import ChangeSet
@@ -154,39 +157,84 @@ def _rows(store, mode: str, table: codes.CodeTable) -> tuple[list[ExclusionRow],
 def snapshot(session: Session) -> Snapshot:
     """One consistent read through the engine seam, apart from the desk's own connection: the
     same rows from a register file and from a server practice (ADR 0015)."""
-    today = session.today()
     with session.apart_store("export") as store:  # one snapshot; the register's connection stays free
-        revision = store.revision()
-        mode = EXCLUDE_ALL_EXCEPT_LISTED if policy.is_on(store.policy_history(), as_of=today) else EXCLUDE_LISTED
-        rows, expected, without = _rows(store, mode, table_in_force(store.saved_code_table()))
-        head = store.audit_head()
-        ods = store.practice_details().get("ods", "")
-        if store.revision() != revision:
-            raise ExportError("The register changed while the export was being prepared: export again.")
+        return _snapshot_of(store, session.today())
+
+
+def _snapshot_of(store, today: date) -> Snapshot:
+    revision = store.revision()
+    mode = EXCLUDE_ALL_EXCEPT_LISTED if policy.is_on(store.policy_history(), as_of=today) else EXCLUDE_LISTED
+    rows, expected, without = _rows(store, mode, table_in_force(store.saved_code_table()))
+    head = store.audit_head()
+    ods = store.practice_details().get("ods", "")
+    if store.revision() != revision:
+        raise ExportError("The register changed while the export was being prepared: export again.")
     return Snapshot(revision, ods, mode, rows, expected, without, f"{head[0]}:{head[1]}" if head else "0:genesis")
 
 
 # ---- export -----------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Written:
+    """What the app needs of an export read and written apart: no rows."""
+    revision: int
+    mode: str
+    expected_count: int
+    without_nhs: int
+    result: ExportResult
+
+
+def _write(snap: Snapshot, key: Ed25519PrivateKey, out_dir: Path, generated_at: datetime,
+           valid_for: timedelta) -> _Written:
+    result = write_export(
+        out_dir, snap.rows, private_key=key, practice_ods=snap.ods, register_revision=snap.revision,
+        mode=snap.mode, audit_chain_head=snap.audit_head, generated_at=generated_at, valid_for=valid_for,
+        objectors_without_nhs_number=snap.without_nhs, expected_count=snap.expected_count,
+    )
+    return _Written(snap.revision, snap.mode, snap.expected_count, snap.without_nhs, result)
+
+
+def _write_apart(db_path: Path, data_key: bytes, seed: bytes, out_dir: Path, today: date, generated_at: datetime,
+                 valid_for: timedelta) -> _Written:
+    """The rows read from one snapshot of a register file and the set written (sorted, signed,
+    fsynced, re-read): in a process of its own in the desktop app (child_task), because this
+    is Python work on every row, which on a worker thread holds the GIL; a worker descheduled
+    while holding it (a busy PC) left the UI thread asleep for 100-250 ms (issue 13, ADR 0014
+    addendum 3). Writes the export folder, never the register."""
+    reader = readers.Reader(db_path, data_key)
+    try:
+        with reader.snapshot() as conn:
+            snap = _snapshot_of(FileStore(conn), today)
+    finally:
+        reader.close()
+    return _write(snap, signing.private_key_from_bytes(seed), out_dir, generated_at, valid_for)
+
+
+def _read_and_write(session: Session, key: Ed25519PrivateKey, out_dir: Path, valid_for: timedelta) -> _Written:
+    if on_server(session):  # a server practice's snapshot cannot cross to another process
+        return _write(snapshot(session), key, out_dir, session.now(), valid_for)
+    reg = session.register
+    return child_task.run(_write_apart, reg.db.path, reg.data_key, signing.private_key_bytes(key), out_dir,
+                          session.today(), session.now(), valid_for, what="the export", refusals=(ExportError,))
+
+
 def export(session: Session, out_dir: Path, *, valid_for: timedelta = DEFAULT_VALIDITY) -> ChangeSet:
     """Write the exclusion set; raise ExportError (audited; the previous set stays current) on failure."""
     session.require("export")
     key = _signing_key(session)
-    snap = snapshot(session)
     out_dir = Path(out_dir)
     try:
-        result = write_export(
-            out_dir, snap.rows, private_key=key, practice_ods=snap.ods, register_revision=snap.revision,
-            mode=snap.mode, audit_chain_head=snap.audit_head, generated_at=session.now(), valid_for=valid_for,
-            objectors_without_nhs_number=snap.without_nhs,
-            expected_count=snap.expected_count,
-        )
-    except ExportError as exc:
+        written = _read_and_write(session, key, out_dir, valid_for)
+    except (ExportError, child_task.ChildTaskFailed) as exc:
+        if isinstance(exc, child_task.ChildTaskFailed):  # it may have ended after the commit point: say so
+            exc = ExportError("The export's process ended or failed before it finished. The folder may or may not "
+                              "hold the new exclusion file, and the register has not recorded it: export again.")
         with session.write("export", changes_register=False) as ctx:
             ctx.audit("exclusion.export", outcome="failed", detail=str(exc)[:300])
-        raise
-    if result.row_count != snap.expected_count:  # the writer checks too; a second look costs nothing
-        raise ExportError(f"The export holds {result.row_count} rows but the register counts {snap.expected_count}.")
+        raise exc from None
+    result = written.result
+    if result.row_count != written.expected_count:  # the writer checks too; a second look costs nothing
+        raise ExportError(f"The export holds {result.row_count} rows but the register counts {written.expected_count}.")
     record = {
         "at": format_ts(result.manifest.generated_at),
         "by": session.user,
@@ -194,13 +242,13 @@ def export(session: Session, out_dir: Path, *, valid_for: timedelta = DEFAULT_VA
         "generation": result.generation.name,
         "rows": result.row_count,
         "sha256": result.list_sha256,
-        "revision": snap.revision,
-        "mode": snap.mode,
+        "revision": written.revision,
+        "mode": written.mode,
         "valid_until": format_ts(result.manifest.valid_until),
-        "without_nhs": snap.without_nhs,
+        "without_nhs": written.without_nhs,
         "key_id": result.manifest.signing_key_id,
     }
-    detail = f"rows={result.row_count} sha256={result.list_sha256} revision={snap.revision} mode={snap.mode}"
+    detail = f"rows={result.row_count} sha256={result.list_sha256} revision={written.revision} mode={written.mode}"
     if on_server(session):
         exclusion_server.record_export(session, record, detail)
     else:
@@ -211,12 +259,12 @@ def export(session: Session, out_dir: Path, *, valid_for: timedelta = DEFAULT_VA
         # consumer has now seen (a later restore must carry on above it).
         session.register.remember_audit_head()
     warnings = ()
-    if snap.without_nhs:
-        warnings = (f"{snap.without_nhs} objecting patient(s) have no NHS number recorded and cannot be in the file: "
+    if written.without_nhs:
+        warnings = (f"{written.without_nhs} objecting patient(s) have no NHS number recorded and cannot be in the file: "
                     "make sure their objection is coded in the clinical system.",)
-    summary = (f"Exclusion file written to {out_dir}: {result.row_count} patient(s) listed, mode {snap.mode}, "
-               f"register revision {snap.revision}, valid until {format_ts(result.manifest.valid_until)}.")
-    return ChangeSet(summary, snap.revision, areas=frozenset({"export"}), warnings=warnings,
+    summary = (f"Exclusion file written to {out_dir}: {result.row_count} patient(s) listed, mode {written.mode}, "
+               f"register revision {written.revision}, valid until {format_ts(result.manifest.valid_until)}.")
+    return ChangeSet(summary, written.revision, areas=frozenset({"export"}), warnings=warnings,
                      data={"result": result, "record": record})
 
 

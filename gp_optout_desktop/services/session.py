@@ -278,14 +278,40 @@ def _damage_in_words():
         ) from None
 
 
-def unlock(folder: Path, user: str, password: str) -> Session:
+def unlock(folder: Path, user: str, password: str, *, rewrap_later: bool = False) -> Session:
+    """``rewrap_later``: a key entry with superseded Argon2id parameters is wrapped again by
+    rewrap_pending() after this returns (the desktop app: once the window is shown), instead of
+    before the register opens; the command line and scripts re-wrap within the unlock."""
     if not user or not user.strip():
         raise ValidationError("Enter your user name.", "user")
     with _damage_in_words():
-        reg, failures = register_store.unlock(Path(folder), user.strip(), password, rewrap=True)
+        reg, failures = register_store.unlock(Path(folder), user.strip(), password, rewrap=not rewrap_later,
+                                              rewrap_later=rewrap_later)
         session = _start(reg, user.strip(), failures, "password")
     _take_up_rewrap(session)
     return session
+
+
+def unlock_for_window(folder: Path, user: str, password: str) -> Session:
+    """The desktop app's unlock: the re-wrap's second Argon2id run (about as long as the unlock's
+    own) is left to rewrap_pending(), run on a worker once the window is shown (issue 13)."""
+    return unlock(folder, user, password, rewrap_later=True)
+
+
+def rewrap_pending(session: Session) -> None:
+    """The re-wrap an unlock_for_window() left: Argon2id with the current parameters (in a
+    process of its own, under the memory gate), then the new entry written and audited as an
+    unlock writes it (_take_up_rewrap). Nothing to do for an entry that is current; if the
+    window was locked meanwhile, nothing is written (the next unlock tries again)."""
+    reg = session.register
+    prepare, reg.rewrap_later = reg.rewrap_later, None
+    if prepare is None:
+        return
+    prepared = prepare()
+    if not reg.is_open:  # locked while Argon2id ran
+        return
+    reg.rewrap = prepared
+    _take_up_rewrap(session)
 
 
 def _take_up_rewrap(session: Session) -> None:

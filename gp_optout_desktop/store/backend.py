@@ -399,7 +399,7 @@ class FileStore:
             try:
                 found[nhs] = patients_store.by_nhs(self.conn, nhs)
             except NotFound:
-                pass
+                pass  # why: a number not in the register yet: the import adds that patient
         return found
 
     def histories(self, patient_ids):

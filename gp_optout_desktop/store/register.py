@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from .. import child_task
 from . import attest, certs, database, keyfile, location, meta, readers, retired, schema, seal
@@ -47,6 +49,10 @@ class Register:
     # This user's key entry wrapped again with the current parameters (keyfile.prepare_rewrap),
     # made before the register opened; services/session.unlock writes it on the one write path.
     rewrap: keyfile.Rewrap | None = None
+    # Or, for an unlock that leaves it for later (the desktop app's: its second Argon2id run is
+    # off the unlock's critical path), what makes it: services/session.rewrap_pending calls it
+    # once the window is shown. It holds the password until then; dropped at close.
+    rewrap_later: Callable[[], keyfile.Rewrap | None] | None = field(default=None, repr=False)
 
     @property
     def conn(self):
@@ -140,6 +146,7 @@ class Register:
         return result
 
     def close(self) -> None:
+        self.rewrap_later = None  # with the password it holds
         readers.close(self)  # the desk's read-only connection goes with this one
         if self.is_open:
             try:
@@ -234,6 +241,11 @@ def _prepared_rewrap(slot: keyfile.Slot, password: str) -> keyfile.Rewrap | None
     except child_task.ChildTaskFailed as exc:
         log_problem(log, "The key entry was not re-wrapped with the new key-derivation parameters", exc)
         return None
+
+
+def _prepared_rewrap_gated(slot: keyfile.Slot, password: str) -> keyfile.Rewrap | None:
+    with keyfile.ARGON2_GATE.held():  # after the unlock: never beside another unlock's Argon2id
+        return _prepared_rewrap(slot, password)
 
 
 def _chain(db: database.Database, hmac_key: bytes | None, register_id: str) -> AuditChain:
@@ -348,13 +360,14 @@ def _abandon_rekey(reg: Register, pending: Path, exc: Exception) -> None:
 
 
 def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key: str | None = None,
-           rewrap: bool = False) -> tuple[Register, list[dict]]:
+           rewrap: bool = False, rewrap_later: bool = False) -> tuple[Register, list[dict]]:
     """Open with a user's password (or the recovery key). Returns the register and the
     failed attempts (user, time) since the last success, for the audit trail.
 
     ``rewrap``: when this user's entry has superseded key-derivation parameters, wrap it
     again now (``Register.rewrap``), before the register opens, so the second Argon2 run's
-    memory is released before the register's pages are read (issue 13)."""
+    memory is released before the register's pages are read (issue 13). ``rewrap_later``:
+    instead leave what makes it in ``Register.rewrap_later``, for after the unlock."""
     folder = Path(folder)
     location.check_local(folder)
     db_path, keys_path = register_paths(folder)
@@ -367,6 +380,9 @@ def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key
         if pending.exists():
             keys, slot = _finish_interrupted_rekey(folder, keys, slot, pending, user, password, recovery_key)
         prepared = _prepared_rewrap(slot, password) if rewrap and recovery_key is None and password else None
+    later = None
+    if rewrap_later and recovery_key is None and password and slot.keys.superseded(slot.name):
+        later = partial(_prepared_rewrap_gated, slot, password)
     data_key = slot.data_key
     db = _open_db(folder, data_key, create=False)
     try:
@@ -375,7 +391,7 @@ def unlock(folder: Path, user: str, password: str | None = None, *, recovery_key
             if meta.get(conn, "register_id") != keys.register_id:
                 raise StoreError("The key file belongs to a different register; nothing was changed.")
         reg = Register(folder, db, keys, _chain(db, chain_key, keys.register_id), data_key,
-                       slot.get(certs.MANAGER_SECRET), rewrap=prepared)
+                       slot.get(certs.MANAGER_SECRET), rewrap=prepared, rewrap_later=later)
         _take_up_keys(reg, slot, user, recovery=recovery_key is not None)
         _adopt_missing(reg, user)
     except BaseException:

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QListWidget, Q
 
 from ..domain import roles
 from ..problem_log import log_problem, where_to_look
-from ..services import settings as settings_service
+from ..services import session as session_service, settings as settings_service
 from ..services.on_server import not_yet, on_server
 from ..store.errors import StoreError
 from . import exclusion_status, responsive, worker
@@ -363,9 +363,16 @@ class MainWindow(QMainWindow):
         self.idle.start()
         if not on_server(session):  # the file's integrity checks; the server's chain check is not ported yet
             self.integrity.start()  # off the UI thread, after unlock instead of during it (ADR 0011)
+            # A key entry with earlier Argon2id parameters is wrapped again now, not before the window showed.
+            worker.run(lambda: session_service.rewrap_pending(session), lambda _none: None, self._rewrap_failed)
         else:
             self._listen(session)
         responsive.settled()
+
+    @staticmethod
+    def _rewrap_failed(exc: BaseException) -> None:
+        # why: the old entry still unlocks and the next unlock tries again; nothing to ask the user
+        log_problem(log, "The key entry was not re-wrapped with the new key-derivation parameters", exc)
 
     def _read_idle_minutes(self) -> None:
         """The idle lock's time from the register: at unlock, and again when a practice manager

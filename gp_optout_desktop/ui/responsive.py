@@ -38,7 +38,6 @@ from ..letters import apart
 
 SWITCH_INTERVAL_S = 0.001
 _lower_tasks = False
-_lowered = threading.local()
 
 
 def tune() -> None:
@@ -51,13 +50,12 @@ def tune() -> None:
 
 
 def lower_this_thread() -> None:
-    """A task thread (ui.worker) gives way to the UI thread: nice +5 for this thread only on
-    Linux, below normal on Windows (priority.lower_this_thread). Once per thread: an
-    unprivileged thread cannot raise it again, and the pool's threads only ever run tasks."""
-    if not _lower_tasks or getattr(_lowered, "done", False):
-        return
-    _lowered.done = True
-    priority.lower_this_thread()
+    """A task thread (ui.worker) gives way to the UI thread: 5 nice steps below it for this
+    thread only on Linux, below normal on Windows (priority.lower_this_thread). At every task:
+    setting it again changes nothing (a thread-local "done" did not survive from one task to
+    the next on Qt's pool threads, so each task lowered its thread 5 steps more, to nice 19)."""
+    if _lower_tasks:
+        priority.lower_this_thread()
 
 
 _unlocked = False

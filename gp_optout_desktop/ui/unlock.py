@@ -78,7 +78,7 @@ def password_edit(name: str) -> QLineEdit:
 class UnlockWidget(QWidget):
     unlocked = Signal(object)  # services.session.Session
 
-    def __init__(self, folder: Path | None, *, unlock_fn: Callable = session_service.unlock,
+    def __init__(self, folder: Path | None, *, unlock_fn: Callable = session_service.unlock_for_window,
                  recovery_fn: Callable = session_service.unlock_with_recovery,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), server: str | None = None,
                  parent=None):

@@ -79,6 +79,44 @@ def test_an_old_entry_is_rewrapped_once_audited_and_still_unlocks(old_register):
     desk.lock()
 
 
+def test_the_windows_unlock_returns_before_the_rewrap_which_then_is_made_once_and_audited(old_register):
+    before = entries(old_register)
+    session = session_service.unlock_for_window(old_register, "pm", "pm-password-1")
+    assert entries(old_register) == before and rewrap_rows(session) == []  # nothing re-wrapped before it returns
+    session_service.rewrap_pending(session)  # what the window runs on a worker once it is shown
+    after = entries(old_register)
+    assert after["pm"]["kdf"] == FAST_KDF and after["pm"]["salt"] != before["pm"]["salt"]
+    assert after["desk1"] == before["desk1"] and after["*recovery*"] == before["*recovery*"]
+    assert rewrap_rows(session) == [("pm", "user.key_rewrapped", f"kdf t=2 m=16MiB p=1 -> {keyfile.kdf_words(FAST_KDF)}")]
+    session_service.rewrap_pending(session)  # once only
+    assert len(rewrap_rows(session)) == 1 and audit.verify(session).ok
+    data_key = session.register.data_key
+    session.lock()
+    again = session_service.unlock_for_window(old_register, "pm", "pm-password-1")
+    assert again.register.data_key == data_key and again.register.manager_key is not None
+    assert again.register.rewrap_later is None, "a current entry keeps no password for later"
+    again.lock()
+
+
+def test_a_window_locked_before_its_rewrap_keeps_the_old_entry_and_drops_the_password(old_register):
+    before = entries(old_register)
+    session = session_service.unlock_for_window(old_register, "pm", "pm-password-1")
+    assert session.register.rewrap_later is not None
+    session.lock()
+    assert session.register.rewrap_later is None  # the password (and key) it held went with the lock
+    session_service.rewrap_pending(session)
+    assert entries(old_register) == before
+    # Locked while its Argon2id ran: the entry made is not written.
+    session = session_service.unlock_for_window(old_register, "pm", "pm-password-1")
+    prepare = session.register.rewrap_later
+    session.register.rewrap_later = lambda: (session.lock(), prepare())[1]
+    session_service.rewrap_pending(session)
+    assert entries(old_register)["pm"] == before["pm"]
+    again = session_service.unlock(old_register, "pm", "pm-password-1")  # the next unlock re-wraps it
+    assert entries(old_register)["pm"]["kdf"] == FAST_KDF and [r[0] for r in rewrap_rows(again)] == ["pm"]
+    again.lock()
+
+
 def test_a_wrong_password_rewraps_nothing(old_register):
     before = entries(old_register)
     with pytest.raises(WrongPassword):
@@ -264,4 +302,28 @@ def test_a_register_upgraded_at_the_same_unlock_keeps_the_keys_the_upgrade_made(
     assert entries(folder)["manager"]["kdf"] == current
     assert set(entries(folder)["manager"]["secrets"]) == {"audit", "manager"}
     users.add(again, "desk9", "receptionist", "desk9-password")  # the manager key works
+    again.lock()
+
+
+def test_the_windows_later_rewrap_of_a_register_upgraded_at_its_unlock_keeps_the_upgrades_keys(tmp_path, monkeypatch):
+    """As above, with the window's unlock: the re-wrap is made after the unlock (and its upgrade),
+    so the new entry must carry the audit and manager keys the upgrade wrapped into the slot."""
+    import shutil
+
+    folder = tmp_path / "register"
+    shutil.copytree(REPO / "tests" / "fixtures" / "register-v3", folder)
+    v3_kdf = entries(folder)["manager"]["kdf"]
+    current = {"alg": "argon2id", "t": 1, "m_kib": 8, "p": 1}
+    monkeypatch.setattr(keyfile, "KDF_DEFAULTS", dict(current))
+    monkeypatch.setattr(keyfile, "SUPERSEDED_KDFS", (dict(v3_kdf),))
+    first = session_service.unlock_for_window(folder, "manager", "manager-demo-pass")
+    session_service.rewrap_pending(first)
+    assert entries(folder)["manager"]["kdf"] == current
+    assert set(entries(folder)["manager"]["secrets"]) == {"audit", "manager"}
+    assert [r[0] for r in rewrap_rows(first)] == ["manager"] and audit.verify(first).ok
+    first.lock()
+    again = session_service.unlock_for_window(folder, "manager", "manager-demo-pass")
+    assert again.register.manager_key is not None and audit.verify(again).ok
+    assert again.register.rewrap_later is None
+    users.add(again, "desk9", "receptionist", "desk9-password")  # the manager key came across
     again.lock()
