@@ -21,7 +21,7 @@ from ..store.errors import Throttled, WrongPassword
 from . import worker
 from .passwords import CapsWatcher, NewPasswordRows, password_edit
 from .screens.base import describe_error
-from .widgets import InlineMessage, WARN_STYLE
+from .widgets import FIELD_WIDTH, InlineMessage, WARN_STYLE
 
 TITLE = "Change my password"
 DONE = ("Your password was changed and the change is recorded in the audit trail. Use the new one from now on.")
@@ -36,6 +36,7 @@ class ChangePasswordDialog(QDialog):
         self._running = False
         self.setWindowTitle(TITLE)
         self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setMinimumWidth(FIELD_WIDTH)
         v = QVBoxLayout(self)
         where = (" On the server only the new password signs in afterwards, at every desk." if on_server(session)
                  else "")
