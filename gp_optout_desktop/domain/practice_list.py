@@ -62,7 +62,7 @@ MAX_ROWS = 2_000_000
 
 @dataclass(frozen=True)
 class ListRow:
-    row: int  # the file's line number (the header is line 1)
+    row: int  # the row's number as a spreadsheet shows it: its CSV record (the header is row 1)
     patient: Patient
     status: str
     since: date | None  # registration date, as the clinical system holds it
@@ -105,9 +105,10 @@ def read_list(text: str, today: date) -> list[ListRow]:
     rows: list[ListRow] = []
     problems: list[Problem] = []
     seen: dict[str, int] = {}
+    line = 1  # the header: rows are CSV records, as in import_rows (an address cell may hold a line break)
     try:
         for values in reader:
-            line = reader.line_num
+            line += 1
             if not any(v.strip() for v in values):
                 continue
             if len(rows) + len(problems) >= MAX_ROWS:
@@ -124,7 +125,7 @@ def read_list(text: str, today: date) -> list[ListRow]:
             seen[nhs] = line
             rows.append(row)
     except csv.Error as exc:
-        problems.append(Problem(reader.line_num, f"not readable as CSV ({exc})"))
+        problems.append(Problem(line + 1, f"not readable as CSV ({exc})"))  # the record it could not read
     for row in rows:
         if row.previous_nhs and row.previous_nhs in seen:
             problems.append(Problem(row.row, f"the previous NHS number is also listed as a patient in row "

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field, replace
 from ..domain.import_rows import ImportRefused, Problem
 from ..domain.practice_list import (DECEASED, DEDUCTED, INACTIVE, LABELS, MERGED, REGISTERED, TEMPORARY, ListRow,
                                     read_list)
-from ..store import events as events_store, patients as patients_store, registration as reg_store
+from ..store import registration as reg_store
 from .changes import ChangeSet
-from .patients import audit_ref
+from .on_server import NotOnServer, not_yet, on_server
 from .session import Session
 
 _IDENTITY = ("title", "surname", "forenames", "address", "postcode")
@@ -61,17 +61,17 @@ class ListPlan:
 
 
 def check(session: Session, text: str) -> ListPlan:
-    """What importing ``text`` would do, with nothing written."""
+    """What importing ``text`` would do, with nothing written. On either engine (store/backend.py)."""
     rows = read_list(text, session.today())
-    with session.read("import_practice_list") as conn:
-        return _plan(conn, rows, session)
+    with session.read_store("import_practice_list") as register:
+        return _on_this_engine(session, _plan(register, rows, session))
 
 
 def import_list(session: Session, text: str) -> ChangeSet:
     rows = read_list(text, session.today())
     with session.write("import_practice_list") as ctx:
-        plan = _plan(ctx.conn, rows, session)
-        _apply(ctx, plan)
+        plan = _on_this_engine(session, _plan(ctx.store, rows, session))
+        _apply(ctx, ctx.store, session, plan)
         changed = " ".join(f"{k}={v}" for k, v in sorted(plan.status_changed.items()))
         ctx.audit("import.practice_list", detail=f"rows={plan.rows} patients_new={plan.patients_new} "
                                                  f"updated={plan.details_updated} merged={plan.merged + plan.renumbered} "
@@ -80,10 +80,22 @@ def import_list(session: Session, text: str) -> ChangeSet:
                      areas=frozenset({"patients", "letters"}), data={"plan": plan})
 
 
-def _plan(conn, rows: list[ListRow], session: Session) -> ListPlan:
+def _on_this_engine(session, plan: ListPlan) -> ListPlan:
+    """A merge moves events to another record; on the server events are append-only for desks
+    (schema V1), so a list that would merge is refused there in one sentence, before anything
+    is written. Every other change runs on either engine."""
+    if plan.merged and on_server(session):
+        raise NotOnServer(not_yet(
+            f"merging the history of a superseded NHS number into another record ({plan.merged:,} in this file)"
+            "; nothing was imported. Merge those records on the register file, or import the list without "
+            "their rows"))
+    return plan
+
+
+def _plan(register, rows: list[ListRow], session: Session) -> ListPlan:
     """Match every row and decide every change; nothing is written here."""
-    by_nhs = patients_store.all_by_nhs(conn)
-    states = reg_store.all_states(conn)
+    by_nhs = register.all_patients_by_nhs()
+    states = register.registration_states()
     plan = ListPlan(rows=len(rows))
     problems: list[Problem] = []
     today = session.today()
@@ -147,39 +159,40 @@ def _registered() -> reg_store.Registration:
     return reg_store.Registration(REGISTERED, None, None, None, None)
 
 
-def _apply(ctx, plan: ListPlan) -> None:
-    conn, session = ctx.conn, ctx.session
+def _apply(ctx, register, session, plan: ListPlan) -> None:
+    """The plan's changes through either engine's store; the audit entries in the plan's order.
+    Registrations are written together at the end (one call: one statement on the server)."""
     by, at = session.user, session.now()
-    added = []
+    added_rows, regs = [], {}
     for action, *args in plan.actions:
         if action == "add":
             (row,) = args
-            patient_id = patients_store.insert(conn, row.patient, by=by, at=at)
-            added.append((row.row, patient_id,
-                          reg_store.Registration(row.status, row.since, row.died_on, None, None)))
+            added_rows.append(row)
         elif action == "update":
             (patient,) = args
-            patients_store.update(conn, patient)
-            ctx.audit("patient.update", audit_ref(patient), detail="from the practice list")
+            register.update_patient(patient)
+            ctx.audit("patient.update", register.audit_ref(patient), detail="from the practice list")
         elif action == "renumber":
             old, number = args
-            patients_store.update(conn, replace(old, nhs_number=number))
-            ctx.audit("patient.merge", audit_ref(replace(old, nhs_number=number)),
+            register.update_patient(replace(old, nhs_number=number))
+            ctx.audit("patient.merge", register.audit_ref(replace(old, nhs_number=number)),
                       detail=f"superseded NHS number replaced; previous={old.nhs_number}")
         elif action == "merge":
             old, into = args
-            moved = reg_store.move_history(conn, old.patient_id, into.patient_id)
-            events_store.refresh_current_state(conn, into.patient_id)
-            reg_store.put(conn, old.patient_id, reg_store.Registration(MERGED, None, None, None, into.patient_id),
-                          by=by, at=at)
-            ctx.audit("patient.merge", audit_ref(into),
+            moved = register.move_history(old.patient_id, into.patient_id)
+            regs[old.patient_id] = reg_store.Registration(MERGED, None, None, None, into.patient_id)
+            ctx.audit("patient.merge", register.audit_ref(into),
                       detail=f"history moved from previous={old.nhs_number} events={moved}")
         elif action == "status":
             patient, was, target = args
-            reg_store.put(conn, patient.patient_id, target, by=by, at=at)
-            ctx.audit("patient.registration", audit_ref(patient),
+            regs[patient.patient_id] = target
+            ctx.audit("patient.registration", register.audit_ref(patient),
                       detail=f"status={target.status} was={was}" + (" reregistered" if target.reregistered_on else ""))
-    if added:
-        reg_store.put_many(conn, [(patient_id, reg) for _row, patient_id, reg in added], by=by, at=at)
+    if added_rows:
+        ids = register.insert_patients([row.patient for row in added_rows], by=by, at=at)
+        for row, patient_id in zip(added_rows, ids):
+            regs[patient_id] = reg_store.Registration(row.status, row.since, row.died_on, None, None)
         # A first import adds the whole list: one entry naming the rows, not 15,000 (each is in the file).
-        ctx.audit("patient.create", detail=f"practice list patients={len(added)} rows={added[0][0]}-{added[-1][0]}")
+        ctx.audit("patient.create", detail=f"practice list patients={len(ids)} rows={added_rows[0].row}-"
+                                           f"{added_rows[-1].row}")
+    register.put_registrations(list(regs.items()), by=by, at=at)

@@ -119,6 +119,12 @@ class RegisterStore(Protocol):
     def patients_by_numbers(self, numbers: list[str]) -> dict[str, Patient]: ...
     def histories(self, patient_ids: list[int]) -> dict[int, list[Event]]: ...
     def import_coded(self, items: list[tuple], *, by: str, at: datetime) -> list[tuple[int, list[int]]]: ...
+    # the practice list (services/practice_list.py)
+    def all_patients_by_nhs(self) -> dict[str, Patient]: ...
+    def registration_states(self) -> dict[int, registration_store.Registration]: ...
+    def put_registrations(self, regs: list[tuple[int, registration_store.Registration]], *, by: str,
+                          at: datetime) -> None: ...
+    def insert_patients(self, people: list[Patient], *, by: str, at: datetime) -> list[int]: ...
     # the exclusion file's snapshot (services/exclusion.py): rows as store/exclusion_repo.py gives them
     def revision(self) -> int: ...
     def audit_head(self) -> tuple[int, str] | None: ...
@@ -366,6 +372,25 @@ class FileStore:
 
     def cancel_unsent(self, kind):
         return letters_repo.cancel_unsent(self.conn, kind)
+
+    # the practice list (services/practice_list.py)
+    def all_patients_by_nhs(self):
+        return patients_store.all_by_nhs(self.conn)
+
+    def registration_states(self):
+        return registration_store.all_states(self.conn)
+
+    def put_registrations(self, regs, *, by, at):
+        registration_store.put_many(self.conn, regs, by=by, at=at)
+
+    def insert_patients(self, people, *, by, at):
+        return [patients_store.insert(self.conn, p, by=by, at=at) for p in people]
+
+    def move_history(self, from_id, to_id):
+        """A merge (the file only: the server's events are append-only for desks)."""
+        moved = registration_store.move_history(self.conn, from_id, to_id)
+        events_store.refresh_current_state(self.conn, to_id)
+        return moved
 
     # the CSV import (services/importer.py)
     def patients_by_numbers(self, numbers):

@@ -146,6 +146,15 @@ def test_every_address_line_is_kept_in_order():
     assert row.patient.address == ("1 Park Row", "Headingley", "Leeds")
 
 
+def test_an_address_cell_with_a_line_break_inside_its_quotes_is_kept_as_written_and_counted_as_one_row():
+    # A clinical system may export a multi-line address in one quoted cell: CSV keeps the
+    # cell's line break as the file has it, the row stays one row, and the next is row 3.
+    header = HEADER + ",Address Line 1,Address Line 2"
+    rows = read(f'{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,,,"Flat 2\r\nPark House",Leeds',
+                f"{N[1]},Test,Cy,1970-01-07,LS1 4AP,registered,,,1 Park Row,Leeds", header=header)
+    assert rows[0].patient.address == ("Flat 2\r\nPark House", "Leeds") and [r.row for r in rows] == [2, 3]
+
+
 def test_a_blank_line_in_the_middle_does_not_end_the_list():
     rows = read(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,,", ",,,,,,,",
                 f"{N[1]},Test,Cy,1971-01-06,LS1 4AP,registered,,")

@@ -8,13 +8,17 @@ to close survivors of scripts/run-mutation over store/keyfile.py (docs/mutation-
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from argon2.low_level import Type, hash_secret_raw
 
+from gp_optout_desktop import child_task
 from gp_optout_desktop.store import keyfile
 from gp_optout_desktop.store.errors import KeyDamaged, StoreError, Throttled, WrongPassword
 
@@ -519,3 +523,100 @@ def test_a_rewrap_never_undoes_a_password_changed_elsewhere_on_a_slot_without_se
     again = keyfile.KeyFile.load(v3_keys.path)
     assert again.unlock("gp", "gp-new-pass-1", now=NOW) == slot.data_key
     assert again.try_open("gp", "gp-demo-pass") is None
+
+
+# The password check in a process of its own, as the desktop app runs it (derive_kek through
+# child_task; tests/store/test_unlock_apart.py does the same through whole unlocks, but at
+# about 40 s it is too slow for each mutant's run). Each test here spawns one or two children.
+APART_KDF = {"alg": "argon2id", "t": 1, "m_kib": 64, "p": 1}
+APART_SALT = b"apart-salt-16-by"
+
+
+def _expected_key(password: str) -> bytes:
+    """Argon2id as the format defines it, computed without the app's code."""
+    return hash_secret_raw(password.encode("utf-8"), APART_SALT, 1, 64, 1, 32, Type.ID)
+
+
+def test_a_password_checked_in_its_own_process_gives_the_key_and_the_app_never_holds_argon2(apart):
+    ran = keyfile.ARGON2_GATE.finished
+    assert keyfile.derive_kek("apart-password", APART_SALT, APART_KDF) == _expected_key("apart-password")
+    assert keyfile.ARGON2_GATE.finished == ran  # the child ran it: the app's own gate never held Argon2's memory
+
+
+def test_a_password_check_whose_process_is_killed_is_said_in_words_then_the_app_checks_it_itself(apart, caplog):
+    outcome = apart.killed_during(lambda: keyfile.derive_kek("apart-password", APART_SALT, APART_KDF))
+    error = outcome.get("error")
+    assert isinstance(error, child_task.ChildTaskFailed), outcome
+    assert str(error) == ("The password check stopped before it finished (its process ended). Nothing was changed. "
+                          "Try again: the next try checks the password in the app itself.")
+    assert ("The password check's process ended without a key; checking in the app from now on (ChildTaskFailed"
+            in caplog.text)
+    ran = keyfile.ARGON2_GATE.finished
+    assert keyfile.derive_kek("apart-password", APART_SALT, APART_KDF) == _expected_key("apart-password")
+    assert keyfile.ARGON2_GATE.finished == ran + 1  # as it said: in the app, under the gate, no child this time
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sets the open-file limit and reads /proc/self/fd")
+def test_when_no_process_can_be_started_the_password_is_checked_in_the_app_under_the_gate(apart, caplog):
+    """The system refuses a new process (here: no file descriptor left, as under a low open-file
+    limit): the password is checked in the app instead, holding the gate, and the log says so."""
+    import resource
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()  # the spawn's helper process, started before the limit as in a running app
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    held: list[int] = []
+    ran = keyfile.ARGON2_GATE.finished
+    try:
+        top = max(int(fd) for fd in os.listdir("/proc/self/fd")) + 16
+        resource.setrlimit(resource.RLIMIT_NOFILE, (top, hard))
+        with pytest.raises(OSError):
+            while True:  # every descriptor below the limit taken...
+                held.append(os.open(os.devnull, os.O_RDONLY))
+        for fd in held[-3:]:  # ...but three: the task's pipe opens, the process's own pipes cannot
+            os.close(fd)
+        del held[-3:]
+        key = keyfile.derive_kek("apart-password", APART_SALT, APART_KDF)
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert key == _expected_key("apart-password")
+    assert keyfile.ARGON2_GATE.finished == ran + 1
+    assert "A process for the password check could not be started; running it in the app instead (OSError [EMFILE]" \
+        in caplog.text
+
+
+def test_every_character_of_a_recovery_key_is_random():
+    """The recovery key is printed as 52 base32 characters, 260 bits (its docstring, the
+    recovery sheet): each of the 52, the last too, takes any of the 32 values. Over 64 keys a
+    position that carried fewer bits would show 2 to 16 values; a random one shows 20 or more
+    (fewer than 12 has a chance below 1e-9)."""
+    keys = [keyfile.normalise_recovery(keyfile.new_recovery_key()) for _ in range(64)]
+    assert {len(k) for k in keys} == {52}
+    for position in range(52):
+        assert len({k[position] for k in keys}) >= 12, position
+
+
+def test_the_derivation_timing_measures_the_parameters_it_is_given_or_the_defaults():
+    """kdf_seconds is what benchmarks/bench_keys.py compares old and new parameters with: it
+    derives with the parameters given (so ones out of bounds are refused, not timed as the
+    defaults), and with none given, with the defaults."""
+    with pytest.raises(StoreError, match="kdf.m_kib is 1000000000, outside 8..1048576"):
+        keyfile.kdf_seconds({"alg": "argon2id", "t": 1, "m_kib": 10**9, "p": 1})
+    assert 0 < keyfile.kdf_seconds() < 60
+
+
+def test_a_backup_holds_the_key_file_exactly_as_it_is_on_disk(manager, tmp_path):
+    """The key file is saved in the one layout a backup writes it in (sorted keys, one-space
+    indent), so a restore puts back the very file that was there, byte for byte."""
+    import zipfile
+
+    from gp_optout_desktop.services import users
+    from gp_optout_desktop.store import backup as store_backup, database
+
+    users.add(manager, "desk", "receptionist", "desk-password")
+    reg = manager.register
+    store_backup.write(reg.reading, reg.data_key, reg.keys, tmp_path / "b.gpob", reg.audit.head)
+    with zipfile.ZipFile(tmp_path / "b.gpob") as zf:
+        assert zf.read(database.KEYS_NAME) == reg.keys.path.read_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
+import psycopg
 import pytest
 from psycopg import errors as pg_errors
 
@@ -98,3 +99,22 @@ def test_a_practice_neither_reads_nor_writes_another_practices_code_rows_or_runs
                          " VALUES (%s, %s, %s, 'remove', '2026-03-03', now())", (a.id, pid, policy))
     assert da.conn.execute("SELECT count(*), count(confirmed_at) FROM practice_codes").fetchone() == (1, 0)
     assert ServerStore(da).last_reconciliation()["agree"] == 1
+
+
+def test_the_audit_row_check_is_one_index_probe_however_many_audit_rows_a_transaction_writes(pg_db, two):
+    """require_audit_row runs once per changed row at commit; with audit_tx on (tx) alone the
+    planner answered it, in a transaction holding many audit rows, with a BitmapAnd reading all
+    of them each time (a 15,000-row import's commit took minutes). Server schema V6's audit_tx on
+    (tx, practice_id) answers it with one index probe."""
+    _admin, a, _b = two
+    d = P.started(pg_db, a)
+    conn = d.conn
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO audit(seq, at, actor, role, action, patient, outcome, workstation, detail, prev, mac)"
+            " SELECT g, 'a', 'a', 'a', 'a', 'a', 'ok', 'a', 'a', 'a', 'a' FROM generate_series(100::bigint, 12099) g")
+        plan = "\n".join(r[0] for r in conn.execute(
+            "EXPLAIN (ANALYZE, BUFFERS) SELECT EXISTS (SELECT 1 FROM audit WHERE tx = txid_current())"))
+        raise psycopg.Rollback()  # the rows were only there to be planned over
+    assert "BitmapAnd" not in plan and "audit_at" not in plan, plan
+    assert "using audit_tx on audit" in plan, plan

@@ -130,6 +130,22 @@ def test_one_bad_row_and_nothing_is_imported_with_no_patient_echoed(fixed, bad, 
     assert fixed.revision() == revision and patients.find(fixed, "Goodrow") == []
 
 
+def test_rows_are_named_by_the_number_a_spreadsheet_shows_when_an_address_holds_a_line_break(fixed):
+    """An address cell with a line break inside its quotes is one row over two lines of the
+    file: problems, and the row a repeated number was first seen in, still count rows as a
+    spreadsheet shows them (the header is row 1)."""
+    revision = fixed.revision()
+    text = csv(row(N[4], "Goodrow", address='"Upper flat\n1 High Street"'),          # row 2: lines 2 and 3
+               row(N[5], "Ghost", status="Wandering"),                                # row 3: line 4
+               row(N[4], "Goodrow", address='"Upper flat\n1 High Street"'))          # row 4: lines 5 and 6
+    with pytest.raises(ImportRefused) as refused:
+        practice_list.import_list(fixed, text)
+    problems = [str(p) for p in refused.value.problems]
+    assert [p.split(":", 1)[0] for p in problems] == ["Row 3", "Row 4"]
+    assert problems[1] == "Row 4: the same NHS number as row 2"
+    assert fixed.revision() == revision and patients.find(fixed, "Goodrow") == []
+
+
 def test_another_date_of_birth_or_a_resurrection_is_refused(fixed, add_patient):
     add_patient(fixed, surname="Clash", dob="1980-01-01", nhs=N[0])
     with pytest.raises(ImportRefused, match="cannot be imported"):

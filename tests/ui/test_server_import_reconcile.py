@@ -85,3 +85,37 @@ def test_a_manager_imports_and_reconciles_on_the_server(qtbot, settings, pg_db, 
     assert {"import.objections", "reconcile.run", "reconcile.report"} <= set(actions)
     assert actions.count("import.objections") == 2  # the file, then (b) in one step
     window.lock()
+
+
+def test_a_gp_turns_the_practice_wide_opt_out_on_and_off_on_the_server(qtbot, settings, pg_db, server):  # noqa: F811
+    """Its code rows have a server home (server schema V6): turning it on lists a practice-wide add for
+    each patient on the coding worklist, turning it off lists the removals; the screen shows both."""
+    from gp_optout_desktop.domain import roles
+    from gp_optout_desktop.services import coding, exclusion
+
+    for i in range(2):
+        patients.add(server.manager, surname=f"Wide{i}", forenames="Will", dob="1960-01-01", postcode_raw="LS1 4AP",
+                     nhs=N[i])
+    doc = server.add_user("doc", "doc-password-1", roles.GP)
+    window = _signed_in(qtbot, settings, pg_db, doc, "doc-password-1")
+    screen = _screen(qtbot, window, "Practice-wide opt-out")
+    assert "OFF" in screen.state.text() and screen.coding.text().startswith("In the clinical system: 0 ")
+
+    screen.reason.setText("Partners' decision, practice meeting")
+    dialogs.set_next_answer("Turn it on")
+    screen.change_button.click()
+    wait_idle(qtbot, screen)
+    assert "ON" in screen.state.text(), screen.status.text()
+    assert screen.coding.text().startswith("In the clinical system: 2 practice-wide Type 1 codes to add, 0 to remove")
+    listed = [(i.source, i.op, i.nhs_number) for i in coding.worklist(server.manager).items]
+    assert sorted(listed) == [("practice-wide", "add", N[0]), ("practice-wide", "add", N[1])]
+
+    screen.reason.setText("Decision reversed")
+    dialogs.set_next_answer("Turn it off")
+    screen.change_button.click()
+    wait_idle(qtbot, screen)
+    assert "OFF" in screen.state.text() and not exclusion.practice_optout_status(server.manager).on
+    assert screen.coding.text().startswith("In the clinical system: 0 practice-wide Type 1 codes to add, 2 to remove")
+    actions = [r[3] for r in server.audit()]
+    assert actions.count("coding.practice_wide.add") == 1 and actions.count("coding.practice_wide.remove") == 1
+    window.lock()

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from ...domain.events import EVENT_KINDS, Event, current_status
 from ...domain.patient import Patient
+from ..registration import Registration
 
 CHUNK = 2000  # patients per round of statements
 
@@ -51,27 +52,38 @@ class ImportRows:
             out += self._import_chunk(items[start:start + CHUNK], by, at)
         return out
 
-    def _import_chunk(self, items, by, at):
+    def insert_patients(self, people: list[Patient], *, by: str = "", at: datetime | None = None) -> list[int]:
+        """(``by``/``at``: the server stamps created_by with the desk's user and created_at itself.)
+        Many new patients (ops.insert_patient's rows: the blob sealed to its row id, the NHS
+        number's blind index, the search tokens) in three statements per chunk; their ids in order.
+        Two with one NHS number, or one already in the practice, is the unique index's Conflict."""
+        out: list[int] = []
+        for start in range(0, len(people), CHUNK):
+            out += self._insert_chunk(people[start:start + CHUNK])
+        return out
+
+    def _insert_chunk(self, people: list[Patient]) -> list[int]:
         tx, desk, cur = self._writing(), self.desk, self.conn.cursor()
-        new = [p for existing, p, _events, _h in items if existing is None]
-        pids = iter(self._ids("pg_get_serial_sequence('patients', 'id')", len(new)))
-        rows, tokens, who = [], [], []
-        for existing, p, _events, _history in items:
-            if existing is None:
-                pid = next(pids)
-                rows.append((pid, desk.keys.seal_patient(desk.practice_id, p, pid),
-                             desk.keys.nhs_index(p.nhs_number) if p.nhs_number else None))
-                tokens += [(t, pid) for t in sorted(desk.keys.search_tokens(p))]
-                who.append(pid)
-            else:
-                who.append(existing.patient_id)
-        if rows:
-            ids, blobs, bidx = (list(c) for c in zip(*rows))
-            cur.execute("INSERT INTO patients(id, identity, nhs_bidx, created_by)"
-                        " SELECT i, b, x, %s FROM unnest(%s::bigint[], %s::bytea[], %s::bytea[]) AS t(i, b, x)",
-                        (desk.user, ids, blobs, bidx))
-            cur.execute("INSERT INTO patient_tokens(token, patient_id) SELECT * FROM unnest(%s::bytea[], %s::bigint[])",
-                        ([t for t, _ in tokens], [i for _, i in tokens]))
+        if not people:
+            return []
+        ids = self._ids("pg_get_serial_sequence('patients', 'id')", len(people))
+        blobs, bidx, tokens = [], [], []
+        for pid, p in zip(ids, people):
+            blobs.append(desk.keys.seal_patient(desk.practice_id, p, pid))
+            bidx.append(desk.keys.nhs_index(p.nhs_number) if p.nhs_number else None)
+            tokens += [(t, pid) for t in sorted(desk.keys.search_tokens(p))]
+        cur.execute("INSERT INTO patients(id, identity, nhs_bidx, created_by)"
+                    " SELECT i, b, x, %s FROM unnest(%s::bigint[], %s::bytea[], %s::bytea[]) AS t(i, b, x)",
+                    (desk.user, ids, blobs, bidx))
+        cur.execute("INSERT INTO patient_tokens(token, patient_id) SELECT * FROM unnest(%s::bytea[], %s::bigint[])",
+                    ([t for t, _ in tokens], [i for _, i in tokens]))
+        tx.patients.update(ids)
+        return ids
+
+    def _import_chunk(self, items, by, at):
+        tx, cur = self._writing(), self.conn.cursor()
+        new = iter(self._insert_chunk([p for existing, p, _events, _h in items if existing is None]))
+        who = [existing.patient_id if existing is not None else next(new) for existing, _p, _e, _h in items]
         count = sum(len(events) for _e, _p, events, _h in items)
         eids, forms = iter(self._ids("pg_get_serial_sequence('events', 'id')", count)), \
             iter(self._ids("'form_ids'", count))
@@ -107,3 +119,29 @@ class ImportRows:
                 " SET active = excluded.active, since = excluded.since, event_id = excluded.event_id",
                 [list(c) for c in cols])
         return out
+
+    # -- the practice list (services/practice_list.py) ----------------------------------------
+    def all_patients_by_nhs(self) -> dict[str, Patient]:
+        """Every patient with an NHS number, by number, decrypted on the desk."""
+        rows = self.conn.execute("SELECT id, identity FROM patients WHERE nhs_bidx IS NOT NULL").fetchall()
+        people = (self.desk._patient(pid, blob) for pid, blob in rows)
+        return {p.nhs_number: p for p in people}
+
+    def registration_states(self) -> dict[int, Registration]:
+        return {r[0]: Registration(*r[1:]) for r in self.conn.execute(
+            "SELECT patient_id, status, since, died_on, reregistered_on, merged_into FROM registration")}
+
+    def put_registrations(self, regs: list[tuple[int, Registration]], *, by: str, at: datetime) -> None:
+        """registration.put_many on the server: one statement, each row inserted or replaced."""
+        tx = self._writing()
+        if not regs:
+            return
+        cols = list(zip(*[(pid, r.status, r.since, r.died_on, r.reregistered_on, r.merged_into) for pid, r in regs]))
+        self.conn.execute(
+            "INSERT INTO registration(patient_id, status, since, died_on, reregistered_on, merged_into, updated_at,"
+            " updated_by) SELECT *, %s, %s FROM unnest(%s::bigint[], %s::text[], %s::date[], %s::date[], %s::date[],"
+            " %s::bigint[]) ON CONFLICT (practice_id, patient_id) DO UPDATE SET status = excluded.status,"
+            " since = excluded.since, died_on = excluded.died_on, reregistered_on = excluded.reregistered_on,"
+            " merged_into = excluded.merged_into, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            (at, by, *[list(c) for c in cols]))
+        tx.patients.update(pid for pid, _r in regs)

@@ -1,0 +1,133 @@
+"""The practice list import on both engines (ADR 0015): new patients, details brought up to date,
+registration states, a returning patient, a superseded number replaced on the only record, the
+patients missing from the file counted, no letters for those who left, all rows or none, the
+same on a register file and on a practice on the PostgreSQL server for the same files.
+
+``list_work`` runs on each engine with the same clock; everything it observes (plans, change
+sets, refusals, the patients' views and registrations, the letters queue, the audit entries
+each step wrote, the revision moves) must be equal, except how the audit names a patient. A
+merge (moving a superseded number's events onto another record) is file-only: the server's
+events are append-only for desks, so there it is refused in one sentence with nothing written."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from gp_optout_desktop.domain import roles
+from gp_optout_desktop.domain.roles import PermissionDenied
+from gp_optout_desktop.services import letters, objections, patients, practice_list
+from gp_optout_desktop.services.on_server import NotOnServer
+from tests.services.conftest import Backend
+from tests.services.test_practice_list import N, csv, row
+
+NOW = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
+
+
+def _outcome(call):
+    try:
+        return call()
+    except Exception as exc:  # the refusal is part of the result compared
+        return ("refused", type(exc).__name__, str(exc), getattr(exc, "problems", ()))
+
+
+def _registrations(session, numbers):
+    with session.read_store("search") as register:
+        states = register.registration_states()
+        people = register.all_patients_by_nhs()
+    return [(n, states.get(people[n].patient_id)) if n in people else (n, None) for n in numbers]
+
+
+def list_work(backend: Backend) -> list:
+    session = backend.manager
+    session.clock = lambda: NOW
+    seen: list = []
+
+    def step(action):
+        before, revision = backend.audit_rows()[-1][0], session.revision()
+        result = _outcome(action)
+        if hasattr(result, "summary"):
+            result = (result.summary, result.data.get("plan"))
+        seen.append((result, [(r[3], r[5], r[6]) for r in backend.audit_rows() if r[0] > before],
+                     session.revision() - revision))
+
+    def add(surname, nhs, **kw):
+        return patients.add(session, surname=surname, forenames="Alex", dob="1970-02-01", postcode_raw="LS1 4AP",
+                            nhs=nhs, **kw).data["patient_id"]
+
+    known, leaver, absent, only = add("Known", N[0], address=["Old Road"]), add("Leaver", N[1]), \
+        add("Absent", N[10]), add("Renumber", N[7])
+    for pid in (known, leaver, only):
+        objections.record(session, pid)
+    first = csv(row(N[0], "Known", address="1 New Road"),
+                row(N[1], "Leaver", status="Deducted"),
+                row(N[2], "Gone", status="Deceased", died="03/03/2026"),
+                row(N[3], "Visitor", status="Temporary resident"),
+                row(N[4], "Newcomer"),
+                row(N[8], "Renumber", previous=N[7]))
+    step(lambda: practice_list.check(session, first))                  # nothing written
+    step(lambda: practice_list.import_list(session, first))
+    step(lambda: _registrations(session, [N[0], N[1], N[2], N[3], N[4], N[8], N[10]]))
+    step(lambda: patients.view(session, known).patient.address)
+    step(lambda: patients.by_nhs(session, N[8]).patient_id == only)
+    step(lambda: sorted(lt.patient_id for lt in letters.pending(session)))  # the leaver's held back
+    step(lambda: practice_list.check(session, first))                  # re-runnable: nothing to do
+    step(lambda: practice_list.import_list(session, csv(row(N[1], "Leaver", registered="20/11/2026"))))
+    step(lambda: _registrations(session, [N[1]]))
+    # All or nothing: a resurrection and another date of birth under a known number.
+    step(lambda: practice_list.import_list(session, csv(row(N[5], "Fresh"), row(N[2], "Gone"),
+                                                        row(N[3], "Visitor", dob="02/02/1971"))))
+    step(lambda: patients.find(session, "Fresh"))
+    return seen
+
+
+@pytest.mark.server
+def test_the_same_practice_list_gives_the_same_results_on_both_engines(both_engines):
+    file_seen, server_seen = (list_work(engine) for engine in both_engines)
+    assert len(file_seen) == len(server_seen) == 11
+    for i, (a, b) in enumerate(zip(file_seen, server_seen)):
+        assert a == b, f"step {i}"
+    checked, imported, states, address, renumbered, queue, again, back, back_state, refused, none = file_seen
+    assert (checked[0].patients_new, checked[0].details_updated, checked[0].renumbered) == (3, 3, 1)
+    assert checked[1:] == ([], 0)
+    assert "6 rows: 3 new patients added" in imported[0][0] and imported[2] == 1
+    assert ("patient.create", "ok", "practice list patients=3 rows=4-6") in imported[1]
+    assert [s.status if s else None for _n, s in states[0]] == ["registered", "deducted", "deceased", "temporary",
+                                                                "registered", "registered", None]
+    assert address[0] == ("1 New Road",) and renumbered[0] is True and len(queue[0]) == 2
+    assert (again[0].patients_new, again[0].details_updated, again[0].status_changed, again[0].not_in_list) == \
+        (0, 0, {}, 1)
+    assert "1 returning patient flagged as re-registered" in back[0][0]
+    assert back_state[0][0][1].reregistered_on == NOW.date()
+    assert refused[0][:2] == ("refused", "ImportRefused") and [p.row for p in refused[0][3]] == [3, 4]
+    assert refused[1:] == ([], 0) and none[0] == []
+
+
+def test_a_merge_moves_the_history_on_the_file_and_is_refused_on_the_server(backend):
+    session = backend.manager
+    session.clock = lambda: NOW
+    old = patients.add(session, surname="Merge", forenames="Alex", dob="1970-02-01", postcode_raw="LS1 4AP",
+                       nhs=N[5]).data["patient_id"]
+    new = patients.add(session, surname="Merge", forenames="Alex", dob="1970-02-01", postcode_raw="LS1 4AP",
+                       nhs=N[6]).data["patient_id"]
+    objections.record(session, old)
+    text = csv(row(N[6], "Merge", previous=N[5]), row(N[9], "Another"))
+    if backend.name == "sqlcipher":
+        practice_list.import_list(session, text)
+        assert patients.view(session, new).statuses["type1"].active
+        return
+    before = backend.audit_rows()
+    for call in (practice_list.check, practice_list.import_list):
+        with pytest.raises(NotOnServer, match="merging the history of a superseded NHS number"):
+            call(session, text)
+    assert backend.audit_rows() == before and patients.find(session, "Another") == []
+    assert patients.view(session, old).statuses["type1"].active
+
+
+def test_a_receptionist_is_refused_the_practice_list_on_either_engine(backend):
+    rec = backend.session("rec", roles.RECEPTIONIST)
+    with pytest.raises(PermissionDenied):
+        practice_list.import_list(rec, csv(row(N[4], "Newcomer")))
+    assert backend.audit_rows()[-1][1:4] == ("rec", roles.RECEPTIONIST, "denied.import_practice_list")
+    assert patients.find(backend.manager, "Newcomer") == []
