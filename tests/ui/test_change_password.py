@@ -11,7 +11,7 @@ import threading
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QToolBar
+from PySide6.QtWidgets import QApplication, QMenu, QToolBar
 
 from gp_optout_desktop.services import session as session_service, users
 from gp_optout_desktop.store import keyfile
@@ -35,10 +35,16 @@ def _failures(folder, user: str) -> int:
     return keyfile.KeyFile.load(folder / "register.keys").throttle_state(user).get("failures", 0)
 
 
-def _opened(qtbot, window):
+def _opened(qtbot, window, *, by_menu: bool = False):
+    """Ctrl+Shift+P, or the menu's keys: Alt+R (Register), then P (Change my password)."""
     window.activateWindow()  # a shortcut reaches the active window only
     qtbot.waitUntil(window.isActiveWindow)
-    qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    if by_menu:
+        qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.AltModifier)
+        qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu), timeout=5000)
+        qtbot.keyClick(QApplication.activePopupWidget(), Qt.Key.Key_P)
+    else:
+        qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     dialog = window.password_dialog
     assert dialog is not None
     qtbot.waitUntil(lambda: dialog.isVisible() and dialog.current.hasFocus())
@@ -123,12 +129,12 @@ def test_a_receptionist_changes_their_password_and_only_the_new_one_unlocks(qtbo
         assert secret not in caplog.text
 
 
-def test_every_role_reaches_it_and_a_lock_forgets_what_was_typed(qtbot, window, unlock_as, demo_folder):
+def test_every_role_reaches_it_by_keys_and_a_lock_forgets_what_was_typed(qtbot, window, unlock_as, demo_folder):
     for user in ("gp", "manager"):
         unlock_as(window, user, DEMO_PASSWORDS[user])
         assert window.password_action.isEnabled()
         assert window.password_action in window.findChild(QToolBar, "main-toolbar").actions()
-        dialog = _opened(qtbot, window)
+        dialog = _opened(qtbot, window, by_menu=user == "gp")
         dialog.current.setText(DEMO_PASSWORDS[user])
         dialog.rows.first.setText("typed-but-not-sent")
         window.lock()  # Lock now, or the idle lock, with the dialog open
