@@ -136,6 +136,20 @@ def main(argv: list[str] | None = None) -> int:
     window.desk.open_patient(pid)
     shot("desk_patient_include_me")
 
+    # Register > Change my password… (Ctrl+Shift+P): the new password typed twice differently,
+    # so its one sentence shows and nothing is changed. The dialog is a window of its own.
+    window.change_password()
+    dialog = window.password_dialog
+    dialog.current.setText("reception-demo-pass")
+    dialog.rows.first.setText("a-new-password-1")
+    dialog.rows.second.setText("a-new-password-2")
+    dialog.submit()
+    settle(app)
+    path = args.out / "07-change-password.png"
+    dialog.grab().save(str(path))
+    print(path)
+    dialog.reject()
+
     window.lock()
     shot("06-locked")
     window.close()

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from ..domain import roles
 from ..domain.errors import ValidationError
-from ..store.server import passwords, schema
+from ..store.errors import WrongPassword
+from ..store.server import passwords, reading, schema
 from ..store.server import signing as server_signing
 from .changes import ChangeSet
 
@@ -68,6 +69,17 @@ def reset_password(session, name: str, password: str) -> ChangeSet:
     before = _administrator_step(session, "set-desk-password", name)
     return ChangeSet(f"{name} has a temporary password and must choose a new one at next sign-in. {before}",
                      ctx.revision, areas=frozenset({"users"}), data={"password": password, "before": before})
+
+
+def confirm_own_password(session, password: str, wrong: str) -> None:
+    """The signed-in user's password typed again: it must open their own key slot. Nothing is
+    written and nothing counted (the server does not throttle sign-ins either: its log
+    records a failed login, and an Argon2id run per try is the same cost as at sign-in)."""
+    session.require("change_own_password")
+    unwrap, _login_password = session.derive(session.user, password)
+    with reading.unreachable_in_words(session.desk.conn):
+        if not passwords.opens_own_slot(session.desk, unwrap):
+            raise WrongPassword(wrong)
 
 
 def change_own_password(session, new_password: str) -> ChangeSet:

@@ -16,7 +16,7 @@ from ..domain import roles
 from ..domain.errors import ValidationError
 from ..store import certs
 from ..store import users as users_store
-from ..store.errors import Conflict, NotFound, StoreError
+from ..store.errors import Conflict, NotFound, StoreError, WrongPassword
 from .changes import ChangeSet
 from .session import Session
 from .setup import check_password, check_user_name
@@ -201,6 +201,32 @@ def change_own_password(session: Session, new_password: str) -> ChangeSet:
         reg.keys.update(lambda keys: keys.wrap(user, new_password, data_key, extra=extra))
     session.must_change_password = False
     return ChangeSet("Password changed.", ctx.revision, areas=frozenset({"users"}))
+
+
+WRONG_CURRENT = "Your current password is wrong. Nothing was changed."
+
+
+def change_password(session: Session, current: str, new_password: str) -> ChangeSet:
+    """A signed-in user changes their password of their own accord (Register > Change my
+    password): the current one is asked for again, so someone at a desk left unlocked cannot.
+    A wrong one is one sentence and changes nothing; on the register file it counts as a
+    failed unlock (throttled, and in the audit trail at the next unlock). Then the same
+    change as at first sign-in, on either engine."""
+    check_password(new_password)  # before any Argon2id run: the first sign-in's rule
+    if not current:
+        raise ValidationError("Enter your current password.", "current")
+    if new_password == current:
+        raise ValidationError("The new password is the same as the current one: choose a different one.",
+                              "password")
+    if _on_file(session):
+        session.require("change_own_password")
+        try:
+            session.register.keys.confirm_password(session.user, current)
+        except WrongPassword:
+            raise WrongPassword(WRONG_CURRENT) from None
+    else:
+        _server_users().confirm_own_password(session, current, WRONG_CURRENT)
+    return change_own_password(session, new_password)
 
 
 def rekey(session: Session, password: str) -> ChangeSet:

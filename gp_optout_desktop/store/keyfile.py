@@ -368,6 +368,15 @@ class KeyFile:
             raise WrongPassword("The user name or password is wrong.")
         return slot
 
+    def confirm_password(self, name: str, password: str, now: datetime | None = None) -> None:
+        """A signed-in user's password asked for again (before they change it): throttled and
+        counted exactly like an unlock, on the key file as it is on disk now (another window's
+        wrong tries count too). Raises Throttled or WrongPassword; a right one resets the count."""
+        fresh = KeyFile.load(self.path)
+        fresh.unlock_slot(name, password, now)
+        if fresh.throttle_state(name).get("failures"):
+            self.update(lambda keys: keys.clear_throttle(name))
+
     def unlock_with_recovery(self, recovery_key: str, now: datetime | None = None) -> bytes:
         return self.unlock_recovery_slot(recovery_key, now).data_key
 

@@ -16,7 +16,7 @@ from ..domain.errors import ValidationError
 from ..services import demo as demo_service, setup
 from ..store.errors import StoreError
 from . import dialogs, worker
-from .unlock import password_edit
+from .passwords import DIFFER, password_edit
 from .widgets import InlineMessage, card, heading
 
 DEMO_PATIENTS = 5000
@@ -165,7 +165,7 @@ class FirstRunWidget(QStackedWidget):
     def create(self) -> None:
         f = {k: e.text() for k, e in self.fields.items()}
         if f["password"] != f["password2"]:
-            self.create_error.show_error("The two passwords differ. Type the same password twice.")
+            self.create_error.show_error(DIFFER)
             self.fields["password2"].setFocus()
             return
         try:

@@ -221,23 +221,49 @@ class MainWindow(QMainWindow):
         self.lock_action.setToolTip("Lock the register now (Ctrl+L)")
         self.lock_action.triggered.connect(self.lock)
         self.lock_action.setEnabled(False)
+        # Every role's own password, beside Lock now (Alt+R, P or Ctrl+Shift+P): ui/change_password.py.
+        self.password_action = QAction("Change my &password…", self)
+        self.password_action.setShortcut(QKeySequence("Ctrl+Shift+P"))
+        self.password_action.setToolTip("Change your own password (Ctrl+Shift+P)")
+        self.password_action.triggered.connect(self.change_password)
+        self.password_action.setEnabled(False)
+        self.password_dialog = None
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         quit_action.triggered.connect(self.close)
         menu = self.menuBar().addMenu("&Register")
         menu.addAction(self.lock_action)
+        menu.addAction(self.password_action)
         menu.addSeparator()
         menu.addAction(quit_action)
         toolbar = QToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
         toolbar.addAction(self.lock_action)
+        toolbar.addAction(self.password_action)
         self.addToolBar(toolbar)
         for n in range(1, 10):
             action = QAction(self)
             action.setShortcut(QKeySequence(f"Ctrl+{n}"))
             action.triggered.connect(lambda _=False, row=n - 1: self._go(row))
             self.addAction(action)
+
+    def change_password(self) -> None:
+        """Change my password: a dialog of its own over the window (built when first asked for)."""
+        if self.session is None:
+            return
+        from .change_password import ChangePasswordDialog
+
+        self._forget_password_dialog()
+        self.password_dialog = ChangePasswordDialog(self.session, self)
+        self.password_dialog.changed.connect(self.bus.publish)
+        self.password_dialog.open()
+
+    def _forget_password_dialog(self) -> None:
+        if self.password_dialog is not None:
+            self.password_dialog.forget()
+            self.password_dialog.deleteLater()
+            self.password_dialog = None
 
     def _go(self, row: int) -> None:
         if self.session is not None and row < self.nav.count():
@@ -350,6 +376,7 @@ class MainWindow(QMainWindow):
         self.bus.unlocked.emit(session)
         self.pages.setCurrentWidget(self.workspace)
         self.lock_action.setEnabled(True)
+        self.password_action.setEnabled(True)
         self._update_status()
         place, self._place = self._place, None
         titles = [self.nav.item(i).text() for i in range(self.nav.count())]
@@ -442,6 +469,7 @@ class MainWindow(QMainWindow):
         """Idle lock and Lock now: forget every patient shown, close the register, ask to unlock."""
         if self.session is None:
             return
+        self._forget_password_dialog()  # before the session goes: nothing typed stays
         # A question left open on screen (e.g. "Withdraw ... for <name>?") must not outlive
         # the lock: close it, which answers it with its escape button.
         for _ in range(5):
@@ -465,6 +493,7 @@ class MainWindow(QMainWindow):
             if not on_server(session):
                 session.register.close()
         self.lock_action.setEnabled(False)
+        self.password_action.setEnabled(False)
         self._update_status()
         self.unlock.prepare(session.user)
         self.pages.setCurrentWidget(self.unlock)

@@ -13,8 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (QFormLayout, QLabel, QLineEdit, QPushButton, QStackedWidget, QVBoxLayout,
                                QWidget)
 
@@ -22,57 +21,9 @@ from ..domain.errors import ValidationError
 from ..services import session as session_service, users as users_service
 from ..store.errors import RegisterCorrupt, StoreError, Throttled
 from . import warm, worker
+from .passwords import CapsWatcher, NewPasswordRows, caps_lock_guess, password_edit  # noqa: F401 - caps_lock_guess: tests
 from .widgets import InlineMessage, WARN_STYLE, card, heading
 from ..domain.uk_time import uk
-
-
-def caps_lock_guess(text: str, shift: bool) -> bool | None:
-    """Qt has no portable Caps Lock query: an upper-case letter typed without Shift (or a
-    lower-case one with Shift) means it is on. None when the key says nothing (digits)."""
-    if len(text) != 1 or not text.isalpha() or text.lower() == text.upper():
-        return None
-    return text.isupper() != shift
-
-
-class _CapsWatcher(QObject):
-    def __init__(self, edit: QLineEdit, label: QLabel):
-        super().__init__(edit)
-        self._label = label
-        edit.installEventFilter(self)
-
-    def eventFilter(self, obj, event) -> bool:
-        if event.type() == QEvent.Type.KeyPress:
-            if event.key() == Qt.Key.Key_CapsLock:
-                self._label.setVisible(not self._label.isVisible())
-            else:
-                shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-                guess = caps_lock_guess(event.text(), shift)
-                if guess is not None:
-                    self._label.setVisible(guess)
-        return False
-
-
-def password_edit(name: str) -> QLineEdit:
-    """A password field with a show/hide action (Alt+S flips it)."""
-    edit = QLineEdit()
-    edit.setEchoMode(QLineEdit.EchoMode.Password)
-    edit.setAccessibleName(name)
-    show = QAction("Show password", edit)
-    show.setCheckable(True)
-    show.setShortcut(QKeySequence("Alt+S"))
-    show.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-    show.setToolTip("Show or hide the password (Alt+S)")
-    show.setIcon(edit.style().standardIcon(edit.style().StandardPixmap.SP_FileDialogContentsView))
-
-    def flip(on: bool) -> None:
-        edit.setEchoMode(QLineEdit.EchoMode.Normal if on else QLineEdit.EchoMode.Password)
-        show.setText("Hide password" if on else "Show password")
-
-    show.toggled.connect(flip)
-    edit.addAction(show, QLineEdit.ActionPosition.TrailingPosition)
-    edit.addAction(show)  # so the widget shortcut works while the field has focus
-    edit.show_action = show
-    return edit
 
 
 class UnlockWidget(QWidget):
@@ -138,7 +89,7 @@ class UnlockWidget(QWidget):
         self.caps.setStyleSheet(WARN_STYLE)
         self.caps.setAccessibleName("Caps Lock warning")
         self.caps.hide()
-        _CapsWatcher(self.password, self.caps)
+        CapsWatcher(self.password, self.caps)
         v.addWidget(self.caps)
         self.error = InlineMessage("Unlock error")
         v.addWidget(self.error)
@@ -192,10 +143,8 @@ class UnlockWidget(QWidget):
         self.change_note.setWordWrap(True)
         v.addWidget(self.change_note)
         form = QFormLayout()
-        self.new_password = password_edit("New password")
-        self.new_password2 = password_edit("New password again")
-        form.addRow("&New password", self.new_password)
-        form.addRow("&Again", self.new_password2)
+        self.new_rows = NewPasswordRows(form, self.submit_new_password)
+        self.new_password, self.new_password2 = self.new_rows.first, self.new_rows.second
         v.addLayout(form)
         self.change_error = InlineMessage("New password error")
         v.addWidget(self.change_error)
@@ -203,8 +152,6 @@ class UnlockWidget(QWidget):
         self.change_button.setAccessibleName("Save new password")
         self.change_button.setDefault(True)
         self.change_button.clicked.connect(self.submit_new_password)
-        self.new_password.returnPressed.connect(self.new_password2.setFocus)
-        self.new_password2.returnPressed.connect(self.submit_new_password)
         v.addWidget(self.change_button)
         return card(inner)
 
@@ -364,20 +311,20 @@ class UnlockWidget(QWidget):
         self.unlocked.emit(session)
 
     def submit_new_password(self) -> None:
-        first, second = self.new_password.text(), self.new_password2.text()
-        if first != second:
-            self.change_error.show_error("The two passwords differ. Type the same password twice.")
-            self.new_password2.setFocus()
-            self.new_password2.selectAll()
+        problem = self.new_rows.problem()
+        if problem is not None:
+            self.change_error.show_error(problem[0])
+            problem[1].setFocus()
+            problem[1].selectAll()
             return
+        first = self.new_rows.text()
         session = self._session
         self.change_button.setEnabled(False)
         self.change_error.show_ok("Saving…")
 
         def done(_changes) -> None:
             self.change_button.setEnabled(True)
-            self.new_password.clear()
-            self.new_password2.clear()
+            self.new_rows.clear()
             self.change_error.clear_message()
             self._session = None
             self.pages.setCurrentIndex(0)

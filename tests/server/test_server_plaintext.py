@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import subprocess
 
+import pytest
+
 from gp_optout_desktop.domain.events import Proxy
 from tests.server import practices as P
 
@@ -35,6 +37,7 @@ def _passwords_changed(pg_db) -> dict:
     from gp_optout_desktop.domain import roles
     from gp_optout_desktop.services import users
     from gp_optout_desktop.services.server_session import sign_in
+    from gp_optout_desktop.store.errors import WrongPassword
     from gp_optout_desktop.store.server import connect, schema
     from tests.server.accounts import Register, address
 
@@ -45,7 +48,9 @@ def _passwords_changed(pg_db) -> dict:
     manager = sign_in(where, pm, "Pm-Typed-Password-Zq7")
     added = users.add(manager, reg.login("nina"), roles.GP).data["password"]
     reset = users.reset_password(manager, rita).data["password"]
-    users.change_own_password(manager, "Pm-Changed-Password-Wv9")
+    with pytest.raises(WrongPassword):  # Change my password with a wrong current one: checked on the desk
+        users.change_password(manager, "Pm-Wrong-Current-Yt4", "Pm-Never-Set-Password-Qh2")
+    users.change_password(manager, "Pm-Typed-Password-Zq7", "Pm-Changed-Password-Wv9")
     recovery = users.new_recovery_key(manager).data["recovery_key"]
     manager.lock()
     schema.add_desk_login(reg.admin, reg.practice.id, reg.login("nina"),
@@ -56,11 +61,14 @@ def _passwords_changed(pg_db) -> dict:
     reg.close()
     out = {"recovery key": recovery, "recovery key as typed": recovery.replace("-", "")}
     for login, password in ((pm, "Pm-Typed-Password-Zq7"), (pm, "Pm-Changed-Password-Wv9"),
+                            (pm, "Pm-Wrong-Current-Yt4"), (pm, "Pm-Never-Set-Password-Qh2"),
                             (rita, "Rita-Typed-Password-Kx3"), (rita, reset), (reg.login("nina"), added)):
         unwrap, login_password = connect.derive_login(where, login, password)
-        out[f"typed password {password[:3]}"] = password
-        out[f"login password from {password[:3]}"] = login_password
-        out[f"unwrap key from {password[:3]}"] = unwrap
+        tag = f"{password[:3]}... #{len(out) // 3}"  # one per password (by prefix alone, only pm's last was checked)
+        out[f"typed password {tag}"] = password
+        out[f"login password {tag}"] = login_password
+        out[f"unwrap key {tag}"] = unwrap
+    assert len(out) == 2 + 3 * 7
     return out
 
 

@@ -37,6 +37,24 @@ def change_own(tx: WriteTx, unwrap_key: bytes, login_password: str) -> None:
     schema.set_login_password(tx.conn.cursor(), user, login_password)
 
 
+def opens_own_slot(desk, unwrap_key: bytes) -> bool:
+    """Whether ``unwrap_key`` (from a password typed again at this desk) opens the desk user's
+    own key slot: the check before they change their password. Read only; the unwrap happens
+    here on the desk, as at sign-in."""
+    from ..errors import KeyDamaged
+    from .crypto import unwrap_data_key
+
+    row = desk.conn.execute("SELECT p.ref, s.slot FROM practices p JOIN key_slots s"
+                            " ON s.practice_id = p.id AND s.name = %s", (desk.user,)).fetchone()
+    if row is None:
+        return False
+    try:
+        unwrap_data_key(unwrap_key, row[1], str(row[0]), desk.user)
+    except KeyDamaged:
+        return False
+    return True
+
+
 def login_taken(conn, login: str) -> bool:
     """Logins are cluster-wide: one of this name may belong to another practice, or be the
     administrator's own. pg_roles is readable by every role and names no password."""
