@@ -155,6 +155,13 @@ def test_an_address_cell_with_a_line_break_inside_its_quotes_is_kept_as_written_
     assert rows[0].patient.address == ("Flat 2\r\nPark House", "Leeds") and [r.row for r in rows] == [2, 3]
 
 
+def test_a_list_with_old_mac_line_endings_is_read_row_by_row():
+    # Lines ended by a bare CR (an old Mac program's export): each is a row of its own.
+    text = "\r".join([HEADER, f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,,",
+                      f"{N[1]},Test,Cy,1970-01-07,LS1 4AP,registered,,"]) + "\r"
+    assert [(r.row, r.patient.nhs_number) for r in read_list(text, TODAY)] == [(2, N[0]), (3, N[1])]
+
+
 def test_a_blank_line_in_the_middle_does_not_end_the_list():
     rows = read(f"{N[0]},Test,Bo,1970-01-06,LS1 4AP,registered,,", ",,,,,,,",
                 f"{N[1]},Test,Cy,1971-01-06,LS1 4AP,registered,,")

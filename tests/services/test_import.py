@@ -132,7 +132,8 @@ def test_rows_are_named_by_the_number_a_spreadsheet_shows_when_an_address_holds_
         f"{N[4]},Good,Row,1981-01-01,LS1 4AP,,9Nu1.,2015-02-02")                            # row 3
     with pytest.raises(ImportRefused) as refused:
         importer.import_objections(manager, clash)
-    assert [str(p) for p in refused.value.problems] == ["Row 3: the same NHS number as row 2 with another date of birth"]
+    assert [str(p) for p in refused.value.problems] == [
+        "Row 3: the same NHS number as row 2 with another date of birth"]
     assert manager.revision() == revision
 
 
