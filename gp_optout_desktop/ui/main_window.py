@@ -30,7 +30,8 @@ from .unlock import UnlockWidget
 DESK_TITLE = "Front desk"
 # Screens that run on a server register: every action on them reaches only services ported to
 # both engines (ADR 0015, addendum "screens on a server"). Any other screen says not_yet there.
-SERVER_SCREENS = frozenset({"Audit trail", "Letters", "Import", "Reconcile", "Practice-wide opt-out"})
+SERVER_SCREENS = frozenset({"Overview", "Coding", "Audit trail", "Letters", "Import", "Reconcile",
+                            "Practice-wide opt-out"})
 log = logging.getLogger(__name__)
 
 
