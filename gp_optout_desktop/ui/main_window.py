@@ -62,8 +62,9 @@ def server_sign_in(address) -> Callable:
 
 def not_on_server_page(title: str) -> QLabel:
     """A screen the server register cannot run yet, in its place in the list: one sentence."""
+    names = sorted(SERVER_SCREENS)
     page = QLabel(not_yet(f"the {title} screen") + " The front desk (search, patients, objections) and the "
-                  + " and ".join(sorted(SERVER_SCREENS)) + " screens work.")
+                  + ", ".join(names[:-1]) + " and " + names[-1] + " screens work.")
     page.setWordWrap(True)
     page.setAlignment(Qt.AlignmentFlag.AlignCenter)
     page.setAccessibleName("Not available on a server register")
