@@ -126,6 +126,7 @@ class RegisterStore(Protocol):
     def put_registrations(self, regs: list[tuple[int, registration_store.Registration]], *, by: str,
                           at: datetime) -> None: ...
     def insert_patients(self, people: list[Patient], *, by: str, at: datetime) -> list[int]: ...
+    def move_history(self, from_id: int, to_id: int) -> int: ...
     # the exclusion file's snapshot (services/exclusion.py): rows as store/exclusion_repo.py gives them
     def revision(self) -> int: ...
     def audit_head(self) -> tuple[int, str] | None: ...
@@ -391,7 +392,7 @@ class FileStore:
         return [patients_store.insert(self.conn, p, by=by, at=at) for p in people]
 
     def move_history(self, from_id, to_id):
-        """A merge (the file only: the server's events are append-only for desks)."""
+        """A merge: the superseded record's events, letters and signposts moved to ``to_id``."""
         moved = registration_store.move_history(self.conn, from_id, to_id)
         events_store.refresh_current_state(self.conn, to_id)
         return moved
