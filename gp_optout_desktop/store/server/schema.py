@@ -303,13 +303,14 @@ CREATE POLICY managers_only ON key_slots AS RESTRICTIVE FOR DELETE USING (app_is
 """
 
 
-from . import schema_coding  # noqa: E402  (V5: practice-wide code rows, reconciliation runs)
+from . import schema_coding, schema_merge  # noqa: E402  (V5: practice-wide code rows, reconciliation runs)
 
 DESK_GRANTS.update(schema_coding.GRANTS)
 
 # Index i holds the SQL that takes the server's schema from version i to i + 1.
 MIGRATIONS: list = [lambda: V1 + _v1_tail(), _v2_changes, _v3_letters_cancelled, _v4_managers_manage_users,
-                    lambda: schema_coding.sql(_PRACTICE, OWNER, DESK)]
+                    lambda: schema_coding.sql(_PRACTICE, OWNER, DESK),
+                    lambda: schema_merge.sql(DESK)]  # V6: the practice list's merge (app_merge_history)
 LATEST = len(MIGRATIONS)
 
 _VERSION_TABLE = """
