@@ -67,8 +67,9 @@ class Worklist:
 # ---- the coding target (a practice setting) ---------------------------------------------------
 
 def target_days(session: Session) -> int:
-    with session.register.reading() as conn:
-        return _target(conn)
+    """On either engine (store/backend.py)."""
+    with session.read_store("view_coding") as register:
+        return target_of(register.coding_target())
 
 
 def _target(conn) -> int:
@@ -84,7 +85,7 @@ def set_target_days(session: Session, days: int) -> ChangeSet:
     if not isinstance(days, int) or not 1 <= days <= rules.MAX_TARGET_WORKING_DAYS:
         raise ValidationError(f"The coding target is 1 to {rules.MAX_TARGET_WORKING_DAYS} working days.", "coding_target")
     with session.write("settings", changes_register=False) as ctx:
-        settings_store.set_coding_target_working_days(ctx.conn, days)
+        ctx.store.set_coding_target(days)
         ctx.audit("settings.coding_target", detail=f"working_days={days}")
     return ChangeSet(f"Codes are now due in the clinical system within {days} working days.", ctx.revision,
                      areas=frozenset({"settings", "coding"}), data={"coding_target": days})

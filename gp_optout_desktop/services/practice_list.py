@@ -22,7 +22,6 @@ from ..domain.practice_list import (DECEASED, DEDUCTED, INACTIVE, LABELS, MERGED
                                     read_list)
 from ..store import registration as reg_store
 from .changes import ChangeSet
-from .on_server import NotOnServer, not_yet, on_server
 from .session import Session
 
 _IDENTITY = ("title", "surname", "forenames", "address", "postcode")
@@ -64,13 +63,13 @@ def check(session: Session, text: str) -> ListPlan:
     """What importing ``text`` would do, with nothing written. On either engine (store/backend.py)."""
     rows = read_list(text, session.today())
     with session.read_store("import_practice_list") as register:
-        return _on_this_engine(session, _plan(register, rows, session))
+        return _plan(register, rows, session)
 
 
 def import_list(session: Session, text: str) -> ChangeSet:
     rows = read_list(text, session.today())
     with session.write("import_practice_list") as ctx:
-        plan = _on_this_engine(session, _plan(ctx.store, rows, session))
+        plan = _plan(ctx.store, rows, session)
         _apply(ctx, ctx.store, session, plan)
         changed = " ".join(f"{k}={v}" for k, v in sorted(plan.status_changed.items()))
         ctx.audit("import.practice_list", detail=f"rows={plan.rows} patients_new={plan.patients_new} "
@@ -78,18 +77,6 @@ def import_list(session: Session, text: str) -> ChangeSet:
                                                  f"reregistered={plan.reregistered} {changed}".strip())
     return ChangeSet(f"Imported the practice list. {plan.describe(done=True)}", ctx.revision,
                      areas=frozenset({"patients", "letters"}), data={"plan": plan})
-
-
-def _on_this_engine(session, plan: ListPlan) -> ListPlan:
-    """A merge moves events to another record; on the server events are append-only for desks
-    (schema V1), so a list that would merge is refused there in one sentence, before anything
-    is written. Every other change runs on either engine."""
-    if plan.merged and on_server(session):
-        raise NotOnServer(not_yet(
-            f"merging the history of a superseded NHS number into another record ({plan.merged:,} in this file)"
-            "; nothing was imported. Merge those records on the register file, or import the list without "
-            "their rows"))
-    return plan
 
 
 def _plan(register, rows: list[ListRow], session: Session) -> ListPlan:

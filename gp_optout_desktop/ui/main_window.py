@@ -30,7 +30,8 @@ from .unlock import UnlockWidget
 DESK_TITLE = "Front desk"
 # Screens that run on a server register: every action on them reaches only services ported to
 # both engines (ADR 0015, addendum "screens on a server"). Any other screen says not_yet there.
-SERVER_SCREENS = frozenset({"Audit trail", "Letters", "Users", "Import", "Reconcile", "Practice-wide opt-out"})
+SERVER_SCREENS = frozenset({"Overview", "Coding", "Audit trail", "Letters", "Users", "Import", "Reconcile",
+                            "Practice-wide opt-out"})
 OUTAGE_TEXT = ("Server unreachable - nothing can be saved until it is back. Saving and searching are paused; "
                "what you have typed stays on screen. Keep paper forms until this message goes.")
 log = logging.getLogger(__name__)
@@ -104,8 +105,9 @@ def server_recovery(address, settings: QSettings | None = None) -> Callable:
 
 def not_on_server_page(title: str) -> QLabel:
     """A screen the server register cannot run yet, in its place in the list: one sentence."""
+    names = sorted(SERVER_SCREENS)
     page = QLabel(not_yet(f"the {title} screen") + " The front desk (search, patients, objections) and the "
-                  + " and ".join(sorted(SERVER_SCREENS)) + " screens work.")
+                  + ", ".join(names[:-1]) + " and " + names[-1] + " screens work.")
     page.setWordWrap(True)
     page.setAlignment(Qt.AlignmentFlag.AlignCenter)
     page.setAccessibleName("Not available on a server register")

@@ -16,6 +16,7 @@ import pytest
 from pypdf import PdfReader
 
 from gp_optout_desktop.domain import codes, roles
+from gp_optout_desktop.domain.errors import ValidationError
 from gp_optout_desktop.domain.roles import PermissionDenied
 from gp_optout_desktop.services import coding, objections, patients
 from tests.services.conftest import Backend
@@ -140,3 +141,17 @@ def test_the_worklist_after_the_practice_wide_opt_out_on_either_engine(backend, 
     items = coding.worklist(session).items
     assert [(i.source, i.op, i.ref[0]) for i in items] == [("practice-wide", "add", "P")]
     assert coding.practice_wide_summary(session) == coding.PracticeWideSummary(1, 0, 0, 0)
+
+
+def test_the_coding_target_is_saved_and_used_on_either_engine(backend):
+    """A practice setting on either engine (the server keeps it in its meta rows): saved with its
+    audit entry, read back, and the worklist's due days follow it."""
+    session = backend.manager
+    assert coding.target_days(session) == 5
+    change = coding.set_target_days(session, 7)
+    assert change.data == {"coding_target": 7} and coding.target_days(session) == 7
+    assert coding.worklist(session).target_days == 7
+    assert backend.audit_rows()[-1][3:] == ("settings.coding_target", "", "ok", "working_days=7")
+    with pytest.raises(ValidationError):
+        coding.set_target_days(session, 0)
+    assert coding.target_days(session) == 7

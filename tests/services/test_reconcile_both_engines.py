@@ -173,3 +173,83 @@ def test_a_receptionist_is_refused_reconciling_and_it_is_audited_on_either_engin
         reconcile.reconcile(rec, export)
     assert backend.audit_rows()[-1][1:4] == ("rec", roles.RECEPTIONIST, "denied.reconcile")
     assert reconcile.last_run_for(backend.manager) is None
+
+
+def test_a_desk_saving_while_the_export_is_compared_makes_it_compare_again_on_either_engine(backend, tmp_path,
+                                                                                          monkeypatch):
+    """The comparison reads a snapshot; the write goes ahead only on the same revision. Another
+    desk saving between the two (here: just before the write) makes the run compare again, so
+    what it records includes that desk's objection; one run, one audit entry."""
+    session = backend.manager
+    other = backend.session("desk2", roles.MANAGER)
+    pid = patients.add(session, surname="Ap Rhys", forenames="Siân", nhs=N[0], dob="1950-02-03",
+                       postcode_raw="LS1 4AP").data["patient_id"]
+    late = patients.add(session, surname="Late", forenames="Lee", nhs=N[1], dob="1980-01-01",
+                        postcode_raw="LS1 4AP").data["patient_id"]
+    objections.record(session, pid, effective=date(2026, 10, 30))
+    export = tmp_path / "export.csv"
+    export.write_bytes(emis_export([(N[0], "Ap Rhys", "Siân", date(1950, 2, 3), "LS1 4AP", T1, date(2026, 10, 30))]))
+    real, calls = reconcile._write, []
+
+    def write_after_another_desk(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            objections.record(other, late)  # committed by another session, after the snapshot
+        return real(*args)
+
+    monkeypatch.setattr(reconcile, "_write", write_after_another_desk)
+    result = reconcile.reconcile(session, export)
+    assert len(calls) == 2  # the first write saw the revision move and wrote nothing
+    assert [(i.category, i.nhs) for i in result.items] == [("a", N[1]), ("d", N[0])]
+    assert [r[3] for r in backend.audit_rows()].count("reconcile.run") == 1 and result.run_id == 1
+
+
+@pytest.fixture
+def on_server(pg_db):
+    """The practice on the server only (the register file lets one writer in at a time itself)."""
+    from tests.services.conftest import server_manager
+
+    closers, pg = [], []
+    engine = Backend("postgresql", server_manager(pg_db, closers, pg), _pg=tuple(pg))
+    yield engine
+    for opened in (*engine.opened, engine.manager):
+        opened.lock()
+    for close in closers:
+        close()
+
+
+@pytest.mark.server
+def test_on_the_server_no_desk_commits_between_the_revision_check_and_the_run(on_server, tmp_path, monkeypatch):
+    """hold_revision locks the practice row, as the register file's one writer: another desk's
+    save waits until the run has committed, instead of slipping in after the check."""
+    import threading
+    import time
+
+    from gp_optout_desktop.store.server.desk_store import ServerStore
+
+    backend = on_server
+    session = backend.manager
+    other = backend.session("desk2", roles.MANAGER)
+    pid = patients.add(session, surname="Ap Rhys", forenames="Siân", nhs=N[0], dob="1950-02-03",
+                       postcode_raw="LS1 4AP").data["patient_id"]
+    late = patients.add(session, surname="Late", forenames="Lee", nhs=N[1], dob="1980-01-01",
+                        postcode_raw="LS1 4AP").data["patient_id"]
+    objections.record(session, pid, effective=date(2026, 10, 30))
+    export = tmp_path / "export.csv"
+    export.write_bytes(emis_export([(N[0], "Ap Rhys", "Siân", date(1950, 2, 3), "LS1 4AP", T1, date(2026, 10, 30))]))
+    real, saved, waited = ServerStore.hold_revision, threading.Event(), []
+
+    def hold_then_let_another_desk_try(self):
+        revision = real(self)
+        worker = threading.Thread(target=lambda: (objections.record(other, late), saved.set()))
+        worker.start()
+        time.sleep(1.0)
+        waited.append(not saved.is_set())  # still waiting for the practice row
+        return revision
+
+    monkeypatch.setattr(ServerStore, "hold_revision", hold_then_let_another_desk_try)
+    result = reconcile.reconcile(session, export)
+    assert saved.wait(30) and waited == [True]
+    assert [(i.category, i.nhs) for i in result.items] == [("d", N[0])]  # the run before the save
+    runs = [r for r in backend.audit_rows() if r[3] in ("reconcile.run", "type1.register")]
+    assert [r[3] for r in runs][-2:] == ["reconcile.run", "type1.register"]  # the save came after

@@ -119,3 +119,34 @@ def test_a_gp_turns_the_practice_wide_opt_out_on_and_off_on_the_server(qtbot, se
     actions = [r[3] for r in server.audit()]
     assert actions.count("coding.practice_wide.add") == 1 and actions.count("coding.practice_wide.remove") == 1
     window.lock()
+
+
+def test_a_manager_sees_the_overview_and_works_the_coding_screen_on_the_server(qtbot, settings, pg_db, server,  # noqa: F811
+                                                                              tmp_path):
+    """Their services were on the seam (serverreads); the coding target now is too, so both
+    screens run on the server: the counts, the worklist, the target saved, the CSV written."""
+    from gp_optout_desktop.services import coding, objections
+
+    for i in range(3):
+        pid = patients.add(server.manager, surname=f"Coded{i}", forenames="Cat", dob="1960-01-01",
+                           postcode_raw="LS1 4AP", nhs=N[i]).data["patient_id"]
+        objections.record(server.manager, pid)
+    window = _signed_in(qtbot, settings, pg_db, server.mo, "mo-password-1")
+    screen = _screen(qtbot, window, "Overview")
+    assert screen.status.text() == "" and screen.tiles["patients"].figure.text() == "3"
+
+    screen = _screen(qtbot, window, "Coding")
+    assert screen.status.text() == "" and screen.model.rowCount() == 3 and screen.target.value() == 5
+    screen.target.setValue(8)
+    screen.target_button.click()
+    wait_idle(qtbot, screen)
+    assert coding.target_days(server.manager) == 8, screen.status.text()
+    out = tmp_path / "worklist.csv"
+    _paths.set_next_path(out)
+    screen.csv_button.click()
+    wait_idle(qtbot, screen)
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 4 and lines[0].startswith("ref,action,source,nhs_number")
+    actions = [r[3] for r in server.audit()]
+    assert "settings.coding_target" in actions and "coding.worklist.csv" in actions
+    window.lock()

@@ -7,6 +7,7 @@ engine. A mixin of desk_store.ServerStore: ``self.conn``, ``self.desk``, ``self.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timezone
 
 from ...domain.practice_list import INACTIVE
@@ -182,6 +183,12 @@ class CodingRows:
         return [(i, pol, op, eff.isoformat(), _iso(q), _iso(c) if c else None, by) for i, pol, op, eff, q, c, by in
                 self.conn.execute("SELECT id, policy_id, op, effective, queued_at, confirmed_at, confirmed_by"
                                   " FROM practice_codes WHERE patient_id = %s ORDER BY id", (patient_id,))]
+
+    def set_coding_target(self, days: int) -> None:
+        """store/settings.py on the server's meta (values kept as JSON, as the migration carries them)."""
+        self._writing()
+        self.conn.execute("INSERT INTO meta(key, value) VALUES ('coding_target_working_days', %s)"
+                          " ON CONFLICT (practice_id, key) DO UPDATE SET value = excluded.value", (json.dumps(int(days)),))
 
     # -- the practice-wide opt-out turned on or off (services/exclusion.py) ----------------
     def insert_policy(self, change: PolicyChange) -> int:

@@ -16,6 +16,7 @@ from datetime import datetime
 from ...domain.events import EVENT_KINDS, Event, current_status
 from ...domain.patient import Patient
 from ..registration import Registration
+from . import ops
 
 CHUNK = 2000  # patients per round of statements
 
@@ -145,3 +146,12 @@ class ImportRows:
             " merged_into = excluded.merged_into, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
             (at, by, *[list(c) for c in cols]))
         tx.patients.update(pid for pid, _r in regs)
+
+    def move_history(self, from_id: int, to_id: int) -> int:
+        """A merge (store/registration.py move_history): by the server's app_merge_history, the
+        one way events move (a practice manager's login only); returns the events moved."""
+        tx = self._writing()
+        moved = self.conn.execute("SELECT app_merge_history(%s, %s)", (from_id, to_id)).fetchone()[0]
+        ops._refresh_current_state(self.conn, to_id, self.desk.history(to_id))
+        tx.patients.update((from_id, to_id))
+        return moved

@@ -299,7 +299,7 @@ CREATE POLICY managers_only ON key_slots AS RESTRICTIVE FOR DELETE USING (app_is
 """
 
 
-from . import schema_coding  # noqa: E402  (V6: practice-wide code rows, reconciliation runs)
+from . import schema_coding, schema_merge  # noqa: E402  (V6: practice-wide code rows, reconciliation runs; V8)
 from .schema_signing import TABLES as _SIGNING_TABLES, signing_schema  # noqa: E402 (V7; after DESK, which it takes)
 
 DESK_GRANTS.update(schema_coding.GRANTS)
@@ -318,6 +318,7 @@ def _v5_passwords() -> str:  # its own module (store/server/passwords_schema.py)
 MIGRATIONS.append(_v5_passwords)
 MIGRATIONS.append(lambda: schema_coding.sql(_PRACTICE, OWNER, DESK))  # V6
 MIGRATIONS.append(lambda: signing_schema(DESK))  # V7: signing the exclusion file on the server
+MIGRATIONS.append(lambda: schema_merge.sql(DESK))  # V8: the practice list's merge (app_merge_history)
 LATEST = len(MIGRATIONS)
 
 _VERSION_TABLE = """
