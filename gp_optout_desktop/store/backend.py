@@ -399,7 +399,7 @@ class FileStore:
             try:
                 found[nhs] = patients_store.by_nhs(self.conn, nhs)
             except NotFound:
-                pass
+                pass  # why: a number not in the register is left out of the answer
         return found
 
     def histories(self, patient_ids):
