@@ -140,3 +140,44 @@ def _ods(out) -> str:
     import json
 
     return json.loads((reader.current_generation(out) / "manifest.json").read_text())["practice_ods"]
+
+
+def test_the_manager_key_follows_a_password_change_and_reaches_a_manager_added_on_the_server(register, pg_db,
+                                                                                          tmp_path, capsys,
+                                                                                          monkeypatch):
+    """A manager who changes their password still signs (their manager slot is re-wrapped with
+    their key slot); a manager added on the server by one who holds the key gets it under the
+    temporary password and keeps it through their own change."""
+    from gp_optout_desktop import cli
+    from gp_optout_desktop.services import users
+    from tests.server.accounts import url
+
+    mo = register.add_user("mo", "mo-password-1", roles.MANAGER)
+    manager = sign_in(address(pg_db), mo, "mo-password-1")
+    kid = exclusion.public_key_pem(manager)[1]
+    users.change_own_password(manager, "mo-password-2")
+    new = register.login("nadia")
+    temporary = users.add(manager, new, roles.MANAGER).data["password"]
+    manager.lock()
+    again = sign_in(address(pg_db), mo, "mo-password-2")
+    try:
+        assert again.manager_key is not None and exclusion.public_key_pem(again)[1] == kid
+    finally:
+        again.lock()
+
+    monkeypatch.delenv("GP_OPTOUT_DATABASE", raising=False)
+    (tmp_path / "admin.pw").write_text(pg_db.server.password + "\n")
+    (tmp_path / "desk.pw").write_text(temporary + "\n")
+    assert cli.main(["server", "add-desk", "--practice", str(register.practice.id), "--login", new, "--database",
+                     url(pg_db), "--admin-password-file", str(tmp_path / "admin.pw"), "--desk-password-file",
+                     str(tmp_path / "desk.pw")]) == 0
+    capsys.readouterr()
+    nadia = sign_in(address(pg_db), new, temporary)
+    users.change_own_password(nadia, "nadia-password-1")
+    nadia.lock()
+    nadia = sign_in(address(pg_db), new, "nadia-password-1")
+    try:
+        assert nadia.manager_key is not None and exclusion.public_key_pem(nadia)[1] == kid
+        assert exclusion.export(nadia, tmp_path / "out").data["record"]["key_id"] == kid
+    finally:
+        nadia.lock()
