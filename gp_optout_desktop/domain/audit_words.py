@@ -28,6 +28,10 @@ ACTIONS = {
     "migrate.marks": "Carried the coded and confirmed marks over from the register file",
     "migrate.rows": "Carried letters, settings and the practice-wide opt-out over from the register file",
     "migrate.archive": "Archived the register file's audit trail on the server",
+    "migrate.logins": "Gave each user of the register file their login on the server",
+    "migrate.signing_key": "Carried the exclusion file's signing key over to the server's managers",
+    "register.export": "Exported the practice from the server (an encrypted register backup)",
+    "register.from_server": "Made this register from the practice's export from the server (its trail archived)",
     "codes.save": "Corrected the code table",
     "codes.reset": "Went back to the code table shipped with the app",
     "demo.generate": "Made demo patients",
@@ -66,6 +70,7 @@ ACTIONS = {
     "exclusion.national_check": "Wrote a file for the national opt-out check",
     "export.public_key": "Exported the exclusion file's public key",
     "export.signing_key_created": "Created the exclusion file's signing key",
+    "export.manager_key_given": "Gave a practice manager the key that signs the exclusion file",
     "export.signing_key_replaced": "Replaced the exclusion file's signing key",
     "export.signing_key_read": "Used the exclusion file's signing key",
     "practice_optout.on": "Turned the practice-wide opt-out on",
@@ -82,6 +87,7 @@ ACTIONS = {
     "user.change_password": "Changed their password",
     "user.key_rewrapped": "Re-wrapped their key with the current key-derivation settings",
     "user.reset_password": "Reset a user's password",
+    "user.key_slot": "Stored a user's key slot on the server",
 }
 OUTCOMES = {"ok": "", "denied": "Refused", "failed": "Failed"}
 _WORDS = {"nhs": "NHS number", "ods": "ODS code", "rows": "rows", "letters": "letters", "letter": "letter",
