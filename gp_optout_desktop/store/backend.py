@@ -135,8 +135,12 @@ class RegisterStore(Protocol):
     def count_type1_objectors(self) -> int: ...
     def count_includers(self) -> int: ...
 
-    # -- the code table in force
+    # -- the code table in force, and the practice's corrections of it (services/codes.py):
+    # versions numbered from 1 in the practice, saved_at as ISO text in UTC
     def saved_code_table(self) -> str | None: ...
+    def code_table_current(self) -> codes_repo.SavedTable | None: ...
+    def code_table_versions(self) -> list[codes_repo.SavedTable]: ...
+    def insert_code_table(self, text: str | None, reason: str, by: str, at: datetime) -> int: ...
 
     # -- the audit trail (services/audit.py): newest first, times as ISO text in UTC, a patient
     # named (and filtered) by NHS number or id:N, as the register file's trail names them
@@ -228,6 +232,15 @@ class FileStore:
     def saved_code_table(self):
         saved = codes_repo.current(self.conn)
         return None if saved is None else saved.text
+
+    def code_table_current(self):
+        return codes_repo.current(self.conn)
+
+    def code_table_versions(self):
+        return codes_repo.history(self.conn)
+
+    def insert_code_table(self, text, reason, by, at):
+        return codes_repo.insert(self.conn, text, reason, by, at.isoformat())
 
     def letters_by_id(self, letter_ids):
         return letters_repo.get_many(self.conn, list(letter_ids))
