@@ -89,6 +89,10 @@ class RegisterStore(Protocol):
     def last_reconciliation(self) -> dict | None: ...
     def coding_target(self) -> int | None: ...
     def set_coding_target(self, days: int) -> None: ...
+    # practice settings (services/settings.py); practice_details above reads the letterhead
+    def idle_lock_minutes(self) -> int | None: ...
+    def set_idle_lock_minutes(self, minutes: int) -> None: ...
+    def set_practice_details(self, details: dict) -> None: ...
     # the coding worklist (services/coding.py): rows as store/coding.py gives them (ISO text)
     def unconfirmed_events(self) -> list[tuple]: ...
     def practice_latest(self, with_patient: bool = True) -> list[tuple]: ...
@@ -324,6 +328,15 @@ class FileStore:
 
     def set_coding_target(self, days):
         settings_store.set_coding_target_working_days(self.conn, days)
+
+    def idle_lock_minutes(self):
+        return settings_store.idle_lock_minutes(self.conn)
+
+    def set_idle_lock_minutes(self, minutes):
+        settings_store.set_idle_lock_minutes(self.conn, minutes)
+
+    def set_practice_details(self, details):
+        settings_store.set_practice(self.conn, details)
 
     def unconfirmed_events(self):
         return coding_store.unconfirmed_events(self.conn)
