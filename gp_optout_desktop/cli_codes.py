@@ -5,6 +5,8 @@
     gp-optout codes reset --reason TEXT                # back to the shipped table (practice manager)
     gp-optout codes history                            # every saved version (practice manager)
 
+Each also on a server register: --database URL --login LOGIN [--server-password-file FILE].
+
 A correction is validated in full before anything is written, kept in the register and
 audited (services/codes.py). Handlers take cli.CliContext and return an exit code; cli.main
 turns errors into one line.
@@ -30,6 +32,16 @@ def add_commands(subparsers) -> None:
     q.set_defaults(func=run_reset)
     q = csub.add_parser("history", help="every saved version of the code table (practice manager)")
     q.set_defaults(func=run_history)
+    from .cli_exclusion import _server_options
+
+    for sub in csub.choices.values():  # each also on a server register (ADR 0015 addendum srvrest15)
+        _server_options(sub)
+
+
+def _session(ctx):
+    from .cli_exclusion import _session as either_engine
+
+    return either_engine(ctx)
 
 
 def run_show(ctx) -> int:
@@ -37,7 +49,7 @@ def run_show(ctx) -> int:
     from .exclusion.fsutil import replace_file_atomically
     from .services import codes as service
 
-    force = service.in_force(ctx.session())
+    force = service.in_force(_session(ctx))
     if ctx.args.out:
         replace_file_atomically(Path(ctx.args.out), force.text.encode("utf-8"))
         print(f"Code table written to {ctx.args.out}. Edit it, then: gp-optout codes save --from FILE --reason TEXT")
@@ -66,21 +78,21 @@ def run_save(ctx) -> int:
     except OSError as exc:
         raise ValidationError(f"{path.name} cannot be read ({exc.strerror or exc.__class__.__name__}). "
                               "Nothing was changed.", "codes") from None
-    print(service.save(ctx.session(), text, ctx.args.reason).summary)
+    print(service.save(_session(ctx), text, ctx.args.reason).summary)
     return 0
 
 
 def run_reset(ctx) -> int:
     from .services import codes as service
 
-    print(service.reset(ctx.session(), ctx.args.reason).summary)
+    print(service.reset(_session(ctx), ctx.args.reason).summary)
     return 0
 
 
 def run_history(ctx) -> int:
     from .services import codes as service
 
-    saved = service.history(ctx.session())
+    saved = service.history(_session(ctx))
     if not saved:
         print("The code table has never been changed: the shipped table is in force.")
     for s in saved:

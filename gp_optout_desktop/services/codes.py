@@ -33,15 +33,15 @@ def _digest(text: str) -> str:
 
 
 def in_force(session: Session) -> TableInForce:
-    with session.read("view_patient") as conn:
-        saved = codes_repo.current(conn)
+    with session.read_store("view_patient") as store:  # either engine (store/backend.py)
+        saved = store.code_table_current()
     text = saved.text if saved is not None and saved.text is not None else shipped_code_table_text()
     return TableInForce(codes_mod.parse_code_table(text), text, saved.version if saved else 0, saved)
 
 
 def history(session: Session) -> list[codes_repo.SavedTable]:
-    with session.read("edit_codes") as conn:
-        return codes_repo.history(conn)
+    with session.read_store("edit_codes") as store:
+        return store.code_table_versions()
 
 
 def _reason(reason: str) -> str:
@@ -65,7 +65,7 @@ def save(session: Session, text: str, reason: str) -> ChangeSet:
         raise ValidationError("This is the code table already in force: nothing was changed.", "codes")
     changed = _differences(old.table, table)
     with session.write("edit_codes") as ctx:
-        version = codes_repo.insert(ctx.conn, text, reason, session.user, session.now().isoformat())
+        version = ctx.store.insert_code_table(text, reason, session.user, session.now())
         ctx.audit("codes.save", detail=f"version={version} sha256={_digest(text)} changed={';'.join(changed)[:200]} "
                                        f"reason={reason[:200]}")
     summary = (f"Code table version {version} saved and in force ({len(changed)} change(s): "
@@ -80,7 +80,7 @@ def reset(session: Session, reason: str) -> ChangeSet:
     if in_force(session).saved is None or in_force(session).saved.text is None:
         raise ValidationError("The shipped code table is already in force: nothing was changed.", "codes")
     with session.write("edit_codes") as ctx:
-        version = codes_repo.insert(ctx.conn, None, reason, session.user, session.now().isoformat())
+        version = ctx.store.insert_code_table(None, reason, session.user, session.now())
         ctx.audit("codes.reset", detail=f"version={version} reason={reason[:200]}")
     return ChangeSet(f"Code table version {version}: back to the table shipped with this release.", ctx.revision,
                      areas=frozenset({"codes", "export"}), data={"version": version})

@@ -89,6 +89,10 @@ class RegisterStore(Protocol):
     def last_reconciliation(self) -> dict | None: ...
     def coding_target(self) -> int | None: ...
     def set_coding_target(self, days: int) -> None: ...
+    # practice settings (services/settings.py); practice_details above reads the letterhead
+    def idle_lock_minutes(self) -> int | None: ...
+    def set_idle_lock_minutes(self, minutes: int) -> None: ...
+    def set_practice_details(self, details: dict) -> None: ...
     # the coding worklist (services/coding.py): rows as store/coding.py gives them (ISO text)
     def unconfirmed_events(self) -> list[tuple]: ...
     def practice_latest(self, with_patient: bool = True) -> list[tuple]: ...
@@ -135,8 +139,12 @@ class RegisterStore(Protocol):
     def count_type1_objectors(self) -> int: ...
     def count_includers(self) -> int: ...
 
-    # -- the code table in force
+    # -- the code table in force, and the practice's corrections of it (services/codes.py):
+    # versions numbered from 1 in the practice, saved_at as ISO text in UTC
     def saved_code_table(self) -> str | None: ...
+    def code_table_current(self) -> codes_repo.SavedTable | None: ...
+    def code_table_versions(self) -> list[codes_repo.SavedTable]: ...
+    def insert_code_table(self, text: str | None, reason: str, by: str, at: datetime) -> int: ...
 
     # -- the audit trail (services/audit.py): newest first, times as ISO text in UTC, a patient
     # named (and filtered) by NHS number or id:N, as the register file's trail names them
@@ -229,6 +237,15 @@ class FileStore:
         saved = codes_repo.current(self.conn)
         return None if saved is None else saved.text
 
+    def code_table_current(self):
+        return codes_repo.current(self.conn)
+
+    def code_table_versions(self):
+        return codes_repo.history(self.conn)
+
+    def insert_code_table(self, text, reason, by, at):
+        return codes_repo.insert(self.conn, text, reason, by, at.isoformat())
+
     def letters_by_id(self, letter_ids):
         return letters_repo.get_many(self.conn, list(letter_ids))
 
@@ -311,6 +328,15 @@ class FileStore:
 
     def set_coding_target(self, days):
         settings_store.set_coding_target_working_days(self.conn, days)
+
+    def idle_lock_minutes(self):
+        return settings_store.idle_lock_minutes(self.conn)
+
+    def set_idle_lock_minutes(self, minutes):
+        settings_store.set_idle_lock_minutes(self.conn, minutes)
+
+    def set_practice_details(self, details):
+        settings_store.set_practice(self.conn, details)
 
     def unconfirmed_events(self):
         return coding_store.unconfirmed_events(self.conn)

@@ -31,7 +31,7 @@ DESK_TITLE = "Front desk"
 # Screens that run on a server register: every action on them reaches only services ported to
 # both engines (ADR 0015, addendum "screens on a server"). Any other screen says not_yet there.
 SERVER_SCREENS = frozenset({"Overview", "Coding", "Audit trail", "Letters", "Users", "Import", "Reconcile",
-                            "Practice-wide opt-out"})
+                            "Practice-wide opt-out", "Exclusion file", "Settings"})
 OUTAGE_TEXT = ("Server unreachable - nothing can be saved until it is back. Saving and searching are paused; "
                "what you have typed stays on screen. Keep paper forms until this message goes.")
 log = logging.getLogger(__name__)
@@ -406,8 +406,8 @@ class MainWindow(QMainWindow):
     def _read_idle_minutes(self) -> None:
         """The idle lock's time from the register: at unlock, and again when a practice manager
         changes it (a ChangeSet with area 'settings'). A test's fixed time is left alone."""
-        if self._idle_override is not None or self.session is None or on_server(self.session):
-            return  # on a server: the default time (the practice's settings are not ported yet)
+        if self._idle_override is not None or self.session is None:
+            return
         try:
             self.idle.set_timeout_ms(settings_service.idle_lock_minutes(self.session) * 60_000)
         except StoreError as exc:

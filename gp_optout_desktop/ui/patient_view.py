@@ -18,7 +18,6 @@ from ..domain.exclusion_rules import extraction_effect
 from ..domain.in_force import coding_words, gp_data_words
 from ..letters.model import KIND_LABELS
 from ..services import exclusion as exclusion_service, objections, patients
-from ..services.on_server import not_yet, on_server
 from ..store.errors import StoreError
 from . import dialogs
 from .bus import ChangeBus
@@ -57,11 +56,6 @@ def describe_proxy(e, submitted_by: dict[int, str]) -> tuple[str, str]:
     p = e.proxy
     role = PROXY_ROLES.get(p.role, p.role)
     return f"{p.name} ({role})", f"{p.name} ({role}); evidence seen: {p.evidence}; verified by {p.verified_by}"
-
-
-# On a server register the exclusion file is not ported yet: the view says so rather than show
-# it as up to date. The practice-wide opt-out is read from the server, as from the file.
-SERVER_NOTE = not_yet("the exclusion file (the practice's own extracts)")
 
 
 class PatientView(QWidget):
@@ -246,17 +240,15 @@ class PatientView(QWidget):
             with session.at_once():  # a task holding the register: say so now, never freeze the desk (H-56)
                 rec = patients.view(session, patient_id)
                 self.policy_on = exclusion_service.practice_optout_status(session).on
-                if not on_server(session):
-                    self.awaits_export = exclusion_service.awaits_export(exclusion_service.export_status(session),
-                                                                         rec.history)
+                # either engine: the server keeps the export record too (services/exclusion_server.py)
+                self.awaits_export = exclusion_service.awaits_export(exclusion_service.export_status(session),
+                                                                     rec.history)
         except StoreError as exc:
             self.clear()
             self.message.show_error(str(exc))
             return False
         self.patient_id, self.record_data = patient_id, rec
         self._fill(rec)
-        if on_server(session):
-            self.message.show_warning(SERVER_NOTE)
         return True
 
     def _fill(self, rec) -> None:

@@ -16,7 +16,6 @@ from gp_optout_desktop.services import patients, server_session
 from gp_optout_desktop.ui import dialogs, exclusion_status
 from gp_optout_desktop.ui.desk import DONE, PATIENT, RECORD
 from gp_optout_desktop.ui.main_window import SERVER_SCREENS, MainWindow
-from gp_optout_desktop.ui.patient_view import SERVER_NOTE
 from tests.server import accounts
 
 pytestmark = pytest.mark.server
@@ -93,7 +92,7 @@ def test_a_receptionist_signs_in_to_the_server_and_records_and_withdraws_an_obje
     _open(qtbot, window, number)
     assert window.desk.currentIndex() == PATIENT
     view = window.desk.patient
-    assert view.name.text() == "Sam Serverside" and view.message.text() == SERVER_NOTE
+    assert view.name.text() == "Sam Serverside" and view.message.text() == ""  # the exclusion file is ported
     view.record_button.click()
     assert window.desk.currentIndex() == RECORD
     dialogs.set_next_answer("Record")  # the read-back of who it is for
@@ -234,7 +233,9 @@ def test_another_desks_objection_shows_in_the_open_patient_view_and_search_resul
     saved = time.perf_counter()
     qtbot.waitUntil(lambda: view.record_data is not None and view.record_data.statuses["type1"].active, timeout=5000)
     print(f"another desk's objection shown {1000 * (time.perf_counter() - saved):.0f} ms after it was saved")
-    assert window.desk.currentIndex() == PATIENT and view.message.text() == SERVER_NOTE
+    assert window.desk.currentIndex() == PATIENT and view.message.text() == ""
+    # Never exported from the server: the change is not in the practice's own extracts yet.
+    assert "Changed since the exclusion file was last written" in view.local_effect.text()
 
     window.desk.to_search()
     front = window.desk.front
@@ -267,7 +268,7 @@ def test_the_patient_view_on_a_server_words_the_practice_wide_opt_out_as_the_ser
     qtbot.waitUntil(window.screens_ready)
     _open(qtbot, window, number)
     view = window.desk.patient
-    assert window.desk.currentIndex() == PATIENT and view.message.text() == SERVER_NOTE
+    assert window.desk.currentIndex() == PATIENT and view.message.text() == ""
     assert view.effect.text().startswith("The practice-wide opt-out is on. National extractions leave them out only")
     assert view.include_button.isVisible() and view.include_button.isEnabled()
 

@@ -11,6 +11,7 @@ import json
 from datetime import date, datetime, timezone
 
 from ...domain.practice_list import INACTIVE
+from ..codes_repo import SavedTable
 from ...domain.practice_policy import PolicyChange
 
 _LATEST = "SELECT patient_id, max(id) AS id FROM practice_codes GROUP BY patient_id"
@@ -190,6 +191,25 @@ class CodingRows:
         self.conn.execute("INSERT INTO meta(key, value) VALUES ('coding_target_working_days', %s)"
                           " ON CONFLICT (practice_id, key) DO UPDATE SET value = excluded.value", (json.dumps(int(days)),))
 
+    # -- the practice's corrections of the code table (services/codes.py) -------------------
+    _TABLE = "SELECT version, text, reason, saved_by, saved_at FROM code_tables"
+
+    def code_table_current(self):
+        row = self.conn.execute(self._TABLE + " ORDER BY version DESC LIMIT 1").fetchone()
+        return _saved_table(row) if row else None
+
+    def code_table_versions(self):
+        return [_saved_table(r) for r in self.conn.execute(self._TABLE + " ORDER BY version")]
+
+    def insert_code_table(self, text: str | None, reason: str, by: str, at: datetime) -> int:
+        """The next version of the practice's table. The practice's row is locked first, so two
+        managers saving at once take turns instead of clashing on the version number."""
+        self.hold_revision()
+        return self.conn.execute(
+            "INSERT INTO code_tables(version, text, reason, saved_by, saved_at)"
+            " SELECT coalesce(max(version), 0) + 1, %s, %s, %s, %s FROM code_tables RETURNING version",
+            (text, reason, by, at)).fetchone()[0]
+
     # -- the practice-wide opt-out turned on or off (services/exclusion.py) ----------------
     def insert_policy(self, change: PolicyChange) -> int:
         self._writing()
@@ -234,3 +254,8 @@ class CodingRows:
     def cancel_unsent(self, kind: str) -> int:
         self._writing()
         return self.conn.execute("DELETE FROM letters WHERE kind = %s AND sent_at IS NULL", (kind,)).rowcount
+
+
+def _saved_table(row):
+    """store/codes_repo.py SavedTable, its time as the register file keeps it (ISO text, UTC)."""
+    return SavedTable(row[0], row[1], row[2], row[3], row[4].astimezone(timezone.utc).isoformat())

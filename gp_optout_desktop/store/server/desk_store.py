@@ -26,6 +26,7 @@ from . import ops
 from .adapter import qmark_to_format
 from .coding_rows import CodingRows
 from .import_rows import ImportRows
+from .settings_rows import SettingsRows
 
 _LETTER_COLUMNS = "id, patient_id, form_id, kind, queued_at, due, sent_at, template_version, printed_count"
 
@@ -46,9 +47,9 @@ def _sent_at(on: date | None) -> datetime | None:
     return datetime.combine(on, time(), tzinfo=timezone.utc) if on else None
 
 
-class ServerStore(CodingRows, ImportRows):
+class ServerStore(CodingRows, ImportRows, SettingsRows):
     """Coding's rows (practice-wide codes, confirmations, reconciliation runs): coding_rows.py;
-    the CSV import's bulk path: import_rows.py."""
+    the CSV import's bulk path: import_rows.py; practice settings: settings_rows.py."""
 
     def __init__(self, desk: ops.Desk, tx: ops.WriteTx | None = None, *, announce: bool = True):
         self.desk, self.tx = desk, tx
