@@ -25,6 +25,10 @@ BOLD = "LetterSans-Bold"
 SEED = "·•‘’“”–—" + "".join(chr(c) for c in range(0xC0, 0x100) if c not in (0xD7, 0xF7)) + "ŴŵŶŷ"
 _CACHE_LIMIT = 64
 _WIDTH_CACHE_LIMIT = 200_000
+# Characters whose code is the same in every seeded PDF: printable ASCII (fixed by reportlab's
+# readable-ASCII subset), the seed (assigned in order on a fresh subset) and the no-break space
+# (drawn as a space).
+_FIXED = frozenset(chr(c) for c in range(32, 128)) | frozenset(SEED) | {"\u00a0"}
 
 _registered = False
 
@@ -61,6 +65,7 @@ class _CachingTTFont(TTFont):
     def __init__(self, name, filename):
         super().__init__(name, filename)
         self._widths: dict[tuple, float] = {}
+        self._splits: dict[str, list] = {}
         face = self.face
         made: dict[tuple, bytes] = {}
         cut = face.makeSubset
@@ -95,6 +100,23 @@ class _CachingTTFont(TTFont):
                 self._widths.clear()
             width = self._widths[key] = super().stringWidth(text, size, encoding)
         return width
+
+    def splitString(self, text, doc, encoding="utf-8"):
+        """Remembered per text in seeded PDFs: mapping each character to its subset code is a
+        pure-Python loop run for every string drawn, and in a PDF that ``seed`` began every
+        character of ``_FIXED`` has the same code, so text made only of those splits the same
+        way in every such PDF (and adds nothing to the subset). Anything else is split afresh."""
+        state = self.state.get(doc)
+        if state is None or not getattr(state, "letters_seeded", False) or not isinstance(text, str):
+            return super().splitString(text, doc, encoding)
+        out = self._splits.get(text)
+        if out is None:
+            out = super().splitString(text, doc, encoding)
+            if _FIXED.issuperset(text):
+                if len(self._splits) >= _WIDTH_CACHE_LIMIT:
+                    self._splits.clear()
+                self._splits[text] = out
+        return out
 
     def addObjects(self, doc):
         """As TTFont's, then reuse the formatted widths and compressed ToUnicode map of a
@@ -150,7 +172,11 @@ def register() -> None:
 def seed(canv) -> None:
     """Give this PDF's font subsets the fixed starting order, so repeated letters reuse them."""
     for name in (REGULAR, BOLD):
-        pdfmetrics.getFont(name).splitString(SEED, canv._doc)
+        font = pdfmetrics.getFont(name)
+        fresh = font.state.get(canv._doc) is None  # nothing drawn in this face yet
+        font.splitString(SEED, canv._doc)
+        if fresh:
+            font.state[canv._doc].letters_seeded = True  # codes of _FIXED are now as in every seeded PDF
 
 
 def codes_for(chars, doc) -> tuple:
