@@ -14,6 +14,7 @@ import zlib
 
 from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfdoc, pdfmetrics
+from reportlab.pdfbase import ttfonts
 from reportlab.pdfbase.ttfonts import TTFont
 
 from ..paths import resource
@@ -57,6 +58,30 @@ class _CachedFlate:
 
 
 _FLATE = _CachedFlate()
+
+
+def _remember_cmaps() -> None:
+    """The ToUnicode map of a subset is formatted line by line in pure Python for each PDF,
+    and the seeded subsets repeat from PDF to PDF: remember it by font name and subset."""
+    original = ttfonts.makeToUnicodeCMap
+    if getattr(original, "_remembered", False):
+        return
+    done: dict[tuple, str] = {}
+
+    def make(fontname, subset):
+        key = (fontname, tuple(subset))
+        out = done.get(key)
+        if out is None:
+            if len(done) >= _CACHE_LIMIT:
+                done.clear()
+            out = done[key] = original(fontname, subset)
+        return out
+
+    make._remembered = True
+    ttfonts.makeToUnicodeCMap = make
+
+
+_remember_cmaps()
 
 
 class _CachingTTFont(TTFont):

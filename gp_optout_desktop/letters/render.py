@@ -38,19 +38,20 @@ from .templates import BULLETS, HEADING, TABLE, LetterTemplate, fill, load_templ
 rl_config.useA85 = 0
 
 
-def _remember_number_formatting() -> None:
-    """reportlab formats every coordinate, size and colour through fp_str, in pure Python
-    (its C accelerator is a separate package) and the same few thousand numbers recur in
-    every letter: remember the results. fp_str depends only on the numbers' values, so the
-    PDF bytes are unchanged. Installed in the reportlab modules already imported here."""
+def _remember(name: str) -> None:
+    """reportlab formats every coordinate, size and colour through fp_str, and escapes every
+    string it draws through escapePDF, in pure Python (its C accelerator is a separate
+    package), and the same few thousand numbers and strings recur in every letter: remember
+    the results. Both depend only on their arguments, so the PDF bytes are unchanged.
+    Installed in the reportlab modules already imported here."""
     from reportlab.lib import rl_accel
 
-    original = rl_accel.fp_str
+    original = getattr(rl_accel, name)
     if getattr(original, "_remembered", False):
         return
     done: dict = {}
 
-    def fp_str(*a):
+    def remembered(*a):
         try:
             out = done.get(a)
         except TypeError:  # one list argument: not hashable, and rarely repeated
@@ -61,13 +62,14 @@ def _remember_number_formatting() -> None:
             out = done[a] = original(*a)
         return out
 
-    fp_str._remembered = True
-    for name, module in list(sys.modules.items()):
-        if name.startswith("reportlab") and getattr(module, "fp_str", None) is original:
-            module.fp_str = fp_str
+    remembered._remembered = True
+    for mod_name, module in list(sys.modules.items()):
+        if mod_name.startswith("reportlab") and getattr(module, name, None) is original:
+            setattr(module, name, remembered)
 
 
-_remember_number_formatting()
+_remember("fp_str")
+_remember("escapePDF")
 
 
 @dataclass(frozen=True)

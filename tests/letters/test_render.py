@@ -196,3 +196,18 @@ def test_common_text_is_split_into_font_codes_once_per_process_and_reads_back_ex
     assert "Dear Ms Łucja Jones," in first and "Dear Ms Jones," in second
     assert "Łucja Jones" in poppler_text(letters[0].path)[0]
     assert (tmp_path / "first" / letters[0].path.name).read_bytes() == letters[0].path.read_bytes()
+
+
+def test_escaping_and_tounicode_maps_are_remembered_and_equal_reportlabs_own():
+    # Pure functions run for every string and every PDF; remembered per process, same output.
+    from reportlab.lib import rl_accel
+    from reportlab.pdfbase import ttfonts
+    from reportlab.pdfgen import canvas
+
+    text = b"Ms (Si\xe2n) O'Brien \\ \x01yn"  # subset codes, as drawn
+    assert canvas.escapePDF(text) == rl_accel._py_escapePDF(text)
+    assert canvas.escapePDF(text) is canvas.escapePDF(text)
+    subset = [0, 1, 2, 32, 65, 0x175]
+    first = ttfonts.makeToUnicodeCMap("AAAAAA+DejaVuSans", subset)
+    assert "<05> <0175>" in first and "6 beginbfchar" in first
+    assert ttfonts.makeToUnicodeCMap("AAAAAA+DejaVuSans", list(subset)) is first
