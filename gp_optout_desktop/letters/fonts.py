@@ -206,13 +206,20 @@ def seed(canv) -> None:
 
 def codes_for(chars, doc) -> tuple:
     """How this PDF's font subsets name and encode ``chars``, in both faces: enough to tell
-    whether page operators recorded in one PDF mean the same in another."""
+    whether page operators recorded in one PDF mean the same in another. Codes of ``_FIXED``
+    characters in a seeded PDF are recorded as None: the same in every seeded PDF, so they
+    need no comparing character by character."""
+    fixed = _FIXED.issuperset(chars)
     out = []
     for name in (REGULAR, BOLD):
         state = pdfmetrics.getFont(name).state.get(doc)
         if state is None:
             return ()
-        out.append((name, state.internalName, tuple((c, state.assignments.get(ord(c))) for c in sorted(chars))))
+        if fixed and getattr(state, "letters_seeded", False):
+            out.append((name, state.internalName, None))
+        else:
+            out.append((name, state.internalName,
+                        tuple((c, state.assignments.get(ord(c))) for c in sorted(chars))))
     return tuple(out)
 
 
@@ -223,6 +230,10 @@ def codes_match(recorded: tuple, doc) -> bool:
         state = pdfmetrics.getFont(name).state.get(doc)
         if state is None or state.internalName != internal:
             return False
+        if codes is None:  # fixed characters: match in any seeded PDF
+            if not getattr(state, "letters_seeded", False):
+                return False
+            continue
         assignments = state.assignments
         for c, code in codes:
             if code is None or assignments.get(ord(c)) != code:

@@ -211,3 +211,23 @@ def test_escaping_and_tounicode_maps_are_remembered_and_equal_reportlabs_own():
     first = ttfonts.makeToUnicodeCMap("AAAAAA+DejaVuSans", subset)
     assert "<05> <0175>" in first and "6 beginbfchar" in first
     assert ttfonts.makeToUnicodeCMap("AAAAAA+DejaVuSans", list(subset)) is first
+
+
+def test_fixed_characters_match_in_any_seeded_pdf_and_not_in_an_unseeded_one():
+    # Replayed wording of common characters is matched by the PDFs being seeded, not letter by
+    # letter; an unseeded PDF gives the same characters other codes, so it never matches.
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfgen.canvas import Canvas
+
+    fonts.register()
+    seeded, seeded_too, plain = Canvas(io.BytesIO()), Canvas(io.BytesIO()), Canvas(io.BytesIO())
+    fonts.seed(seeded)
+    fonts.seed(seeded_too)
+    for name in (fonts.REGULAR, fonts.BOLD):
+        pdfmetrics.getFont(name).splitString("Zoë Ŵyn", plain._doc)
+    recorded = fonts.codes_for(frozenset("Dear Zoë Ŵyn"), seeded._doc)
+    assert [codes for _, _, codes in recorded] == [None, None]
+    assert fonts.codes_match(recorded, seeded_too._doc)
+    assert not fonts.codes_match(recorded, plain._doc)
+    rare = fonts.codes_for(frozenset("Łucja"), seeded._doc)
+    assert all(codes is not None for _, _, codes in rare)
