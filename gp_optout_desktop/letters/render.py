@@ -18,6 +18,8 @@ from typing import Iterable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
 from reportlab import rl_config
+from reportlab.lib import rl_accel
+from reportlab.pdfbase import pdfdoc
 from reportlab.lib.colors import Color
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -38,15 +40,14 @@ from .templates import BULLETS, HEADING, TABLE, LetterTemplate, fill, load_templ
 rl_config.useA85 = 0
 
 
-def _remember(name: str) -> None:
-    """reportlab formats every coordinate, size and colour through fp_str, and escapes every
-    string it draws through escapePDF, in pure Python (its C accelerator is a separate
-    package), and the same few thousand numbers and strings recur in every letter: remember
-    the results. Both depend only on their arguments, so the PDF bytes are unchanged.
-    Installed in the reportlab modules already imported here."""
-    from reportlab.lib import rl_accel
-
-    original = getattr(rl_accel, name)
+def _remember(source, name: str) -> None:
+    """reportlab formats every coordinate, size and colour through fp_str, escapes every
+    string it draws through escapePDF and every dictionary key through PDFName, in pure
+    Python (its C accelerator is a separate package), and the same few thousand numbers and
+    strings recur in every letter: remember the results. All depend only on their
+    arguments, so the PDF bytes are unchanged. Installed in the reportlab modules already
+    imported here."""
+    original = getattr(source, name)
     if getattr(original, "_remembered", False):
         return
     done: dict = {}
@@ -68,8 +69,9 @@ def _remember(name: str) -> None:
             setattr(module, name, remembered)
 
 
-_remember("fp_str")
-_remember("escapePDF")
+_remember(rl_accel, "fp_str")
+_remember(rl_accel, "escapePDF")
+_remember(pdfdoc, "PDFName")
 
 
 @dataclass(frozen=True)

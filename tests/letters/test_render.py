@@ -198,7 +198,7 @@ def test_common_text_is_split_into_font_codes_once_per_process_and_reads_back_ex
     assert (tmp_path / "first" / letters[0].path.name).read_bytes() == letters[0].path.read_bytes()
 
 
-def test_escaping_and_tounicode_maps_are_remembered_and_equal_reportlabs_own():
+def test_escaping_names_and_tounicode_maps_are_remembered_and_equal_reportlabs_own():
     # Pure functions run for every string and every PDF; remembered per process, same output.
     from reportlab.lib import rl_accel
     from reportlab.pdfbase import ttfonts
@@ -211,6 +211,10 @@ def test_escaping_and_tounicode_maps_are_remembered_and_equal_reportlabs_own():
     first = ttfonts.makeToUnicodeCMap("AAAAAA+DejaVuSans", subset)
     assert "<05> <0175>" in first and "6 beginbfchar" in first
     assert ttfonts.makeToUnicodeCMap("AAAAAA+DejaVuSans", list(subset)) is first
+    from reportlab.pdfbase import pdfdoc
+
+    assert pdfdoc.PDFName("Font Name(1)") == "/Font#20Name#281#29"
+    assert pdfdoc.PDFName("Font Name(1)") is pdfdoc.PDFName("Font Name(1)")
 
 
 def test_fixed_characters_match_in_any_seeded_pdf_and_not_in_an_unseeded_one():
