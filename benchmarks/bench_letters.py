@@ -15,14 +15,14 @@ not an fsync per file, which made the floor slower than the product's own writin
 embeds a smaller subset (one face, only the characters used), so it is a true floor. The
 product's extra CPU is layout and PDF building spread over reportlab, not set-up: fonts,
 templates and styles are made once per worker, fork start-up and cache warm-up cost under
-20 ms a worker, and the flush to disk 2-40 ms per chunk. Cut by remembering, per process,
+20 ms a worker, and the flush to disk 2-70 ms per chunk. Cut by remembering, per process,
 what is the same in every seeded PDF (splitString of common characters, escapePDF, the
-ToUnicode maps, the replay check of fixed wording); the PDFs are byte-identical. Measured
-alternately main/branch, load 3.9-4.6 (other sessions on the 2 cores): separate PDFs CPU
-3.33-3.45 s -> 3.03-3.20 s (floor CPU 1.15-1.50 s); wall 2.57-5.31 s -> 1.65-4.37 s
-(floors 0.79-1.52 s), so the 4 s target is met on a lightly loaded machine and can still
-be missed when other work holds the cores. In one process, 1,000 single-letter PDFs:
-3.12-3.23 s CPU -> 2.45-2.55 s.
+ToUnicode maps, PDFName, the replay check of fixed wording); the PDFs are byte-identical.
+Measured alternately main/branch, 1,000 letters, 2 workers, load 2.4-2.6 (other sessions on
+the 2 cores): separate PDFs CPU 3.19-3.65 s -> 2.78-3.26 s (floor CPU 1.11-1.57 s), wall
+1.88-3.07 s -> 1.63-2.64 s (floors 0.75-1.26 s); at load 3.9-4.6 both sides missed 4 s
+once in three runs (main 5.31 s, branch 4.37 s): the wall figure is mostly the other load.
+Steadier, in one process, 1,000 single-letter PDFs: 3.12-3.23 s CPU -> 2.33-2.44 s.
 """
 
 from __future__ import annotations
