@@ -14,6 +14,7 @@ import zlib
 
 from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfdoc, pdfmetrics
+from reportlab.pdfbase import ttfonts
 from reportlab.pdfbase.ttfonts import TTFont
 
 from ..paths import resource
@@ -25,6 +26,10 @@ BOLD = "LetterSans-Bold"
 SEED = "·•‘’“”–—" + "".join(chr(c) for c in range(0xC0, 0x100) if c not in (0xD7, 0xF7)) + "ŴŵŶŷ"
 _CACHE_LIMIT = 64
 _WIDTH_CACHE_LIMIT = 200_000
+# Characters whose code is the same in every seeded PDF: printable ASCII (fixed by reportlab's
+# readable-ASCII subset), the seed (assigned in order on a fresh subset) and the no-break space
+# (drawn as a space).
+_FIXED = frozenset(chr(c) for c in range(32, 128)) | frozenset(SEED) | {"\u00a0"}
 
 _registered = False
 
@@ -55,12 +60,37 @@ class _CachedFlate:
 _FLATE = _CachedFlate()
 
 
+def _remember_cmaps() -> None:
+    """The ToUnicode map of a subset is formatted line by line in pure Python for each PDF,
+    and the seeded subsets repeat from PDF to PDF: remember it by font name and subset."""
+    original = ttfonts.makeToUnicodeCMap
+    if getattr(original, "_remembered", False):
+        return
+    done: dict[tuple, str] = {}
+
+    def make(fontname, subset):
+        key = (fontname, tuple(subset))
+        out = done.get(key)
+        if out is None:
+            if len(done) >= _CACHE_LIMIT:
+                done.clear()
+            out = done[key] = original(fontname, subset)
+        return out
+
+    make._remembered = True
+    ttfonts.makeToUnicodeCMap = make
+
+
+_remember_cmaps()
+
+
 class _CachingTTFont(TTFont):
     """A TTFont whose subsets are cut and compressed once per process for each distinct subset."""
 
     def __init__(self, name, filename):
         super().__init__(name, filename)
         self._widths: dict[tuple, float] = {}
+        self._splits: dict[str, list] = {}
         face = self.face
         made: dict[tuple, bytes] = {}
         cut = face.makeSubset
@@ -95,6 +125,23 @@ class _CachingTTFont(TTFont):
                 self._widths.clear()
             width = self._widths[key] = super().stringWidth(text, size, encoding)
         return width
+
+    def splitString(self, text, doc, encoding="utf-8"):
+        """Remembered per text in seeded PDFs: mapping each character to its subset code is a
+        pure-Python loop run for every string drawn, and in a PDF that ``seed`` began every
+        character of ``_FIXED`` has the same code, so text made only of those splits the same
+        way in every such PDF (and adds nothing to the subset). Anything else is split afresh."""
+        state = self.state.get(doc)
+        if state is None or not getattr(state, "letters_seeded", False) or not isinstance(text, str):
+            return super().splitString(text, doc, encoding)
+        out = self._splits.get(text)
+        if out is None:
+            out = super().splitString(text, doc, encoding)
+            if _FIXED.issuperset(text):
+                if len(self._splits) >= _WIDTH_CACHE_LIMIT:
+                    self._splits.clear()
+                self._splits[text] = out
+        return out
 
     def addObjects(self, doc):
         """As TTFont's, then reuse the formatted widths and compressed ToUnicode map of a
@@ -150,18 +197,29 @@ def register() -> None:
 def seed(canv) -> None:
     """Give this PDF's font subsets the fixed starting order, so repeated letters reuse them."""
     for name in (REGULAR, BOLD):
-        pdfmetrics.getFont(name).splitString(SEED, canv._doc)
+        font = pdfmetrics.getFont(name)
+        fresh = font.state.get(canv._doc) is None  # nothing drawn in this face yet
+        font.splitString(SEED, canv._doc)
+        if fresh:
+            font.state[canv._doc].letters_seeded = True  # codes of _FIXED are now as in every seeded PDF
 
 
 def codes_for(chars, doc) -> tuple:
     """How this PDF's font subsets name and encode ``chars``, in both faces: enough to tell
-    whether page operators recorded in one PDF mean the same in another."""
+    whether page operators recorded in one PDF mean the same in another. Codes of ``_FIXED``
+    characters in a seeded PDF are recorded as None: the same in every seeded PDF, so they
+    need no comparing character by character."""
+    fixed = _FIXED.issuperset(chars)
     out = []
     for name in (REGULAR, BOLD):
         state = pdfmetrics.getFont(name).state.get(doc)
         if state is None:
             return ()
-        out.append((name, state.internalName, tuple((c, state.assignments.get(ord(c))) for c in sorted(chars))))
+        if fixed and getattr(state, "letters_seeded", False):
+            out.append((name, state.internalName, None))
+        else:
+            out.append((name, state.internalName,
+                        tuple((c, state.assignments.get(ord(c))) for c in sorted(chars))))
     return tuple(out)
 
 
@@ -172,6 +230,10 @@ def codes_match(recorded: tuple, doc) -> bool:
         state = pdfmetrics.getFont(name).state.get(doc)
         if state is None or state.internalName != internal:
             return False
+        if codes is None:  # fixed characters: match in any seeded PDF
+            if not getattr(state, "letters_seeded", False):
+                return False
+            continue
         assignments = state.assignments
         for c, code in codes:
             if code is None or assignments.get(ord(c)) != code:

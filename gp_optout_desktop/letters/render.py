@@ -18,6 +18,8 @@ from typing import Iterable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
 from reportlab import rl_config
+from reportlab.lib import rl_accel
+from reportlab.pdfbase import pdfdoc
 from reportlab.lib.colors import Color
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -38,19 +40,19 @@ from .templates import BULLETS, HEADING, TABLE, LetterTemplate, fill, load_templ
 rl_config.useA85 = 0
 
 
-def _remember_number_formatting() -> None:
-    """reportlab formats every coordinate, size and colour through fp_str, in pure Python
-    (its C accelerator is a separate package) and the same few thousand numbers recur in
-    every letter: remember the results. fp_str depends only on the numbers' values, so the
-    PDF bytes are unchanged. Installed in the reportlab modules already imported here."""
-    from reportlab.lib import rl_accel
-
-    original = rl_accel.fp_str
+def _remember(source, name: str) -> None:
+    """reportlab formats every coordinate, size and colour through fp_str, escapes every
+    string it draws through escapePDF and every dictionary key through PDFName, in pure
+    Python (its C accelerator is a separate package), and the same few thousand numbers and
+    strings recur in every letter: remember the results. All depend only on their
+    arguments, so the PDF bytes are unchanged. Installed in the reportlab modules already
+    imported here."""
+    original = getattr(source, name)
     if getattr(original, "_remembered", False):
         return
     done: dict = {}
 
-    def fp_str(*a):
+    def remembered(*a):
         try:
             out = done.get(a)
         except TypeError:  # one list argument: not hashable, and rarely repeated
@@ -61,13 +63,15 @@ def _remember_number_formatting() -> None:
             out = done[a] = original(*a)
         return out
 
-    fp_str._remembered = True
-    for name, module in list(sys.modules.items()):
-        if name.startswith("reportlab") and getattr(module, "fp_str", None) is original:
-            module.fp_str = fp_str
+    remembered._remembered = True
+    for mod_name, module in list(sys.modules.items()):
+        if mod_name.startswith("reportlab") and getattr(module, name, None) is original:
+            setattr(module, name, remembered)
 
 
-_remember_number_formatting()
+_remember(rl_accel, "fp_str")
+_remember(rl_accel, "escapePDF")
+_remember(pdfdoc, "PDFName")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from datetime import date
 
 from pypdf import PdfReader
 
+from gp_optout_desktop.letters import fonts
 from gp_optout_desktop.letters.model import LetterRequest
 from gp_optout_desktop.letters.render import render_batch, render_bytes, render_split
 from gp_optout_desktop.letters.templates import load_template, parse_template
@@ -169,3 +170,68 @@ def test_a_letter_that_fills_its_last_page_gets_no_blank_extra_page():
         assert "Yours sincerely" in pages[-1], (extra, rendered.pages)
         seen.add(rendered.pages)
     assert {1, 2} <= seen
+
+
+def test_common_text_is_split_into_font_codes_once_per_process_and_reads_back_exactly(tmp_path, monkeypatch):
+    # Mapping text to subset codes is remembered for text of common characters only (the same
+    # codes in every seeded PDF); a name with others (Ł) is mapped afresh in each PDF.
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    mapped: list[str] = []
+    original = TTFont.splitString
+
+    def counting(self, text, doc, encoding="utf-8"):
+        mapped.append(text)
+        return original(self, text, doc, encoding)
+
+    monkeypatch.setattr(TTFont, "splitString", counting)
+    batch = [objection("L-1", recipient=recipient(surname="Łucja Jones")), objection("L-2")]
+    render_split(batch, PRACTICE, tmp_path / "first", workers=1)
+    mapped.clear()
+    letters = render_split(batch, PRACTICE, tmp_path / "again", workers=1)
+    assert mapped, "the seed and the rare name are still mapped in each PDF"
+    assert all(text == fonts.SEED or not fonts._FIXED.issuperset(text) for text in mapped), mapped
+    assert any("Łucja" in text for text in mapped)
+    first, second = (" ".join(pdf_text(letter.path)[0].split()) for letter in letters)
+    assert "Dear Ms Łucja Jones," in first and "Dear Ms Jones," in second
+    assert "Łucja Jones" in poppler_text(letters[0].path)[0]
+    assert (tmp_path / "first" / letters[0].path.name).read_bytes() == letters[0].path.read_bytes()
+
+
+def test_escaping_names_and_tounicode_maps_are_remembered_and_equal_reportlabs_own():
+    # Pure functions run for every string and every PDF; remembered per process, same output.
+    from reportlab.lib import rl_accel
+    from reportlab.pdfbase import ttfonts
+    from reportlab.pdfgen import canvas
+
+    text = b"Ms (Si\xe2n) O'Brien \\ \x01yn"  # subset codes, as drawn
+    assert canvas.escapePDF(text) == rl_accel._py_escapePDF(text)
+    assert canvas.escapePDF(text) is canvas.escapePDF(text)
+    subset = [0, 1, 2, 32, 65, 0x175]
+    first = ttfonts.makeToUnicodeCMap("AAAAAA+DejaVuSans", subset)
+    assert "<05> <0175>" in first and "6 beginbfchar" in first
+    assert ttfonts.makeToUnicodeCMap("AAAAAA+DejaVuSans", list(subset)) is first
+    from reportlab.pdfbase import pdfdoc
+
+    assert pdfdoc.PDFName("Font Name(1)") == "/Font#20Name#281#29"
+    assert pdfdoc.PDFName("Font Name(1)") is pdfdoc.PDFName("Font Name(1)")
+
+
+def test_fixed_characters_match_in_any_seeded_pdf_and_not_in_an_unseeded_one():
+    # Replayed wording of common characters is matched by the PDFs being seeded, not letter by
+    # letter; an unseeded PDF gives the same characters other codes, so it never matches.
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfgen.canvas import Canvas
+
+    fonts.register()
+    seeded, seeded_too, plain = Canvas(io.BytesIO()), Canvas(io.BytesIO()), Canvas(io.BytesIO())
+    fonts.seed(seeded)
+    fonts.seed(seeded_too)
+    for name in (fonts.REGULAR, fonts.BOLD):
+        pdfmetrics.getFont(name).splitString("Zoë Ŵyn", plain._doc)
+    recorded = fonts.codes_for(frozenset("Dear Zoë Ŵyn"), seeded._doc)
+    assert [codes for _, _, codes in recorded] == [None, None]
+    assert fonts.codes_match(recorded, seeded_too._doc)
+    assert not fonts.codes_match(recorded, plain._doc)
+    rare = fonts.codes_for(frozenset("Łucja"), seeded._doc)
+    assert all(codes is not None for _, _, codes in rare)
