@@ -23,6 +23,23 @@ def test_fast_nhs_check_agrees_with_domain_rule_on_digit_strings(s):
     assert fmt.nhs_valid(s) == nhs_number.is_valid(s)
 
 
+@given(st.lists(st.one_of(st.text(alphabet="0123456789", min_size=10, max_size=10), st.sampled_from(NHS),
+                          st.text(max_size=11), st.sampled_from(["1111111111", "0000000000", "٩٤٣٤٧٦٥٩١٩"])),
+                max_size=6))
+@settings(max_examples=3000)
+def test_whole_column_nhs_check_agrees_with_the_one_at_a_time_check(numbers):
+    assert fmt.all_nhs_valid(numbers) == all(map(fmt.nhs_valid, numbers))
+
+
+def test_whole_column_nhs_check_finds_one_bad_number_among_many():
+    numbers = list(NHS) * 2000
+    assert fmt.all_nhs_valid(numbers)
+    for at in (0, 1, 77_777, len(numbers) - 1):
+        bad = numbers[:at] + ["9990000000"] + numbers[at + 1:]
+        assert not fmt.all_nhs_valid(bad)
+    assert not fmt.all_nhs_valid(numbers + [9990000018])
+
+
 @given(st.text(max_size=12))
 def test_fast_nhs_check_agrees_with_domain_rule_on_any_text(s):
     if nhs_number.normalise(s) == s:  # nhs_valid takes normalised input
