@@ -8,6 +8,8 @@ signing key is created on first use and kept only inside the encrypted register.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -196,13 +198,28 @@ def _write_apart(db_path: Path, data_key: bytes, seed: bytes, out_dir: Path, tod
     is Python work on every row, which on a worker thread holds the GIL; a worker descheduled
     while holding it (a busy PC) left the UI thread asleep for 100-250 ms (issue 13, ADR 0014
     addendum 3). Writes the export folder, never the register."""
-    reader = readers.Reader(db_path, data_key)
+    with _collector_paused():
+        reader = readers.Reader(db_path, data_key)
+        try:
+            with reader.snapshot() as conn:
+                snap = _snapshot_of(FileStore(conn), today)
+        finally:
+            reader.close()
+        return _write(snap, signing.private_key_from_bytes(seed), out_dir, generated_at, valid_for)
+
+
+@contextmanager
+def _collector_paused():
+    """No automatic cyclic collection while ~300,000 rows, tuples and strings are built and
+    checked (none cyclic): each full collection rewalked all made so far, 60 ms of an export at
+    1M (issue 13). As consult._gc_paused; in the app the worker's task_running pauses it too."""
+    was_on = gc.isenabled()
+    gc.disable()
     try:
-        with reader.snapshot() as conn:
-            snap = _snapshot_of(FileStore(conn), today)
+        yield
     finally:
-        reader.close()
-    return _write(snap, signing.private_key_from_bytes(seed), out_dir, generated_at, valid_for)
+        if was_on:
+            gc.enable()
 
 
 def _read_and_write(session: Session, key: Ed25519PrivateKey, out_dir: Path, valid_for: timedelta) -> _Written:
