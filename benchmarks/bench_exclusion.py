@@ -6,6 +6,13 @@ Targets (issues 3 and 13): consult of 1,000,000 candidates <= 1.5 s; export from
 of 1,000,000 patients <= 3 s including signing and fsync, and <= 1.5x a bare SELECT of the
 same rows to CSV. The register's size: --patients, else BENCH_PATIENTS, else 1,000,000.
 Synthetic 999 NHS numbers only.
+
+The export's floor is the export's own query on the register's open connection, written by
+csv.writer straight from the cursor: no rules, checks, sort, signing or fsync. About 400 ms
+of it at 1M is SQLCipher decrypting the patients table for the join, which the export pays
+too. Measured back to back at load 2.5-2.9 (ADR 0014 addendum 4): main 845 and 784 ms
+against 428 and 429 ms (1.97x, 1.82x); after (whole-column checks, a count-only re-read,
+named-tuple rows, the collector paused) 592 and 613 ms against 424 and 435 ms (1.40x, 1.41x).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 from .codes import CodeTable, REGISTER, TYPE1, WITHDRAW
 from .events import INCLUDE, Event, current_status
@@ -27,8 +27,11 @@ EXCLUDE_ALL_EXCEPT_LISTED = "exclude-all-except-listed"
 MODES = (EXCLUDE_LISTED, EXCLUDE_ALL_EXCEPT_LISTED)
 
 
-@dataclass(frozen=True, order=True)
-class ExclusionRow:
+class ExclusionRow(NamedTuple):
+    """One listed patient. A named tuple, not a dataclass: an export builds ~100,000 of them
+    twice (from the register, and again re-reading the file written), and a frozen dataclass
+    took 2.5x as long to build (issue 13). Immutable and ordered field by field all the same."""
+
     nhs_number: str
     snomed: str
     effective: date

@@ -49,6 +49,7 @@ from .format import (
     SET_FILES,
     SIGNATURE_FILE,
     Manifest,
+    count_rows,
     format_ts,
     generation_matches,
     parse_manifest,
@@ -221,8 +222,29 @@ def read_generation(
 
 def verify_generation(gen: Path, public_key: Ed25519PublicKey, *, practice_ods: str,
                       now: datetime | None = None) -> ExclusionSet:
-    """Every rule except the consumer's own rollback state: the writer's re-read of what it wrote
-    (it has no consumer state; it refuses to move a folder backwards under its lock instead)."""
+    """Every rule except the consumer's own rollback state."""
+    manifest, list_bytes = _signed_list(gen, public_key, practice_ods, now)
+    rows = parse_rows(list_bytes)
+    if len(rows) != manifest.row_count:
+        raise CountMismatchError(f"The list has {len(rows)} rows but the signed manifest says {manifest.row_count}.")
+    numbers = frozenset(r.nhs_number for r in rows)
+    return ExclusionSet(manifest=manifest, rows=tuple(rows), generation=gen, nhs_numbers=numbers)
+
+
+def verify_written(gen: Path, public_key: Ed25519PublicKey, *, practice_ods: str, now: datetime) -> Manifest:
+    """The writer's re-read of what it wrote: every rule verify_generation applies (it has no
+    consumer state; it refuses to move a folder backwards under its lock instead), every row
+    checked, but no row objects built: it needs the signed manifest only (issue 13)."""
+    manifest, list_bytes = _signed_list(gen, public_key, practice_ods, now)
+    count = count_rows(list_bytes)
+    if count != manifest.row_count:
+        raise CountMismatchError(f"The list has {count} rows but the signed manifest says {manifest.row_count}.")
+    return manifest
+
+
+def _signed_list(gen: Path, public_key: Ed25519PublicKey, practice_ods: str,
+                 now: datetime | None) -> tuple[Manifest, bytes]:
+    """The verified manifest and the list's bytes, their hash checked against it: every rule but the rows'."""
     check_folder(gen, "generation folder")
     try:
         entries = set(os.listdir(gen))
@@ -270,11 +292,7 @@ def verify_generation(gen: Path, public_key: Ed25519PublicKey, *, practice_ods: 
     list_bytes = read_regular(gen / LIST_FILE, "list file")
     if sha256_hex(list_bytes) != manifest.list_sha256:
         raise HashMismatchError("The list file's SHA-256 does not match the signed manifest: the list was altered or truncated.")
-    rows = parse_rows(list_bytes)
-    if len(rows) != manifest.row_count:
-        raise CountMismatchError(f"The list has {len(rows)} rows but the signed manifest says {manifest.row_count}.")
-    numbers = frozenset(r.nhs_number for r in rows)
-    return ExclusionSet(manifest=manifest, rows=tuple(rows), generation=gen, nhs_numbers=numbers)
+    return manifest, list_bytes
 
 
 def _claimed_key_id(manifest_bytes: bytes) -> str | None:

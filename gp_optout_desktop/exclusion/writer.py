@@ -47,7 +47,7 @@ from .format import (
 )
 from .export_lock import export_lock
 from .fsutil import fsync_dir, temp_name, write_durable
-from .reader import current_generation, verify_generation
+from .reader import current_generation, verify_written
 from ..problem_log import log_problem
 
 log = logging.getLogger(__name__)
@@ -152,8 +152,8 @@ def _write_and_commit(directory: Path, files: dict[str, bytes], manifest: Manife
         fsync_dir(tmp)
         os.replace(tmp, gen)
         fsync_dir(directory)
-        written = verify_generation(gen, public_key, practice_ods=practice_ods, now=when)
-        if written.manifest.row_count != count or written.manifest.list_sha256 != manifest.list_sha256:
+        written = verify_written(gen, public_key, practice_ods=practice_ods, now=when)
+        if written.row_count != count or written.list_sha256 != manifest.list_sha256:
             raise ExportError("the re-read set does not match what was written")
         pointer_tmp = temp_name(directory, POINTER_FILE)
         write_durable(pointer_tmp, f"{gen.name}\n".encode("ascii"))

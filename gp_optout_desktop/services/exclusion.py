@@ -8,6 +8,8 @@ signing key is created on first use and kept only inside the encrypted register.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -122,34 +124,29 @@ def _mode(conn, today: date) -> str:
     return EXCLUDE_ALL_EXCEPT_LISTED if policy.is_on(policy_store.history(conn), as_of=today) else EXCLUDE_LISTED
 
 
+def _days(texts) -> dict[str, date]:
+    """Each distinct ISO date parsed once: a few thousand dates over ~100,000 rows."""
+    return {text: date.fromisoformat(text) for text in set(texts)}
+
+
 def _rows(store, mode: str, table: codes.CodeTable) -> tuple[list[ExclusionRow], int, int]:
     """(rows, expected count from an independent SQL count, objectors without an NHS number),
     from either engine's store (store/backend.py RegisterStore).
 
     The expected count comes from a separate COUNT over current_state, so a patient dropped
     while assembling rows in Python (the SystmOne failure: recorded but never sent) stops the export."""
-    dates: dict[str, date] = {}
-
-    def day(text: str) -> date:
-        d = dates.get(text)
-        if d is None:
-            d = dates[text] = date.fromisoformat(text)
-        return d
-
     if mode == EXCLUDE_LISTED:
         # Type 1 only (format version 2): Type 2 never controlled extraction from the practice.
         snomed = table.lookup(codes.TYPE1, codes.REGISTER).snomed
-        rows: list[ExclusionRow] = []
-        unknown: set[int] = set()
-        for pid, nhs, _kind, since in store.exclusion_objectors():
-            if nhs is None:
-                unknown.add(pid)
-            else:
-                rows.append(ExclusionRow(nhs, snomed, day(since)))
+        found = store.exclusion_objectors()
+        day = _days(since for _pid, nhs, _kind, since in found if nhs is not None)
+        rows = [ExclusionRow(nhs, snomed, day[since]) for _pid, nhs, _kind, since in found if nhs is not None]
+        unknown = {pid for pid, nhs, _kind, _since in found if nhs is None}
         return rows, store.count_type1_objectors() - len(unknown), len(unknown)
     withdrawn = table.lookup(codes.TYPE1, codes.WITHDRAW).snomed
     found = store.exclusion_includers()
-    rows = [ExclusionRow(nhs, withdrawn, day(since)) for _pid, nhs, since in found if nhs is not None]
+    day = _days(since for _pid, nhs, since in found if nhs is not None)
+    rows = [ExclusionRow(nhs, withdrawn, day[since]) for _pid, nhs, since in found if nhs is not None]
     # Unlisted includers are simply not extracted in this mode (the safe side): nothing to warn about.
     return rows, store.count_includers() - (len(found) - len(rows)), 0
 
@@ -201,13 +198,28 @@ def _write_apart(db_path: Path, data_key: bytes, seed: bytes, out_dir: Path, tod
     is Python work on every row, which on a worker thread holds the GIL; a worker descheduled
     while holding it (a busy PC) left the UI thread asleep for 100-250 ms (issue 13, ADR 0014
     addendum 3). Writes the export folder, never the register."""
-    reader = readers.Reader(db_path, data_key)
+    with _collector_paused():
+        reader = readers.Reader(db_path, data_key)
+        try:
+            with reader.snapshot() as conn:
+                snap = _snapshot_of(FileStore(conn), today)
+        finally:
+            reader.close()
+        return _write(snap, signing.private_key_from_bytes(seed), out_dir, generated_at, valid_for)
+
+
+@contextmanager
+def _collector_paused():
+    """No automatic cyclic collection while ~300,000 rows, tuples and strings are built and
+    checked (none cyclic): each full collection rewalked all made so far, 60 ms of an export at
+    1M (issue 13). As consult._gc_paused; in the app the worker's task_running pauses it too."""
+    was_on = gc.isenabled()
+    gc.disable()
     try:
-        with reader.snapshot() as conn:
-            snap = _snapshot_of(FileStore(conn), today)
+        yield
     finally:
-        reader.close()
-    return _write(snap, signing.private_key_from_bytes(seed), out_dir, generated_at, valid_for)
+        if was_on:
+            gc.enable()
 
 
 def _read_and_write(session: Session, key: Ed25519PrivateKey, out_dir: Path, valid_for: timedelta) -> _Written:

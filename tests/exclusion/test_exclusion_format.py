@@ -23,6 +23,23 @@ def test_fast_nhs_check_agrees_with_domain_rule_on_digit_strings(s):
     assert fmt.nhs_valid(s) == nhs_number.is_valid(s)
 
 
+@given(st.lists(st.one_of(st.text(alphabet="0123456789", min_size=10, max_size=10), st.sampled_from(NHS),
+                          st.text(max_size=11), st.sampled_from(["1111111111", "0000000000", "٩٤٣٤٧٦٥٩١٩"])),
+                max_size=6))
+@settings(max_examples=3000)
+def test_whole_column_nhs_check_agrees_with_the_one_at_a_time_check(numbers):
+    assert fmt.all_nhs_valid(numbers) == all(map(fmt.nhs_valid, numbers))
+
+
+def test_whole_column_nhs_check_finds_one_bad_number_among_many():
+    numbers = list(NHS) * 2000
+    assert fmt.all_nhs_valid(numbers)
+    for at in (0, 1, 77_777, len(numbers) - 1):
+        bad = numbers[:at] + ["9990000000"] + numbers[at + 1:]
+        assert not fmt.all_nhs_valid(bad)
+    assert not fmt.all_nhs_valid(numbers + [9990000018])
+
+
 @given(st.text(max_size=12))
 def test_fast_nhs_check_agrees_with_domain_rule_on_any_text(s):
     if nhs_number.normalise(s) == s:  # nhs_valid takes normalised input
@@ -82,6 +99,62 @@ GOOD = (fmt.LIST_HEADER + f"{NHS[0]},{TYPE1},2024-01-01\n{NHS[1]},{TYPE1},2024-0
 def test_parse_rows_refuses(data, words):
     with pytest.raises(MalformedSetError, match=words):
         fmt.parse_rows(data)
+    with pytest.raises(MalformedSetError, match=words):  # the writer's re-read refuses it with the same words
+        fmt.count_rows(data)
+
+
+def _outcome(fn, data):
+    try:
+        return fn(data)
+    except (MalformedSetError, ValueError, TypeError, AttributeError) as exc:
+        return type(exc), str(exc)
+
+
+# Bytes a corrupted or hand-edited list might hold: digits, the separators, a CR, a BOM byte.
+_EDIT = st.tuples(st.integers(min_value=0, max_value=len(GOOD) + 40),
+                  st.sampled_from([b"", b"0", b"1", b"9", b",", b"\n", b"-", b"\r", b"\xef", b"a", b" "]))
+
+
+# Lines whose cells are each good or bad in one way, in any order: numbers repeated, out of
+# order, failing the check digit, short; codes with a leading 0 or too short; dates impossible.
+_LINE = st.tuples(st.sampled_from(NHS[:4] + ["9990000000", "999000001", "99900000181"]),
+                  st.sampled_from([TYPE1, "0123456", "12345", "881561000000100"]),
+                  st.sampled_from(["2024-01-01", "2024-02-30", "2024-1-01", "2023-12-31"]))
+
+
+@given(st.lists(_LINE, max_size=5), st.lists(_EDIT, max_size=3))
+@settings(max_examples=1500)
+def test_whole_column_checks_agree_with_the_line_by_line_parse(lines, edits):
+    """The fast path (issue 13) accepts exactly what the line-by-line loop accepts, with the same rows;
+    anything else gets the loop's own message, from parse_rows and count_rows alike."""
+    data = (fmt.LIST_HEADER + "".join(f"{a},{b},{c}\n" for a, b, c in lines)).encode()
+    for at, text in edits:  # overwrite one byte, or insert when the position is past the end
+        data = data[:at] + text + data[at + 1:] if at < len(data) else data + text
+    fast = _outcome(fmt.parse_rows, data)
+    counted = _outcome(fmt.count_rows, data)
+    real = fmt._checked_columns
+    fmt._checked_columns = lambda body: None  # the line-by-line loop alone
+    try:
+        slow = _outcome(fmt.parse_rows, data)
+    finally:
+        fmt._checked_columns = real
+    assert fast == slow
+    assert counted == (len(slow) if isinstance(slow, list) else slow)
+
+
+@given(st.lists(st.tuples(st.sampled_from(NHS[:6] + ["9990000000", "999000001"]),
+                          st.sampled_from([TYPE1, "0123456", "881561000000100"]),
+                          st.sampled_from([date(2024, 1, 1), date(2023, 5, 6)])), max_size=6))
+def test_check_rows_whole_columns_agree_with_the_row_by_row_loop(cells):
+    rows = [ExclusionRow(*c) for c in cells]
+    fast = _outcome(fmt.check_rows, rows)
+    real = fmt._rows_pass
+    fmt._rows_pass = lambda out: False
+    try:
+        slow = _outcome(fmt.check_rows, rows)
+    finally:
+        fmt._rows_pass = real
+    assert fast == slow
 
 
 def manifest(**kw):

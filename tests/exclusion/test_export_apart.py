@@ -88,3 +88,26 @@ def test_a_killed_child_is_said_in_words_audited_and_not_recorded(pm, tmp_path, 
     child_task.enable(False)
     exclusion.export(pm, tmp_path / "out")  # exporting again into the same folder works
     assert _read(pm, tmp_path / "out").manifest.row_count == 3
+
+
+def test_the_collector_is_paused_for_the_rows_and_on_again_after_a_set_or_a_refusal(pm, tmp_path, monkeypatch):
+    """In-process (the command line, no child): automatic collection off while the rows are built,
+    checked and written (issue 13), and on again afterwards whatever happened."""
+    import gc
+
+    seen = []
+    real = exclusion._write
+
+    def watched(*args):
+        seen.append(gc.isenabled())
+        return real(*args)
+
+    monkeypatch.setattr(exclusion, "_write", watched)
+    assert gc.isenabled()
+    exclusion.export(pm, tmp_path / "out")
+    assert seen == [False] and gc.isenabled()
+    (tmp_path / "link").symlink_to(tmp_path / "out", target_is_directory=True)
+    with pytest.raises(ExportError, match="symbolic link"):
+        exclusion.export(pm, tmp_path / "link")
+    assert seen == [False, False] and gc.isenabled()
+    assert len(_read(pm, tmp_path / "out").rows) == 3
