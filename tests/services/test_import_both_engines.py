@@ -17,16 +17,10 @@ from gp_optout_desktop.domain import roles
 from gp_optout_desktop.domain.roles import PermissionDenied
 from gp_optout_desktop.services import exclusion, importer, letters, patients
 from tests.services.conftest import Backend
+from tests.services.steps import Steps
 from tests.services.test_import import GOOD, N, csv_text
 
 NOW = datetime(2025, 3, 20, 12, tzinfo=timezone.utc)
-
-
-def _outcome(call):
-    try:
-        return call()
-    except Exception as exc:  # the refusal is part of the result compared
-        return ("refused", type(exc).__name__, str(exc), getattr(exc, "problems", ()))
 
 
 def _view(session, nhs):
@@ -41,15 +35,8 @@ def _view(session, nhs):
 def import_work(backend: Backend) -> list:
     session = backend.manager
     session.clock = lambda: NOW
-    seen: list = []
-
-    def step(action):
-        before, revision = backend.audit_rows()[-1][0], session.revision()
-        result = _outcome(action)
-        if hasattr(result, "summary"):
-            result = (result.summary, result.data.get("plan"))
-        seen.append((result, [(r[3], r[5], r[6]) for r in backend.audit_rows() if r[0] > before],
-                     session.revision() - revision))
+    step = Steps(backend, session)
+    seen = step.seen
 
     patients.add(session, surname="Known", forenames="Pat", dob="1960-06-06", postcode_raw="M1 1AE", nhs=N[3])
     step(lambda: importer.check(session, GOOD))                     # the dry run writes nothing

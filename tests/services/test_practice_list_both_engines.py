@@ -19,16 +19,10 @@ from gp_optout_desktop.domain import roles
 from gp_optout_desktop.domain.roles import PermissionDenied
 from gp_optout_desktop.services import letters, objections, patients, practice_list
 from tests.services.conftest import Backend
+from tests.services.steps import Steps
 from tests.services.test_practice_list import N, csv, row
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
-
-
-def _outcome(call):
-    try:
-        return call()
-    except Exception as exc:  # the refusal is part of the result compared
-        return ("refused", type(exc).__name__, str(exc), getattr(exc, "problems", ()))
 
 
 def _registrations(session, numbers):
@@ -41,15 +35,8 @@ def _registrations(session, numbers):
 def list_work(backend: Backend) -> list:
     session = backend.manager
     session.clock = lambda: NOW
-    seen: list = []
-
-    def step(action):
-        before, revision = backend.audit_rows()[-1][0], session.revision()
-        result = _outcome(action)
-        if hasattr(result, "summary"):
-            result = (result.summary, result.data.get("plan"))
-        seen.append((result, [(r[3], r[5], r[6]) for r in backend.audit_rows() if r[0] > before],
-                     session.revision() - revision))
+    step = Steps(backend, session)
+    seen = step.seen
 
     def add(surname, nhs, **kw):
         return patients.add(session, surname=surname, forenames="Alex", dob="1970-02-01", postcode_raw="LS1 4AP",
@@ -108,15 +95,8 @@ def merge_work(backend: Backend) -> list:
     the record that replaced it, which then objects; the old record is marked merged."""
     session = backend.manager
     session.clock = lambda: NOW
-    seen: list = []
-
-    def step(action):
-        before, revision = backend.audit_rows()[-1][0], session.revision()
-        result = _outcome(action)
-        if hasattr(result, "summary"):
-            result = (result.summary, result.data.get("plan"))
-        seen.append((result, [(r[3], r[5], r[6]) for r in backend.audit_rows() if r[0] > before],
-                     session.revision() - revision))
+    step = Steps(backend, session)
+    seen = step.seen
 
     old = patients.add(session, surname="Merge", forenames="Alex", dob="1970-02-01", postcode_raw="LS1 4AP",
                        nhs=N[5]).data["patient_id"]

@@ -20,17 +20,11 @@ from gp_optout_desktop.domain.roles import PermissionDenied
 from gp_optout_desktop.services import coding, exclusion, objections, overview, patients, reconcile
 from tests.coding.helpers import N, emis_export
 from tests.services.conftest import Backend
+from tests.services.steps import Steps
 
 START = datetime(2026, 11, 2, 12, tzinfo=timezone.utc)
 T1, T1W, T2 = "827241000000103", "827261000000102", "881561000000100"
 PW = "827241000000103"  # the practice-wide opt-out is keyed as the Type 1 code (domain.coding)
-
-
-def _outcome(call):
-    try:
-        return call()
-    except Exception as exc:  # the refusal is part of the result compared
-        return ("refused", type(exc).__name__, str(exc), getattr(exc, "problems", ()))
 
 
 def _result(r):
@@ -50,19 +44,17 @@ def reconcile_work(backend: Backend, out: Path) -> list:
     offset = [timedelta()]
     # A clock that moves only when the script moves it: the engines need not read it equally often.
     session.clock = lambda: START + offset[0]
-    seen: list = []
     results: list = []
 
-    def step(action):
-        before, revision = backend.audit_rows()[-1][0], session.revision()
-        result = _outcome(action)
+    def shown(result):
         if isinstance(result, reconcile.Result):
             results.append(result)
-        shown = _result(result)
         if hasattr(result, "summary"):
-            shown = (result.summary, sorted(result.patient_ids), result.data.get("plan"))
-        seen.append((shown, [(r[3], r[5], r[6]) for r in backend.audit_rows() if r[0] > before],
-                     session.revision() - revision))
+            return (result.summary, sorted(result.patient_ids), result.data.get("plan"))
+        return _result(result)
+
+    step = Steps(backend, session, shown)
+    seen = step.seen
 
     def add(key, n, surname, forenames, dob):
         ids[key] = patients.add(session, surname=surname, forenames=forenames, nhs=N[n], dob=dob,
