@@ -306,6 +306,11 @@ def test_ten_digit_snomed_codes_are_never_read_as_nhs_numbers(count):
      "row 2 of the export has no effective date"),   # the same patient twice: sorted by NHS number alone
     ([ExclusionRow(NHS[0], "9Nu0.", date(2024, 1, 1)), ExclusionRow(NHS[0], TYPE1, date(2024, 1, 1))],
      "row 1 of the export has a malformed SNOMED CT code"),
+    # a code the column check cannot even put in a set: the row checks still name the first bad row
+    ([ExclusionRow(NHS[0], "9Nu0.", date(2024, 1, 1)), ExclusionRow(NHS[1], [TYPE1], date(2024, 1, 1))],
+     "row 1 of the export has a malformed SNOMED CT code"),
+    ([ExclusionRow(NHS[0], TYPE1, None), ExclusionRow(NHS[1], [TYPE1], date(2024, 1, 1))],
+     "row 1 of the export has no effective date"),
 ])
 def test_rows_the_column_checks_cannot_take_are_named_by_the_row_checks(rows, message):
     with pytest.raises(ValueError) as err:
