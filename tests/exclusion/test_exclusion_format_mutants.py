@@ -218,3 +218,125 @@ def test_the_mode_in_words():
         "exclude-listed": "extract everyone except the listed patients",
         "exclude-all-except-listed": "extract nobody except the listed patients (practice-wide opt-out in force)"}
     assert json.loads(fmt.serialise_manifest(manifest(audit_chain_head=CHAIN)))["audit_chain_head"] == CHAIN
+
+
+# ---- the fast column checks (issue 13) against the line-by-line rules (issue 16) ------------
+
+def _list(*lines: str) -> bytes:
+    return (fmt.LIST_HEADER + "".join(line + "\n" for line in lines)).encode()
+
+
+A, B, C = (f"{n},{TYPE1},2024-01-0{i}" for i, n in enumerate(NHS[:3], start=1))
+
+
+@pytest.mark.parametrize("data, message", [
+    (_list(A, "", B), "Line 3 of the list file does not have exactly three fields."),   # a blank line between rows
+    (_list(A, B, ""), "Line 4 of the list file does not have exactly three fields."),   # a blank line at the end
+    (_list(A, f"{NHS[1]},{TYPE1} ,2024-01-02"), "Line 3 of the list file has a malformed SNOMED CT code."),
+    (_list(A, f"{NHS[1]},{TYPE1},2024-01-02 x"), "Line 3 of the list file has a malformed effective date."),
+])
+def test_blank_lines_and_spaces_are_refused_naming_the_line_by_the_parse_and_the_count(data, message):
+    for read in (fmt.parse_rows, fmt.count_rows):
+        with pytest.raises(MalformedSetError) as err:
+            read(data)
+        assert str(err.value) == message
+
+
+@pytest.mark.parametrize("data", [
+    _list(A, B, C), _list(), _list(A),
+    _list(A, B, C).replace(b"\n", b"\r\n", 2),            # CRLF after the header's line only
+    _list(A, B, C).replace(b"\n", b"\r\n"),                # CRLF throughout
+    _list(A, C, B), _list(A, A), _list(B, A),              # order and duplicates
+    _list(A, f"{NHS[1][:9]}{(int(NHS[1][9]) + 1) % 10},{TYPE1},2024-01-02"),   # a wrong check digit
+    _list(A, f"0000000000,{TYPE1},2024-01-02"), _list(f"9999999999,{TYPE1},2024-01-02"),  # repeated digits
+    _list(A, f"{NHS[1][:9]}x,{TYPE1},2024-01-02"),
+    _list(A, f"{NHS[1]},0123456,2024-01-02"), _list(A, f"{NHS[1]},12345,2024-01-02"),
+    _list(A, f"{NHS[1]},{TYPE1},2024-02-30"), _list(A, f"{NHS[1]},{TYPE1},2024-1-02"),
+    _list(A, f"{NHS[1]},{TYPE1}"), _list(A, f"{NHS[1]},{TYPE1},2024-01-02,"), _list(A, B)[:-1],
+])
+def test_the_count_agrees_with_the_full_parse_on_every_kind_of_list(data):
+    # The writer's re-read counts rows with the fast column checks; it must refuse exactly what
+    # the full parse refuses, with its sentence, and count what the parse reads.
+    try:
+        rows = fmt.parse_rows(data)
+    except MalformedSetError as exc:
+        with pytest.raises(MalformedSetError) as err:
+            fmt.count_rows(data)
+        assert str(err.value) == str(exc)
+    else:
+        assert fmt.count_rows(data) == len(rows)
+
+
+def _check_digit_ten() -> str:
+    # A 999 number whose check digit would have to be 10: no valid number has these nine digits.
+    for stem in range(999_000_000, 999_001_000):
+        digits = str(stem)
+        if sum(int(d) * w for d, w in zip(digits, range(10, 1, -1))) % 11 == 1:
+            return digits
+    raise AssertionError("no stem found")
+
+
+def test_the_whole_column_nhs_check_agrees_with_the_one_by_one_check():
+    ten = _check_digit_ten()
+    numbers = list(NHS[:20]) + [ten + d for d in "0123456789"] + [str(d) * 10 for d in range(10)] + [
+        NHS[0][:9] + str((int(NHS[0][9]) + k) % 10) for k in range(1, 10)] + ["999000001", "99900000011", "999000001x"]
+    for n in numbers:
+        assert fmt.all_nhs_valid([n]) == fmt.nhs_valid(n), n
+        assert fmt.all_nhs_valid(list(NHS[:5]) + [n] + list(NHS[5:9])) == fmt.nhs_valid(n), n
+    assert fmt.all_nhs_valid(list(NHS)) and fmt.all_nhs_valid([])
+    assert not fmt.all_nhs_valid([NHS[0], 9990000018]) and not fmt.all_nhs_valid([NHS[0], None])
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_ten_digit_snomed_codes_are_never_read_as_nhs_numbers(count):
+    # A SNOMED CT code may be ten digits, and one may even pass the NHS number check; the column
+    # split must still take the first field of each line as the patient.
+    code = NHS[-1]
+    lines = [f"{n},{code},2024-01-0{i}" for i, n in enumerate(NHS[:count], start=1)]
+    rows = fmt.parse_rows(_list(*lines))
+    assert rows == [ExclusionRow(n, code, date(2024, 1, i)) for i, n in enumerate(NHS[:count], start=1)]
+    assert fmt.count_rows(_list(*lines)) == count
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([ExclusionRow(NHS[0], TYPE1, [2024, 1, 1])], "row 1 of the export has no effective date"),
+    ([ExclusionRow(NHS[1], TYPE1, date(2024, 1, 1)), ExclusionRow(NHS[0], TYPE1, {"2024": 1})],
+     "row 1 of the export has no effective date"),
+    ([ExclusionRow(NHS[0], TYPE1, date(2024, 1, 1)), ExclusionRow(NHS[0], TYPE1, None)],
+     "row 2 of the export has no effective date"),   # the same patient twice: sorted by NHS number alone
+    ([ExclusionRow(NHS[0], "9Nu0.", date(2024, 1, 1)), ExclusionRow(NHS[0], TYPE1, date(2024, 1, 1))],
+     "row 1 of the export has a malformed SNOMED CT code"),
+    # a code the column check cannot even put in a set: the row checks still name the first bad row
+    ([ExclusionRow(NHS[0], "9Nu0.", date(2024, 1, 1)), ExclusionRow(NHS[1], [TYPE1], date(2024, 1, 1))],
+     "row 1 of the export has a malformed SNOMED CT code"),
+    ([ExclusionRow(NHS[0], TYPE1, None), ExclusionRow(NHS[1], [TYPE1], date(2024, 1, 1))],
+     "row 1 of the export has no effective date"),
+])
+def test_rows_the_column_checks_cannot_take_are_named_by_the_row_checks(rows, message):
+    with pytest.raises(ValueError) as err:
+        fmt.check_rows(rows)
+    assert str(err.value) == message
+
+
+def test_good_rows_pass_in_nhs_number_order_whatever_order_they_come_in():
+    rows = [ExclusionRow(n, TYPE1, date(2024, 1, 1 + i % 28)) for i, n in enumerate(NHS)]
+    assert fmt.check_rows(reversed(rows)) == rows
+    assert fmt.check_rows([]) == []
+
+
+def test_the_highest_revision_a_generation_name_holds_is_accepted():
+    data = fmt.serialise_manifest(manifest(register_revision=fmt.MAX_REVISION))
+    assert fmt.parse_manifest(data).register_revision == 10**12 - 1
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(row_count=-1), "The manifest's row_count is not a whole number of zero or more."),
+    (dict(row_count=True), "The manifest's row_count is not a whole number of zero or more."),
+    (dict(objectors_without_nhs_number=-2),
+     "The manifest's objectors_without_nhs_number is not a whole number of zero or more."),
+    (dict(format_version=3), "The manifest's format_version is not 2."),
+])
+def test_the_writer_refuses_a_manifest_with_a_bad_count_or_version_in_words(change, message):
+    with pytest.raises(ValueError) as err:
+        fmt.serialise_manifest(manifest(**change))
+    assert str(err.value) == message
