@@ -109,7 +109,7 @@ MODULES: dict[str, Module] = {
                           f"{S}test_problems_logged.py {S}test_backup_check_apart.py"),
     "store/keyfile.py": _m("store/keyfile.py", f"{S}test_keyfile_concurrency.py {S}test_keyfile_merge_hierarchy.py "
                            f"{S}test_keyfile_schema.py {S}test_key_hierarchy.py {S}test_keys_and_unlock.py "
-                           f"{S}test_key_rewrap.py"),
+                           f"{S}test_key_rewrap.py tests/services/test_users_change_password.py"),
     # The services' permission checks: the role table and the two gates every service uses.
     "permissions": _m("domain/roles.py services/session.py",
                       "tests/services/test_permissions.py tests/domain/test_codes_and_roles.py "

@@ -28,3 +28,15 @@ def test_wrong_current_passwords_are_throttled_with_the_unlocks_and_change_nothi
     manager.lock()
     with pytest.raises(Throttled):  # the same count as the unlock's
         session_service.unlock(register_dir, "pm", "pm-password-1")
+
+
+def test_a_right_current_password_clears_the_wrong_tries_before_it(manager, register_dir):
+    """Four wrong tries, then the right one: the count starts again, so four more wrong tries
+    still leave the next right one allowed (not throttled)."""
+    for old, new in (("pm-password-1", "pm-password-2"), ("pm-password-2", "pm-password-3")):
+        for _ in range(4):
+            with pytest.raises(WrongPassword):
+                users.change_password(manager, "not-my-password", new)
+        users.change_password(manager, old, new)
+    manager.lock()
+    session_service.unlock(register_dir, "pm", "pm-password-3").lock()
