@@ -44,25 +44,8 @@ def make_csv(count: int) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
-def file_import(text: str) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        session, _recovery = setup.create_register(Path(tmp) / "register", ods="F84003",
-                                                   practice=setup.practice_details(name="Bench Surgery"),
-                                                   user="pm", password="pm-password-1")
-        session.clock = lambda: NOW
-        t0 = time.perf_counter()
-        change = importer.import_objections(session, text)
-        spent = time.perf_counter() - t0
-        session.lock()
-    assert change.data["plan"].patients_new == text.count("\n") - 1
-    return spent
-
-
-def server_import(server: Server, text: str) -> float:
-    pid = server.practice("Import", 1)
-    session = ServerSession.open(server.connect(pid), os.urandom(32), user="pm", role="manager")
-    with session.desk.write() as tx:
-        ops.start_register(tx, {"name": "Bench Surgery", "ods": "F84003"})
+def _timed_import(session, text: str) -> float:
+    """The program's import of ``text`` (every row a new patient), timed; the session locked after."""
     session.clock = lambda: NOW
     t0 = time.perf_counter()
     change = importer.import_objections(session, text)
@@ -70,6 +53,22 @@ def server_import(server: Server, text: str) -> float:
     session.lock()
     assert change.data["plan"].patients_new == text.count("\n") - 1
     return spent
+
+
+def file_import(text: str) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        session, _recovery = setup.create_register(Path(tmp) / "register", ods="F84003",
+                                                   practice=setup.practice_details(name="Bench Surgery"),
+                                                   user="pm", password="pm-password-1")
+        return _timed_import(session, text)
+
+
+def server_import(server: Server, text: str) -> float:
+    pid = server.practice("Import", 1)
+    session = ServerSession.open(server.connect(pid), os.urandom(32), user="pm", role="manager")
+    with session.desk.write() as tx:
+        ops.start_register(tx, {"name": "Bench Surgery", "ods": "F84003"})
+    return _timed_import(session, text)
 
 
 def _raw_rows(cur, n: int, practice: int | None) -> tuple[list, list, list, list, list]:

@@ -21,17 +21,23 @@ from .store.errors import ServerRefused
 SERVER_PASSWORD_ENV = "GP_OPTOUT_SERVER_PASSWORD"
 
 
+def _server_sign_in_args(p, login_help: str) -> None:
+    """The server, the desk login and where its password comes from: the same for every command
+    that signs in to the server itself."""
+    p.add_argument("--database", dest="server_database", metavar="URL",
+                   help="postgresql://HOST[:PORT]/DBNAME?sslrootcert=CA.crt (default: GP_OPTOUT_DATABASE)")
+    p.add_argument("--login", required=True, help=login_help)
+    p.add_argument("--server-password-file", metavar="FILE",
+                   help=f"the password of that desk login (else {SERVER_PASSWORD_ENV} or a prompt)")
+
+
 def add_commands(subparsers) -> None:
     p = subparsers.add_parser(
         "migrate-to-server", help="move this register into an empty practice on a PostgreSQL server (practice manager)",
         description="Move every patient, event, letter, setting and the verified audit trail of this register into "
                     "an empty practice on the server, in one transaction, check the copy, then keep this file "
                     "read-only. See docs/server-setup.md.")
-    p.add_argument("--database", dest="server_database", metavar="URL",
-                   help="postgresql://HOST[:PORT]/DBNAME?sslrootcert=CA.crt (default: GP_OPTOUT_DATABASE)")
-    p.add_argument("--login", required=True, help="your desk login on the server (gp-optout server add-desk)")
-    p.add_argument("--server-password-file", metavar="FILE",
-                   help=f"the password of that desk login (else {SERVER_PASSWORD_ENV} or a prompt)")
+    _server_sign_in_args(p, "your desk login on the server (gp-optout server add-desk)")
     p.add_argument("--login-prefix", metavar="PREFIX",
                    help="every other user signs in on the server as PREFIX + their user name here "
                         "(e.g. riverside_ makes reception riverside_reception)")
@@ -48,11 +54,7 @@ def add_commands(subparsers) -> None:
                     "as an encrypted, verified register backup that opens with your login and server password: "
                     "gp-optout restore puts it into a register file, migrate-to-server --from-backup into an "
                     "empty server practice. See docs/server-setup.md section 7.")
-    p.add_argument("--database", dest="server_database", metavar="URL",
-                   help="postgresql://HOST[:PORT]/DBNAME?sslrootcert=CA.crt (default: GP_OPTOUT_DATABASE)")
-    p.add_argument("--login", required=True, help="your desk login on the server (a practice manager's)")
-    p.add_argument("--server-password-file", metavar="FILE",
-                   help=f"the password of that desk login (else {SERVER_PASSWORD_ENV} or a prompt)")
+    _server_sign_in_args(p, "your desk login on the server (a practice manager's)")
     p.add_argument("--out", required=True, metavar="FILE", help="the export to write (a new file)")
     p.set_defaults(func=run_export)
 

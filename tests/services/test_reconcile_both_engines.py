@@ -167,13 +167,9 @@ def test_a_receptionist_is_refused_reconciling_and_it_is_audited_on_either_engin
     assert reconcile.last_run_for(backend.manager) is None
 
 
-def test_a_desk_saving_while_the_export_is_compared_makes_it_compare_again_on_either_engine(backend, tmp_path,
-                                                                                          monkeypatch):
-    """The comparison reads a snapshot; the write goes ahead only on the same revision. Another
-    desk saving between the two (here: just before the write) makes the run compare again, so
-    what it records includes that desk's objection; one run, one audit entry."""
-    session = backend.manager
-    other = backend.session("desk2", roles.MANAGER)
+def _one_objector_coded_and_one_not(session, tmp_path):
+    """The race tests' start: a patient who objected and is coded in the export, and one who has
+    not objected yet (another desk records them mid-run). Returns (that patient's id, the export)."""
     pid = patients.add(session, surname="Ap Rhys", forenames="Siân", nhs=N[0], dob="1950-02-03",
                        postcode_raw="LS1 4AP").data["patient_id"]
     late = patients.add(session, surname="Late", forenames="Lee", nhs=N[1], dob="1980-01-01",
@@ -181,6 +177,17 @@ def test_a_desk_saving_while_the_export_is_compared_makes_it_compare_again_on_ei
     objections.record(session, pid, effective=date(2026, 10, 30))
     export = tmp_path / "export.csv"
     export.write_bytes(emis_export([(N[0], "Ap Rhys", "Siân", date(1950, 2, 3), "LS1 4AP", T1, date(2026, 10, 30))]))
+    return late, export
+
+
+def test_a_desk_saving_while_the_export_is_compared_makes_it_compare_again_on_either_engine(backend, tmp_path,
+                                                                                          monkeypatch):
+    """The comparison reads a snapshot; the write goes ahead only on the same revision. Another
+    desk saving between the two (here: just before the write) makes the run compare again, so
+    what it records includes that desk's objection; one run, one audit entry."""
+    session = backend.manager
+    other = backend.session("desk2", roles.MANAGER)
+    late, export = _one_objector_coded_and_one_not(session, tmp_path)
     real, calls = reconcile._write, []
 
     def write_after_another_desk(*args):
@@ -222,13 +229,7 @@ def test_on_the_server_no_desk_commits_between_the_revision_check_and_the_run(on
     backend = on_server
     session = backend.manager
     other = backend.session("desk2", roles.MANAGER)
-    pid = patients.add(session, surname="Ap Rhys", forenames="Siân", nhs=N[0], dob="1950-02-03",
-                       postcode_raw="LS1 4AP").data["patient_id"]
-    late = patients.add(session, surname="Late", forenames="Lee", nhs=N[1], dob="1980-01-01",
-                        postcode_raw="LS1 4AP").data["patient_id"]
-    objections.record(session, pid, effective=date(2026, 10, 30))
-    export = tmp_path / "export.csv"
-    export.write_bytes(emis_export([(N[0], "Ap Rhys", "Siân", date(1950, 2, 3), "LS1 4AP", T1, date(2026, 10, 30))]))
+    late, export = _one_objector_coded_and_one_not(session, tmp_path)
     real, saved, waited = ServerStore.hold_revision, threading.Event(), []
 
     def hold_then_let_another_desk_try(self):
