@@ -11,7 +11,7 @@ import random
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
-from ..domain import codes, nhs_number, postcode as postcode_mod
+from ..domain import codes, nhs_number
 from ..domain.events import Event, Proxy, current_status
 from ..domain import roles
 from ..store import bulk, events as events_store, patients as patients_store
@@ -71,6 +71,18 @@ class _Memo(dict):
         return value
 
 
+# json.dumps of each street and town once: an address's JSON is then two string joins
+# (json.dumps per address was most of a 10,000-patient register's memo misses).
+_STREET_JSON = {street: json.dumps(street, ensure_ascii=False)[1:-1] for street in STREETS}
+_TOWN_JSON = {town: json.dumps(town, ensure_ascii=False) for town in TOWNS}
+
+
+def _address_json(key: tuple) -> str:
+    """json.dumps([f"{house} {street}", town], ensure_ascii=False), house a number."""
+    house, street, town = key
+    return f'["{house} {_STREET_JSON[street]}", {_TOWN_JSON[town]}]'
+
+
 BLOCK = 1024  # patients drawn from one random stream; households never cross a block's end
 
 
@@ -82,7 +94,7 @@ def _households(seed: int, block: int, today: date, memo: dict) -> list[tuple]:
     on, objected again on)."""
     rng = _Rng(f"demo:{seed}:{block}")
     rnd = rng.random  # the draws of rng.choice/randint/_day, inlined: same data, half the time
-    addresses, pc_keys, surname_keys = memo["addresses"], memo["pc_keys"], memo["surname_keys"]
+    addresses, surname_keys = memo["addresses"], memo["surname_keys"]
     adult_first, adult_span, child_first, child_span = memo["spans"]
     n_sur, n_fore, n_str, n_town, n_out, n_in = len(SURNAMES), len(FORENAMES), len(STREETS), len(TOWNS), \
         len(OUTWARDS), len(_INWARD_LETTERS)
@@ -95,7 +107,8 @@ def _households(seed: int, block: int, today: date, memo: dict) -> list[tuple]:
         street = STREETS[int(rnd() * n_str)]
         address = addresses[(house, street, TOWNS[int(rnd() * n_town)])]
         inward = f"{int(rnd() * 10)}{_INWARD_LETTERS[int(rnd() * n_in)]}{_INWARD_LETTERS[int(rnd() * n_in)]}"
-        pc = f"{OUTWARDS[int(rnd() * n_out)]} {inward}"  # every outward and inward here is a valid BS 7666 shape
+        outward = OUTWARDS[int(rnd() * n_out)]
+        pc = f"{outward} {inward}"  # every outward and inward here is a valid BS 7666 shape
         adult_ordinal = adult_first + int(rnd() * adult_span)
         members = [(adult_ordinal if m == 0 else child_first + int(rnd() * child_span), FORENAMES[int(rnd() * n_fore)])
                    for m in range(household)]
@@ -124,7 +137,9 @@ def _households(seed: int, block: int, today: date, memo: dict) -> list[tuple]:
                 if rng.random() < 0.3 and kind == codes.TYPE1 and withdrawn < today:
                     again = _day(rng, withdrawn + timedelta(days=1), today)
             form = (kind, received, via, proxy, covered, withdrawn, again)
-        out.append((pid, surname, surname_keys[surname], address, pc, pc_keys[pc], members, form))
+        # The search key is the postcode without its space: both halves are upper case
+        # (tests/services/test_demo.py checks every stored key against postcode.search_key).
+        out.append((pid, surname, surname_keys[surname], address, pc, outward + inward, members, form))
         pid += household
     return out
 
@@ -146,8 +161,7 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
         patients, events, states, letters = [], [], [], []
         stats = {"patients": 0, "type1_active": 0, "withdrawn": 0, "type2": 0, "proxies": 0, "dependants": 0}
         iso_days = _Memo(lambda ordinal: date.fromordinal(ordinal).isoformat())
-        memo = {"addresses": _Memo(lambda k: json.dumps([f"{k[0]} {k[1]}", k[2]], ensure_ascii=False)),
-                "pc_keys": _Memo(postcode_mod.search_key), "surname_keys": _Memo(patients_store.surname_key),
+        memo = {"addresses": _Memo(_address_json), "surname_keys": _Memo(patients_store.surname_key),
                 "spans": (date(1930, 1, 1).toordinal(), date(2000, 12, 31).toordinal() - date(1930, 1, 1).toordinal() + 1,
                           date(2008, 1, 1).toordinal(),
                           max(0, (today - timedelta(days=400)).toordinal() - date(2008, 1, 1).toordinal()) + 1)}
@@ -158,7 +172,8 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
             at = datetime.combine(on, time(hour), timezone.utc)
             coded = datetime.combine(on + timedelta(days=2), time(9), timezone.utc).isoformat() \
                 if on < coded_before else None
-            events.append((eid, person, kind, action, on.isoformat(), on.isoformat(), via,
+            day = on.isoformat()
+            events.append((eid, person, kind, action, day, day, via,
                            proxy.role if proxy else None, proxy.name if proxy else None,
                            proxy.evidence if proxy else None, proxy.verified_by if proxy else None, submitted_by,
                            form, "reception", at.isoformat(), coded, "reception" if coded else None))

@@ -109,3 +109,24 @@ def test_another_seed_gives_another_register(manager, tmp_path):
         assert [r[3:5] for r in one["patients"]] != [r[3:5] for r in two["patients"]]  # surnames, forenames
     finally:
         other.lock()
+
+
+def test_demo_keys_and_addresses_are_what_the_register_would_store(manager):
+    """The generator builds each postcode's search key and each address's JSON by joining
+    pre-encoded parts (speed); every stored value must equal what postcode.search_key,
+    json.dumps and the surname key give for the same patient, as one added at the desk."""
+    import json
+
+    from gp_optout_desktop.domain import postcode
+    from gp_optout_desktop.services import demo as demo_service
+    from gp_optout_desktop.store import patients as patients_store
+
+    demo_service.generate(manager, 3000)
+    with manager.register.reading() as conn:
+        rows = conn.execute("SELECT postcode, postcode_key, address, surname, surname_key FROM patients").fetchall()
+    assert len(rows) == 3000
+    for pc, pc_key, address, surname, s_key in rows:
+        assert pc_key == postcode.search_key(pc) and postcode.validate(pc)
+        assert address == json.dumps(json.loads(address), ensure_ascii=False)
+        assert s_key == patients_store.surname_key(surname)
+    assert {json.loads(a)[0].split(" ", 1)[1] for _, _, a, _, _ in rows} == set(demo_service.STREETS)
