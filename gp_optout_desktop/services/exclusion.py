@@ -344,10 +344,17 @@ class ExportStatus:
 
 def awaits_export(status: ExportStatus, history) -> bool:
     """Whether something recorded for this patient (or the practice-wide mode) changed after
-    the last export, so the file the clinical system reads does not show it yet."""
+    the last export, so the exclusion file (which the practice's own extracts read) does not
+    show it yet.
+
+    The export record keeps whole seconds: a change in the export's own second may be in the
+    file or not, so it counts as waiting (never claim a change is in the file when it may not
+    be), unless the register has not changed at all since the export (same revision)."""
     if status.last is None or status.last["mode"] != status.mode_now:
         return True
-    return any(format_ts(e.recorded_at) > status.last["at"] for e in history)
+    if status.last["revision"] == status.revision:
+        return False
+    return any(format_ts(e.recorded_at) >= status.last["at"] for e in history)
 
 
 def export_status(session: Session) -> ExportStatus:

@@ -204,3 +204,29 @@ def test_replacing_the_signing_key_fails_the_old_key_closed(pm, add_patient, tmp
     assert f"old_key_id={change.data['old_key_id']}" in row.detail
     with pytest.raises(PermissionError):
         exclusion.replace_signing_key(as_role(pm, "gp1", roles.GP))
+
+
+def test_a_change_in_the_exports_own_second_counts_as_not_yet_in_the_file():
+    """The export record keeps whole seconds. A change recorded later in the same second may
+    have missed the file: the patient view must say it is waiting, never that it is in; once
+    nothing has changed since the export (same revision), nothing waits."""
+    from gp_optout_desktop.domain.events import Event
+    from gp_optout_desktop.services.exclusion import ExportStatus, awaits_export
+
+    exported = datetime(2026, 12, 2, 12, 0, 0, 300_000, tzinfo=timezone.utc)
+    last = {"at": "2026-12-02T12:00:00Z", "revision": 7, "mode": EXCLUDE_LISTED}
+
+    def event(at):
+        return Event("type1", "register", date(2026, 12, 2), date(2026, 12, 2), "desk", "reception", at)
+
+    same_second = [event(exported + timedelta(milliseconds=400))]
+    before = [event(exported - timedelta(seconds=1))]
+    after = [event(exported + timedelta(seconds=2))]
+    changed = ExportStatus(last, revision=8, mode_now=EXCLUDE_LISTED)
+    assert awaits_export(changed, same_second)
+    assert awaits_export(changed, after)
+    assert not awaits_export(changed, before)
+    unchanged = ExportStatus(last, revision=7, mode_now=EXCLUDE_LISTED)
+    assert not awaits_export(unchanged, same_second)
+    assert awaits_export(ExportStatus(last, revision=7, mode_now=EXCLUDE_ALL_EXCEPT_LISTED), before)
+    assert awaits_export(ExportStatus(None, revision=7, mode_now=EXCLUDE_LISTED), before)
