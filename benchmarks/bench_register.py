@@ -73,7 +73,7 @@ def fair_creation_floor(folder: Path, count: int, events: int, states: int = 0, 
                    None, None, i, "floor", now, None, None) for i in range(1, events + 1)]
     state_rows = [(1 + (i * 7) % count, "type1" if i <= events else "type2", 1, "2020-01-01", 1 + i % events)
                   for i in range(1, states + 1)]
-    letter_rows = [(1 + (i * 7) % count, i, "objection", now, "2020-02-01", None, None, 0)
+    letter_rows = [(i, 1 + (i * 7) % count, i, "objection", now, "2020-02-01", None, None, 0)
                    for i in range(1, letters + 1)]
     conn.execute("BEGIN IMMEDIATE")
     with bulk.large_cache(conn):

@@ -153,10 +153,10 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
     today = today or session.today()
     with session.write("add_patient") as ctx:
         conn = ctx.conn
-        first_pid, eid = bulk.next_ids(conn)
+        first_pid, eid, letter_id = bulk.next_ids(conn)
         end = first_pid + count
         numbers = nhs_number.synthetic_range(min(end - 1, 900_000))  # beyond ~900,000: not known
-        n_numbers = len(numbers)
+        numbers += [None] * (end - 1 - len(numbers))  # numbers[pid - 1] for every pid made here
         now = session.now().isoformat()
         patients, events, states, letters = [], [], [], []
         stats = {"patients": 0, "type1_active": 0, "withdrawn": 0, "type2": 0, "proxies": 0, "dependants": 0}
@@ -168,7 +168,7 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
         coded_before, sent_before = today - timedelta(days=14), today - timedelta(days=40)
 
         def record(person: int, kind: str, action: str, on: date, via: str, hour: int, proxy, submitted_by, form):
-            nonlocal eid
+            nonlocal eid, letter_id
             at = datetime.combine(on, time(hour), timezone.utc)
             coded = datetime.combine(on + timedelta(days=2), time(9), timezone.utc).isoformat() \
                 if on < coded_before else None
@@ -180,9 +180,10 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
             if submitted_by is None:  # one letter per form, to the adult who sent it
                 sent = datetime.combine(on + timedelta(days=7), time(9), timezone.utc).isoformat() \
                     if on < sent_before else None
-                letters.append((person, form, "objection" if action == codes.REGISTER else "withdrawal", at.isoformat(),
-                                one_calendar_month_after(on).isoformat(), sent, "1" if sent else None,
-                                1 if sent else 0))
+                letters.append((letter_id, person, form, "objection" if action == codes.REGISTER else "withdrawal",
+                                at.isoformat(), one_calendar_month_after(on).isoformat(), sent,
+                                "1" if sent else None, 1 if sent else 0))
+                letter_id += 1
             event = Event(kind, action, on, on, via, "reception", at, eid, proxy, submitted_by, eid)
             eid += 1
             return event
@@ -191,14 +192,18 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
             for head, surname, s_key, address, pc, pc_key, members, form in _households(seed, block, today, memo):
                 if head + len(members) <= first_pid or head >= end:
                     continue
+                if form is None and first_pid <= head and head + len(members) <= end:  # most households
+                    patients += [(pid, numbers[pid - 1], "", surname, forename, s_key, iso_days[ordinal], address, pc,
+                                  pc_key, "", "", now, "demo")
+                                 for pid, (ordinal, forename) in enumerate(members, head)]
+                    continue
                 head_form = None
                 for i, (ordinal, forename) in enumerate(members):
                     pid = head + i
                     if not first_pid <= pid < end:
                         continue
-                    patients.append((pid, numbers[pid - 1] if pid <= n_numbers else None, "", surname, forename, s_key,
-                                     iso_days[ordinal], address, pc, pc_key, "", "", now, "demo"))
-                    stats["patients"] += 1
+                    patients.append((pid, numbers[pid - 1], "", surname, forename, s_key, iso_days[ordinal], address,
+                                     pc, pc_key, "", "", now, "demo"))
                     if form is None:
                         continue
                     kind, received, via, proxy, covered, withdrawn, again = form
@@ -226,6 +231,7 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
                     stats["type1_active"] += kind == codes.TYPE1 and status.active
                     stats["type2"] += kind == codes.TYPE2
                     stats["withdrawn"] += not status.active
+        stats["patients"] = len(patients)
         with bulk.large_cache(conn):
             bulk.insert_patients(conn, patients)
             bulk.insert_events(conn, events)

@@ -113,15 +113,17 @@ def insert_current_state(conn, rows: list[tuple]) -> None:
 
 
 def insert_letters(conn, rows: list[tuple]) -> None:
-    """rows: (patient_id, form_id, kind, queued_at, due, sent_at, template_version, printed_count)."""
-    conn.executemany(
-        "INSERT INTO letters(patient_id, form_id, kind, queued_at, due, sent_at, template_version, printed_count)"
-        " VALUES (?,?,?,?,?,?,?,?)",
-        rows,
-    )
+    """rows: (id, patient_id, form_id, kind, queued_at, due, sent_at, template_version, printed_count).
+    Ids given (from ``next_ids``) so each row is stored as given and hashed here, not logged."""
+    _insert_digested(conn, "letters", _LETTER_COLUMNS, rows)
 
 
-def next_ids(conn) -> tuple[int, int]:
-    patient = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM patients").fetchone()[0]
-    event = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM events").fetchone()[0]
-    return patient, event
+_LETTER_COLUMNS = {"id": _INT, "patient_id": _INT, "form_id": _INT_OR_NULL, "kind": _TEXT, "queued_at": _TEXT,
+                   "due": _TEXT, "sent_at": _TEXT_OR_NULL, "template_version": _TEXT_OR_NULL, "printed_count": _INT}
+
+
+def next_ids(conn) -> tuple[int, int, int]:
+    """The next patient, event and letter ids."""
+    return conn.execute("SELECT (SELECT coalesce(max(id), 0) + 1 FROM patients),"
+                        " (SELECT coalesce(max(id), 0) + 1 FROM events),"
+                        " (SELECT coalesce(max(id), 0) + 1 FROM letters)").fetchone()

@@ -37,7 +37,7 @@ def _bulk_patients(session, count: int) -> list[tuple[int, str]]:
     """``count`` synthetic patients straight into the register (as the demo generator does)."""
     numbers = synthetic_range(660_000)[-count:]
     with session.register.transaction() as conn:
-        first, _ = bulk.next_ids(conn)
+        first, _, _ = bulk.next_ids(conn)
         rows = [(first + i, nhs, "", f"Person{i}", "Pat", f"PERSON{i}", "1970-01-01", "[]", "LS1 4AP", "LS14AP",
                  "", "", "2026-01-01T00:00:00+00:00", "test") for i, nhs in enumerate(numbers)]
         bulk.insert_patients(conn, rows)

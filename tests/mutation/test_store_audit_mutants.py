@@ -682,7 +682,7 @@ def test_a_change_that_fails_halfway_leaves_the_trail_verifying(manager, registe
     with pytest.raises(RuntimeError, match="halfway"):
         with manager.write("edit_patient") as ctx:
             ctx.conn.execute("UPDATE patients SET surname = 'Half'")
-            first, _ = bulk.next_ids(ctx.conn)
+            first, _, _ = bulk.next_ids(ctx.conn)
             bulk.insert_patients(ctx.conn, [
                 (first + i, nhs, "", f"Person{i}", "Pat", f"PERSON{i}", "1970-01-01", "[]", "LS1 4AP", "LS14AP",
                  "", "", "2026-01-01T00:00:00+00:00", "test") for i, nhs in enumerate(synthetic_range(660_000)[-3:])])

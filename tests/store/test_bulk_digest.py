@@ -23,7 +23,7 @@ def test_the_python_digest_equals_the_trigger_digest_and_verifies(manager, tmp_p
     real, took_fast_path = bulk._stored_as_given, []
     monkeypatch.setattr(bulk, "_stored_as_given", lambda conn, table, cols, rows: took_fast_path.append((table, real(conn, table, cols, rows))) or took_fast_path[-1][1])
     demo.generate(manager, 300, seed=7)
-    assert took_fast_path == [("patients", True), ("events", True), ("current_state", True)]
+    assert took_fast_path == [("patients", True), ("events", True), ("current_state", True), ("letters", True)]
     fast = _signed_rows(manager, "demo.generate")
     assert audit.verify(manager).ok
 
@@ -35,11 +35,11 @@ def test_the_python_digest_equals_the_trigger_digest_and_verifies(manager, tmp_p
     monkeypatch.setattr(bulk, "_stored_as_given", lambda conn, table, cols, rows: used.append(table) and False)  # the trigger path
     other.clock = manager.clock
     demo.generate(other, 300, seed=7)
-    assert used == ["patients", "events", "current_state"]
+    assert used == ["patients", "events", "current_state", "letters"]
     slow = _signed_rows(other, "demo.generate")
     other.lock()
     assert fast["patients"] == slow["patients"] and fast["events"] == slow["events"] and fast == slow
-    assert set(fast) >= {"patients", "events", "current_state"}
+    assert set(fast) >= {"patients", "events", "current_state", "letters"}
 
 
 def test_the_insert_trigger_is_back_after_a_bulk_insert(manager, add_patient):
