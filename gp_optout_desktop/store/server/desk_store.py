@@ -468,11 +468,16 @@ class ServerStore(CodingRows, ImportRows, SettingsRows):
         NHS number's blind index: an NHS number asked for is looked up by its index, and each
         index shown is turned back into the number of the patient who has it now (decrypted on
         the desk); one no patient has any more (a number since corrected) is shown as stored."""
+        earlier = {}  # a re-keyed practice: the trail names the number by each key's index in turn
         if patient and patient.isdigit():
-            patient = self.desk.keys.audit_ref(patient, None)
+            number, refs = patient, self.desk.keys.audit_refs(patient)
+            patient, earlier = refs[0], {ref: number for ref in refs[1:]}
         where, args = audit.filter_clause("actor", since=since, until=until, user=user,
                                           action_prefix=action_prefix, patient=patient)
         where = qmark_to_format(where)
+        if earlier:
+            where = where.replace("patient = %s", "patient = ANY(%s)")
+            args = [[patient, *earlier] if a == patient else a for a in args]
         rows = self.conn.execute(
             f"SELECT seq, at, actor, role, action, patient, outcome, workstation, detail FROM audit {where}"
             " ORDER BY seq DESC LIMIT %s", (*args, limit)).fetchall()
@@ -483,6 +488,7 @@ class ServerStore(CodingRows, ImportRows, SettingsRows):
                                                ([bytes.fromhex(r[4:]) for r in refs],)):
                 p = self.desk._patient(pid, blob)
                 shown[self.desk.keys.audit_ref(p.nhs_number, pid)] = p.nhs_number
+        shown.update(earlier)
         return [(*r[:5], shown.get(r[5], r[5]), *r[6:]) for r in rows]
 
     # -- users (services/users.py) ----------------------------------------------------------

@@ -67,7 +67,8 @@ def read_practice(desk: ops.Desk) -> PracticeSnapshot:
     with reading.snapshot(conn):
         revision, seq, mac, ref = conn.execute(
             "SELECT revision, audit_seq, audit_mac, ref FROM practices WHERE id = %s", (desk.practice_id,)).fetchone()
-        verification = chain.verify(conn, desk.keys.audit_key, desk.practice_id)  # inside this snapshot
+        verification = chain.verify(conn, desk.keys.audit_key, desk.practice_id,  # inside this snapshot
+                                    retired=desk.keys.retired_audit_keys)
         meta = dict(conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
         patients = [(desk._patient(pid, blob), at, by) for pid, blob, at, by in
                     conn.execute("SELECT id, identity, created_at, created_by FROM patients ORDER BY id")]
