@@ -28,6 +28,7 @@ from gp_optout_desktop.store.server import signing as server_signing
 from gp_optout_desktop.store.server.crypto import PracticeKeys, unwrap_data_key
 from tests.server import practices as P
 from tests.server.accounts import Register, address, url
+from tests.server.test_server_export import practice_a  # noqa: F401  (a fixture: the demo register moved to a server)
 
 MO, MEG, RITA, GINA = "mo-password-1", "meg-password-1", "rita-password-1", "gina-password-1"
 SEARCHES = ("Smith", "Sm", "smithson", "Jones", "O'Brien", "9990000018", "999 000", "999000", "LS1", "LS1 4AP",
@@ -342,3 +343,42 @@ def test_no_key_material_in_the_statement_log_or_a_dump_after_a_rekey(practice, 
     for what, text in (("statement log", log), ("pg_dump", dump)):
         found = [name for name, forms in secrets.items() if any(f in text for f in forms)]
         assert found == [], f"{what} holds {found}"
+
+
+def test_a_practice_moved_from_a_file_rekeys_its_archived_trail_and_its_export_still_verifies(pg_db, practice_a,
+                                                                                              tmp_path):
+    """The demo register moved onto the server (its trail archived, sealed, in meta), re-keyed
+    at the store (the fixture's manager has a random unwrap key, not a password): the archive
+    re-checks under the new key, and the practice's export into a register file carries the
+    chain with its epoch and re-checks MAC by MAC across it."""
+    from gp_optout_desktop.services import backup as backup_service, server_export
+    from gp_optout_desktop.store import from_server
+    from gp_optout_desktop.store.server import migrate
+    from tests.server.test_server_export import PASSWORD, _server_view
+
+    a, session = practice_a
+    desk = session.desk
+    view = _server_view(desk)
+    parts = desk.conn.execute("SELECT count(*) FROM meta WHERE key LIKE 'migrated.%'").fetchone()[0]
+    assert migrate.verify_archive(desk) == [] and parts >= 3
+    others = server_rekey.users_to_reset(desk.conn, desk.user)
+    plan = server_rekey.Plan(data_key=os.urandom(32), own_unwrap=os.urandom(32),
+                             others={n: os.urandom(32) for n in others},
+                             managers=frozenset(n for n, r in others.items() if r == roles.MANAGER),
+                             manager_key=os.urandom(32), old_manager_key=session.manager_key)
+    result = server_rekey.rekey(desk, plan, detail="users_reset=2")
+    assert result.counts["archive"] == parts - 1  # every sealed part (migrated.from is plain JSON)
+    session.rekeyed(plan.data_key, result, plan.manager_key)
+    assert migrate.verify_archive(desk) == [] and session.verify_audit().ok
+    assert _server_view(desk) == view
+
+    out = tmp_path / "rekeyed.gpbackup"
+    server_export.export(session, out, PASSWORD)
+    file, _change = backup_service.restore(tmp_path / "restored", out, a.logins[0][0], PASSWORD)
+    try:
+        with file.read("backup") as conn:
+            record = from_server.signed_record(conn)
+            assert record["epoch_seqs"] == [result.head.seq - 1] and "retired_audit_keys" not in record
+            assert from_server.verify_archive(conn, record) == []
+    finally:
+        file.lock()
