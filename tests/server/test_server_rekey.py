@@ -382,3 +382,51 @@ def test_a_practice_moved_from_a_file_rekeys_its_archived_trail_and_its_export_s
             assert from_server.verify_archive(conn, record) == []
     finally:
         file.lock()
+
+
+def test_a_desk_saving_during_the_rekey_waits_for_it_and_is_then_refused_with_nothing_saved(practice, pg_db,
+                                                                                          monkeypatch):
+    import threading
+    import time
+
+    reg, where = practice, address(pg_db)
+    rita = sign_in(where, reg.rita, RITA)
+    manager = sign_in(where, reg.mo, MO)
+    count = reg.admin.execute("SELECT count(*) FROM patients").fetchone()[0]
+    outcome = {}
+
+    def rita_saves():
+        try:
+            patients.add(rita, surname="During", forenames="Dee", dob="1970-01-01", postcode_raw="LS1 4AP")
+            outcome["saved"] = True
+        except StoreError as exc:
+            outcome["refused"] = str(exc)
+
+    real_slots, waiting = server_rekey._slots, threading.Thread(target=rita_saves)
+
+    def with_rita_waiting(cur, desk, plan, new):  # the practice row is held: Rita's save reaches its chain step
+        real_slots(cur, desk, plan, new)
+        waiting.start()
+        pid = rita.desk.conn.info.backend_pid
+        for _ in range(200):
+            row = reg.admin.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+            if row and row[0] == "Lock":
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("Rita's save never waited for the practice row")
+        outcome["waited"] = True
+
+    monkeypatch.setattr(server_rekey, "_slots", with_rita_waiting)
+    users.rekey(manager, MO)
+    monkeypatch.setattr(server_rekey, "_slots", real_slots)
+    waiting.join(30)
+    assert outcome.get("waited") and "saved" not in outcome
+    assert "re-keyed at another desk" in outcome["refused"] and "Nothing was saved" in outcome["refused"]
+    assert reg.admin.execute("SELECT count(*) FROM patients").fetchone()[0] == count
+    try:
+        assert audit_service.verify(manager).ok
+    finally:
+        manager.lock()
+        rita.desk.conn.close()
+        rita.search_desk.conn.close()
