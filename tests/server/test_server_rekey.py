@@ -15,6 +15,7 @@ import pytest
 
 from gp_optout_desktop import cli
 from gp_optout_desktop.domain import roles
+from gp_optout_desktop.domain.errors import ValidationError
 from gp_optout_desktop.domain.events import Proxy
 from gp_optout_desktop.domain.roles import PermissionDenied
 from gp_optout_desktop.services import audit as audit_service
@@ -123,7 +124,7 @@ def test_after_a_rekey_the_same_searches_the_chain_verifies_and_the_old_keys_ope
         again.lock()
     # Without the earlier keys the chain does not verify (the old part is under the old key).
     bare = chain.verify(manager.desk.conn, manager.desk.keys.audit_key, reg.practice.id)
-    assert not bare.ok and "re-keyed 1 times" in bare.problem
+    assert not bare.ok and "1 key epoch(s) and this desk holds 0 earlier key(s)" in bare.problem
 
     # The old key material opens nothing new.
     old = PracticeKeys.derive(old_data_key, ref)
@@ -241,11 +242,17 @@ def test_a_receptionist_or_gp_cannot_rekey_by_the_service_or_by_sql(practice, pg
     assert reg.admin.execute("SELECT count(*) FROM key_epochs").fetchone()[0] == 0
 
 
-def test_a_manager_cannot_begin_an_epoch_without_its_entry_nor_reseal_proxies_outside_a_rekey(practice, pg_db):
+def test_a_wrong_password_changes_nothing_and_a_manager_cannot_begin_an_epoch_by_sql(practice, pg_db):
+    """Nor begin one without its epoch entry, nor at any seq but the next, nor re-seal a proxy
+    outside a re-key."""
     reg = practice
     manager = sign_in(address(pg_db), reg.mo, MO)
     conn = manager.desk.conn
     try:
+        before = _rows(reg.admin, reg.practice.id)
+        with pytest.raises(ValidationError, match="that one is wrong"):
+            users.rekey(manager, "not-mo-s-password")
+        assert _rows(reg.admin, reg.practice.id) == before
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="only inside a re-key"):
             with conn.transaction():
                 conn.execute("SELECT app_rekey_proxies(ARRAY[1]::bigint[], ARRAY['\\x00']::bytea[])")

@@ -46,7 +46,8 @@ class _Epochs:
         self.keys, self.index = keys, 0
         self.rows = epochs.epochs(conn, practice_id)
         self.problem = None if len(self.rows) == len(keys) - 1 else (
-            f"the practice was re-keyed {len(self.rows)} times, and this desk holds {len(keys) - 1} earlier keys.")
+            f"the practice has {len(self.rows)} key epoch(s) and this desk holds {len(keys) - 1} earlier key(s): "
+            "its trail cannot be checked from here.")
 
     @property
     def key(self) -> bytes:
