@@ -303,6 +303,9 @@ def test_the_rekey_cli_on_a_server_practice(practice, pg_db, tmp_path, capsys, m
     monkeypatch.delenv("GP_OPTOUT_DATABASE", raising=False)
     pw = tmp_path / "mo.pw"
     pw.write_text(MO + "\n")
+    session = sign_in(address(pg_db), reg.mo, MO)
+    searches, trail = _searches(session), _patient_trail(session, reg.nhs[0])
+    session.lock()
     code = cli.main(["rekey", "--database", url(pg_db), "--login", reg.mo, "--server-password-file", str(pw)])
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -311,7 +314,15 @@ def test_the_rekey_cli_on_a_server_practice(practice, pg_db, tmp_path, capsys, m
     assert reg.admin.execute("SELECT key_epoch FROM practices WHERE id = %s", (reg.practice.id,)).fetchone()[0] == 1
     session = sign_in(address(pg_db), reg.mo, MO)
     try:
-        assert session.verify_audit().ok and patients.find(session, "Smith")
+        assert session.verify_audit().ok and _searches(session) == searches
+        users.rekey(session, MO)  # a second epoch: the first's keys travel sealed under the newest key
+    finally:
+        session.lock()
+    session = sign_in(address(pg_db), reg.mo, MO)
+    try:
+        assert session.desk.key_epoch == 2 and len(session.desk.keys.retired_audit_keys) == 2
+        assert session.verify_audit().ok and _searches(session) == searches
+        assert _patient_trail(session, reg.nhs[0]) == trail
     finally:
         session.lock()
 
