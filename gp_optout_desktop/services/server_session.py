@@ -234,6 +234,7 @@ class ServerSession:
         for desk in (self.desk, self.search_desk):
             if desk is not None:
                 desk.keys, desk.data_key, desk.key_epoch = result.keys, data_key, result.epoch
+                desk._earlier_refs = None
         self.manager_key = manager_key
 
     def verify_audit(self):

@@ -92,6 +92,8 @@ def test_after_a_rekey_the_same_searches_the_chain_verifies_and_the_old_keys_ope
     before = _searches(manager)
     assert before["Smith"] == before["Sm"][:2] and len(before["LS1"]) == 2  # the searches find something
     trail_before = _patient_trail(manager, reg.nhs[0])
+    whole_before = [(r.seq, r.patient) for r in audit_service.query(manager)]
+    assert reg.nhs[0] in {p for _s, p in whole_before}  # the trail shows the patient by number
     assert any(action == "patient.create" for _s, action, _p in trail_before)
     pem_before, kid_before = exclusion.public_key_pem(manager)
     old_data_key, old_manager_key, ref = manager.desk.data_key, manager.manager_key, manager.desk.keys.practice_ref
@@ -108,6 +110,8 @@ def test_after_a_rekey_the_same_searches_the_chain_verifies_and_the_old_keys_ope
     # The same searches, the same answers; the patient's trail finds the entries before the re-key too.
     assert _searches(manager) == before
     assert _patient_trail(manager, reg.nhs[0]) == trail_before
+    whole_after = {seq: p for seq, p in ((r.seq, r.patient) for r in audit_service.query(manager))}
+    assert [(seq, whole_after[seq]) for seq, _p in whole_before] == whole_before
     # The chain: the epoch entry under the old key at head + 1, then the new key's entries.
     trail = reg.admin.execute("SELECT seq, action, detail FROM audit WHERE practice_id = %s AND seq > %s ORDER BY seq",
                               (reg.practice.id, head_before.seq)).fetchall()

@@ -75,6 +75,9 @@ class Desk:
     # Which data key of the practice this desk holds (practices.key_epoch, schema V9): a re-key
     # at another desk moves the practice's, and this desk's next write is refused in words.
     key_epoch: int = 0
+    # A re-keyed practice: what the trail's entries from before the re-key name each patient by
+    # (an earlier key's blind index), made once on the first audit view that needs it.
+    _earlier_refs: dict | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def open(cls, conn: psycopg.Connection, data_key: bytes, *, user: str, role: str) -> "Desk":
@@ -89,6 +92,15 @@ class Desk:
         practice_id, ref = row
         keys, epoch = epochs.with_retired(conn, PracticeKeys.derive(data_key, str(ref)), practice_id)
         return cls(conn, keys, practice_id, user, role, data_key=data_key, key_epoch=epoch)
+
+    def earlier_refs(self) -> dict[str, str]:
+        """{an earlier key's audit ref: the NHS number} for every patient with a number now."""
+        if self._earlier_refs is None:
+            self._earlier_refs = {ref: p.nhs_number for p in (
+                self._patient(pid, blob) for pid, blob in
+                self.conn.execute("SELECT id, identity FROM patients WHERE nhs_bidx IS NOT NULL"))
+                for ref in self.keys.audit_refs(p.nhs_number)[1:]}
+        return self._earlier_refs
 
     def rekeyed_elsewhere(self) -> bool:
         """The practice is under a newer data key than this desk holds."""
