@@ -267,10 +267,12 @@ def test_a_wrong_password_changes_nothing_and_a_manager_cannot_begin_an_epoch_by
         with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="without its epoch entry"):
             with conn.transaction():  # an audit row at that seq, but not the epoch entry
                 conn.execute("SELECT app_rekey_begin(1, %s, 'k', '\\x00')", (seq + 1,))
+                conn.execute("DELETE FROM patient_tokens")  # refused with the rest at the commit
                 conn.execute("INSERT INTO audit(seq, at, actor, role, action, patient, outcome, workstation, detail,"
                              " prev, mac) VALUES (%s, 'now', 'x', 'x', 'register.rekey', '', 'ok', 'x', '', 'p', 'm')",
                              (seq + 1,))
         assert conn.execute("SELECT key_epoch FROM practices").fetchone()[0] == 0
+        assert _rows(reg.admin, reg.practice.id)["patient_tokens"] == before["patient_tokens"]
     finally:
         manager.lock()
 
