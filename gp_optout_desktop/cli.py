@@ -383,13 +383,30 @@ def cmd_settings(ctx: CliContext) -> int:
 
 
 def cmd_rekey(ctx: CliContext) -> int:
+    from .cli_exclusion import _session
     from .services import users
 
-    change = users.rekey(ctx.session(), ctx.password("Your password, to confirm: "))
+    session = _session(ctx)  # with --database/--login: a server practice (ADR 0015 addendum)
+    if getattr(session, "on_server", False):
+        from .cli_migrate import SERVER_PASSWORD_ENV
+        from .cli_server import _secret
+
+        password = _secret(ctx.args.server_password_file, SERVER_PASSWORD_ENV, "Your password, to confirm: ",
+                           "server password")
+    else:
+        password = ctx.password("Your password, to confirm: ")
+    change = users.rekey(session, password)
     ctx.out(change.summary)
-    for name, password in change.data["passwords"].items():
-        ctx.out(f"  {name:<20} temporary password: {password}")
-    ctx.out(f"NEW RECOVERY KEY (the old one no longer works; print it and lock it away): {change.data['recovery_key']}")
+    for n, (name, temporary) in enumerate(change.data["passwords"].items()):
+        ctx.out(f"  {name:<20} temporary password: {temporary}")
+        if change.data.get("before"):
+            ctx.out(f"  {'':<20} the administrator first runs: {change.data['before'][n]}")
+    if change.data["recovery_key"] is None:
+        ctx.out("THE RECOVERY KEY WAS REMOVED (it opened the old key only): make a new one now at a desk, "
+                "Users > New recovery key….")
+    else:
+        ctx.out(f"NEW RECOVERY KEY (the old one no longer works; print it and lock it away): "
+                f"{change.data['recovery_key']}")
     return 0
 
 
@@ -547,6 +564,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_settings)
 
     p = sub.add_parser("rekey", help="re-encrypt the register with a new key (practice manager)")
+    from .cli_exclusion import _server_options
+
+    _server_options(p)
     p.set_defaults(func=cmd_rekey)
 
     p = sub.add_parser("backup", help="write a verified encrypted backup (practice manager)")

@@ -17,6 +17,7 @@ ACTIONS = {
     "register.restore": "Restored a backup",
     "register.restore.requested": "Asked to restore a backup",
     "register.rekey": "Re-encrypted the register with a new key",
+    "register.rekey_epoch": "Closed the audit trail under the old key (re-key: the entries after it are under the new key)",
     "register.check": "Checked the register's integrity",
     "register.upgrade": "Upgraded the register to role-bound keys",
     "register.attest": "Signed the queued letters into the audit (first unlock on this version)",

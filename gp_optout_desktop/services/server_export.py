@@ -55,7 +55,8 @@ def _practice_details(snap: export_store.PracticeSnapshot) -> tuple[dict, str]:
                          "exported to a register. Nothing was written.") from None
 
 
-def _fill(file: Session, snap: export_store.PracticeSnapshot, audit_key: bytes, seed: bytes | None) -> None:
+def _fill(file: Session, snap: export_store.PracticeSnapshot, audit_key: bytes, seed: bytes | None,
+          retired=()) -> None:
     """The snapshot into the new register. Users through the users service (their key slots and
     certificates); every other row in ONE transaction closed by the manager's signed baseline
     entry ``register.from_server`` (permission 'create', as the register's creation: it signs
@@ -85,7 +86,8 @@ def _fill(file: Session, snap: export_store.PracticeSnapshot, audit_key: bytes, 
         record = from_server.archive_chain(conn, snap.audit, audit_key, {
             "practice_ref": snap.practice_ref, "server_revision": snap.revision,
             "server_head": {"seq": snap.head.seq, "mac": snap.head.mac}, "counts": snap.counts,
-            "signing_key_carried": seed is not None}, snap.moved_from_file)
+            "signing_key_carried": seed is not None}, snap.moved_from_file, retired=retired,
+            epoch_seqs=snap.epoch_seqs)
         register_store.sign_baseline(reg, conn, user=file.user, action="register.from_server",
                                      detail=json.dumps(record, sort_keys=True, separators=(",", ":")))
     reg.remember_audit_head()
@@ -146,7 +148,7 @@ def export(session, out: Path, password: str) -> Report:
                                               ods=ods, practice=practice, role=roles.MANAGER)
         file = Session(reg, session.user, roles.MANAGER)
         try:
-            _fill(file, snap, session.desk.keys.audit_key, seed)
+            _fill(file, snap, session.desk.keys.audit_key, seed, session.desk.keys.retired_audit_keys)
             problems = check(file, snap)
             if problems:
                 raise StoreError(f"The export does not match the server: {problems[0]} Nothing was written.")

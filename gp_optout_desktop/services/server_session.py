@@ -228,12 +228,22 @@ class ServerSession:
         conn.autocommit = True
         return conn
 
+    def rekeyed(self, data_key: bytes, result, manager_key: bytes | None) -> None:
+        """After this desk re-keyed the practice (services/server_users.rekey): its desks hold the
+        new keys and epoch; the old ones are dropped."""
+        for desk in (self.desk, self.search_desk):
+            if desk is not None:
+                desk.keys, desk.data_key, desk.key_epoch = result.keys, data_key, result.epoch
+                desk._earlier_refs = None
+        self.manager_key = manager_key
+
     def verify_audit(self):
         """The practice's chain checked (services/audit.verify) in one REPEATABLE READ snapshot of
         its own, while other desks keep appending: seq without gaps, each MAC under the practice's
         audit key (on the desk only), the head kept in the practice row its last entry."""
         self._check_open()
-        return chain.verify(self.desk.conn, self.desk.keys.audit_key, self.desk.practice_id)
+        return chain.verify(self.desk.conn, self.desk.keys.audit_key, self.desk.practice_id,
+                            retired=self.desk.keys.retired_audit_keys)
 
 
 _RESET_NOT_SET = (
@@ -327,7 +337,8 @@ def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: di
         again = LoginAgain(address, user, login_password)
         searches = again()
         searches.autocommit = True
-        return ServerSession(desk, clock=clock, search_desk=ops.Desk(searches, desk.keys, desk.practice_id, user, role),
+        return ServerSession(desk, clock=clock, search_desk=ops.Desk(searches, desk.keys, desk.practice_id, user, role,
+                                                                      key_epoch=desk.key_epoch),
                              reconnect=again, kdf=kdf, manager_key=mkey,
                              must_change_password=who.must_change or recovery_key is not None)
     except BaseException:

@@ -103,3 +103,44 @@ def new_recovery_key(session, recovery: str) -> ChangeSet:
         passwords.put_recovery(ctx, recovery)
     return ChangeSet("A new recovery key was made; the old one no longer works. Print it and keep it locked away.",
                      ctx.revision, areas=frozenset({"users"}), data={"recovery_key": recovery})
+
+
+REKEYED = ("The register has a new key. Give each user their temporary password in person, once the server's "
+           "administrator has set it on their login. The recovery key no longer works: make a new one now "
+           "(Users > New recovery key…).")
+
+
+def rekey(session, password: str, make_password) -> ChangeSet:
+    """Re-key the practice on the server (ADR 0015 addendum "re-keying a server practice"): the
+    manager confirms with their own password and keeps it; every other user gets a temporary
+    password (data['passwords'], shown once) that the administrator must also set on their login
+    (data['before']); the recovery slot is deleted (data['recovery_key'] is None: make a new one)."""
+    import os
+
+    from ..store.server import rekey as server_rekey
+
+    session.require("rekey")
+    desk = session.desk
+    unwrap, _login_password = session.derive(session.user, password)
+    with reading.unreachable_in_words(desk.conn):
+        if not passwords.opens_own_slot(desk, unwrap):
+            raise ValidationError("Your password is needed to re-key the register, and that one is wrong.", "password")
+        has_signing = server_signing.has_signing_key(desk.conn)
+        others = server_rekey.users_to_reset(desk.conn, session.user)
+    if has_signing and session.manager_key is None:
+        raise ValidationError("Your key slot does not hold the manager key, which signs the exclusion file: ask the "
+                              "practice manager who holds it to re-key, or to reset your password (that gives it to "
+                              "you).", "user")
+    temporary = {name: make_password() for name in others}
+    plan = server_rekey.Plan(
+        data_key=os.urandom(32), own_unwrap=unwrap,
+        others={name: session.derive(name, temporary[name])[0] for name in others},
+        managers=frozenset(n for n, r in others.items() if r == roles.MANAGER),
+        manager_key=os.urandom(32) if has_signing else None, old_manager_key=session.manager_key)
+    session.require("rekey")  # the connection checked again after the Argon2id runs
+    result = server_rekey.rekey(desk, plan, detail=f"users_reset={len(temporary)} recovery_key=removed")
+    session.rekeyed(plan.data_key, result, plan.manager_key if has_signing else session.manager_key)
+    before = [f"gp-optout server set-desk-password --login {name}" for name in temporary]
+    return ChangeSet(REKEYED, session.revision(), areas=frozenset({"users"}),
+                     data={"passwords": temporary, "recovery_key": None, "before": before,
+                           "counts": result.counts})

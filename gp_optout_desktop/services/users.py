@@ -3,7 +3,7 @@
 Listing users, changing a role and removing a user run on either engine (ADR 0015): the
 rules here, the rows through the store. Adding a user, resetting a password and changing
 one's own run on a server through services/server_users.py (its login's password is the
-administrator's to set, or the user's own); re-keying and the recovery key are file only. The register file also signs each user's record
+administrator's to set, or the user's own), as do re-keying and the recovery key. The register file also signs each user's record
 with the manager key and keeps their key entry in the key file; on the server the role is
 the users row alone (only a manager's login may change it, schema V4) and the key slot is a
 row there, deleted with the user."""
@@ -238,6 +238,8 @@ def rekey(session: Session, password: str) -> ChangeSet:
     working. Backups made before keep the old key."""
     from ..store import keyfile, register as register_store
 
+    if not _on_file(session):  # every sealed row re-sealed on the desk, the chain's epoch (ADR 0015)
+        return _server_users().rekey(session, password, temporary_password)
     session.require("rekey")
     reg = session.register
     if reg.keys.try_unwrap(session.user, password) is None:

@@ -24,6 +24,8 @@ from . import events as events_store
 from . import meta as meta_store
 from .patients import surname_key
 
+EPOCH_ACTION = "register.rekey_epoch"  # store/server/schema_rekey.py's (this module needs no psycopg)
+
 PART_ROWS = 2000
 ARCHIVE_PREFIX = "from_server.audit."
 RECORD_KEY = "from_server"
@@ -154,21 +156,26 @@ def archive_digest(texts: list[str]) -> str:
     return digest.hexdigest()
 
 
-def archive_chain(conn, audit_rows, audit_key: bytes, record: dict, moved_from_file: dict | None = None) -> dict:
+def archive_chain(conn, audit_rows, audit_key: bytes, record: dict, moved_from_file: dict | None = None, *,
+                  retired=(), epoch_seqs=()) -> dict:
     """Write the server chain's rows and its MAC key into meta; returns the record (head,
     parts, digest) that the caller writes in the file's signed entry ``register.from_server``.
     A practice once moved from a register file carries that file's archived trail and tables
-    too (``FILE_TRAIL_KEY``), so the export holds the practice's whole history."""
+    too (``FILE_TRAIL_KEY``), so the export holds the practice's whole history. A re-keyed
+    practice's chain is under one key per epoch: ``retired`` (the earlier keys, oldest first)
+    and ``epoch_seqs`` (each epoch entry's seq, after which the next key is in force)."""
     texts = _archive_text(audit_rows)
     for n, text in enumerate(texts, 1):
         conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (f"{ARCHIVE_PREFIX}{n}", text))
     full = {**record, "parts": len(texts), "digest": archive_digest(texts), "audit_key": audit_key.hex()}
+    if epoch_seqs:
+        full.update(retired_audit_keys=[k.hex() for k in retired], epoch_seqs=list(epoch_seqs))
     if moved_from_file is not None:
         text = json.dumps(moved_from_file, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         conn.execute("INSERT INTO meta(key, value) VALUES (?, ?)", (FILE_TRAIL_KEY, text))
         full["file_trail_digest"] = archive_digest([text])
     meta_store.put(conn, RECORD_KEY, full)
-    return {k: v for k, v in full.items() if k != "audit_key"}
+    return {k: v for k, v in full.items() if k not in ("audit_key", "retired_audit_keys")}
 
 
 def verify_archive(conn, signed_record: dict | None) -> list[str]:
@@ -186,7 +193,10 @@ def verify_archive(conn, signed_record: dict | None) -> list[str]:
         texts.append(row[0])
     if archive_digest(texts) != signed_record.get("digest"):
         return ["the archived server trail differs from the one recorded when it was exported."]
-    key, prev, seq = bytes.fromhex(record["audit_key"]), audit_mod.GENESIS, 0
+    keys = [bytes.fromhex(k) for k in (*record.get("retired_audit_keys", ()), record["audit_key"])]
+    epoch_seqs, prev, seq = record.get("epoch_seqs", []), audit_mod.GENESIS, 0
+    if len(epoch_seqs) != len(keys) - 1:
+        return ["the archived server trail's keys do not match its key epochs."]
     for text in texts:
         for values in json.loads(text):
             e = dict(zip(_AUDIT_FIELDS, values))
@@ -196,8 +206,12 @@ def verify_archive(conn, signed_record: dict | None) -> list[str]:
             if e["prev"] != prev:
                 return [f"archived server entry {seq} does not follow the entry before it."]
             fields = {f: e[f] for f in audit_mod.FIELDS}
-            if not hmac.compare_digest(audit_mod._mac(key, prev, fields), e["mac"]):
+            if not hmac.compare_digest(audit_mod._mac(keys[0], prev, fields), e["mac"]):
                 return [f"archived server entry {seq} was changed after it was written."]
+            if epoch_seqs and seq == epoch_seqs[0]:  # a re-key: the next key from the next entry on
+                if e["action"] != EPOCH_ACTION:
+                    return [f"archived server entry {seq} should begin a key epoch, and does not."]
+                keys, epoch_seqs = keys[1:], epoch_seqs[1:]
             prev = e["mac"]
     head = signed_record.get("server_head")
     if (head or {}).get("seq", 0) != seq or (head and head["mac"] != prev):

@@ -31,6 +31,7 @@ from ..errors import KeyDamaged, RegisterCorrupt
 FIELD_LABEL = b"gp-optout server v1 field encryption"
 INDEX_LABEL = b"gp-optout server v1 blind index"
 AUDIT_LABEL = b"gp-optout server v1 audit chain"
+KEY_ID_LABEL = b"gp-optout key id"
 NONCE_BYTES = 12
 # The NHS number's index is unique per practice, so it must not collide: 16 bytes. The others
 # are search candidates filtered on the desk after decryption: 4 bytes is plenty (a chance
@@ -59,6 +60,11 @@ class PracticeKeys:
     field_key: bytes
     index_key: bytes
     audit_key: bytes
+    # The keys of earlier epochs (a re-keyed practice: store/server/rekey.py), oldest first: the
+    # chain before each epoch verifies under them, and the audit trail names a patient by an
+    # earlier blind index in entries written before the re-key.
+    retired_audit_keys: tuple = ()
+    retired_index_keys: tuple = ()
 
     @classmethod
     def derive(cls, data_key: bytes, practice_ref: str) -> "PracticeKeys":
@@ -66,6 +72,11 @@ class PracticeKeys:
             raise ValueError("a practice data key is 32 bytes")
         return cls(practice_ref, _hkdf(data_key, practice_ref, FIELD_LABEL),
                    _hkdf(data_key, practice_ref, INDEX_LABEL), _hkdf(data_key, practice_ref, AUDIT_LABEL))
+
+    @property
+    def key_id(self) -> str:
+        """Names this key in an epoch entry without revealing it (ADR 0015 addendum, re-keying)."""
+        return key_id(self.audit_key)
 
     def __repr__(self) -> str:  # never print key material
         return f"PracticeKeys({self.practice_ref!r})"
@@ -114,6 +125,12 @@ class PracticeKeys:
             return "nhs:" + self.nhs_index(nhs).hex()
         return f"id:{patient_id}" if patient_id is not None else ""
 
+    def audit_refs(self, nhs: str) -> list[str]:
+        """Every name the trail may give this NHS number: under this key and each earlier one."""
+        earlier = [hmac.new(k, f"nhs\x00{nhs}".encode("utf-8"), hashlib.sha256).digest()[:NHS_INDEX_BYTES]
+                   for k in self.retired_index_keys]
+        return [self.audit_ref(nhs, None)] + ["nhs:" + b.hex() for b in earlier]
+
     # -- the identity blob ---------------------------------------------------------------
     def _aad(self, practice_id: int, table: str, row_id: int) -> bytes:
         return f"{practice_id}|{table}|{row_id}".encode("utf-8")
@@ -145,6 +162,10 @@ class PracticeKeys:
             forenames=f["forenames"], dob=date.fromisoformat(f["dob"]), address=tuple(f["address"]),
             postcode=f["postcode"], phone=f["phone"], email=f["email"],
         )
+
+
+def key_id(audit_key: bytes) -> str:
+    return hmac.new(audit_key, KEY_ID_LABEL, hashlib.sha256).digest()[:16].hex()
 
 
 def patient_fields(p: Patient) -> dict:

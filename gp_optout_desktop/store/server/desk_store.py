@@ -467,12 +467,19 @@ class ServerStore(CodingRows, ImportRows, SettingsRows):
         """audit.select on the practice's chain, newest first. The trail names a patient by the
         NHS number's blind index: an NHS number asked for is looked up by its index, and each
         index shown is turned back into the number of the patient who has it now (decrypted on
-        the desk); one no patient has any more (a number since corrected) is shown as stored."""
+        the desk); one no patient has any more (a number since corrected) is shown as stored. In a
+        re-keyed practice an entry from before the re-key names the patient by an earlier key's
+        index: asked for by number, every key's index is looked for; shown, it is turned back too."""
+        earlier = {}  # a re-keyed practice: the trail names the number by each key's index in turn
         if patient and patient.isdigit():
-            patient = self.desk.keys.audit_ref(patient, None)
+            number, refs = patient, self.desk.keys.audit_refs(patient)
+            patient, earlier = refs[0], {ref: number for ref in refs[1:]}
         where, args = audit.filter_clause("actor", since=since, until=until, user=user,
                                           action_prefix=action_prefix, patient=patient)
         where = qmark_to_format(where)
+        if earlier:
+            where = where.replace("patient = %s", "patient = ANY(%s)")
+            args = [[patient, *earlier] if a == patient else a for a in args]
         rows = self.conn.execute(
             f"SELECT seq, at, actor, role, action, patient, outcome, workstation, detail FROM audit {where}"
             " ORDER BY seq DESC LIMIT %s", (*args, limit)).fetchall()
@@ -483,6 +490,9 @@ class ServerStore(CodingRows, ImportRows, SettingsRows):
                                                ([bytes.fromhex(r[4:]) for r in refs],)):
                 p = self.desk._patient(pid, blob)
                 shown[self.desk.keys.audit_ref(p.nhs_number, pid)] = p.nhs_number
+        shown.update(earlier)
+        if self.desk.keys.retired_index_keys and any(r not in shown for r in refs):  # written before a re-key
+            shown.update((r, n) for r, n in self.desk.earlier_refs().items() if r in refs)
         return [(*r[:5], shown.get(r[5], r[5]), *r[6:]) for r in rows]
 
     # -- users (services/users.py) ----------------------------------------------------------

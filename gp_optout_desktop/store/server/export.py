@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ...domain.patient import Patient
 from .. import audit as audit_mod
-from . import chain, migrate, ops, reading
+from . import chain, epochs, migrate, ops, reading
 
 # The server's audit columns, in the register file's field order (``actor`` is the file's ``user``).
 AUDIT_COLUMNS = "seq, at, actor, role, action, patient, outcome, workstation, detail, prev, mac"
@@ -60,6 +60,7 @@ class PracticeSnapshot:
     # server (store/server/migrate.py), opened on the desk and re-checked; None otherwise.
     moved_from_file: dict | None = None
     moved_problems: list[str] = field(default_factory=list)
+    epoch_seqs: list[int] = field(default_factory=list)  # a re-keyed practice's epoch entries (schema V9)
 
 
 def read_practice(desk: ops.Desk) -> PracticeSnapshot:
@@ -67,7 +68,9 @@ def read_practice(desk: ops.Desk) -> PracticeSnapshot:
     with reading.snapshot(conn):
         revision, seq, mac, ref = conn.execute(
             "SELECT revision, audit_seq, audit_mac, ref FROM practices WHERE id = %s", (desk.practice_id,)).fetchone()
-        verification = chain.verify(conn, desk.keys.audit_key, desk.practice_id)  # inside this snapshot
+        verification = chain.verify(conn, desk.keys.audit_key, desk.practice_id,  # inside this snapshot
+                                    retired=desk.keys.retired_audit_keys)
+        epoch_seqs = [seq for _epoch, seq, _key_id in epochs.epochs(conn, desk.practice_id)]
         meta = dict(conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
         patients = [(desk._patient(pid, blob), at, by) for pid, blob, at, by in
                     conn.execute("SELECT id, identity, created_at, created_by FROM patients ORDER BY id")]
@@ -85,7 +88,7 @@ def read_practice(desk: ops.Desk) -> PracticeSnapshot:
             moved_problems = migrate.verify_archive(desk)
     snap = PracticeSnapshot(desk.practice_id, str(ref), revision, audit_mod.Head(seq, mac) if seq else None,
                             verification, meta, patients, events, state, tables, audit)
-    snap.moved_from_file, snap.moved_problems = moved, moved_problems
+    snap.moved_from_file, snap.moved_problems, snap.epoch_seqs = moved, moved_problems, epoch_seqs
     snap.counts = {"patients": len(patients), "events": len(events), "current_state": len(state),
                    "audit": len(audit), **{t: len(rows) for t, rows in tables.items()}}
     return snap

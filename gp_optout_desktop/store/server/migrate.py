@@ -387,7 +387,7 @@ def verify_import(desk: ops.Desk, snap: Snapshot, pid_map: dict[int, int]) -> li
             problems.append("a patient's current state differs on the server.")
             break
     problems += verify_archive(desk)
-    result = chain.verify(desk.conn, desk.keys.audit_key, desk.practice_id)
+    result = chain.verify(desk.conn, desk.keys.audit_key, desk.practice_id, retired=desk.keys.retired_audit_keys)
     if not result.ok:
         problems.append(f"the server's audit trail does not verify: {result.problem}")
     return problems

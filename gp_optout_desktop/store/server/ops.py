@@ -24,12 +24,14 @@ from ...domain.events import EVENT_KINDS, Event, Proxy, check_new_event, current
 from ...domain.patient import Patient
 from .. import audit as audit_mod
 from .. import patients as patients_store
-from ..errors import Conflict, NotFound, ServerUnreachable, StoreError
-from . import schema
+from ..errors import Conflict, NotFound, RegisterCorrupt, ServerUnreachable, StoreError
+from . import epochs, schema
 from .crypto import PracticeKeys, surname_key, unwrap_data_key, wrap_data_key
 
 NOTIFY_LIMIT = 7900  # PostgreSQL refuses a payload of 8000 bytes or more
 UNREACHABLE = "The register server could not be reached. Nothing was saved."
+REKEYED = ("The register was re-keyed at another desk by a practice manager: sign in again (with the temporary "
+           "password they gave you). Nothing was saved.")
 
 
 def channel(practice_id: int) -> str:
@@ -70,6 +72,12 @@ class Desk:
     # Kept on the desk (never sent) to wrap key slots: one's own at a password change, a
     # new user's or a reset one's by a manager. Derived keys alone cannot re-wrap it.
     data_key: bytes | None = field(default=None, repr=False)
+    # Which data key of the practice this desk holds (practices.key_epoch, schema V9): a re-key
+    # at another desk moves the practice's, and this desk's next write is refused in words.
+    key_epoch: int = 0
+    # A re-keyed practice: what the trail's entries from before the re-key name each patient by
+    # (an earlier key's blind index), made once on the first audit view that needs it.
+    _earlier_refs: dict | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def open(cls, conn: psycopg.Connection, data_key: bytes, *, user: str, role: str) -> "Desk":
@@ -82,7 +90,22 @@ class Desk:
         if row is None:
             raise StoreError("This login is not mapped to a practice on the server.")
         practice_id, ref = row
-        return cls(conn, PracticeKeys.derive(data_key, str(ref)), practice_id, user, role, data_key=data_key)
+        keys, epoch = epochs.with_retired(conn, PracticeKeys.derive(data_key, str(ref)), practice_id)
+        return cls(conn, keys, practice_id, user, role, data_key=data_key, key_epoch=epoch)
+
+    def earlier_refs(self) -> dict[str, str]:
+        """{an earlier key's audit ref: the NHS number} for every patient with a number now."""
+        if self._earlier_refs is None:
+            self._earlier_refs = {ref: p.nhs_number for p in (
+                self._patient(pid, blob) for pid, blob in
+                self.conn.execute("SELECT id, identity FROM patients WHERE nhs_bidx IS NOT NULL"))
+                for ref in self.keys.audit_refs(p.nhs_number)[1:]}
+        return self._earlier_refs
+
+    def rekeyed_elsewhere(self) -> bool:
+        """The practice is under a newer data key than this desk holds."""
+        return self.conn.execute("SELECT key_epoch FROM practices WHERE id = %s",
+                                 (self.practice_id,)).fetchone()[0] != self.key_epoch
 
     @classmethod
     def unlock(cls, conn: psycopg.Connection, unwrap_key: bytes, *, user: str, role: str) -> "Desk":
@@ -130,8 +153,10 @@ class Desk:
         # NO KEY UPDATE, the row lock UPDATE itself takes: it serialises the practice's writers
         # but not the FOR KEY SHARE locks their earlier inserts hold on this row through the
         # foreign keys (plain FOR UPDATE waits for those, and two desks deadlock).
-        seq, prev = cur.execute("SELECT audit_seq, audit_mac FROM practices WHERE id = %s FOR NO KEY UPDATE",
-                                (self.practice_id,)).fetchone()
+        seq, prev, epoch = cur.execute("SELECT audit_seq, audit_mac, key_epoch FROM practices WHERE id = %s"
+                                       " FOR NO KEY UPDATE", (self.practice_id,)).fetchone()
+        if epoch != self.key_epoch:  # never chain (nor commit rows sealed) under a retired key
+            raise StoreError(REKEYED)
         # The time is read after the lock is held: times then follow seq across every desk.
         at = canonical_time(cur.execute("SELECT clock_timestamp()").fetchone()[0])
         rows = []
@@ -169,7 +194,12 @@ class Desk:
         return audit_mod.Head(row[0], row[1]) if row[0] else None
 
     def _patient(self, row_id: int, blob) -> Patient:
-        return self.keys.open_patient(self.practice_id, row_id, blob)
+        try:
+            return self.keys.open_patient(self.practice_id, row_id, blob)
+        except RegisterCorrupt:
+            if self.rekeyed_elsewhere():  # not damage: this desk holds the retired key
+                raise StoreError(REKEYED) from None
+            raise
 
     def get_patient(self, patient_id: int, *, lock: bool = False) -> Patient:
         # The patient lock, like the practice's, is NO KEY UPDATE (see _append_chain).
@@ -189,6 +219,8 @@ class Desk:
             return []
         sql, arg = search_sql(self.keys, query)
         candidates = [self._patient(pid, blob) for pid, blob in self.conn.execute(sql, arg)]
+        if not candidates and self.rekeyed_elsewhere():  # its old tokens match nothing now: say why
+            raise StoreError(REKEYED)
         found = [p for p in candidates if matches(query, p)]
         found.sort(key=lambda p: order_key(query, p))
         return [p.patient_id for p in found[:limit]]
