@@ -228,6 +228,15 @@ class ServerSession:
         conn.autocommit = True
         return conn
 
+    def record_wrong_sign_ins(self, tries: list[str]) -> None:
+        """The wrong passwords typed for this login on this computer since its last sign-in
+        (services/server_throttle.py), into the practice's trail as the register file writes its
+        failed unlocks: ``login``, outcome failed, the time of each try in the detail (the
+        entry's own time is now's: the chain's times follow its order)."""
+        with self.desk.write(changes_register=False) as tx:
+            for at in tries:
+                tx.audit("login", outcome="failed", detail=f"wrong password on this computer at {at}")
+
     def verify_audit(self):
         """The practice's chain checked (services/audit.verify) in one REPEATABLE READ snapshot of
         its own, while other desks keep appending: seq without gaps, each MAC under the practice's
