@@ -79,13 +79,6 @@ class SignInThrottle:
         except (TypeError, ValueError):
             return None  # why: a damaged time counts from nothing again, as a damaged file does
 
-    def check(self, key: str) -> None:
-        state = self._states().get(key, {})
-        keyfile.refuse_if_throttled(self._retry_at(state if isinstance(state, dict) else {}), self._clock())
-
-    def failed(self, key: str) -> None:
-        self._change(key, lambda state: _counted(state, self._clock()))
-
     def sign_in(self, sign_in: Callable, address, user: str, password: str):
         """``sign_in(address, user, password)`` unless this login is throttled here. The try is
         counted first (refused at once if throttled); a wrong password (or an unknown login: the
@@ -130,9 +123,6 @@ class SignInThrottle:
             log_problem(log, "Wrong sign-ins made on this computer were not written to the server's audit trail", exc)
             return
         self._change(key, lambda state: _minus(state, wrong))
-
-    def succeeded(self, key: str) -> None:
-        self._change(key, lambda state: None)
 
 
 def throttled(sign_in: Callable, throttle: SignInThrottle | None = None) -> Callable:

@@ -117,8 +117,8 @@ def promoted(session, handover: Handover, summary: str, revision: int) -> Change
 
 def confirm_own_password(session, password: str, wrong: str) -> None:
     """The signed-in user's password typed again: it must open their own key slot. Nothing is
-    written and nothing counted (the server does not throttle sign-ins either: its log
-    records a failed login, and an Argon2id run per try is the same cost as at sign-in)."""
+    written and nothing counted (unlike a sign-in, services/server_throttle.py: an Argon2id run
+    per try is the same cost as at sign-in, and the user is already signed in)."""
     session.require("change_own_password")
     unwrap, _login_password = session.derive(session.user, password)
     with reading.unreachable_in_words(session.desk.conn):
