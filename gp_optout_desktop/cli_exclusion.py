@@ -116,13 +116,14 @@ def _session(ctx):
         from .cli_migrate import SERVER_PASSWORD_ENV
         from .cli_server import _address, _secret
         from .services import server_session
+        from .services.server_throttle import throttled
         from .store.errors import ServerRefused
 
         address = _address(ctx)
         password = _secret(ctx.args.server_password_file, SERVER_PASSWORD_ENV,
                            f"Server password for {ctx.args.server_login}: ", "server password")
         try:
-            ctx._server_session = server_session.sign_in(address, ctx.args.server_login, password)
+            ctx._server_session = throttled(server_session.sign_in)(address, ctx.args.server_login, password)
         except ServerRefused as exc:
             raise PermissionError(str(exc)) from None
     return ctx._server_session

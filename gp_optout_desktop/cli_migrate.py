@@ -74,6 +74,7 @@ def _login_map(pairs: list[str]) -> dict[str, str]:
 def run_migrate(ctx) -> int:
     from .cli_server import _address, _secret
     from .services import server_migration
+    from .services.server_throttle import throttled
     from .store.server import connect
 
     address = _address(ctx)
@@ -85,7 +86,7 @@ def run_migrate(ctx) -> int:
     password = _secret(ctx.args.server_password_file, SERVER_PASSWORD_ENV,
                        f"Server password for {ctx.args.login}: ", "server password")
     try:
-        conn, unwrap = connect.connect_user(address, ctx.args.login, password)
+        conn, unwrap = throttled(connect.connect_user)(address, ctx.args.login, password)
     except ServerRefused as exc:
         raise PermissionError(str(exc)) from None
     with conn:
@@ -126,12 +127,13 @@ def run_export(ctx) -> int:
 
     from .cli_server import _address, _secret
     from .services import server_export, server_session
+    from .services.server_throttle import throttled
 
     address = _address(ctx)
     password = _secret(ctx.args.server_password_file, SERVER_PASSWORD_ENV,
                        f"Server password for {ctx.args.login}: ", "server password")
     try:
-        session = server_session.sign_in(address, ctx.args.login, password)
+        session = throttled(server_session.sign_in)(address, ctx.args.login, password)
     except ServerRefused as exc:
         raise PermissionError(str(exc)) from None
     try:

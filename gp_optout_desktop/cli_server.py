@@ -95,12 +95,14 @@ def _secret(path: str | None, env: str | None, prompt: str, what: str) -> str:
 
 def _admin(ctx):
     """(address, connection) for the administrator, over TLS verify-full with SCRAM."""
+    from .services.server_throttle import throttled
     from .store.server import connect
 
     address = _address(ctx)
     password = _secret(ctx.args.admin_password_file, ADMIN_PASSWORD_ENV,
                        f"PostgreSQL password for {ctx.args.admin_user}: ", "admin password")
-    return address, connect.connect(address, ctx.args.admin_user, password)
+    # The administrator's login too: one count on this computer for every sign-in to a server.
+    return address, throttled(connect.connect)(address, ctx.args.admin_user, password)
 
 
 def _refusing(func):

@@ -37,6 +37,13 @@ def fast_kdf(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def own_sign_in_counts(tmp_path_factory, monkeypatch):
+    """Each test its own count of wrong server sign-ins (store/sign_in_counts.py), never the
+    user's real one."""
+    monkeypatch.setenv("GP_OPTOUT_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture(autouse=True)
 def tasks_in_this_process():
     """The desktop app's start (ui/app.py: responsive.tune) turns on heavy reads in a process
     of their own for the rest of the process; a test that started the app must not leave it

@@ -15,7 +15,8 @@ from ..exclusion.errors import ExportError
 from ..store.server import signing as server_signing
 
 NO_MANAGER_KEY = ("Your key slot on the server does not hold the manager key, which protects the exclusion file's "
-                  "signing key: ask a practice manager who holds it to give it to you. Nothing was written.")
+                  "signing key: ask a practice manager who holds it to reset your password on the Users screen "
+                  "(the temporary password then opens it), and sign in with that. Nothing was written.")
 
 
 def signing_key(session) -> Ed25519PrivateKey:

@@ -181,23 +181,25 @@ def _notice_policy(history: Sequence[practice_policy.PolicyChange], row: letters
 
 def build_request(store, row: letters_repo.LetterRow, table: codes_mod.CodeTable, letter_date: date,
                   policy_history: Sequence[practice_policy.PolicyChange] | None = None,
-                  printing: Plan | None = None) -> LetterRequest:
+                  printing: Plan | None = None, read: "_BatchReads | None" = None) -> LetterRequest:
     """Everything one letter says, read from the register (``policy_history`` saves re-reading
     the practice-wide opt-out's history for each notice in a batch). ``printing``: what the
-    letter prints as (plan()); by default the row's own kind, e.g. for a reprint."""
+    letter prints as (plan()); by default the row's own kind, e.g. for a reprint. ``read``: the
+    batch's patients and form events read once for all its letters (_BatchReads)."""
     kind = printing.kind if printing is not None else row.kind
+    read = read or _BatchReads.none()
     if row.kind == PRACTICE_WIDE_NOTICE:
         history = store.policy_history() if policy_history is None else policy_history
         turned_on = _notice_policy(history, row)
         return LetterRequest(row.kind, reference(row.letter_id), letter_date,
-                             _recipient(store.get_patient(row.patient_id)),
+                             _recipient(read.patient(store, row.patient_id)),
                              policy_effective=turned_on.effective, policy_reason=turned_on.reason)
-    adult = store.get_patient(row.patient_id)
+    adult = read.patient(store, row.patient_id)
     proxy_name = proxy_role = None
     if row.form_id is not None:
         events = (list(printing.events) if printing is not None and printing.events is not None
-                  else store.form_facts([row.form_id])[0].get(row.form_id, []))
-        people = store.get_patients(sorted({pid for pid, _ in events}))
+                  else read.form_events(store, row.form_id))
+        people = read.patients(store, sorted({pid for pid, _ in events}))
         items = tuple(_item(people[pid], e.kind, e.action, e.effective, table, e) for pid, e in events)
         # A proxy acting for the addressee is named; a parent's own form needs no such line.
         own = [e for pid, e in events if pid == row.patient_id and e.proxy is not None]
@@ -213,6 +215,42 @@ def build_request(store, row: letters_repo.LetterRow, table: codes_mod.CodeTable
         items = ()
     return LetterRequest(kind, reference(row.letter_id), letter_date, _recipient(adult), items,
                          proxy_name=proxy_name, proxy_role=proxy_role)
+
+
+@dataclass
+class _BatchReads:
+    """A batch's patients and form events, read in one query each before its letters are built
+    (on a server, a few round trips per batch instead of a few per letter); what is not here
+    is read as before, one letter at a time."""
+    people: dict[int, Patient]
+    forms: dict[int, list]
+
+    @classmethod
+    def none(cls) -> "_BatchReads":
+        return cls({}, {})
+
+    @classmethod
+    def of(cls, store, rows, decided: Sequence[Plan]) -> "_BatchReads":
+        forms = sorted({r.form_id for r, p in zip(rows, decided) if r.form_id is not None and p.events is None
+                        and r.kind != PRACTICE_WIDE_NOTICE})
+        by_form = store.form_facts(forms)[0] if forms else {}
+        ids = {r.patient_id for r in rows}
+        ids.update(pid for p in decided if p.events for pid, _ in p.events)
+        ids.update(pid for events in by_form.values() for pid, _ in events)
+        return cls(store.get_patients(sorted(ids)), {f: by_form.get(f, []) for f in forms})
+
+    def patient(self, store, patient_id: int) -> Patient:
+        found = self.people.get(patient_id)
+        return found if found is not None else store.get_patient(patient_id)
+
+    def patients(self, store, ids: list[int]) -> dict[int, Patient]:
+        missing = [i for i in ids if i not in self.people]
+        return {**{i: self.people[i] for i in ids if i in self.people}, **(store.get_patients(missing) if missing else {})}
+
+    def form_events(self, store, form_id: int) -> list:
+        if form_id in self.forms:
+            return self.forms[form_id]
+        return store.form_facts([form_id])[0].get(form_id, [])
 
 
 def _version_text(t: LetterTemplate) -> str:
@@ -232,7 +270,7 @@ def print_batch(
     sent_on = sent_on or session.today()
     with session.read_store("print_letters") as store:
         rows, decided, moot = _printable_now(store, _unsent(store, letter_ids), explicit=letter_ids is not None)
-        requests, templates = _requests(store, session, rows, sent_on, decided)
+        requests, templates, _read = _requests_read(store, session, rows, sent_on, decided)
         practice = practice_details(store)
     # Rendered with no transaction open: a long run must not hold the register (hazard H-56).
     data, rendered = apart.render_bytes(requests, practice, templates)
@@ -244,17 +282,28 @@ def print_batch(
             _still_as_planned(store, rows, decided, moot)
             # ... and would still print word for word as rendered (a name, an address or a
             # template changed meanwhile at another window would otherwise go out unseen).
-            if _requests(store, session, rows, sent_on, decided) != (requests, templates):
+            again, again_templates, read = _requests_read(store, session, rows, sent_on, decided)
+            if (again, again_templates) != (requests, templates):
                 raise ValidationError(CHANGED_WHILE_PRINTING, "letters")
             _cancel_moot(ctx, moot)
+            # The whole batch marked in a few statements (arrays on the server), then each
+            # letter audited in its old order: printed, then the confirmation it promises.
+            store.mark_printed_many([(row.letter_id, _version_text(templates[pl.kind]))
+                                     for row, pl in zip(rows, decided)], sent_on=sent_on)
+            became = [(row, pl) for row, pl in zip(rows, decided) if pl.kind != row.kind]
+            follows = dict(zip((row.letter_id for row, _ in became), store.became_acknowledgements(
+                [(row, _promises_confirmation(pl)) for row, pl in became], queued_at=session.now(),
+                due=one_calendar_month_after(sent_on))))
             acknowledged = 0
             for row, pl, letter in zip(rows, decided, result.letters):
-                store.mark_printed(row.letter_id, template_version=_version_text(templates[pl.kind]), sent_on=sent_on)
-                patient = store.get_patient(row.patient_id)
-                ctx.audit("letter.print", store.audit_ref(patient),
+                ref = store.audit_ref(read.patient(store, row.patient_id))
+                ctx.audit("letter.print", ref,
                           detail=f"letter={row.letter_id} kind={pl.kind} template=v{letter.template_version} "
                                  f"pages={letter.pages} sent={sent_on.isoformat()}")
-                acknowledged += _promise_confirmation(ctx, session, row, pl, patient, sent_on)
+                if follows.get(row.letter_id) is not None:
+                    ctx.audit("letter.queue", ref, detail=f"letter={follows[row.letter_id]} kind={row.kind} "
+                                                          f"after={row.letter_id}")
+                    acknowledged += 1
     except BaseException:
         # Not marked sent: remove what was written for them, so nobody posts letters the register
         # does not know went out (they print again from the queue).
@@ -312,14 +361,10 @@ def _still_as_planned(store, rows, decided, moot) -> None:
     """Inside the transaction that marks them sent: the letters printed are still unsent and
     still print as they were rendered (another window may have printed or changed them)."""
     ids = [r.letter_id for r in rows] + [r.letter_id for r in moot]
-    now = {}
-    for letter_id in ids:
-        try:
-            (row,) = store.letters_by_id([letter_id])
-        except NotFound:  # why: cancelled meanwhile: counted as changed below
-            continue
-        if row.sent_on is None:
-            now[letter_id] = row
+    try:
+        now = {row.letter_id: row for row in store.letters_by_id(ids) if row.sent_on is None}
+    except NotFound:  # why: one was cancelled meanwhile: the batch changed
+        now = {}
     changed = len(now) != len(ids)
     if not changed:
         current = [now[r.letter_id] for r in rows]
@@ -337,13 +382,17 @@ def _cancel_moot(ctx, moot) -> None:
                   detail=f"letter={row.letter_id} kind={row.kind} reason=superseded")
 
 
+def _promises_confirmation(pl: Plan) -> bool:
+    """Withdrawing an include request has no code of its own to find in the clinical system
+    (the practice-wide code applies again): nothing will confirm it, so promise nothing."""
+    return not (pl.events and all(e.kind == INCLUDE and e.action == codes_mod.WITHDRAW for _, e in pl.events))
+
+
 def _promise_confirmation(ctx, session: Session, row, pl: Plan, patient: Patient, sent_on: date) -> int:
     """An acknowledgement went out: log it as such and queue the confirmation it promises."""
     if pl.kind == row.kind:
         return 0
-    if pl.events and all(e.kind == INCLUDE and e.action == codes_mod.WITHDRAW for _, e in pl.events):
-        # Withdrawing an include request has no code of its own to find in the clinical system
-        # (the practice-wide code applies again): nothing will confirm it, so promise nothing.
+    if not _promises_confirmation(pl):
         ctx.store.became_acknowledgement(row.letter_id, row.kind, queued_at=None, due=None)
         return 0
     follow = ctx.store.became_acknowledgement(row.letter_id, row.kind, queued_at=session.now(),
@@ -393,12 +442,20 @@ def preview(session: Session, letter_ids: Sequence[int] | None = None) -> Letter
 
 
 def _requests(store, session: Session, rows, letter_date: date, decided: Sequence[Plan] | None = None):
+    requests, templates, _read = _requests_read(store, session, rows, letter_date, decided)
+    return requests, templates
+
+
+def _requests_read(store, session: Session, rows, letter_date: date, decided: Sequence[Plan] | None = None):
+    """(requests, templates, the batch's reads): every patient and form the letters name read
+    once for the batch (_BatchReads), not once per letter."""
     decided = list(decided) if decided is not None else [Plan(r.kind) for r in rows]
     templates = {kind: templates_service.in_use_on(store, kind).template for kind in sorted({p.kind for p in decided})}
     history = store.policy_history() if any(r.kind == PRACTICE_WIDE_NOTICE for r in rows) else ()
     table = session.codes
-    requests = [build_request(store, r, table, letter_date, history, p) for r, p in zip(rows, decided)]
-    return requests, templates
+    read = _BatchReads.of(store, rows, decided)
+    requests = [build_request(store, r, table, letter_date, history, p, read) for r, p in zip(rows, decided)]
+    return requests, templates, read
 
 
 NOTICE_MIN_AGE = 16  # nobody of 16 or over is anyone's dependant: each is written to

@@ -237,6 +237,15 @@ class ServerSession:
                 desk._earlier_refs = None
         self.manager_key = manager_key
 
+    def record_wrong_sign_ins(self, tries: list[str]) -> None:
+        """The wrong passwords typed for this login on this computer since its last sign-in
+        (services/server_throttle.py), into the practice's trail as the register file writes its
+        failed unlocks: ``login``, outcome failed, the time of each try in the detail (the
+        entry's own time is now's: the chain's times follow its order)."""
+        with self.desk.write(changes_register=False) as tx:
+            for at in tries:
+                tx.audit("login", outcome="failed", detail=f"wrong password on this computer at {at}")
+
     def verify_audit(self):
         """The practice's chain checked (services/audit.verify) in one REPEATABLE READ snapshot of
         its own, while other desks keep appending: seq without gaps, each MAC under the practice's
@@ -278,6 +287,15 @@ def _manager_key(conn, unwrap: bytes, practice_ref: str, user: str) -> bytes | N
         return None
 
 
+def _recovery_manager_key(conn, recovery_key: str, practice_ref: str) -> bytes | None:
+    try:
+        return passwords.recovery_manager_key(conn, recovery_key, practice_ref)
+    except KeyDamaged as exc:
+        log_problem(log, "The recovery key's manager slot on the server did not open; the exclusion file cannot be "
+                         "signed from this sign-in", exc)
+        return None
+
+
 def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: dict | None = None,
             clock: Callable[[], datetime] = utc_now, recovery_key: str | None = None) -> ServerSession:
     """Sign in at a desk on a server register: the user and their role come from the server.
@@ -290,8 +308,10 @@ def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: di
 
     ``recovery_key``: a practice manager whose password is lost. The administrator has given
     their login a new password (``gp-optout server set-desk-password``), typed here; the
-    practice key comes from the recovery slot instead of theirs, and they must choose their
-    own password before anything else (their slot and login then change together)."""
+    practice key comes from the recovery slot instead of theirs (and the manager key from the
+    recovery key's manager slot, when the manager who made it held it), and they must choose
+    their own password before anything else (their slot, manager slot and login then change
+    together)."""
     user = (user or "").strip()
     if not user:
         raise ValidationError("Enter your user name.", "user")
@@ -321,8 +341,13 @@ def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: di
                       "Ask your practice manager."
         elif recovery_key is not None and role != roles.MANAGER:
             refused = "The recovery key may only be used by a practice manager. Nothing was changed."
-        signs = role == roles.MANAGER and recovery_key is None and not refused
-        mkey = _manager_key(conn, unwrap, desk.keys.practice_ref, user) if signs else None
+        signs = role == roles.MANAGER and not refused
+        if not signs:
+            mkey = None
+        elif recovery_key is None:
+            mkey = _manager_key(conn, unwrap, desk.keys.practice_ref, user)
+        else:  # the recovery key opens the manager key too, when the manager who made it held it
+            mkey = _recovery_manager_key(conn, recovery_key, desk.keys.practice_ref)
         with desk.write(changes_register=False) as tx:
             if role is None:
                 tx.audit("login", outcome="denied", detail="no longer a user" if who.role else "not a user")
@@ -330,7 +355,7 @@ def sign_in(address: connect.ServerAddress, user: str, password: str, *, kdf: di
                 tx.audit("login", outcome="denied", detail=f"{how}: not a practice manager")
             else:
                 tx.audit("login", detail=how)
-                if signs and mkey is None and not server_signing.has_signing_key(tx.conn):
+                if signs and recovery_key is None and mkey is None and not server_signing.has_signing_key(tx.conn):
                     mkey = _first_signing_key(tx, user, unwrap)
         if refused:
             raise WrongPassword(refused)

@@ -11,6 +11,8 @@ user then changes it at sign-in: their own login and key slot in one transaction
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from ..domain import roles
 from ..domain.errors import ValidationError
 from ..store.errors import WrongPassword
@@ -71,10 +73,52 @@ def reset_password(session, name: str, password: str) -> ChangeSet:
                      ctx.revision, areas=frozenset({"users"}), data={"password": password, "before": before})
 
 
+@dataclass
+class Handover:
+    """A promotion's manager key for the promoted user: their temporary password and its unwrap
+    key (``ready``: the promoting manager holds the manager key and the name is a login)."""
+    name: str
+    password: str = field(repr=False)
+    unwrap: bytes | None = field(default=None, repr=False)
+
+    @property
+    def ready(self) -> bool:
+        return self.unwrap is not None
+
+
+def prepare_handover(session, name: str, password: str) -> Handover:
+    if session.manager_key is None or not schema.valid_login(name):
+        return Handover(name, password)
+    session.require("manage_users")  # before the Argon2id run
+    unwrap, _login_password = session.derive(name, password)
+    return Handover(name, password, unwrap)
+
+
+def hand_over(session, ctx, handover: Handover) -> None:
+    """In the promotion's own transaction: the promoted user's key slot under the temporary
+    password (they must change it at sign-in, as after a reset) and their manager slot under
+    it, each audited as a reset and a key given are."""
+    passwords.reset_slot(ctx, handover.name, handover.unwrap)
+    ctx.audit("user.reset_password", detail=f"name={handover.name}")
+    _give_manager_key(session, ctx, handover.name, handover.unwrap)
+
+
+def promoted(session, handover: Handover, summary: str, revision: int) -> ChangeSet:
+    name = handover.name
+    if not handover.ready:
+        return ChangeSet(f"{summary} You do not hold the manager key, so they cannot sign the exclusion file yet: a "
+                         "practice manager who holds it resets their password on this screen to give it to them.",
+                         revision, areas=frozenset({"users"}))
+    before = _administrator_step(session, "set-desk-password", name)
+    return ChangeSet(f"{summary} They have a temporary password that carries the manager key (needed to sign the "
+                     f"exclusion file) and must choose a new one at next sign-in. {before}", revision,
+                     areas=frozenset({"users"}), data={"password": handover.password, "before": before})
+
+
 def confirm_own_password(session, password: str, wrong: str) -> None:
     """The signed-in user's password typed again: it must open their own key slot. Nothing is
-    written and nothing counted (the server does not throttle sign-ins either: its log
-    records a failed login, and an Argon2id run per try is the same cost as at sign-in)."""
+    written and nothing counted (unlike a sign-in, services/server_throttle.py: an Argon2id run
+    per try is the same cost as at sign-in, and the user is already signed in)."""
     session.require("change_own_password")
     unwrap, _login_password = session.derive(session.user, password)
     with reading.unreachable_in_words(session.desk.conn):
@@ -97,12 +141,17 @@ def change_own_password(session, new_password: str) -> ChangeSet:
 
 
 def new_recovery_key(session, recovery: str) -> ChangeSet:
-    """The practice's recovery slot on the server under a new recovery key (shown once)."""
+    """The practice's recovery slot on the server under a new recovery key (shown once). Made
+    by a manager who holds the manager key, it opens that too (as the register file's does),
+    so a manager who signs in with it can still sign the exclusion file."""
     with session.write("rekey", changes_register=False) as ctx:
         ctx.audit("register.recovery_key")
-        passwords.put_recovery(ctx, recovery)
-    return ChangeSet("A new recovery key was made; the old one no longer works. Print it and keep it locked away.",
-                     ctx.revision, areas=frozenset({"users"}), data={"recovery_key": recovery})
+        passwords.put_recovery(ctx, recovery, session.manager_key)
+    summary = "A new recovery key was made; the old one no longer works. Print it and keep it locked away."
+    if session.manager_key is None:
+        summary += (" It does not open the manager key (you do not hold it): a manager who signs in with it cannot "
+                    "sign the exclusion file until a manager who holds the key makes a new recovery key.")
+    return ChangeSet(summary, ctx.revision, areas=frozenset({"users"}), data={"recovery_key": recovery})
 
 
 REKEYED = ("The register has a new key. Give each user their temporary password in person, once the server's "

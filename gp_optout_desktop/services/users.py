@@ -140,8 +140,21 @@ def remove(session: Session, name: str) -> ChangeSet:
     return ChangeSet(f"Removed {name}; their key was deleted.", ctx.revision, areas=frozenset({"users"}))
 
 
+def promotion_hands_over_key(session, old_role: str | None, role: str) -> bool:
+    """Whether making this user ``role`` on a server gives them the manager key under a new
+    temporary password (their current password then stops working): the screen asks first."""
+    return (not _on_file(session) and role == roles.MANAGER and old_role != roles.MANAGER
+            and getattr(session, "manager_key", None) is not None)
+
+
 def change_role(session: Session, name: str, role: str) -> ChangeSet:
     roles.check_role(role)
+    # On a server, a manager who holds the manager key gives it to the user they promote, under
+    # a temporary password made here (the only key the promoted user's slot can be wrapped under
+    # without their password): derived before the transaction (one Argon2id run).
+    handover = None
+    if not _on_file(session) and role == roles.MANAGER:
+        handover = _server_users().prepare_handover(session, name, temporary_password())
     with session.write("manage_users") as ctx:
         store = ctx.store
         old = store.user_role(name)
@@ -155,8 +168,13 @@ def change_role(session: Session, name: str, role: str) -> ChangeSet:
         ctx.audit("user.role", detail=f"name={name} role={old}->{role}")
         if _on_file(session) and old == roles.MANAGER and role != roles.MANAGER:
             session.register.keys.update(lambda keys: keys.drop_secret(name, certs.MANAGER_SECRET))
+        promoted = role == roles.MANAGER and old != roles.MANAGER
+        if promoted and handover is not None and handover.ready:
+            _server_users().hand_over(session, ctx, handover)
     summary = f"{name} is now a {roles.ROLE_LABELS[role].lower()}."
-    if _on_file(session) and role == roles.MANAGER and old != roles.MANAGER:
+    if promoted and handover is not None:
+        return _server_users().promoted(session, handover, summary, ctx.revision)
+    if _on_file(session) and promoted:
         summary += " Reset their password to give them the manager key (needed to sign the exclusion file and manage users)."
     return ChangeSet(summary, ctx.revision, areas=frozenset({"users"}))
 

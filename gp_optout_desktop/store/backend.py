@@ -62,6 +62,10 @@ class RegisterStore(Protocol):
     def mark_letter_sent(self, letter_id: int, on: date) -> int: ...
     def became_acknowledgement(self, letter_id: int, kind: str, *, queued_at: datetime | None,
                                due: date | None) -> int | None: ...
+    # a print run's marks in one go (on the server one statement each, not one per letter)
+    def mark_printed_many(self, printed: list[tuple[int, str]], *, sent_on: date) -> None: ...
+    def became_acknowledgements(self, letters: list[tuple[letters_repo.LetterRow, bool]], *, queued_at: datetime,
+                                due: date) -> list[int | None]: ...
     def cancel_letter(self, letter_id: int) -> int: ...
     def in_force_type1_count(self) -> int: ...
     def queue_for_in_force_objectors(self, kind: str, *, queued_at: datetime, due: date) -> int: ...
@@ -260,6 +264,16 @@ class FileStore:
 
     def became_acknowledgement(self, letter_id, kind, *, queued_at, due):
         return letters_repo.became_acknowledgement(self.conn, letter_id, kind, queued_at=queued_at, due=due)
+
+    def mark_printed_many(self, printed, *, sent_on):
+        for letter_id, version in printed:
+            letters_repo.mark_printed(self.conn, letter_id, template_version=version, sent_on=sent_on)
+
+    def became_acknowledgements(self, letters, *, queued_at, due):
+        return [letters_repo.became_acknowledgement(self.conn, row.letter_id, row.kind,
+                                                    queued_at=queued_at if promise else None,
+                                                    due=due if promise else None)
+                for row, promise in letters]
 
     def cancel_letter(self, letter_id):
         return letters_repo.cancel(self.conn, letter_id)

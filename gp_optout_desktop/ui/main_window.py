@@ -31,7 +31,7 @@ DESK_TITLE = "Front desk"
 # Screens that run on a server register: every action on them reaches only services ported to
 # both engines (ADR 0015, addendum "screens on a server"). Any other screen says not_yet there.
 SERVER_SCREENS = frozenset({"Overview", "Coding", "Audit trail", "Letters", "Users", "Import", "Reconcile",
-                            "Practice-wide opt-out", "Exclusion file", "Settings"})
+                            "Practice-wide opt-out", "Exclusion file", "Settings", "Practice list"})
 OUTAGE_TEXT = ("Server unreachable - nothing can be saved until it is back. Saving and searching are paused; "
                "what you have typed stays on screen. Keep paper forms until this message goes.")
 log = logging.getLogger(__name__)
@@ -51,43 +51,32 @@ def demo_hint_text() -> str:
     return f"Demo register of synthetic patients. Users and passwords: {users}."
 
 
-THROTTLE_SETTING = "server/sign_in_throttle"
-
-
-def _throttled(address, settings: QSettings | None, attempt: Callable) -> Callable:
+def _throttled(address, attempt: Callable) -> Callable:
     """``attempt(address, user, password)`` with wrong passwords slowed as on the register file,
-    counted in this desk's settings (services/server_throttle.py), so a restart of the program
-    does not clear them. Runs on a worker thread: a QSettings of its own on the window's file
-    (one QSettings object is not to be shared between threads)."""
+    counted in this computer's one count (services/server_throttle.py), which every
+    ``gp-optout`` command's server sign-in shares and a restart of the program does not clear.
+    Runs on a worker thread (the count is a locked file, not a QSettings)."""
 
     def run(user: str, password: str):
         from ..services.server_throttle import SignInThrottle
 
-        if settings is None:
-            return attempt(address, user, password)
-        mine = QSettings(settings.fileName(), settings.format())
-
-        def save(text: str) -> None:
-            mine.setValue(THROTTLE_SETTING, text)
-            mine.sync()
-
-        return SignInThrottle(lambda: mine.value(THROTTLE_SETTING), save).sign_in(attempt, address, user, password)
+        return SignInThrottle.on_this_computer().sign_in(attempt, address, user, password)
 
     return run
 
 
-def server_sign_in(address, settings: QSettings | None = None) -> Callable:
+def server_sign_in(address) -> Callable:
     """The unlock form's sign-in on a server register (imported when used: psycopg)."""
 
     def sign_in(_folder, user: str, password: str):
         from ..services import server_session
 
-        return _throttled(address, settings, server_session.sign_in)(user, password)
+        return _throttled(address, server_session.sign_in)(user, password)
 
     return sign_in
 
 
-def server_recovery(address, settings: QSettings | None = None) -> Callable:
+def server_recovery(address) -> Callable:
     """The unlock form's recovery on a server register: the login's new password (set by the
     server's administrator) and the practice's recovery key (services/server_session.py),
     slowed after wrong tries like a sign-in (same login, same count)."""
@@ -98,7 +87,7 @@ def server_recovery(address, settings: QSettings | None = None) -> Callable:
         def attempt(address, user, password):
             return server_session.sign_in(address, user, password, recovery_key=recovery_key)
 
-        return _throttled(address, settings, attempt)(user, password)
+        return _throttled(address, attempt)(user, password)
 
     return recover
 
@@ -148,8 +137,8 @@ class MainWindow(QMainWindow):
 
         self.pages = QStackedWidget()
         if server is not None:
-            self.unlock = UnlockWidget(None, unlock_fn=sign_in or server_sign_in(server, settings),
-                                       recovery_fn=server_recovery(server, settings), server=server.describe())
+            self.unlock = UnlockWidget(None, unlock_fn=sign_in or server_sign_in(server),
+                                       recovery_fn=server_recovery(server), server=server.describe())
         else:
             self.unlock = UnlockWidget(self.folder)
         self.unlock.unlocked.connect(self.on_unlocked)

@@ -15,10 +15,10 @@ import pytest
 from gp_optout_desktop.domain import roles
 from gp_optout_desktop.exclusion import reader, signing
 from gp_optout_desktop.exclusion.errors import ExportError
-from gp_optout_desktop.services import exclusion, objections, patients, server_migration
+from gp_optout_desktop.services import exclusion, objections, patients, server_migration, users
 from gp_optout_desktop.services.server_session import sign_in
-from gp_optout_desktop.store.errors import KeyDamaged
-from gp_optout_desktop.store.server import connect, signing as server_signing
+from gp_optout_desktop.store.errors import KeyDamaged, WrongPassword
+from gp_optout_desktop.store.server import connect, passwords, signing as server_signing
 from tests.server import practices
 from tests.server.accounts import Register, address
 
@@ -181,3 +181,96 @@ def test_the_manager_key_follows_a_password_change_and_reaches_a_manager_added_o
         assert exclusion.export(nadia, tmp_path / "out").data["record"]["key_id"] == kid
     finally:
         nadia.lock()
+
+
+def _administrator_sets(register, pg_db, login: str, password: str) -> None:
+    """`gp-optout server set-desk-password` for ``login`` (the administrator's step)."""
+    from gp_optout_desktop.store.server import schema
+
+    _unwrap, login_password = connect.derive_login(address(pg_db), login, password)
+    schema.set_login_password(register.admin.cursor(), login, login_password)
+
+
+def _signs(session, tmp_path, name: str) -> None:
+    """``session`` writes a signed exclusion file that the practice's public key verifies."""
+    pem, _kid = exclusion.public_key_pem(session)
+    exclusion.export(session, tmp_path / name)
+    reader.read_export(tmp_path / name, signing.load_public_key_pem(pem), practice_ods="F84003",
+                       state_path=tmp_path / f"{name}.json")
+
+
+def test_a_promoted_manager_and_one_recovered_by_the_recovery_key_can_sign(register, pg_db, tmp_path):
+    """Issue 15 gap: a promotion by a manager who holds the manager key gives it to the new
+    manager (under a temporary password, in the promotion's transaction), and the recovery key
+    made by a holder opens it (as the register file's does), which a receptionist's login
+    cannot even read."""
+    mo = register.add_user("mo", "mo-password-1", roles.MANAGER)
+    gus = register.add_user("gus", "gus-password-1", roles.GP)
+    rita = register.add_user("rita", "rita-password-1", roles.RECEPTIONIST)
+    manager = sign_in(address(pg_db), mo, "mo-password-1")  # makes the keys
+    key = manager.manager_key
+    try:
+        recovery = users.new_recovery_key(manager).data["recovery_key"]
+        change = users.change_role(manager, gus, roles.MANAGER)
+    finally:
+        manager.lock()
+    actions = [r[3] for r in register.audit()[-5:]]
+    assert actions == ["register.recovery_key", "user.role", "user.reset_password", "export.manager_key_given",
+                       "session.lock"]
+    _administrator_sets(register, pg_db, gus, change.data["password"])
+    promoted = sign_in(address(pg_db), gus, change.data["password"])
+    try:
+        assert promoted.manager_key == key and promoted.must_change_password
+        users.change_own_password(promoted, "gus-password-2")
+        _signs(promoted, tmp_path, "by-gus")
+    finally:
+        promoted.lock()
+
+    reception = sign_in(address(pg_db), rita, "rita-password-1")
+    try:
+        assert reception.desk.conn.execute("SELECT count(*) FROM manager_slots").fetchone()[0] == 0
+        assert passwords.recovery_manager_key(reception.desk.conn, recovery, reception.desk.keys.practice_ref) is None
+    finally:
+        reception.lock()
+
+    _administrator_sets(register, pg_db, mo, "mo-at-the-admin-1")  # mo lost their password
+    recovered = sign_in(address(pg_db), mo, "mo-at-the-admin-1", recovery_key=recovery)
+    try:
+        assert recovered.manager_key == key
+        users.change_own_password(recovered, "mo-password-2")
+        _signs(recovered, tmp_path, "by-mo")
+    finally:
+        recovered.lock()
+
+
+def test_without_the_manager_key_a_recovery_key_or_promotion_says_what_to_do(register, pg_db, tmp_path):
+    mo = register.add_user("mo", "mo-password-1", roles.MANAGER)
+    gus = register.add_user("gus", "gus-password-1", roles.GP)
+    sign_in(address(pg_db), mo, "mo-password-1").lock()  # makes the keys
+    holder = sign_in(address(pg_db), mo, "mo-password-1")
+    first = users.new_recovery_key(holder).data["recovery_key"]
+    holder.lock()
+    register.admin.execute("DELETE FROM manager_slots WHERE name = %s", (mo,))  # mo's slot lost (not re-wrapped)
+    keyless = sign_in(address(pg_db), mo, "mo-password-1")
+    try:
+        assert keyless.manager_key is None
+        change = users.new_recovery_key(keyless)
+        assert "It does not open the manager key (you do not hold it)" in change.summary
+        promoted = users.change_role(keyless, gus, roles.MANAGER)
+        assert "You do not hold the manager key, so they cannot sign the exclusion file yet" in promoted.summary
+        assert "password" not in promoted.data  # no reset without a key to hand over
+    finally:
+        keyless.lock()
+    names = [r[0] for r in register.admin.execute("SELECT name FROM manager_slots")]
+    assert names == []  # the first recovery key's manager row went with it
+    with pytest.raises(WrongPassword, match="^The recovery key is wrong"):
+        sign_in(address(pg_db), mo, "mo-password-1", recovery_key=first)
+    recovered = sign_in(address(pg_db), mo, "mo-password-1", recovery_key=change.data["recovery_key"])
+    try:
+        assert recovered.manager_key is None
+        with pytest.raises(ExportError, match="ask a practice manager who holds it to reset your password on the "
+                                              "Users screen"):
+            exclusion.export(recovered, tmp_path / "out")
+        assert not (tmp_path / "out").exists()
+    finally:
+        recovered.lock()

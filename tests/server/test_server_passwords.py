@@ -325,8 +325,9 @@ def test_the_manager_key_follows_a_managers_password_through_add_change_and_rese
     """The manager key that opens the exclusion file's signing key (ADR 0015 addendum "signing
     the exclusion file on the server") lives in each manager's own slot under their password:
     a new manager gets it under the temporary password, and it moves with every change and
-    reset. A manager who came in by the recovery key has none to move: they still sign in, and
-    a manager who holds it gives it back with a reset."""
+    reset. The recovery key made by a manager who holds it opens it too (as the register file's
+    recovery slot does), so it follows the recovered manager's new password; a promotion by a
+    holder gives it under a temporary password, as a reset does."""
     pm = register.add_user("pm", "pm-password-1", roles.MANAGER)
     first = sign_in(address(pg_db), pm, "pm-password-1")  # the practice's first manager makes the keys
     key = first.manager_key
@@ -347,18 +348,19 @@ def test_the_manager_key_follows_a_managers_password_through_add_change_and_rese
         assert session.manager_key == key, login
         session.lock()
 
-    # pm loses their password: the recovery key lets them in, without the manager key.
+    # pm loses their password: the recovery key (made by a holder) lets them in with the manager key.
     holder = sign_in(address(pg_db), nora, "nora-password-1")
     recovery = users.new_recovery_key(holder).data["recovery_key"]
     holder.lock()
     assert admin_cli("set-desk-password", "--login", pm, desk_password="pm-at-the-admin-1")[0] == 0
     recovered = sign_in(address(pg_db), pm, "pm-at-the-admin-1", recovery_key=recovery)
-    assert recovered.manager_key is None
+    assert recovered.manager_key == key
     users.change_own_password(recovered, "pm-password-3")
     recovered.lock()
-    again = sign_in(address(pg_db), pm, "pm-password-3")  # their old manager slot no longer opens
-    assert again.manager_key is None and again.role == roles.MANAGER
+    again = sign_in(address(pg_db), pm, "pm-password-3")  # their manager slot followed the new password
+    assert again.manager_key == key and again.role == roles.MANAGER
     again.lock()
+    register.admin.execute("DELETE FROM manager_slots WHERE name = %s", (pm,))  # as if it never had been
 
     # nora, who holds the key, resets pm: the temporary password opens it again.
     holder = sign_in(address(pg_db), nora, "nora-password-1")
@@ -383,10 +385,16 @@ def test_the_manager_key_follows_a_managers_password_through_add_change_and_rese
     assert demoted.desk.conn.execute("SELECT count(*) FROM manager_slots").fetchone()[0] == 0
     demoted.lock()
     holder = sign_in(address(pg_db), nora, "nora-password-1")
-    users.change_role(holder, pm, roles.MANAGER)
+    change = users.change_role(holder, pm, roles.MANAGER)
     holder.lock()
-    promoted = sign_in(address(pg_db), pm, temporary)
-    assert promoted.manager_key is None  # a promotion cannot wrap it: a reset by a holder does
+    assert "temporary password that carries the manager key" in change.summary
+    assert "set-desk-password" in change.data["before"]
+    with pytest.raises(WrongPassword, match="password was reset by a practice manager"):
+        sign_in(address(pg_db), pm, temporary)  # the promotion reset their key slot
+    assert admin_cli("set-desk-password", "--login", pm, desk_password=change.data["password"])[0] == 0
+    promoted = sign_in(address(pg_db), pm, change.data["password"])
+    assert promoted.manager_key == key and promoted.must_change_password
+    users.change_own_password(promoted, "pm-password-4")
     users.remove(promoted, nora)
     promoted.lock()
-    assert manager_slots() == []
+    assert manager_slots() == sorted([passwords.RECOVERY_SLOT, pm])  # nora's went with her

@@ -14,7 +14,7 @@ EXPECTED = {
     "reception": ["Front desk", "Overview", "Coding"],
     "gp": ["Front desk", "Overview", "Coding", "Practice-wide opt-out"],
     "manager": ["Front desk", "Overview", "Coding", "Letters", "Exclusion file", "Audit trail", "Users", "Backups",
-                "Import", "Reconcile", "Settings"],
+                "Import", "Practice list", "Reconcile", "Settings"],
 }
 
 

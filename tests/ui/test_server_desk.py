@@ -326,8 +326,8 @@ def test_while_the_server_is_stopped_the_desk_says_so_and_its_save_buttons_are_d
 def test_wrong_passwords_at_the_server_sign_in_are_slowed_and_a_restart_does_not_clear_them(qtbot, settings,
                                                                                            pg_db, server):
     """As on the register file: five wrong passwords, then the sign-in form refuses every try
-    (the right password too) until the time it names, and the count is in the desk's settings,
-    so a new window (the program restarted) is still held."""
+    (the right password too) until the time it names, and the count is this computer's
+    (store/sign_in_counts.py), so a new window (the program restarted) is still held."""
     window = _window(qtbot, settings, pg_db)
     for _ in range(5):
         window.unlock.error.clear_message()
@@ -353,18 +353,18 @@ def test_wrong_passwords_at_the_server_sign_in_are_slowed_and_a_restart_does_not
 
 def test_wrong_recovery_keys_are_slowed_like_wrong_passwords(settings, pg_db, server):
     """The recovery form's tries (a login password and a recovery key) count with the same
-    login's wrong passwords in this desk's settings: after five, even the right key waits."""
+    login's wrong passwords in this computer's count: after five, even the right key waits."""
     from gp_optout_desktop.services import users
     from gp_optout_desktop.store.errors import Throttled, WrongPassword
     from gp_optout_desktop.ui.main_window import server_recovery
 
     recovery = users.new_recovery_key(server.manager).data["recovery_key"]
-    recover = server_recovery(accounts.address(pg_db), settings)
+    recover = server_recovery(accounts.address(pg_db))
     for _ in range(5):
         with pytest.raises(WrongPassword, match="^The recovery key is wrong"):
             recover(None, server.mo, "mo-password-1", "ABCD-" * 12 + "ABCD")
     with pytest.raises(Throttled, match="^Too many wrong passwords"):
         recover(None, server.mo, "mo-password-1", recovery)
-    restarted = server_recovery(accounts.address(pg_db), type(settings)(settings.fileName(), settings.format()))
+    restarted = server_recovery(accounts.address(pg_db))  # the program restarted: the count is in a file
     with pytest.raises(Throttled, match="^Too many wrong passwords"):
         restarted(None, server.mo, "mo-password-1", recovery)

@@ -158,3 +158,35 @@ def test_a_lost_manager_password_comes_back_with_the_recovery_key_made_on_the_sc
         with pytest.raises(WrongPassword):
             server_session.sign_in(accounts.address(pg_db), server.mo, old)
     server_session.sign_in(accounts.address(pg_db), server.mo, "mo-own-password-2").lock()
+
+
+def test_a_promotion_on_the_screen_hands_over_the_manager_key_with_a_temporary_password(qtbot, settings, pg_db,
+                                                                                         server):
+    """Issue 15 gap: on a server a manager who holds the manager key makes a user a manager on
+    the screen: asked first (their password stops working), the temporary password shown once
+    with the administrator's step; signing in with it, the new manager holds the manager key."""
+    rita = server.add_user("rita", "rita-password-1", roles.RECEPTIONIST)
+    window = _signed_in(qtbot, settings, pg_db, server.mo, "mo-password-1")
+    key = window.session.manager_key
+    assert key is not None
+    screen = _screen(qtbot, window, "Users")
+    screen.select_user(rita)
+    screen.role_for_selected.setCurrentIndex(screen.role_for_selected.findData(roles.MANAGER))
+    dialogs.set_next_answer("Cancel")
+    screen.change_role_button.click()
+    wait_idle(qtbot, screen)
+    assert screen.model.index(screen.model.row_of(rita), 1).data() == "Receptionist"  # asked, declined: unchanged
+    dialogs.set_next_answer("Make a practice manager")
+    screen.change_role_button.click()
+    wait_idle(qtbot, screen)
+    temporary = screen.password_panel.password.text()
+    assert temporary and f"'gp-optout server set-desk-password --login {rita}'" in \
+        screen.password_panel.message.text(), screen.status.text()
+    assert "carries the manager key" in screen.status.text()
+    assert screen.model.index(screen.model.row_of(rita), 1).data() == "Practice manager"
+    window.session.lock()
+
+    _administrator_gives(server, pg_db, rita, temporary, new=False)
+    own = _first_sign_in(qtbot, settings, pg_db, rita, temporary, "rita-own-password-2")
+    assert own.session.role == roles.MANAGER and own.session.manager_key == key
+    own.session.lock()

@@ -233,7 +233,15 @@ class ServerStore(CodingRows, ImportRows, SettingsRows):
             tx.patients.add(patient_id)
 
     def letters_by_id(self, letter_ids: list[int]) -> list[letters_repo.LetterRow]:
-        return [self.letter(i) for i in letter_ids]
+        """In the order asked, in one round trip; NotFound if any is not in the register."""
+        ids = list(letter_ids)
+        if not ids:
+            return []
+        found = {r[0]: _letter_row(r) for r in self.conn.execute(
+            f"SELECT {_LETTER_COLUMNS} FROM letters WHERE id = ANY(%s)", (ids,))}
+        if any(i not in found for i in ids):
+            raise NotFound("No such letter in the register.")
+        return [found[i] for i in ids]
 
     def patient_letters(self, patient_id: int) -> list[letters_repo.LetterRow]:
         return [_letter_row(r) for r in self.conn.execute(
@@ -265,6 +273,47 @@ class ServerStore(CodingRows, ImportRows, SettingsRows):
         return self.conn.execute("INSERT INTO letters(patient_id, form_id, kind, queued_at, due)"
                                  " VALUES (%s,%s,%s,%s,%s) RETURNING id",
                                  (row.patient_id, row.form_id, kind, queued_at, due)).fetchone()[0]
+
+    def mark_printed_many(self, printed: list[tuple[int, str]], *, sent_on: date) -> None:
+        """mark_printed for a whole print run in one statement (arrays, not a round trip a letter)."""
+        self._writing()
+        if not printed:
+            return
+        ids, versions = zip(*printed)
+        self.conn.execute("UPDATE letters l SET printed_count = l.printed_count + 1,"
+                          " template_version = coalesce(l.template_version, v.version),"
+                          " sent_at = coalesce(l.sent_at, %s)"
+                          " FROM unnest(%s::bigint[], %s::text[]) AS v(id, version) WHERE l.id = v.id",
+                          (_sent_at(sent_on), list(ids), list(versions)))
+
+    def became_acknowledgements(self, letters: list[tuple[letters_repo.LetterRow, bool]], *, queued_at: datetime,
+                                due: date) -> list[int | None]:
+        """became_acknowledgement for a print run: every letter renamed in one statement, and the
+        confirmations promised (``True`` beside a row) queued in one more; their new ids in the
+        rows' order. The ids come from the letters' identity, drawn in the order the rows are
+        inserted (ORDER BY ord), so sorted they follow that order, whatever other desks insert."""
+        self._writing()
+        if not letters:
+            return []
+        self.conn.execute("UPDATE letters l SET kind = v.kind FROM unnest(%s::bigint[], %s::text[]) AS v(id, kind)"
+                          " WHERE l.id = v.id",
+                          ([row.letter_id for row, _ in letters],
+                           [letters_repo.RECEIVED_KINDS[row.kind] for row, _ in letters]))
+        promised = [row for row, promise in letters if promise]
+        new_ids: list[int] = []
+        if promised:
+            for row in promised:
+                self._touch(row.patient_id)
+            new_ids = sorted(r[0] for r in self.conn.execute(
+                "WITH src AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) WITH ORDINALITY"
+                " AS s(patient_id, form_id, kind, ord)),"
+                " made AS (INSERT INTO letters(patient_id, form_id, kind, queued_at, due)"
+                " SELECT patient_id, form_id, kind, %s, %s FROM src ORDER BY ord RETURNING id)"
+                " SELECT id FROM made",
+                ([r.patient_id for r in promised], [r.form_id for r in promised], [r.kind for r in promised],
+                 queued_at, due)))
+        it = iter(new_ids)
+        return [next(it) if promise else None for _row, promise in letters]
 
     def cancel_letter(self, letter_id: int) -> int:
         """Drop a letter never sent (a server policy refuses a desk deleting a sent one)."""

@@ -108,11 +108,20 @@ def _recovery_key(recovery_key: str, practice_ref: str) -> bytes:
         normalise_recovery(recovery_key).encode("ascii"))
 
 
-def put_recovery(tx: WriteTx, recovery_key: str) -> None:
-    """Replace the practice's recovery slot: the old recovery key stops working."""
+def put_recovery(tx: WriteTx, recovery_key: str, manager_key: bytes | None = None) -> None:
+    """Replace the practice's recovery slot: the old recovery key stops working. With the
+    manager key (the writing manager holds it) the recovery key opens that too, as the register
+    file's recovery slot does: a row of ``manager_slots`` named as the recovery slot, which only
+    a manager's login can read (schema V7); without it, any older such row goes with the old key."""
+    from . import signing
+
     unwrap = _recovery_key(recovery_key, tx.desk.keys.practice_ref)
     tx.conn.execute("INSERT INTO key_slots(name, slot) VALUES (%s, %s) ON CONFLICT (practice_id, name)"
                     " DO UPDATE SET slot = excluded.slot", (RECOVERY_SLOT, _wrapped(tx, RECOVERY_SLOT, unwrap)))
+    if manager_key is not None:
+        signing.put_manager_slot(tx, RECOVERY_SLOT, unwrap, manager_key)
+    else:
+        tx.conn.execute("DELETE FROM manager_slots WHERE name = %s", (RECOVERY_SLOT,))
 
 
 def open_recovery(conn, recovery_key: str) -> bytes:
@@ -129,3 +138,12 @@ def open_recovery(conn, recovery_key: str) -> bytes:
         return unwrap_data_key(_recovery_key(recovery_key, str(row[0])), row[1], str(row[0]), RECOVERY_SLOT)
     except KeyDamaged:
         raise WrongPassword("The recovery key is wrong. Nothing was changed.") from None
+
+
+def recovery_manager_key(conn, recovery_key: str, practice_ref: str) -> bytes | None:
+    """The manager key the recovery key opens, or None: a recovery key made by a manager who
+    did not hold it (or before this was kept), or a login that is not a manager's (row-level
+    security shows it no such row). Call only after ``open_recovery`` accepted the key."""
+    from . import signing
+
+    return signing.manager_key(conn, _recovery_key(recovery_key, practice_ref), practice_ref, RECOVERY_SLOT)

@@ -45,6 +45,7 @@ SCREENS: list[ScreenSpec] = [
     ScreenSpec("Users", "manage_users", _lazy("users")),
     ScreenSpec("Backups", "backup", _lazy("backups")),
     ScreenSpec("Import", "import_objections", _lazy("import_objections")),
+    ScreenSpec("Practice list", "import_practice_list", _lazy("practice_list")),
     ScreenSpec("Reconcile", "reconcile", _lazy("reconcile")),
     ScreenSpec("Settings", "settings", _lazy("settings")),
 ]

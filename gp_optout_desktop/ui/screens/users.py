@@ -220,8 +220,24 @@ class UsersScreen(Screen):
 
     def change_role(self) -> None:
         name, role = self.selected_name(), self.role_for_selected.currentData()
-        if name:
-            self.call(lambda s: users_service.change_role(s, name, role))
+        if not name:
+            return
+        old = self.model.role_at(self.model.row_of(name))
+        if users_service.promotion_hands_over_key(self._session_provider(), old, role):
+            if not _ask.confirm(
+                    self, "Make a practice manager",
+                    f"Make {name} a practice manager? They get the manager key (to sign the exclusion file) with a "
+                    "temporary password: their current password stops working now, and they must choose a new one "
+                    "the next time they sign in.", yes="Make a practice manager"):
+                return
+            self.password_panel.forget()
+
+        def done(changes):
+            if changes.data.get("password"):
+                self.password_panel.show_password(name, changes.data["password"], _administrator_step(changes))
+            self._publish_without_password(changes)
+
+        self.call(lambda s: users_service.change_role(s, name, role), done, publish=False)
 
     def reset_password(self) -> None:
         name = self.selected_name()
