@@ -31,7 +31,7 @@ DESK_TITLE = "Front desk"
 # Screens that run on a server register: every action on them reaches only services ported to
 # both engines (ADR 0015, addendum "screens on a server"). Any other screen says not_yet there.
 SERVER_SCREENS = frozenset({"Overview", "Coding", "Audit trail", "Letters", "Users", "Import", "Reconcile",
-                            "Practice-wide opt-out", "Exclusion file", "Settings"})
+                            "Practice-wide opt-out", "Exclusion file", "Settings", "Backups"})
 OUTAGE_TEXT = ("Server unreachable - nothing can be saved until it is back. Saving and searching are paused; "
                "what you have typed stays on screen. Keep paper forms until this message goes.")
 log = logging.getLogger(__name__)
