@@ -390,8 +390,10 @@ class MainWindow(QMainWindow):
             self.desk.to_search()
         self._read_idle_minutes()
         self.idle.start()
-        if not on_server(session):  # the file's integrity checks; the server's chain check is not ported yet
-            self.integrity.start()  # off the UI thread, after unlock instead of during it (ADR 0011)
+        # Off the UI thread, after unlock instead of during it (ADR 0011); on a server the practice's
+        # check (its addendum "on a server"), on a connection of its own.
+        self.integrity.start(on_server=on_server(session))
+        if not on_server(session):
             # A key entry with earlier Argon2id parameters is wrapped again now, not before the window showed.
             worker.run(lambda: session_service.rewrap_pending(session), lambda _none: None, self._rewrap_failed)
         else:

@@ -181,3 +181,39 @@ def test_only_a_practice_manager_has_the_screen_and_the_service_refuses_others(q
     assert not list(tmp_path.glob("*.gpbackup"))
     assert server.audit()[-1][3:5] == ("denied.backup", "denied")
     window.lock()
+
+
+def test_the_practice_is_checked_after_sign_in_and_on_demand_and_a_failure_is_shown_and_audited(
+        qtbot, settings, pg_db, server):
+    window, screen = _backups(qtbot, settings, pg_db, server)
+    status = window.integrity
+    qtbot.waitUntil(lambda: status.label.text().startswith("Server check at "), timeout=30000)
+    assert "3 patients and 3 events agree; no damage found." in status.label.text()
+    assert status.button.text() == "Check the practice" and status.button.isEnabled()
+    assert "register.check" not in [r[3] for r in server.audit()]  # a passing background check: not audited
+
+    screen.integrity_button.click()
+    wait_idle(qtbot, screen)
+    assert screen.integrity_result.text().startswith("Server check at "), screen.status.text()
+    assert server.audit()[-1][3:5] == ("register.check", "ok")  # on demand: audited
+
+    a, b = _two_patients(server)
+    with psycopg.connect(pg_db.admin_conninfo, autocommit=True) as admin:  # behind the program
+        admin.execute("UPDATE patients p SET identity = q.identity FROM patients q"
+                      " WHERE (p.id, q.id) IN ((%s, %s), (%s, %s))", (a, b, b, a))
+    status.button.click()
+    qtbot.waitUntil(lambda: "failed its integrity check" in status.label.text(), timeout=30000)
+    assert f"Patient row {a}: its sealed details do not open" in status.label.text()
+    assert "bold" in status.label.styleSheet()
+    assert server.audit()[-1][3:5] == ("register.check", "failed")
+    screen.integrity_button.click()
+    wait_idle(qtbot, screen)
+    assert "failed its integrity check" in screen.integrity_result.text()
+    assert screen.status.text() == "The practice on the server failed its check: see below."
+    window.lock()
+    assert status.label.text() == ""
+
+
+def _two_patients(server) -> tuple[int, int]:
+    rows = server.desk.conn.execute("SELECT id FROM patients ORDER BY id LIMIT 2").fetchall()
+    return rows[0][0], rows[1][0]
