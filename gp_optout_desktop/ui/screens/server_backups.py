@@ -89,9 +89,9 @@ class ServerBackupsScreen(Screen):
     def _build_check(self) -> QGroupBox:
         box = QGroupBox("Check an export")
         layout = QVBoxLayout(box)
-        text = QLabel("Proves an export file can be restored: it is restored into a temporary register on this PC "
-                      "(its hash, decryption, counts and both audit trails checked), then the temporary register is "
-                      "deleted. Nothing on the server is touched.")
+        text = QLabel("Proves an export made under your login can be restored: it is restored into a temporary "
+                      "register on this PC (its hash, decryption, counts and both audit trails checked), then the "
+                      "temporary register is deleted. Nothing on the server is touched.")
         text.setWordWrap(True)
         layout.addWidget(text)
         form = QFormLayout()
