@@ -34,7 +34,7 @@ from ..store import policy as policy_store
 from ..store import readers
 from ..store.backend import FileStore
 from . import coding, exclusion_server, objections, patients
-from .on_server import NotOnServer, not_yet, on_server
+from .on_server import on_server
 from .changes import ChangeSet
 from .session import Session, table_in_force
 
@@ -93,7 +93,7 @@ def replace_signing_key(session: Session) -> ChangeSet:
     revision moves on, so the last export shows as out of date."""
     session.require("export")
     if on_server(session):
-        raise NotOnServer(not_yet("replacing the exclusion file's signing key"))
+        return exclusion_server.replace_signing_key(session)
     old = _signing_key(session)
     key = signing.generate_private_key()
     with session.write("export") as ctx:

@@ -62,5 +62,39 @@ def export_status(session):
     return ExportStatus(last, revision, EXCLUDE_ALL_EXCEPT_LISTED if on else EXCLUDE_LISTED)
 
 
+def replace_signing_key(session):
+    """A new Ed25519 key, sealed under this manager's manager key, in ONE transaction with the
+    old key's public half kept as retired (schema V9: files it signed still verify against it)
+    and the audit entry; the revision moves on, so the last file shows as out of date (as on
+    the register file). Two managers replacing at once: the second is told and writes nothing."""
+    from ..store.errors import Conflict
+    from .changes import ChangeSet
+
+    old = signing_key(session)  # NO_MANAGER_KEY without it; made (and audited) if the practice had none
+    key = signing.generate_private_key()
+    old_id, new_id = signing.key_id(old), signing.key_id(key)
+    with session.write("export") as tx:
+        if server_signing.current_key_id(tx.conn, lock=True) != old_id:
+            raise Conflict("Another practice manager replaced the signing key just now. Nothing was changed: "
+                           "export its public key from this screen.")
+        server_signing.retire_public_key(tx, old_id, signing.public_key_pem(old).decode("ascii"))
+        server_signing.store_seed(tx, session.manager_key, signing.private_key_bytes(key), new_id)
+        tx.audit("export.signing_key_replaced", detail=f"old_key_id={old_id} new_key_id={new_id}")
+    return ChangeSet(REPLACED.format(new=new_id, old=old_id), tx.revision, areas=frozenset({"export"}),
+                     data={"key_id": new_id, "old_key_id": old_id})
+
+
+REPLACED = ("New signing key {new} (was {old}). Export the public key and install it on the system that reads the "
+            "exclusion file, then export the exclusion file: until then that system refuses new files (it fails "
+            "closed, so nothing is extracted).")
+
+
+def retired_public_keys(session) -> list[tuple[str, str, object, str]]:
+    """The practice's retired public keys (key id, PEM, when, by whom): to check a file signed
+    before a replacement."""
+    with session.read_store("export"):
+        return server_signing.retired_public_keys(session.desk.conn)
+
+
 def new_manager_key() -> bytes:
     return os.urandom(32)

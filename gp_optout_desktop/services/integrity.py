@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..store import integrity as store_integrity
 from ..store.database import DatabaseError
 from ..store.errors import StoreError
+from .on_server import on_server
 from .session import Session
 
 CheckResult = store_integrity.CheckResult
@@ -15,7 +16,13 @@ CheckResult = store_integrity.CheckResult
 
 def check(session: Session, *, full: bool = False, why: str = "on demand") -> CheckResult:
     """Run the check on its own connection (the desk keeps working), audit it, and remember
-    the result on the register (a failure blocks further writes from then on)."""
+    the result on the register (a failure blocks further writes from then on). On a server
+    practice: services/server_integrity.py (the background check after sign-in is audited
+    only when it fails)."""
+    if on_server(session):
+        from . import server_integrity
+
+        return server_integrity.check(session, why=why, audit_ok=why != "after unlock")
     session.require("search")
     reg = session.register
     if not reg.is_open:
@@ -34,4 +41,8 @@ def check(session: Session, *, full: bool = False, why: str = "on demand") -> Ch
 
 
 def last(session: Session) -> CheckResult | None:
+    if on_server(session):
+        from . import server_integrity
+
+        return server_integrity.last(session)
     return store_integrity.last_result(session.register)

@@ -24,6 +24,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..domain import ods as ods_mod, roles
 from ..domain.errors import ValidationError
@@ -118,9 +119,11 @@ def check(file: Session, snap: export_store.PracticeSnapshot) -> list[str]:
     return problems
 
 
-def export(session, out: Path, password: str) -> Report:
+def export(session, out: Path, password: str, progress: Callable[[str], None] | None = None) -> Report:
     """Export the server practice ``session`` (a ServerSession of its practice manager) to
-    ``out``, openable with ``password`` by that manager (their login names them in it)."""
+    ``out``, openable with ``password`` by that manager (their login names them in it).
+    ``progress(words)`` is told each stage as it starts (the Backups screen shows them)."""
+    step = progress or (lambda _words: None)
     out = Path(out)
     if getattr(session, "on_server", False) is not True:
         raise ValidationError("This is the server register's export; a register file is backed up with "
@@ -130,6 +133,7 @@ def export(session, out: Path, password: str) -> Report:
         raise ValidationError(f"The folder {out.parent} does not exist. Nothing was written.", "out")
     if out.exists():
         raise ValidationError(f"{out.name} already exists: choose a new file name. Nothing was written.", "out")
+    step("Reading the practice from the server in one snapshot and verifying its audit trail…")
     snap = export_store.read_practice(session.desk)
     if not snap.verification.ok:
         raise StoreError("The practice's audit trail on the server does not verify, so it cannot be exported: "
@@ -148,10 +152,13 @@ def export(session, out: Path, password: str) -> Report:
                                               ods=ods, practice=practice, role=roles.MANAGER)
         file = Session(reg, session.user, roles.MANAGER)
         try:
+            step(f"Writing {snap.counts['patients']} patients into the encrypted export…")
             _fill(file, snap, session.desk.keys.audit_key, seed, session.desk.keys.retired_audit_keys)
+            step("Checking the export against the server's snapshot…")
             problems = check(file, snap)
             if problems:
                 raise StoreError(f"The export does not match the server: {problems[0]} Nothing was written.")
+            step(f"Writing {out.name} and checking it after writing…")
             change = backup_service.backup(file, out)
         finally:
             if file.register.is_open:

@@ -69,6 +69,8 @@ class ServerSession:
     # A practice manager's manager key (their own slot on the server, unwrapped at sign-in):
     # it opens the exclusion file's signing key (ADR 0015 addendum). None for everyone else.
     manager_key: bytes | None = field(default=None, repr=False)
+    # The last integrity check of the practice (services/server_integrity.py); a failure stays.
+    integrity: object | None = field(default=None, repr=False)
     _connect_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # Connections that may have died while the server was away (server_was_away): each is
     # checked with one round trip at its next use, and replaced if dead.

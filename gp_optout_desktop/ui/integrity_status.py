@@ -3,7 +3,9 @@
 Unlock does not check the whole file; the window starts a check right after unlock, off
 the UI thread and on a connection of its own, so the desk is usable at once. The line
 says "Checking the register..." then the result; a failure turns it red and stays (every
-further change is refused by the services until a backup is restored).
+further change is refused by the services until a backup is restored). On a server practice
+the same line and button run the practice's check (services/server_integrity.py): a failure
+turns it red and stays for the session, but does not block saves (ADR 0011 addendum).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 from . import worker
 
 FAILED_STYLE = "color: #b00020; font-weight: bold;"
+FILE_TIP = "Check the whole register file for damage or tampering now"
+SERVER_TIP = ("Check the practice on the server now: its audit trail, every sealed patient row and its indexes, "
+              "and every current state against its history")
 
 
 class IntegrityStatus(QWidget):
@@ -25,7 +30,7 @@ class IntegrityStatus(QWidget):
         self.label = QLabel()
         self.label.setAccessibleName("Register check")
         self.button = QPushButton("Check the register")
-        self.button.setToolTip("Check the whole register file for damage or tampering now")
+        self.button.setToolTip(FILE_TIP)
         self.button.clicked.connect(lambda: self.start(full=True))
         self.button.setEnabled(False)
         row = QHBoxLayout(self)
@@ -33,18 +38,25 @@ class IntegrityStatus(QWidget):
         row.addWidget(self.label)
         row.addWidget(self.button)
         self.last = None
+        self._on_server = False
 
-    def start(self, *, full: bool = False, why: str | None = None) -> None:
+    def start(self, *, full: bool = False, why: str | None = None, on_server: bool | None = None) -> None:
+        """``on_server`` (at sign-in): the words and the button's tip say what is checked there."""
         session = self._session()
         if session is None or self._running is not None:
             return
         from ..services import integrity
 
+        if on_server is not None:
+            self._on_server = on_server
+            self.button.setText("Check the practice" if on_server else "Check the register")
+            self.button.setToolTip(SERVER_TIP if on_server else FILE_TIP)
         self._running = session
         self.button.setEnabled(False)
         if self.last is None or self.last.ok:
             self.label.setStyleSheet("")
-            self.label.setText("Checking the register...")
+            self.label.setText("Checking the practice on the server..." if self._on_server
+                               else "Checking the register...")
         reason = why or ("on demand" if full else "after unlock")
         worker.run(lambda: integrity.check(session, full=full, why=reason),
                    lambda result: self._done(session, result), lambda exc: self._failed(session, exc))

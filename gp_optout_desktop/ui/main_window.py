@@ -31,7 +31,7 @@ DESK_TITLE = "Front desk"
 # Screens that run on a server register: every action on them reaches only services ported to
 # both engines (ADR 0015, addendum "screens on a server"). Any other screen says not_yet there.
 SERVER_SCREENS = frozenset({"Overview", "Coding", "Audit trail", "Letters", "Users", "Import", "Reconcile",
-                            "Practice-wide opt-out", "Exclusion file", "Settings", "Practice list"})
+                            "Practice-wide opt-out", "Exclusion file", "Settings", "Practice list", "Backups"})
 OUTAGE_TEXT = ("Server unreachable - nothing can be saved until it is back. Saving and searching are paused; "
                "what you have typed stays on screen. Keep paper forms until this message goes.")
 log = logging.getLogger(__name__)
@@ -379,8 +379,10 @@ class MainWindow(QMainWindow):
             self.desk.to_search()
         self._read_idle_minutes()
         self.idle.start()
-        if not on_server(session):  # the file's integrity checks; the server's chain check is not ported yet
-            self.integrity.start()  # off the UI thread, after unlock instead of during it (ADR 0011)
+        # Off the UI thread, after unlock instead of during it (ADR 0011); on a server the practice's
+        # check (its addendum "on a server"), on a connection of its own.
+        self.integrity.start(on_server=on_server(session))
+        if not on_server(session):
             # A key entry with earlier Argon2id parameters is wrapped again now, not before the window showed.
             worker.run(lambda: session_service.rewrap_pending(session), lambda _none: None, self._rewrap_failed)
         else:

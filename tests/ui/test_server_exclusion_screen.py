@@ -1,8 +1,9 @@
 """The Exclusion file screen on a server register (ADR 0015 addendum srvrest15): the real main
 window signed in as a practice manager on the real PostgreSQL the tests start, exporting the
 signed file from the screen; the file verifies with the practice's public key; the status line
-then says up to date, and the front desk's patient view knows what the file holds. A receptionist has no such screen and the service refuses them; replacing
-the signing key (not ported) says the one sentence and writes nothing."""
+then says up to date, and the front desk's patient view knows what the file holds. Replacing the
+signing key works there too (the old public key kept as retired). A receptionist has no such
+screen and the service refuses them."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pytest
 
 from gp_optout_desktop.domain import roles
 from gp_optout_desktop.exclusion import reader, signing
-from gp_optout_desktop.services import exclusion, objections, server_session
-from gp_optout_desktop.services.on_server import not_yet
+from gp_optout_desktop.services import exclusion, exclusion_server, objections, server_session
+from gp_optout_desktop.ui import dialogs
 from gp_optout_desktop.ui.screens import _paths
 from tests.server import accounts
 from tests.ui.helpers import wait_idle
@@ -49,11 +50,7 @@ def test_a_manager_exports_from_the_screen_on_the_server(qtbot, settings, pg_db,
                                  state_path=tmp_path / "consult-state.json")
     assert len(written.rows) == 2
 
-    before = server.audit()
-    screen.replace_key_button.click()  # not ported: the sentence, no question, nothing written
-    assert screen.status.text() == not_yet("replacing the exclusion file's signing key")
-    assert server.audit() == before
-    actions = [r[3] for r in before]
+    actions = [r[3] for r in server.audit()]
     assert "exclusion.export" in actions and "export.public_key" in actions
 
     # The front desk's patient view reads the same record: exported, so no "changed since" note;
@@ -70,6 +67,24 @@ def test_a_manager_exports_from_the_screen_on_the_server(qtbot, settings, pg_db,
     window.desk.to_search()
     _open(qtbot, window, number)
     qtbot.waitUntil(lambda: "Changed since the exclusion file was last written" in view.local_effect.text())
+    # Replace the signing key (ADR 0015 addendum "replacing the signing key on the server"): after
+    # the question, a new key; the file written before still verifies with the retired key kept
+    # on the server, and the status says the file is out of date until it is written again.
+    old_id = signing.key_id(signing.load_public_key_pem(key_file.read_bytes()))
+    window.nav.setCurrentRow([window.nav.item(i).text() for i in range(window.nav.count())].index("Exclusion file"))
+    dialogs.set_next_answer("Replace the key")
+    screen.replace_key_button.click()
+    wait_idle(qtbot, screen)
+    assert screen.status.text().startswith("New signing key ") and f"(was {old_id})" in screen.status.text(), \
+        screen.status.text()
+    assert server.audit()[-1][3:5] == ("export.signing_key_replaced", "ok")
+    [(kid, pem, _at, by)] = exclusion_server.retired_public_keys(window.session)
+    assert (kid, by) == (old_id, server.mo)
+    again = reader.read_export(out, signing.load_public_key_pem(pem.encode("ascii")), practice_ods="F84003",
+                               state_path=tmp_path / "consult-state-2.json")
+    assert len(again.rows) == 2
+    _new_pem, new_id = exclusion.public_key_pem(window.session)
+    assert new_id != old_id and new_id in screen.status.text()
     window.lock()
 
 

@@ -301,10 +301,12 @@ CREATE POLICY managers_only ON key_slots AS RESTRICTIVE FOR DELETE USING (app_is
 
 from . import schema_coding, schema_merge, schema_rekey  # noqa: E402  (V6: practice-wide code rows, reconciliation runs; V8; V9)
 from .schema_signing import TABLES as _SIGNING_TABLES, signing_schema  # noqa: E402 (V7; after DESK, which it takes)
+from .schema_retired_keys import TABLES as _RETIRED_TABLES, retired_keys_schema  # noqa: E402 (V10)
 
 DESK_GRANTS.update(schema_coding.GRANTS)
 DESK_GRANTS.update(_SIGNING_TABLES)
 DESK_GRANTS["key_epochs"] = "SELECT"  # V9: written only by app_rekey_begin
+DESK_GRANTS.update(_RETIRED_TABLES)
 
 # Index i holds the SQL that takes the server's schema from version i to i + 1.
 MIGRATIONS: list = [lambda: V1 + _v1_tail(), _v2_changes, _v3_letters_cancelled, _v4_managers_manage_users]
@@ -321,6 +323,7 @@ MIGRATIONS.append(lambda: schema_coding.sql(_PRACTICE, OWNER, DESK))  # V6
 MIGRATIONS.append(lambda: signing_schema(DESK))  # V7: signing the exclusion file on the server
 MIGRATIONS.append(lambda: schema_merge.sql(DESK))  # V8: the practice list's merge (app_merge_history)
 MIGRATIONS.append(lambda: schema_rekey.sql(DESK))  # V9: re-keying a practice (key epochs)
+MIGRATIONS.append(lambda: retired_keys_schema(DESK))  # V10: the exclusion file's retired public keys
 LATEST = len(MIGRATIONS)
 
 _VERSION_TABLE = """

@@ -87,3 +87,22 @@ def create_first(tx, login: str, unwrap_key: bytes, manager_key: bytes, seed: by
         return False
     put_manager_slot(tx, login, unwrap_key, manager_key)
     return True
+
+
+def current_key_id(conn, *, lock: bool = False) -> str | None:
+    """The key id of the practice's signing key (``lock``: its row held until the transaction
+    ends, so two managers replacing it at once are taken one after the other)."""
+    row = conn.execute("SELECT key_id FROM signing_keys" + (" FOR UPDATE" if lock else "")).fetchone()
+    return row[0] if row else None
+
+
+def retire_public_key(tx, key_id: str, public_pem: str) -> None:
+    """The replaced key's public half kept (schema V9), so files it signed can still be checked."""
+    tx.conn.execute("INSERT INTO retired_signing_keys(key_id, public_pem, retired_by) VALUES (%s, %s, %s)"
+                    " ON CONFLICT (practice_id, key_id) DO NOTHING", (key_id, public_pem, tx.desk.user))
+
+
+def retired_public_keys(conn) -> list[tuple[str, str, object, str]]:
+    """(key id, PEM, retired at, retired by), oldest first."""
+    return [tuple(r) for r in conn.execute(
+        "SELECT key_id, public_pem, retired_at, retired_by FROM retired_signing_keys ORDER BY retired_at, key_id")]

@@ -182,5 +182,13 @@ class BackupsScreen(Screen):
         # The register is closed: bus.locked makes the main window lock and show its unlock screen.
         self.bus.locked.emit()
 
-def create(session_provider, bus) -> BackupsScreen:
+
+def create(session_provider, bus):
+    """The register file's Backups screen, or on a server practice its own (export and check)."""
+    from ...services.on_server import on_server
+
+    if on_server(session_provider()):
+        from .server_backups import ServerBackupsScreen
+
+        return ServerBackupsScreen(session_provider, bus)
     return BackupsScreen(session_provider, bus)

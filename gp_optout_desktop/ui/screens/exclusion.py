@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushB
 
 from ...domain.exclusion_rules import EXCLUDE_ALL_EXCEPT_LISTED, EXCLUDE_LISTED
 from ...services import exclusion as exclusion_service
-from ...services.on_server import not_yet, on_server
 from . import _ask, _paths
 from .base import Screen
 from ...domain.uk_time import UK
@@ -177,9 +176,6 @@ class ExclusionScreen(Screen):
             self.call(lambda s: exclusion_service.export_public_key(s, target))
 
     def replace_key(self) -> None:
-        if on_server(self._session_provider()):  # not ported (ADR 0015): said before any question, nothing written
-            self.show_error(not_yet("replacing the exclusion file's signing key"))
-            return
         if not _ask.confirm(self, "Replace the signing key",
                             "Make a new signing key? Do this only if the register may have been copied. Until the "
                             "new public key is installed on the system that reads the exclusion file, that system "
