@@ -16,6 +16,8 @@ file this desk alone holds; the practice manager is told to act (server-setup.md
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..store.server import integrity as integrity_store, ops
 
 ServerCheck = integrity_store.ServerCheck
@@ -28,8 +30,10 @@ def _own_desk(session) -> tuple[ops.Desk, bool]:
         return session.desk, False
     conn = session.reconnect()
     conn.autocommit = True
-    d = session.desk
-    return ops.Desk(conn, d.keys, d.practice_id, d.user, d.role), True
+    # The same desk on the new connection: its keys, the earlier keys of a re-keyed practice
+    # and the key epoch it holds (a Desk built from the keys alone holds epoch 0 and no
+    # earlier key, and found a re-keyed practice's trail "altered").
+    return dataclasses.replace(session.desk, conn=conn), True
 
 
 def check(session, *, why: str = "on demand", audit_ok: bool = True) -> ServerCheck:

@@ -454,3 +454,28 @@ def test_a_desk_saving_during_the_rekey_waits_for_it_and_is_then_refused_with_no
         manager.lock()
         rita.desk.conn.close()
         rita.search_desk.conn.close()
+
+
+def test_the_practice_check_and_an_export_check_pass_after_a_rekey(practice, pg_db, tmp_path):
+    """The integrity check and the Backups screen's export (merged beside the re-key) run with
+    this desk's keys: after a re-key they must use the new key and epoch, walk the chain across
+    the epoch (the check once found the trail "altered": it passed no earlier key), and find
+    every row sealed under the new key; an export made after it restores and checks."""
+    from gp_optout_desktop.services import server_backups, server_integrity
+
+    reg, where = practice, address(pg_db)
+    manager = sign_in(where, reg.mo, MO)
+    assert server_integrity.check(manager).ok
+    users.rekey(manager, MO)
+    after = server_integrity.check(manager)
+    assert after.ok, after.problems
+    manager.lock()
+    again = sign_in(where, reg.mo, MO)
+    fresh = server_integrity.check(again)
+    assert fresh.ok, fresh.problems
+    head = again.desk.head().seq  # the trail the export carries (its own entry comes after)
+    server_backups.export_practice(again, tmp_path, MO)
+    (made,) = tmp_path.glob("*.gpbackup")
+    report = server_backups.check_export(made, reg.mo, MO)
+    assert report.counts["patients"] == 4 and report.server_head == head
+    again.lock()

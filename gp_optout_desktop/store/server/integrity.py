@@ -61,7 +61,8 @@ def check_practice(desk: ops.Desk) -> ServerCheck:
     problems: list[str] = []
     conn = desk.conn
     with reading.snapshot(conn):
-        verification = chain.verify(conn, desk.keys.audit_key, desk.practice_id)
+        verification = chain.verify(conn, desk.keys.audit_key, desk.practice_id,
+                                    retired=desk.keys.retired_audit_keys)  # a re-keyed practice's epochs
         if not verification.ok:
             problems.append(f"The audit trail has been altered: {verification.problem}")
         patients = _patients(desk, problems)
