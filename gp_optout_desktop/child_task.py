@@ -73,6 +73,9 @@ def run(fn: Callable, *args, what: str, here: Callable | None = None, refusals: 
     except OSError as exc:  # why: cannot start a process (limits, memory): do it here, slower for the UI only
         from .problem_log import log_problem
 
+        receive.close()  # the pipe's two descriptors, which the task here may need (a low open-file limit)
+        send.close()
+
         log_problem(log, f"A process for {what} could not be started; running it in the app instead", exc)
         return here(*args)
     send.close()
