@@ -218,3 +218,52 @@ def test_when_no_process_can_be_started_the_import_runs_in_the_app(manager, twin
     twin_seq = _seq(twin)
     assert change.summary == importer.import_objections(twin, GOOD).summary
     assert _audit_since(manager, seq) == _audit_since(twin, twin_seq)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the child through /proc")
+def test_a_child_killed_before_it_took_a_large_text_fails_in_words_instead_of_hanging(apart):
+    """The import is the first task whose arguments are large (the CSV's text). A child killed as
+    it starts (out of memory, an antivirus) must not leave the worker thread waiting for ever to
+    hand them over: the task fails in words, as for a child killed later."""
+    import threading
+    import time
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()  # its own process, started before the watch as in a running app
+    me, stop, killed = os.getpid(), threading.Event(), []
+
+    def kill_each_new_child():
+        while not stop.is_set():
+            for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+                try:
+                    with open(f"/proc/{pid}/stat") as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        spawned = b"spawn_main" in f.read()
+                except (OSError, ValueError, IndexError):
+                    continue  # why: a process that ended meanwhile
+                if ppid == me and spawned and pid not in killed:
+                    os.kill(pid, 9)
+                    killed.append(pid)
+            time.sleep(0.001)
+
+    outcome: dict = {}
+
+    def task():
+        try:
+            outcome["result"] = child_task.run(len, "9" * 20_000_000, what="the import's reading of the file")
+        except Exception as exc:  # noqa: BLE001 - why: the test reads what the task raised
+            outcome["error"] = exc
+
+    watcher = threading.Thread(target=kill_each_new_child, daemon=True)
+    watcher.start()
+    worker = threading.Thread(target=task, daemon=True)
+    try:
+        worker.start()
+        worker.join(60)
+    finally:
+        stop.set()
+        watcher.join(5)
+    assert not worker.is_alive(), "the worker thread was still handing the text to a dead child after 60 s"
+    assert killed and isinstance(outcome.get("error"), child_task.ChildTaskFailed), outcome
+    assert str(outcome["error"]).startswith("The import's reading of the file stopped before it finished")
