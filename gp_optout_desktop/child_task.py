@@ -65,20 +65,36 @@ def run(fn: Callable, *args, what: str, here: Callable | None = None, refusals: 
     from multiprocessing.connection import wait
 
     context = multiprocessing.get_context("spawn")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child_main, args=(send, fn, args, tuple(refusals)), name="gp-optout-task",
-                            daemon=True)
+    opened: list = []
     try:
+        receive, send = context.Pipe(duplex=False)  # the answer, child -> app
+        opened += [receive, send]
+        work_in, work_out = context.Pipe(duplex=False)  # the arguments, app -> child, sent after the start
+        opened += [work_in, work_out]
+        child = context.Process(target=_child_main, args=(send, work_in, fn, tuple(refusals)), name="gp-optout-task",
+                                daemon=True)
         child.start()
     except OSError as exc:  # why: cannot start a process (limits, memory): do it here, slower for the UI only
         from .problem_log import log_problem
 
+        for end in opened:  # the pipes' descriptors, which the task here may need (a low open-file limit)
+            end.close()
         log_problem(log, f"A process for {what} could not be started; running it in the app instead", exc)
         return here(*args)
     send.close()
+    work_in.close()
     with _live_lock:
         _live.add(child)
     try:
+        # The arguments go through a pipe of their own, not start()'s: start() writes its payload
+        # while this process still holds that pipe's read end, so a child that died before reading
+        # a large one (the import's CSV text) left this thread blocked for ever, out of shutdown()'s reach.
+        try:
+            work_out.send(args)
+        except OSError:  # why: the child ended before taking its work (a broken pipe): said below, from its answer
+            pass
+        finally:
+            work_out.close()
         wait([receive, child.sentinel])
         try:
             kind, value = _receive(receive)
@@ -166,8 +182,9 @@ def shutdown() -> None:
             child.kill()
 
 
-def _child_main(send, fn: Callable, args: tuple, refusals: tuple[type, ...] = ()) -> None:
-    """Runs in the child: lower priority, a watch on the app's process, the task, one answer."""
+def _child_main(send, work, fn: Callable, refusals: tuple[type, ...] = ()) -> None:
+    """Runs in the child: lower priority, a watch on the app's process, the task's arguments from
+    ``work``, the task, one answer."""
     import multiprocessing
     import os
     import pickle
@@ -181,6 +198,8 @@ def _child_main(send, fn: Callable, args: tuple, refusals: tuple[type, ...] = ()
 
         threading.Thread(target=exit_with_parent, name="exit-with-app", daemon=True).start()
     try:
+        args = work.recv()
+        work.close()
         answer: tuple[str, object] = ("ok", fn(*args))
     except (ValidationError, StoreError, *refusals) as exc:  # the project's own sentences, written without identifiers
         answer = ("refused", exc)

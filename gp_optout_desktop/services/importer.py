@@ -6,6 +6,14 @@ refused: it is not the same person) or added, and each coded event not already i
 history is added. The events are already coded in the clinical system (that is where they
 came from), so they are marked coded, and no letters are queued: the practice answered them
 when they were first made. The latest event still decides each patient's status.
+
+In the desktop app, on a register file, every row is read and checked and matched against
+one read snapshot of the register in a process of its own (child_task, ADR 0014 addendum 5):
+that is Python work on every row, which on a worker thread held the GIL the UI thread waits
+for. The child writes nothing; its compact answer (ids, audit names and tuples, never a
+known patient's record) is written here, on the one write path, in one transaction with its
+audit entries, if the register is still at the snapshot's revision. On a server practice, on
+the command line, or when no process can be started, the same steps run here, inside the write.
 """
 
 from __future__ import annotations
@@ -14,9 +22,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..domain.events import IMPORTED, Event
+from .. import child_task
 from ..domain.import_rows import ImportRefused, ImportRow, Problem, read_rows
+from ..store import readers
+from ..store.backend import FileStore
 from .changes import ChangeSet
-from .session import Session
+from .on_server import on_server
+from .session import Session, table_in_force
+
+PERMISSION = "import_objections"
+ATTEMPTS = 2  # plans made apart that may be overtaken by another write; then the plan is made inside the write
 
 
 @dataclass(frozen=True)
@@ -67,35 +82,115 @@ def read_csv_file(path: Path) -> str:
 
 def check(session: Session, text: str) -> ImportPlan:
     """What importing ``text`` would do, with nothing written (the dry run)."""
+    session.require(PERMISSION)  # before a child reads the register for this user
+    planned = _planned_apart(session, text)
+    if planned is not None:
+        return planned.plan
     rows = read_rows(text, session.codes, session.today())
-    with session.read_store("import_objections") as register:
-        return _plan(register, rows, write=None)
+    with session.read_store(PERMISSION) as register:
+        return _match(register, rows)[0]
 
 
 def import_objections(session: Session, text: str) -> ChangeSet:
+    session.require(PERMISSION)
+    for _attempt in range(ATTEMPTS):
+        planned = _planned_apart(session, text)
+        if planned is None:
+            break
+        try:
+            return _write_planned(session, planned)
+        except _Changed:
+            continue  # why: rolled back with nothing written: plan again on the newer register
     rows = read_rows(text, session.codes, session.today())
-    with session.write("import_objections") as ctx:
-        plan = _plan(ctx.store, rows, write=(ctx, session))
-        ctx.audit("import.objections", detail=f"rows={plan.rows} patients_new={plan.patients_new} "
-                                              f"events_new={plan.events_new} events_known={plan.events_known} "
-                                              f"case_folded={len(plan.case_folded_rows)}")
+    with session.write(PERMISSION) as ctx:
+        plan, work = _match(ctx.store, rows)
+        _write(ctx.store, (ctx, session), work)
+        _audit_run(ctx, plan)
+    return _change(plan, ctx.revision)
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A plan made apart: the snapshot's revision, the plan, and the work to write (``_match``'s
+    compact items, histories left out: only the server's store needs them)."""
+    revision: int
+    plan: ImportPlan
+    work: list[tuple]
+
+
+class _Changed(Exception):
+    """The register's revision moved on since the plan's snapshot."""
+
+
+def _planned_apart(session: Session, text: str) -> _Planned | None:
+    """The plan from a process of its own; None when it is to be made here instead (a server
+    practice, whose snapshot cannot cross to another process; child processes off, as on the
+    command line; or no process could be started)."""
+    if on_server(session):
+        return None
+    reg = session.register
+    return child_task.run(_plan_apart, reg.db.path, reg.data_key, text, session.today(),
+                          what="the import's reading of the file", here=_plan_here)
+
+
+def _plan_here(*_args) -> None:
+    return None
+
+
+def _plan_apart(db_path: Path, data_key: bytes, text: str, today) -> _Planned:
+    """Every row read and checked against the code table in force, then matched, in one read
+    snapshot of a register file on a read-only connection of its own (in the child). Writes
+    nothing; refusals raise ImportRefused (row numbers, never a patient)."""
+    reader = readers.Reader(db_path, data_key)
+    try:
+        with reader.snapshot() as conn:
+            register = FileStore(conn)
+            rows = read_rows(text, table_in_force(register.saved_code_table()), today)
+            plan, work = _match(register, rows, histories=False)
+            return _Planned(register.revision(), plan, work)
+    finally:
+        reader.close()
+
+
+def _write_planned(session: Session, planned: _Planned) -> ChangeSet:
+    """The one write of a plan made apart: raises _Changed (rolled back, nothing written) if the
+    register moved on since its snapshot (the file lets one writer in at a time, so it cannot
+    move after this check)."""
+    with session.write(PERMISSION) as ctx:
+        if ctx.store.hold_revision() != planned.revision:
+            raise _Changed
+        _write(ctx.store, (ctx, session), planned.work)
+        _audit_run(ctx, planned.plan)
+    return _change(planned.plan, ctx.revision)
+
+
+def _audit_run(ctx, plan: ImportPlan) -> None:
+    ctx.audit("import.objections", detail=f"rows={plan.rows} patients_new={plan.patients_new} "
+                                          f"events_new={plan.events_new} events_known={plan.events_known} "
+                                          f"case_folded={len(plan.case_folded_rows)}")
+
+
+def _change(plan: ImportPlan, revision: int) -> ChangeSet:
     summary = (f"Imported {plan.describe(done=True)} No letters were queued: these were answered when first "
                "recorded. Export the exclusion file so the clinical system sees the register.")
-    return ChangeSet(summary, ctx.revision, areas=frozenset({"patients", "export"}), data={"plan": plan})
+    return ChangeSet(summary, revision, areas=frozenset({"patients", "export"}), data={"plan": plan})
 
 
-def _plan(register, rows: list[ImportRow], write) -> ImportPlan:
-    """Match, de-duplicate and (when ``write`` is the transaction's (context, session)) write, through
-    either engine's store (store/backend.py RegisterStore). The known patients and their histories
-    are read in one go and the rows written in one go (on the server: a few statements per table,
-    not a dozen round trips per row), after every row has been checked."""
+def _match(register, rows: list[ImportRow], histories: bool = True) -> tuple[ImportPlan, list[tuple]]:
+    """Match and de-duplicate, through either engine's store (store/backend.py RegisterStore);
+    refuses (ImportRefused) a date of birth that differs under one NHS number. The known patients
+    and their histories are read in one go (on the server: a few statements, not a dozen round
+    trips per row). Returns the plan and the work for ``_write``, one item per patient:
+    (known patient's id or None, the new Patient or None, the known patient's audit name or None,
+    the first row's number, the fresh events as (kind, action, effective, added, row number),
+    the known patient's history, or () when ``histories`` is False)."""
     by_nhs: dict[str, list[ImportRow]] = {}
     for row in rows:
         by_nhs.setdefault(row.patient.nhs_number, []).append(row)
     known = register.patients_by_numbers(list(by_nhs))
-    histories = register.histories(sorted(p.patient_id for p in known.values()))
+    found = register.histories(sorted(p.patient_id for p in known.values()))
     problems: list[Problem] = []
-    work: list[tuple] = []  # (existing Patient or None, first row, fresh rows, history)
+    work: list[tuple] = []
     new_patients = known_patients = new_events = known_events = 0
     for nhs, group in by_nhs.items():
         first = group[0]
@@ -108,7 +203,7 @@ def _plan(register, rows: list[ImportRow], write) -> ImportPlan:
             problems.append(Problem(first.row, "the register has this NHS number with another date of birth: "
                                                "check which is right before importing"))
             continue
-        history = histories[existing.patient_id] if existing else []
+        history = found[existing.patient_id] if existing else []
         seen = {(e.kind, e.action, e.effective) for e in history}
         fresh = []
         for row in sorted(group, key=lambda r: (r.effective, r.row)):
@@ -117,21 +212,21 @@ def _plan(register, rows: list[ImportRow], write) -> ImportPlan:
                 known_events += 1
             else:
                 seen.add(key)
-                fresh.append(row)
+                fresh.append((row.kind, row.action, row.effective, row.added, row.row))
         new_events += len(fresh)
         if existing is None:
             new_patients += 1
+            work.append((None, first.patient, None, first.row, tuple(fresh), ()))
         else:
             known_patients += 1
-        work.append((existing, first, fresh, history))
+            work.append((existing.patient_id, None, register.audit_ref(existing), first.row, tuple(fresh),
+                         history if histories else ()))
     if problems:
         raise ImportRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be imported, so "
                             "nothing was imported. Correct the file and try again.",
                             tuple(sorted(problems, key=lambda p: p.row)))
-    if write is not None:
-        _write(register, write, work)
     folded = tuple(sorted(r.row for r in rows if r.case_folded))
-    return ImportPlan(len(rows), new_patients, known_patients, new_events, known_events, folded)
+    return ImportPlan(len(rows), new_patients, known_patients, new_events, known_events, folded), work
 
 
 def _write(register, write, work: list[tuple]) -> None:
@@ -140,17 +235,16 @@ def _write(register, write, work: list[tuple]) -> None:
     ctx, session = write  # the write's context (either engine) and its session
     by, at = session.user, session.now()
     items = []
-    for existing, first, fresh, history in work:
+    for patient_id, new, _ref, _first, fresh, history in work:
         # received = the clinical system's date the code was added (Event.added_on for imports), never today.
-        events = [Event(kind=row.kind, action=row.action, effective=row.effective, received=row.added,
-                        via=IMPORTED, recorded_by=by, recorded_at=at) for row in fresh]
-        items.append((existing, first.patient, events, history))
+        events = [Event(kind=kind, action=action, effective=effective, received=added, via=IMPORTED,
+                        recorded_by=by, recorded_at=at) for kind, action, effective, added, _row in fresh]
+        items.append((patient_id, new, events, history))
     # Coded (it came from the clinical system's own export) and confirmed (the code is there).
     written = register.import_coded(items, by=by, at=at)
-    for (existing, first, fresh, _history), (patient_id, _event_ids) in zip(work, written):
-        patient = existing or replace(first.patient, patient_id=patient_id)
-        ref = register.audit_ref(patient)
-        if existing is None:
-            ctx.audit("patient.create", ref, detail=f"import row={first.row}")
-        for row in fresh:
-            ctx.audit(f"{row.kind}.{row.action}", ref, detail=f"import row={row.row}")
+    for (known_id, new, ref, first, fresh, _history), (patient_id, _event_ids) in zip(work, written):
+        if known_id is None:
+            ref = register.audit_ref(replace(new, patient_id=patient_id))
+            ctx.audit("patient.create", ref, detail=f"import row={first}")
+        for kind, action, _effective, _added, row in fresh:
+            ctx.audit(f"{kind}.{action}", ref, detail=f"import row={row}")

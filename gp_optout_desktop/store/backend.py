@@ -124,7 +124,7 @@ class RegisterStore(Protocol):
                                unlisted: bool = False) -> int: ...
     def cancel_unsent(self, kind: str) -> int: ...
     # the CSV import (services/importer.py): NHS number -> Patient for those in the register;
-    # items (existing Patient or None, Patient, [Event], history) -> (patient id, [event id])
+    # items (known patient id or None, the new Patient when it is None, [Event], history) -> (patient id, [event id])
     def patients_by_numbers(self, numbers: list[str]) -> dict[str, Patient]: ...
     def histories(self, patient_ids: list[int]) -> dict[int, list[Event]]: ...
     def import_coded(self, items: list[tuple], *, by: str, at: datetime) -> list[tuple[int, list[int]]]: ...
@@ -454,8 +454,8 @@ class FileStore:
         """One patient at a time, by the store's own functions (the file's import was always
         this quick: one local transaction, no round trips)."""
         out = []
-        for existing, patient, fresh, _history in items:
-            pid = existing.patient_id if existing else patients_store.insert(self.conn, patient, by=by, at=at)
+        for known_id, patient, fresh, _history in items:
+            pid = known_id if known_id is not None else patients_store.insert(self.conn, patient, by=by, at=at)
             made = []
             for event in fresh:
                 event_id = events_store.insert(self.conn, pid, event, events_store.next_form_id(self.conn))

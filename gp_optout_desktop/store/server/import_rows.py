@@ -45,7 +45,8 @@ class ImportRows:
         return [r[0] for r in self.conn.execute(f"SELECT nextval({sequence}) FROM generate_series(1, %s)", (n,))]
 
     def import_coded(self, items: list[tuple], *, by: str, at: datetime) -> list[tuple[int, list[int]]]:
-        """items: (existing Patient or None, new Patient, [Event], that patient's history).
+        """items: (the known patient's id or None, the new Patient when it is None, [Event], that
+        patient's history).
         Each new patient added, each event added coded (by ``by``) and confirmed (by "import"),
         current states refreshed. Returns (patient id, [event id]) per item, in order."""
         out: list[tuple[int, list[int]]] = []
@@ -83,13 +84,13 @@ class ImportRows:
 
     def _import_chunk(self, items, by, at):
         tx, cur = self._writing(), self.conn.cursor()
-        new = iter(self._insert_chunk([p for existing, p, _events, _h in items if existing is None]))
-        who = [existing.patient_id if existing is not None else next(new) for existing, _p, _e, _h in items]
+        new = iter(self._insert_chunk([p for known_id, p, _events, _h in items if known_id is None]))
+        who = [known_id if known_id is not None else next(new) for known_id, _p, _e, _h in items]
         count = sum(len(events) for _e, _p, events, _h in items)
         eids, forms = iter(self._ids("pg_get_serial_sequence('events', 'id')", count)), \
             iter(self._ids("'form_ids'", count))
         events, states, out = [], [], []
-        for pid, (_existing, _p, fresh, history) in zip(who, items):
+        for pid, (_known_id, _p, fresh, history) in zip(who, items):
             made = [replace(e, event_id=next(eids), seq=None) for e in fresh]
             made = [replace(e, seq=e.event_id) for e in made]
             events += [(e.event_id, pid, e.kind, e.action, e.effective, e.received, e.via, next(forms),
