@@ -57,6 +57,23 @@ class ServerBackupsScreen(Screen):
         self._progress = _Progress(self._show_progress)
         self._last_folder: Path | None = None
 
+    @staticmethod
+    def _section(title: str, explanation: str) -> tuple[QGroupBox, QVBoxLayout]:
+        """A titled box opening with its explanation, for the screen's three actions."""
+        box = QGroupBox(title)
+        layout = QVBoxLayout(box)
+        text = QLabel(explanation)
+        text.setWordWrap(True)
+        layout.addWidget(text)
+        return box, layout
+
+    def _action(self, layout: QVBoxLayout, label: str, slot) -> QPushButton:
+        button = QPushButton(label)
+        button.clicked.connect(slot)
+        layout.addWidget(button)
+        self.actions(button)
+        return button
+
     def _password_field(self, name: str) -> QLineEdit:
         field = QLineEdit()
         field.setEchoMode(QLineEdit.Password)
@@ -64,63 +81,47 @@ class ServerBackupsScreen(Screen):
         return field
 
     def _build_export(self) -> QGroupBox:
-        box = QGroupBox("Export this practice")
-        layout = QVBoxLayout(box)
-        text = QLabel("Reads the practice from the server in one snapshot with its audit trail verified, writes it "
-                      "as a new encrypted file in the folder you choose and checks it after writing. The file opens "
-                      "with your user name and the password you sign in with. Desks keep working meanwhile.")
-        text.setWordWrap(True)
-        layout.addWidget(text)
+        box, layout = self._section(
+            "Export this practice",
+            "Reads the practice from the server in one snapshot with its audit trail verified, writes it as a new "
+            "encrypted file in the folder you choose and checks it after writing. The file opens with your user "
+            "name and the password you sign in with. Desks keep working meanwhile.")
         form = QFormLayout()
         self.export_password = self._password_field("Your password, for the export")
         form.addRow("Your &password (the export opens with it):", self.export_password)
         layout.addLayout(form)
-        self.export_button = QPushButton("&Export this practice…")
-        self.export_button.clicked.connect(self.export)
-        layout.addWidget(self.export_button)
+        self.export_button = self._action(layout, "&Export this practice…", self.export)
         self.result = QLabel()
         self.result.setWordWrap(True)
         self.result.setAccessibleName("Export result")
         self.result.setTextInteractionFlags(self.status.textInteractionFlags())
         layout.addWidget(self.result)
-        self.actions(self.export_button)
         return box
 
     def _build_check(self) -> QGroupBox:
-        box = QGroupBox("Check an export")
-        layout = QVBoxLayout(box)
-        text = QLabel("Proves an export made under your login can be restored: it is restored into a temporary "
-                      "register on this PC (its hash, decryption, counts and both audit trails checked), then the "
-                      "temporary register is deleted. Nothing on the server is touched.")
-        text.setWordWrap(True)
-        layout.addWidget(text)
+        box, layout = self._section(
+            "Check an export",
+            "Proves an export made under your login can be restored: it is restored into a temporary register on "
+            "this PC (its hash, decryption, counts and both audit trails checked), then the temporary register is "
+            "deleted. Nothing on the server is touched.")
         form = QFormLayout()
         self.check_password = self._password_field("Your password in the export")
         form.addRow("Your password &in the export (as it was when it was made):", self.check_password)
         layout.addLayout(form)
-        self.check_button = QPushButton("&Check an export…")
-        self.check_button.clicked.connect(self.check)
-        layout.addWidget(self.check_button)
-        self.actions(self.check_button)
+        self.check_button = self._action(layout, "&Check an export…", self.check)
         return box
 
     def _build_integrity(self) -> QGroupBox:
-        box = QGroupBox("Check the practice on the server")
-        layout = QVBoxLayout(box)
-        text = QLabel("Checks the practice as it is on the server now: its audit trail from the first entry to the "
-                      "last, every patient's sealed details and search indexes, and every current state against its "
-                      "history. It runs after each sign-in too (the status bar). The check is recorded in the audit "
-                      "trail.")
-        text.setWordWrap(True)
-        layout.addWidget(text)
-        self.integrity_button = QPushButton("Check the practice &now")
-        self.integrity_button.clicked.connect(self.check_practice)
-        layout.addWidget(self.integrity_button)
+        box, layout = self._section(
+            "Check the practice on the server",
+            "Checks the practice as it is on the server now: its audit trail from the first entry to the last, every "
+            "patient's sealed details and search indexes, and every current state against its history. It runs "
+            "after each sign-in too (the status bar). The check is recorded in the audit trail.")
+        self.integrity_button = self._action(layout, "Check the practice &now", self.check_practice)
         self.integrity_result = QLabel()
         self.integrity_result.setWordWrap(True)
         self.integrity_result.setAccessibleName("Practice check result")
         layout.addWidget(self.integrity_result)
-        self.actions(self.integrity_button)
         return box
 
     def check_practice(self) -> None:
