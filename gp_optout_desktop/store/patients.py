@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from ..domain import nhs_number, postcode
 from ..domain.patient import Patient
+from . import bulk
 from .errors import Conflict, NotFound
 
 _COLUMNS = "id, nhs, title, surname, forenames, dob, address, postcode, phone, email"
@@ -39,6 +40,28 @@ def insert(conn, p: Patient, *, by: str, at: datetime) -> int:
          p.phone, p.email, at.isoformat(), by),
     )
     return cur.lastrowid
+
+
+def insert_many(conn, people: list[Patient], *, by: str, at: datetime) -> list[int]:
+    """``insert`` for each of ``people`` in turn, in one bulk insert: the same ids, the same
+    rows and the same Conflict (nothing inserted) if a number is in the register already or
+    twice in ``people``."""
+    numbers = [p.nhs_number for p in people if p.nhs_number]
+    if len(set(numbers)) != len(numbers):
+        raise Conflict("A patient with this NHS number is already in the register.")
+    for start in range(0, len(numbers), 500):  # SQLite's bound-parameter limit, with room
+        chunk = numbers[start:start + 500]
+        if conn.execute(f"SELECT 1 FROM patients WHERE nhs IN ({', '.join('?' * len(chunk))}) LIMIT 1",
+                        chunk).fetchone():
+            raise Conflict("A patient with this NHS number is already in the register.")
+    first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM patients").fetchone()[0]
+    when = at.isoformat()
+    rows = [(first + i, p.nhs_number, p.title, p.surname, p.forenames, surname_key(p.surname), p.dob.isoformat(),
+             json.dumps(list(p.address), ensure_ascii=False), p.postcode, postcode.search_key(p.postcode),
+             p.phone, p.email, when, by) for i, p in enumerate(people)]
+    if rows:
+        bulk.insert_patients(conn, rows)
+    return [row[0] for row in rows]
 
 
 def update(conn, p: Patient) -> None:

@@ -80,3 +80,53 @@ def test_a_replaced_current_state_row_is_still_accounted(manager):
         bulk.insert_current_state(ctx.conn, [(pid, kind, 1 - active, since, event)])
         ctx.audit("test.replace")
     assert audit.verify(manager).ok
+
+
+def test_many_new_patients_at_once_are_the_rows_ids_and_digest_of_one_at_a_time(manager, tmp_path, add_patient):
+    """The practice list adds its new patients with patients.insert_many (one bulk insert):
+    the same ids, rows and signed digest as patients.insert one by one, into an empty
+    register and after earlier patients; a number already in the register, or twice in the
+    list, is the same Conflict and inserts nothing."""
+    import pytest
+
+    from gp_optout_desktop.domain.patient import Patient
+    from gp_optout_desktop.services import setup
+    from gp_optout_desktop.store import patients as patients_store
+    from gp_optout_desktop.store.errors import Conflict
+
+    at = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+    numbers = synthetic_range(40)
+    people = [Patient(f"Surname{i}", "Fore", datetime(1970, 1, 1 + i % 28).date(), "LS1 4AP",
+                      nhs_number=numbers[i] if i % 7 else None, address=("1 Road", "Town"), title="Ms" if i % 2 else "")
+              for i in range(40)]
+    other, _ = setup.create_register(tmp_path / "other", ods="F84003", practice=setup.practice_details(name="Other"),
+                                     user="pm", password="pm-password-1")
+    results = {}
+    for session, bulk_insert in ((manager, True), (other, False)):
+        for batch in (people[:25], people[25:]):  # into an empty register, then after earlier patients
+            with session.write("add_patient") as ctx:
+                if bulk_insert:
+                    ids = patients_store.insert_many(ctx.conn, batch, by="pm", at=at)
+                else:
+                    ids = [patients_store.insert(ctx.conn, p, by="pm", at=at) for p in batch]
+                ctx.audit("import.practice_list", detail=f"added={len(ids)}")
+            results.setdefault(bulk_insert, []).append(ids)
+        with session.register.reading() as conn:
+            results[bulk_insert].append(conn.execute("SELECT * FROM patients ORDER BY id").fetchall())
+        results[bulk_insert].append(_signed_rows(session, "import.practice_list")["patients"])
+        assert audit.verify(session).ok
+    other.lock()
+    assert results[True] == results[False]
+    assert results[True][0] == list(range(1, 26)) and results[True][1] == list(range(26, 41))
+
+    with manager.register.reading() as conn:
+        before = conn.execute("SELECT count(*) FROM patients").fetchone()[0]
+    clash = Patient("New", "Person", datetime(1980, 1, 1).date(), "LS1 4AP", nhs_number=numbers[3])
+    fresh = Patient("Fresh", "Person", datetime(1980, 1, 1).date(), "LS1 4AP", nhs_number=synthetic_range(60)[55])
+    for batch in ([fresh, clash], [fresh, fresh]):
+        with pytest.raises(Conflict, match="already in the register"):
+            with manager.write("add_patient") as ctx:
+                patients_store.insert_many(ctx.conn, batch, by="pm", at=at)
+                ctx.audit("import.practice_list")
+    with manager.register.reading() as conn:
+        assert conn.execute("SELECT count(*) FROM patients").fetchone()[0] == before
