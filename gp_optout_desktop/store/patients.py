@@ -35,11 +35,16 @@ def insert(conn, p: Patient, *, by: str, at: datetime) -> int:
     cur = conn.execute(
         "INSERT INTO patients(nhs, title, surname, forenames, surname_key, dob, address, postcode, postcode_key,"
         " phone, email, created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (p.nhs_number, p.title, p.surname, p.forenames, surname_key(p.surname), p.dob.isoformat(),
-         json.dumps(list(p.address), ensure_ascii=False), p.postcode, postcode.search_key(p.postcode),
-         p.phone, p.email, at.isoformat(), by),
+        _stored(p, by, at.isoformat()),
     )
     return cur.lastrowid
+
+
+def _stored(p: Patient, by: str, when: str) -> tuple:
+    """A new patient's columns after the id, as the table keeps them (one place for both inserts)."""
+    return (p.nhs_number, p.title, p.surname, p.forenames, surname_key(p.surname), p.dob.isoformat(),
+            json.dumps(list(p.address), ensure_ascii=False), p.postcode, postcode.search_key(p.postcode),
+            p.phone, p.email, when, by)
 
 
 def insert_many(conn, people: list[Patient], *, by: str, at: datetime) -> list[int]:
@@ -56,9 +61,7 @@ def insert_many(conn, people: list[Patient], *, by: str, at: datetime) -> list[i
             raise Conflict("A patient with this NHS number is already in the register.")
     first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM patients").fetchone()[0]
     when = at.isoformat()
-    rows = [(first + i, p.nhs_number, p.title, p.surname, p.forenames, surname_key(p.surname), p.dob.isoformat(),
-             json.dumps(list(p.address), ensure_ascii=False), p.postcode, postcode.search_key(p.postcode),
-             p.phone, p.email, when, by) for i, p in enumerate(people)]
+    rows = [(first + i, *_stored(p, by, when)) for i, p in enumerate(people)]
     if rows:
         bulk.insert_patients(conn, rows)
     return [row[0] for row in rows]
