@@ -42,10 +42,12 @@ def insert_patients(conn, rows: list[tuple]) -> None:
     if empty:
         for name in _SECONDARY_INDEXES:
             conn.execute(f"DROP INDEX IF EXISTS {name}")
-    _insert_digested(conn, "patients", _PATIENT_COLUMNS, rows)
-    if empty:
-        for sql in _SECONDARY_INDEXES.values():
-            conn.execute(sql)
+    _insert_digested(conn, "patients", _PATIENT_COLUMNS, rows, meanwhile=_build_indexes if empty else None)
+
+
+def _build_indexes(conn) -> None:
+    for sql in _SECONDARY_INDEXES.values():
+        conn.execute(sql)
 
 
 _PATIENT_COLUMNS = {"id": _INT, "nhs": _TEXT_OR_NULL, "title": _TEXT, "surname": _TEXT, "forenames": _TEXT,
@@ -61,19 +63,27 @@ _EVENT_COLUMNS = {"id": _INT, "patient_id": _INT, "kind": _TEXT, "action": _TEXT
 _STATE_COLUMNS = {"patient_id": _INT, "kind": _TEXT, "active": _INT, "since": _TEXT_OR_NULL, "event_id": _INT_OR_NULL}
 
 
-def _insert_digested(conn, table: str, columns: dict[str, frozenset], rows: list[tuple], verb: str = "INSERT") -> None:
-    """One executemany into an attested table. The row digest is taken from the rows
-    themselves (the attest module docstring) when each is stored exactly as given;
-    otherwise the table's trigger logs each row as stored."""
+def _insert_digested(conn, table: str, columns: dict[str, frozenset], rows: list[tuple], verb: str = "INSERT",
+                     meanwhile=None) -> None:
+    """One executemany into an attested table, then ``meanwhile(conn)`` if given. The row
+    digest is taken from the rows themselves (the attest module docstring) when each is
+    stored exactly as given, hashed during ``meanwhile``; otherwise the table's trigger
+    logs each row as stored."""
     names = list(columns)
     sql = f"{verb} INTO {table}({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
     acc = attest.accumulator_of(conn)
     if acc is not None and _stored_as_given(conn, table, columns, rows):
         with acc.untriggered_inserts(table):
             conn.executemany(sql, rows)
-        acc.add_rows(table, rows)
-    else:
-        conn.executemany(sql, rows)
+        if meanwhile is None:
+            acc.add_rows(table, rows)
+            return
+        with acc.adding_rows(table, rows):
+            meanwhile(conn)
+        return
+    conn.executemany(sql, rows)
+    if meanwhile is not None:
+        meanwhile(conn)
 
 
 def _stored_as_given(conn, table: str, columns: dict[str, frozenset], rows: list[tuple]) -> bool:

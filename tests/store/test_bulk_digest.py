@@ -130,3 +130,28 @@ def test_many_new_patients_at_once_are_the_rows_ids_and_digest_of_one_at_a_time(
                 ctx.audit("import.practice_list")
     with manager.register.reading() as conn:
         assert conn.execute("SELECT count(*) FROM patients").fetchone()[0] == before
+
+
+def test_rows_hashed_while_the_indexes_build_add_the_same_sum_or_nothing(manager):
+    """bulk.insert_patients hashes its rows on a thread while SQLite builds the search indexes
+    (attest.Accumulator.adding_rows): the same sum as add_rows; a failure in the block or in
+    the hashing reaches the caller and adds nothing to the transaction's digests."""
+    import pytest
+
+    from gp_optout_desktop.store import attest
+
+    rows = [(1, "9990000018", "", "Ng", "Al", "ng", "1970-01-01", None), [2, None, "x", None]]
+    one, other = attest.Accumulator(), attest.Accumulator()
+    one.add_rows("patients", rows)
+    with other.adding_rows("patients", rows):
+        pass
+    assert other.hashed == one.hashed and one.hashed["patients"] > 0
+
+    failing = attest.Accumulator()
+    with pytest.raises(RuntimeError, match="index build"):
+        with failing.adding_rows("patients", rows):
+            raise RuntimeError("index build failed")
+    with pytest.raises(TypeError):  # a row that is no sequence
+        with failing.adding_rows("patients", [5]):
+            pass
+    assert failing.hashed == {}
