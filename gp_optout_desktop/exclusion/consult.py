@@ -27,7 +27,7 @@ from ..domain.errors import ValidationError
 from ..domain.exclusion_rules import EXCLUDE_LISTED
 from . import state
 from .errors import CandidateFileError, ExclusionError
-from .format import Manifest, nhs_valid
+from .format import Manifest, all_nhs_valid, nhs_valid
 from .fsutil import replace_file_atomically
 from .reader import ExclusionSet, load_public_key, read_export
 from ..problem_log import log_problem
@@ -210,7 +210,7 @@ def _filter_uniform(body: list[str], col: int, ncols: int, numbers: frozenset, l
         if not all(line.count(",") == sep for line in body):
             return None
         raws = [line.split(",", col + 1)[col] for line in body]
-    valid = list(map(nhs_valid, raws))
+    valid = _valid_flags(raws)
     invalid = []
     if not all(valid):
         raws = list(raws)
@@ -225,6 +225,20 @@ def _filter_uniform(body: list[str], col: int, ncols: int, numbers: frozenset, l
     else:
         kept = [line for line, raw, ok in zip(body, raws, valid) if ok and raw not in numbers]
     return kept, invalid
+
+
+_CHUNK = 50_000
+
+
+def _valid_flags(raws: list[str]) -> list[bool]:
+    """nhs_valid of each, a chunk at a time: a chunk whose numbers are all valid (nearly
+    always) is checked at C speed by all_nhs_valid, about twice as fast; any other by
+    nhs_valid one at a time, to find which."""
+    flags: list[bool] = []
+    for start in range(0, len(raws), _CHUNK):
+        chunk = raws[start:start + _CHUNK]
+        flags += [True] * len(chunk) if all_nhs_valid(chunk) else map(nhs_valid, chunk)
+    return flags
 
 
 def _filter_csv(text: str, numbers: frozenset, listed_means_allowed: bool):

@@ -232,3 +232,26 @@ def test_any_candidate_file_is_filtered_exactly(tmp_path_factory, key, cands, cr
     assert out.read_bytes().decode() == "nhs_number,other" + nl + "".join(k + nl for k in expect_kept)
     assert [r for r, _ in result.invalid_rows] == expect_invalid
     assert result.candidates == len(cands) and result.allowed == len(expect_kept)
+
+
+def test_a_bad_number_deep_in_a_long_file_is_found_in_its_chunk(tmp_path, key, listed):
+    """Long files are checked a chunk at a time (consult._CHUNK numbers at C speed); a chunk
+    holding one bad or spaced number is checked number by number: the same rows held back
+    and kept as if every number were checked on its own."""
+    from gp_optout_desktop.domain.nhs_number import synthetic_range
+
+    many = synthetic_range(consult_mod._CHUNK * 2 + 7)
+    bad_at, spaced_at = consult_mod._CHUNK + 3, 2 * consult_mod._CHUNK + 1
+    numbers = list(many)
+    numbers[bad_at] = numbers[bad_at][:9] + str((int(numbers[bad_at][9]) + 1) % 10)
+    numbers[spaced_at] = f"{numbers[spaced_at][:3]} {numbers[spaced_at][3:6]} {numbers[spaced_at][6:]}"
+    numbers[10] = LISTED[0]
+    text = "row,nhs_number\n" + "".join(f"{i},{n}\n" for i, n in enumerate(numbers))
+    result, out = run(tmp_path, key, text)
+    assert [row for row, _ in result.invalid_rows] == [bad_at + 2]
+    listed_rows = {i for i, n in enumerate(numbers) if n in LISTED}
+    assert 10 in listed_rows
+    expected = ["row,nhs_number"] + [f"{i},{n}" for i, n in enumerate(numbers) if i not in listed_rows | {bad_at}]
+    assert out.read_text().splitlines() == expected  # the spaced number kept as written
+    assert f"{spaced_at},{numbers[spaced_at]}" in expected
+    assert (result.candidates, result.held_back_by_set) == (len(numbers), len(listed_rows))
