@@ -110,8 +110,9 @@ def _households(seed: int, block: int, today: date, memo: dict) -> list[tuple]:
         outward = OUTWARDS[int(rnd() * n_out)]
         pc = f"{outward} {inward}"  # every outward and inward here is a valid BS 7666 shape
         adult_ordinal = adult_first + int(rnd() * adult_span)
-        members = [(adult_ordinal if m == 0 else child_first + int(rnd() * child_span), FORENAMES[int(rnd() * n_fore)])
-                   for m in range(household)]
+        members = [(adult_ordinal, FORENAMES[int(rnd() * n_fore)])]  # then each child: date of birth, forename
+        for _child in range(household - 1):
+            members.append((child_first + int(rnd() * child_span), FORENAMES[int(rnd() * n_fore)]))
         form = None
         roll = rnd()
         # The first two households of a demo always sent a form: one whose letter is still due,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from itertools import chain
-from operator import itemgetter
 
 from . import attest
 
@@ -98,15 +96,14 @@ def _stored_as_given(conn, table: str, columns: dict[str, frozenset], rows: list
         return False
     if not rows or set(map(len, rows)) != {len(columns)}:
         return False
-    groups: dict[frozenset, list[int]] = {}  # one pass over the values of all columns allowing the same types
-    for i, allowed in enumerate(columns.values()):
-        groups.setdefault(allowed, []).append(i)
-    for allowed, indexes in groups.items():
-        values = map(itemgetter(indexes[0]), rows) if len(indexes) == 1 else \
-            chain.from_iterable(map(itemgetter(*indexes), rows))
-        if not set(map(type, values)) <= allowed:
+    for start in range(0, len(rows), _CHECKED_AT_ONCE):  # each column's values, transposed at C speed
+        part = rows[start:start + _CHECKED_AT_ONCE]
+        if not all(set(map(type, values)) <= allowed for values, allowed in zip(zip(*part), columns.values())):
             return False
     return True
+
+
+_CHECKED_AT_ONCE = 50_000  # rows transposed at a time: a million at once would copy 14 million pointers
 
 
 def insert_events(conn, rows: list[tuple]) -> None:
