@@ -461,7 +461,7 @@ class FileStore:
         new_ids = iter(patients_store.insert_many(self.conn, [p for known, p, _f, _h in items if known is None],
                                                   by=by, at=at))
         pids = [known if known is not None else next(new_ids) for known, _p, _f, _h in items]
-        made = events_store.insert_coded_many(self.conn, [(pid, fresh) for pid, (_k, _p, fresh, _h) in zip(pids, items)],
+        made = events_store.insert_coded_many(self.conn, [(pid, item[2]) for pid, item in zip(pids, items)],
                                               by=by, confirmed_by="import", at=at)
         events_store.refresh_current_states(self.conn, [pid for pid, ids in zip(pids, made) if ids])
         return list(zip(pids, made))

@@ -125,7 +125,8 @@ def test_the_bulk_import_gives_the_rows_ids_audit_and_digest_of_one_at_a_time(tm
     for way in ("reference", "bulk"):
         session = _register(tmp_path / way, with_history)
         known = _known(session) if with_history else {}
-        assert not with_history or all(known.values()), {k: len(v) for k, v in known.items()}  # every state the import meets
+        # every state the import meets is there
+        assert not with_history or all(known.values()), {k: len(v) for k, v in known.items()}
         text = _csv(known)
         with session.register.reading() as conn:
             before = conn.execute("SELECT max(seq) FROM audit").fetchone()[0]
