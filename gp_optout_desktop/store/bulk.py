@@ -1,4 +1,5 @@
-"""Bulk inserts for the demo generator and benchmarks: one executemany per table."""
+"""Bulk inserts (the demo generator, benchmarks, the practice list and objections imports):
+one executemany per table."""
 
 from __future__ import annotations
 
@@ -110,6 +111,15 @@ def insert_events(conn, rows: list[tuple]) -> None:
     """rows: (id, patient_id, kind, action, effective, received, via, proxy_role, proxy_name, proxy_evidence,
     proxy_verified_by, submitted_by, form_id, recorded_by, recorded_at, coded_at, coded_by)."""
     _insert_digested(conn, "events", _EVENT_COLUMNS, rows)
+
+
+def insert_confirmed_events(conn, rows: list[tuple]) -> None:
+    """``insert_events``' rows followed by (confirmed_at, confirmed_by): events stored already
+    coded and confirmed (the objections import), in their final state at once."""
+    _insert_digested(conn, "events", _CONFIRMED_EVENT_COLUMNS, rows)
+
+
+_CONFIRMED_EVENT_COLUMNS = {**_EVENT_COLUMNS, "confirmed_at": _TEXT_OR_NULL, "confirmed_by": _TEXT_OR_NULL}
 
 
 def insert_current_state(conn, rows: list[tuple]) -> None:
