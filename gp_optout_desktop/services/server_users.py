@@ -116,14 +116,34 @@ def promoted(session, handover: Handover, summary: str, revision: int) -> Change
 
 
 def confirm_own_password(session, password: str, wrong: str) -> None:
-    """The signed-in user's password typed again: it must open their own key slot. Nothing is
-    written and nothing counted (unlike a sign-in, services/server_throttle.py: an Argon2id run
-    per try is the same cost as at sign-in, and the user is already signed in)."""
+    """The signed-in user's password typed again: it must open their own key slot. Each try is
+    counted as a sign-in of this login on this computer (services/server_throttle.py): a desk
+    left signed in is not a place to guess its user's password faster than the sign-in form
+    allows (5 free tries, then waits), as a wrong one on the register file counts as a failed
+    unlock. A right one clears the count and writes the wrong tries into the trail, as a sign-in does."""
+    from .server_throttle import SignInThrottle
+
     session.require("change_own_password")
-    unwrap, _login_password = session.derive(session.user, password)
-    with reading.unreachable_in_words(session.desk.conn):
-        if not passwords.opens_own_slot(session.desk, unwrap):
-            raise WrongPassword(wrong)
+
+    def check(_address, _user, typed: str):
+        unwrap, _login_password = session.derive(session.user, typed)
+        with reading.unreachable_in_words(session.desk.conn):
+            if not passwords.opens_own_slot(session.desk, unwrap):
+                raise WrongPassword(wrong)
+        return session  # its record_wrong_sign_ins writes the tries counted before this one
+
+    SignInThrottle.on_this_computer(session.clock).sign_in(check, _address_of(session), session.user, password)
+
+
+def _address_of(session):
+    """The server address this session signed in to (the throttle's key, as at the sign-in form)."""
+    address = getattr(session.reconnect, "address", None)
+    if address is not None:
+        return address
+    from ..store.server.connect import ServerAddress
+
+    info = session.desk.conn.info
+    return ServerAddress((("host", info.host), ("port", str(info.port)), ("dbname", info.dbname)))
 
 
 def change_own_password(session, new_password: str) -> ChangeSet:

@@ -166,3 +166,35 @@ def test_a_try_that_never_reached_the_password_is_given_back(register, pg_db):
     assert _counts() == {}
     session = throttled(server_session.sign_in)(accounts.address(pg_db), mo, "mo-password-1")
     session.lock()
+
+
+def test_retyping_the_current_password_at_a_signed_in_desk_is_counted_as_a_sign_in(register, pg_db):
+    """Register > Change my password on a server asks for the current password again: a desk
+    left signed in must not let anyone guess its user's password faster than the sign-in form
+    does. Each wrong retype counts in the same count as the sign-in form's; the sixth is refused
+    even when right, changes nothing and reaches nothing; once the wait is over the right one
+    changes the password, clears the count and writes the wrong tries into the trail."""
+    from gp_optout_desktop.services import users
+
+    rita = register.add_user("rita", "rita-password-1", roles.RECEPTIONIST)
+    session = server_session.sign_in(accounts.address(pg_db), rita, "rita-password-1")
+    before = len(register.audit())
+    for _ in range(4):
+        with pytest.raises(WrongPassword, match="current password is wrong"):
+            users.change_password(session, "rita-guess", "rita-password-2")
+    with pytest.raises(WrongPassword):  # the sign-in form's try: the same count
+        server_sign_in(accounts.address(pg_db))(None, rita, "rita-guess-2")
+    with pytest.raises(Throttled):
+        users.change_password(session, "rita-password-1", "rita-password-2")
+    assert _counts()[SignInThrottle.key(accounts.address(pg_db), rita)]["failures"] == 5
+    assert len(register.audit()) == before  # nothing written, the password unchanged
+
+    _wait_over()
+    users.change_password(session, "rita-password-1", "rita-password-2")
+    failed = [row for row in register.audit()[before:] if row[3] == "login" and row[4] == "failed"]
+    assert [row[1] for row in failed] == [rita] * 5
+    assert _counts() == {}
+    session.lock()
+    with pytest.raises(WrongPassword):
+        server_session.sign_in(accounts.address(pg_db), rita, "rita-password-1")
+    server_session.sign_in(accounts.address(pg_db), rita, "rita-password-2").lock()

@@ -1,7 +1,7 @@
 """Change my password on a server register: the real main window signed in to the real
 PostgreSQL the tests start, driven with qtbot (issue 15, ADR 0015 addendum "passwords on the
 server"). The current password is checked against the user's own key slot; a wrong one is one
-sentence and writes nothing; the change re-wraps the slot and alters the login in one
+sentence, writes nothing then and counts as a wrong sign-in on this computer; the change re-wraps the slot and alters the login in one
 transaction, audited; afterwards only the new password signs in, and the open desk carries on."""
 
 from __future__ import annotations
@@ -51,7 +51,10 @@ def test_a_receptionist_changes_their_password_on_the_server_and_only_the_new_on
     before = server.audit()
 
     assert _submit(qtbot, dialog, OLD, NEW) == DONE
+    # The wrong retype was counted as a wrong sign-in on this computer: the right one writes it
+    # into the trail (as a sign-in does), then the change.
     assert [row[1:5] for row in server.audit()[len(before):]] == [
+        (server.rita, roles.RECEPTIONIST, "login", "failed"),
         (server.rita, roles.RECEPTIONIST, "user.change_password", "ok")]
     dialog.close_button.click()
     assert window.session.revision() >= 0  # the desk carries on after the change
