@@ -22,7 +22,6 @@ from ..domain.patient import Patient
 from ..domain.practice_policy import PolicyChange
 from . import audit as audit_store, codes_repo, users as users_store, events as events_store, letters_repo, meta, patients as patients_store, \
     policy as policy_store, registration as registration_store, templates_repo
-from .errors import NotFound
 from . import coding as coding_store, exclusion_repo as exclusion_store, overview as overview_store, \
     settings as settings_store
 
@@ -442,16 +441,11 @@ class FileStore:
 
     # the CSV import (services/importer.py)
     def patients_by_numbers(self, numbers):
-        found = {}
-        for nhs in numbers:
-            try:
-                found[nhs] = patients_store.by_nhs(self.conn, nhs)
-            except NotFound:
-                pass  # why: a number not in the register yet: the import adds that patient
-        return found
+        """The ones in the register (a number not there yet is a patient the import adds)."""
+        return patients_store.by_nhs_many(self.conn, list(numbers))
 
     def histories(self, patient_ids):
-        return {pid: events_store.history(self.conn, pid) for pid in patient_ids}
+        return events_store.histories(self.conn, list(patient_ids))
 
     def import_coded(self, items, *, by, at):
         """In bulk (issue 13): the new patients in one insert_many, every event in one insert

@@ -32,6 +32,18 @@ def history(conn, patient_id: int) -> list[Event]:
     return [_row_to_event(r) for r in rows]
 
 
+def histories(conn, patient_ids: list[int]) -> dict[int, list[Event]]:
+    """``history`` of each of ``patient_ids`` (in their order, once each), 500 patients to a query."""
+    ids = list(dict.fromkeys(patient_ids))
+    out: dict[int, list[Event]] = {pid: [] for pid in ids}
+    for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit, with room
+        chunk = ids[start:start + 500]
+        for row in conn.execute(f"SELECT patient_id, {_EVENT_COLUMNS} FROM events WHERE patient_id IN"
+                                f" ({', '.join('?' * len(chunk))}) ORDER BY patient_id, effective, id", chunk):
+            out[row[0]].append(_row_to_event(row[1:]))
+    return out
+
+
 def next_form_id(conn) -> int:
     row = conn.execute("SELECT coalesce(max(form_id), 0) + 1 FROM events").fetchone()
     return row[0]
@@ -94,21 +106,14 @@ def refresh_current_states(conn, patient_ids: list[int]) -> None:
     """``refresh_current_state`` for each of ``patient_ids``: their histories read 500 patients
     at a time (SQLite's bound-parameter limit, with room), the states written in one
     executemany each for the deletes and the rewrites."""
-    ids = list(dict.fromkeys(patient_ids))
     replace, delete = [], []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        histories: dict[int, list[Event]] = {pid: [] for pid in chunk}
-        for row in conn.execute(f"SELECT patient_id, {_EVENT_COLUMNS} FROM events WHERE patient_id IN"
-                                f" ({', '.join('?' * len(chunk))}) ORDER BY patient_id, effective, id", chunk):
-            histories[row[0]].append(_row_to_event(row[1:]))
-        for pid, events in histories.items():
-            for kind in EVENT_KINDS:
-                status = current_status(events, kind)
-                if status.event is None:
-                    delete.append((pid, kind))
-                else:
-                    replace.append((pid, kind, int(status.active), status.since.isoformat(), status.event.event_id))
+    for pid, events in histories(conn, patient_ids).items():
+        for kind in EVENT_KINDS:
+            status = current_status(events, kind)
+            if status.event is None:
+                delete.append((pid, kind))
+            else:
+                replace.append((pid, kind, int(status.active), status.since.isoformat(), status.event.event_id))
     if delete:
         conn.executemany("DELETE FROM current_state WHERE patient_id = ? AND kind = ?", delete)
     if replace:
