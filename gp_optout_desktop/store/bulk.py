@@ -104,7 +104,7 @@ def _stored_as_given(conn, table: str, columns: dict[str, frozenset], rows: list
     return True
 
 
-_CHECKED_AT_ONCE = 50_000  # rows transposed at a time: a million at once would copy 14 million pointers
+_CHECKED_AT_ONCE = 2_000  # rows transposed at a time: each zip(*rows) holds the GIL (14 ms for 15,000 events)
 
 
 def insert_events(conn, rows: list[tuple]) -> None:

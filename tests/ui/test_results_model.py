@@ -63,3 +63,31 @@ def test_nothing_found_and_empty_query(demo):
     assert model.rowCount() == 0 and model.summary() == "No patient found."
     model.search(demo, "   ")
     assert model.rowCount() == 0 and model.summary() == ""
+
+
+def test_the_table_is_painted_from_qts_own_items(demo, add_patient):
+    """No Python is called to paint the rows (issue 13: a Python data() per cell and role took
+    the GIL back from a busy task about 1,000 times a paint): the model keeps QStandardItems,
+    made with the answer off the UI thread, and overrides none of the methods a paint calls."""
+    from PySide6.QtGui import QStandardItemModel
+
+    from gp_optout_desktop.services import objections
+    from gp_optout_desktop.ui.models.results_model import fetch
+
+    for name in ("data", "flags", "rowCount", "columnCount", "headerData", "index", "parent"):
+        assert getattr(ResultsModel, name) is getattr(QStandardItemModel, name), name
+    pid = add_patient(demo, surname="Paintedrow")
+    objections.record(demo, pid)
+    found = fetch(demo, "paintedrow")
+    model, other = ResultsModel(), ResultsModel()
+    model.show(found)
+    other.show(found)  # the same answer shown twice: the second model makes items of its own
+    for m in (model, other):
+        assert m.rowCount() == 1 and m.patient_id(0) == pid
+        objects = m.index(0, 4)
+        assert m.data(objects) == "Objects" and m.data(objects, Qt.ItemDataRole.AccessibleTextRole) == "Objects"
+        assert m.data(objects, Qt.ItemDataRole.FontRole).bold()
+        assert m.data(objects, Qt.ItemDataRole.ForegroundRole).color().name() == "#8b0000"
+        assert m.data(m.index(0, 1), Qt.ItemDataRole.UserRole) == pid
+        assert not m.flags(objects) & Qt.ItemFlag.ItemIsEditable
+        assert m.headerData(0, Qt.Orientation.Horizontal) == COLUMNS[0]

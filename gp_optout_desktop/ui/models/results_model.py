@@ -2,14 +2,20 @@
 
 The database searches and sorts (by surname, forenames); the model never sorts or
 filters Python data, so it stays fast at 1,000,000 patients.
+
+It is a QStandardItemModel whose items are made with the answer, off the UI thread: the
+table is then painted from Qt's own items. A Python table model answered about 1,000
+``data()`` calls a paint, each one taking the GIL back from whatever task runs on a worker
+(about 1 ms each when the task is busy in Python): that, not the search, was most of the
+typing's stalls during an import or a letter run (issue 13; ADR 0014 addendum 6).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
 
 from ...domain import nhs_number
 from ...services import patients
@@ -38,28 +44,62 @@ class Found:
     rows: list
     cells: list[tuple[str, ...]]
     truncated: bool
+    # The table's items, made with the answer (``items``); taken by the first model shown it.
+    made: list = field(default_factory=list, compare=False, repr=False)
+
+
+_FLAGS = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled  # read-only, as the table is
+_ACCESSIBLE, _USER = Qt.ItemDataRole.AccessibleTextRole, Qt.ItemDataRole.UserRole
+_FOREGROUND, _FONT, _TIP = Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.ToolTipRole
+
+
+def _style() -> tuple[QBrush, QFont]:
+    bold = QFont()
+    bold.setBold(True)
+    return QBrush(QColor("#8b0000")), bold  # an objection in force stands out
+
+
+def items(rows: list, cells: list[tuple[str, ...]], style: tuple[QBrush, QFont]) -> list[list[QStandardItem]]:
+    """One row of items per result: the cell's text (also read out by screen readers), the
+    patient's id under UserRole in every column, and the objection columns in bold dark red
+    with a tooltip in words. Made on any thread (items are not QObjects until a model has them)."""
+    red, bold = style
+    out = []
+    for row, texts in zip(rows, cells):
+        line = []
+        for col, text in enumerate(texts):
+            item = QStandardItem(text)
+            item.setFlags(_FLAGS)
+            item.setData(text, _ACCESSIBLE)
+            item.setData(row.patient_id, _USER)
+            if col >= 4:
+                active = row.type1_active if col == 4 else row.type2_active
+                kind = "Type 1" if col == 4 else "Type 2"
+                item.setData(red, _FOREGROUND)
+                item.setData(bold, _FONT)
+                item.setData(f"{kind} objection in force" if active else f"No {kind} objection in force", _TIP)
+            line.append(item)
+        out.append(line)
+    return out
 
 
 def fetch(session, text: str, limit: int = LIMIT) -> Found:
     """Run the search in the database (on the desk's read-only connection; any thread);
-    one more id than shown tells whether there are more."""
+    one more id than shown tells whether there are more. The table's items are made here too."""
     ids, rows = patients.find_ids_and_rows(session, text, limit + 1) if text.strip() else ([], [])
     truncated = len(ids) > limit
     ids = ids[:limit]
-    return Found(text, ids, rows, [_cells(r) for r in rows], truncated)  # cells once, so painting is a lookup
+    cells = [_cells(r) for r in rows]
+    return Found(text, ids, rows, cells, truncated, items(rows, cells, _style()))
 
 
-class ResultsModel(QAbstractTableModel):
+class ResultsModel(QStandardItemModel):
     def __init__(self, parent=None, limit: int = LIMIT):
-        super().__init__(parent)
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(list(COLUMNS))
         self.limit = limit
-        self._ids: list[int] = []
         self._rows: list = []  # services ResultRow, in the database's order
-        self._cells: list[tuple[str, ...]] = []
-        # Made once per model (not per module: Qt objects must not outlive the QApplication).
-        self._red = QBrush(QColor("#8b0000"))
-        self._bold = QFont()
-        self._bold.setBold(True)
+        self._style = _style()  # made once per model (Qt objects must not outlive the QApplication)
         self.truncated = False
         self.query = ""
 
@@ -69,15 +109,27 @@ class ResultsModel(QAbstractTableModel):
         self.show(fetch(session, text, self.limit))
 
     def show(self, found: Found) -> None:
-        self.beginResetModel()
-        self._ids, self._rows, self._cells = found.ids, found.rows, found.cells
-        self.truncated, self.query = found.truncated, found.query
-        self.endResetModel()
+        made = found.made[:] if found.made else items(found.rows, found.cells, self._style)
+        found.made.clear()  # the model owns them now: a second show of this answer makes its own
+        self._replace(made)
+        self._rows, self.truncated, self.query = found.rows, found.truncated, found.query
 
     def clear(self) -> None:
+        self._replace([])
+        self._rows, self.truncated, self.query = [], False, ""
+
+    def _replace(self, made: list[list[QStandardItem]]) -> None:
+        """Every row at once, as one model reset (a signal per appended row would make the
+        table lay itself out again 500 times)."""
         self.beginResetModel()
-        self._ids, self._rows, self._cells, self.truncated, self.query = [], [], [], False, ""
-        self.endResetModel()
+        self.blockSignals(True)
+        try:
+            self.setRowCount(0)
+            for line in made:
+                self.appendRow(line)
+        finally:
+            self.blockSignals(False)
+            self.endResetModel()
 
     def patient_id(self, row: int) -> int | None:
         return self._rows[row].patient_id if 0 <= row < len(self._rows) else None
@@ -91,36 +143,3 @@ class ResultsModel(QAbstractTableModel):
         if self.truncated:
             return f"Showing the first {self.limit}: refine the search."
         return "1 patient found." if len(self._rows) == 1 else f"{len(self._rows)} patients found."
-
-    # ---- Qt model ----------------------------------------------------------------
-    def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole or role == Qt.ItemDataRole.AccessibleTextRole:
-            return self._cells[index.row()][col]
-        if col < 4 and role != Qt.ItemDataRole.UserRole:
-            return None  # the common case while painting: nothing more to say
-        row = self._rows[index.row()]
-        if role == Qt.ItemDataRole.UserRole:
-            return row.patient_id
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return self._red  # an objection in force stands out
-        if role == Qt.ItemDataRole.FontRole:
-            return self._bold
-        if role == Qt.ItemDataRole.ToolTipRole and col in (4, 5):
-            kind = "Type 1" if col == 4 else "Type 2"
-            active = row.type1_active if col == 4 else row.type2_active
-            return f"{kind} objection in force" if active else f"No {kind} objection in force"
-        return None
