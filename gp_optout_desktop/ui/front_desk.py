@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
                                QTableView, QVBoxLayout, QWidget)
@@ -40,19 +40,18 @@ class FrontDesk(QWidget):
         self._lane = worker.Lane()
         self._searching = False  # a search is on its way: its answer replaces the rows
 
-        self.search = QLineEdit()
+        self.search = _SearchBox(self._down_from_search)
         self.search.setPlaceholderText("NHS number, surname (Smith, J), date of birth (dd/mm/yyyy) or postcode")
         self.search.setAccessibleName("Search patients")
         self.search.setToolTip("Find a patient as you type (Ctrl+F). Down arrow moves to the results; Enter opens.")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self._typed)
         self.search.returnPressed.connect(self._enter_in_search)
-        self.search.installEventFilter(self)
 
         self.summary = QLabel()
         self.summary.setAccessibleName("Search result summary")
 
-        self.table = QTableView()
+        self.table = _ResultsTable(self._key_in_table)
         self.table.setModel(self.model)
         self.table.setAccessibleName("Patients found")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -71,7 +70,6 @@ class FrontDesk(QWidget):
             self.table.setColumnWidth(col, width)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # the name gets the spare width
         self.table.activated.connect(lambda index: self.open_selected())
-        self.table.installEventFilter(self)
 
         self.open_button = QPushButton("&Open patient")
         self.open_button.setAccessibleName("Open patient")
@@ -248,17 +246,45 @@ class FrontDesk(QWidget):
         elif self.model.rowCount() > 1:
             self._choose_from_list()
 
-    def eventFilter(self, obj, event) -> bool:
-        if event.type() == QEvent.Type.KeyPress:
-            if obj is self.search and event.key() == Qt.Key.Key_Down and self.model.rowCount():
-                self.table.setFocus()
-                if not self.table.currentIndex().isValid():
-                    self._select_row(0)  # Down is a choice: the first row
-                return True
-            if obj is self.table and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-                self.open_selected()
-                return True
-            if obj is self.table and event.key() == Qt.Key.Key_Up and self.table.currentIndex().row() <= 0:
-                self.search.setFocus()
-                return True
-        return super().eventFilter(obj, event)
+    def _down_from_search(self) -> bool:
+        """Down in the search box: to the results (the first row chosen), if there are any."""
+        if not self.model.rowCount():
+            return False
+        self.table.setFocus()
+        if not self.table.currentIndex().isValid():
+            self._select_row(0)  # Down is a choice: the first row
+        return True
+
+    def _key_in_table(self, key) -> bool:
+        """Enter opens the chosen patient; Up from the first row goes back to the search box."""
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.open_selected()
+            return True
+        if key == Qt.Key.Key_Up and self.table.currentIndex().row() <= 0:
+            self.search.setFocus()
+            return True
+        return False
+
+
+# The search box's and the table's own key presses, one Python call a press: an event filter on
+# them ran Python for every event they received (7 a keystroke), each taking the GIL back from a
+# task busy on a worker while the user typed (issue 13, ADR 0014 addendum 6).
+class _SearchBox(QLineEdit):
+    def __init__(self, on_down: Callable[[], bool]):
+        super().__init__()
+        self._on_down = on_down
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Down and self._on_down():
+            return
+        super().keyPressEvent(event)
+
+
+class _ResultsTable(QTableView):
+    def __init__(self, on_key: Callable[[int], bool]):
+        super().__init__()
+        self._on_key = on_key
+
+    def keyPressEvent(self, event) -> None:
+        if not self._on_key(event.key()):
+            super().keyPressEvent(event)

@@ -87,3 +87,21 @@ def test_exactly_one_match_opens_on_enter(qtbot, desk, add_patient):
     qtbot.keyClicks(front.search, "Onlyone")
     qtbot.keyClick(front.search, Qt.Key.Key_Return)
     assert desk.desk.currentIndex() == PATIENT and desk.desk.patient.patient_id == only
+
+
+def test_up_from_the_first_row_goes_back_to_the_search_and_down_with_nothing_found_stays(qtbot, desk):
+    front = desk.desk.front
+    qtbot.keyClicks(front.search, "Smith")
+    qtbot.waitUntil(lambda: front.model.rowCount() > 1, timeout=2000)
+    qtbot.keyClick(front.search, Qt.Key.Key_Down)
+    assert front.table.hasFocus() and front.table.currentIndex().row() == 0
+    qtbot.keyClick(front.table, Qt.Key.Key_Down)
+    qtbot.keyClick(front.table, Qt.Key.Key_Up)  # row 1 -> row 0: the table moves
+    assert front.table.hasFocus() and front.table.currentIndex().row() == 0
+    qtbot.keyClick(front.table, Qt.Key.Key_Up)  # from the first row: back to typing
+    assert front.search.hasFocus() and desk.desk.currentIndex() == 0
+    front.search.clear()
+    qtbot.keyClicks(front.search, "Qwertynobody")
+    qtbot.waitUntil(lambda: front.summary.text() == "No patient found.", timeout=2000)
+    qtbot.keyClick(front.search, Qt.Key.Key_Down)  # nothing to move to: the key is the box's own
+    assert front.search.hasFocus()
