@@ -30,8 +30,6 @@ import threading
 import weakref
 from contextlib import contextmanager
 
-from ..gil import offering
-
 MOD = 2**256
 
 # table -> key columns (for messages) ; meta is limited to the settings that matter.
@@ -155,7 +153,7 @@ def _rows_sum(table: str, rows) -> int:
     """The sum of the rows' hashes (the module docstring), not yet reduced modulo MOD."""
     sha, from_bytes = hashlib.sha256, int.from_bytes  # inline: this loop is the bulk cost
     total = 0
-    for values in offering(rows):  # the GIL offered as it goes: this runs while the desk types
+    for values in rows:
         n = len(values)
         while n and values[n - 1] is None:
             n -= 1

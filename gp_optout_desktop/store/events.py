@@ -6,7 +6,6 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from ..domain.events import EVENT_KINDS, Event, Proxy, current_status
-from ..gil import offering
 from . import bulk
 
 _EVENT_COLUMNS = (
@@ -88,7 +87,7 @@ def insert_coded_many(conn, patients_events: list[tuple[int, list[Event]]], *, b
         "SELECT coalesce(max(id), 0) + 1, coalesce(max(form_id), 0) + 1 FROM events").fetchone()
     when = at.isoformat()
     rows, out = [], []
-    for patient_id, events in offering(patients_events):
+    for patient_id, events in patients_events:
         made = []
         for e in events:
             p = e.proxy
@@ -133,7 +132,7 @@ def refresh_current_states(conn, patient_ids: list[int]) -> None:
     at a time (SQLite's bound-parameter limit, with room), the states written in one
     executemany each for the deletes and the rewrites."""
     replace, delete = [], []
-    for pid, events in offering(_orders(conn, patient_ids).items()):
+    for pid, events in _orders(conn, patient_ids).items():
         for kind in EVENT_KINDS:
             status = current_status(events, kind)
             if status.event is None:
