@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..domain.events import IMPORTED, Event
+from ..domain.events import EVENT_KINDS, IMPORTED, Event, current_status
 from .. import child_task
 from ..domain.import_rows import ImportRefused, ImportRow, Problem, read_rows
-from ..store import readers
+from ..store import events as events_store, readers
 from ..store.backend import FileStore
 from .changes import ChangeSet
 from .on_server import on_server
@@ -112,7 +112,7 @@ def import_objections(session: Session, text: str) -> ChangeSet:
 @dataclass(frozen=True)
 class _Planned:
     """A plan made apart: the snapshot's revision, the plan, and the work to write (``_match``'s
-    compact items, histories left out: only the server's store needs them)."""
+    compact items: of each known patient's history only its newest event of each kind)."""
     revision: int
     plan: ImportPlan
     work: list[tuple]
@@ -183,7 +183,8 @@ def _match(register, rows: list[ImportRow], histories: bool = True) -> tuple[Imp
     trips per row). Returns the plan and the work for ``_write``, one item per patient:
     (known patient's id or None, the new Patient or None, the known patient's audit name or None,
     the first row's number, the fresh events as (kind, action, effective, added, row number),
-    the known patient's history, or () when ``histories`` is False)."""
+    the known patient's history, or when ``histories`` is False only its newest event of each
+    kind: all the state after the import depends on, a few tuples to send from the child)."""
     by_nhs: dict[str, list[ImportRow]] = {}
     for row in rows:
         by_nhs.setdefault(row.patient.nhs_number, []).append(row)
@@ -220,13 +221,21 @@ def _match(register, rows: list[ImportRow], histories: bool = True) -> tuple[Imp
         else:
             known_patients += 1
             work.append((existing.patient_id, None, register.audit_ref(existing), first.row, tuple(fresh),
-                         history if histories else ()))
+                         history if histories else _newest(history)))
     if problems:
         raise ImportRefused(f"{len(problems):,} row{'s' if len(problems) != 1 else ''} cannot be imported, so "
                             "nothing was imported. Correct the file and try again.",
                             tuple(sorted(problems, key=lambda p: p.row)))
     folded = tuple(sorted(r.row for r in rows if r.case_folded))
     return ImportPlan(len(rows), new_patients, known_patients, new_events, known_events, folded), work
+
+
+def _newest(history) -> tuple:
+    """The newest event of each kind in ``history`` (events.Ordered): what decides a state, with
+    any events added after it (latest wins: domain.events.current_status)."""
+    latest = (current_status(history, kind).event for kind in EVENT_KINDS)
+    return tuple(events_store.Ordered(e.kind, e.action, e.effective, e.seq, e.event_id)
+                 for e in latest if e is not None)
 
 
 def _write(register, write, work: list[tuple]) -> None:

@@ -450,14 +450,19 @@ class FileStore:
     def import_coded(self, items, *, by, at):
         """In bulk (issue 13): the new patients in one insert_many, every event in one insert
         already coded and confirmed, then current_state for the patients given events, from
-        their histories read a chunk at a time. The same ids, rows and signed digest as the
-        store's one-at-a-time functions for each patient in turn (tests/services/test_import_bulk.py)."""
+        the history each item carries (the whole history, or its newest event of each kind:
+        all a state depends on) and the events just added, as the server's does: nothing read
+        again. The same ids, rows and signed digest as the store's one-at-a-time functions for
+        each patient in turn (tests/services/test_import_bulk.py)."""
         new_ids = iter(patients_store.insert_many(self.conn, [p for known, p, _f, _h in items if known is None],
                                                   by=by, at=at))
         pids = [known if known is not None else next(new_ids) for known, _p, _f, _h in items]
         made = events_store.insert_coded_many(self.conn, [(pid, item[2]) for pid, item in zip(pids, items)],
                                               by=by, confirmed_by="import", at=at)
-        events_store.refresh_current_states(self.conn, [pid for pid, ids in zip(pids, made) if ids])
+        added = events_store.Ordered
+        events_store.put_current_states(self.conn, [
+            (pid, [*history, *(added(e.kind, e.action, e.effective, eid, eid) for e, eid in zip(fresh, ids))])
+            for pid, (_known, _p, fresh, history), ids in zip(pids, items, made) if ids])
         return list(zip(pids, made))
 
     def revision(self):

@@ -103,10 +103,10 @@ def insert_coded_many(conn, patients_events: list[tuple[int, list[Event]]], *, b
     return out
 
 
-class _Ordered(NamedTuple):
+class Ordered(NamedTuple):
     """What current_status reads of an event (its kind, action, effective date and entry order)
-    and the id it keeps: a full Event parses three timestamps and checks a proxy for each row,
-    and an import refreshes 15,000 patients' states in the app's write (issue 13)."""
+    and the id it keeps: enough to work out a state, lighter than an Event to make and to send
+    from the import's planning process (issue 13)."""
 
     kind: str
     action: str
@@ -115,24 +115,12 @@ class _Ordered(NamedTuple):
     event_id: int
 
 
-def _orders(conn, patient_ids: list[int]) -> dict[int, list[_Ordered]]:
-    ids = list(dict.fromkeys(patient_ids))
-    out: dict[int, list[_Ordered]] = {pid: [] for pid in ids}
-    for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit, with room
-        chunk = ids[start:start + 500]
-        for pid, eid, kind, action, effective in conn.execute(
-                f"SELECT patient_id, id, kind, action, effective FROM events WHERE patient_id IN"
-                f" ({', '.join('?' * len(chunk))}) ORDER BY patient_id, effective, id", chunk):
-            out[pid].append(_Ordered(kind, action, date.fromisoformat(effective), eid, eid))
-    return out
-
-
-def refresh_current_states(conn, patient_ids: list[int]) -> None:
-    """``refresh_current_state`` for each of ``patient_ids``: their histories read 500 patients
-    at a time (SQLite's bound-parameter limit, with room), the states written in one
-    executemany each for the deletes and the rewrites."""
+def put_current_states(conn, patients_events: list[tuple[int, list]]) -> None:
+    """``refresh_current_state`` for each (patient id, every event of theirs, Event or Ordered)
+    without reading the histories again: the states written in one executemany each for the
+    deletes and the rewrites (the bulk import, which has each patient's events in hand)."""
     replace, delete = [], []
-    for pid, events in _orders(conn, patient_ids).items():
+    for pid, events in patients_events:
         for kind in EVENT_KINDS:
             status = current_status(events, kind)
             if status.event is None:

@@ -1,6 +1,7 @@
 """The objections import writes in bulk on a register file (issue 13): the new patients in one
-insert, every event in one insert already coded and confirmed, current_state rewritten from
-histories read a chunk at a time. The result must be exactly what the store's one-at-a-time
+insert, every event in one insert already coded and confirmed, current_state worked out from the
+histories the plan read (in the desktop app, only each known patient's newest event of each kind,
+sent from the planning process) and the events just added. The result must be exactly what the store's one-at-a-time
 functions gave for each patient in turn (``_one_at_a_time``, the code it replaced): the same
 ids, rows, audit entries and signed digests, for new patients, known patients with an earlier
 history (withdrawn, re-registered, Type 2 only, every row already recorded), several rows per
@@ -22,6 +23,16 @@ from tests.services.test_import import csv_text
 NOW = datetime(2025, 3, 20, 12, tzinfo=timezone.utc)
 NEW = list(islice(iter_synthetic(640_000), 6))  # above every other test's numbers
 AGAIN = list(islice(iter_synthetic(650_000), 1))[0]  # the re-registered patient, added by hand
+
+
+def _newest_only(real):
+    """``real`` import_coded, checking it was handed what the child sends: of each known patient's
+    history only events.Ordered (its newest event of each kind), never the whole history."""
+    def run(self, items, **kw):
+        assert all(isinstance(e, events_store.Ordered) for *_rest, history in items for e in history)
+        assert all(len({e.kind for e in history}) == len(history) for *_rest, history in items)
+        return real(self, items, **kw)
+    return run
 
 
 def _one_at_a_time(self, items, *, by, at):
@@ -121,8 +132,13 @@ def _entries(session, after: int) -> list:
 
 @pytest.mark.parametrize("with_history", [True, False], ids=["known-patients", "empty-register"])
 def test_the_bulk_import_gives_the_rows_ids_audit_and_digest_of_one_at_a_time(tmp_path, monkeypatch, with_history):
+    from gp_optout_desktop import child_task
+
     seen = {}
-    for way in ("reference", "bulk"):
+    for way in ("reference", "bulk", "bulk-apart"):
+        # bulk-apart: the desktop app's way, planned in a child process that sends of each known
+        # patient's history only its newest event of each kind (importer._newest)
+        child_task.enable(way == "bulk-apart")
         session = _register(tmp_path / way, with_history)
         known = _known(session) if with_history else {}
         # every state the import meets is there
@@ -133,6 +149,8 @@ def test_the_bulk_import_gives_the_rows_ids_audit_and_digest_of_one_at_a_time(tm
         written, fast = [], []
         with monkeypatch.context() as m:
             real = _one_at_a_time if way == "reference" else FileStore.import_coded
+            if way == "bulk-apart":  # the store gets the child's items: newest events only, no full histories
+                real = _newest_only(real)
             m.setattr(FileStore, "import_coded", lambda self, items, **kw: written.append(real(self, items, **kw))
                       or written[-1])
             stored_as_given = bulk._stored_as_given
@@ -142,18 +160,22 @@ def test_the_bulk_import_gives_the_rows_ids_audit_and_digest_of_one_at_a_time(tm
         assert audit.verify(session).ok  # the signed digests add up to the tables as they are
         assert len(written) == 1  # one call to the store for the whole import
         seen[way] = (written[0], change.summary, _tables(session), _entries(session, before))
-        if way == "bulk":  # the events and states were hashed in Python, not logged by the triggers
+        if way != "reference":  # the events and states were hashed in Python, not logged by the triggers
             assert fast == [("patients", True), ("events", True), ("current_state", True)]
         else:
             assert fast == []
         session.lock()
+    child_task.shutdown()
+    child_task.enable(False)
 
-    reference, bulk_ = seen["reference"], seen["bulk"]
-    assert bulk_[0] == reference[0]  # [(patient id, [event ids])]
-    assert bulk_[1] == reference[1]
-    for table in reference[2]:
-        assert bulk_[2][table] == reference[2][table], table
-    assert bulk_[3] == reference[3]
+    reference = seen["reference"]
+    for way in ("bulk", "bulk-apart"):
+        bulk_ = seen[way]
+        assert bulk_[0] == reference[0], way  # [(patient id, [event ids])]
+        assert bulk_[1] == reference[1], way
+        for table in reference[2]:
+            assert bulk_[2][table] == reference[2][table], (way, table)
+        assert bulk_[3] == reference[3], way
     # It did what it says: some known patients got nothing new, and new patients several events.
     assert any(ids == [] for _pid, ids in reference[0]) == with_history
     assert any(len(ids) == 3 for _pid, ids in reference[0])
