@@ -54,7 +54,10 @@ def test_objection_columns_follow_current_state(demo, add_patient):
     objections.record(demo, pid)
     model.search(demo, "zyxobjector")
     assert model.data(model.index(0, 4)) == "Objects"
-    assert model.data(model.index(0, 4), Qt.ItemDataRole.ToolTipRole) == "Type 1 objection in force"
+    # received, not in force: the row does not know whether the code is confirmed in the clinical system
+    assert model.data(model.index(0, 4), Qt.ItemDataRole.ToolTipRole) == (
+        "Type 1 objection received: open the record to see whether it is in force (code confirmed)")
+    assert model.data(model.index(0, 5), Qt.ItemDataRole.ToolTipRole) == "No Type 2 objection recorded"
 
 
 def test_nothing_found_and_empty_query(demo):

@@ -59,10 +59,20 @@ def _style() -> tuple[QBrush, QFont]:
     return QBrush(QColor("#8b0000")), bold  # an objection in force stands out
 
 
+def _tip(kind: str, active: bool) -> str:
+    """The row knows only what the register received, not whether the code is confirmed in the
+    clinical system (which is what national extractions honour): the record says which."""
+    if not active:
+        return f"No {kind} objection recorded"
+    if kind == "Type 2":  # legacy: Type 2 never stopped GP data leaving the practice
+        return "Legacy Type 2 objection recorded"
+    return "Type 1 objection received: open the record to see whether it is in force (code confirmed)"
+
+
 def items(rows: list, cells: list[tuple[str, ...]], style: tuple[QBrush, QFont]) -> list[list[QStandardItem]]:
     """One row of items per result: the cell's text (also read out by screen readers), the
     patient's id under UserRole in every column, and the objection columns in bold dark red
-    with a tooltip in words. Made on any thread (items are not QObjects until a model has them)."""
+    with a tooltip in words (received, never claimed in force: the row cannot know). Made on any thread (items are not QObjects until a model has them)."""
     red, bold = style
     out = []
     for row, texts in zip(rows, cells):
@@ -77,7 +87,7 @@ def items(rows: list, cells: list[tuple[str, ...]], style: tuple[QBrush, QFont])
                 kind = "Type 1" if col == 4 else "Type 2"
                 item.setData(red, _FOREGROUND)
                 item.setData(bold, _FONT)
-                item.setData(f"{kind} objection in force" if active else f"No {kind} objection in force", _TIP)
+                item.setData(_tip(kind, active), _TIP)
             line.append(item)
         out.append(line)
     return out
