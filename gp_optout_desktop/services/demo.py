@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import date, datetime, time, timedelta, timezone
+import re
+import sys
+from array import array
+from bisect import bisect_left
+from datetime import date, timedelta
+from itertools import accumulate, chain, repeat, starmap
+from operator import floordiv, getitem, mod
 from pathlib import Path
 
 from ..domain import codes, nhs_number
-from ..domain.events import Event, Proxy, current_status
+from ..domain.events import Proxy
 from ..domain import roles
 from ..store import bulk, events as events_store, patients as patients_store
 from .objections import one_calendar_month_after
@@ -42,7 +48,7 @@ OUTWARDS = ["SW1A", "M1", "B33", "CR2", "DN55", "EC1A", "W1A", "LS1", "CF10", "S
 
 
 class _Rng(random.Random):
-    """random.Random with cheaper choice/randint: a million patients need millions of draws."""
+    """random.Random with cheaper choice/randint: a form's few draws each."""
 
     def choice(self, seq):
         return seq[int(self.random() * len(seq))]
@@ -51,106 +57,141 @@ class _Rng(random.Random):
         return a + int(self.random() * (b - a + 1))
 
 
-_INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
-
-
 def _day(rng: random.Random, start: date, end: date) -> date:
     return start + timedelta(days=rng.randint(0, max(0, (end - start).days)))
 
 
-class _Memo(dict):
-    """A few thousand distinct addresses, postcodes and dates recur across a million patients:
-    work each out once (json.dumps alone was a tenth of the time at 1,000,000)."""
-
-    def __init__(self, make):
-        super().__init__()
-        self.make = make
-
-    def __missing__(self, key):
-        value = self[key] = self.make(key)
-        return value
+def _by_byte(values) -> list:
+    """values[b * len(values) // 256] for each byte value b: a near-uniform choice from one
+    random byte, so a block's choices are C-level maps over rng.randbytes (issue 13: creation
+    within 2x its fair floor; a Python loop per household and per person was most of the
+    demo's own work)."""
+    return [values[b * len(values) // 256] for b in range(256)]
 
 
-# json.dumps of each street and town once: an address's JSON is then two string joins
-# (json.dumps per address was most of a 10,000-patient register's memo misses).
-_STREET_JSON = {street: json.dumps(street, ensure_ascii=False)[1:-1] for street in STREETS}
-_TOWN_JSON = {town: json.dumps(town, ensure_ascii=False) for town in TOWNS}
+_INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+_INWARDS = [f"{d}{a}{b}" for d in range(10) for a in _INWARD_LETTERS for b in _INWARD_LETTERS]  # 4,000
+_SIZE = _by_byte((1, 1, 1, 2, 2, 3, 4))  # people per household
+_SURNAME, _FORENAME = _by_byte(SURNAMES), _by_byte(FORENAMES)
+_HOUSE = _by_byte(range(1, 251))
+_OUTWARD = _by_byte(OUTWARDS)
+_FORM_BELOW, _TYPE2_BELOW = 36, 4  # a household sent a form if its byte < 36 (14 %); Type 2 if < 4 (1.6 %)
+_SENT_FORM = bytes(int(b < _FORM_BELOW) for b in range(256))  # bytes.translate: 1 where a form was sent
+_SENT = re.compile(b"\x01")
+_ROLES = [(), (0,), (0, 1), (0, 1, 1), (0, 1, 1, 1)]  # per household size: the adult (0), then children (1)
+_SURNAME_KEY = {surname: patients_store.surname_key(surname) for surname in SURNAMES}
+
+# json.dumps of each street and town once: an address's JSON is then one format of
+# (house, street, town), json.dumps([f"{house} {street}", town], ensure_ascii=False).
+_STREET_JSON = _by_byte([json.dumps(street, ensure_ascii=False)[1:-1] for street in STREETS])
+_TOWN_JSON = _by_byte([json.dumps(town, ensure_ascii=False) for town in TOWNS])
+_ADDRESS = '["{} {}", {}]'.format
 
 
-def _address_json(key: tuple) -> str:
-    """json.dumps([f"{house} {street}", town], ensure_ascii=False), house a number."""
-    house, street, town = key
-    return f'["{house} {_STREET_JSON[street]}", {_TOWN_JSON[town]}]'
+def _words(rng: random.Random, count: int) -> array:
+    """``count`` random numbers 0-65535, two bytes each, the same on any machine."""
+    words = array("H", rng.randbytes(2 * count))
+    if sys.byteorder == "big":
+        words.byteswap()
+    return words
 
 
 BLOCK = 1024  # patients drawn from one random stream; households never cross a block's end
 
 
-def _households(seed: int, block: int, today: date, memo: dict) -> list[tuple]:
-    """The households of patient ids block*BLOCK+1 .. (block+1)*BLOCK, drawn from this block's
-    own random stream: the same whichever call (or chunk) generates them. Each is (first id,
-    surname, surname key, address, postcode, postcode key, [(dob ordinal, forename)], form),
-    form None (sent nothing) or (kind, received, via, proxy, [covered per child], withdrawn
-    on, objected again on)."""
-    rng = _Rng(f"demo:{seed}:{block}")
-    rnd = rng.random  # the draws of rng.choice/randint/_day, inlined: same data, half the time
-    addresses, surname_keys = memo["addresses"], memo["surname_keys"]
-    adult_first, adult_span, child_first, child_span = memo["spans"]
-    n_sur, n_fore, n_str, n_town, n_out, n_in = len(SURNAMES), len(FORENAMES), len(STREETS), len(TOWNS), \
-        len(OUTWARDS), len(_INWARD_LETTERS)
-    out = []
-    pid, last = block * BLOCK + 1, (block + 1) * BLOCK
-    while pid <= last:
-        household = min((1, 1, 1, 2, 2, 3, 4)[int(rnd() * 7)], last - pid + 1)
-        surname = SURNAMES[int(rnd() * n_sur)]
-        house = 1 + int(rnd() * 250)
-        street = STREETS[int(rnd() * n_str)]
-        address = addresses[(house, street, TOWNS[int(rnd() * n_town)])]
-        inward = f"{int(rnd() * 10)}{_INWARD_LETTERS[int(rnd() * n_in)]}{_INWARD_LETTERS[int(rnd() * n_in)]}"
-        outward = OUTWARDS[int(rnd() * n_out)]
-        pc = f"{outward} {inward}"  # every outward and inward here is a valid BS 7666 shape
-        adult_ordinal = adult_first + int(rnd() * adult_span)
-        members = [(adult_ordinal, FORENAMES[int(rnd() * n_fore)])]  # then each child: date of birth, forename
-        for _child in range(household - 1):
-            members.append((child_first + int(rnd() * child_span), FORENAMES[int(rnd() * n_fore)]))
-        form = None
-        roll = rnd()
-        # The first two households of a demo always sent a form: one whose letter is still due,
-        # one whose letter went out, so even `demo --patients 10` shows both (the user guide's first steps).
-        forced = {0: today - timedelta(days=3), 1: today - timedelta(days=90)}.get(len(out)) if block == 0 else None
-        if roll <= 0.14 or forced is not None:
-            kind = codes.TYPE2 if roll < 0.015 and forced is None else codes.TYPE1
-            latest = date(2018, 10, 1) if kind == codes.TYPE2 else today
-            received = _day(rng, date(2014, 1, 6), latest)
-            if rng.random() < 0.08 and kind == codes.TYPE1:
-                received = _day(rng, today - timedelta(days=50), today)  # recent: letter still due
-            received = forced or received
-            via = rng.choice(("desk", "desk", "post", "email", "phone"))
-            proxy = None
-            if rng.random() < 0.06:
-                role = rng.choice(("lpa_health_welfare", "court_deputy", "legal_guardian"))
-                proxy = Proxy(role, f"{rng.choice(FORENAMES)} {rng.choice(SURNAMES)}", "OPG VALIDATED-OPG stamp seen",
-                              "reception")
-            covered = [rng.random() < 0.8 for _ in members[1:]]
-            withdrawn = again = None
-            if rng.random() < 0.15 and forced is None:  # some later withdraw, and a few of those object again
-                withdrawn = _day(rng, received + timedelta(days=1), today) if received < today else today
-                if rng.random() < 0.3 and kind == codes.TYPE1 and withdrawn < today:
-                    again = _day(rng, withdrawn + timedelta(days=1), today)
-            form = (kind, received, via, proxy, covered, withdrawn, again)
-        # The search key is the postcode without its space: both halves are upper case
-        # (tests/services/test_demo.py checks every stored key against postcode.search_key).
-        out.append((pid, surname, surname_keys[surname], address, pc, outward + inward, members, form))
-        pid += household
-    return out
+class _Block:
+    """Patient ids block*BLOCK+1 .. (block+1)*BLOCK, drawn from this block's own random
+    stream: the same whichever call (or chunk) generates them. Per patient (index pid -
+    first): surname, surname key, forename, date of birth (ISO text), address, postcode and its
+    key. ``forms``: (first id, people, surname, form) of each household that sent a form, form
+    as ``_form`` gives it. ``addresses``: one string per distinct address, shared by every
+    household there (a million patients hold a few thousand, not half a million)."""
+
+    def __init__(self, seed: int, block: int, today: date, addresses: dict, years: tuple):
+        rng = _Rng(f"demo:{seed}:{block}")
+        self.first = block * BLOCK + 1
+        sizes = list(map(_SIZE.__getitem__, rng.randbytes(BLOCK)))
+        ends = list(accumulate(sizes))
+        n = bisect_left(ends, BLOCK) + 1  # households in this block; the last is cut at its end
+        sizes[n - 1] -= ends[n - 1] - BLOCK
+        del sizes[n:], ends[n:]
+        draw = rng.randbytes(6 * n)  # per household: six bytes, one per choice
+        surnames = list(map(_SURNAME.__getitem__, draw[0::6]))
+        places = list(zip(map(_HOUSE.__getitem__, draw[1::6]), map(_STREET_JSON.__getitem__, draw[2::6]),
+                          map(_TOWN_JSON.__getitem__, draw[3::6])))
+        new = set(places).difference(addresses)
+        addresses.update(zip(new, starmap(_ADDRESS, new)))
+        outwards = list(map(_OUTWARD.__getitem__, draw[4::6]))
+        inwards = list(map(_INWARDS.__getitem__, map(mod, _words(rng, n), repeat(len(_INWARDS)))))
+        # Every outward and inward here is a valid BS 7666 shape; the search key is the postcode without its space.
+        postcodes, keys = list(map("{} {}".format, outwards, inwards)), list(map(str.__add__, outwards, inwards))
+
+        def per_person(values):
+            return list(chain.from_iterable(map(repeat, values, sizes)))
+
+        self.surnames, self.addresses = per_person(surnames), per_person(map(addresses.__getitem__, places))
+        self.surname_keys = list(map(_SURNAME_KEY.__getitem__, self.surnames))
+        self.postcodes, self.postcode_keys = per_person(postcodes), per_person(keys)
+        self.forenames = list(map(_FORENAME.__getitem__, rng.randbytes(BLOCK)))
+        # Date of birth: a year from the person's span (adult or child: _years) and a day of a
+        # 365-day year (never 29 February), both from one 16-bit number, joined as ISO text.
+        words = _words(rng, BLOCK)
+        roles = chain.from_iterable(map(_ROLES.__getitem__, sizes))
+        self.dobs = list(map(str.__add__, map(getitem, map(years.__getitem__, roles), map(floordiv, words, repeat(365))),
+                             map(_MONTH_DAY.__getitem__, map(mod, words, repeat(365)))))
+        # The households that sent a form, found at C speed (one in seven). The first two
+        # households of a demo always sent one: one whose letter is still due, one whose letter
+        # went out, so even `demo --patients 10` shows both (the user guide's first steps).
+        sent = [m.start() for m in _SENT.finditer(draw[5::6].translate(_SENT_FORM))]
+        forced = {0: today - timedelta(days=3), 1: today - timedelta(days=90)} if block == 0 else {}
+        self.forms = [(self.first + ends[i] - sizes[i], sizes[i], surnames[i],
+                       _form(rng, draw[6 * i + 5], forced.get(i), sizes[i], today))
+                      for i in sorted(set(sent).union(forced))]
 
 
-def _add_days(iso_days: dict[int, str], households: list[tuple]) -> None:
-    """The ISO text of each date of birth in ``households`` not yet in ``iso_days``, made with
-    C-level maps (str of a date is its isoformat): most of 10,000 patients' dates of birth
-    differ, and a memo's Python call per miss was a tenth of the demo's own work."""
-    new = {ordinal for household in households for ordinal, _forename in household[6]}.difference(iso_days)
-    iso_days.update(zip(new, map(str, map(date.fromordinal, new))))
+_FIRST_RECEIVED, _TYPE2_LAST = date(2014, 1, 6), date(2018, 10, 1)
+_DAY = timedelta(days=1)
+_VIAS = ("desk", "desk", "post", "email", "phone")
+_PROXY_ROLES = ("lpa_health_welfare", "court_deputy", "legal_guardian")
+
+
+def _form(rng: _Rng, roll: int, forced: date | None, size: int, today: date) -> tuple:
+    """What a household's adult sent: (kind, received, via, proxy, [covered per child],
+    withdrawn on, objected again on)."""
+    rnd = rng.random
+    kind = codes.TYPE2 if roll < _TYPE2_BELOW and forced is None else codes.TYPE1
+    latest = _TYPE2_LAST if kind == codes.TYPE2 else today
+    received = _day(rng, _FIRST_RECEIVED, latest)
+    if rnd() < 0.08 and kind == codes.TYPE1:
+        received = _day(rng, today - 50 * _DAY, today)  # recent: letter still due
+    received = forced or received
+    via = _VIAS[int(rnd() * 5)]
+    proxy = None
+    if rnd() < 0.06:
+        proxy = Proxy(_PROXY_ROLES[int(rnd() * 3)], f"{rng.choice(FORENAMES)} {rng.choice(SURNAMES)}",
+                      "OPG VALIDATED-OPG stamp seen", "reception")
+    covered = [rnd() < 0.8 for _ in range(size - 1)]
+    withdrawn = again = None
+    if rnd() < 0.15 and forced is None:  # some later withdraw, and a few of those object again
+        withdrawn = _day(rng, received + _DAY, today) if received < today else today
+        if rnd() < 0.3 and kind == codes.TYPE1 and withdrawn < today:
+            again = _day(rng, withdrawn + _DAY, today)
+    return kind, received, via, proxy, covered, withdrawn, again
+
+
+_MONTH_DAY = [f"{day:%m-%d}" for day in (date(2001, 1, 1) + timedelta(days=i) for i in range(365))]
+_YEAR_DRAWS = 65535 // 365 + 1  # the values of a 16-bit number // 365
+
+
+def _years(today: date) -> tuple[list[str], list[str]]:
+    """The birth year of an adult (1930-2000) and of a child (2008 up to the year before the
+    one 400 days ago), each as a table indexed by a 16-bit number // 365: near-uniform."""
+    adult = range(1930, 2001)
+    child = range(2008, max(2009, (today - timedelta(days=400)).year))
+    return tuple([f"{span[q * len(span) // _YEAR_DRAWS]}-" for q in range(_YEAR_DRAWS)] for span in (adult, child))
+
+
+_TWO_DAYS, _A_WEEK = timedelta(days=2), timedelta(days=7)
 
 
 def generate(session: Session, count: int, *, seed: int = 2014, today: date | None = None) -> dict:
@@ -169,79 +210,66 @@ def generate(session: Session, count: int, *, seed: int = 2014, today: date | No
         now = session.now().isoformat()
         patients, events, states, letters = [], [], [], []
         stats = {"patients": 0, "type1_active": 0, "withdrawn": 0, "type2": 0, "proxies": 0, "dependants": 0}
-        iso_days: dict[int, str] = {}  # date of birth (ordinal) -> ISO text, see _add_days
-        memo = {"addresses": _Memo(_address_json), "surname_keys": _Memo(patients_store.surname_key),
-                "spans": (date(1930, 1, 1).toordinal(), date(2000, 12, 31).toordinal() - date(1930, 1, 1).toordinal() + 1,
-                          date(2008, 1, 1).toordinal(),
-                          max(0, (today - timedelta(days=400)).toordinal() - date(2008, 1, 1).toordinal()) + 1)}
+        addresses: dict[tuple, str] = {}  # one string per distinct address (see _Block)
+        years = _years(today)
         coded_before, sent_before = today - timedelta(days=14), today - timedelta(days=40)
 
-        def record(person: int, kind: str, action: str, on: date, via: str, hour: int, proxy, submitted_by, form):
+        def record(person: int, kind: str, action: str, on: date, via: str, hour: int, proxy, submitted_by,
+                   form) -> tuple:
+            """An event row (and, for a form the person sent, its letter); the state it leaves."""
             nonlocal eid, letter_id
-            at = datetime.combine(on, time(hour), timezone.utc)
-            coded = datetime.combine(on + timedelta(days=2), time(9), timezone.utc).isoformat() \
-                if on < coded_before else None
             day = on.isoformat()
+            at = f"{day}T{hour:02d}:00:00+00:00"  # datetime(on, hour, UTC).isoformat(), as text
+            coded = f"{on + _TWO_DAYS}T09:00:00+00:00" if on < coded_before else None
             events.append((eid, person, kind, action, day, day, via,
                            proxy.role if proxy else None, proxy.name if proxy else None,
                            proxy.evidence if proxy else None, proxy.verified_by if proxy else None, submitted_by,
-                           form, "reception", at.isoformat(), coded, "reception" if coded else None))
+                           form, "reception", at, coded, "reception" if coded else None))
             if submitted_by is None:  # one letter per form, to the adult who sent it
-                sent = datetime.combine(on + timedelta(days=7), time(9), timezone.utc).isoformat() \
-                    if on < sent_before else None
+                sent = f"{on + _A_WEEK}T09:00:00+00:00" if on < sent_before else None
                 letters.append((letter_id, person, form, "objection" if action == codes.REGISTER else "withdrawal",
-                                at.isoformat(), one_calendar_month_after(on).isoformat(), sent,
-                                "1" if sent else None, 1 if sent else 0))
+                                at, one_calendar_month_after(on).isoformat(), sent, "1" if sent else None,
+                                1 if sent else 0))
                 letter_id += 1
-            event = Event(kind, action, on, on, via, "reception", at, eid, proxy, submitted_by, eid)
             eid += 1
-            return event
+            return person, kind, int(action == codes.REGISTER), day, eid - 1
 
         for block in range((first_pid - 1) // BLOCK, (end - 2) // BLOCK + 1):
-            households = _households(seed, block, today, memo)
-            _add_days(iso_days, households)
-            for head, surname, s_key, address, pc, pc_key, members, form in households:
-                if head + len(members) <= first_pid or head >= end:
-                    continue
-                if form is None and first_pid <= head and head + len(members) <= end:  # most households
-                    patients += [(pid, numbers[pid - 1], "", surname, forename, s_key, iso_days[ordinal], address, pc,
-                                  pc_key, "", "", now, "demo")
-                                 for pid, (ordinal, forename) in enumerate(members, head)]
+            made = _Block(seed, block, today, addresses, years)
+            lo, hi = max(first_pid, made.first), min(end, made.first + BLOCK)  # the ids this call makes
+            a, z = lo - made.first, hi - made.first
+            patients += zip(range(lo, hi), numbers[lo - 1:hi - 1], repeat(""), made.surnames[a:z],
+                            made.forenames[a:z], made.surname_keys[a:z], made.dobs[a:z],
+                            made.addresses[a:z], made.postcodes[a:z], made.postcode_keys[a:z], repeat(""), repeat(""),
+                            repeat(now), repeat("demo"))
+            for head, size, surname, (kind, received, via, proxy, covered, withdrawn, again) in made.forms:
+                if head + size <= lo or head >= hi:
                     continue
                 head_form = None
-                for i, (ordinal, forename) in enumerate(members):
-                    pid = head + i
-                    if not first_pid <= pid < end:
+                if lo <= head:  # the adult: their form, and each later change as its own form and letter
+                    head_form = eid
+                    state = record(head, kind, codes.REGISTER, received, via, 10, proxy, None, eid)
+                    stats["proxies"] += proxy is not None
+                    if withdrawn is not None:
+                        state = record(head, kind, codes.WITHDRAW, withdrawn, "desk", 11, None, None, eid)
+                    if again is not None:
+                        state = record(head, kind, codes.REGISTER, again, "post", 12, None, None, eid)
+                    states.append(state)  # the history's dates never go back: its last event decides
+                for pid in range(max(head + 1, lo), min(head + size, hi)):
+                    if not covered[pid - head - 1]:
                         continue
-                    patients.append((pid, numbers[pid - 1], "", surname, forename, s_key, iso_days[ordinal], address,
-                                     pc, pc_key, "", "", now, "demo"))
-                    if form is None:
-                        continue
-                    kind, received, via, proxy, covered, withdrawn, again = form
-                    if i == 0:
-                        head_form = eid
-                        history = [record(pid, kind, codes.REGISTER, received, via, 10, proxy, None, eid)]
-                        stats["proxies"] += proxy is not None
-                        if withdrawn is not None:  # each later change is its own form, with its own letter
-                            history.append(record(pid, kind, codes.WITHDRAW, withdrawn, "desk", 11, None, None, eid))
-                        if again is not None:
-                            history.append(record(pid, kind, codes.REGISTER, again, "post", 12, None, None, eid))
-                    elif covered[i - 1]:
-                        if head_form is None:  # the adult was made by an earlier call: their form's id
-                            head_form = events_store.own_form_id(conn, head)
-                            if head_form is None:
-                                continue
-                        acting = Proxy("parental_responsibility", f"{surname} (adult on form)",
-                                       "Named on the submitting adult's form", "reception")
-                        history = [record(pid, kind, codes.REGISTER, received, via, 10, acting, head, head_form)]
-                        stats["dependants"] += 1
-                    else:
-                        continue
-                    status = current_status(history, kind)
-                    states.append((pid, kind, int(status.active), status.since.isoformat(), status.event.event_id))
-                    stats["type1_active"] += kind == codes.TYPE1 and status.active
-                    stats["type2"] += kind == codes.TYPE2
-                    stats["withdrawn"] += not status.active
+                    if head_form is None:  # the adult was made by an earlier call: their form's id
+                        head_form = events_store.own_form_id(conn, head)
+                        if head_form is None:
+                            break
+                    acting = Proxy("parental_responsibility", f"{surname} (adult on form)",
+                                   "Named on the submitting adult's form", "reception")
+                    states.append(record(pid, kind, codes.REGISTER, received, via, 10, acting, head, head_form))
+                    stats["dependants"] += 1
+        for _pid, kind, active, _since, _event in states:
+            stats["type1_active"] += kind == codes.TYPE1 and active
+            stats["type2"] += kind == codes.TYPE2
+            stats["withdrawn"] += not active
         stats["patients"] = len(patients)
         with bulk.large_cache(conn):
             bulk.insert_patients(conn, patients)
