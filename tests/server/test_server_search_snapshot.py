@@ -12,6 +12,9 @@ from gp_optout_desktop.store.server.desk_store import ServerStore
 from gp_optout_desktop.ui.models.results_model import fetch
 from tests.server.accounts import Register, address
 
+# fetch makes the table's rows too, with fonts and brushes: Qt's GUI objects need a QApplication.
+pytestmark = pytest.mark.usefixtures("qapp")
+
 
 @pytest.fixture
 def desks(pg_db):

@@ -8,13 +8,20 @@ table is then painted from Qt's own items. A Python table model answered about 1
 ``data()`` calls a paint, each one taking the GIL back from whatever task runs on a worker
 (about 1 ms each when the task is busy in Python): that, not the search, was most of the
 typing's stalls during an import or a letter run (issue 13; ADR 0014 addendum 6).
+
+The items reach the UI thread's model as bytes, in QStandardItemModel's own drag-and-drop
+encoding, and it decodes them in one call into plain C++ items. An item made in Python
+(``QStandardItem(text)``) is a Python-aware subclass whose every ``data()`` call from the
+table takes the GIL to look for a Python override: laying out and painting a 500-row answer
+waited for the GIL thousands of times while a task ran Python on a worker, 90-150 ms, against
+4-10 ms for plain items (ADR 0014 addendum 7).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QByteArray, QMimeData, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
 
 from ...domain import nhs_number
@@ -44,8 +51,8 @@ class Found:
     rows: list
     cells: list[tuple[str, ...]]
     truncated: bool
-    # The table's items, made with the answer (``items``); taken by the first model shown it.
-    made: list = field(default_factory=list, compare=False, repr=False)
+    # The table's items, made with the answer (``encoded``); any number of models may show them.
+    encoded: QByteArray | None = field(default=None, compare=False, repr=False)
 
 
 _FLAGS = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled  # read-only, as the table is
@@ -100,7 +107,23 @@ def fetch(session, text: str, limit: int = LIMIT) -> Found:
     truncated = len(ids) > limit
     ids = ids[:limit]
     cells = [_cells(r) for r in rows]
-    return Found(text, ids, rows, cells, truncated, items(rows, cells, _style()))
+    return Found(text, ids, rows, cells, truncated, encoded(rows, cells, _style()))
+
+
+_ENCODING = "application/x-qstandarditemmodeldatalist"  # QStandardItemModel's drag-and-drop format
+
+
+def encoded(rows: list, cells: list[tuple[str, ...]], style: tuple[QBrush, QFont]) -> QByteArray | None:
+    """The rows' ``items`` in QStandardItemModel's own encoding (None: no rows), made on any
+    thread by a model of the calling thread's own, which Qt writes out and Python lets go here."""
+    made = items(rows, cells, style)
+    if not made:
+        return None
+    staging = QStandardItemModel(0, len(COLUMNS))
+    for line in made:
+        staging.appendRow(line)
+    cells_at = [staging.index(r, c) for r in range(len(made)) for c in range(len(COLUMNS))]
+    return QByteArray(staging.mimeData(cells_at).data(_ENCODING))
 
 
 class ResultsModel(QStandardItemModel):
@@ -119,24 +142,26 @@ class ResultsModel(QStandardItemModel):
         self.show(fetch(session, text, self.limit))
 
     def show(self, found: Found) -> None:
-        made = found.made[:] if found.made else items(found.rows, found.cells, self._style)
-        found.made.clear()  # the model owns them now: a second show of this answer makes its own
-        self._replace(made)
+        data = found.encoded if found.encoded is not None else encoded(found.rows, found.cells, self._style)
+        self._replace(data)
         self._rows, self.truncated, self.query = found.rows, found.truncated, found.query
 
     def clear(self) -> None:
-        self._replace([])
+        self._replace(None)
         self._rows, self.truncated, self.query = [], False, ""
 
-    def _replace(self, made: list[list[QStandardItem]]) -> None:
-        """Every row at once, as one model reset (a signal per appended row would make the
-        table lay itself out again 500 times)."""
+    def _replace(self, data: QByteArray | None) -> None:
+        """Every row at once, decoded by Qt into plain C++ items (the module docstring), as one
+        model reset (a signal per row would make the table lay itself out again 500 times)."""
         self.beginResetModel()
         self.blockSignals(True)
         try:
             self.setRowCount(0)
-            for line in made:
-                self.appendRow(line)
+            if data is not None:
+                drop = QMimeData()
+                drop.setData(_ENCODING, data)
+                if not self.dropMimeData(drop, Qt.DropAction.CopyAction, 0, 0, QModelIndex()):
+                    raise RuntimeError("the search's rows could not be shown")
         finally:
             self.blockSignals(False)
             self.endResetModel()
