@@ -113,17 +113,27 @@ def fetch(session, text: str, limit: int = LIMIT) -> Found:
 _ENCODING = "application/x-qstandarditemmodeldatalist"  # QStandardItemModel's drag-and-drop format
 
 
+_ROWS_AT_ONCE = 50  # each Qt call below holds the GIL: 500 rows in one went 22 ms without a turn for the UI thread
+
+
 def encoded(rows: list, cells: list[tuple[str, ...]], style: tuple[QBrush, QFont]) -> QByteArray | None:
     """The rows' ``items`` in QStandardItemModel's own encoding (None: no rows), made on any
-    thread by a model of the calling thread's own, which Qt writes out and Python lets go here."""
+    thread by a model of the calling thread's own. Written and then let go a few rows at a
+    time: each record carries its own row and column, so the parts joined decode as one."""
     made = items(rows, cells, style)
     if not made:
         return None
     staging = QStandardItemModel(0, len(COLUMNS))
     for line in made:
         staging.appendRow(line)
-    cells_at = [staging.index(r, c) for r in range(len(made)) for c in range(len(COLUMNS))]
-    return QByteArray(staging.mimeData(cells_at).data(_ENCODING))
+    out = QByteArray()
+    for start in range(0, len(made), _ROWS_AT_ONCE):
+        part = [staging.index(r, c) for r in range(start, min(start + _ROWS_AT_ONCE, len(made)))
+                for c in range(len(COLUMNS))]
+        out += staging.mimeData(part).data(_ENCODING)
+    while staging.rowCount():
+        staging.removeRows(max(0, staging.rowCount() - _ROWS_AT_ONCE), _ROWS_AT_ONCE)
+    return out
 
 
 class ResultsModel(QStandardItemModel):
