@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QStandardItem
 
 from gp_optout_desktop.domain import nhs_number
 from gp_optout_desktop.services import patients
 from gp_optout_desktop.ui.models.results_model import COLUMNS, ResultsModel
+
+# No widget, but the rows' fonts and brushes are Qt GUI objects: they need a QApplication.
+pytestmark = pytest.mark.usefixtures("qapp")
 
 
 def test_surname_prefix_rows_in_database_order(demo):

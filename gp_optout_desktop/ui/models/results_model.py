@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QByteArray, QMimeData, QModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QStandardItem, QStandardItemModel
 
 from ...domain import nhs_number
 from ...services import patients
@@ -123,6 +123,8 @@ def encoded(rows: list, cells: list[tuple[str, ...]], style: tuple[QBrush, QFont
     made = items(rows, cells, style)
     if not made:
         return None
+    if QGuiApplication.instance() is None:  # writing out a QFont without one crashes the process
+        raise RuntimeError("the results table's rows need a QGuiApplication")
     staging = QStandardItemModel(0, len(COLUMNS))
     for line in made:
         staging.appendRow(line)
@@ -131,8 +133,8 @@ def encoded(rows: list, cells: list[tuple[str, ...]], style: tuple[QBrush, QFont
         part = [staging.index(r, c) for r in range(start, min(start + _ROWS_AT_ONCE, len(made)))
                 for c in range(len(COLUMNS))]
         out += staging.mimeData(part).data(_ENCODING)
-    while staging.rowCount():
-        staging.removeRows(max(0, staging.rowCount() - _ROWS_AT_ONCE), _ROWS_AT_ONCE)
+    while left := staging.rowCount():
+        staging.removeRows(left - min(left, _ROWS_AT_ONCE), min(left, _ROWS_AT_ONCE))
     return out
 
 
