@@ -3,25 +3,25 @@
 The database searches and sorts (by surname, forenames); the model never sorts or
 filters Python data, so it stays fast at 1,000,000 patients.
 
-It is a QStandardItemModel whose items are made with the answer, off the UI thread: the
-table is then painted from Qt's own items. A Python table model answered about 1,000
-``data()`` calls a paint, each one taking the GIL back from whatever task runs on a worker
-(about 1 ms each when the task is busy in Python): that, not the search, was most of the
-typing's stalls during an import or a letter run (issue 13; ADR 0014 addendum 6).
+It is a QStandardItemModel painted from Qt's own items: a Python table model answered about
+1,000 ``data()`` calls a paint, each one taking the GIL back from whatever task runs on a
+worker (about 1 ms each when the task is busy in Python): that, not the search, was most of
+the typing's stalls during an import or a letter run (issue 13; ADR 0014 addendum 6).
 
-The items reach the UI thread's model as bytes, in QStandardItemModel's own drag-and-drop
-encoding, and it decodes them in one call into plain C++ items. An item made in Python
-(``QStandardItem(text)``) is a Python-aware subclass whose every ``data()`` call from the
-table takes the GIL to look for a Python override: laying out and painting a 500-row answer
-waited for the GIL thousands of times while a task ran Python on a worker, 90-150 ms, against
-4-10 ms for plain items (ADR 0014 addendum 7).
+The answer reaches the UI thread as bytes in Qt's item-model drag-and-drop encoding, written
+on the search's thread, and the model decodes them in one call into plain C++ items (cloned
+from its prototype, which makes them read-only). Items made in Python (``QStandardItem(text)``)
+are Python-aware subclasses whose every ``data()`` call from the table takes the GIL to look
+for a Python override: laying out and painting a 500-row answer then waited for the GIL
+thousands of times while a task ran Python, 90-150 ms, against 4-10 ms for plain items
+(ADR 0014 addendum 7).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QByteArray, QMimeData, QModelIndex, Qt
+from PySide6.QtCore import QByteArray, QDataStream, QIODevice, QMimeData, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QStandardItem, QStandardItemModel
 
 from ...domain import nhs_number
@@ -56,8 +56,10 @@ class Found:
 
 
 _FLAGS = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled  # read-only, as the table is
-_ACCESSIBLE, _USER = Qt.ItemDataRole.AccessibleTextRole, Qt.ItemDataRole.UserRole
-_FOREGROUND, _FONT, _TIP = Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.ToolTipRole
+_ENCODING = "application/x-qabstractitemmodeldatalist"  # Qt's own, which QStandardItemModel decodes
+_DISPLAY, _ACCESSIBLE, _USER, _FOREGROUND, _FONT, _TIP = (role.value for role in (
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole, Qt.ItemDataRole.UserRole,
+    Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.ToolTipRole))
 
 
 def _style() -> tuple[QBrush, QFont]:
@@ -76,28 +78,42 @@ def _tip(kind: str, active: bool) -> str:
     return "Type 1 objection received: open the record to see whether it is in force (code confirmed)"
 
 
-def items(rows: list, cells: list[tuple[str, ...]], style: tuple[QBrush, QFont]) -> list[list[QStandardItem]]:
-    """One row of items per result: the cell's text (also read out by screen readers), the
-    patient's id under UserRole in every column, and the objection columns in bold dark red
-    with a tooltip in words (received, never claimed in force: the row cannot know). Made on any thread (items are not QObjects until a model has them)."""
+def encoded(rows: list, cells: list[tuple[str, ...]], style: tuple[QBrush, QFont]) -> QByteArray | None:
+    """The rows' cells in Qt's item-model encoding (row, column, then {role: value}), None if
+    there are none: the cell's text (also read out by screen readers), the patient's id under
+    UserRole in every column, and the objection columns in bold dark red with a tooltip in
+    words (received, never claimed in force: the row cannot know). Any thread; each write is
+    one short Qt call, so a task's thread is never kept from the GIL for long."""
+    if not rows:
+        return None
+    if QGuiApplication.instance() is None:  # writing out a QFont without one crashes the process
+        raise RuntimeError("the results table's rows need a QGuiApplication")
     red, bold = style
-    out = []
-    for row, texts in zip(rows, cells):
-        line = []
+    data = QByteArray()
+    stream = QDataStream(data, QIODevice.OpenModeFlag.WriteOnly)
+    number, value, count = stream.writeInt32, stream.writeQVariant, stream.writeUInt32
+    for r, (row, texts) in enumerate(zip(rows, cells)):
         for col, text in enumerate(texts):
-            item = QStandardItem(text)
-            item.setFlags(_FLAGS)
-            item.setData(text, _ACCESSIBLE)
-            item.setData(row.patient_id, _USER)
-            if col >= 4:
+            number(r)
+            number(col)
+            if col < 4:
+                count(3)
+            else:
                 active = row.type1_active if col == 4 else row.type2_active
-                kind = "Type 1" if col == 4 else "Type 2"
-                item.setData(red, _FOREGROUND)
-                item.setData(bold, _FONT)
-                item.setData(_tip(kind, active), _TIP)
-            line.append(item)
-        out.append(line)
-    return out
+                count(6)
+                number(_FOREGROUND)
+                value(red)
+                number(_FONT)
+                value(bold)
+                number(_TIP)
+                value(_tip("Type 1" if col == 4 else "Type 2", active))
+            number(_DISPLAY)
+            value(text)
+            number(_ACCESSIBLE)
+            value(text)
+            number(_USER)
+            value(row.patient_id)
+    return data
 
 
 def fetch(session, text: str, limit: int = LIMIT) -> Found:
@@ -110,38 +126,13 @@ def fetch(session, text: str, limit: int = LIMIT) -> Found:
     return Found(text, ids, rows, cells, truncated, encoded(rows, cells, _style()))
 
 
-_ENCODING = "application/x-qstandarditemmodeldatalist"  # QStandardItemModel's drag-and-drop format
-
-
-_ROWS_AT_ONCE = 50  # each Qt call below holds the GIL: 500 rows in one went 22 ms without a turn for the UI thread
-
-
-def encoded(rows: list, cells: list[tuple[str, ...]], style: tuple[QBrush, QFont]) -> QByteArray | None:
-    """The rows' ``items`` in QStandardItemModel's own encoding (None: no rows), made on any
-    thread by a model of the calling thread's own. Written and then let go a few rows at a
-    time: each record carries its own row and column, so the parts joined decode as one."""
-    made = items(rows, cells, style)
-    if not made:
-        return None
-    if QGuiApplication.instance() is None:  # writing out a QFont without one crashes the process
-        raise RuntimeError("the results table's rows need a QGuiApplication")
-    staging = QStandardItemModel(0, len(COLUMNS))
-    for line in made:
-        staging.appendRow(line)
-    out = QByteArray()
-    for start in range(0, len(made), _ROWS_AT_ONCE):
-        part = [staging.index(r, c) for r in range(start, min(start + _ROWS_AT_ONCE, len(made)))
-                for c in range(len(COLUMNS))]
-        out += staging.mimeData(part).data(_ENCODING)
-    while left := staging.rowCount():
-        staging.removeRows(left - min(left, _ROWS_AT_ONCE), min(left, _ROWS_AT_ONCE))
-    return out
-
-
 class ResultsModel(QStandardItemModel):
     def __init__(self, parent=None, limit: int = LIMIT):
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(list(COLUMNS))
+        prototype = QStandardItem()  # every row's item is a clone: read-only, as the table is
+        prototype.setFlags(_FLAGS)
+        self.setItemPrototype(prototype)  # the model owns it
         self.limit = limit
         self._rows: list = []  # services ResultRow, in the database's order
         self._style = _style()  # made once per model (Qt objects must not outlive the QApplication)
