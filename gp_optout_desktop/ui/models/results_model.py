@@ -57,9 +57,9 @@ class Found:
 
 _FLAGS = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled  # read-only, as the table is
 _ENCODING = "application/x-qabstractitemmodeldatalist"  # Qt's own, which QStandardItemModel decodes
-_DISPLAY, _ACCESSIBLE, _USER, _FOREGROUND, _FONT, _TIP = (role.value for role in (
-    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole, Qt.ItemDataRole.UserRole,
-    Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.ToolTipRole))
+_DISPLAY, _FOREGROUND, _FONT, _TIP = (role.value for role in (
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole,
+    Qt.ItemDataRole.ToolTipRole))
 
 
 def _style() -> tuple[QBrush, QFont]:
@@ -80,10 +80,14 @@ def _tip(kind: str, active: bool) -> str:
 
 def encoded(rows: list, cells: list[tuple[str, ...]], style: tuple[QBrush, QFont]) -> QByteArray | None:
     """The rows' cells in Qt's item-model encoding (row, column, then {role: value}), None if
-    there are none: the cell's text (also read out by screen readers), the patient's id under
-    UserRole in every column, and the objection columns in bold dark red with a tooltip in
-    words (received, never claimed in force: the row cannot know). Any thread; each write is
-    one short Qt call, so a task's thread is never kept from the GIL for long."""
+    there are none. Each cell holds its text (which screen readers also read: Qt's accessible
+    name of a cell is its text when it has no accessible text of its own) and the objection
+    columns a tooltip in words (received, never claimed in force: the row cannot know); an
+    objection's "Objects" is in bold dark red. Nothing more: every value is decoded again on
+    the UI thread, and a copy of the text as accessible text, the patient's id in every cell
+    and the style on empty cells doubled that decoding for nothing (the model keeps the ids).
+    Any thread; each write is one short Qt call, so a task's thread is never kept from the
+    GIL for long."""
     if not rows:
         return None
     if QGuiApplication.instance() is None:  # writing out a QFont without one crashes the process
@@ -97,22 +101,19 @@ def encoded(rows: list, cells: list[tuple[str, ...]], style: tuple[QBrush, QFont
             number(r)
             number(col)
             if col < 4:
-                count(3)
+                count(1)
             else:
                 active = row.type1_active if col == 4 else row.type2_active
-                count(6)
-                number(_FOREGROUND)
-                value(red)
-                number(_FONT)
-                value(bold)
+                count(4 if active else 2)
+                if active:
+                    number(_FOREGROUND)
+                    value(red)
+                    number(_FONT)
+                    value(bold)
                 number(_TIP)
                 value(_tip("Type 1" if col == 4 else "Type 2", active))
             number(_DISPLAY)
             value(text)
-            number(_ACCESSIBLE)
-            value(text)
-            number(_USER)
-            value(row.patient_id)
     return data
 
 
