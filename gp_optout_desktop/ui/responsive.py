@@ -22,7 +22,10 @@ it takes to walk every object the process keeps. So:
   reconciliation's findings) is frozen out of the collector's walks too, before the
   collector runs by itself again: its first collection after a task walked all of it in
   one go, with the GIL held, 100-250 ms after an import or an export and 0.4-1 s after a
-  reconciliation (issue 13). Reference cycles a task left as garbage are then freed at
+  reconciliation (issue 13). What the screen then makes of the answer on the UI thread (a
+  table model's copy of 100,000 findings) is frozen too, once it is shown: the first young
+  collection after it, on whichever thread (the desk's search), walked that list, 7-11 ms
+  with the GIL held. Reference cycles a task left as garbage are then freed at
   the lock, with the rest (tasks run while locked, such as the unlock, freeze nothing).
 """
 
@@ -32,6 +35,7 @@ import gc
 import sys
 import threading
 from contextlib import contextmanager
+from typing import Callable
 
 from .. import child_task, priority
 from ..letters import apart
@@ -81,6 +85,22 @@ def forget() -> None:
 _tasks_lock = threading.Lock()
 _tasks = 0
 _was_enabled = True
+
+
+def when_answered(callback: Callable[[object], None]) -> Callable[[object], None]:
+    """``callback`` (a task's answer or refusal, handled on the UI thread), then what it made
+    of the answer frozen out of the collector's walks, as the answer itself was (module
+    docstring), unless another task is still running (its end freezes it all) or the
+    register is locked."""
+    def handled(value) -> None:
+        try:
+            callback(value)
+        finally:
+            with _tasks_lock:
+                idle = _tasks == 0
+            if _unlocked and idle and gc.isenabled():
+                gc.freeze()
+    return handled
 
 
 @contextmanager

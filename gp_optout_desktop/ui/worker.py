@@ -51,7 +51,7 @@ _live: set[_Relay] = set()  # keeps each relay alive until its answer is deliver
 
 
 def run(fn: Callable[[], object], on_done: Callable[[object], None], on_error: Callable[[BaseException], None]) -> None:
-    relay = _Relay(on_done, on_error)
+    relay = _Relay(responsive.when_answered(on_done), responsive.when_answered(on_error))
     _live.add(relay)
     QThreadPool.globalInstance().start(_Job(fn, relay))
 

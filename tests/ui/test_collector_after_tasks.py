@@ -51,6 +51,18 @@ def test_a_tasks_answer_is_out_of_the_collectors_walks_after_it(qtbot, collector
     assert _walked(later)
 
 
+def test_what_the_screen_makes_of_the_answer_is_out_of_the_walks_too(qtbot, collector):
+    """A screen's copy of the answer (a table model's list of 100,000 findings), made on the
+    UI thread when the answer comes: the first young collection after it walked that list with
+    the GIL held, 7-11 ms, on whichever thread allocated next (the desk's search)."""
+    made = []
+    worker.run(lambda: [_Row() for _ in range(1000)], lambda rows: made.append(list(rows)), made.append)
+    qtbot.waitUntil(lambda: bool(made), timeout=20000)
+    assert not _walked(made[0]) and gc.isenabled()
+    later = [_Row()]  # made after the answer was handled: walked as usual
+    assert _walked(later)
+
+
 def test_cycles_a_task_left_are_freed_at_the_lock(qtbot, collector):
     def task():
         a, b = _Row(), _Row()
