@@ -658,12 +658,88 @@ def unlock_peaks(folder: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _findings(count: int) -> list:
+    """A reconciliation's findings as the Reconcile screen shows them (synthetic, NHS numbers 999...)."""
+    from datetime import date
+
+    from gp_optout_desktop.domain import nhs_number
+    from gp_optout_desktop.domain.reconciliation import Item
+
+    return [Item("a" if i % 50 == 0 else "d", "both agree" if i % 50 else "not coded", "type1",
+                 nhs_number.synthetic(700_000 + i), f"SURNAME{i}", "Forename Middle", date(1950 + i % 60, 1 + i % 12, 1),
+                 "objects (Type 1)", "objects (Type 1)", (i + 2,)) for i in range(count)]
+
+
+def _repaints(app, view, busy: bool, times: int = 15) -> list[float]:
+    """Each repaint of ``view``'s rows run by Qt's event loop (ms), optionally while another
+    thread runs Python without pause, as a task on a worker does."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    stop = [False]
+
+    def spin():
+        n = 0
+        while not stop[0]:
+            n += 1
+
+    spinner = threading.Thread(target=spin, daemon=True) if busy else None
+    if spinner is not None:
+        spinner.start()
+    took = []
+    try:
+        for _ in range(times):
+            loop = QEventLoop()
+            view.viewport().update()
+            QTimer.singleShot(1, loop.quit)  # fires once the paint, posted first, is done
+            start = time.perf_counter()
+            loop.exec()
+            took.append((time.perf_counter() - start) * 1000)
+    finally:
+        stop[0] = True
+        if spinner is not None:
+            spinner.join()
+    return took
+
+
+def repaint(count: int = 100_000) -> None:
+    """A screen of a Python table model (the Reconcile screen's findings) repainted while a task
+    runs Python on a worker: Qt's QTableView, as before, against ui.model_table.ModelTable;
+    floor: ModelTable's repaint with nothing else running."""
+    from PySide6.QtWidgets import QApplication, QTableView
+
+    from gp_optout_desktop.ui import responsive
+    from gp_optout_desktop.ui.model_table import ModelTable
+    from gp_optout_desktop.ui.models.reconcile_model import ReconcileModel
+
+    app = QApplication.instance() or QApplication([])
+    sys.setswitchinterval(responsive.SWITCH_INTERVAL_S)  # the app's (responsive.tune)
+    model = ReconcileModel()
+    model.set_items(_findings(count))
+    figures = {}
+    for kind in (QTableView, ModelTable):
+        view = kind()
+        view.setModel(model)
+        view.resize(1200, 700)
+        view.show()
+        app.processEvents()
+        _repaints(app, view, busy=False, times=3)  # the rows' texts made and cached once
+        figures[kind] = (statistics.median(_repaints(app, view, busy=False)),
+                         statistics.median(_repaints(app, view, busy=True)))
+        view.close()
+    print(f"Repaint of {count:,} reconciliation findings (median of 15; a thread running Python meanwhile):")
+    for kind, (idle, busy) in figures.items():
+        print(f"  {kind.__name__:<12} idle {idle:6.1f} ms   busy {busy:6.1f} ms")
+    idle, busy = figures[ModelTable]
+    report(f"repaint of {count:,} findings while a task runs Python (median)", busy, idle, limit=50, unit="ms",
+           note=f"QTableView, as before: {figures[QTableView][1]:.1f} ms")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=None,
                         help="register size (default BENCH_PATIENTS, else 1,000,000; 100,000 with BENCH_QUICK=1)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only", choices=("cold", "keys", "peaks", "stalls"), help="run one part")
+    parser.add_argument("--only", choices=("cold", "keys", "peaks", "stalls", "repaint"), help="run one part")
     args = parser.parse_args(argv)
     folder = ensure_register(args.patients or patients_size())
     if args.only in (None, "cold"):
@@ -674,6 +750,8 @@ def main(argv: list[str] | None = None) -> int:
         unlock_peaks(folder)
     if args.only in (None, "stalls"):
         stalls(folder)
+    if args.only in (None, "repaint"):
+        repaint()
     return 0
 
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QGridLayout, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QPushButton, QTableView)
+                               QHeaderView, QLabel, QLineEdit, QPushButton)
 
 from ...services import audit as audit_service
+from ..model_table import ModelTable
 from ..models.audit_model import AuditModel
 from . import _paths
 from ..widgets import fit_columns
@@ -55,7 +56,7 @@ class AuditScreen(Screen):
         super().__init__(session_provider, bus, TITLE, parent)
         self.model = AuditModel(self)
         self.outer.addWidget(self._build_filters())
-        self.table = QTableView()
+        self.table = ModelTable()
         self.table.setModel(self.model)
         self.table.setAccessibleName("Audit entries")
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSpinBox, QTableView
+from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton, QSpinBox
 
 from ...domain import coding as rules, roles
 from ...services import coding as coding_service
+from ..model_table import ModelTable
 from ..models.coding_model import CodingModel
 from . import _paths
 from ..widgets import fit_columns
@@ -55,7 +56,7 @@ class CodingScreen(Screen):
         row.addWidget(self.target_button)
         self.outer.addLayout(row)
         self.model = CodingModel(self)
-        self.table = QTableView()
+        self.table = ModelTable()
         self.table.setModel(self.model)
         self.table.setAccessibleName("Codes to key in the clinical system")
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)

@@ -17,12 +17,13 @@ from PySide6.QtCore import QBuffer, QByteArray, QDate, QIODevice, QPointF, Qt
 from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPdfWidgets import QPdfView
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDateEdit, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QSpinBox, QSplitter, QTableView, QTabWidget, QVBoxLayout,
+                               QLineEdit, QPushButton, QSpinBox, QSplitter, QTabWidget, QVBoxLayout,
                                QWidget)
 
 from ...letters import apart
 from ...services import letters as letters_service
 from .. import worker
+from ..model_table import ModelTable
 from ..models.letters_model import LettersModel
 from . import _ask, _paths, _printing
 from ..widgets import fit_columns
@@ -167,7 +168,7 @@ class LettersScreen(Screen):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        self.table = QTableView()
+        self.table = ModelTable()
         self.table.setModel(self.model)
         self.table.setAccessibleName("Letters waiting to be sent")
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)

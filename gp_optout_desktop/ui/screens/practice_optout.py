@@ -11,10 +11,11 @@ from datetime import date
 
 from PySide6.QtCore import QDate
 from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFormLayout, QGroupBox, QHeaderView, QLabel, QLineEdit,
-                               QPushButton, QTableView, QVBoxLayout)
+                               QPushButton, QVBoxLayout)
 
 from ...domain.practice_policy import NHSE_POSITION, OFF, ON
 from ...services import coding as coding_service, exclusion as exclusion_service, overview as overview_service
+from ..model_table import ModelTable
 from ..models.policy_model import PolicyHistoryModel
 from . import _ask
 from .base import Screen
@@ -62,7 +63,7 @@ class PracticeOptOutScreen(Screen):
         self.add_status_line()
         self.model = PolicyHistoryModel(self)
         history = QGroupBox("History (newest first)")
-        self.table = QTableView()
+        self.table = ModelTable()
         self.table.setModel(self.model)
         self.table.setAccessibleName("Practice-wide opt-out history")
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)

@@ -8,10 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit,
-                               QPushButton, QTableView)
+                               QPushButton)
 
 from ...domain.import_rows import ImportRefused
 from ...services import reconcile as reconcile_service
+from ..model_table import ModelTable
 from ..models.reconcile_model import ReconcileModel
 from . import _ask, _paths
 from ..widgets import fit_columns
@@ -66,7 +67,7 @@ class ReconcileScreen(Screen):
         self.outer.addWidget(self.problems)
         self.problems.setVisible(False)  # shown only when a file is refused
         self.model = ReconcileModel(self)
-        self.table = QTableView()
+        self.table = ModelTable()
         self.table.setModel(self.model)
         self.table.setAccessibleName("What the reconciliation found")
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
+                               QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
 from ...domain import roles
 from ...services import users as users_service
+from ..model_table import ModelTable
 from ..models.users_model import ROLE_ORDER, PermissionsModel, UsersModel
 from . import _ask
 from .base import Screen
@@ -92,7 +93,7 @@ class UsersScreen(Screen):
 
     def _build_users(self) -> QVBoxLayout:
         left = QVBoxLayout()
-        self.table = QTableView()
+        self.table = ModelTable()
         self.table.setModel(self.model)
         self.table.setAccessibleName("Users")
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -149,7 +150,7 @@ class UsersScreen(Screen):
     def _build_permissions(self) -> QWidget:
         box = QGroupBox("Who can do what")
         layout = QVBoxLayout(box)
-        view = QTableView()
+        view = ModelTable()
         view.setModel(self.permissions)
         view.setAccessibleName("Who can do what")
         view.verticalHeader().hide()
