@@ -4,8 +4,8 @@ letters, audit, users, the practice-wide rows), painted in one turn with the GIL
 A paint asks the model's ``data()`` about 1,600 times for a screenful of a 9-column table,
 each call from C++ into Python taking the GIL and giving it back. While a task runs Python on
 a worker thread, every one of those takes waited for the task to give the GIL up (the switch
-interval, 1 ms: ui.responsive): repainting the Reconcile screen's 100,000 findings took about
-500 ms against 8 ms idle (issue 13; ADR 0014 addendum 8). The paint itself is entered from
+interval, 1 ms: ui.responsive): repainting the Reconcile screen's 100,000 findings took
+300-510 ms in most runs against 8-12 ms idle (issue 13; ADR 0014 addendum 8). The paint itself is entered from
 Python here, so the GIL is taken once and held, apart from the task's turns, until the paint
 ends; the headers are painted the same way (``headerData``).
 
