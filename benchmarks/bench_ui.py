@@ -670,7 +670,7 @@ def _findings(count: int) -> list:
                  "objects (Type 1)", "objects (Type 1)", (i + 2,)) for i in range(count)]
 
 
-def _repaints(app, view, busy: bool, times: int = 15) -> list[float]:
+def _repaints(view, busy: bool, times: int = 15) -> list[float]:
     """Each repaint of ``view``'s rows run by Qt's event loop (ms), optionally while another
     thread runs Python without pause, as a task on a worker does."""
     from PySide6.QtCore import QEventLoop, QTimer
@@ -722,9 +722,9 @@ def repaint(count: int = 100_000) -> None:
         view.resize(1200, 700)
         view.show()
         app.processEvents()
-        _repaints(app, view, busy=False, times=3)  # the rows' texts made and cached once
-        figures[kind] = (statistics.median(_repaints(app, view, busy=False)),
-                         statistics.median(_repaints(app, view, busy=True)))
+        _repaints(view, busy=False, times=3)  # the rows' texts made and cached once
+        figures[kind] = (statistics.median(_repaints(view, busy=False)),
+                         statistics.median(_repaints(view, busy=True)))
         view.close()
     print(f"Repaint of {count:,} reconciliation findings (median of 15; a thread running Python meanwhile):")
     for kind, (idle, busy) in figures.items():
